@@ -1,0 +1,198 @@
+"""The ``costbot`` command: serve, demo, ask."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError
+from engines.errors import ConfigError
+
+logger = logging.getLogger("costbot")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+DEMO_DEFAULT_PORT = 3000
+CONFIGURING_VARIABLES = ("COSTBOT_TEAMS", "COSTBOT_COST_SOURCE")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return int(args.run(args))
+    except (SettingsError, ConfigError) as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="costbot", description="Cloud cost as a Slack conversation."
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode)")
+    serve.set_defaults(run=run_serve)
+
+    demo = commands.add_parser("demo", help="run the bot against the embedded demo world")
+    demo.add_argument(
+        "--port", type=int, default=DEMO_DEFAULT_PORT, help="workspace port (default 3000)"
+    )
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
+    demo.set_defaults(run=run_demo)
+
+    ask = commands.add_parser(
+        "ask", help='run one slash command and print the reply, e.g. "/cost help"'
+    )
+    ask.add_argument("command_text", metavar='"/cost ..."')
+    ask.add_argument("--user", default="U0DEMOALICE", help="who asks (a demo user id)")
+    ask.add_argument("--channel", default="C0DEMOFRAUD", help="where (a demo channel id)")
+    ask.add_argument("--json", action="store_true", help="print the Slack message payloads as JSON")
+    ask.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
+    ask.set_defaults(run=run_ask)
+    return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from bot.app import build_costbot
+    from bot.logs import configure_logging
+    from bot.scheduler import build_scheduler
+    from bot.server import HttpServer, build_wsgi_app
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, secrets=_secrets(settings))
+    costbot = build_costbot(settings)
+    scheduler = build_scheduler(costbot.store, now=costbot.deps.now)
+    if settings.scheduler_enabled:
+        scheduler.start()
+    server = HttpServer(
+        build_wsgi_app(costbot.app, health=costbot.store.ping),
+        host=settings.host,
+        port=settings.port,
+    )
+    _stop_on_sigterm(server.stop)
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            server.start()  # /healthz stays available
+            logger.info("costbot in Socket Mode; health on %s/healthz", server.url)
+            SocketModeHandler(costbot.app, settings.slack_app_token).start()
+        else:
+            logger.info(
+                "costbot listening on %s/slack/events (dry run: %s)", server.url, settings.dry_run
+            )
+            server.serve_forever()
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    return EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from bot.demo.sandbox import DemoOptions, DemoSandbox
+    from bot.logs import configure_logging
+
+    env_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    configure_logging("INFO", secrets=[env_secret])
+    sandbox = DemoSandbox(
+        DemoOptions(workdir=args.workdir, port=args.port, signing_secret=env_secret)
+    )
+    print("Starting the demo world (AWS sandbox, billing export, Slack stand-in)…", flush=True)
+    with sandbox:
+        url = sandbox.workspace_url
+        print(f"\ncostbot demo workspace: {url}/")
+        print(f"Slack signing secret (demo only): {sandbox.signing_secret}")
+        print("Try: /cost team fraud-detection   ·   Ctrl-C stops everything.\n", flush=True)
+        if not args.no_browser:
+            webbrowser.open(url + "/")
+        stop = threading.Event()
+        _stop_on_sigterm(stop.set)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            print("\nStopping…")
+    return EXIT_OK
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from bot.demo.sandbox import DemoOptions, DemoSandbox
+    from bot.logs import configure_logging
+    from handlers.blocks.text import render_text
+
+    configure_logging("WARNING")
+    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
+    settings = Settings.from_env(require_slack=False) if configured else None
+    options = DemoOptions(
+        workdir=args.workdir,
+        settings=settings,
+        use_demo_world=settings is None,
+        run_scheduler=False,
+    )
+    command, _, text = args.command_text.strip().partition(" ")
+    if not command.startswith("/"):
+        print(
+            f'costbot ask takes a slash command, e.g. costbot ask "/cost help" (got {command!r}).',
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    with DemoSandbox(options) as sandbox:
+        assert sandbox.standin is not None
+        result = sandbox.standin.send_command(
+            user_id=args.user, channel_id=args.channel, text=text.strip(), command=command
+        )
+        sandbox.wait_for_listeners()
+        replies = [_payload(m) for m in sandbox.standin.messages(args.channel) if _from_bot(m)]
+    if result.status != 200:
+        print(f"costbot answered HTTP {result.status}: {result.body}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(replies, indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(render_text(reply) for reply in replies))
+    return EXIT_FAILED if any(_is_failure(reply) for reply in replies) or not replies else EXIT_OK
+
+
+def _from_bot(message: dict) -> bool:
+    return bool(message.get("bot_id"))
+
+
+def _payload(message: dict) -> dict:
+    response_type = "ephemeral" if message.get("ephemeral_for") else "in_channel"
+    return {
+        "response_type": response_type,
+        "text": message.get("text", ""),
+        "blocks": message.get("blocks") or [],
+    }
+
+
+def _is_failure(reply: dict) -> bool:
+    from handlers.blocks.cost import FAILURE_MARKERS
+
+    return reply["text"].startswith(FAILURE_MARKERS)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
+
+
+def _stop_on_sigterm(stop: object) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop())  # type: ignore[operator]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The one scheduler, in the same process as Bolt. Jobs have stable ids (FACTS: APScheduler)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
+
+
+def build_scheduler(store: Store, *, now: Callable[[], dt.datetime]) -> BackgroundScheduler:
+    """A background scheduler (UTC) with costbot's jobs registered; not started."""
+    scheduler = BackgroundScheduler(
+        timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    scheduler.add_job(
+        prune_seen_requests,
+        "interval",
+        hours=1,
+        id="housekeeping.prune_seen_requests",
+        replace_existing=True,
+        kwargs={"store": store, "now": now},
+    )
+    return scheduler
+
+
+def prune_seen_requests(*, store: Store, now: Callable[[], dt.datetime]) -> int:
+    """Forgets de-duplication keys older than Slack could still retry (retries end in minutes)."""
+    removed = store.forget_seen_before(now() - SEEN_REQUESTS_KEPT)
+    logger.info("pruned %d old request keys", removed)
+    return removed

@@ -1,0 +1,191 @@
+"""Settings: the only module that reads the environment.
+
+Every setting is read and checked once at start-up; problems are collected and reported
+together, each naming the variable and what would work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from engines.errors import ConfigError
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+SECRET_FIELDS = {"slack_bot_token", "slack_signing_secret", "slack_app_token"}
+
+
+class SettingsError(ConfigError):
+    """One or more settings are missing or malformed; ``problems`` lists each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"costbot cannot start, the configuration has problems:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """costbot's configuration. ``repr`` never shows secrets."""
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = ""
+    port: int = 3000
+    host: str = "0.0.0.0"
+    db_path: Path = Path("costbot.db")
+    teams_file: Path = Path("teams.toml")
+    cost_source: str = "ce"
+    dry_run: bool = True
+    aws_region: str = ""
+    aws_endpoint_url: str = ""
+    aws_profile: str = ""
+    scheduler_enabled: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "<set>"
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_slack: bool = True
+    ) -> Settings:
+        """Reads and validates the settings.
+
+        Args:
+            env: the environment to read (``os.environ`` when omitted).
+            require_slack: whether Slack credentials must be present (not for the demo or ``ask``).
+
+        Raises:
+            SettingsError: naming every variable that is missing or malformed.
+        """
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            slack_bot_token=reader.text("SLACK_BOT_TOKEN"),
+            slack_signing_secret=reader.text("SLACK_SIGNING_SECRET"),
+            slack_app_token=reader.text("SLACK_APP_TOKEN"),
+            slack_api_url=reader.url("SLACK_API_URL"),
+            port=reader.port("PORT", 3000),
+            host=reader.text("COSTBOT_HOST") or "0.0.0.0",
+            db_path=Path(reader.text("COSTBOT_DB") or "costbot.db"),
+            teams_file=Path(reader.text("COSTBOT_TEAMS") or "teams.toml"),
+            cost_source=reader.cost_source("COSTBOT_COST_SOURCE"),
+            dry_run=reader.boolean("COSTBOT_DRY_RUN", True),
+            aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION"),
+            aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
+            aws_profile=reader.text("AWS_PROFILE"),
+            scheduler_enabled=reader.boolean("COSTBOT_SCHEDULER", True),
+            log_level=reader.log_level("COSTBOT_LOG_LEVEL"),
+        )
+        if require_slack:
+            reader.problems.extend(_slack_problems(settings))
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+def _slack_problems(settings: Settings) -> list[str]:
+    problems = []
+    if not settings.slack_bot_token:
+        problems.append(
+            "SLACK_BOT_TOKEN is not set: the bot token from OAuth & Permissions (xoxb-…)."
+        )
+    elif not settings.slack_bot_token.startswith("xoxb-"):
+        problems.append(
+            "SLACK_BOT_TOKEN does not look like a bot token: it should start with 'xoxb-'."
+        )
+    if settings.slack_app_token:
+        if not settings.slack_app_token.startswith("xapp-"):
+            problems.append(
+                "SLACK_APP_TOKEN does not look like an app-level token: it should start with 'xapp-'."
+            )
+    elif not settings.slack_signing_secret:
+        problems.append(
+            "SLACK_SIGNING_SECRET is not set: find it under Basic Information > App Credentials "
+            "(or set SLACK_APP_TOKEN to use Socket Mode instead of HTTP)."
+        )
+    return problems
+
+
+class _Reader:
+    """Reads variables one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def url(self, name: str) -> str:
+        value = self.text(name)
+        if not value:
+            return ""
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            self.problems.append(
+                f"{name}={value!r} is not an http(s) URL, e.g. https://slack.com/api/."
+            )
+            return ""
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        value = self.text(name)
+        if not value:
+            return default
+        if not value.isdigit() or not 0 <= int(value) <= 65535:
+            self.problems.append(
+                f"{name}={value!r} is not a port number (0–65535), e.g. {default}."
+            )
+            return default
+        return int(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value in TRUE_WORDS:
+            return True
+        if value in FALSE_WORDS:
+            return False
+        self.problems.append(f"{name}={value!r} is not a yes/no value: use true or false.")
+        return default
+
+    def log_level(self, name: str) -> str:
+        value = self.text(name).upper() or "INFO"
+        if value not in LOG_LEVELS:
+            self.problems.append(
+                f"{name}={value!r} is not a log level: use one of {sorted(LOG_LEVELS)}."
+            )
+            return "INFO"
+        return value
+
+    def cost_source(self, name: str) -> str:
+        value = self.text(name) or "ce"
+        if value == "ce" or re.fullmatch(r"focus:.+", value):
+            return value
+        self.problems.append(
+            f"{name}={value!r} is not a cost source: use 'ce' (AWS Cost Explorer) or "
+            "'focus:<path or glob>' (a FOCUS billing export, CSV or Parquet)."
+        )
+        return "ce"

@@ -1,0 +1,96 @@
+"""Frozen dataclasses shared by the engines. Money is ``Decimal`` end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Metric(StrEnum):
+    """Which cost type a figure is. Never add figures of different metrics."""
+
+    BILLED = "billed"  # Cost Explorer UnblendedCost / FOCUS BilledCost
+    EFFECTIVE = "effective"  # Cost Explorer NetAmortizedCost / FOCUS EffectiveCost
+    LIST = "list"  # FOCUS ListCost (Cost Explorer has no list price metric)
+
+    @property
+    def label(self) -> str:
+        return {
+            Metric.BILLED: "billed cost (unblended)",
+            Metric.EFFECTIVE: "effective cost (net amortized)",
+            Metric.LIST: "list cost (on-demand prices)",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open range of days: ``start`` inclusive, ``end`` exclusive (as Cost Explorer).
+
+    ``rolling`` marks a window counted back from today ("last 7d"): it is compared with the
+    window of the same length before it, even when it happens to cover whole months.
+    """
+
+    start: dt.date
+    end: dt.date
+    label: str = ""
+    rolling: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"period end {self.end} must be after start {self.start}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def describe(self) -> str:
+        last = self.end - dt.timedelta(days=1)
+        if self.start == last:
+            span = self.start.strftime("%b %-d, %Y")
+        elif self.start.year == last.year:
+            span = f"{self.start.strftime('%b %-d')} – {last.strftime('%b %-d, %Y')}"
+        else:
+            span = f"{self.start.strftime('%b %-d, %Y')} – {last.strftime('%b %-d, %Y')}"
+        return f"{span} ({self.label})" if self.label else span
+
+
+@dataclass(frozen=True)
+class Team:
+    """One team from the teams file. A resource is the team's when all ``tags`` match."""
+
+    name: str
+    tags: dict[str, str]
+    channel: str
+    approvers: tuple[str, ...] = ()
+    monthly_budget: Decimal | None = None
+    timezone: str = "UTC"
+    accounts: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """The cost of one service in one currency over a period."""
+
+    service: str
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """What a cost source answers: cost by service for a filter, period and metric."""
+
+    period: Period
+    metric: Metric
+    lines: tuple[CostLine, ...] = field(default_factory=tuple)
+    source: str = ""
+
+    def totals(self) -> dict[str, Decimal]:
+        """Total per currency (currencies are never added together)."""
+        result: dict[str, Decimal] = {}
+        for line in self.lines:
+            result[line.currency] = result.get(line.currency, Decimal("0")) + line.amount
+        return result

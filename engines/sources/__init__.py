@@ -1,0 +1,5 @@
+"""Cost sources: one interface, several implementations (Cost Explorer, FOCUS files, ...)."""
+
+from engines.sources.base import CostFilter, CostSource
+
+__all__ = ["CostFilter", "CostSource"]

@@ -1,0 +1,349 @@
+"""The teams file: who owns which costs, where to talk to them, who may approve changes.
+
+The file is TOML, one table per team::
+
+    [teams.fraud-detection]
+    tags = { team = "fraud-detection" }
+    channel = "#fraud-detection-costs"
+    approvers = ["U0DEMOALICE"]
+    monthly_budget = 25000
+    timezone = "America/New_York"
+
+Every key a team may have is one row of ``TEAM_SCHEMA`` (key → validator). To add a key,
+add a field to ``engines.models.Team`` and a row here; the row's key is the field's name.
+Errors name the file, the line and the key, because a person fixes them in an editor.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engines.errors import ConfigError, UnknownTeamError
+from engines.models import Team
+
+_TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,})$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+class _Invalid(Exception):
+    """A value is wrong. ``value`` (optional) helps find the exact line in a list."""
+
+    def __init__(self, message: str, *, value: str | None = None) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+# --- validators: each takes the raw TOML value and returns the Team field's value ---------
+
+
+def _describe_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected {what} in quotes, got {_describe_type(value)}")
+    return value
+
+
+def _text_list(value: object, what: str) -> list[str]:
+    if not isinstance(value, list):
+        raise _Invalid(f'expected a list of {what} like ["..."], got {_describe_type(value)}')
+    return [_text(item, what) for item in value]
+
+
+def _validate_tags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Invalid(f'expected a table like {{ team = "nlp" }}, got {_describe_type(value)}')
+    tags: dict[str, str] = {}
+    for key, tag_value in value.items():
+        if not key.strip():
+            raise _Invalid("tag keys cannot be empty")
+        if isinstance(tag_value, int | float) and not isinstance(tag_value, bool):
+            raise _Invalid(f"tag '{key}' must be text: write {key} = \"{tag_value}\"")
+        if not isinstance(tag_value, str):
+            raise _Invalid(f"tag '{key}' must be text in quotes, got {_describe_type(tag_value)}")
+        tags[key] = tag_value
+    return tags
+
+
+def _validate_accounts(value: object) -> tuple[str, ...]:
+    if isinstance(value, list) and any(isinstance(item, int) for item in value):
+        raise _Invalid('write account ids as text in quotes, like ["012345678901"]')
+    accounts = _text_list(value, "12-digit AWS account ids")
+    for account in accounts:
+        if not _ACCOUNT_ID.match(account):
+            raise _Invalid(f"'{account}' is not a 12-digit AWS account id", value=account)
+    return tuple(accounts)
+
+
+def _validate_channel(value: object) -> str:
+    channel = _text(value, 'a Slack channel like "#team-costs"')
+    if not _SLACK_CHANNEL.match(channel):
+        raise _Invalid(
+            f"'{channel}' is not a Slack channel: write \"#name\" (lowercase) "
+            "or a channel id like C012ABCDEF",
+            value=channel,
+        )
+    return channel
+
+
+def _validate_user_ids(value: object) -> tuple[str, ...]:
+    users = _text_list(value, "Slack user ids")
+    for user in users:
+        if not _SLACK_USER_ID.match(user):
+            raise _Invalid(f"'{user}' is not a Slack user id (like U012ABCDEF)", value=user)
+    return tuple(users)
+
+
+def _validate_budget(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number like 25000, got {_describe_type(value)}")
+    budget = Decimal(str(value))
+    if not budget.is_finite() or budget < 0:
+        raise _Invalid(f"expected a number of 0 or more, got {value}")
+    return budget
+
+
+def _validate_timezone(value: object) -> str:
+    name = _text(value, 'an IANA time zone like "Europe/London"')
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(
+            f"'{name}' is not a known time zone (use IANA names like \"America/New_York\")",
+            value=name,
+        ) from None
+    return name
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key a team table may have: how to check it and what it means."""
+
+    validate: Callable[[object], Any]
+    meaning: str
+
+
+TEAM_SCHEMA: dict[str, KeySpec] = {
+    "tags": KeySpec(_validate_tags, "cost allocation tags that all must match"),
+    "accounts": KeySpec(_validate_accounts, "AWS account ids whose costs are the team's"),
+    "channel": KeySpec(_validate_channel, "the team's Slack channel"),
+    "approvers": KeySpec(_validate_user_ids, "Slack user ids allowed to approve changes"),
+    "members": KeySpec(_validate_user_ids, "Slack user ids of the team's members"),
+    "monthly_budget": KeySpec(_validate_budget, "monthly budget in the billing currency"),
+    "timezone": KeySpec(_validate_timezone, "IANA time zone for schedules and reports"),
+}
+REQUIRED_KEYS = ("channel",)
+TOP_LEVEL_KEYS = ("teams",)
+
+
+# --- finding line numbers ----------------------------------------------------------------
+
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_DOTTED_KEY = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_TABLE_HEADER = re.compile(rf"^\s*\[\[?\s*({_DOTTED_KEY})\s*\]\]?")
+_KEY_ASSIGNMENT = re.compile(rf"^\s*({_DOTTED_KEY})\s*=")
+
+
+def _split_dotted_key(dotted: str) -> tuple[str, ...]:
+    parts = re.findall(_KEY_PART, dotted)
+    return tuple(part[1:-1] if part[:1] in "\"'" else part for part in parts)
+
+
+@dataclass(frozen=True)
+class _KeyLine:
+    number: int
+    path: tuple[str, ...]
+
+
+def _index_key_lines(text: str) -> list[_KeyLine]:
+    """Every table header and key assignment with the full key path it defines."""
+    lines: list[_KeyLine] = []
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header := _TABLE_HEADER.match(line):
+            table = _split_dotted_key(header.group(1))
+            lines.append(_KeyLine(number, table))
+        elif assignment := _KEY_ASSIGNMENT.match(line):
+            lines.append(_KeyLine(number, table + _split_dotted_key(assignment.group(1))))
+    return lines
+
+
+class _Locator:
+    """Turns a key path into ``file:line: path: message``."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.filename = filename
+        self.lines = text.splitlines()
+        self.index = _index_key_lines(text)
+
+    def error(
+        self,
+        path: tuple[str, ...],
+        message: str,
+        *,
+        label: tuple[str, ...] | None = None,
+        value: str | None = None,
+    ) -> ConfigError:
+        """A ``ConfigError`` at the line defining ``path``, prefixed by ``label`` (or path)."""
+        number = self._line_of(path, value)
+        where = f"{self.filename}:{number}" if number else self.filename
+        dotted = ".".join(path if label is None else label)
+        return ConfigError(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+
+    def _line_of(self, path: tuple[str, ...], value: str | None) -> int:
+        """The line defining ``path``, else its closest enclosing (or first inner) key; 0."""
+        best: _KeyLine | None = None
+        best_depth = 0
+        for key_line in self.index:
+            depth = min(len(path), len(key_line.path))
+            related = path[:depth] == key_line.path[:depth]
+            if related and depth > best_depth:
+                best, best_depth = key_line, depth
+        if best is None:
+            return 0
+        return best.number if value is None else self._line_showing(best, value)
+
+    def _line_showing(self, start: _KeyLine, value: str) -> int:
+        """The first line from ``start`` up to the next key that shows ``value`` quoted."""
+        stop = next((k.number for k in self.index if k.number > start.number), None)
+        last = stop - 1 if stop else len(self.lines)
+        for number in range(start.number, last + 1):
+            line = self.lines[number - 1]
+            if f'"{value}"' in line or f"'{value}'" in line:
+                return number
+        return start.number
+
+
+# --- loading -----------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"^(?P<reason>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+
+
+def load_teams(text: str, *, filename: str) -> dict[str, Team]:
+    """Parse and validate a teams file.
+
+    Args:
+        text: the file's contents (TOML).
+        filename: how to name the file in error messages, e.g. ``"teams.toml"``.
+
+    Returns:
+        Teams by name, in file order.
+
+    Raises:
+        ConfigError: the TOML is malformed, or a key is unknown, missing or has a bad value;
+            the message names the file, the line and the key.
+    """
+    document = _parse_toml(text, filename)
+    locator = _Locator(text, filename)
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            message = _unknown_key_message(key, TOP_LEVEL_KEYS, what="unknown top-level key")
+            raise locator.error((key,), f"{message} (declare teams as [teams.<name>])", label=())
+    teams_table = document.get("teams", {})
+    if not isinstance(teams_table, dict):
+        raise locator.error(("teams",), "declare each team as a table like [teams.<name>]")
+    return {name: _load_team(name, body, locator) for name, body in teams_table.items()}
+
+
+def _parse_toml(text: str, filename: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        position = _TOML_POSITION.match(str(error))
+        if position is None:
+            reason = str(error).removesuffix(" (at end of document)")
+            last_line = max(len(text.splitlines()), 1)
+            raise ConfigError(
+                f"{filename}:{last_line}: invalid TOML: {reason} (at end of file)"
+            ) from None
+        raise ConfigError(
+            f"{filename}:{position['line']}: invalid TOML: {position['reason']} "
+            f"(line {position['line']}, column {position['column']})"
+        ) from None
+
+
+def _unknown_key_message(
+    key: str, known: tuple[str, ...] | list[str], *, what: str = "unknown key"
+) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"{what} '{key}' — did you mean '{close[0]}'?"
+    return f"{what} '{key}' (known keys: {', '.join(known)})"
+
+
+def _load_team(name: str, body: object, locator: _Locator) -> Team:
+    path = ("teams", name)
+    if not _TEAM_NAME.match(name):
+        raise locator.error(path, "team names use lowercase letters, digits and '-' only")
+    if not isinstance(body, dict):
+        raise locator.error(path, f"expected a table [teams.{name}], got {_describe_type(body)}")
+    for key in body:
+        if key not in TEAM_SCHEMA:
+            message = _unknown_key_message(key, list(TEAM_SCHEMA))
+            raise locator.error((*path, key), message, label=path)
+    fields = {key: _validated(path, key, body[key], locator) for key in body}
+    for key in REQUIRED_KEYS:
+        if key not in fields:
+            meaning = TEAM_SCHEMA[key].meaning
+            raise locator.error(path, f"missing '{key}' ({meaning})")
+    if not fields.get("tags") and not fields.get("accounts"):
+        raise locator.error(path, "needs 'tags' or 'accounts' to say which costs are the team's")
+    fields.setdefault("tags", {})
+    return Team(name=name, **fields)
+
+
+def _validated(path: tuple[str, ...], key: str, value: object, locator: _Locator) -> Any:
+    try:
+        return TEAM_SCHEMA[key].validate(value)
+    except _Invalid as error:
+        raise locator.error((*path, key), str(error), value=error.value) from None
+
+
+# --- looking a team up -------------------------------------------------------------------
+
+
+def find_team(teams: Mapping[str, Team], name: str) -> Team:
+    """The team called ``name`` (case-insensitive, surrounding spaces ignored).
+
+    Args:
+        teams: teams by name, as ``load_teams`` returns them.
+        name: what the user typed.
+
+    Raises:
+        UnknownTeamError: no such team; carries close matches (typos, prefixes) and all names.
+    """
+    wanted = name.strip().lower()
+    by_lower_name = {team_name.lower(): team for team_name, team in teams.items()}
+    if wanted in by_lower_name:
+        return by_lower_name[wanted]
+    suggestions = _suggest_team_names(wanted, list(teams))
+    raise UnknownTeamError(name.strip(), suggestions=suggestions, known=sorted(teams))
+
+
+def _suggest_team_names(wanted: str, names: list[str], limit: int = 3) -> list[str]:
+    by_lower_name = {team_name.lower(): team_name for team_name in names}
+    starting_with = [n for n in sorted(by_lower_name) if wanted and n.startswith(wanted)]
+    close = difflib.get_close_matches(wanted, list(by_lower_name), n=limit, cutoff=0.6)
+    ordered = list(dict.fromkeys(close + starting_with))[:limit]
+    return [by_lower_name[lower] for lower in ordered]

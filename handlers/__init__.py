@@ -1,0 +1,1 @@
+"""Slack listeners (thin) and Block Kit builders (pure). Imports engines, never bot."""

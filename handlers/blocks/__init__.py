@@ -1,0 +1,1 @@
+"""Pure Block Kit builders: engine results in, Slack message dicts out."""

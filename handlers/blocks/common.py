@@ -1,0 +1,127 @@
+"""Small pieces every builder uses: money, escaping, and Slack's message limits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+Message = dict[str, Any]
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_VALUE = 2000
+MAX_ID = 255
+MAX_FALLBACK_TEXT = 40000
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+CENT = Decimal("0.01")
+
+
+def money(amount: Decimal, currency: str = "USD") -> str:
+    """``$12,345.67``; other currencies keep their code (``1,234.00 CHF``)."""
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    sign = "-" if rounded < 0 else ""
+    digits = f"{abs(rounded):,.2f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
+
+
+def signed_money(amount: Decimal, currency: str = "USD") -> str:
+    return ("+" if amount > 0 else "") + money(amount, currency)
+
+
+def percent(value: Decimal, *, signed: bool = False) -> str:
+    text = f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    return ("+" + text) if signed and value > 0 else text
+
+
+def escape(text: str) -> str:
+    """Escapes user or cloud text for mrkdwn (Slack's three control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER_TEXT)}}
+
+
+def section(text: str, *, fields: list[str] | None = None) -> Block:
+    block: Block = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)},
+    }
+    if fields:
+        block["fields"] = [
+            {"type": "mrkdwn", "text": clip(field, MAX_FIELD_TEXT)} for field in fields[:MAX_FIELDS]
+        ]
+    return block
+
+
+def context(*texts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)} for text in texts],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def message(text: str, blocks: list[Block], **extra: Any) -> Message:
+    """A message with its plain-text fallback, trimmed to Slack's block limit."""
+    if len(blocks) > MAX_BLOCKS:
+        hidden = len(blocks) - (MAX_BLOCKS - 1)
+        blocks = blocks[: MAX_BLOCKS - 1] + [context(f"…and {hidden} more not shown.")]
+    return {"text": clip(text, MAX_FALLBACK_TEXT), "blocks": blocks, **extra}
+
+
+def limit_violations(msg: Message) -> list[str]:
+    """Every way ``msg`` breaks Slack's documented limits (empty when it is fine)."""
+    problems = []
+    if not msg.get("text"):
+        problems.append("no plain-text fallback 'text'")
+    blocks = msg.get("blocks", [])
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"{len(blocks)} blocks > {MAX_BLOCKS}")
+    for index, block in enumerate(blocks):
+        problems.extend(f"block {index}: {problem}" for problem in _block_violations(block))
+    return problems
+
+
+def _block_violations(block: Block) -> list[str]:
+    problems = []
+    kind = block.get("type")
+    if kind == "header" and len(block["text"]["text"]) > MAX_HEADER_TEXT:
+        problems.append("header text too long")
+    if kind == "section":
+        if len(block.get("text", {}).get("text", "")) > MAX_SECTION_TEXT:
+            problems.append("section text too long")
+        section_fields = block.get("fields", [])
+        if len(section_fields) > MAX_FIELDS:
+            problems.append(f"{len(section_fields)} fields > {MAX_FIELDS}")
+        if any(len(f["text"]) > MAX_FIELD_TEXT for f in section_fields):
+            problems.append("field text too long")
+    if "block_id" in block and len(block["block_id"]) > MAX_ID:
+        problems.append("block_id too long")
+    for element in _elements(block):
+        if element.get("type") == "button":
+            if len(element.get("value", "")) > MAX_BUTTON_VALUE:
+                problems.append("button value too long")
+            if len(element.get("action_id", "")) > MAX_ID:
+                problems.append("action_id too long")
+    return problems
+
+
+def _elements(block: Block) -> list[dict[str, Any]]:
+    elements = list(block.get("elements", []))
+    if "accessory" in block:
+        elements.append(block["accessory"])
+    return elements

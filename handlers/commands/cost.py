@@ -1,0 +1,79 @@
+"""``/cost``: parse, answer fast problems in the ack, answer slow questions after it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from engines.costs import summarize_team_cost
+from engines.errors import CostSourceError, UserInputError
+from engines.periods import parse_period
+from engines.teams import find_team
+from handlers.blocks.cost import (
+    build_error_message,
+    build_failure_message,
+    build_help_message,
+    build_team_cost_message,
+    build_working_message,
+)
+from handlers.deps import Deps
+from handlers.parsing import HelpRequest, TeamCostRequest, parse_cost_command
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    """Attaches the ``/cost`` listener to ``app``."""
+
+    @app.command("/cost")
+    def handle_cost_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        answer_cost_command(ack=ack, command=command, respond=respond, deps=deps)
+
+
+def answer_cost_command(*, ack: Ack, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
+    """Answers one ``/cost`` invocation. Never raises: every failure becomes a message."""
+    user = command.get("user_id", "")
+    text = command.get("text", "")
+    deps.audit.record_audit(actor=user, action="command", target="/cost", detail={"text": text})
+    try:
+        request = parse_cost_command(text)
+    except UserInputError as error:
+        ack(**build_error_message(error, show_usage=True))
+        return
+    try:
+        if isinstance(request, HelpRequest):
+            ack(**build_help_message(deps.teams.keys()))
+        elif isinstance(request, TeamCostRequest):
+            _answer_team_cost(request, ack=ack, respond=respond, deps=deps, user=user)
+    except UserInputError as error:
+        ack(**build_error_message(error))
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("/cost %r failed (ref %s)", text, reference)
+        failure = build_failure_message(
+            "an answer", f"an internal error (ref {reference}); it is logged."
+        )
+        if ack.response is None:
+            ack(**failure)
+        else:
+            respond(**failure)
+
+
+def _answer_team_cost(
+    request: TeamCostRequest, *, ack: Ack, respond: Respond, deps: Deps, user: str
+) -> None:
+    team = find_team(deps.teams, request.team)
+    period = parse_period(request.period_text, today=deps.today())
+    ack(**build_working_message(f"the cost of *{team.name}* for {period.describe()}"))
+    try:
+        summary = summarize_team_cost(deps.cost_source, team, period)
+    except CostSourceError as error:
+        respond(**build_failure_message(f"the cost of {team.name}", str(error)))
+        return
+    today_in_period = period.start <= deps.today() < period.end
+    respond(
+        **build_team_cost_message(summary, team, asked_by=user, today_in_period=today_in_period)
+    )

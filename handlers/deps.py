@@ -1,0 +1,51 @@
+"""What the listeners need from the composition root, as plain values and protocols."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engines.models import Team
+from engines.sources.base import CostSource
+
+
+class AuditLog(Protocol):
+    def record_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str = "",
+        detail: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> int: ...
+
+
+class RequestLedger(Protocol):
+    def first_time_seen(self, key: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a listener may use. Built once by ``bot.app``.
+
+    Args:
+        teams: the teams file, by team name.
+        cost_source: where costs come from.
+        now: the clock (UTC, timezone-aware); tests freeze it.
+        audit: where actions are recorded.
+        ledger: remembers request ids so Slack's retries never run anything twice.
+        dry_run: when true, nothing that changes cloud resources is carried out.
+    """
+
+    teams: Mapping[str, Team]
+    cost_source: CostSource
+    now: Callable[[], dt.datetime]
+    audit: AuditLog
+    ledger: RequestLedger
+    dry_run: bool = True
+
+    def today(self) -> dt.date:
+        return self.now().astimezone(dt.UTC).date()

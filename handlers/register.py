@@ -1,0 +1,16 @@
+"""Assembles every listener on an app, in one place."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers.commands import cost
+from handlers.deps import Deps
+from handlers.events import app_home
+from handlers.middleware import build_retry_guard
+
+
+def register_all(app: App, deps: Deps) -> None:
+    app.use(build_retry_guard(deps.ledger))
+    cost.register(app, deps)
+    app_home.register(app, deps)

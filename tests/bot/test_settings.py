@@ -1,0 +1,76 @@
+"""Settings are read from the environment once, and every problem is named."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+VALID = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t-signing"}
+
+
+def test_defaults_are_safe_dry_run_and_cost_explorer():
+    settings = Settings.from_env(VALID)
+    assert settings.dry_run is True
+    assert settings.cost_source == "ce"
+    assert settings.port == 3000
+    assert settings.db_path == Path("costbot.db")
+    assert settings.socket_mode is False
+
+
+def test_every_missing_or_malformed_variable_is_named_at_once():
+    env = {
+        "SLACK_BOT_TOKEN": "xoxp-user-token",
+        "PORT": "http",
+        "COSTBOT_DRY_RUN": "maybe",
+        "COSTBOT_COST_SOURCE": "s3://bucket",
+        "SLACK_API_URL": "localhost:3000",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "PORT",
+        "COSTBOT_DRY_RUN",
+        "COSTBOT_COST_SOURCE",
+        "SLACK_API_URL",
+    ):
+        assert name in message
+    assert "xoxb-" in message  # says what would work
+    assert len(caught.value.problems) == 6
+
+
+def test_socket_mode_needs_app_token_not_signing_secret():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1-A-1-x"})
+    assert settings.socket_mode
+    with pytest.raises(SettingsError, match="xapp-"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong"})
+
+
+def test_focus_source_and_booleans():
+    settings = Settings.from_env(
+        {
+            **VALID,
+            "COSTBOT_COST_SOURCE": "focus:/data/*.parquet",
+            "COSTBOT_DRY_RUN": "false",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
+    )
+    assert settings.cost_source == "focus:/data/*.parquet"
+    assert settings.dry_run is False
+    assert settings.aws_region == "eu-west-1"
+
+
+def test_repr_never_shows_secrets():
+    settings = Settings.from_env({**VALID, "SLACK_APP_TOKEN": "xapp-1-secret"})
+    shown = repr(settings) + str(settings)
+    assert "xoxb-1-2-abc" not in shown
+    assert "s3cr3t-signing" not in shown
+    assert "xapp-1-secret" not in shown
+    assert "slack_bot_token='<set>'" in shown
+
+
+def test_demo_and_ask_do_not_need_slack_credentials():
+    assert Settings.from_env({}, require_slack=False).slack_bot_token == ""

@@ -1,0 +1,411 @@
+"""FOCUS files read with DuckDB: totals checked against sums made here from the rows written."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engines.errors import CostSourceError
+from engines.models import CostBreakdown, Metric, Period
+from engines.sources.base import CostFilter
+from engines.sources.focus import FocusFileSource
+
+OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
+COLUMNS = [
+    "ChargePeriodStart",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "BillingCurrency",
+    "ServiceName",
+    "SubAccountId",
+    "ChargeCategory",
+    "Tags",
+]
+NLP = '{"team": "nlp", "env": "prod"}'
+FRAUD = '{"team": "fraud-detection"}'
+
+# A messy export: four spellings of null, time zones, Tax and Credit lines, two currencies.
+ROWS: list[dict[str, str]] = [
+    dict(zip(COLUMNS, values, strict=True))
+    for values in [
+        ("2026-10-01T00:00:00Z", "120.25", "100.10", "150", "USD", "Amazon EC2", "012345678901", "Usage", NLP),  # noqa: E501
+        ("2026-10-15T00:00:00+00:00", "0.0000012345", "0.000001", "0.0000015", "USD", "Amazon EC2", "012345678901", "Usage", NLP),  # noqa: E501
+        ("2026-09-30T20:00:00-04:00", "3.3333333333", "3", "4", "USD", "Amazon S3", "012345678901", "Usage", NLP),  # noqa: E501
+        ("2026-09-30T23:59:59Z", "999", "999", "999", "USD", "Amazon S3", "012345678901", "Usage", NLP),  # noqa: E501
+        ("2026-10-02 00:00:00", "50", "45", "60", "USD", "Amazon EC2", "111122223333", "Usage", FRAUD),  # noqa: E501
+        ("2026-10-31T00:00:00Z", "12.34", "12.34", "12.34", "USD", "", "012345678901", "Tax", ""),
+        ("2026-10-05", "-20.00", "-20.00", "0", "USD", "Amazon EC2", "012345678901", "Credit", NLP),
+        ("2026-10-07T12:00:00Z", "45.678", "40", "50", "EUR", "Amazon SageMaker", "444455556666", "Usage", '{"team": "nlp"}'),  # noqa: E501
+        ("2026-10-08T00:00:00Z", "NULL", "null", "None", "USD", "Amazon EC2", "012345678901", "Usage", NLP),  # noqa: E501
+        ("2026-10-09T00:00:00Z", "1.01", "1", "1.5E-7", "USD", "None", "012345678901", "Usage", "null"),  # noqa: E501
+        ("2026-10-10T00:00:00Z", "2", "2", "2", "USD", "AWS Lambda", "012345678901", "Usage", "{}"),
+        ("2026-11-01T00:00:00Z", "7", "7", "7", "USD", "AWS Lambda", "012345678901", "Usage", NLP),
+        ("2026-10-11T00:00:00Z", "0.50", "0.5", "0.5", "USD", "NULL", "012345678901", "Usage", '{"user:cost.center": "ml", "team": "nlp"}'),  # noqa: E501
+    ]
+]  # fmt: skip
+NULL_SPELLINGS = {"", "NULL", "null", "None"}
+
+
+# --- the independent answer -----------------------------------------------------------------
+
+
+def present(text: str) -> str | None:
+    return None if text.strip() in NULL_SPELLINGS else text.strip()
+
+
+def utc_day(timestamp: str) -> date:
+    moment = datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+def expected_totals(
+    rows: Iterable[dict[str, str]],
+    period: Period = OCTOBER,
+    *,
+    column: str = "BilledCost",
+    tags: dict[str, str] | None = None,
+    accounts: tuple[str, ...] = (),
+) -> dict[tuple[str, str], Decimal]:
+    totals: dict[tuple[str, str], Decimal] = {}
+    for row in rows:
+        cost = present(row[column])
+        row_tags = json.loads(present(row["Tags"]) or "{}")
+        if (
+            cost is None
+            or not period.start <= utc_day(row["ChargePeriodStart"]) < period.end
+            or any(row_tags.get(key) != value for key, value in (tags or {}).items())
+            or (accounts and row["SubAccountId"] not in accounts)
+        ):
+            continue
+        key = (present(row["ServiceName"]) or "(no service)", row["BillingCurrency"])
+        totals[key] = totals.get(key, Decimal("0")) + Decimal(cost)
+    return totals
+
+
+def as_totals(breakdown: CostBreakdown) -> dict[tuple[str, str], Decimal]:
+    return {(line.service, line.currency): line.amount for line in breakdown.lines}
+
+
+# --- writing files -------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str] = COLUMNS) -> Path:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", newline="") as file:  # type: ignore[operator]
+        writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict[str, str]]) -> Path:
+    """Typed as real exports are: UTC timestamps, decimal costs, text elsewhere."""
+    money = pa.decimal128(38, 10)
+    columns = {
+        "ChargePeriodStart": pa.array(
+            [datetime.fromisoformat(r["ChargePeriodStart"]).astimezone(UTC) for r in rows],
+            pa.timestamp("us", tz="UTC"),
+        ),
+        **{
+            name: pa.array([_decimal_or_none(r[name]) for r in rows], money)
+            for name in ("BilledCost", "EffectiveCost", "ListCost")
+        },
+        **{
+            name: pa.array([r[name] for r in rows], pa.string())
+            for name in ("BillingCurrency", "ServiceName", "SubAccountId", "ChargeCategory", "Tags")
+        },
+    }
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def _decimal_or_none(text: str) -> Decimal | None:
+    value = present(text)
+    return None if value is None else Decimal(value)
+
+
+WRITERS: dict[str, Callable[[Path], Path]] = {
+    "csv": lambda folder: write_csv(folder / "focus.csv", ROWS),
+    "csv.gz": lambda folder: write_csv(folder / "focus.csv.gz", ROWS),
+    "parquet": lambda folder: write_parquet(folder / "focus.parquet", ROWS),
+}
+
+
+@pytest.fixture(params=sorted(WRITERS))
+def focus_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    return WRITERS[request.param](tmp_path)
+
+
+def costs(
+    path: Path | str,
+    cost_filter: CostFilter | None = None,
+    metric: Metric = Metric.BILLED,
+    period: Period = OCTOBER,
+) -> CostBreakdown:
+    source = FocusFileSource(str(path))
+    return source.cost_by_service(
+        period=period, cost_filter=cost_filter or CostFilter(), metric=metric
+    )
+
+
+# --- totals ---------------------------------------------------------------------------------
+
+
+def test_everything_in_the_period_by_service_and_currency(focus_file: Path) -> None:
+    breakdown = costs(focus_file)
+
+    assert as_totals(breakdown) == expected_totals(ROWS)
+    assert breakdown.source == "focus"
+    assert breakdown.period == OCTOBER
+    assert breakdown.metric is Metric.BILLED
+
+
+def test_the_expected_answer_is_what_we_think_it_is() -> None:
+    """A hand check of the independent sum, so the two cannot be wrong together."""
+    assert expected_totals(ROWS) == {
+        ("Amazon EC2", "USD"): Decimal("120.25") + Decimal("0.0000012345") + Decimal("50") - 20,
+        ("Amazon S3", "USD"): Decimal("3.3333333333"),
+        ("(no service)", "USD"): Decimal("12.34") + Decimal("1.01") + Decimal("0.50"),
+        ("Amazon SageMaker", "EUR"): Decimal("45.678"),
+        ("AWS Lambda", "USD"): Decimal("2"),
+    }
+
+
+def test_lines_are_sorted_by_amount_descending(focus_file: Path) -> None:
+    amounts = [line.amount for line in costs(focus_file).lines]
+
+    assert amounts == sorted(amounts, reverse=True)
+
+
+def test_totals_to_the_cent_match_an_independent_sum(focus_file: Path) -> None:
+    cent = Decimal("0.01")
+    expected: dict[str, Decimal] = {}
+    for (_, currency), amount in expected_totals(ROWS).items():
+        expected[currency] = expected.get(currency, Decimal("0")) + amount
+
+    totals = costs(focus_file).totals()
+
+    assert {c: t.quantize(cent) for c, t in totals.items()} == {
+        c: t.quantize(cent) for c, t in expected.items()
+    }
+    assert all(isinstance(amount, Decimal) for amount in totals.values())
+
+
+@pytest.mark.parametrize(
+    ("metric", "column"),
+    [(Metric.EFFECTIVE, "EffectiveCost"), (Metric.LIST, "ListCost")],
+)
+def test_each_metric_sums_its_own_column(focus_file: Path, metric: Metric, column: str) -> None:
+    breakdown = costs(focus_file, metric=metric)
+
+    assert as_totals(breakdown) == expected_totals(ROWS, column=column)
+    assert breakdown.metric is metric
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"team": "nlp"},
+        {"team": "nlp", "env": "prod"},
+        {"team": "fraud-detection"},
+        {"user:cost.center": "ml"},
+        {"team": "nobody"},
+    ],
+)
+def test_tags_must_all_match(focus_file: Path, tags: dict[str, str]) -> None:
+    breakdown = costs(focus_file, CostFilter(tags=tags))
+
+    assert as_totals(breakdown) == expected_totals(ROWS, tags=tags)
+
+
+def test_accounts_filter_by_sub_account(focus_file: Path) -> None:
+    accounts = ("111122223333", "444455556666")
+
+    breakdown = costs(focus_file, CostFilter(accounts=accounts))
+
+    assert as_totals(breakdown) == expected_totals(ROWS, accounts=accounts)
+    assert {line.currency for line in breakdown.lines} == {"USD", "EUR"}
+
+
+def test_tags_and_accounts_combine(focus_file: Path) -> None:
+    cost_filter = CostFilter(tags={"team": "nlp"}, accounts=("012345678901",))
+
+    breakdown = costs(focus_file, cost_filter)
+
+    assert as_totals(breakdown) == expected_totals(
+        ROWS, tags={"team": "nlp"}, accounts=("012345678901",)
+    )
+
+
+def test_filter_values_are_parameters_not_sql(focus_file: Path) -> None:
+    hostile = CostFilter(tags={'te"am': "x", "team": "nlp' OR '1'='1"}, accounts=("') --",))
+
+    assert costs(focus_file, hostile).lines == ()
+
+
+def test_the_period_boundaries_are_utc_days(focus_file: Path) -> None:
+    """20:00 at -04:00 on Sep 30 is Oct 1 in UTC; 23:59:59Z on Sep 30 is not October."""
+    first_day = Period(date(2026, 10, 1), date(2026, 10, 2))
+
+    breakdown = costs(focus_file, period=first_day)
+
+    assert as_totals(breakdown) == {
+        ("Amazon EC2", "USD"): Decimal("120.25"),
+        ("Amazon S3", "USD"): Decimal("3.3333333333"),
+    }
+
+
+def test_a_period_with_no_lines_is_empty(focus_file: Path) -> None:
+    assert costs(focus_file, period=Period(date(2025, 1, 1), date(2025, 2, 1))).lines == ()
+
+
+# --- several files --------------------------------------------------------------------------
+
+
+def test_a_glob_reads_csv_gz_and_parquet_together_by_column_name(tmp_path: Path) -> None:
+    write_csv(tmp_path / "part-1.csv.gz", ROWS[:5], columns=list(reversed(COLUMNS)))
+    write_csv(tmp_path / "part-2.csv", ROWS[5:9])
+    write_parquet(tmp_path / "part-3.parquet", ROWS[9:])
+
+    breakdown = costs(tmp_path / "part-*")
+
+    assert as_totals(breakdown) == expected_totals(ROWS)
+
+
+def test_a_directory_reads_every_focus_file_under_it(tmp_path: Path) -> None:
+    (tmp_path / "2026" / "10").mkdir(parents=True)
+    write_csv(tmp_path / "2026" / "10" / "a.csv", ROWS[:7])
+    write_parquet(tmp_path / "2026" / "b.parquet", ROWS[7:])
+    (tmp_path / "manifest.json").write_text("{}")
+
+    assert as_totals(costs(tmp_path)) == expected_totals(ROWS)
+
+
+def test_parquet_with_map_tags_and_numeric_accounts(tmp_path: Path) -> None:
+    rows = [r for r in ROWS if present(r["Tags"]) and present(r["BilledCost"])]
+    table = pa.table(
+        {
+            "ChargePeriodStart": [r["ChargePeriodStart"] for r in rows],
+            "BilledCost": [float(r["BilledCost"]) for r in rows],
+            "BillingCurrency": [r["BillingCurrency"] for r in rows],
+            "ServiceName": [r["ServiceName"] for r in rows],
+            "SubAccountId": pa.array([int(r["SubAccountId"]) for r in rows], pa.int64()),
+            "Tags": pa.array(
+                [list(json.loads(r["Tags"]).items()) for r in rows],
+                pa.map_(pa.string(), pa.string()),
+            ),
+        }
+    )
+    pq.write_table(table, tmp_path / "typed.parquet")
+    cost_filter = CostFilter(tags={"team": "nlp"}, accounts=("012345678901",))
+
+    breakdown = costs(tmp_path / "typed.parquet", cost_filter)
+
+    cent = Decimal("0.01")
+    expected = expected_totals(rows, tags={"team": "nlp"}, accounts=("012345678901",))
+    assert {k: v.quantize(cent) for k, v in as_totals(breakdown).items()} == {
+        k: v.quantize(cent) for k, v in expected.items()
+    }
+
+
+def test_concurrent_calls_from_several_threads_agree(focus_file: Path) -> None:
+    source = FocusFileSource(str(focus_file))
+
+    def ask(_: int) -> CostBreakdown:
+        return source.cost_by_service(
+            period=OCTOBER, cost_filter=CostFilter(tags={"team": "nlp"}), metric=Metric.BILLED
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(16)))
+
+    assert all(answer == answers[0] for answer in answers)
+    assert as_totals(answers[0]) == expected_totals(ROWS, tags={"team": "nlp"})
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_a_path_matching_nothing_says_which_path(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "exports" / "*.parquet")
+
+    with pytest.raises(CostSourceError, match="No FOCUS files match") as caught:
+        costs(pattern)
+
+    assert pattern in str(caught.value)
+
+
+def test_a_missing_column_names_the_file_and_column(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "a.csv", ROWS)
+    no_billed = write_csv(tmp_path / "b.csv", ROWS, [c for c in COLUMNS if c != "BilledCost"])
+
+    with pytest.raises(CostSourceError) as caught:
+        costs(tmp_path / "*.csv")
+
+    assert str(no_billed) in str(caught.value)
+    assert "'BilledCost'" in str(caught.value)
+    assert str(good) not in str(caught.value)
+
+
+def test_a_column_only_needed_by_another_query_is_not_required(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "a.csv", ROWS, [c for c in COLUMNS if c not in ("Tags", "ListCost")]
+    )
+
+    assert as_totals(costs(path)) == expected_totals(ROWS)
+    with pytest.raises(CostSourceError, match="no column 'Tags'"):
+        costs(path, CostFilter(tags={"team": "nlp"}))
+
+
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "focus.csv.gz"
+    broken.write_bytes(b"this is not gzip")
+
+    with pytest.raises(CostSourceError, match="Cannot read FOCUS file") as caught:
+        costs(broken)
+
+    assert str(broken) in str(caught.value)
+
+
+def test_a_file_of_another_kind_is_named(tmp_path: Path) -> None:
+    (tmp_path / "focus.json").write_text("{}")
+
+    with pytest.raises(CostSourceError, match=r"focus\.json: expected a \.csv"):
+        costs(tmp_path / "focus.*")
+
+
+def test_a_cost_that_is_not_a_number_names_file_column_and_value(tmp_path: Path) -> None:
+    write_csv(tmp_path / "a.csv", ROWS)
+    bad = write_csv(tmp_path / "b.csv", [{**ROWS[0], "BilledCost": "twelve"}])
+
+    with pytest.raises(CostSourceError) as caught:
+        costs(tmp_path / "*.csv")
+
+    assert str(caught.value) == f"FOCUS file {bad}, column BilledCost: 'twelve' is not a number."
+
+
+def test_a_start_that_is_not_a_timestamp_is_named(tmp_path: Path) -> None:
+    bad = write_csv(tmp_path / "b.csv", [{**ROWS[0], "ChargePeriodStart": "last tuesday"}])
+
+    with pytest.raises(CostSourceError) as caught:
+        costs(bad)
+
+    assert str(caught.value) == (
+        f"FOCUS file {bad}, column ChargePeriodStart: 'last tuesday' is not a timestamp."
+    )

@@ -1,0 +1,293 @@
+"""The teams file: what loads, and what a person sees when they get it wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engines.errors import ConfigError, UnknownTeamError
+from engines.models import Team
+from engines.teams import TEAM_SCHEMA, find_team, load_teams
+
+DEMO_TEAMS = Path(__file__).parents[2] / "bot" / "demo" / "teams.toml"
+
+
+def load(text: str) -> dict[str, Team]:
+    return load_teams(text, filename="teams.toml")
+
+
+def error_for(text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(text)
+    return str(caught.value)
+
+
+VALID_TEAM = """\
+[teams.nlp]
+tags = { team = "nlp" }
+channel = "#nlp-costs"
+"""
+
+
+# --- what loads ----------------------------------------------------------------------------
+
+
+def test_the_shipped_demo_file_loads_with_typed_values() -> None:
+    teams = load_teams(DEMO_TEAMS.read_text(), filename=str(DEMO_TEAMS))
+
+    assert list(teams) == ["fraud-detection", "recommendations", "nlp"]
+    fraud = teams["fraud-detection"]
+    assert fraud.name == "fraud-detection"
+    assert fraud.tags == {"team": "fraud-detection"}
+    assert fraud.channel == "#fraud-detection-costs"
+    assert fraud.approvers == ("U0DEMOALICE",)
+    assert fraud.members == ("U0DEMOALICE", "U0DEMOBOB")
+    assert fraud.monthly_budget == Decimal("25000")
+    assert isinstance(fraud.monthly_budget, Decimal)
+    assert fraud.timezone == "America/New_York"
+
+
+def test_a_minimal_team_gets_the_defaults() -> None:
+    team = load(VALID_TEAM)["nlp"]
+
+    assert team == Team(name="nlp", tags={"team": "nlp"}, channel="#nlp-costs")
+
+
+def test_a_team_may_own_accounts_instead_of_tags() -> None:
+    text = '[teams.data]\naccounts = ["012345678901"]\nchannel = "C012ABCDEF"\n'
+
+    team = load(text)["data"]
+
+    assert team.accounts == ("012345678901",)
+    assert team.tags == {}
+    assert team.channel == "C012ABCDEF"
+
+
+def test_a_fractional_budget_is_an_exact_decimal() -> None:
+    team = load(VALID_TEAM + "monthly_budget = 1234.56\n")["nlp"]
+
+    assert team.monthly_budget == Decimal("1234.56")
+
+
+def test_an_empty_file_has_no_teams() -> None:
+    assert load("# nothing yet\n") == {}
+
+
+def test_every_schema_key_is_a_team_field() -> None:
+    """Adding a key means a row in TEAM_SCHEMA named like the Team field it fills."""
+    fields = {f.name for f in dataclasses.fields(Team)}
+
+    assert set(TEAM_SCHEMA) <= fields - {"name"}
+
+
+# --- what a person sees when the file is wrong ---------------------------------------------
+
+
+def test_a_misspelt_key_names_file_line_and_the_likely_key() -> None:
+    text = """\
+# teams
+[teams.fraud-detection]
+tags = { team = "fraud-detection" }
+channel = "#fraud"
+
+[teams.nlp]
+monthly_budjet = 30000
+tags = { team = "nlp" }
+channel = "#nlp-costs"
+"""
+    assert error_for(text) == (
+        "teams.toml:7: teams.nlp: unknown key 'monthly_budjet' — did you mean 'monthly_budget'?"
+    )
+
+
+def test_an_unknown_key_with_no_likely_match_lists_the_known_keys() -> None:
+    message = error_for(VALID_TEAM + "colour = 'blue'\n")
+
+    assert message.startswith("teams.toml:4: teams.nlp: unknown key 'colour' (known keys: tags,")
+
+
+def test_an_approver_that_is_not_a_user_id_is_named() -> None:
+    text = """\
+[teams.fraud-detection]
+tags = { team = "fraud-detection" }
+approvers = ["alice"]
+channel = "#fraud"
+"""
+    assert error_for(text) == (
+        "teams.toml:3: teams.fraud-detection.approvers: "
+        "'alice' is not a Slack user id (like U012ABCDEF)"
+    )
+
+
+def test_a_bad_entry_in_a_multi_line_list_points_at_its_own_line() -> None:
+    text = VALID_TEAM + 'members = [\n  "U0DEMODEV",\n  "bob",\n]\n'
+
+    message = error_for(text)
+
+    assert message.startswith("teams.toml:6: teams.nlp.members: 'bob' is not a Slack user id")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('accounts = ["1234"]', "teams.toml:4: teams.nlp.accounts: '1234' is not a 12-digit"),
+        ("accounts = [123456789012]", "teams.toml:4: teams.nlp.accounts: write account ids as"),
+        ("monthly_budget = -5", "teams.toml:4: teams.nlp.monthly_budget: expected a number of 0"),
+        ('monthly_budget = "lots"', "teams.toml:4: teams.nlp.monthly_budget: expected a number"),
+        ("monthly_budget = true", "teams.toml:4: teams.nlp.monthly_budget: expected a number"),
+        ('timezone = "Mars/Base"', "teams.toml:4: teams.nlp.timezone: 'Mars/Base' is not a"),
+        ('timezone = "../etc/passwd"', "teams.toml:4: teams.nlp.timezone: '../etc/passwd' is"),
+        ('approvers = "U0DEMODEV"', "teams.toml:4: teams.nlp.approvers: expected a list of"),
+    ],
+)
+def test_malformed_values_name_the_line_and_key(extra: str, expected: str) -> None:
+    assert error_for(VALID_TEAM + extra + "\n").startswith(expected)
+
+
+def test_a_tag_value_must_be_text() -> None:
+    text = "[teams.nlp]\ntags = { cost-center = 1234 }\nchannel = '#nlp'\n"
+
+    assert error_for(text) == (
+        "teams.toml:2: teams.nlp.tags: tag 'cost-center' must be text: write cost-center = \"1234\""
+    )
+
+
+def test_a_tag_value_that_is_a_table_is_refused() -> None:
+    text = '[teams.nlp]\ntags = { team = { name = "nlp" } }\nchannel = "#nlp"\n'
+
+    assert error_for(text) == (
+        "teams.toml:2: teams.nlp.tags: tag 'team' must be text in quotes, got a table"
+    )
+
+
+def test_a_channel_must_look_like_a_slack_channel() -> None:
+    text = '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "nlp costs"\n'
+
+    assert error_for(text).startswith("teams.toml:3: teams.nlp.channel: 'nlp costs' is not a")
+
+
+def test_a_team_without_a_channel_is_rejected_at_its_header() -> None:
+    text = '\n[teams.nlp]\ntags = { team = "nlp" }\n'
+
+    assert (
+        error_for(text) == "teams.toml:2: teams.nlp: missing 'channel' (the team's Slack channel)"
+    )
+
+
+def test_a_team_without_tags_or_accounts_is_rejected() -> None:
+    text = '[teams.nlp]\ntags = {}\nchannel = "#nlp"\n'
+
+    assert error_for(text) == (
+        "teams.toml:1: teams.nlp: needs 'tags' or 'accounts' to say which costs are the team's"
+    )
+
+
+def test_team_names_are_lowercase_words_with_dashes() -> None:
+    text = '[teams.Fraud_Detection]\ntags = { team = "x" }\nchannel = "#x"\n'
+
+    assert error_for(text) == (
+        "teams.toml:1: teams.Fraud_Detection: team names use lowercase letters, digits and '-' only"
+    )
+
+
+def test_an_unknown_top_level_table_is_rejected() -> None:
+    text = VALID_TEAM + '\n[team.recs]\ntags = { team = "recs" }\n'
+
+    assert error_for(text) == (
+        "teams.toml:5: unknown top-level key 'team' — did you mean 'teams'? "
+        "(declare teams as [teams.<name>])"
+    )
+
+
+def test_teams_must_be_tables() -> None:
+    assert error_for('[teams]\nnlp = "#nlp"\n').startswith(
+        "teams.toml:2: teams.nlp: expected a table [teams.nlp], got text"
+    )
+
+
+def test_toml_syntax_errors_keep_tomllib_line_and_column() -> None:
+    text = VALID_TEAM + "monthly_budget 30000\n"
+
+    message = error_for(text)
+
+    assert message.startswith("teams.toml:4: invalid TOML: ")
+    assert "(line 4, column" in message
+
+
+def test_toml_error_at_the_end_of_the_file_names_the_last_line() -> None:
+    assert error_for(VALID_TEAM + "members = [\n").startswith("teams.toml:4: invalid TOML:")
+
+
+def test_dotted_keys_are_located() -> None:
+    text = """\
+teams.nlp.tags.team = "nlp"
+teams.nlp.channel = "#nlp"
+teams.nlp.chanel = "#nlp"
+"""
+    assert error_for(text) == (
+        "teams.toml:3: teams.nlp: unknown key 'chanel' — did you mean 'channel'?"
+    )
+
+
+def test_keys_inside_inline_tables_are_located_at_their_line() -> None:
+    text = """\
+[teams]
+recs = { tags = { team = "recs" }, channel = "#recs" }
+nlp = { tags = { team = "nlp" }, channel = "#nlp", approvers = ["dev"] }
+"""
+    assert error_for(text).startswith("teams.toml:3: teams.nlp.approvers: 'dev' is not a Slack")
+
+
+def test_quoted_team_names_are_located() -> None:
+    text = VALID_TEAM + '\n[teams."ml-ops"]\ntags = { team = "ml" }\nchannel = "#ml"\nmembers = 3\n'
+
+    assert error_for(text).startswith("teams.toml:8: teams.ml-ops.members: expected a list")
+
+
+def test_the_file_name_given_is_the_one_shown() -> None:
+    with pytest.raises(ConfigError, match=r"^/etc/costbot/teams\.toml:4: "):
+        load_teams(VALID_TEAM + "x = 1\n", filename="/etc/costbot/teams.toml")
+
+
+# --- find_team -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_teams() -> dict[str, Team]:
+    return load_teams(DEMO_TEAMS.read_text(), filename="teams.toml")
+
+
+def test_find_team_by_exact_or_differently_cased_name(demo_teams: dict[str, Team]) -> None:
+    assert find_team(demo_teams, "nlp").name == "nlp"
+    assert find_team(demo_teams, " Fraud-Detection ").name == "fraud-detection"
+
+
+def test_a_typo_suggests_the_close_team(demo_teams: dict[str, Team]) -> None:
+    with pytest.raises(UnknownTeamError) as caught:
+        find_team(demo_teams, "fraud-detectoin")
+
+    assert caught.value.suggestions == ["fraud-detection"]
+    assert caught.value.known == ["fraud-detection", "nlp", "recommendations"]
+    assert str(caught.value) == "no team 'fraud-detectoin' — did you mean 'fraud-detection'?"
+    assert caught.value.hint == "Teams: fraud-detection, nlp, recommendations"
+
+
+def test_a_prefix_suggests_the_team_it_starts(demo_teams: dict[str, Team]) -> None:
+    with pytest.raises(UnknownTeamError) as caught:
+        find_team(demo_teams, "FRAUD")
+
+    assert caught.value.suggestions == ["fraud-detection"]
+
+
+def test_an_unrelated_name_suggests_nothing_but_lists_the_teams(
+    demo_teams: dict[str, Team],
+) -> None:
+    with pytest.raises(UnknownTeamError) as caught:
+        find_team(demo_teams, "payments")
+
+    assert caught.value.suggestions == []
+    assert str(caught.value) == "no team 'payments'"
+    assert caught.value.known == ["fraud-detection", "nlp", "recommendations"]

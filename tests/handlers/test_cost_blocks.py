@@ -1,0 +1,181 @@
+"""Every /cost message is readable, says its cost type, and respects Slack's limits."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engines.costs import ServiceCost, TeamCostSummary
+from engines.errors import UnknownTeamError, UserInputError
+from engines.models import Metric, Period, Team
+from handlers.blocks.common import limit_violations, money
+from handlers.blocks.cost import (
+    build_error_message,
+    build_failure_message,
+    build_help_message,
+    build_team_cost_message,
+    build_working_message,
+)
+from handlers.blocks.home import build_app_home
+from handlers.blocks.text import render_text
+
+TEAM = Team(
+    name="fraud-detection",
+    tags={"team": "fraud-detection"},
+    channel="#fraud-detection-costs",
+    approvers=("U0DEMOALICE",),
+    monthly_budget=Decimal("25000"),
+)
+MTD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30), "month to date")
+BEFORE = Period(dt.date(2026, 10, 1), dt.date(2026, 10, 30), "same days of October")
+
+
+def summary(services, *, previous_total=Decimal("10000"), by_currency=None) -> TeamCostSummary:
+    total = sum((s.amount for s in services), Decimal(0))
+    change = total - previous_total
+    return TeamCostSummary(
+        team_name=TEAM.name,
+        period=MTD,
+        previous_period=BEFORE,
+        metric=Metric.BILLED,
+        currency="USD",
+        total=total,
+        previous_total=previous_total,
+        change=change,
+        change_pct=(change / previous_total * 100).quantize(Decimal("0.01"))
+        if previous_total
+        else None,
+        top_services=tuple(services),
+        other_services_total=Decimal("0"),
+        source="focus",
+        by_currency=by_currency or {},
+    )
+
+
+def test_team_cost_message_shows_total_change_services_budget_and_cost_type():
+    msg = build_team_cost_message(
+        summary(
+            [
+                ServiceCost("Amazon Elastic Compute Cloud", Decimal("9000.126"), Decimal("7000")),
+                ServiceCost("Amazon Simple Storage Service", Decimal("1000"), Decimal("1200")),
+            ],
+            previous_total=Decimal("8000"),
+        ),
+        TEAM,
+        asked_by="U0DEMOBOB",
+        today_in_period=True,
+    )
+    text = render_text(msg)
+    assert "$10,000.13" in text  # to the cent, rounded half up
+    assert "billed cost (unblended)" in text
+    assert "+$2,000.13 (+25.0%) vs $8,000.00 in same days of October" in text
+    assert "Amazon Elastic Compute Cloud: $9,000.13 ↑ +$2,000.13" in text
+    assert "40.0% of the monthly budget of $25,000.00 used" in text
+    assert "same days of October" in text
+    assert "still arriving" in text and "@U0DEMOBOB" in text
+    assert msg["response_type"] == "in_channel"
+    assert msg["text"].startswith("fraud-detection: $10,000.13 billed cost (unblended)")
+    assert limit_violations(msg) == []
+
+
+def test_other_currencies_are_shown_and_not_added():
+    msg = build_team_cost_message(
+        summary(
+            [ServiceCost("Amazon EC2", Decimal("100"), Decimal("0"))],
+            by_currency={"USD": Decimal("100"), "EUR": Decimal("40")},
+        ),
+        TEAM,
+    )
+    text = render_text(msg)
+    assert "€40.00" in text and "not added" in text
+    assert "$100.00" in text and "$140.00" not in text
+
+
+def test_zero_previous_total_has_no_percentage():
+    msg = build_team_cost_message(
+        summary([ServiceCost("S", Decimal("5"), Decimal("0"))], previous_total=Decimal("0")), TEAM
+    )
+    assert "+$5.00 vs $0.00" in render_text(msg)
+
+
+def test_unknown_team_suggests_and_lists():
+    error = UnknownTeamError(
+        "fraud-detectoin", suggestions=["fraud-detection"], known=["fraud-detection", "nlp"]
+    )
+    msg = build_error_message(error)
+    text = render_text(msg)
+    assert "no team 'fraud-detectoin' — did you mean 'fraud-detection'?" in text
+    assert "`nlp`" in text
+    assert msg["response_type"] == "ephemeral"
+
+
+def test_user_text_is_escaped_in_errors():
+    msg = build_error_message(UserInputError("I don't know `/cost <!channel>`"))
+    assert "<!channel>" not in msg["blocks"][0]["text"]["text"]
+
+
+def test_help_lists_examples_and_teams():
+    text = render_text(build_help_message(["nlp", "fraud-detection"]))
+    assert "/cost team fraud-detection" in text and "last 7d" in text
+    assert "`fraud-detection`, `nlp`" in text
+
+
+names = st.text(min_size=1, max_size=400)
+amounts = st.decimals(min_value=-(10**9), max_value=10**12, places=4, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(names, amounts, amounts), min_size=0, max_size=60),
+    st.text(max_size=5000),
+)
+def test_every_message_respects_slack_limits(services, hostile_text):
+    rows = [ServiceCost(name, amount, previous) for name, amount, previous in services]
+    messages = [
+        build_team_cost_message(summary(rows), TEAM, asked_by="U1"),
+        build_error_message(UserInputError(hostile_text, hint=hostile_text), show_usage=True),
+        build_failure_message(hostile_text, hostile_text),
+        build_working_message(hostile_text),
+        build_help_message([hostile_text[:50]] * 30),
+    ]
+    for msg in messages:
+        assert limit_violations(msg) == [], msg
+
+
+def test_limit_checker_catches_violations():
+    too_many = {"text": "x", "blocks": [{"type": "divider"}] * 51}
+    assert limit_violations(too_many)
+    assert limit_violations({"blocks": []}) == ["no plain-text fallback 'text'"]
+    fields = {
+        "text": "x",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "a"},
+                "fields": [{"type": "mrkdwn", "text": "f"}] * 11,
+            }
+        ],
+    }
+    assert limit_violations(fields) == ["block 0: 11 fields > 10"]
+
+
+def test_app_home_shows_role_and_budget():
+    view = build_app_home(user="U0DEMOALICE", teams=[TEAM])
+    text = render_text(view)
+    assert "fraud-detection — you are approver" in text
+    assert "$25,000.00" in text
+    assert len(view["blocks"]) <= 100
+
+
+@pytest.mark.parametrize(
+    "amount,expected",
+    [
+        (Decimal("1234.565"), "$1,234.57"),
+        (Decimal("-0.004"), "$0.00"),
+        (Decimal("-12.5"), "-$12.50"),
+    ],
+)
+def test_money(amount, expected):
+    assert money(amount) == expected
