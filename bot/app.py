@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +88,10 @@ def build_costbot(
     store: Store | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     aws: AwsClients | None = None,
-    process_before_response: bool = False,
+    process_before_response: bool = True,
     verify_token: bool = True,
     listener_executor: Executor | None = None,
+    background: Executor | None = None,
 ) -> Costbot:
     """Builds the Bolt app with every listener registered.
 
@@ -100,9 +101,12 @@ def build_costbot(
             ``settings`` when omitted.
         now: the clock.
         aws: AWS clients (the demo passes its sandbox's); built from ``settings`` when omitted.
-        process_before_response: run listeners to the end before answering (``costbot ask``).
+        process_before_response: run listeners to the end before answering Slack. Our
+            listeners ack and hand slow work to ``Deps.run_later``, so this answers as soon
+            as the ack is ready instead of after Bolt's 10 ms ack polling.
         verify_token: call ``auth.test`` at start-up to check the bot token.
-        listener_executor: where listeners run after the ack (``costbot ask`` waits on it).
+        listener_executor: where Bolt runs listeners (they ack, then hand slow work on).
+        background: where slow work runs after the ack (``costbot ask`` waits on both).
     """
     store = store or Store(settings.db_path)
     teams = teams if teams is not None else load_teams_file(settings.teams_file)
@@ -124,6 +128,7 @@ def build_costbot(
         audit=store,
         ledger=store,
         dry_run=settings.dry_run,
+        background=background or ThreadPoolExecutor(max_workers=4, thread_name_prefix="work"),
     )
     register_all(app, deps)
 

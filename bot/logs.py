@@ -54,6 +54,8 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = ()) -> Re
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("botocore", "urllib3", "waitress.queue", "werkzeug", "apscheduler.executors"):
+    for noisy in ("botocore", "urllib3", "werkzeug", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "Task queue depth is N" on every burst: noise that costs the ack path time.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return redactor

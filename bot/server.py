@@ -81,6 +81,7 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
         )
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -100,9 +101,14 @@ class HttpServer:
         return self
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            if not self._stopping:  # closing the socket ends the loop with EBADF
+                raise
 
     def stop(self) -> None:
+        self._stopping = True
         self._server.close()
         self._server.task_dispatcher.shutdown(timeout=2)
         if self._thread is not None:

@@ -117,7 +117,8 @@ def _slack_problems(settings: Settings) -> list[str]:
     if settings.slack_app_token:
         if not settings.slack_app_token.startswith("xapp-"):
             problems.append(
-                "SLACK_APP_TOKEN does not look like an app-level token: it should start with 'xapp-'."
+                "SLACK_APP_TOKEN does not look like an app-level token: "
+                "it should start with 'xapp-'."
             )
     elif not settings.slack_signing_secret:
         problems.append(

@@ -59,12 +59,15 @@ class Store:
         self.path = str(path)
         self._local = threading.local()
         self._memory_conn: sqlite3.Connection | None = None
-        self._memory_lock = threading.RLock()
+        # Writers in this process take turns here instead of meeting in SQLite's busy
+        # handler, whose back-off sleeps would add tens of milliseconds to an ack.
+        self._writer = threading.RLock()
         if self.path == ":memory:":
             conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             self._memory_conn = conn
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.db.execute("PRAGMA journal_mode=WAL")  # persistent: once per database file
         self.migrate()
 
     @property
@@ -80,7 +83,6 @@ class Store:
         if self._memory_conn is not None:
             return self._memory_conn
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -106,8 +108,7 @@ class Store:
         return applied
 
     def _write_lock(self) -> threading.RLock:
-        # A shared in-memory connection must not interleave transactions from two threads.
-        return self._memory_lock
+        return self._writer
 
     def record_audit(
         self,
@@ -128,8 +129,14 @@ class Store:
             "detail": json.dumps(detail or {}, default=str, sort_keys=True),
             "dry_run": int(dry_run),
         }
+        # Plain SQL: sqlite-utils' insert introspects the table on every call (hot path).
         with self._write_lock():
-            return self.db["audit_log"].insert(row).last_pk
+            cursor = self.db.execute(
+                "insert into audit_log (at, actor, action, target, detail, dry_run) "
+                "values (:at, :actor, :action, :target, :detail, :dry_run)",
+                row,
+            )
+            return int(cursor.lastrowid or 0)
 
     def audit_records(self, *, limit: int = 100) -> list[dict[str, Any]]:
         rows = self.db.query("select * from audit_log order by id desc limit ?", [limit])

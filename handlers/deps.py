@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.models import Team
 from engines.sources.base import CostSource
+
+logger = logging.getLogger(__name__)
 
 
 class AuditLog(Protocol):
@@ -38,6 +42,8 @@ class Deps:
         audit: where actions are recorded.
         ledger: remembers request ids so Slack's retries never run anything twice.
         dry_run: when true, nothing that changes cloud resources is carried out.
+        background: where slow work goes after the ack, so that Bolt's listener threads
+            are free to acknowledge the next requests within Slack's 3 seconds.
     """
 
     teams: Mapping[str, Team]
@@ -46,6 +52,18 @@ class Deps:
     audit: AuditLog
     ledger: RequestLedger
     dry_run: bool = True
+    background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+
+    def run_later(self, work: Callable[[], None]) -> None:
+        """Runs ``work`` on the background pool; an exception is logged, never lost."""
+
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("background work failed")
+
+        self.background.submit(logged)
 
     def today(self) -> dt.date:
         return self.now().astimezone(dt.UTC).date()

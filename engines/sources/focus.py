@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -33,7 +35,7 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGIN
 
 # One macro turns every spelling of null in an export into NULL.
 _NULL_MACRO = """
-CREATE TEMP MACRO focus_value(raw) AS
+CREATE MACRO focus_value(raw) AS
     CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
 """
 
@@ -61,9 +63,20 @@ class FocusFileSource:
     """
 
     name = "focus"
+    cache_size = 256
 
     def __init__(self, path_or_glob: str) -> None:
         self.path_or_glob = path_or_glob
+        # Answers keyed by the files' identity (path, size, mtime) and the question: an
+        # unchanged export gives the same answer, so repeated questions cost no scan.
+        self._answers: OrderedDict[tuple[object, ...], CostBreakdown] = OrderedDict()
+        self._answers_lock = threading.Lock()
+        self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
+        # One in-memory database, opened once (~15 ms, more than a small scan); each scan
+        # takes its own cursor, as a DuckDB connection must not be shared across threads.
+        self._database = duckdb.connect()
+        self._database.execute("SET TimeZone = 'UTC'")
+        self._database.execute(_NULL_MACRO)
 
     def cost_by_service(
         self, *, period: Period, cost_filter: CostFilter, metric: Metric
@@ -81,11 +94,40 @@ class FocusFileSource:
                 a value that is not a number or timestamp; the message names the file.
         """
         paths = self._matching_paths()
+        key = (
+            _files_identity(paths),
+            period,
+            metric,
+            tuple(sorted(cost_filter.tags.items())),
+            cost_filter.accounts,
+        )
+        with self._answers_lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+            # Single flight: concurrent askers of one question wait for one scan.
+            key_lock = self._scans_in_flight.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._answers_lock:
+                answered = self._answers.get(key)
+            if answered is None:
+                answered = self._scan(paths, period=period, cost_filter=cost_filter, metric=metric)
+                self._remember(key, answered)
+        with self._answers_lock:
+            self._scans_in_flight.pop(key, None)
+        return answered
+
+    def _remember(self, key: tuple[object, ...], breakdown: CostBreakdown) -> None:
+        with self._answers_lock:
+            self._answers[key] = breakdown
+            while len(self._answers) > self.cache_size:
+                self._answers.popitem(last=False)
+
+    def _scan(
+        self, paths: list[str], *, period: Period, cost_filter: CostFilter, metric: Metric
+    ) -> CostBreakdown:
         columns = _needed_columns(metric, cost_filter)
-        # A connection per call: DuckDB connections must not be shared across threads.
-        with duckdb.connect() as connection:
-            connection.execute("SET TimeZone = 'UTC'")
-            connection.execute(_NULL_MACRO)
+        with self._database.cursor() as connection:
             files = [_describe_file(connection, path, columns) for path in paths]
             rows = _query_costs(connection, files, metric, period, cost_filter)
         lines = [
@@ -107,6 +149,14 @@ class FocusFileSource:
                 "export has been delivered there."
             )
         return paths
+
+
+def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
+    identity = []
+    for path in paths:
+        stat = os.stat(path)
+        identity.append((path, stat.st_size, stat.st_mtime_ns))
+    return tuple(identity)
 
 
 def _is_focus_file(path: str) -> bool:

@@ -20,4 +20,5 @@ def register(app: App, deps: Deps) -> None:
         teams = [
             team for team in deps.teams.values() if user in team.members or user in team.approvers
         ]
-        client.views_publish(user_id=user, view=build_app_home(user=user, teams=teams))
+        view = build_app_home(user=user, teams=teams)
+        deps.run_later(lambda: client.views_publish(user_id=user, view=view))

@@ -409,3 +409,41 @@ def test_a_start_that_is_not_a_timestamp_is_named(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"FOCUS file {bad}, column ChargePeriodStart: 'last tuesday' is not a timestamp."
     )
+
+
+# --- repeated questions ---------------------------------------------------------------------
+
+
+def test_a_repeated_question_is_answered_without_scanning_again(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "export.csv", ROWS)
+    source = FocusFileSource(str(path))
+    scans = []
+    real_scan = source._scan
+    source._scan = lambda *a, **k: scans.append(1) or real_scan(*a, **k)  # type: ignore[method-assign]
+
+    ask = dict(period=OCTOBER, cost_filter=CostFilter(tags={"team": "nlp"}), metric=Metric.BILLED)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: source.cost_by_service(**ask), range(16)))
+
+    assert len(scans) == 1  # concurrent askers waited for one scan
+    assert all(answer == answers[0] for answer in answers)
+
+
+def test_a_changed_export_is_scanned_again(tmp_path: Path) -> None:
+    import os
+
+    path = write_csv(tmp_path / "export.csv", ROWS)
+    source = FocusFileSource(str(path))
+    before = costs_total(source)
+    more = [*ROWS, {**ROWS[0], "BilledCost": "1000"}]
+    write_csv(path, more)
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse file systems
+
+    assert costs_total(source) == before + Decimal("1000")
+
+
+def costs_total(source: FocusFileSource) -> Decimal:
+    breakdown = source.cost_by_service(
+        period=OCTOBER, cost_filter=CostFilter(tags={"team": "nlp"}), metric=Metric.BILLED
+    )
+    return breakdown.totals()["USD"]

@@ -1,0 +1,95 @@
+"""The costbot command: ask through the same app, and clear failures for bad configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+import pytest
+
+from bot.cli import main
+from tests.conftest import DEMO_TEAMS
+
+
+def _team_total_in_export(focus_dir, team: str, start: dt.date, end: dt.date) -> Decimal:
+    total = Decimal(0)
+    for path in focus_dir.glob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            tags = json.loads(row["Tags"] or "{}")
+            day = row["ChargePeriodStart"]
+            day = (
+                day.date() if isinstance(day, dt.datetime) else dt.date.fromisoformat(str(day)[:10])
+            )
+            if tags.get("team") == team and start <= day < end:
+                total += Decimal(str(row["BilledCost"]))
+    return total
+
+
+def test_ask_with_nothing_configured_uses_the_demo_world(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COSTBOT_TEAMS", raising=False)
+    monkeypatch.delenv("COSTBOT_COST_SOURCE", raising=False)
+    code = main(["ask", "/cost team fraud-detection", "--json", "--workdir", str(tmp_path)])
+    replies = json.loads(capsys.readouterr().out)
+    assert code == 0
+    answer = next(r for r in replies if r["response_type"] == "in_channel")
+    today = dt.datetime.now(dt.UTC).date()
+    expected = _team_total_in_export(
+        tmp_path / "aws" / "focus",
+        "fraud-detection",
+        today.replace(day=1),
+        today + dt.timedelta(days=1),
+    )
+    assert expected > 0
+    assert f"${expected.quantize(Decimal('0.01')):,}" in answer["text"]
+    assert answer["blocks"][0]["type"] == "header"
+
+
+def test_ask_uses_configured_teams_and_source_and_fails_on_a_typo(
+    small_export, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("COSTBOT_TEAMS", str(DEMO_TEAMS))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{small_export.path}")
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "ask.db"))
+    code = main(["ask", "/cost team fraud-detectoin", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "no team 'fraud-detectoin' — did you mean 'fraud-detection'?" in out
+    assert "Traceback" not in out
+
+
+def test_ask_needs_a_slash_command(tmp_path, capsys):
+    assert main(["ask", "cost help", "--workdir", str(tmp_path)]) == 2
+    assert 'costbot ask "/cost help"' in capsys.readouterr().err
+
+
+def test_serve_names_what_is_missing(monkeypatch, capsys):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORT", "eighty")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN is not set" in err
+    assert "SLACK_SIGNING_SECRET is not set" in err
+    assert "PORT='eighty' is not a port number" in err
+
+
+def test_serve_rejects_a_malformed_teams_file(monkeypatch, capsys, tmp_path):
+    teams = tmp_path / "teams.toml"
+    teams.write_text('[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp"\nmonthly_budjet = 5\n')
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "x.db"))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", "focus:/nonexistent/*.csv")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "teams.toml:4" in err and "monthly_budjet" in err and "monthly_budget" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as caught:
+        main(["bogus"])
+    assert caught.value.code == 2

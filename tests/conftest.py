@@ -1,0 +1,128 @@
+"""Shared fixtures: a small FOCUS export with known totals, and a running costbot stack."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.app import Costbot, build_costbot
+from bot.demo.slack_standin import SlackStandIn
+from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
+from bot.settings import Settings
+from bot.store import Store
+
+FROZEN_NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
+DEMO_TEAMS = Path(__file__).resolve().parent.parent / "bot" / "demo" / "teams.toml"
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-0000-costbot"
+
+FOCUS_COLUMNS = [
+    "BillingAccountId", "SubAccountId", "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency",
+    "BilledCost", "EffectiveCost", "ListCost", "ChargeCategory", "ServiceName", "RegionId",
+    "ResourceId", "Tags",
+]  # fmt: skip
+
+
+@dataclass
+class SmallExport:
+    """A FOCUS CSV written by the test, with totals computed from the rows it wrote."""
+
+    path: Path
+    rows: list[dict[str, str]]
+
+    def billed(
+        self, *, team: str, start: dt.date, end: dt.date, service: str | None = None
+    ) -> Decimal:
+        total = Decimal(0)
+        for row in self.rows:
+            day = dt.date.fromisoformat(row["ChargePeriodStart"][:10])
+            tags = json.loads(row["Tags"] or "{}")
+            if (
+                tags.get("team") == team
+                and start <= day < end
+                and service in (None, row["ServiceName"])
+            ):
+                total += Decimal(row["BilledCost"])
+        return total
+
+
+def _export_rows() -> list[dict[str, str]]:
+    rows = []
+    services = {"Amazon Elastic Compute Cloud": "12.3456", "Amazon Simple Storage Service": "1.05"}
+    for offset in range(60):
+        day = dt.date(2026, 9, 25) + dt.timedelta(days=offset)
+        for team, factor in (("fraud-detection", 3), ("nlp", 2), (None, 1)):
+            for service, base in services.items():
+                billed = Decimal(base) * factor + Decimal(offset) / 100
+                rows.append(
+                    {
+                        "BillingAccountId": "123456789012",
+                        "SubAccountId": "123456789012",
+                        "ChargePeriodStart": f"{day}T00:00:00Z",
+                        "ChargePeriodEnd": f"{day + dt.timedelta(days=1)}T00:00:00Z",
+                        "BillingCurrency": "USD",
+                        "BilledCost": str(billed),
+                        "EffectiveCost": str(billed * Decimal("0.9")),
+                        "ListCost": str(billed * Decimal("1.1")),
+                        "ChargeCategory": "Usage",
+                        "ServiceName": service,
+                        "RegionId": "us-east-1",
+                        "ResourceId": f"i-{team or 'untagged'}-{service[:10]}",
+                        "Tags": json.dumps({"team": team}) if team else "",
+                    }
+                )
+    return rows
+
+
+@pytest.fixture(scope="session")
+def small_export(tmp_path_factory) -> SmallExport:
+    path = tmp_path_factory.mktemp("focus") / "export.csv"
+    rows = _export_rows()
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FOCUS_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return SmallExport(path=path, rows=rows)
+
+
+@dataclass
+class Stack:
+    """costbot serving HTTP, wired to a Slack stand-in, as in production."""
+
+    costbot: Costbot
+    server: HttpServer
+    slack: SlackStandIn
+    store: Store
+
+    @property
+    def events_url(self) -> str:
+        return self.server.url + EVENTS_PATH
+
+
+@pytest.fixture
+def stack(tmp_path, small_export) -> Iterator[Stack]:
+    slack = SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    slack.start()
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        db_path=tmp_path / "costbot.db",
+        teams_file=DEMO_TEAMS,
+        cost_source=f"focus:{small_export.path}",
+    )
+    costbot = build_costbot(settings, now=lambda: FROZEN_NOW)
+    server = HttpServer(build_wsgi_app(costbot.app, health=costbot.store.ping)).start()
+    slack.connect_bot(server.url + EVENTS_PATH)
+    try:
+        yield Stack(costbot=costbot, server=server, slack=slack, store=costbot.store)
+    finally:
+        server.stop()
+        slack.stop()
