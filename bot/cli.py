@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError
@@ -83,7 +84,7 @@ def run_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
     )
-    _stop_on_sigterm(server.stop)
+    _stop_on_signals(server.stop, signal.SIGTERM)
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -120,11 +121,9 @@ def run_demo(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(url + "/")
         stop = threading.Event()
-        _stop_on_sigterm(stop.set)
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            print("\nStopping…")
+        _stop_on_signals(stop.set, signal.SIGINT, signal.SIGTERM)
+        stop.wait()
+        print("\nStopping…", flush=True)
     return EXIT_OK
 
 
@@ -189,9 +188,11 @@ def _secrets(settings: Settings) -> list[str]:
     return [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
 
 
-def _stop_on_sigterm(stop: object) -> None:
+def _stop_on_signals(stop: Callable[[], object], *signals: signal.Signals) -> None:
+    # Explicit handlers: a process started in the background inherits an ignored SIGINT.
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop())  # type: ignore[operator]
+        for signum in signals:
+            signal.signal(signum, lambda *_: stop())
 
 
 if __name__ == "__main__":
