@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.aws import AwsClients
 from bot.settings import Settings
 from bot.store import Store
-from engines.errors import ConfigError
+from engines.errors import ConfigError, CostSourceError
 from engines.models import Team
 from engines.sources.base import CostSource
 from engines.sources.cost_explorer import CostExplorerSource
@@ -63,7 +63,12 @@ def load_teams_file(path: Path) -> dict[str, Team]:
 def build_cost_source(settings: Settings, aws: AwsClients) -> CostSource:
     """``ce`` → Cost Explorer; ``focus:<glob>`` → FOCUS files scanned with DuckDB."""
     if settings.cost_source.startswith("focus:"):
-        return FocusFileSource(settings.cost_source.removeprefix("focus:"))
+        source = FocusFileSource(settings.cost_source.removeprefix("focus:"))
+        try:
+            source.matching_files()
+        except CostSourceError as error:
+            raise ConfigError(f"COSTBOT_COST_SOURCE: {error}") from None
+        return source
     return CostExplorerSource(aws.cost_explorer())
 
 

@@ -136,7 +136,12 @@ class FocusFileSource:
         lines.sort(key=lambda line: (-line.amount, line.service, line.currency))
         return CostBreakdown(period=period, metric=metric, lines=tuple(lines), source=self.name)
 
+    def matching_files(self) -> list[str]:
+        """The files the path or glob names now; ``CostSourceError`` when there are none."""
+        return self._matching_paths()
+
     def _matching_paths(self) -> list[str]:
+
         if os.path.isdir(self.path_or_glob):
             pattern = os.path.join(self.path_or_glob, "**", "*")
             candidates = [p for p in glob.glob(pattern, recursive=True) if _is_focus_file(p)]

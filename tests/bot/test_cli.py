@@ -93,3 +93,14 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["bogus"])
     assert caught.value.code == 2
+
+
+def test_serve_refuses_a_focus_source_that_matches_no_file(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("COSTBOT_TEAMS", str(DEMO_TEAMS))
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "x.db"))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{tmp_path}/exports/*.parquet")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "COSTBOT_COST_SOURCE" in err and "exports/*.parquet" in err
