@@ -41,10 +41,15 @@ def _create_seen_requests(db: Database) -> None:
     db["seen_requests"].create_index(["at"])
 
 
+def _create_source_cache(db: Database) -> None:
+    db["source_cache"].create({"key": str, "value": str, "fetched_at": str}, pk="key")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
     ("0002_seen_requests", _create_seen_requests),
+    ("0003_source_cache", _create_source_cache),
 ]
 
 
@@ -157,7 +162,24 @@ class Store:
             cursor = self.db.execute("delete from seen_requests where at < ?", [cutoff.isoformat()])
             return cursor.rowcount
 
+    def cached_response(self, key: str, *, max_age: dt.timedelta, now: dt.datetime) -> Any | None:
+        """A source's remembered answer to ``key`` if younger than ``max_age``, else None."""
+        rows = list(
+            self.db.query("select value, fetched_at from source_cache where key = ?", [key])
+        )
+        if not rows or dt.datetime.fromisoformat(rows[0]["fetched_at"]) < now - max_age:
+            return None
+        return json.loads(rows[0]["value"])
+
+    def remember_response(self, key: str, value: Any, *, now: dt.datetime) -> None:
+        with self._write_lock():
+            self.db.execute(
+                "insert or replace into source_cache (key, value, fetched_at) values (?, ?, ?)",
+                [key, json.dumps(value, default=str), now.isoformat()],
+            )
+
     def ping(self) -> bool:
+
         return self.db.execute("select 1").fetchone() == (1,)
 
     def close(self) -> None:
@@ -169,3 +191,16 @@ class Store:
 
 def _utc_now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+class StoreResponseCache:
+    """The ``ResponseCache`` the engines ask for, kept in the database (survives restarts)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, key: str, *, max_age: dt.timedelta, now: dt.datetime) -> Any | None:
+        return self.store.cached_response(key, max_age=max_age, now=now)
+
+    def put(self, key: str, value: Any, *, now: dt.datetime) -> None:
+        self.store.remember_response(key, value, now=now)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from engines.models import CostBreakdown, Metric, Period
 
@@ -30,3 +31,15 @@ class CostSource(Protocol):
     ) -> CostBreakdown:
         """Cost per (service, currency) over ``period``; raises ``CostSourceError``."""
         ...
+
+
+class ResponseCache(Protocol):
+    """Remembers a source's raw answers by request, so repeated questions cost nothing.
+
+    Values are JSON-serialisable. ``get`` returns None when there is no entry younger
+    than ``max_age`` at ``now``.
+    """
+
+    def get(self, key: str, *, max_age: dt.timedelta, now: dt.datetime) -> Any | None: ...
+
+    def put(self, key: str, value: Any, *, now: dt.datetime) -> None: ...
