@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal, TypeAlias
 
 
 class Metric(StrEnum):
@@ -68,6 +69,34 @@ class Team:
     timezone: str = "UTC"
     accounts: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+
+
+SplitRule: TypeAlias = Literal["proportional", "even"] | dict[str, Decimal]
+"""How a shared cost is divided: by the teams' direct cost, equally, or fixed percentages."""
+
+
+@dataclass(frozen=True)
+class SharedCost:
+    """A cost several teams share (a platform, a shared account), from ``[shared.<name>]``.
+
+    A line is this shared cost's when all ``tags`` match and, if ``accounts`` is given, its
+    account is one of them (the same rule as a team's, and as ``CostFilter``).
+
+    Args:
+        name: the table's name, e.g. ``platform``.
+        tags: cost allocation tags that all must match.
+        accounts: AWS account ids; the line's account must be one of them.
+        split: ``"proportional"`` (to each team's direct cost), ``"even"``, or fixed
+            percentages by team name (summing to 100).
+        among: the teams that share it, in order; empty means every team. With fixed
+            percentages it is the percentages' teams.
+    """
+
+    name: str
+    tags: dict[str, str]
+    accounts: tuple[str, ...] = ()
+    split: SplitRule = "proportional"
+    among: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

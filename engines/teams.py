@@ -9,8 +9,19 @@ The file is TOML, one table per team::
     monthly_budget = 25000
     timezone = "America/New_York"
 
-Every key a team may have is one row of ``TEAM_SCHEMA`` (key → validator). To add a key,
-add a field to ``engines.models.Team`` and a row here; the row's key is the field's name.
+Costs several teams share (a platform, a shared account) are tables of their own::
+
+    [shared.platform]
+    tags = { team = "platform" }        # and/or accounts = ["111122223333"]
+    split = "proportional"              # or "even", or { fraud-detection = 50, nlp = 50 }
+    among = ["fraud-detection", "nlp"]  # optional: default every team
+
+``split`` defaults to ``"proportional"`` (to each team's direct cost). Fixed percentages
+must add up to exactly 100 and already name the teams, so they take no ``among``.
+
+Every key a team may have is one row of ``TEAM_SCHEMA`` (key → validator), and every key a
+shared cost may have one row of ``SHARED_SCHEMA``. To add a key, add a field to
+``engines.models.Team`` (or ``SharedCost``) and a row here; the row's key is the field's name.
 Errors name the file, the line and the key, because a person fixes them in an editor.
 """
 
@@ -26,7 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engines.errors import ConfigError, UnknownTeamError
-from engines.models import Team
+from engines.models import SharedCost, SplitRule, Team
 
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -37,9 +48,12 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 class _Invalid(Exception):
     """A value is wrong. ``value`` (optional) helps find the exact line in a list."""
 
-    def __init__(self, message: str, *, value: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, value: str | None = None, subkey: str | None = None
+    ) -> None:
         super().__init__(message)
         self.value = value
+        self.subkey = subkey
 
 
 # --- validators: each takes the raw TOML value and returns the Team field's value ---------
@@ -82,6 +96,8 @@ def _validate_tags(value: object) -> dict[str, str]:
             raise _Invalid(f"tag '{key}' must be text: write {key} = \"{tag_value}\"")
         if not isinstance(tag_value, str):
             raise _Invalid(f"tag '{key}' must be text in quotes, got {_describe_type(tag_value)}")
+        if not tag_value.strip():
+            raise _Invalid(f"tag '{key}' needs a value: an empty one would match untagged costs")
         tags[key] = tag_value
     return tags
 
@@ -136,6 +152,59 @@ def _validate_timezone(value: object) -> str:
     return name
 
 
+_SPLIT_WORDS = ("proportional", "even")
+
+
+def _validate_split(value: object) -> SplitRule:
+    if isinstance(value, str):
+        if value in _SPLIT_WORDS:
+            return "proportional" if value == "proportional" else "even"
+        close = difflib.get_close_matches(value, _SPLIT_WORDS, n=1)
+        hint = f' — did you mean "{close[0]}"?' if close else ""
+        raise _Invalid(
+            f"'{value}' is not a split{hint} "
+            '(write "proportional", "even" or { team = percent, ... })',
+            value=value,
+        )
+    if not isinstance(value, dict):
+        raise _Invalid(
+            'expected "proportional", "even" or a table like { nlp = 60, recommendations = 40 }, '
+            f"got {_describe_type(value)}"
+        )
+    return _validate_percentages(value)
+
+
+def _validate_percentages(value: dict[str, object]) -> dict[str, Decimal]:
+    if not value:
+        raise _Invalid("name at least one team and its percentage, like { nlp = 100 }")
+    percentages: dict[str, Decimal] = {}
+    for team, raw in value.items():
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            message = f"the percentage for '{team}' must be a number, got {_describe_type(raw)}"
+            raise _Invalid(message, subkey=team)
+        percent = Decimal(str(raw))
+        if not percent.is_finite() or not 0 <= percent <= 100:
+            message = f"the percentage for '{team}' must be between 0 and 100, got {raw}"
+            raise _Invalid(message, subkey=team)
+        percentages[team] = percent
+    total = sum(percentages.values(), Decimal(0))
+    if total != 100:
+        raise _Invalid(f"the percentages must add up to 100, these add up to {total}")
+    return percentages
+
+
+def _validate_among(value: object) -> tuple[str, ...]:
+    names = _text_list(value, "team names")
+    if not names:
+        raise _Invalid("name at least one team, or leave 'among' out to mean every team")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise _Invalid(f"'{name}' is listed twice", value=name)
+        seen.add(name)
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class KeySpec:
     """One key a team table may have: how to check it and what it means."""
@@ -154,7 +223,14 @@ TEAM_SCHEMA: dict[str, KeySpec] = {
     "timezone": KeySpec(_validate_timezone, "IANA time zone for schedules and reports"),
 }
 REQUIRED_KEYS = ("channel",)
-TOP_LEVEL_KEYS = ("teams",)
+
+SHARED_SCHEMA: dict[str, KeySpec] = {
+    "tags": KeySpec(_validate_tags, "cost allocation tags that all must match"),
+    "accounts": KeySpec(_validate_accounts, "AWS account ids whose costs are shared"),
+    "split": KeySpec(_validate_split, 'how to divide it: "proportional", "even" or percentages'),
+    "among": KeySpec(_validate_among, "the teams that share it (default: every team)"),
+}
+TOP_LEVEL_KEYS = ("teams", "shared")
 
 
 # --- finding line numbers ----------------------------------------------------------------
@@ -240,8 +316,46 @@ class _Locator:
 _TOML_POSITION = re.compile(r"^(?P<reason>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 
+@dataclass(frozen=True)
+class CostConfig:
+    """Everything the teams file says: the teams (in file order) and the shared costs."""
+
+    teams: dict[str, Team]
+    shared: tuple[SharedCost, ...] = ()
+
+
+def load_config(text: str, *, filename: str) -> CostConfig:
+    """Parse and validate a teams file, shared costs included.
+
+    Args:
+        text: the file's contents (TOML).
+        filename: how to name the file in error messages, e.g. ``"teams.toml"``.
+
+    Returns:
+        The teams by name and the shared costs, both in file order. Each shared cost's
+        ``among`` is spelled out (every team when the file leaves it out).
+
+    Raises:
+        ConfigError: the TOML is malformed, or a key is unknown, missing or has a bad value,
+            or a shared cost names an unknown team; the message names the file, the line
+            and the key.
+    """
+    document = _parse_toml(text, filename)
+    locator = _Locator(text, filename)
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            raise locator.error((key,), _unknown_top_level_message(key), label=())
+    teams_table = _top_level_table(document, "teams", locator)
+    teams = {name: _load_team(name, body, locator) for name, body in teams_table.items()}
+    shared_table = _top_level_table(document, "shared", locator)
+    shared = tuple(
+        _load_shared(name, body, locator, list(teams)) for name, body in shared_table.items()
+    )
+    return CostConfig(teams=teams, shared=shared)
+
+
 def load_teams(text: str, *, filename: str) -> dict[str, Team]:
-    """Parse and validate a teams file.
+    """Parse and validate a teams file; the teams only (``load_config`` has shared costs).
 
     Args:
         text: the file's contents (TOML).
@@ -251,19 +365,23 @@ def load_teams(text: str, *, filename: str) -> dict[str, Team]:
         Teams by name, in file order.
 
     Raises:
-        ConfigError: the TOML is malformed, or a key is unknown, missing or has a bad value;
-            the message names the file, the line and the key.
+        ConfigError: as ``load_config`` (shared tables are validated too).
     """
-    document = _parse_toml(text, filename)
-    locator = _Locator(text, filename)
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            message = _unknown_key_message(key, TOP_LEVEL_KEYS, what="unknown top-level key")
-            raise locator.error((key,), f"{message} (declare teams as [teams.<name>])", label=())
-    teams_table = document.get("teams", {})
-    if not isinstance(teams_table, dict):
-        raise locator.error(("teams",), "declare each team as a table like [teams.<name>]")
-    return {name: _load_team(name, body, locator) for name, body in teams_table.items()}
+    return load_config(text, filename=filename).teams
+
+
+def _unknown_top_level_message(key: str) -> str:
+    message = _unknown_key_message(key, TOP_LEVEL_KEYS, what="unknown top-level key")
+    if difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1) == ["shared"]:
+        return f"{message} (declare shared costs as [shared.<name>])"
+    return f"{message} (declare teams as [teams.<name>])"
+
+
+def _top_level_table(document: dict[str, Any], key: str, locator: _Locator) -> dict[str, Any]:
+    table = document.get(key, {})
+    if not isinstance(table, dict):
+        raise locator.error((key,), f"declare each one as a table like [{key}.<name>]")
+    return table
 
 
 def _parse_toml(text: str, filename: str) -> dict[str, Any]:
@@ -313,11 +431,73 @@ def _load_team(name: str, body: object, locator: _Locator) -> Team:
     return Team(name=name, **fields)
 
 
-def _validated(path: tuple[str, ...], key: str, value: object, locator: _Locator) -> Any:
+def _validated(
+    path: tuple[str, ...],
+    key: str,
+    value: object,
+    locator: _Locator,
+    schema: Mapping[str, KeySpec] = TEAM_SCHEMA,
+) -> Any:
     try:
-        return TEAM_SCHEMA[key].validate(value)
+        return schema[key].validate(value)
     except _Invalid as error:
-        raise locator.error((*path, key), str(error), value=error.value) from None
+        where = (*path, key) if error.subkey is None else (*path, key, error.subkey)
+        label = (*path, key)
+        raise locator.error(where, str(error), label=label, value=error.value) from None
+
+
+def _load_shared(name: str, body: object, locator: _Locator, teams: list[str]) -> SharedCost:
+    path = ("shared", name)
+    if not _TEAM_NAME.match(name):
+        message = "shared cost names use lowercase letters, digits and '-' only"
+        raise locator.error(path, message)
+    if not isinstance(body, dict):
+        message = f"expected a table [shared.{name}], got {_describe_type(body)}"
+        raise locator.error(path, message)
+    for key in body:
+        if key not in SHARED_SCHEMA:
+            message = _unknown_key_message(key, list(SHARED_SCHEMA))
+            raise locator.error((*path, key), message, label=path)
+    fields = {key: _validated(path, key, body[key], locator, SHARED_SCHEMA) for key in body}
+    if not fields.get("tags") and not fields.get("accounts"):
+        raise locator.error(path, "needs 'tags' or 'accounts' to say which costs are shared")
+    fields.setdefault("tags", {})
+    fields["among"] = _resolve_among(path, fields, locator, teams)
+    return SharedCost(name=name, **fields)
+
+
+def _resolve_among(
+    path: tuple[str, ...], fields: dict[str, Any], locator: _Locator, teams: list[str]
+) -> tuple[str, ...]:
+    """The teams that share the cost: the percentages' teams, ``among``, or every team."""
+    split = fields.get("split", "proportional")
+    if isinstance(split, dict):
+        if "among" in fields:
+            message = "leave 'among' out: the percentages in 'split' already name the teams"
+            raise locator.error((*path, "among"), message)
+        for team in split:
+            _check_team_name(team, (*path, "split", team), locator, teams, value=None)
+        return tuple(split)
+    if "among" in fields:
+        for team in fields["among"]:
+            _check_team_name(team, (*path, "among"), locator, teams, value=team)
+        return tuple(fields["among"])
+    if not teams:
+        raise locator.error(path, "there are no teams to share it among: declare [teams.<name>]")
+    return tuple(teams)
+
+
+def _check_team_name(
+    team: str, where: tuple[str, ...], locator: _Locator, teams: list[str], *, value: str | None
+) -> None:
+    if team in teams:
+        return
+    close = difflib.get_close_matches(team, teams, n=1)
+    if close:
+        message = f"unknown team '{team}' — did you mean '{close[0]}'?"
+    else:
+        message = f"unknown team '{team}' (teams: {', '.join(teams) or 'none declared'})"
+    raise locator.error(where, message, label=where[:3], value=value)
 
 
 # --- looking a team up -------------------------------------------------------------------

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from engines.errors import ConfigError, UnknownTeamError
-from engines.models import Team
-from engines.teams import TEAM_SCHEMA, find_team, load_teams
+from engines.models import SharedCost, Team
+from engines.teams import (
+    SHARED_SCHEMA,
+    TEAM_SCHEMA,
+    CostConfig,
+    find_team,
+    load_config,
+    load_teams,
+)
 
 DEMO_TEAMS = Path(__file__).parents[2] / "bot" / "demo" / "teams.toml"
 
@@ -163,6 +170,15 @@ def test_a_tag_value_that_is_a_table_is_refused() -> None:
     )
 
 
+def test_a_tag_value_cannot_be_empty() -> None:
+    text = '[teams.nlp]\ntags = { team = "" }\nchannel = "#nlp"\n'
+
+    assert error_for(text) == (
+        "teams.toml:2: teams.nlp.tags: tag 'team' needs a value: "
+        "an empty one would match untagged costs"
+    )
+
+
 def test_a_channel_must_look_like_a_slack_channel() -> None:
     text = '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "nlp costs"\n'
 
@@ -250,6 +266,150 @@ def test_quoted_team_names_are_located() -> None:
 def test_the_file_name_given_is_the_one_shown() -> None:
     with pytest.raises(ConfigError, match=r"^/etc/costbot/teams\.toml:4: "):
         load_teams(VALID_TEAM + "x = 1\n", filename="/etc/costbot/teams.toml")
+
+
+# --- shared costs --------------------------------------------------------------------------
+
+TWO_TEAMS = VALID_TEAM + '\n[teams.recs]\ntags = { team = "recs" }\nchannel = "#recs"\n'
+
+
+def load_shared(text: str) -> tuple[SharedCost, ...]:
+    return load_config(TWO_TEAMS + text, filename="teams.toml").shared
+
+
+def shared_error_for(text: str) -> str:
+    return error_for(TWO_TEAMS + text)
+
+
+def test_a_shared_cost_defaults_to_proportional_among_every_team_in_file_order() -> None:
+    (platform,) = load_shared('\n[shared.platform]\ntags = { team = "platform" }\n')
+
+    assert platform == SharedCost(
+        name="platform", tags={"team": "platform"}, split="proportional", among=("nlp", "recs")
+    )
+
+
+def test_shared_costs_load_in_file_order_with_their_split() -> None:
+    text = """
+[shared.platform]
+accounts = ["111122223333"]
+split = "even"
+among = ["recs"]
+
+[shared.support]
+tags = { cost-center = "support" }
+split = { nlp = 33.33, recs = 66.67 }
+"""
+    platform, support = load_shared(text)
+
+    assert platform == SharedCost(
+        name="platform", tags={}, accounts=("111122223333",), split="even", among=("recs",)
+    )
+    assert support.split == {"nlp": Decimal("33.33"), "recs": Decimal("66.67")}
+    assert support.among == ("nlp", "recs")
+
+
+def test_load_teams_still_returns_the_teams_of_a_file_with_shared_costs() -> None:
+    text = TWO_TEAMS + '\n[shared.platform]\ntags = { team = "platform" }\n'
+
+    assert list(load_teams(text, filename="teams.toml")) == ["nlp", "recs"]
+    assert load_config(VALID_TEAM, filename="teams.toml") == CostConfig(teams=load(VALID_TEAM))
+
+
+def test_every_shared_schema_key_is_a_shared_cost_field() -> None:
+    fields = {f.name for f in dataclasses.fields(SharedCost)}
+
+    assert set(SHARED_SCHEMA) <= fields - {"name"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            'split = "proportinal"',
+            "teams.toml:11: shared.platform.split: 'proportinal' is not a split — "
+            'did you mean "proportional"?',
+        ),
+        (
+            "split = { nlp = 50, recs = 40 }",
+            "teams.toml:11: shared.platform.split: the percentages must add up to 100, "
+            "these add up to 90",
+        ),
+        (
+            "split = { nlp = 150, recs = -50 }",
+            "teams.toml:11: shared.platform.split: the percentage for 'nlp' must be between",
+        ),
+        (
+            "split = { nlpp = 50, recs = 50 }",
+            "teams.toml:11: shared.platform.split: unknown team 'nlpp' — did you mean 'nlp'?",
+        ),
+        (
+            'split = { nlp = 100 }\namong = ["nlp"]',
+            "teams.toml:12: shared.platform.among: leave 'among' out: the percentages",
+        ),
+        ("split = 3", 'teams.toml:11: shared.platform.split: expected "proportional", "even"'),
+        ("split = {}", "teams.toml:11: shared.platform.split: name at least one team"),
+        ("among = []", "teams.toml:11: shared.platform.among: name at least one team"),
+        ('among = ["nlp", "nlp"]', "teams.toml:11: shared.platform.among: 'nlp' is listed twice"),
+        (
+            'among = ["payments"]',
+            "teams.toml:11: shared.platform.among: unknown team 'payments' (teams: nlp, recs)",
+        ),
+        ('spilt = "even"', "teams.toml:11: shared.platform: unknown key 'spilt' — did you mean"),
+    ],
+)
+def test_shared_cost_mistakes_name_the_line_and_key(body: str, expected: str) -> None:
+    text = f'\n[shared.platform]\ntags = {{ team = "platform" }}\n{body}\n'
+
+    assert shared_error_for(text).startswith(expected)
+
+
+def test_an_unknown_team_in_a_multi_line_among_points_at_its_own_line() -> None:
+    text = '\n[shared.platform]\ntags = { team = "platform" }\namong = [\n  "nlp",\n  "rec",\n]\n'
+
+    assert shared_error_for(text) == (
+        "teams.toml:13: shared.platform.among: unknown team 'rec' — did you mean 'recs'?"
+    )
+
+
+def test_a_bad_percentage_in_a_split_table_points_at_its_own_line() -> None:
+    text = """
+[shared.platform]
+tags = { team = "platform" }
+
+[shared.platform.split]
+nlp = 50
+recz = 50
+"""
+    assert shared_error_for(text) == (
+        "teams.toml:14: shared.platform.split: unknown team 'recz' — did you mean 'recs'?"
+    )
+
+
+def test_a_shared_cost_needs_tags_or_accounts() -> None:
+    assert shared_error_for('\n[shared.platform]\nsplit = "even"\n') == (
+        "teams.toml:9: shared.platform: needs 'tags' or 'accounts' to say which costs are shared"
+    )
+
+
+def test_a_shared_cost_with_no_teams_to_share_it_is_refused() -> None:
+    assert error_for('[shared.platform]\ntags = { team = "platform" }\n') == (
+        "teams.toml:1: shared.platform: there are no teams to share it among: declare "
+        "[teams.<name>]"
+    )
+
+
+def test_a_misspelt_shared_table_suggests_shared() -> None:
+    assert error_for('[share.platform]\ntags = { team = "platform" }\n') == (
+        "teams.toml:1: unknown top-level key 'share' — did you mean 'shared'? "
+        "(declare shared costs as [shared.<name>])"
+    )
+
+
+def test_shared_cost_names_are_lowercase_words_with_dashes() -> None:
+    message = shared_error_for('\n[shared.Platform]\ntags = { team = "platform" }\n')
+
+    assert message.startswith("teams.toml:9: shared.Platform: shared cost names use lowercase")
 
 
 # --- find_team -----------------------------------------------------------------------------
