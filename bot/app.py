@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -19,13 +20,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.aws import AwsClients
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, StoreResponseCache
 from engines.errors import ConfigError, CostSourceError
-from engines.models import Team
-from engines.sources.base import CostSource
+from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
+from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
-from engines.teams import load_teams
+from engines.teams import CostConfig, load_config
 from handlers.deps import Deps
 from handlers.register import register_all
 
@@ -46,7 +47,7 @@ class Costbot:
     store: Store
 
 
-def load_teams_file(path: Path) -> dict[str, Team]:
+def load_teams_file(path: Path) -> CostConfig:
     """Reads the teams file named by ``COSTBOT_TEAMS``; ``ConfigError`` says what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -57,19 +58,37 @@ def load_teams_file(path: Path) -> dict[str, Team]:
         ) from None
     except OSError as error:
         raise ConfigError(f"COSTBOT_TEAMS: cannot read {path}: {error.strerror}.") from None
-    return load_teams(text, filename=str(path))
+    return load_config(text, filename=str(path))
 
 
-def build_cost_source(settings: Settings, aws: AwsClients) -> CostSource:
-    """``ce`` → Cost Explorer; ``focus:<glob>`` → FOCUS files scanned with DuckDB."""
-    if settings.cost_source.startswith("focus:"):
-        source = FocusFileSource(settings.cost_source.removeprefix("focus:"))
+def build_cost_source(
+    settings: Settings, aws: AwsClients, store: Store, *, now: Callable[[], dt.datetime]
+) -> Any:
+    """The source ``COSTBOT_COST_SOURCE`` names: Cost Explorer (cached in the database),
+    FOCUS or CUR 2.0 files scanned with DuckDB, or the same tables in Athena."""
+    kind, _, where = settings.cost_source.partition(":")
+    if kind in {"focus", "cur"}:
+        source = FocusFileSource(where) if kind == "focus" else CurFileSource(where)
         try:
             source.matching_files()
         except CostSourceError as error:
             raise ConfigError(f"COSTBOT_COST_SOURCE: {error}") from None
         return source
-    return CostExplorerSource(aws.cost_explorer())
+    if kind == "athena":
+        return AthenaSource(
+            aws.client("athena"),
+            table=where,
+            schema=settings.athena_schema,
+            workgroup=settings.athena_workgroup,
+            output_location=settings.athena_output or None,
+            scan_limit_bytes=int(settings.athena_scan_limit_gb * 1024**3),
+        )
+    return CostExplorerSource(
+        aws.cost_explorer(),
+        cache=StoreResponseCache(store),
+        freshness=dt.timedelta(hours=settings.ce_cache_hours),
+        now=now,
+    )
 
 
 def build_slack_client(settings: Settings) -> WebClient:
@@ -85,11 +104,36 @@ def build_slack_client(settings: Settings) -> WebClient:
     return client
 
 
+def build_deps(
+    settings: Settings,
+    *,
+    store: Store,
+    config: CostConfig | None = None,
+    cost_source: Any | None = None,
+    aws: AwsClients | None = None,
+    now: Callable[[], dt.datetime] = utc_now,
+    background: Executor | None = None,
+) -> Deps:
+    """Everything the listeners (and the CLI's questions) use, built from settings."""
+    config = config if config is not None else load_teams_file(settings.teams_file)
+    aws = aws or AwsClients(settings)
+    return Deps(
+        teams=config.teams,
+        shared=config.shared,
+        cost_source=cost_source or build_cost_source(settings, aws, store, now=now),
+        now=now,
+        audit=store,
+        ledger=store,
+        dry_run=settings.dry_run,
+        background=background or ThreadPoolExecutor(max_workers=4, thread_name_prefix="work"),
+    )
+
+
 def build_costbot(
     settings: Settings,
     *,
-    teams: dict[str, Team] | None = None,
-    cost_source: CostSource | None = None,
+    config: CostConfig | None = None,
+    cost_source: Any | None = None,
     store: Store | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     aws: AwsClients | None = None,
@@ -102,7 +146,7 @@ def build_costbot(
 
     Args:
         settings: validated settings.
-        teams, cost_source, store: replacements for tests and the demo; built from
+        config, cost_source, store: replacements for tests and the demo; built from
             ``settings`` when omitted.
         now: the clock.
         aws: AWS clients (the demo passes its sandbox's); built from ``settings`` when omitted.
@@ -114,9 +158,15 @@ def build_costbot(
         background: where slow work runs after the ack (``costbot ask`` waits on both).
     """
     store = store or Store(settings.db_path)
-    teams = teams if teams is not None else load_teams_file(settings.teams_file)
-    aws = aws or AwsClients(settings)
-    cost_source = cost_source or build_cost_source(settings, aws)
+    deps = build_deps(
+        settings,
+        store=store,
+        config=config,
+        cost_source=cost_source,
+        aws=aws,
+        now=now,
+        background=background,
+    )
     app = App(
         name="costbot",
         client=build_slack_client(settings),
@@ -125,15 +175,6 @@ def build_costbot(
         process_before_response=process_before_response,
         request_verification_enabled=not settings.socket_mode,
         listener_executor=listener_executor,
-    )
-    deps = Deps(
-        teams=teams,
-        cost_source=cost_source,
-        now=now,
-        audit=store,
-        ledger=store,
-        dry_run=settings.dry_run,
-        background=background or ThreadPoolExecutor(max_workers=4, thread_name_prefix="work"),
     )
     register_all(app, deps)
 

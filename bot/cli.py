@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -10,11 +11,15 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
 from engines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from handlers.deps import Deps
 
 logger = logging.getLogger("costbot")
 
@@ -64,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the Slack message payloads as JSON")
     ask.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
     ask.set_defaults(run=run_ask)
+
+    cost = commands.add_parser(
+        "cost", help="answer a cost question without Slack, e.g. costbot cost team nlp by service"
+    )
+    cost.add_argument("words", nargs="*", help="the same words as after /cost")
+    cost.add_argument("--json", action="store_true", help="print the result as JSON")
+    cost.add_argument("--chart", type=Path, help="for `trend`: write the chart PNG here")
+    cost.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
+    cost.set_defaults(run=run_cost)
     return parser
 
 
@@ -169,7 +183,66 @@ def run_ask(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(_is_failure(reply) for reply in replies) or not replies else EXIT_OK
 
 
+def run_cost(args: argparse.Namespace) -> int:
+    from bot.logs import configure_logging
+    from engines.errors import CostSourceError, UserInputError
+    from handlers.blocks.cost import build_error_message, build_help_message
+    from handlers.blocks.text import render_text
+    from handlers.parsing import HelpRequest, parse_cost_command
+
+    configure_logging("WARNING")
+    try:
+        request = parse_cost_command(" ".join(args.words))
+        with _question_context(args) as deps:
+            if isinstance(request, HelpRequest):
+                print(render_text(build_help_message(deps.teams.keys())))
+                return EXIT_OK
+            from handlers.questions import plan_answer
+
+            work = plan_answer(request, deps=deps)
+            result = work.result()
+            reply = work.render(result)
+    except (UserInputError, CostSourceError) as error:
+        if isinstance(error, UserInputError):
+            print(render_text(build_error_message(error)), file=sys.stderr)
+        else:
+            print(f"costbot: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.chart and reply.chart:
+        args.chart.write_bytes(reply.chart)
+    print(json.dumps(result.as_json(), indent=2) if args.json else render_text(reply.message))
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _question_context(args: argparse.Namespace) -> Iterator[Deps]:
+    """Deps for one question: the configured source, or the demo world's export."""
+    from bot.app import build_deps
+    from bot.store import Store
+
+    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
+    if configured:
+        settings = Settings.from_env(require_slack=False)
+        yield build_deps(settings, store=Store(settings.db_path))
+        return
+    from bot.app import utc_now
+    from bot.demo.sandbox import DEMO_TEAMS_FILE
+    from bot.demo.world import start_demo_world
+
+    world = start_demo_world(workdir=args.workdir / "aws", now=utc_now())
+    try:
+        settings = Settings(
+            teams_file=DEMO_TEAMS_FILE,
+            cost_source=f"focus:{world.focus_glob}",
+            db_path=args.workdir / "costbot.db",
+        )
+        yield build_deps(settings, store=Store(settings.db_path))
+    finally:
+        world.stop()
+
+
 def _from_bot(message: dict) -> bool:
+
     return bool(message.get("bot_id"))
 
 

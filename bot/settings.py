@@ -49,6 +49,11 @@ class Settings:
     aws_profile: str = ""
     scheduler_enabled: bool = True
     log_level: str = "INFO"
+    ce_cache_hours: float = 6.0
+    athena_workgroup: str = "primary"
+    athena_output: str = ""
+    athena_scan_limit_gb: float = 10.0
+    athena_schema: str = "focus"
 
     @property
     def socket_mode(self) -> bool:
@@ -96,6 +101,11 @@ class Settings:
             aws_profile=reader.text("AWS_PROFILE"),
             scheduler_enabled=reader.boolean("COSTBOT_SCHEDULER", True),
             log_level=reader.log_level("COSTBOT_LOG_LEVEL"),
+            ce_cache_hours=reader.positive_number("COSTBOT_CE_CACHE_HOURS", 6.0),
+            athena_workgroup=reader.text("COSTBOT_ATHENA_WORKGROUP") or "primary",
+            athena_output=reader.s3_url("COSTBOT_ATHENA_OUTPUT"),
+            athena_scan_limit_gb=reader.positive_number("COSTBOT_ATHENA_SCAN_LIMIT_GB", 10.0),
+            athena_schema=reader.choice("COSTBOT_ATHENA_SCHEMA", ("focus", "cur"), "focus"),
         )
         if require_slack:
             reader.problems.extend(_slack_problems(settings))
@@ -181,12 +191,46 @@ class _Reader:
             return "INFO"
         return value
 
+    def positive_number(self, name: str, default: float) -> float:
+        value = self.text(name)
+        if not value:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not number > 0:
+            self.problems.append(f"{name}={value!r} is not a positive number, e.g. {default:g}.")
+            return default
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value not in choices:
+            self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}.")
+            return default
+        return value
+
+    def s3_url(self, name: str) -> str:
+        value = self.text(name)
+        if value and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
+            self.problems.append(
+                f"{name}={value!r} is not an S3 location like s3://bucket/prefix/."
+            )
+            return ""
+        return value
+
     def cost_source(self, name: str) -> str:
         value = self.text(name) or "ce"
-        if value == "ce" or re.fullmatch(r"focus:.+", value):
+        if value == "ce" or re.fullmatch(r"(focus|cur):.+", value):
+            return value
+        if re.fullmatch(r"athena:[A-Za-z0-9_]+\.[A-Za-z0-9_]+", value):
             return value
         self.problems.append(
-            f"{name}={value!r} is not a cost source: use 'ce' (AWS Cost Explorer) or "
-            "'focus:<path or glob>' (a FOCUS billing export, CSV or Parquet)."
+            f"{name}={value!r} is not a cost source: use 'ce' (AWS Cost Explorer), "
+            "'focus:<path or glob>' (FOCUS export files, CSV or Parquet), 'cur:<path or glob>' "
+            "(CUR 2.0 Parquet) or 'athena:<database>.<table>' (either, in Athena)."
         )
         return "ce"

@@ -13,7 +13,7 @@ Rules (the decisions, in one place):
   ``CostFilter``: every tag must match AND, when accounts are given, the line's account must
   be one of them. So a team with only ``accounts`` claims whole accounts, a team with only
   ``tags`` claims tagged lines in any account, and a team with both claims its tagged lines
-  in its accounts — the same lines ``costs.summarize_team_cost`` asks the source for. A rule
+  in its accounts — the same lines a team's ``CostFilter`` asks the source for. A rule
   with neither matches nothing.
 * Shared rules are checked first, in file order, then team rules, in file order. The first
   rule that matches takes the line. A line that other rules match too is reported in

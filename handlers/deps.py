@@ -9,8 +9,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engines.models import Team
-from engines.sources.base import CostSource
+from engines.models import SharedCost, Team
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +36,25 @@ class Deps:
 
     Args:
         teams: the teams file, by team name.
-        cost_source: where costs come from.
+        cost_source: where costs come from (answers ``costs(CostQuery)``; Cost Explorer
+            also ``forecast``).
         now: the clock (UTC, timezone-aware); tests freeze it.
         audit: where actions are recorded.
         ledger: remembers request ids so Slack's retries never run anything twice.
         dry_run: when true, nothing that changes cloud resources is carried out.
+        shared: shared costs from the teams file, split across teams.
+
         background: where slow work goes after the ack, so that Bolt's listener threads
             are free to acknowledge the next requests within Slack's 3 seconds.
     """
 
     teams: Mapping[str, Team]
-    cost_source: CostSource
+    cost_source: Any
     now: Callable[[], dt.datetime]
     audit: AuditLog
     ledger: RequestLedger
     dry_run: bool = True
+    shared: tuple[SharedCost, ...] = ()
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
 
     def run_later(self, work: Callable[[], None]) -> None:

@@ -1,4 +1,17 @@
-"""Turns the text after ``/cost`` into a typed request, or a ``UserInputError``."""
+"""Turns the text after ``/cost`` into a typed request, or a ``UserInputError``.
+
+The grammar, the same for the slash command and ``costbot cost``::
+
+    help
+    team <name> [period] [by <dimension>] [metric billed|effective|list]
+    top [n] [period] [by <dimension>] [metric ...]        (default: by team)
+    untagged [period] [by <dimension>] [metric ...]       (default: by service)
+    compare <period> vs <period> [team <name>] [metric ...]
+    forecast [team <name>] [metric ...]
+    trend <team> [period] [metric ...]
+
+A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +19,19 @@ import difflib
 from dataclasses import dataclass
 
 from engines.errors import UserInputError
+from engines.models import Metric
 
-SUBCOMMANDS = ("help", "team")
+SUBCOMMANDS = ("help", "team", "top", "untagged", "compare", "forecast", "trend")
+METRIC_WORDS = {
+    "billed": Metric.BILLED,
+    "unblended": Metric.BILLED,
+    "effective": Metric.EFFECTIVE,
+    "amortized": Metric.EFFECTIVE,
+    "amortised": Metric.EFFECTIVE,
+    "net": Metric.EFFECTIVE,
+    "list": Metric.LIST,
+}
+MAX_TOP = 25
 
 
 @dataclass(frozen=True)
@@ -19,9 +43,55 @@ class HelpRequest:
 class TeamCostRequest:
     team: str
     period_text: str = ""
+    group_by: str = ""
+    metric: Metric = Metric.BILLED
 
 
-CostCommand = HelpRequest | TeamCostRequest
+@dataclass(frozen=True)
+class TopRequest:
+    count: int = 10
+    period_text: str = ""
+    group_by: str = "team"
+    metric: Metric = Metric.BILLED
+
+
+@dataclass(frozen=True)
+class UntaggedRequest:
+    period_text: str = ""
+    group_by: str = "service"
+    metric: Metric = Metric.BILLED
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    left_text: str
+    right_text: str
+    team: str = ""
+    metric: Metric = Metric.BILLED
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    team: str = ""
+    metric: Metric = Metric.BILLED
+
+
+@dataclass(frozen=True)
+class TrendRequest:
+    team: str
+    period_text: str = ""
+    metric: Metric = Metric.BILLED
+
+
+CostCommand = (
+    HelpRequest
+    | TeamCostRequest
+    | TopRequest
+    | UntaggedRequest
+    | CompareRequest
+    | ForecastRequest
+    | TrendRequest
+)
 
 
 def parse_cost_command(text: str) -> CostCommand:
@@ -34,15 +104,151 @@ def parse_cost_command(text: str) -> CostCommand:
     if not words or words[0].lower() in {"help", "-h", "--help", "?"}:
         return HelpRequest(topic=" ".join(words[1:]).lower())
     subcommand, rest = words[0].lower(), words[1:]
-    if subcommand == "team":
-        if not rest:
-            raise UserInputError(
-                "`/cost team` needs a team name.", hint="Try `/cost team fraud-detection`."
-            )
-        return TeamCostRequest(team=rest[0], period_text=" ".join(rest[1:]))
-    close = difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.6)
-    did_you_mean = f" Did you mean `/cost {close[0]}`?" if close else ""
-    raise UserInputError(f"I don't know `/cost {_short(words[0])}`.{did_you_mean}")
+    parser = _PARSERS.get(subcommand)
+    if parser is None:
+        close = difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.6)
+        did_you_mean = f" Did you mean `/cost {close[0]}`?" if close else ""
+        raise UserInputError(f"I don't know `/cost {_short(words[0])}`.{did_you_mean}")
+    return parser(rest)
+
+
+def _parse_team(words: list[str]) -> TeamCostRequest:
+    if not words:
+        raise UserInputError(
+            "`/cost team` needs a team name.", hint="Try `/cost team fraud-detection`."
+        )
+    options = _take_options(words[1:], allowed={"by", "metric"})
+    return TeamCostRequest(
+        team=words[0],
+        period_text=options.rest,
+        group_by=options.group_by,
+        metric=options.metric,
+    )
+
+
+def _parse_top(words: list[str]) -> TopRequest:
+    count = 10
+    if words and words[0].isdigit():
+        count = int(words[0])
+        if not 1 <= count <= MAX_TOP:
+            raise UserInputError(f"`/cost top {count}`: choose between 1 and {MAX_TOP}.")
+        words = words[1:]
+    options = _take_options(words, allowed={"by", "metric"})
+    return TopRequest(
+        count=count,
+        period_text=options.rest,
+        group_by=options.group_by or "team",
+        metric=options.metric,
+    )
+
+
+def _parse_untagged(words: list[str]) -> UntaggedRequest:
+    options = _take_options(words, allowed={"by", "metric"})
+    return UntaggedRequest(
+        period_text=options.rest, group_by=options.group_by or "service", metric=options.metric
+    )
+
+
+def _parse_compare(words: list[str]) -> CompareRequest:
+    options = _take_options(words, allowed={"team", "metric"})
+    left, separator, right = _split_on_vs(options.rest)
+    if not separator or not left or not right:
+        raise UserInputError(
+            "`/cost compare` needs two periods with `vs` between them.",
+            hint="Try `/cost compare last month vs 2026-09` or `/cost compare last 7d vs "
+            "2026-11-01..2026-11-07 team nlp`.",
+        )
+    return CompareRequest(
+        left_text=left, right_text=right, team=options.team, metric=options.metric
+    )
+
+
+def _parse_forecast(words: list[str]) -> ForecastRequest:
+    if words and words[0].lower() not in {"team", "metric"}:
+        words = ["team", *words]  # `/cost forecast nlp` reads as `/cost forecast team nlp`
+    options = _take_options(words, allowed={"team", "metric"})
+    if options.rest:
+        raise UserInputError(
+            f"`/cost forecast` forecasts to the end of this month; I don't understand "
+            f"'{_short(options.rest)}'.",
+            hint="Try `/cost forecast` or `/cost forecast nlp`.",
+        )
+    return ForecastRequest(team=options.team, metric=options.metric)
+
+
+def _parse_trend(words: list[str]) -> TrendRequest:
+    if not words:
+        raise UserInputError("`/cost trend` needs a team name.", hint="Try `/cost trend nlp`.")
+    options = _take_options(words[1:], allowed={"metric"})
+    return TrendRequest(team=words[0], period_text=options.rest, metric=options.metric)
+
+
+_PARSERS = {
+    "team": _parse_team,
+    "top": _parse_top,
+    "untagged": _parse_untagged,
+    "compare": _parse_compare,
+    "forecast": _parse_forecast,
+    "trend": _parse_trend,
+}
+
+
+@dataclass(frozen=True)
+class _Options:
+    rest: str
+    group_by: str = ""
+    metric: Metric = Metric.BILLED
+    team: str = ""
+
+
+def _take_options(words: list[str], *, allowed: set[str]) -> _Options:
+    """Pulls ``by X``, ``metric X`` and ``team X`` out of ``words``; the rest is the period."""
+    rest: list[str] = []
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        word = words[index].lower()
+        if word in allowed:
+            if index + 1 >= len(words):
+                raise UserInputError(f"`{word}` needs a value.", hint=_OPTION_HINTS[word])
+            if word in found:
+                raise UserInputError(f"`{word}` is given twice.", hint=_OPTION_HINTS[word])
+            found[word] = words[index + 1]
+            index += 2
+            continue
+        rest.append(words[index])
+        index += 1
+    by = found.get("by", "")
+    return _Options(
+        rest=" ".join(rest),
+        group_by=by if by.lower().startswith("tag:") else by.lower(),  # tag keys keep their case
+        metric=_metric(found["metric"]) if "metric" in found else Metric.BILLED,
+        team=found.get("team", ""),
+    )
+
+
+_OPTION_HINTS = {
+    "by": "Group `by` service, account, region, resource, day, team or tag:<key>.",
+    "metric": "Use `metric billed`, `metric effective` or `metric list`.",
+    "team": "Name a team, e.g. `team fraud-detection`.",
+}
+
+
+def _metric(word: str) -> Metric:
+    metric = METRIC_WORDS.get(word.lower())
+    if metric is None:
+        raise UserInputError(
+            f"I don't know the metric '{_short(word)}'.", hint=_OPTION_HINTS["metric"]
+        )
+    return metric
+
+
+def _split_on_vs(text: str) -> tuple[str, str, str]:
+    words = text.split()
+    for index, word in enumerate(words):
+        if word.lower() in {"vs", "vs.", "versus"}:
+            return " ".join(words[:index]), word, " ".join(words[index + 1 :])
+    return text, "", ""
 
 
 def _short(word: str, limit: int = 40) -> str:

@@ -115,6 +115,7 @@ class CostExplorerSource:
     """
 
     name = "ce"
+    max_dimensions = MAX_GROUP_BY  # besides day; engines.questions asks within this
 
     def __init__(
         self,

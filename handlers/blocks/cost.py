@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from engines.costs import TeamCostSummary
 from engines.errors import UnknownTeamError, UserInputError
-from engines.models import Period, Team
+from engines.models import Period
+from engines.questions import Answer, ForecastAnswer, Line, Trend
 from handlers.blocks.common import (
+    MAX_FIELDS,
+    Block,
     Message,
     context,
     divider,
@@ -79,96 +81,162 @@ def build_failure_message(what: str, reason: str) -> Message:
     return message(text, [section(escape(text))], response_type="ephemeral")
 
 
-def build_team_cost_message(
-    summary: TeamCostSummary, team: Team, *, asked_by: str = "", today_in_period: bool = False
+def build_answer_message(
+    answer: Answer,
+    *,
+    title: str,
+    budget: Decimal | None = None,
+    asked_by: str = "",
+    today_in_period: bool = False,
+    movers: bool = False,
 ) -> Message:
-    """A team's cost for a period: total, change, top services, budget, cost type.
+    """A grouped cost answer: total, change, the groups, shared shares, budget, cost type.
 
     Args:
-        summary: what the cost engine found.
-        team: the team (for its budget).
+        answer: what the question engine found.
+        title: the header, e.g. "fraud-detection · month to date".
+        budget: the monthly budget to show progress against (month-to-date answers only).
         asked_by: the Slack user id who asked, credited in the footer.
-        today_in_period: whether the period includes today (then data is still arriving).
+        today_in_period: whether the period includes today (data still arriving).
+        movers: lines are the biggest movers of a comparison (show both periods).
     """
-    currency = summary.currency
-    total = money(summary.total, currency)
-    headline = f"*{total}* {summary.metric.label}\n{summary.period.describe()}"
-    blocks = [
-        header(f"{team.name} · {summary.period.label or 'cost'}"),
-        section(f"{headline}\n{_change_line(summary)}"),
-    ]
-    service_fields = _service_fields(summary)
-    if service_fields:
-        blocks.append(section("*Top services*", fields=service_fields))
-    budget_line = _budget_line(summary, team)
+    currency = answer.currency
+    total = money(answer.total, currency)
+    headline = f"*{total}* {answer.metric.label}\n{answer.period.describe()}"
+    blocks = [header(title), section(f"{headline}\n{_change_line(answer)}")]
+    blocks.extend(_group_sections(answer, movers=movers))
+    budget_line = _budget_line(answer, budget)
     if budget_line:
         blocks.append(section(budget_line))
-    if len(summary.by_currency) > 1:
-        others = ", ".join(
-            money(amount, code) for code, amount in summary.by_currency.items() if code != currency
-        )
+    if answer.other_currencies:
+        others = ", ".join(money(amount, code) for code, amount in answer.other_currencies.items())
         blocks.append(
             section(f":information_source: Also billed in other currencies (not added): {others}")
         )
-    blocks.append(context(*_footer(summary, asked_by, today_in_period)))
+    blocks.append(context(_footer(answer, asked_by, today_in_period)))
     fallback = (
-        f"{team.name}: {total} {summary.metric.label}, {summary.period.describe()}. "
-        + _change_text(summary)
+        f"{answer.subject}: {total} {answer.metric.label}, {answer.period.describe()}. "
+        + _change_text(answer)
     )
     return message(fallback, blocks, response_type="in_channel")
 
 
-def _change_line(summary: TeamCostSummary) -> str:
-    icon = ":chart_with_upwards_trend:" if summary.change > 0 else ":chart_with_downwards_trend:"
-    if summary.change == 0:
+def build_forecast_message(answer: ForecastAnswer, *, asked_by: str = "") -> Message:
+    """Month-end forecast with its range, method and the budget it is heading for."""
+    forecast = answer.forecast
+    currency = forecast.currency
+    amount = money(forecast.amount, currency)
+    lines = [f"*{amount}* {forecast.metric.label} expected for {forecast.period.describe()}"]
+    if forecast.lower is not None and forecast.upper is not None:
+        low, high = money(forecast.lower, currency), money(forecast.upper, currency)
+        lines.append(f"Likely between {low} and {high}")
+    if answer.budget:
+        share = forecast.amount / answer.budget * 100
+        icon = (
+            ":rotating_light:" if share >= 100 else (":warning:" if share >= 80 else ":moneybag:")
+        )
+        lines.append(f"{icon} {percent(share)} of the budget of {money(answer.budget, currency)}")
+    blocks = [
+        header(f"{answer.subject} · forecast to month end"),
+        section("\n".join(lines)),
+        context(f"Method: {escape(forecast.method)}"),
+        context(_source_credit(answer.source, forecast.metric.label, currency, asked_by)),
+    ]
+    fallback = f"{answer.subject}: {amount} {forecast.metric.label} expected by month end."
+    return message(fallback, blocks, response_type="in_channel")
+
+
+def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = "") -> Message:
+    """A team's daily cost trend: total, average, peak day, and the chart when uploaded."""
+    currency = trend.currency
+    days = [amount for _, amount in trend.days]
+    average = trend.total / len(days) if days else Decimal(0)
+    peak_day, peak = max(trend.days, key=lambda item: item[1]) if trend.days else (None, Decimal(0))
+    text = (
+        f"*{money(trend.total, currency)}* {trend.metric.label}, {trend.period.describe()}\n"
+        f"Average {money(average, currency)}/day"
+        + (f" · peak {money(peak, currency)} on {peak_day:%b %-d}" if peak_day else "")
+    )
+    blocks = [header(f"{trend.subject} · daily trend"), section(text)]
+    if image_url:
+        blocks.append(
+            {"type": "image", "image_url": image_url, "alt_text": f"daily cost of {trend.subject}"}
+        )
+    blocks.append(context(_source_credit(trend.source, trend.metric.label, currency, asked_by)))
+    total = money(trend.total, currency)
+    fallback = f"{trend.subject}: {total} {trend.metric.label}, {trend.period.describe()}."
+
+    return message(fallback, blocks, response_type="in_channel")
+
+
+def _group_sections(answer: Answer, *, movers: bool) -> list[Block]:
+    fields = [_field(line, answer.currency, movers=movers) for line in answer.lines]
+    if answer.others:
+        fields.append(f"*Others*\n{money(answer.others, answer.currency)}")
+    fields.extend(_field(line, answer.currency, movers=False) for line in answer.shared)
+    if not fields:
+        return [section("_No costs in this period._")]
+    heading = "*Biggest movers*" if movers else f"*By {answer.dimension}*"
+    return [
+        section(heading if start == 0 else " ", fields=fields[start : start + MAX_FIELDS])
+        for start in range(0, len(fields), MAX_FIELDS)
+    ]
+
+
+def _field(line: Line, currency: str, *, movers: bool) -> str:
+    delta = line.change
+    arrow = ":arrow_up:" if delta > 0 else (":arrow_down:" if delta < 0 else "")
+    change = f" {arrow} {signed_money(delta, currency)}" if delta else ""
+    name, amount = escape(line.key), money(line.amount, currency)
+    if movers:
+        return f"*{name}*\n{money(line.previous, currency)} → {amount}{change}"
+    return f"*{name}*\n{amount}{change}"
+
+
+def _change_line(answer: Answer) -> str:
+    icon = ":chart_with_upwards_trend:" if answer.change > 0 else ":chart_with_downwards_trend:"
+    if answer.change == 0:
         icon = ":heavy_minus_sign:"
-    return f"{icon} {_change_text(summary)}"
+    return f"{icon} {_change_text(answer)}"
 
 
-def _change_text(summary: TeamCostSummary) -> str:
-    previous = money(summary.previous_total, summary.currency)
-    against = f"vs {previous} in {_describe_short(summary.previous_period)}"
-    change = signed_money(summary.change, summary.currency)
-    if summary.change_pct is None:
+def _change_text(answer: Answer) -> str:
+    previous = money(answer.previous_total, answer.currency)
+    period = answer.previous_period
+    against = f"vs {previous} in {_describe_short(period)}" if period else f"vs {previous}"
+    change = signed_money(answer.change, answer.currency)
+    if answer.change_pct is None:
         return f"{change} {against}"
-    return f"{change} ({percent(summary.change_pct, signed=True)}) {against}"
+    return f"{change} ({percent(answer.change_pct, signed=True)}) {against}"
 
 
 def _describe_short(period: Period) -> str:
     return period.label or period.describe()
 
 
-def _service_fields(summary: TeamCostSummary) -> list[str]:
-    fields = []
-    for service in summary.top_services:
-        delta = service.amount - service.previous_amount
-        arrow = ":arrow_up:" if delta > 0 else (":arrow_down:" if delta < 0 else "")
-        change = f" {arrow} {signed_money(delta, summary.currency)}" if delta else ""
-        fields.append(
-            f"*{escape(service.service)}*\n{money(service.amount, summary.currency)}{change}"
-        )
-    if summary.other_services_total:
-        fields.append(f"*Other services*\n{money(summary.other_services_total, summary.currency)}")
-    return fields[:10]
-
-
-def _budget_line(summary: TeamCostSummary, team: Team) -> str:
-    budget = team.monthly_budget
-    if not budget or summary.period.label != "month to date":
+def _budget_line(answer: Answer, budget: Decimal | None) -> str:
+    if not budget or answer.period.label != "month to date":
         return ""
-    used = summary.total / budget * Decimal(100)
+    used = answer.total / budget * Decimal(100)
     icon = ":rotating_light:" if used >= 100 else (":warning:" if used >= 80 else ":moneybag:")
-    return f"{icon} {percent(used)} of the monthly budget of {money(budget, summary.currency)} used"
+    return f"{icon} {percent(used)} of the monthly budget of {money(budget, answer.currency)} used"
 
 
-def _footer(summary: TeamCostSummary, asked_by: str, today_in_period: bool) -> list[str]:
-    source = SOURCE_NAMES.get(summary.source, summary.source)
-    parts = [f"Source: {source} · {summary.metric.label} · {summary.currency}"]
-    if today_in_period:
-        parts.append("Today's costs are still arriving.")
+def _footer(answer: Answer, asked_by: str, today_in_period: bool) -> str:
+    credit = _source_credit(answer.source, answer.metric.label, answer.currency, asked_by)
+    return ("Today's costs are still arriving. · " if today_in_period else "") + credit
+
+
+def _source_credit(source: str, metric_label: str, currency: str, asked_by: str) -> str:
+    parts = [f"Source: {SOURCE_NAMES.get(source, source)}", metric_label, currency]
     if asked_by:
         parts.append(f"Asked by <@{asked_by}>")
-    return [" · ".join(parts)]
+    return " · ".join(parts)
 
 
-SOURCE_NAMES = {"ce": "AWS Cost Explorer", "focus": "FOCUS billing export"}
+SOURCE_NAMES = {
+    "ce": "AWS Cost Explorer",
+    "focus": "FOCUS billing export",
+    "cur": "CUR 2.0 export",
+    "athena": "Amazon Athena",
+}

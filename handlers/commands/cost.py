@@ -7,21 +7,18 @@ import uuid
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
-from engines.costs import summarize_team_cost
 from engines.errors import CostSourceError, UserInputError
-from engines.models import Period, Team
-from engines.periods import parse_period
-from engines.teams import find_team
 from handlers.blocks.cost import (
     build_error_message,
     build_failure_message,
     build_help_message,
-    build_team_cost_message,
     build_working_message,
 )
 from handlers.deps import Deps
-from handlers.parsing import HelpRequest, TeamCostRequest, parse_cost_command
+from handlers.parsing import HelpRequest, parse_cost_command
+from handlers.questions import Work, plan_answer
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +27,27 @@ def register(app: App, deps: Deps) -> None:
     """Attaches the ``/cost`` listener to ``app``."""
 
     @app.command("/cost")
-    def handle_cost_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        answer_cost_command(ack=ack, command=command, respond=respond, deps=deps)
+    def handle_cost_command(
+        ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        answer_cost_command(ack=ack, command=command, respond=respond, client=client, deps=deps)
 
 
-def answer_cost_command(*, ack: Ack, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
+def answer_cost_command(
+    *, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, deps: Deps
+) -> None:
     """Answers one ``/cost`` invocation. Never raises: every failure becomes a message."""
     user = command.get("user_id", "")
     text = command.get("text", "")
     try:
-        _answer(text, ack=ack, respond=respond, deps=deps, user=user)
+        _answer(text, ack=ack, respond=respond, client=client, deps=deps, command=command)
     finally:  # after the ack: the record never delays the answer
         deps.audit.record_audit(actor=user, action="command", target="/cost", detail={"text": text})
 
 
-def _answer(text: str, *, ack: Ack, respond: Respond, deps: Deps, user: str) -> None:
+def _answer(
+    text: str, *, ack: Ack, respond: Respond, client: WebClient, deps: Deps, command: dict[str, Any]
+) -> None:
     try:
         request = parse_cost_command(text)
     except UserInputError as error:
@@ -53,44 +56,37 @@ def _answer(text: str, *, ack: Ack, respond: Respond, deps: Deps, user: str) -> 
     try:
         if isinstance(request, HelpRequest):
             ack(**build_help_message(deps.teams.keys()))
-        elif isinstance(request, TeamCostRequest):
-            _answer_team_cost(request, ack=ack, respond=respond, deps=deps, user=user)
+            return
+        work = plan_answer(request, deps=deps, asked_by=command.get("user_id", ""))
     except UserInputError as error:
         ack(**build_error_message(error))
+        return
     except Exception:
-        reference = uuid.uuid4().hex[:8]
-        logger.exception("/cost %r failed (ref %s)", text, reference)
-        failure = build_failure_message(
-            "an answer", f"an internal error (ref {reference}); it is logged."
-        )
-        if ack.response is None:
-            ack(**failure)
-        else:
-            respond(**failure)
+        ack(**_internal_failure("an answer", text))
+        return
+    ack(**build_working_message(work.description))
+    deps.run_later(lambda: _deliver(work, respond=respond, client=client, command=command))
 
 
-def _answer_team_cost(
-    request: TeamCostRequest, *, ack: Ack, respond: Respond, deps: Deps, user: str
-) -> None:
-    team = find_team(deps.teams, request.team)
-    period = parse_period(request.period_text, today=deps.today())
-    ack(**build_working_message(f"the cost of *{team.name}* for {period.describe()}"))
-    deps.run_later(lambda: _send_team_cost(team, period, respond=respond, deps=deps, user=user))
-
-
-def _send_team_cost(team: Team, period: Period, *, respond: Respond, deps: Deps, user: str) -> None:
-    """The slow part, after the ack: query the source, then answer in the channel."""
+def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[str, Any]) -> None:
+    """The slow part, after the ack: compute, upload a chart if any, answer in the channel."""
     try:
-        summary = summarize_team_cost(deps.cost_source, team, period)
-    except CostSourceError as error:
-        respond(**build_failure_message(f"the cost of {team.name}", str(error)))
-        return
+        reply = work.reply()
+        if reply.chart is not None:
+            client.files_upload_v2(
+                channel=command.get("channel_id"),
+                content=reply.chart,
+                filename="trend.png",
+                title=reply.message["text"][:250],
+            )
+        respond(**reply.message)
+    except (CostSourceError, UserInputError) as error:
+        respond(**build_failure_message(work.description, str(error)))
     except Exception:
-        reference = uuid.uuid4().hex[:8]
-        logger.exception("cost of %s failed (ref %s)", team.name, reference)
-        reason = f"an internal error (ref {reference}); it is logged."
-        respond(**build_failure_message(f"the cost of {team.name}", reason))
-        return
-    today_in_period = period.start <= deps.today() < period.end
-    message = build_team_cost_message(summary, team, asked_by=user, today_in_period=today_in_period)
-    respond(**message)
+        respond(**_internal_failure(work.description, command.get("text", "")))
+
+
+def _internal_failure(what: str, text: str) -> dict[str, Any]:
+    reference = uuid.uuid4().hex[:8]
+    logger.exception("/cost %r failed (ref %s)", text, reference)
+    return build_failure_message(what, f"an internal error (ref {reference}); it is logged.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pyarrow.parquet as pq
@@ -11,6 +12,8 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import DEMO_TEAMS
+
+DEMO_TEAM_NAMES = ("fraud-detection", "recommendations", "nlp")
 
 
 def _team_total_in_export(focus_dir, team: str, start: dt.date, end: dt.date) -> Decimal:
@@ -35,14 +38,15 @@ def test_ask_with_nothing_configured_uses_the_demo_world(tmp_path, capsys, monke
     assert code == 0
     answer = next(r for r in replies if r["response_type"] == "in_channel")
     today = dt.datetime.now(dt.UTC).date()
-    expected = _team_total_in_export(
-        tmp_path / "aws" / "focus",
-        "fraud-detection",
-        today.replace(day=1),
-        today + dt.timedelta(days=1),
-    )
-    assert expected > 0
-    assert f"${expected.quantize(Decimal('0.01')):,}" in answer["text"]
+    month = (tmp_path / "aws" / "focus", today.replace(day=1), today + dt.timedelta(days=1))
+    direct = {team: _team_total_in_export(month[0], team, *month[1:]) for team in DEMO_TEAM_NAMES}
+    platform = _team_total_in_export(month[0], "platform", *month[1:])
+    # The demo splits team=platform across the teams in proportion to their own spend.
+    share = platform * direct["fraud-detection"] / sum(direct.values())
+    expected = direct["fraud-detection"] + share
+    assert direct["fraud-detection"] > 0 and platform > 0
+    shown = Decimal(re.search(r"\$([\d,]+\.\d\d) billed", answer["text"]).group(1).replace(",", ""))
+    assert abs(shown - expected) <= Decimal("0.01")
     assert answer["blocks"][0]["type"] == "header"
 
 

@@ -143,7 +143,8 @@ def test_a_failing_cost_source_answers_plainly_without_a_traceback(stack: Stack,
     )
     stack.slack.send_command(user_id="U0DEMOBOB", channel_id="C0DEMOFRAUD", text="team nlp")
     failure = stack.slack.wait_for_message(lambda m: m["text"].startswith(":x:"), timeout=10)
-    assert "Could not get the cost of nlp" in failure["text"]
+    assert "Could not get the cost of *nlp*" in failure["text"]
+    assert "No FOCUS files match" in failure["text"]
     assert "Traceback" not in failure["text"]
 
 

@@ -54,7 +54,7 @@ def test_typing_cost_team_shows_the_answer_with_a_dollar_figure(sandbox, browser
     answer.wait_for(timeout=15_000)
     text = answer.inner_text()
     assert re.search(r"\$\d{1,3}(,\d{3})*\.\d{2} billed cost \(unblended\)", text), text
-    assert "Top services" in text
+    assert "By service" in text
     page.screenshot(path=str(tmp_path / "workspace.png"))
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from engines.errors import CostSourceError
 from engines.models import CostBreakdown, Metric, Period
+from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter
-from engines.sources.focus import FocusFileSource
+from engines.sources.focus import METRIC_COLUMNS, FocusFileSource
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
 COLUMNS = [
@@ -65,10 +66,14 @@ def present(text: str) -> str | None:
 
 
 def utc_day(timestamp: str) -> date:
+    return utc_moment(timestamp).date()
+
+
+def utc_moment(timestamp: str) -> datetime:
     moment = datetime.fromisoformat(timestamp)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    return moment.astimezone(UTC)
 
 
 def expected_totals(
@@ -447,3 +452,246 @@ def costs_total(source: FocusFileSource) -> Decimal:
         period=OCTOBER, cost_filter=CostFilter(tags={"team": "nlp"}), metric=Metric.BILLED
     )
     return breakdown.totals()["USD"]
+
+
+# --- the general question: costs(query) -----------------------------------------------------
+
+FULL_COLUMNS = [*COLUMNS, "RegionId", "ResourceId"]
+ODD_TAGS = '{"o\'k\\"ey": "it\'s \\"quoted\\"", "user:cost.center": "ml", "team": "nlp"}'
+# The rows above with a region and a resource each (nulls spelled every way), and more lines:
+# Purchase and Adjustment, a third currency, odd tag keys and values, tags that are not JSON.
+FULL_ROWS: list[dict[str, str]] = [
+    {**row, "RegionId": region, "ResourceId": resource}
+    for row, (region, resource) in zip(
+        ROWS,
+        [
+            ("us-east-1", "i-1"), ("us-east-1", "i-1"), ("us-west-2", "bucket-a"),
+            ("us-west-2", "bucket-a"), ("us-east-1", "i-2"), ("", ""), ("NULL", "None"),
+            ("eu-west-1", "nb-1"), ("us-east-1", "i-1"), ("null", ""), (" us-east-1 ", "fn-1"),
+            ("us-east-1", "fn-1"), ("us-east-1", "i-3"),
+        ],
+        strict=True,
+    )
+] + [
+    dict(zip(FULL_COLUMNS, values, strict=True))
+    for values in [
+        ("2026-10-03T00:00:00Z", "300", "0", "300", "USD", "Amazon EC2", "012345678901", "Purchase", "", "us-east-1", "ri-1"),  # noqa: E501
+        ("2026-10-06T00:00:00Z", "-1.5", "-1.5", "0", "USD", "Amazon EC2", "012345678901", "Adjustment", NLP, "", ""),  # noqa: E501
+        ("2026-10-08T00:00:00Z", "1234", "1200", "1300", "JPY", "Amazon EC2", "444455556666", "Usage", '{"team": "vision"}', "ap-northeast-1", "i-9"),  # noqa: E501
+        ("2026-10-12T00:00:00Z", "0.25", "0.25", "0.25", "USD", "Amazon Bedrock", "012345678901", "Usage", ODD_TAGS, "us-east-1", "model-1"),  # noqa: E501
+        ("2026-10-13T00:00:00Z", "4", "4", "4", "USD", "Amazon Bedrock", "012345678901", "Usage", "None", "us-east-1", "model-1"),  # noqa: E501
+        ("2026-10-14T00:00:00Z", "8", "8", "8", "USD", "Amazon Bedrock", "012345678901", "NULL", '{"team": null, "env": 3}', "us-east-1", "model-2"),  # noqa: E501
+    ]
+]  # fmt: skip
+DIMENSIONS = {
+    "service": "ServiceName",
+    "account": "SubAccountId",
+    "region": "RegionId",
+    "resource": "ResourceId",
+    "charge_category": "ChargeCategory",
+}
+
+
+def row_tags(row: dict[str, str]) -> dict[str, str]:
+    """The row's tags as text (a JSON number or bool as JSON writes it); {} when not JSON."""
+    try:
+        parsed = json.loads(present(row["Tags"]) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in parsed.items()
+        if value is not None
+    }
+
+
+def dimension_value(row: dict[str, str], word: str) -> str:
+    if word == "day":
+        return utc_day(row["ChargePeriodStart"]).isoformat()
+    if word.startswith("tag:"):
+        return row_tags(row).get(word[4:], "")
+    return present(row[DIMENSIONS[word]]) or ""
+
+
+def expected_groups(
+    rows: Iterable[dict[str, str]], query: CostQuery
+) -> dict[tuple[tuple[str, ...], str], Decimal]:
+    """The independent answer: a Python Decimal sum over the raw text of the rows."""
+    column = METRIC_COLUMNS[query.metric]
+    words = [dimension.label for dimension in query.group_by]
+    groups: dict[tuple[tuple[str, ...], str], Decimal] = {}
+    for row in rows:
+        cost, tags = present(row[column]), row_tags(row)
+        if (
+            cost is None
+            or not query.period.start <= utc_day(row["ChargePeriodStart"]) < query.period.end
+            or any(tags.get(k) != v for k, v in query.cost_filter.tags.items())
+            or (
+                query.cost_filter.accounts and row["SubAccountId"] not in query.cost_filter.accounts
+            )
+        ):
+            continue
+        key = (
+            tuple(dimension_value(row, word) for word in words),
+            present(row["BillingCurrency"]) or "",
+        )
+        groups[key] = groups.get(key, Decimal(0)) + Decimal(cost)
+    return groups
+
+
+def write_full_parquet(path: Path, rows: list[dict[str, str]]) -> Path:
+    """Typed as real exports are: UTC timestamps, decimal costs, text (nulls as written)."""
+    money = pa.decimal128(38, 10)
+    table = pa.table(
+        {
+            "ChargePeriodStart": pa.array(
+                [utc_moment(r["ChargePeriodStart"]) for r in rows],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            **{
+                c: pa.array([_decimal_or_none(r[c]) for r in rows], money)
+                for c in METRIC_COLUMNS.values()
+            },  # noqa: E501
+            **{
+                c: pa.array([r[c] for r in rows], pa.string())
+                for c in FULL_COLUMNS
+                if c not in METRIC_COLUMNS.values() and c != "ChargePeriodStart"
+            },  # noqa: E501
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+FULL_WRITERS: dict[str, Callable[[Path], Path]] = {
+    "csv": lambda folder: write_csv(folder / "focus.csv", FULL_ROWS, FULL_COLUMNS),
+    "csv.gz": lambda folder: write_csv(folder / "focus.csv.gz", FULL_ROWS, FULL_COLUMNS),
+    "parquet": lambda folder: write_full_parquet(folder / "focus.parquet", FULL_ROWS),
+}
+GROUPINGS = [
+    (),
+    *[(word,) for word in [*DIMENSIONS, "day", "tag:team", "tag:env"]],
+    ("service", "tag:team", "day"),
+]  # noqa: E501
+
+
+@pytest.fixture(scope="module", params=sorted(FULL_WRITERS))
+def full_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return FULL_WRITERS[request.param](tmp_path_factory.mktemp("focus"))
+
+
+@pytest.fixture(scope="module")
+def full(full_file: Path) -> FocusFileSource:
+    """One source per file: answers are remembered by question, and each test asks its own."""
+    return FocusFileSource(str(full_file))
+
+
+def ask(
+    source: FocusFileSource | Path,
+    words: tuple[str, ...],
+    *,
+    metric: Metric = Metric.BILLED,
+    period: Period = OCTOBER,
+    tags: dict[str, str] | None = None,
+) -> CostResult:
+    query = CostQuery(
+        period=period,
+        metric=metric,
+        cost_filter=CostFilter(tags=tags or {}),
+        group_by=tuple(Dimension.parse(word) for word in words),
+    )
+    if isinstance(source, Path):
+        source = FocusFileSource(str(source))
+    return source.costs(query)
+
+
+def result_groups(result: CostResult) -> dict[tuple[tuple[str, ...], str], Decimal]:
+    return {(group.key, group.currency): group.amount for group in result.groups}
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+@pytest.mark.parametrize("words", GROUPINGS, ids=lambda words: "+".join(words) or "total")
+def test_every_group_equals_an_independent_sum(
+    full: FocusFileSource, words: tuple[str, ...], metric: Metric
+) -> None:
+    result = ask(full, words, metric=metric)
+
+    assert result_groups(result) == expected_groups(FULL_ROWS, result.query)
+    assert [g.amount for g in result.groups] == sorted(
+        (g.amount for g in result.groups), reverse=True
+    )  # noqa: E501
+
+
+def test_the_independent_sum_is_what_we_think_it_is() -> None:
+    query = CostQuery(period=OCTOBER, group_by=(Dimension.parse("charge_category"),))
+
+    assert expected_groups(FULL_ROWS, query) == {
+        (("Usage",), "USD"): Decimal("120.25") + Decimal("0.0000012345") + Decimal("3.3333333333")
+        + 50 + Decimal("1.01") + 2 + Decimal("0.50") + Decimal("0.25") + 4,
+        (("Usage",), "EUR"): Decimal("45.678"),
+        (("Usage",), "JPY"): Decimal("1234"),
+        (("Tax",), "USD"): Decimal("12.34"),
+        (("Credit",), "USD"): Decimal("-20"),
+        (("Purchase",), "USD"): Decimal("300"),
+        (("Adjustment",), "USD"): Decimal("-1.5"),
+        (("",), "USD"): Decimal("8"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"team": "nlp"},
+        {"o'k\"ey": 'it\'s "quoted"'},
+        {"user:cost.center": "ml", "team": "nlp"},
+        {"env": "3"},
+        {"team": "nlp' OR '1'='1"},
+        {"team') OR 1=1 --": "nlp"},
+    ],
+)
+def test_tag_filters_with_odd_keys_and_values(full: FocusFileSource, tags: dict[str, str]) -> None:
+    result = ask(full, ("service", "tag:team"), tags=tags)
+
+    assert result_groups(result) == expected_groups(FULL_ROWS, result.query)
+
+
+def test_a_period_outside_the_data_is_an_empty_result(full: FocusFileSource) -> None:
+    result = ask(full, ("service",), period=Period(date(2030, 1, 1), date(2030, 2, 1)))
+
+    assert result.groups == ()
+    assert result.totals() == {}
+
+
+def test_a_dimension_needs_its_column(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", FULL_ROWS, [c for c in FULL_COLUMNS if c != "RegionId"])
+
+    assert result_groups(ask(path, ("service",))) == expected_groups(
+        FULL_ROWS, ask(path, ("service",)).query
+    )  # noqa: E501
+    with pytest.raises(CostSourceError) as caught:
+        ask(path, ("region",))
+
+    assert (
+        str(caught.value)
+        == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.0 export?"
+    )  # noqa: E501
+
+
+def test_answers_are_remembered_by_the_whole_question(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "export.csv", FULL_ROWS, FULL_COLUMNS)
+    source = FocusFileSource(str(path))
+    scans = []
+    real_scan = source._scan
+    source._scan = lambda *a, **k: scans.append(1) or real_scan(*a, **k)  # type: ignore[method-assign]
+    by_service = CostQuery(period=OCTOBER, group_by=(Dimension.parse("service"),))
+    by_region = CostQuery(period=OCTOBER, group_by=(Dimension.parse("region"),))
+
+    first = source.costs(by_service)
+    source.costs(by_region)
+    again = source.costs(by_service)
+    source.cost_by_service(period=OCTOBER, cost_filter=CostFilter(), metric=Metric.BILLED)
+
+    assert len(scans) == 2  # by service (asked three ways) and by region
+    assert again is first

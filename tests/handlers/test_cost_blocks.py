@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.costs import ServiceCost, TeamCostSummary
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Metric, Period, Team
+from engines.questions import Answer, Line
 from handlers.blocks.common import limit_violations, money
 from handlers.blocks.cost import (
+    build_answer_message,
     build_error_message,
     build_failure_message,
     build_help_message,
-    build_team_cost_message,
     build_working_message,
 )
 from handlers.blocks.home import build_app_home
@@ -32,25 +32,34 @@ MTD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30), "month to date")
 BEFORE = Period(dt.date(2026, 10, 1), dt.date(2026, 10, 30), "same days of October")
 
 
-def summary(services, *, previous_total=Decimal("10000"), by_currency=None) -> TeamCostSummary:
+def ServiceCost(name, amount, previous):  # noqa: N802 - reads like the rows it builds
+    return Line(name, amount, previous)
+
+
+def summary(services, *, previous_total=Decimal("10000"), by_currency=None) -> Answer:
     total = sum((s.amount for s in services), Decimal(0))
-    change = total - previous_total
-    return TeamCostSummary(
-        team_name=TEAM.name,
+    return Answer(
+        subject=TEAM.name,
         period=MTD,
         previous_period=BEFORE,
         metric=Metric.BILLED,
         currency="USD",
+        dimension="service",
         total=total,
         previous_total=previous_total,
-        change=change,
-        change_pct=(change / previous_total * 100).quantize(Decimal("0.01"))
-        if previous_total
-        else None,
-        top_services=tuple(services),
-        other_services_total=Decimal("0"),
+        lines=tuple(services),
+        other_currencies={k: v for k, v in (by_currency or {}).items() if k != "USD"},
         source="focus",
-        by_currency=by_currency or {},
+    )
+
+
+def build_team_cost_message(answer, team, *, asked_by="", today_in_period=False):
+    return build_answer_message(
+        answer,
+        title=f"{team.name} · month to date",
+        budget=team.monthly_budget,
+        asked_by=asked_by,
+        today_in_period=today_in_period,
     )
 
 

@@ -37,3 +37,52 @@ def test_any_text_parses_or_fails_helpfully(text):
         parse_cost_command(text)
     except UserInputError as error:
         assert str(error)
+
+
+def test_team_with_grouping_and_metric_anywhere():
+    from engines.models import Metric
+
+    request = parse_cost_command("team nlp by tag:CostCenter last month metric effective")
+    assert request == TeamCostRequest("nlp", "last month", "tag:CostCenter", Metric.EFFECTIVE)
+
+
+def test_top_untagged_compare_forecast_trend():
+    from engines.models import Metric
+    from handlers.parsing import (
+        CompareRequest,
+        ForecastRequest,
+        TopRequest,
+        TrendRequest,
+        UntaggedRequest,
+    )
+
+    assert parse_cost_command("top") == TopRequest()
+    assert parse_cost_command("top 5 by service last 7d") == TopRequest(5, "last 7d", "service")
+    assert parse_cost_command("untagged by resource") == UntaggedRequest("", "resource")
+    assert parse_cost_command("compare last month vs 2026-09 team nlp") == CompareRequest(
+        "last month", "2026-09", "nlp"
+    )
+    assert parse_cost_command("forecast nlp") == ForecastRequest("nlp")
+    assert parse_cost_command("forecast") == ForecastRequest()
+    assert parse_cost_command("trend nlp last 30d metric list") == TrendRequest(
+        "nlp", "last 30d", Metric.LIST
+    )
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("top 500", "between 1 and 25"),
+        ("compare last month", "two periods with `vs`"),
+        ("team nlp metric gross", "I don't know the metric 'gross'"),
+        ("team nlp by", "`by` needs a value"),
+        ("team nlp by service by region", "`by` is given twice"),
+        ("forecast nlp next year", "forecasts to the end of this month"),
+        ("trend", "needs a team name"),
+        ("trnd nlp", "Did you mean `/cost trend`?"),
+    ],
+)
+def test_bad_input_says_what_was_wrong(text, says):
+    with pytest.raises(UserInputError) as caught:
+        parse_cost_command(text)
+    assert says in str(caught.value)

@@ -1,0 +1,521 @@
+"""The questions people ask costbot, answered from a cost source and the teams file.
+
+Each function is pure apart from the source it is handed: it takes the period and the
+clock's ``today`` as arguments and returns a frozen result that builders render and the
+CLI prints as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engines.allocation import Allocation, allocate, allocation_dimensions
+from engines.errors import CostSourceError, UserInputError
+from engines.forecast import MonthEndForecast, forecast_month_end
+from engines.forecast_models import Forecast
+from engines.models import Metric, Period, SharedCost, Team
+from engines.periods import previous_period
+from engines.query import CostQuery, CostResult, Dimension, DimensionKind
+from engines.sources.base import CostFilter
+from engines.teams import find_team
+
+TEAM = "team"  # the pseudo-dimension "by team" (allocation, not a column)
+DAY = Dimension(DimensionKind.DAY)
+UNTAGGED = "(untagged)"
+NO_VALUE = "(none)"
+DEFAULT_CURRENCY = "USD"
+_ZERO = Decimal(0)
+
+
+class Source(Protocol):
+    name: str
+
+    def costs(self, query: CostQuery) -> CostResult: ...
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of an answer: a group's cost now and in the period compared with."""
+
+    key: str
+    amount: Decimal
+    previous: Decimal = _ZERO
+
+    @property
+    def change(self) -> Decimal:
+        return self.amount - self.previous
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grouped cost answer for one currency, with the comparison period's figures.
+
+    ``subject`` is the team, "all teams" or "untagged"; ``lines`` are sorted largest first
+    and cut at ``count`` with the rest summed in ``others``.
+    """
+
+    subject: str
+    period: Period
+    previous_period: Period | None
+    metric: Metric
+    currency: str
+    dimension: str
+    total: Decimal
+    previous_total: Decimal
+    lines: tuple[Line, ...]
+    others: Decimal = _ZERO
+    shared: tuple[Line, ...] = ()
+    other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
+    source: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def change(self) -> Decimal:
+        return self.total - self.previous_total
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        if not self.previous_total:
+            return None
+        return (self.change / abs(self.previous_total) * 100).quantize(Decimal("0.01"))
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` shape: decimals as strings, ``end`` exclusive."""
+        return {
+            "team": self.subject,
+            "period": _period_json(self.period),
+            "previous_period": _period_json(self.previous_period) if self.previous_period else None,
+            "metric": self.metric.value,
+            "currency": self.currency,
+            "total": str(self.total),
+            "previous_total": str(self.previous_total),
+            "by": self.dimension,
+            "groups": [
+                {"key": line.key, "cost": str(line.amount), "previous": str(line.previous)}
+                for line in self.lines
+            ]
+            + ([{"key": "(others)", "cost": str(self.others)}] if self.others else []),
+            "shared": [{"key": line.key, "cost": str(line.amount)} for line in self.shared],
+            "other_currencies": {
+                code: str(amount) for code, amount in self.other_currencies.items()
+            },
+            "source": self.source,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Trend:
+    subject: str
+    period: Period
+    metric: Metric
+    currency: str
+    days: tuple[tuple[dt.date, Decimal], ...]
+    source: str
+
+    @property
+    def total(self) -> Decimal:
+        return sum((amount for _, amount in self.days), _ZERO)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.subject,
+            "period": _period_json(self.period),
+            "metric": self.metric.value,
+            "currency": self.currency,
+            "total": str(self.total),
+            "groups": [{"key": day.isoformat(), "cost": str(amount)} for day, amount in self.days],
+        }
+
+
+@dataclass(frozen=True)
+class ForecastAnswer:
+    subject: str
+    forecast: Forecast | MonthEndForecast
+    budget: Decimal | None
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.forecast
+        return {
+            "team": self.subject,
+            "period": _period_json(f.period),
+            "metric": f.metric.value,
+            "currency": f.currency,
+            "total": str(f.amount),
+            "lower": None if f.lower is None else str(f.lower),
+            "upper": None if f.upper is None else str(f.upper),
+            "method": f.method,
+            "budget": None if self.budget is None else str(self.budget),
+            "groups": [],
+        }
+
+
+def _period_json(period: Period) -> dict[str, str]:
+    return {"start": period.start.isoformat(), "end": period.end.isoformat(), "label": period.label}
+
+
+# --- the questions -------------------------------------------------------------------------
+
+
+def team_cost(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    *,
+    team_name: str,
+    period: Period,
+    metric: Metric = Metric.BILLED,
+    by: str = "service",
+    count: int = 8,
+) -> Answer:
+    """A team's cost for a period grouped by a dimension, with its share of shared costs.
+
+    Args:
+        source: where costs come from.
+        teams, shared: the teams file.
+        team_name: as typed (case-insensitive; near misses raise ``UnknownTeamError``).
+        period: the period; it is compared with ``previous_period(period)``.
+        metric: billed, effective or list.
+        by: a dimension (``service``, ``tag:<key>``, ...).
+        count: how many groups to list before "others".
+    """
+    team = find_team(teams, team_name)
+    dimension = _dimension(by, allow_team=False)
+    before = previous_period(period)
+    now = _team_lines(source, teams, shared, team, period, metric, dimension)
+    then = _team_lines(source, teams, shared, team, before, metric, dimension)
+    return _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
+
+
+def top_costs(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    *,
+    period: Period,
+    metric: Metric = Metric.BILLED,
+    by: str = TEAM,
+    count: int = 10,
+) -> Answer:
+    """The biggest costs across the organisation, by team (allocated) or by a dimension."""
+    before = previous_period(period)
+    if by == TEAM:
+        now = _by_team(source, teams, shared, period, metric)
+        then = _by_team(source, teams, shared, before, metric)
+    else:
+        dimension = _dimension(by, allow_team=True)
+        now = _grouped(source, CostQuery(period, metric, CostFilter(), (dimension,)))
+        then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
+    return _answer("all teams", period, before, metric, by, now, then, count, source)
+
+
+def untagged_costs(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    *,
+    period: Period,
+    metric: Metric = Metric.BILLED,
+    by: str = "service",
+    count: int = 10,
+) -> Answer:
+    """Cost that no team or shared rule claims, grouped by a dimension."""
+    dimension = _dimension(by, allow_team=False)
+    before = previous_period(period)
+    now = _untagged(source, teams, shared, period, metric, dimension)
+    then = _untagged(source, teams, shared, before, metric, dimension)
+    return _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
+
+
+def compare_periods(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    *,
+    current: Period,
+    baseline: Period,
+    team_name: str = "",
+    metric: Metric = Metric.BILLED,
+    by: str = "service",
+    count: int = 8,
+) -> Answer:
+    """Two periods side by side, lines ordered by how much they moved (biggest first)."""
+    dimension = _dimension(by, allow_team=False)
+    if team_name:
+        team = find_team(teams, team_name)
+        now = _team_lines(source, teams, shared, team, current, metric, dimension)
+        then = _team_lines(source, teams, shared, team, baseline, metric, dimension)
+        subject = team.name
+    else:
+        now = _grouped(source, CostQuery(current, metric, CostFilter(), (dimension,)))
+        then = _grouped(source, CostQuery(baseline, metric, CostFilter(), (dimension,)))
+        subject = "all teams"
+    answer = _answer(subject, current, baseline, metric, dimension.label, now, then, 0, source)
+    movers = sorted(answer.lines, key=lambda line: (-abs(line.change), line.key))
+    kept, rest = movers[:count], movers[count:]
+    return _replace_lines(answer, tuple(kept), sum((line.amount for line in rest), _ZERO))
+
+
+def daily_trend(
+    source: Source,
+    teams: Mapping[str, Team],
+    *,
+    team_name: str,
+    period: Period,
+    metric: Metric = Metric.BILLED,
+) -> Trend:
+    """A team's direct cost per day (every day of the period, zero where there is none)."""
+    team = find_team(teams, team_name)
+    result = source.costs(CostQuery(period, metric, _team_filter(team), (DAY,)))
+    currency, per_day = _per_day(result)
+    days = tuple(
+        (day, per_day.get(day, _ZERO))
+        for day in (period.start + dt.timedelta(days=n) for n in range(period.days))
+    )
+    return Trend(team.name, period, metric, currency, days, source.name)
+
+
+def month_end_forecast(
+    source: Source,
+    teams: Mapping[str, Team],
+    *,
+    today: dt.date,
+    team_name: str = "",
+    metric: Metric = Metric.BILLED,
+) -> ForecastAnswer:
+    """Spend to the end of this month: Cost Explorer's own forecast where the source has
+    one, otherwise month to date plus a stated run-rate (``engines.forecast``)."""
+    team = find_team(teams, team_name) if team_name else None
+    cost_filter = _team_filter(team) if team else CostFilter()
+    subject = team.name if team else "all teams"
+    budget = team.monthly_budget if team else _sum_budgets(teams)
+    month_start = today.replace(day=1)
+    if hasattr(source, "forecast"):
+        actual = (
+            _total(source, Period(month_start, today), metric, cost_filter)
+            if today.day > 1
+            else _ZERO
+        )
+        rest = source.forecast(cost_filter=cost_filter, metric=metric, today=today)
+        return ForecastAnswer(
+            subject, MonthEndForecast(actual=actual, rest=rest), budget, source.name
+        )
+    history = Period(today - dt.timedelta(days=35), today + dt.timedelta(days=1))
+    result = source.costs(CostQuery(history, metric, cost_filter, (DAY,)))
+    currency, per_day = _per_day(result)
+    forecast = forecast_month_end(
+        sorted(per_day.items()), today=today, metric=metric, currency=currency
+    )
+    return ForecastAnswer(subject, forecast, budget, source.name)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+Amounts = dict[str, dict[str, Decimal]]  # currency → key → amount
+
+
+def _dimension(by: str, *, allow_team: bool) -> Dimension:
+    if by == TEAM and not allow_team:
+        raise UserInputError(
+            "Group by team only works across teams.", hint="Try `/cost top by team`."
+        )
+    return Dimension.parse(by)
+
+
+def _team_filter(team: Team) -> CostFilter:
+    return CostFilter(tags=dict(team.tags), accounts=tuple(team.accounts))
+
+
+def _team_lines(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    team: Team,
+    period: Period,
+    metric: Metric,
+    dimension: Dimension,
+) -> tuple[Amounts, Amounts]:
+    """(direct by key, shared by name) per currency, from one allocation when possible."""
+    allocation = _allocation(source, teams, shared, period, metric, (dimension,))
+    if allocation is None:  # the source cannot group that finely (Cost Explorer: 2 at most)
+        return _grouped(source, CostQuery(period, metric, _team_filter(team), (dimension,)))
+
+    direct: Amounts = {}
+    shares: Amounts = {}
+    for currency, part in allocation.currencies.items():
+        mine = part.teams.get(team.name)
+        if mine is None:
+            continue
+        direct[currency] = {_key(key): amount for key, amount in mine.direct.items()}
+        shares[currency] = dict(mine.shared)
+    return direct, shares
+
+
+def _by_team(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    period: Period,
+    metric: Metric,
+) -> tuple[Amounts, Amounts]:
+    allocation = _allocation(source, teams, shared, period, metric, ())
+    if allocation is None:
+        raise CostSourceError(
+            "This cost source cannot group costs finely enough to allocate them by team."
+        )
+    amounts: Amounts = {}
+    for currency, part in allocation.currencies.items():
+        rows = {name: t.total for name, t in part.teams.items()}
+        if part.untagged_total:
+            rows[UNTAGGED] = part.untagged_total
+        for split in part.unsplit_shared:
+            rows[f"shared: {split.name} (not split)"] = split.amount
+        amounts[currency] = rows
+    return amounts, {}
+
+
+def _untagged(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    period: Period,
+    metric: Metric,
+    dimension: Dimension,
+) -> tuple[Amounts, Amounts]:
+    allocation = _allocation(source, teams, shared, period, metric, (dimension,))
+    if allocation is None:
+        raise CostSourceError(
+            "This cost source cannot group costs finely enough to find untagged costs."
+        )
+    return {
+        currency: {_key(key): amount for key, amount in part.untagged.items()}
+        for currency, part in allocation.currencies.items()
+    }, {}
+
+
+def _allocation(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    period: Period,
+    metric: Metric,
+    extra: tuple[Dimension, ...],
+) -> Allocation | None:
+    dimensions = allocation_dimensions(teams, shared) + extra
+    limit = getattr(source, "max_dimensions", None)
+    if (
+        limit is not None
+        and len([d for d in dimensions if d.kind is not DimensionKind.DAY]) > limit
+    ):
+        return None
+    result = source.costs(CostQuery(period, metric, CostFilter(), dimensions))
+    return allocate(result, teams=teams, shared=shared)
+
+
+def _grouped(source: Source, query: CostQuery) -> tuple[Amounts, Amounts]:
+    amounts: Amounts = {}
+    for group in source.costs(query).groups:
+        rows = amounts.setdefault(group.currency, {})
+        key = _key(group.key)
+        rows[key] = rows.get(key, _ZERO) + group.amount
+    return amounts, {}
+
+
+def _key(key: tuple[str, ...]) -> str:
+    return " · ".join(part or NO_VALUE for part in key) if key else NO_VALUE
+
+
+def _total(source: Source, period: Period, metric: Metric, cost_filter: CostFilter) -> Decimal:
+    result = source.costs(CostQuery(period, metric, cost_filter, ()))
+    totals = result.totals()
+    return totals.get(DEFAULT_CURRENCY, next(iter(totals.values()), _ZERO))
+
+
+def _per_day(result: CostResult) -> tuple[str, dict[dt.date, Decimal]]:
+    totals = result.totals()
+    currency = max(totals, key=lambda code: abs(totals[code])) if totals else DEFAULT_CURRENCY
+    per_day: dict[dt.date, Decimal] = {}
+    for group in result.groups:
+        if group.currency == currency and group.key and group.key[0]:
+            day = dt.date.fromisoformat(group.key[0][:10])
+            per_day[day] = per_day.get(day, _ZERO) + group.amount
+    return currency, per_day
+
+
+def _sum_budgets(teams: Mapping[str, Team]) -> Decimal | None:
+    budgets = [team.monthly_budget for team in teams.values() if team.monthly_budget is not None]
+    return sum(budgets, _ZERO) if budgets else None
+
+
+def _answer(
+    subject: str,
+    period: Period,
+    before: Period,
+    metric: Metric,
+    dimension: str,
+    now: tuple[Amounts, Amounts],
+    then: tuple[Amounts, Amounts],
+    count: int,
+    source: Source,
+) -> Answer:
+    direct_now, shared_now = now
+    direct_then, shared_then = then
+    currency = _main_currency(direct_now, shared_now, direct_then)
+    rows_now = direct_now.get(currency, {})
+    rows_then = direct_then.get(currency, {})
+    lines = sorted(
+        (
+            Line(key, rows_now.get(key, _ZERO), rows_then.get(key, _ZERO))
+            for key in rows_now.keys() | rows_then.keys()
+        ),
+        key=lambda line: (-line.amount, line.key),
+    )
+    shares = tuple(
+        Line(f"shared: {name}", amount, shared_then.get(currency, {}).get(name, _ZERO))
+        for name, amount in sorted(shared_now.get(currency, {}).items())
+    )
+    total = sum((line.amount for line in lines), _ZERO) + sum((s.amount for s in shares), _ZERO)
+    previous_total = sum(rows_then.values(), _ZERO) + sum(
+        shared_then.get(currency, {}).values(), _ZERO
+    )
+    kept = tuple(lines[:count]) if count else tuple(lines)
+    others = sum((line.amount for line in lines[len(kept) :]), _ZERO)
+    other_currencies = {
+        code: sum(direct_now.get(code, {}).values(), _ZERO)
+        + sum(shared_now.get(code, {}).values(), _ZERO)
+        for code in (direct_now.keys() | shared_now.keys()) - {currency}
+    }
+    return Answer(
+        subject=subject,
+        period=period,
+        previous_period=before,
+        metric=metric,
+        currency=currency,
+        dimension=dimension,
+        total=total,
+        previous_total=previous_total,
+        lines=kept,
+        others=others,
+        shared=shares,
+        other_currencies={code: amount for code, amount in other_currencies.items() if amount},
+        source=source.name,
+    )
+
+
+def _replace_lines(answer: Answer, lines: tuple[Line, ...], others: Decimal) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, lines=lines, others=others)
+
+
+def _main_currency(*amounts: Amounts) -> str:
+    totals: dict[str, Decimal] = {}
+    for per_currency in amounts:
+        for code, rows in per_currency.items():
+            totals[code] = totals.get(code, _ZERO) + sum((abs(v) for v in rows.values()), _ZERO)
+    return max(totals, key=lambda code: totals[code]) if totals else DEFAULT_CURRENCY

@@ -1,0 +1,336 @@
+"""Billing exports on disk (FOCUS or CUR 2.0; CSV, CSV.gz or Parquet) scanned with DuckDB.
+
+Exports can be large, so nothing is loaded into pandas: DuckDB scans the files and only the
+grouped sums come back. Each file is described on its own (``DESCRIBE``) and brought to one
+shape: timestamps to UTC ``TIMESTAMP``, amounts to ``DECIMAL(38, 10)``, every spelling of
+null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 12 digits, and
+tags to the schema's format. The cleaned files are read as one table by the SQL of
+``engines.sources.sql``, so the question itself is written once for every source.
+
+Answers are remembered by the question and the files' identity (path, size, mtime): an
+unchanged export gives the same answer without a scan, and concurrent askers of one question
+wait for one scan. One in-memory DuckDB database serves every scan, each from its own cursor.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+import duckdb
+
+from engines.errors import CostSourceError
+from engines.models import CostBreakdown, Metric, Period
+from engines.query import SERVICE, CostQuery, CostResult
+from engines.sources.base import CostFilter
+from engines.sources.sql import (
+    MONEY,
+    BillingSchema,
+    ColumnKind,
+    Dialect,
+    SqlQuery,
+    build_cost_query,
+    cost_result,
+    referenced_columns,
+    service_breakdown,
+)
+
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER")
+_NUMERIC_PREFIXES = (*_INTEGER_TYPES, "DECIMAL", "DOUBLE", "FLOAT", "REAL", "USMALLINT")
+
+# One macro turns every spelling of null in an export into NULL.
+_NULL_MACRO = """
+CREATE MACRO billing_value(raw) AS
+    CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
+"""
+_CANONICAL_TYPES = {
+    ColumnKind.TIMESTAMP: "TIMESTAMP",
+    ColumnKind.MONEY: MONEY,
+    ColumnKind.TEXT: "VARCHAR",
+    ColumnKind.ACCOUNT: "VARCHAR",
+    ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
+    ColumnKind.JSON: "VARCHAR",
+}
+_CHECKED_CASTS = {
+    ColumnKind.MONEY: (MONEY, "a number"),
+    ColumnKind.TIMESTAMP: ("TIMESTAMPTZ", "a timestamp"),
+}
+
+
+@dataclass(frozen=True)
+class _BillingFile:
+    path: str
+    is_parquet: bool
+    column_types: dict[str, str] = field(default_factory=dict)
+
+    def scan(self) -> str:
+        """The table function reading this file, its path a ``?`` parameter."""
+        if self.is_parquet:
+            return "read_parquet(?)"
+        return "read_csv(?, all_varchar = true, header = true)"
+
+
+class BillingFileSource:
+    """Costs from billing export files, for any question (``costs``).
+
+    Subclasses set ``name``, ``kind`` (how messages name the files, e.g. "FOCUS"),
+    ``export`` (what a missing column suggests the file is not) and ``schema``.
+
+    Args:
+        path_or_glob: a file, a glob such as ``exports/**/*.parquet`` (several files are
+            read as one table, matched by column name), or a directory (every CSV, CSV.gz
+            and Parquet file under it).
+    """
+
+    name = "files"
+    kind = "billing"
+    export = "billing"
+    schema: BillingSchema
+    cache_size = 256
+
+    def __init__(self, path_or_glob: str) -> None:
+        self.path_or_glob = path_or_glob
+        self._answers: OrderedDict[tuple[object, ...], CostResult] = OrderedDict()
+        self._answers_lock = threading.Lock()
+        self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
+        # One in-memory database, opened once (~15 ms, more than a small scan); each scan
+        # takes its own cursor, as a DuckDB connection must not be shared across threads.
+        self._database = duckdb.connect()
+        self._database.execute("SET TimeZone = 'UTC'")
+        self._database.execute(_NULL_MACRO)
+
+    def costs(self, query: CostQuery) -> CostResult:
+        """The cost of each group of ``query.group_by`` and currency, largest first.
+
+        Args:
+            query: the period (by the UTC day the charge starts), metric, filter (tags must
+                all match; accounts) and grouping. A missing dimension value is ``''``.
+
+        Raises:
+            CostSourceError: no file matches, a file cannot be read, lacks a column the
+                question needs, or holds a value that is not a number or timestamp; the
+                message names the file (and the column).
+        """
+        paths = self._matching_paths()
+        key = (_files_identity(paths), query.cache_key())
+        with self._answers_lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+            # Single flight: concurrent askers of one question wait for one scan.
+            key_lock = self._scans_in_flight.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._answers_lock:
+                answered = self._answers.get(key)
+            if answered is None:
+                answered = self._scan(paths, query)
+                self._remember(key, answered)
+        with self._answers_lock:
+            self._scans_in_flight.pop(key, None)
+        return answered
+
+    def cost_by_service(
+        self, *, period: Period, cost_filter: CostFilter, metric: Metric
+    ) -> CostBreakdown:
+        """Cost per (service, currency): ``costs`` grouped by service.
+
+        Args:
+            period: the days to include (by the UTC day the charge starts).
+            cost_filter: tags (all must match) and accounts; empty means everything.
+            metric: which cost to sum (billed, effective or list).
+
+        Raises:
+            CostSourceError: as ``costs``.
+        """
+        query = CostQuery(
+            period=period, metric=metric, cost_filter=cost_filter, group_by=(SERVICE,)
+        )
+        return service_breakdown(self.costs(query))
+
+    def matching_files(self) -> list[str]:
+        """The files the path or glob names now; ``CostSourceError`` when there are none."""
+        return self._matching_paths()
+
+    def _remember(self, key: tuple[object, ...], result: CostResult) -> None:
+        with self._answers_lock:
+            self._answers[key] = result
+            while len(self._answers) > self.cache_size:
+                self._answers.popitem(last=False)
+
+    def _scan(self, paths: list[str], query: CostQuery) -> CostResult:
+        columns = referenced_columns(query, self.schema)
+        with self._database.cursor() as connection:
+            files = [self._describe_file(connection, path, columns) for path in paths]
+            rows = self._query(connection, files, columns, query)
+        return cost_result(query, rows, self.name)
+
+    def _query(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        files: list[_BillingFile],
+        columns: tuple[str, ...],
+        query: CostQuery,
+    ) -> list[tuple[str | None, ...]]:
+        lines = _joined_files(files, columns, self.schema)
+        sql = build_cost_query(query, self.schema, Dialect.DUCKDB, lines)
+        try:
+            return [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
+        except duckdb.Error as error:
+            bad_value = self._bad_value_error(connection, files, columns)
+            raise bad_value or CostSourceError(
+                f"Could not sum {self.kind} costs from '{files[0].path}' and the other "
+                f"matching files: {_first_line(error)}"
+            ) from None
+
+    def _matching_paths(self) -> list[str]:
+        if os.path.isdir(self.path_or_glob):
+            pattern = os.path.join(self.path_or_glob, "**", "*")
+            candidates = [p for p in glob.glob(pattern, recursive=True) if _is_billing_file(p)]
+        else:
+            candidates = glob.glob(self.path_or_glob, recursive=True)
+        paths = sorted(path for path in candidates if os.path.isfile(path))
+        if not paths:
+            raise CostSourceError(
+                f"No {self.kind} files match '{self.path_or_glob}': check the path and that "
+                "the export has been delivered there."
+            )
+        return paths
+
+    def _describe_file(
+        self, connection: duckdb.DuckDBPyConnection, path: str, columns: tuple[str, ...]
+    ) -> _BillingFile:
+        """Read ``path``'s column names and types; fail naming the file and a missing column."""
+        if not _is_billing_file(path):
+            raise CostSourceError(
+                f"Cannot read {self.kind} file {path}: expected a .csv, .csv.gz or .parquet file."
+            )
+        file = _BillingFile(path, is_parquet=path.lower().endswith(_PARQUET_SUFFIXES))
+        try:
+            described = connection.execute(f"DESCRIBE SELECT * FROM {file.scan()}", [path])
+            rows = described.fetchall()
+        except duckdb.Error as error:
+            raise CostSourceError(
+                f"Cannot read {self.kind} file {path}: {_first_line(error)}"
+            ) from None
+        column_types = {str(row[0]): str(row[1]) for row in rows}
+        for column in columns:
+            if column not in column_types and column not in self.schema.optional:
+                raise CostSourceError(
+                    f"{self.kind} file {path} has no column '{column}': is it a "
+                    f"{self.export} export?"
+                )
+        return replace(file, column_types=column_types)
+
+    def _bad_value_error(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        files: list[_BillingFile],
+        columns: tuple[str, ...],
+    ) -> CostSourceError | None:
+        """The file and column holding a value that is not a number or a timestamp, if any."""
+        for file in files:
+            for column in columns:
+                found = _bad_value(connection, file, column, self.schema.columns[column])
+                if found is not None:
+                    value, expected = found
+                    return CostSourceError(
+                        f"{self.kind} file {file.path}, column {column}: '{value}' is not "
+                        f"{expected}."
+                    )
+        return None
+
+
+# --- reading files as one table -------------------------------------------------------------
+
+
+def _joined_files(
+    files: list[_BillingFile], columns: tuple[str, ...], schema: BillingSchema
+) -> SqlQuery:
+    """Every file, cleaned to one shape, as one subquery (``UNION ALL``)."""
+    selects = [_file_select(file, columns, schema) for file in files]
+    text = "\nUNION ALL\n".join(select.text for select in selects)
+    params = tuple(param for select in selects for param in select.params)
+    return SqlQuery(f"(\n{text}\n) AS lines", params)
+
+
+def _file_select(file: _BillingFile, columns: tuple[str, ...], schema: BillingSchema) -> SqlQuery:
+    expressions = [
+        f'{_cleaned(file, column, schema.columns[column])} AS "{column}"' for column in columns
+    ]
+    return SqlQuery(f"SELECT {', '.join(expressions)} FROM {file.scan()}", (file.path,))
+
+
+def _cleaned(file: _BillingFile, column: str, kind: ColumnKind) -> str:
+    """SQL reading ``column`` of ``file`` as ``kind``'s one type (NULL when absent)."""
+    column_type = file.column_types.get(column)
+    if column_type is None:
+        return f"CAST(NULL AS {_CANONICAL_TYPES[kind]})"
+    quoted = f'"{column}"'
+    text = f"billing_value(CAST({quoted} AS VARCHAR))"
+    if kind is ColumnKind.TIMESTAMP:
+        if column_type.startswith(("TIMESTAMP", "DATE")):
+            return f"CAST({quoted} AS TIMESTAMP)"  # TIMESTAMPTZ → UTC (the session's zone)
+        return f"CAST(CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if kind is ColumnKind.MONEY:
+        if column_type.startswith(_NUMERIC_PREFIXES):
+            return f"CAST({quoted} AS {MONEY})"
+        return f"CAST({text} AS {MONEY})"
+    if kind is ColumnKind.ACCOUNT and column_type in _INTEGER_TYPES:
+        return f"lpad(CAST({quoted} AS VARCHAR), 12, '0')"  # leading zeros were lost
+    if kind is ColumnKind.MAP:
+        return _as_map(quoted, column_type)
+    if kind is ColumnKind.JSON:
+        if column_type.startswith(("MAP", "STRUCT")):
+            return f"CAST(to_json({quoted}) AS VARCHAR)"
+        return f"CAST({quoted} AS VARCHAR)"  # not JSON (null spellings too) reads as no tags
+    return text
+
+
+def _as_map(quoted: str, column_type: str) -> str:
+    if column_type.startswith("MAP"):
+        return f"CAST({quoted} AS MAP(VARCHAR, VARCHAR))"
+    if column_type.startswith("STRUCT"):
+        return f"TRY_CAST(to_json({quoted}) AS MAP(VARCHAR, VARCHAR))"
+    # CSV: the map as JSON object text; anything else reads as an empty map
+    return (
+        f"TRY_CAST(TRY_CAST(billing_value(CAST({quoted} AS VARCHAR)) AS JSON) "
+        "AS MAP(VARCHAR, VARCHAR))"
+    )
+
+
+def _bad_value(
+    connection: duckdb.DuckDBPyConnection, file: _BillingFile, column: str, kind: ColumnKind
+) -> tuple[str, str] | None:
+    """The first value of a text ``column`` that does not convert to ``kind``, if any."""
+    column_type = file.column_types.get(column)
+    if kind not in _CHECKED_CASTS or column_type is None or column_type != "VARCHAR":
+        return None
+    target, expected = _CHECKED_CASTS[kind]
+    sql = f"""
+        SELECT value FROM (SELECT billing_value("{column}") AS value FROM {file.scan()})
+        WHERE value IS NOT NULL AND TRY_CAST(value AS {target}) IS NULL
+        LIMIT 1
+    """
+    found = connection.execute(sql, [file.path]).fetchall()
+    return (str(found[0][0]), expected) if found else None
+
+
+def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
+    identity = []
+    for path in paths:
+        stat = os.stat(path)
+        identity.append((path, stat.st_size, stat.st_mtime_ns))
+    return tuple(identity)
+
+
+def _is_billing_file(path: str) -> bool:
+    return path.lower().endswith(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,604 @@
+"""One query builder for billing tables: a ``CostQuery`` becomes SQL text and parameters.
+
+The builder serves FOCUS 1.x and CUR 2.0 tables alike: a ``BillingSchema`` says which column
+(or SQL) answers each logical question (when, how much, which currency, service, account,
+region, resource, charge category, tags). It writes two dialects:
+
+- ``duckdb``: exports on disk, read by ``BillingFileSource`` (FOCUS and CUR files);
+- ``athena``: Athena engine 3 (Trino) tables, read by ``AthenaSource``.
+
+The dialects differ only in the small functions at the end of this module (map and JSON
+access, tag keys in the select list). The Athena SQL sticks to functions DuckDB also has, so
+the Athena query for a FOCUS table runs unchanged on a DuckDB table of the same name and
+shape; the tests prove the SQL that way.
+
+What every query does:
+
+- groups by the query's dimensions and by currency (currencies are never added together);
+  a missing or null dimension value becomes ``''`` (``engines.query.UNKNOWN_KEY``);
+- keeps lines whose charge starts on a UTC day in the half-open period;
+- keeps lines whose tags all match, and whose account is one of the query's accounts;
+- sums the metric as ``DECIMAL(38, 10)`` (exact) and returns it as text.
+
+User values (tag keys and values, accounts, dates) are always ``?`` parameters, never SQL
+text. Athena accepts parameters only in ``WHERE``, so a tag key grouped by is written into
+the select list as a string literal, after checking it against the characters AWS allows
+in a tag key.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from engines.errors import UserInputError
+from engines.models import CostBreakdown, CostLine, Metric
+from engines.query import UNKNOWN_KEY, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
+
+MONEY = "DECIMAL(38, 10)"
+NO_SERVICE = "(no service)"  # what ``cost_by_service`` shows for UNKNOWN_KEY
+NO_CURRENCY = "(no currency)"
+
+# AWS tag keys: letters, digits, spaces and _ . : / = + - @, at most 128 characters.
+_AWS_TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+# Characters every JSON encoder writes as themselves (no \-escape, no \u form).
+_JSON_VERBATIM = re.compile(r"[A-Za-z0-9 _.:=+@-]+")
+_TABLE_PART = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+class Dialect(StrEnum):
+    """Which SQL engine runs the query."""
+
+    DUCKDB = "duckdb"
+    ATHENA = "athena"  # Athena engine 3, i.e. Trino
+
+
+class TagsFormat(StrEnum):
+    """How a table stores tags."""
+
+    JSON = "json"  # a JSON object as text (FOCUS CSV)
+    MAP = "map"  # MAP(VARCHAR, VARCHAR) (CUR 2.0, FOCUS from AWS Data Exports)
+
+
+class ColumnKind(StrEnum):
+    """What a column holds, so a file reader can bring it to one type whatever the file."""
+
+    TIMESTAMP = "timestamp"  # an instant, compared in UTC
+    MONEY = "money"  # an amount, summed exactly
+    TEXT = "text"
+    ACCOUNT = "account"  # a 12-digit AWS account id (leading zeros matter)
+    MAP = "map"  # MAP(VARCHAR, VARCHAR)
+    JSON = "json"  # a JSON object as text
+
+
+@dataclass(frozen=True)
+class MapKey:
+    """One key of a map column, e.g. CUR 2.0 ``product['servicename']``."""
+
+    column: str
+    key: str
+
+
+Field = str | MapKey  # a column, or one key of a map column
+
+
+@dataclass(frozen=True)
+class CostRule:
+    """How one metric's amount of a line is computed.
+
+    ``template`` is SQL both dialects run; ``{column}`` stands for a column, read as
+    ``DECIMAL(38, 10)`` when it holds money.
+    """
+
+    template: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        names = (name for _, name, _, _ in string.Formatter().parse(self.template) if name)
+        return tuple(dict.fromkeys(names))
+
+
+def _identity(key: str) -> str:
+    return key
+
+
+@dataclass(frozen=True)
+class BillingSchema:
+    """How one kind of billing table answers the logical columns of a cost question.
+
+    Args:
+        name: ``"focus"`` or ``"cur"``.
+        columns: every column the SQL may read, with what it holds.
+        charge_start: when the charge starts (a timestamp; its UTC day is the line's day).
+        costs: the amount of each metric.
+        currency: the currency code of the amounts.
+        service, region: candidates, the first non-empty one wins.
+        account, resource, charge_category: one column each.
+        tags: the tags column; ``tags_format`` says how it stores them.
+        tag_key: turns a tag key as people write it into the key the table stores.
+        optional: columns a file may lack (read as null) without failing the query.
+    """
+
+    name: str
+    columns: Mapping[str, ColumnKind]
+    charge_start: str
+    costs: Mapping[Metric, CostRule]
+    currency: str
+    service: tuple[Field, ...]
+    account: str
+    region: tuple[Field, ...]
+    resource: str
+    charge_category: str
+    tags: str
+    tags_format: TagsFormat
+    tag_key: Callable[[str], str] = _identity
+    optional: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    """SQL text with ``?`` placeholders and their values, in order."""
+
+    text: str
+    params: tuple[str, ...] = ()
+
+    def __add__(self, other: SqlQuery) -> SqlQuery:
+        return SqlQuery(self.text + other.text, self.params + other.params)
+
+
+# --- the two billing schemas ----------------------------------------------------------------
+
+_FOCUS_COLUMNS = {
+    "ChargePeriodStart": ColumnKind.TIMESTAMP,
+    "BilledCost": ColumnKind.MONEY,
+    "EffectiveCost": ColumnKind.MONEY,
+    "ListCost": ColumnKind.MONEY,
+    "BillingCurrency": ColumnKind.TEXT,
+    "ServiceName": ColumnKind.TEXT,
+    "SubAccountId": ColumnKind.ACCOUNT,
+    "RegionId": ColumnKind.TEXT,
+    "ResourceId": ColumnKind.TEXT,
+    "ChargeCategory": ColumnKind.TEXT,
+    "Tags": ColumnKind.MAP,
+}
+
+FOCUS = BillingSchema(
+    name="focus",
+    columns=_FOCUS_COLUMNS,
+    charge_start="ChargePeriodStart",
+    costs={
+        Metric.BILLED: CostRule("{BilledCost}"),
+        Metric.EFFECTIVE: CostRule("{EffectiveCost}"),
+        Metric.LIST: CostRule("{ListCost}"),
+    },
+    currency="BillingCurrency",
+    service=("ServiceName",),
+    account="SubAccountId",
+    region=("RegionId",),
+    resource="ResourceId",
+    charge_category="ChargeCategory",
+    tags="Tags",
+    tags_format=TagsFormat.MAP,
+)
+"""FOCUS 1.x as AWS Data Exports delivers it (and as Athena sees it): ``Tags`` is a map."""
+
+FOCUS_JSON_TAGS = replace(
+    FOCUS, columns={**_FOCUS_COLUMNS, "Tags": ColumnKind.JSON}, tags_format=TagsFormat.JSON
+)
+"""FOCUS 1.x with ``Tags`` as JSON object text (CSV exports; what FOCUS files are read as)."""
+
+# Amortized ("effective") cost of a CUR line, as AWS computes it: the CUR query library's
+# amortized-cost formula (AWS Well-Architected Labs, 300_CUR_Queries,
+# "amortized_cost_by_charge_type.sql"; the same CASE is in the AWS CUR user guide's
+# "Understanding Savings Plans" / "Understanding your reservations" amortization examples).
+# Covered usage carries its effective cost, the recurring fee only its unused part, upfront
+# fees and the negation lines are 0 (already spread over the covered usage), RIFee its unused
+# amortized upfront plus unused recurring fee, an RI upfront ``Fee`` 0.
+_CUR_AMORTIZED = CostRule(
+    """CASE
+            WHEN {line_item_line_item_type} = 'SavingsPlanCoveredUsage'
+                THEN {savings_plan_savings_plan_effective_cost}
+            WHEN {line_item_line_item_type} = 'SavingsPlanRecurringFee'
+                THEN {savings_plan_total_commitment_to_date} - {savings_plan_used_commitment}
+            WHEN {line_item_line_item_type} = 'SavingsPlanNegation' THEN 0
+            WHEN {line_item_line_item_type} = 'SavingsPlanUpfrontFee' THEN 0
+            WHEN {line_item_line_item_type} = 'DiscountedUsage' THEN {reservation_effective_cost}
+            WHEN {line_item_line_item_type} = 'RIFee'
+                THEN {reservation_unused_amortized_upfront_fee_for_billing_period}
+                     + {reservation_unused_recurring_fee}
+            WHEN {line_item_line_item_type} = 'Fee'
+                 AND coalesce({reservation_reservation_a_r_n}, '') <> '' THEN 0
+            ELSE {line_item_unblended_cost}
+        END"""
+)
+
+
+def cur_tag_key(key: str) -> str:
+    """The ``resource_tags`` key CUR 2.0 stores for a tag key as people write it.
+
+    AWS prefixes user-defined cost allocation tags with ``user_`` and AWS-generated ones
+    with ``aws_``, and writes the rest in snake case, so: ``team`` → ``user_team``,
+    ``CostCenter`` → ``user_cost_center``, ``user:team`` → ``user_team``,
+    ``aws:createdBy`` → ``aws_created_by``. A key already starting with ``user_`` or
+    ``aws_`` is taken as stored.
+
+    Args:
+        key: the tag key as typed or as in the teams file.
+    """
+    if key.startswith(("user_", "aws_")):
+        return key
+    prefix, _, rest = key.partition(":")
+    if prefix in ("user", "aws") and rest:
+        return f"{prefix}_{_snake_case(rest)}"
+    return f"user_{_snake_case(key)}"
+
+
+def _snake_case(text: str) -> str:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    return re.sub(r"[^0-9A-Za-z]+", "_", spaced).strip("_").lower()
+
+
+CUR = BillingSchema(
+    name="cur",
+    columns={
+        "line_item_usage_start_date": ColumnKind.TIMESTAMP,
+        "line_item_unblended_cost": ColumnKind.MONEY,
+        "line_item_line_item_type": ColumnKind.TEXT,
+        "savings_plan_savings_plan_effective_cost": ColumnKind.MONEY,
+        "savings_plan_total_commitment_to_date": ColumnKind.MONEY,
+        "savings_plan_used_commitment": ColumnKind.MONEY,
+        "reservation_effective_cost": ColumnKind.MONEY,
+        "reservation_unused_amortized_upfront_fee_for_billing_period": ColumnKind.MONEY,
+        "reservation_unused_recurring_fee": ColumnKind.MONEY,
+        "reservation_reservation_a_r_n": ColumnKind.TEXT,
+        "pricing_public_on_demand_cost": ColumnKind.MONEY,
+        "line_item_currency_code": ColumnKind.TEXT,
+        "product": ColumnKind.MAP,
+        "product_servicecode": ColumnKind.TEXT,
+        "line_item_product_code": ColumnKind.TEXT,
+        "line_item_usage_account_id": ColumnKind.ACCOUNT,
+        "product_region_code": ColumnKind.TEXT,
+        "line_item_resource_id": ColumnKind.TEXT,
+        "resource_tags": ColumnKind.MAP,
+    },
+    charge_start="line_item_usage_start_date",
+    costs={
+        Metric.BILLED: CostRule("{line_item_unblended_cost}"),
+        Metric.EFFECTIVE: _CUR_AMORTIZED,
+        Metric.LIST: CostRule("{pricing_public_on_demand_cost}"),
+    },
+    currency="line_item_currency_code",
+    service=(
+        MapKey("product", "servicename"),
+        MapKey("product", "product_name"),
+        "product_servicecode",
+        "line_item_product_code",
+    ),
+    account="line_item_usage_account_id",
+    region=("product_region_code", MapKey("product", "region")),
+    resource="line_item_resource_id",
+    charge_category="line_item_line_item_type",
+    tags="resource_tags",
+    tags_format=TagsFormat.MAP,
+    tag_key=cur_tag_key,
+    optional=frozenset({"product", "product_servicecode"}),
+)
+"""CUR 2.0 (AWS Data Exports): fixed columns, ``product`` and ``resource_tags`` maps."""
+
+SCHEMAS = {"focus": FOCUS, "cur": CUR}
+
+
+# --- the builder ----------------------------------------------------------------------------
+
+
+def build_cost_query(
+    query: CostQuery, schema: BillingSchema, dialect: Dialect, table: SqlQuery
+) -> SqlQuery:
+    """The SQL answering ``query``: one row per group, ``(*dimension values, currency, sum)``.
+
+    Every value in a row is text; the sum is ``DECIMAL(38, 10)`` written as text. Groups with
+    no amount at all (every line's amount null) are left out.
+
+    Args:
+        query: the period, metric, filter and grouping.
+        schema: how the table's columns answer them.
+        dialect: DuckDB or Athena.
+        table: what to read, e.g. ``table_reference("billing.focus")`` or a DuckDB subquery
+            (with its own parameters).
+
+    Raises:
+        UserInputError: a tag key AWS would not allow, for a dialect that cannot take it as a
+            parameter.
+    """
+    keys = [_dimension_sql(d, schema, dialect) for d in query.group_by]
+    keys.append(SqlQuery(f"coalesce({_column(schema.currency)}, '')"))
+    names = [f"key_{position}" for position in range(1, len(keys))] + ["currency"]
+    ordinals = ", ".join(str(position) for position in range(1, len(keys) + 1))
+    line_values = [key + SqlQuery(f" AS {name}") for key, name in zip(keys, names, strict=True)]
+    line_values.append(SqlQuery(f"{_cost_sql(schema, query.metric)} AS cost"))
+    return (
+        SqlQuery(f"SELECT {', '.join(names)}, CAST(sum(cost) AS VARCHAR)\nFROM (\n  SELECT ")
+        + _joined(line_values, ",\n         ")
+        + SqlQuery("\n  FROM ")
+        + table
+        + SqlQuery("\n  WHERE ")
+        + _where_sql(query, schema, dialect)
+        + SqlQuery(f"\n) AS line_costs\nGROUP BY {ordinals}\nHAVING count(cost) > 0")
+    )
+
+
+def table_reference(name: str) -> SqlQuery:
+    """``"db"."table"`` for ``db.table``; refuses anything but letters, digits, ``_``, ``-``.
+
+    Args:
+        name: ``database.table`` (or just ``table``).
+    """
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 2 or not all(_TABLE_PART.fullmatch(part) for part in parts):
+        raise UserInputError(
+            f"'{name}' is not a table name I can use.",
+            hint="Give it as database.table, with letters, digits, _ and - only.",
+        )
+    return SqlQuery(".".join(_quoted(part) for part in parts))
+
+
+def referenced_columns(query: CostQuery, schema: BillingSchema) -> tuple[str, ...]:
+    """The columns ``build_cost_query`` reads for ``query``, in a stable order.
+
+    Args:
+        query: the question.
+        schema: the table's schema.
+    """
+    columns = [schema.charge_start, *schema.costs[query.metric].columns, schema.currency]
+    for dimension in query.group_by:
+        columns.extend(_dimension_columns(dimension, schema))
+    if query.cost_filter.tags:
+        columns.append(schema.tags)
+    if query.cost_filter.accounts:
+        columns.append(schema.account)
+    return tuple(dict.fromkeys(columns))
+
+
+def _dimension_columns(dimension: Dimension, schema: BillingSchema) -> list[str]:
+    fields = _dimension_fields(dimension.kind, schema)
+    return [f.column if isinstance(f, MapKey) else f for f in fields]
+
+
+def _dimension_fields(kind: DimensionKind, schema: BillingSchema) -> Sequence[Field]:
+    """Where a dimension's value comes from (several fields: the first non-empty wins)."""
+    return {
+        DimensionKind.SERVICE: schema.service,
+        DimensionKind.ACCOUNT: (schema.account,),
+        DimensionKind.REGION: schema.region,
+        DimensionKind.RESOURCE: (schema.resource,),
+        DimensionKind.DAY: (schema.charge_start,),
+        DimensionKind.CHARGE_CATEGORY: (schema.charge_category,),
+        DimensionKind.TAG: (schema.tags,),
+    }[kind]
+
+
+def _cost_sql(schema: BillingSchema, metric: Metric) -> str:
+    rule = schema.costs[metric]
+    return rule.template.format_map(
+        {
+            name: f"CAST({_column(name)} AS {MONEY})"
+            if schema.columns.get(name) is ColumnKind.MONEY
+            else _column(name)
+            for name in rule.columns
+        }
+    )
+
+
+def _dimension_sql(dimension: Dimension, schema: BillingSchema, dialect: Dialect) -> SqlQuery:
+    kind = dimension.kind
+    if kind is DimensionKind.TAG:
+        argument = _tag_argument(schema, dialect, dimension.tag_key, in_where=False)
+        return _wrapped("coalesce(", _tag_value(schema, dialect, argument), ", '')")
+    if kind is DimensionKind.DAY:
+        day = f"CAST(CAST({_column(schema.charge_start)} AS DATE) AS VARCHAR)"
+        return SqlQuery(f"coalesce({day}, '')")
+    fields = _dimension_fields(kind, schema)
+    candidates = [f"nullif({_field_sql(f, dialect)}, '')" for f in fields]
+    return SqlQuery(f"coalesce({', '.join(candidates)}, '')")
+
+
+def _field_sql(value: Field, dialect: Dialect) -> str:
+    if isinstance(value, MapKey):
+        return _map_value(dialect, _column(value.column), SqlQuery(_literal(value.key))).text
+    return _column(value)
+
+
+def _where_sql(query: CostQuery, schema: BillingSchema, dialect: Dialect) -> SqlQuery:
+    start = _column(schema.charge_start)
+    # A line is in the period when its charge starts on or after the first UTC midnight and
+    # before the last: the same as comparing UTC days, and it lets engines skip row groups.
+    conditions = [
+        SqlQuery(f"{start} >= CAST(? AS TIMESTAMP)", (f"{query.period.start} 00:00:00",)),
+        SqlQuery(f"{start} < CAST(? AS TIMESTAMP)", (f"{query.period.end} 00:00:00",)),
+    ]
+    for key, value in query.cost_filter.tags.items():
+        conditions.extend(_tag_conditions(schema, dialect, key, value))
+    if query.cost_filter.accounts:
+        accounts = query.cost_filter.accounts
+        marks = ", ".join("?" for _ in accounts)
+        conditions.append(SqlQuery(f"{_column(schema.account)} IN ({marks})", tuple(accounts)))
+    return _joined(conditions, "\n    AND ")
+
+
+def _tag_conditions(
+    schema: BillingSchema, dialect: Dialect, key: str, value: str
+) -> list[SqlQuery]:
+    conditions = []
+    if (
+        dialect is Dialect.DUCKDB
+        and schema.tags_format is TagsFormat.JSON
+        and _JSON_VERBATIM.fullmatch(value)
+    ):
+        # A cheap first cut: a value made of characters JSON never escapes appears in the
+        # text as it is, so only lines containing it need their JSON parsed (~50x fewer).
+        conditions.append(SqlQuery(f"contains({_column(schema.tags)}, ?)", (value,)))
+    argument = _tag_argument(schema, dialect, key, in_where=True)
+    conditions.append(_tag_value(schema, dialect, argument) + SqlQuery(" = ?", (value,)))
+    return conditions
+
+
+def _tag_argument(schema: BillingSchema, dialect: Dialect, key: str, *, in_where: bool) -> SqlQuery:
+    """The tag key as the SQL needs it: the stored key for a map, a JSON path for JSON text.
+
+    A parameter wherever the dialect takes one; Athena takes parameters only in ``WHERE``,
+    so in its select list the key is a literal, after checking it is a key AWS allows.
+    """
+    stored_key = schema.tag_key(key)
+    if dialect is Dialect.ATHENA:
+        _check_tag_key(stored_key)
+    if schema.tags_format is TagsFormat.MAP:
+        argument = stored_key
+    else:
+        argument = _json_path(dialect, stored_key)
+    if in_where or dialect is Dialect.DUCKDB:
+        return SqlQuery("?", (argument,))
+    return SqlQuery(_literal(argument))
+
+
+def _tag_value(schema: BillingSchema, dialect: Dialect, argument: SqlQuery) -> SqlQuery:
+    """The value of one tag, NULL when the line lacks it; ``argument`` from ``_tag_argument``."""
+    tags = _column(schema.tags)
+    if schema.tags_format is TagsFormat.MAP:
+        return _map_value(dialect, tags, argument)
+    return _json_value(dialect, tags, argument)
+
+
+def _check_tag_key(key: str) -> None:
+    if not _AWS_TAG_KEY.fullmatch(key):
+        raise UserInputError(
+            f"'{key}' is not a tag key AWS allows.",
+            hint="Tag keys have letters, digits, spaces and _ . : / = + - @ only.",
+        )
+
+
+# --- the dialect differences ----------------------------------------------------------------
+
+
+def _map_value(dialect: Dialect, map_sql: str, key: SqlQuery) -> SqlQuery:
+    """The value of ``key`` in a map, NULL when absent.
+
+    DuckDB's ``map[key]`` is NULL for a missing key; Trino's fails, and its ``element_at``
+    is a list in DuckDB, so Athena asks for the key first (a form both engines run).
+    """
+    if dialect is Dialect.DUCKDB:
+        return SqlQuery(f"{map_sql}[") + key + SqlQuery("]")
+    return (
+        SqlQuery(f"CASE WHEN contains(map_keys({map_sql}), ")
+        + key
+        + SqlQuery(f") THEN {map_sql}[")
+        + key
+        + SqlQuery("] END")
+    )
+
+
+def _json_value(dialect: Dialect, json_sql: str, path: SqlQuery) -> SqlQuery:
+    """The text at ``path`` in JSON object text; NULL when absent or the text is not JSON."""
+    if dialect is Dialect.DUCKDB:
+        guarded = f"CASE WHEN json_valid({json_sql}) THEN {json_sql} END"
+        return _wrapped(f"json_extract_string({guarded}, ", path, ")")
+    return _wrapped(f"try(json_extract_scalar({json_sql}, ", path, "))")
+
+
+def _json_path(dialect: Dialect, key: str) -> str:
+    """A JSON path selecting ``key`` at the top level, so dots and colons stay literal."""
+    if dialect is Dialect.DUCKDB:
+        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+        return f'$."{escaped}"'
+    return f'$["{key}"]'  # Trino; Athena keys are checked first, so no quotes inside
+
+
+# --- small SQL helpers ----------------------------------------------------------------------
+
+
+def _column(name: str) -> str:
+    return _quoted(name)
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (quotes doubled), e.g. for Athena parameters.
+
+    Args:
+        text: any string.
+    """
+    return _literal(text)
+
+
+def _wrapped(before: str, inner: SqlQuery, after: str) -> SqlQuery:
+    return SqlQuery(before) + inner + SqlQuery(after)
+
+
+def _joined(parts: Iterable[SqlQuery], separator: str) -> SqlQuery:
+    result = SqlQuery("")
+    for position, part in enumerate(parts):
+        result = result + (SqlQuery(separator) if position else SqlQuery("")) + part
+    return result
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def cost_result(query: CostQuery, rows: Iterable[Sequence[str | None]], source: str) -> CostResult:
+    """A ``CostResult`` from rows of ``build_cost_query``, amounts as ``Decimal``.
+
+    Args:
+        query: the question the rows answer.
+        rows: ``(*dimension values, currency, amount)``, all text (None read as ``''``).
+        source: the answering source's name.
+    """
+    width = len(query.group_by)
+    amounts: dict[tuple[tuple[str, ...], str], Decimal] = {}
+    for row in rows:
+        if len(row) != width + 2:
+            raise ValueError(f"expected {width + 2} values in a row, got {len(row)}")
+        key = tuple(value or UNKNOWN_KEY for value in row[:width])
+        currency = row[width] or UNKNOWN_KEY
+        amount = row[width + 1]
+        if amount is None:
+            continue
+        entry = (key, currency)
+        amounts[entry] = amounts.get(entry, Decimal(0)) + Decimal(amount)
+    groups = [
+        CostGroup(key, currency, _trimmed(total)) for (key, currency), total in amounts.items()
+    ]
+    groups.sort(key=lambda group: (-group.amount, group.key, group.currency))
+    return CostResult(query=query, groups=tuple(groups), source=source)
+
+
+def service_breakdown(result: CostResult) -> CostBreakdown:
+    """``result`` of a query grouped by service alone, as the older ``CostBreakdown``.
+
+    Args:
+        result: an answer whose query groups by ``service`` only.
+    """
+    lines = [
+        CostLine(group.key[0] or NO_SERVICE, group.currency or NO_CURRENCY, group.amount)
+        for group in result.groups
+    ]
+    lines.sort(key=lambda line: (-line.amount, line.service, line.currency))
+    query = result.query
+    return CostBreakdown(
+        period=query.period, metric=query.metric, lines=tuple(lines), source=result.source
+    )
+
+
+def _trimmed(amount: Decimal) -> Decimal:
+    """``3.3000000000`` → ``3.3``, never in exponent form."""
+    value = amount.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value

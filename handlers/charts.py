@@ -1,0 +1,55 @@
+"""Charts as PNG bytes, drawn with matplotlib's object API (pyplot is not thread-safe)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from decimal import Decimal
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from handlers.blocks.common import CURRENCY_SYMBOLS
+
+BAR_COLOR = "#4a90d9"
+AVERAGE_COLOR = "#d0021b"
+
+
+def render_daily_trend_png(
+    days: Sequence[tuple[dt.date, Decimal]], *, title: str, currency: str = "USD"
+) -> bytes:
+    """Daily cost as bars with a 7-day moving average; returns PNG bytes.
+
+    Args:
+        days: (day, cost) in day order; missing days are drawn as zero.
+        title: the chart's title, e.g. "nlp · billed cost · last 30 days".
+        currency: ISO code for the axis labels.
+    """
+    dates = [day for day, _ in days]
+    values = [float(amount) for _, amount in days]
+    figure = Figure(figsize=(8, 3.4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.bar(dates, values, color=BAR_COLOR, width=0.8, label="daily")
+    if len(values) >= 7:
+        averages = _moving_average(values, 7)
+        axes.plot(dates[6:], averages, color=AVERAGE_COLOR, linewidth=2, label="7-day average")
+    symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{symbol}{value:,.0f}"))
+    axes.set_title(title, fontsize=11, loc="left")
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8, frameon=False)
+    axes.xaxis.set_major_formatter(DateFormatter("%b %-d"))
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _moving_average(values: Sequence[float], window: int) -> list[float]:
+    return [sum(values[i - window + 1 : i + 1]) / window for i in range(window - 1, len(values))]

@@ -1,0 +1,230 @@
+"""From a parsed request to the engine question and its message: shared by /cost and the CLI.
+
+``plan_answer`` does the fast checks (team exists, periods parse) so that mistakes are
+answered in the ack; the returned ``Work`` carries the slow part for after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engines import questions
+from engines.errors import UserInputError
+from engines.models import Period
+from engines.periods import parse_period
+from engines.teams import find_team
+from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
+from handlers.charts import render_daily_trend_png
+from handlers.deps import Deps
+from handlers.parsing import (
+    CompareRequest,
+    CostCommand,
+    ForecastRequest,
+    TeamCostRequest,
+    TopRequest,
+    TrendRequest,
+    UntaggedRequest,
+)
+
+Result = questions.Answer | questions.Trend | questions.ForecastAnswer
+DEFAULT_TREND = "last 30d"
+
+
+@dataclass(frozen=True)
+class Reply:
+    message: dict[str, Any]
+    chart: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    """A question ready to run: ``result()`` asks the source, ``reply()`` also renders it."""
+
+    description: str
+    result: Callable[[], Result]
+    render: Callable[[Result], Reply]
+
+    def reply(self) -> Reply:
+        return self.render(self.result())
+
+
+def plan_answer(request: CostCommand, *, deps: Deps, asked_by: str = "") -> Work:
+    """Checks ``request`` against the teams file and periods and prepares its answer.
+
+    Raises:
+        UserInputError: an unknown team, an unreadable period, a bad grouping.
+    """
+    planner = _PLANNERS.get(type(request))
+    if planner is None:
+        raise UserInputError("That question has no answer yet.")
+    return planner(request, deps, asked_by)
+
+
+def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
+    team = find_team(deps.teams, request.team)
+    period = parse_period(request.period_text, today=deps.today())
+    by = request.group_by or "service"
+
+    def result() -> Result:
+        return questions.team_cost(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            team_name=team.name,
+            period=period,
+            metric=request.metric,
+            by=by,
+        )
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, questions.Answer)
+        title = f"{team.name} · {period.label or 'cost'}"
+        return Reply(
+            build_answer_message(
+                answer,
+                title=title,
+                budget=team.monthly_budget,
+                asked_by=asked_by,
+                today_in_period=period.start <= deps.today() < period.end,
+            )
+        )
+
+    return Work(f"the cost of *{team.name}* for {period.describe()}", result, render)
+
+
+def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
+    period = parse_period(request.period_text, today=deps.today())
+
+    def result() -> Result:
+        return questions.top_costs(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            period=period,
+            metric=request.metric,
+            by=request.group_by,
+            count=request.count,
+        )
+
+    title = f"Top {request.count} by {request.group_by} · {period.label or 'cost'}"
+    return Work(
+        f"the top costs for {period.describe()}",
+        result,
+        _answer_renderer(title, deps, asked_by, period),
+    )
+
+
+def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
+    period = parse_period(request.period_text, today=deps.today())
+
+    def result() -> Result:
+        return questions.untagged_costs(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            period=period,
+            metric=request.metric,
+            by=request.group_by,
+        )
+
+    title = f"Untagged · {period.label or 'cost'}"
+    return Work(
+        f"untagged costs for {period.describe()}",
+        result,
+        _answer_renderer(title, deps, asked_by, period),
+    )
+
+
+def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
+    current = parse_period(request.left_text, today=deps.today())
+    baseline = parse_period(request.right_text, today=deps.today())
+    team_name = find_team(deps.teams, request.team).name if request.team else ""
+
+    def result() -> Result:
+        return questions.compare_periods(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            current=current,
+            baseline=baseline,
+            team_name=team_name,
+            metric=request.metric,
+        )
+
+    subject = team_name or "all teams"
+    title = f"{subject} · {_name(current)} vs {_name(baseline)}"
+    return Work(
+        f"a comparison of {current.describe()} with {baseline.describe()}",
+        result,
+        _answer_renderer(title, deps, asked_by, current, movers=True),
+    )
+
+
+def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
+    team_name = find_team(deps.teams, request.team).name if request.team else ""
+
+    def result() -> Result:
+        return questions.month_end_forecast(
+            deps.cost_source,
+            deps.teams,
+            today=deps.today(),
+            team_name=team_name,
+            metric=request.metric,
+        )
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, questions.ForecastAnswer)
+        return Reply(build_forecast_message(answer, asked_by=asked_by))
+
+    return Work(f"the month-end forecast for {team_name or 'all teams'}", result, render)
+
+
+def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
+    team = find_team(deps.teams, request.team)
+    period = parse_period(request.period_text or DEFAULT_TREND, today=deps.today())
+
+    def result() -> Result:
+        return questions.daily_trend(
+            deps.cost_source, deps.teams, team_name=team.name, period=period, metric=request.metric
+        )
+
+    def render(trend: Result) -> Reply:
+        assert isinstance(trend, questions.Trend)
+        title = f"{trend.subject} · {trend.metric.label} · {period.label or period.describe()}"
+        chart = render_daily_trend_png(trend.days, title=title, currency=trend.currency)
+        return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
+
+    return Work(f"the daily trend of *{team.name}*", result, render)
+
+
+def _name(period: Period) -> str:
+    return period.label or period.describe()
+
+
+def _answer_renderer(
+    title: str, deps: Deps, asked_by: str, period: Period, *, movers: bool = False
+) -> Callable[[Result], Reply]:
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, questions.Answer)
+        message = build_answer_message(
+            answer,
+            title=title,
+            asked_by=asked_by,
+            today_in_period=period.start <= deps.today() < period.end,
+            movers=movers,
+        )
+        return Reply(message)
+
+    return render
+
+
+_PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
+    TeamCostRequest: _plan_team,
+    TopRequest: _plan_top,
+    UntaggedRequest: _plan_untagged,
+    CompareRequest: _plan_compare,
+    ForecastRequest: _plan_forecast,
+    TrendRequest: _plan_trend,
+}
