@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ UNTAGGED = "(untagged)"
 NO_VALUE = "(none)"
 DEFAULT_CURRENCY = "USD"
 _ZERO = Decimal(0)
+EXPECTED_LAG = dt.timedelta(days=2)
 
 
 class Source(Protocol):
@@ -186,10 +187,18 @@ def team_cost(
     """
     team = find_team(teams, team_name)
     dimension = _dimension(by, allow_team=False)
+    notes = check_coverage(source, period)
     before = previous_period(period)
+    notes += _comparison_note(source, before)
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
     then = _team_lines(source, teams, shared, team, before, metric, dimension)
-    return _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
+    answer = _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
+    if not answer.total and not answer.lines:
+        notes += (
+            f"No costs matched {team.name}'s rule ({_describe_rule(team)}) in this period: "
+            "are its resources tagged that way?",
+        )
+    return replace(answer, notes=notes)
 
 
 def top_costs(
@@ -203,7 +212,9 @@ def top_costs(
     count: int = 10,
 ) -> Answer:
     """The biggest costs across the organisation, by team (allocated) or by a dimension."""
+    notes = check_coverage(source, period)
     before = previous_period(period)
+    notes += _comparison_note(source, before)
     if by == TEAM:
         now = _by_team(source, teams, shared, period, metric)
         then = _by_team(source, teams, shared, before, metric)
@@ -211,7 +222,8 @@ def top_costs(
         dimension = _dimension(by, allow_team=True)
         now = _grouped(source, CostQuery(period, metric, CostFilter(), (dimension,)))
         then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
-    return _answer("all teams", period, before, metric, by, now, then, count, source)
+    answer = _answer("all teams", period, before, metric, by, now, then, count, source)
+    return replace(answer, notes=notes)
 
 
 def untagged_costs(
@@ -226,10 +238,13 @@ def untagged_costs(
 ) -> Answer:
     """Cost that no team or shared rule claims, grouped by a dimension."""
     dimension = _dimension(by, allow_team=False)
+    notes = check_coverage(source, period)
     before = previous_period(period)
+    notes += _comparison_note(source, before)
     now = _untagged(source, teams, shared, period, metric, dimension)
     then = _untagged(source, teams, shared, before, metric, dimension)
-    return _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
+    answer = _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
+    return replace(answer, notes=notes)
 
 
 def compare_periods(
@@ -246,6 +261,7 @@ def compare_periods(
 ) -> Answer:
     """Two periods side by side, lines ordered by how much they moved (biggest first)."""
     dimension = _dimension(by, allow_team=False)
+    notes = check_coverage(source, current) + check_coverage(source, baseline)
     if team_name:
         team = find_team(teams, team_name)
         now = _team_lines(source, teams, shared, team, current, metric, dimension)
@@ -258,7 +274,8 @@ def compare_periods(
     answer = _answer(subject, current, baseline, metric, dimension.label, now, then, 0, source)
     movers = sorted(answer.lines, key=lambda line: (-abs(line.change), line.key))
     kept, rest = movers[:count], movers[count:]
-    return _replace_lines(answer, tuple(kept), sum((line.amount for line in rest), _ZERO))
+    others = sum((line.amount for line in rest), _ZERO)
+    return replace(answer, lines=tuple(kept), others=others, notes=notes)
 
 
 def daily_trend(
@@ -271,6 +288,7 @@ def daily_trend(
 ) -> Trend:
     """A team's direct cost per day (every day of the period, zero where there is none)."""
     team = find_team(teams, team_name)
+    check_coverage(source, period)
     result = source.costs(CostQuery(period, metric, _team_filter(team), (DAY,)))
     currency, per_day = _per_day(result)
     days = tuple(
@@ -314,7 +332,51 @@ def month_end_forecast(
     return ForecastAnswer(subject, forecast, budget, source.name)
 
 
+def check_coverage(source: Source, period: Period) -> tuple[str, ...]:
+    """Notes on how much of ``period`` the source's data covers.
+
+    Raises:
+        CostSourceError: no day of ``period`` is in the data (naming what the data covers).
+    """
+    coverage_of = getattr(source, "coverage", None)
+    covered = coverage_of() if coverage_of else None
+    if covered is None:
+        return ()
+    if period.end <= covered.start or period.start >= covered.end:
+        raise CostSourceError(
+            f"There is no cost data for {period.describe()}: the {covered.label} covers "
+            f"{_span(covered)}. Ask about a period in that range."
+        )
+    # Exports arrive a day or two late: only a longer gap at the end is worth a note.
+    lagging = period.end > covered.end + EXPECTED_LAG
+    if period.start < covered.start or lagging:
+        overlap = Period(max(period.start, covered.start), min(period.end, covered.end))
+        span, asked = _span(overlap), period.describe()
+        return (f"The {covered.label} has data for {span} only, not all of {asked}.",)
+
+    return ()
+
+
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _comparison_note(source: Source, before: Period) -> tuple[str, ...]:
+    try:
+        return check_coverage(source, before)
+    except CostSourceError:
+        return (f"There is no data for {before.describe()} to compare with.",)
+
+
+def _span(period: Period) -> str:
+    return Period(period.start, period.end).describe()
+
+
+def _describe_rule(team: Team) -> str:
+    parts = [f"{key}={value}" for key, value in sorted(team.tags.items())]
+    if team.accounts:
+        parts.append("accounts " + ", ".join(team.accounts))
+    return " and ".join(parts) or "no tags or accounts"
+
 
 Amounts = dict[str, dict[str, Decimal]]  # currency → key → amount
 
@@ -472,7 +534,9 @@ def _answer(
         (
             Line(key, rows_now.get(key, _ZERO), rows_then.get(key, _ZERO))
             for key in rows_now.keys() | rows_then.keys()
+            if rows_now.get(key) or rows_then.get(key)  # nothing now or then: not a line
         ),
+
         key=lambda line: (-line.amount, line.key),
     )
     shares = tuple(
@@ -505,12 +569,6 @@ def _answer(
         other_currencies={code: amount for code, amount in other_currencies.items() if amount},
         source=source.name,
     )
-
-
-def _replace_lines(answer: Answer, lines: tuple[Line, ...], others: Decimal) -> Answer:
-    from dataclasses import replace
-
-    return replace(answer, lines=lines, others=others)
 
 
 def _main_currency(*amounts: Amounts) -> str:

@@ -14,6 +14,7 @@ wait for one scan. One in-memory DuckDB database serves every scan, each from it
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 import threading
@@ -24,7 +25,7 @@ import duckdb
 
 from engines.errors import CostSourceError
 from engines.models import CostBreakdown, Metric, Period
-from engines.query import SERVICE, CostQuery, CostResult
+from engines.query import SERVICE, CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.sources.sql import (
     MONEY,
@@ -44,6 +45,7 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGIN
 _NUMERIC_PREFIXES = (*_INTEGER_TYPES, "DECIMAL", "DOUBLE", "FLOAT", "REAL", "USMALLINT")
 
 # One macro turns every spelling of null in an export into NULL.
+ALL_TIME = Period(dt.date(1970, 1, 1), dt.date(2200, 1, 1), "all time")
 _NULL_MACRO = """
 CREATE MACRO billing_value(raw) AS
     CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
@@ -151,6 +153,23 @@ class BillingFileSource:
             period=period, metric=metric, cost_filter=cost_filter, group_by=(SERVICE,)
         )
         return service_breakdown(self.costs(query))
+
+    def coverage(self) -> Period | None:
+        """The first to the last day that has any line in the files (None when empty).
+
+        Answered with the ordinary query machinery (grouped by day over all time), so it is
+        cached with the files' identity like any other answer.
+        """
+        by_day = (Dimension(DimensionKind.DAY), Dimension(DimensionKind.CHARGE_CATEGORY))
+        groups = self.costs(CostQuery(period=ALL_TIME, group_by=by_day)).groups
+        # Usage days tell what the export covers; a month's tax line dated on the 1st does not.
+        usage = {g.key[0] for g in groups if g.key[0] and g.key[1].lower() == "usage"}
+        days = sorted(usage or {g.key[0] for g in groups if g.key[0]})
+
+        if not days:
+            return None
+        first, last = dt.date.fromisoformat(days[0][:10]), dt.date.fromisoformat(days[-1][:10])
+        return Period(first, last + dt.timedelta(days=1), f"{self.kind} export")
 
     def matching_files(self) -> list[str]:
         """The files the path or glob names now; ``CostSourceError`` when there are none."""

@@ -105,6 +105,8 @@ def build_answer_message(
     headline = f"*{total}* {answer.metric.label}\n{answer.period.describe()}"
     blocks = [header(title), section(f"{headline}\n{_change_line(answer)}")]
     blocks.extend(_group_sections(answer, movers=movers))
+    blocks.extend(section(f":information_source: {escape(note)}") for note in answer.notes)
+
     budget_line = _budget_line(answer, budget)
     if budget_line:
         blocks.append(section(budget_line))

@@ -1,0 +1,113 @@
+"""The questions, answered from a real FOCUS file and the demo teams file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engines import questions
+from engines.errors import CostSourceError
+from engines.models import Period
+from engines.query import CostQuery
+from engines.sources.focus import FocusFileSource
+from engines.teams import load_config
+
+DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
+OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
+
+
+@pytest.fixture
+def setup(small_export):
+    config = load_config(DEMO_TEAMS.read_text(), filename="teams.toml")
+    return FocusFileSource(str(small_export.path)), config, small_export
+
+
+def test_team_cost_matches_the_rows_and_compares_with_the_month_before(setup):
+    source, config, export = setup
+    answer = questions.team_cost(
+        source, config.teams, config.shared, team_name="NLP", period=OCTOBER
+    )
+    assert answer.subject == "nlp"
+    assert answer.total == export.billed(team="nlp", start=OCTOBER.start, end=OCTOBER.end)
+    september = export.billed(team="nlp", start=dt.date(2026, 9, 1), end=dt.date(2026, 10, 1))
+    assert answer.previous_total == september
+    assert {line.key for line in answer.lines} == {
+        "Amazon Elastic Compute Cloud",
+        "Amazon Simple Storage Service",
+    }
+    assert answer.notes == ("The FOCUS export has data for Sep 25 – Sep 30, 2026 only, "
+                            "not all of Sep 1 – Sep 30, 2026 (September 2026).",)  # fmt: skip
+
+
+def test_top_by_team_adds_up_to_the_source_total(setup):
+    source, config, _ = setup
+    answer = questions.top_costs(source, config.teams, config.shared, period=OCTOBER)
+    everything = source.costs(CostQuery(OCTOBER, group_by=())).totals()["USD"]
+    assert sum(line.amount for line in answer.lines) + answer.others == everything
+    assert [line.key for line in answer.lines] == ["fraud-detection", "nlp", "(untagged)"]
+
+
+def test_untagged_is_what_no_rule_claims(setup):
+    source, config, export = setup
+    answer = questions.untagged_costs(source, config.teams, config.shared, period=OCTOBER)
+    untagged = sum(
+        Decimal(row["BilledCost"])
+        for row in export.rows
+        if not row["Tags"] and "2026-10" <= row["ChargePeriodStart"][:7] <= "2026-10"
+    )
+    assert answer.total == untagged
+
+
+def test_a_period_outside_the_data_names_what_the_data_covers(setup):
+    source, config, _ = setup
+    with pytest.raises(CostSourceError) as caught:
+        questions.team_cost(
+            source,
+            config.teams,
+            config.shared,
+            team_name="nlp",
+            period=Period(dt.date(2025, 1, 1), dt.date(2025, 2, 1), "January 2025"),
+        )
+    assert "no cost data for Jan 1 – Jan 31, 2025" in str(caught.value)
+    assert "covers Sep 25 – Nov 23, 2026" in str(caught.value)
+
+
+def test_a_team_with_no_matching_costs_says_so(setup):
+    source, config, _ = setup
+    answer = questions.team_cost(
+        source, config.teams, config.shared, team_name="recommendations", period=OCTOBER
+    )
+    assert answer.total == 0
+    assert "No costs matched recommendations's rule (team=recommendations)" in answer.notes[-1]
+
+
+def test_compare_orders_lines_by_the_size_of_the_move(setup):
+    source, config, _ = setup
+    answer = questions.compare_periods(
+        source,
+        config.teams,
+        config.shared,
+        current=Period(dt.date(2026, 11, 1), dt.date(2026, 11, 11)),
+        baseline=Period(dt.date(2026, 10, 1), dt.date(2026, 10, 11)),
+        team_name="nlp",
+    )
+    moves = [abs(line.change) for line in answer.lines]
+    assert moves == sorted(moves, reverse=True)
+    assert all(line.change > 0 for line in answer.lines)  # the export grows every day
+
+
+def test_trend_has_every_day_and_forecast_states_its_method(setup):
+    source, config, export = setup
+    period = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 21))
+    trend = questions.daily_trend(source, config.teams, team_name="nlp", period=period)
+    assert len(trend.days) == 20
+    assert trend.total == export.billed(team="nlp", start=period.start, end=period.end)
+    forecast = questions.month_end_forecast(
+        source, config.teams, today=dt.date(2026, 11, 20), team_name="nlp"
+    )
+    assert forecast.forecast.period.start == dt.date(2026, 11, 1)
+    assert "mean of the last 14 complete days" in forecast.forecast.method
+    assert forecast.forecast.lower <= forecast.forecast.amount <= forecast.forecast.upper
