@@ -38,6 +38,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ack_latency.py
+	$(BIN)/python benchmarks/cost_scan.py
 
 serve: $(STAMP)
 	$(BIN)/costbot serve

@@ -69,6 +69,15 @@ def build_error_message(error: UserInputError, *, show_usage: bool = False) -> M
     return message(fallback, blocks, response_type="ephemeral")
 
 
+def with_note(msg: Message, note: str) -> Message:
+    """``msg`` with a note appended (before its footer), e.g. a chart that could not be posted."""
+    blocks = list(msg["blocks"])
+    blocks.insert(max(len(blocks) - 1, 0), section(f":warning: {escape(note)}"))
+    return message(
+        msg["text"], blocks, **{k: v for k, v in msg.items() if k not in {"text", "blocks"}}
+    )
+
+
 def build_working_message(what: str) -> Message:
     """The immediate acknowledgement while a slow answer is being prepared."""
     text = f":hourglass_flowing_sand: Working on {what}…"

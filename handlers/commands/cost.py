@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from engines.errors import CostSourceError, UserInputError
 from handlers.blocks.cost import (
@@ -15,6 +16,7 @@ from handlers.blocks.cost import (
     build_failure_message,
     build_help_message,
     build_working_message,
+    with_note,
 )
 from handlers.deps import Deps
 from handlers.parsing import HelpRequest, parse_cost_command
@@ -72,18 +74,31 @@ def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[s
     """The slow part, after the ack: compute, upload a chart if any, answer in the channel."""
     try:
         reply = work.reply()
+        message = reply.message
         if reply.chart is not None:
-            client.files_upload_v2(
-                channel=command.get("channel_id"),
-                content=reply.chart,
-                filename="trend.png",
-                title=reply.message["text"][:250],
-            )
-        respond(**reply.message)
+            problem = _upload_chart(client, command.get("channel_id", ""), reply.chart, message)
+            if problem:
+                message = with_note(message, problem)
+        respond(**message)
     except (CostSourceError, UserInputError) as error:
         respond(**build_failure_message(work.description, str(error)))
     except Exception:
         respond(**_internal_failure(work.description, command.get("text", "")))
+
+
+def _upload_chart(client: WebClient, channel: str, chart: bytes, message: dict[str, Any]) -> str:
+    """Posts the chart in the channel; returns what went wrong, or "" when it worked."""
+    try:
+        client.files_upload_v2(
+            channel=channel, content=chart, filename="trend.png", title=message["text"][:250]
+        )
+    except SlackApiError as error:
+        reason = error.response.get("error", "unknown error") if error.response else "no answer"
+        logger.warning("chart upload to %s failed: %s", channel, reason)
+        if reason in {"not_in_channel", "channel_not_found"}:
+            return "I could not post the chart here: invite me to this channel (/invite @costbot)."
+        return f"I could not post the chart here ({reason})."
+    return ""
 
 
 def _internal_failure(what: str, text: str) -> dict[str, Any]:
