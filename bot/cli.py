@@ -209,7 +209,14 @@ def run_cost(args: argparse.Namespace) -> int:
             print(f"costbot: {error}", file=sys.stderr)
         return EXIT_FAILED
     if args.chart and reply.chart:
-        args.chart.write_bytes(reply.chart)
+        try:
+            args.chart.write_bytes(reply.chart)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            print(f"costbot: cannot write the chart to {args.chart}: {reason}", file=sys.stderr)
+            return EXIT_FAILED
+    elif args.chart:
+        print("costbot: only `trend` draws a chart; --chart is ignored.", file=sys.stderr)
     print(json.dumps(result.as_json(), indent=2) if args.json else render_text(reply.message))
     return EXIT_OK
 

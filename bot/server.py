@@ -70,16 +70,24 @@ class HttpServer:
     """
 
     def __init__(
-        self, wsgi_app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 16
+        self,
+        wsgi_app: WsgiApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 16,
+        ident: str = "costbot",
     ) -> None:
         self._server = create_server(
             wsgi_app,
             host=host,
             port=port,
             threads=threads,
-            ident="costbot",
+            ident=ident,
             clear_untrusted_proxy_headers=True,
+            asyncore_loop_timeout=0.2,  # how long stop() may wait for the loop to notice
         )
+
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -95,21 +103,32 @@ class HttpServer:
 
     def start(self) -> HttpServer:
         self._thread = threading.Thread(
-            target=self._server.run, name=f"http-{self.port}", daemon=True
+            target=self.serve_forever, name=f"http-{self.port}", daemon=True
         )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        """Serves until ``stop()``; then closes every socket from this same thread (closing
+        them from another thread makes the loop's select fail on a closed descriptor)."""
+        server = self._server
         try:
-            self._server.run()
-        except OSError:
-            if not self._stopping:  # closing the socket ends the loop with EBADF
-                raise
+            while not self._stopping:
+                server.asyncore.loop(
+                    timeout=server.adj.asyncore_loop_timeout,
+                    map=server._map,
+                    use_poll=server.adj.asyncore_use_poll,
+                    count=1,
+                )
+        finally:
+            server.task_dispatcher.shutdown(timeout=2)
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
 
     def stop(self) -> None:
         self._stopping = True
-        self._server.close()
-        self._server.task_dispatcher.shutdown(timeout=2)
-        if self._thread is not None:
+        self._server.pull_trigger()  # wake the loop so that it sees _stopping
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -69,10 +69,12 @@ class Answer:
     previous_total: Decimal
     lines: tuple[Line, ...]
     others: Decimal = _ZERO
+    others_previous: Decimal = _ZERO
     shared: tuple[Line, ...] = ()
     other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
     source: str = ""
     notes: tuple[str, ...] = ()
+    lines_compared: bool = True  # False when lines have no counterpart before (by day)
 
     @property
     def change(self) -> Decimal:
@@ -99,7 +101,17 @@ class Answer:
                 {"key": line.key, "cost": str(line.amount), "previous": str(line.previous)}
                 for line in self.lines
             ]
-            + ([{"key": "(others)", "cost": str(self.others)}] if self.others else []),
+            + (
+                [
+                    {
+                        "key": "(others)",
+                        "cost": str(self.others),
+                        "previous": str(self.others_previous),
+                    }
+                ]
+                if self.others
+                else []
+            ),
             "shared": [{"key": line.key, "cost": str(line.amount)} for line in self.shared],
             "other_currencies": {
                 code: str(amount) for code, amount in self.other_currencies.items()
@@ -326,6 +338,10 @@ def month_end_forecast(
     history = Period(today - dt.timedelta(days=35), today + dt.timedelta(days=1))
     result = source.costs(CostQuery(history, metric, cost_filter, (DAY,)))
     currency, per_day = _per_day(result)
+    if not any(per_day.values()):
+        raise CostSourceError(
+            f"There is nothing to forecast for {subject}: no costs in {history.describe()}."
+        )
     forecast = forecast_month_end(
         sorted(per_day.items()), today=today, metric=metric, currency=currency
     )
@@ -530,15 +546,19 @@ def _answer(
     currency = _main_currency(direct_now, shared_now, direct_then)
     rows_now = direct_now.get(currency, {})
     rows_then = direct_then.get(currency, {})
-    lines = sorted(
-        (
-            Line(key, rows_now.get(key, _ZERO), rows_then.get(key, _ZERO))
-            for key in rows_now.keys() | rows_then.keys()
-            if rows_now.get(key) or rows_then.get(key)  # nothing now or then: not a line
-        ),
-
-        key=lambda line: (-line.amount, line.key),
-    )
+    by_day = dimension == DAY.label
+    if by_day:  # days of two periods never share a key: list this period's, in date order
+        lines = [Line(key, amount) for key, amount in sorted(rows_now.items()) if amount]
+        count = 0
+    else:
+        lines = sorted(
+            (
+                Line(key, rows_now.get(key, _ZERO), rows_then.get(key, _ZERO))
+                for key in rows_now.keys() | rows_then.keys()
+                if rows_now.get(key) or rows_then.get(key)  # nothing now or then: not a line
+            ),
+            key=lambda line: (-line.amount, line.key),
+        )
     shares = tuple(
         Line(f"shared: {name}", amount, shared_then.get(currency, {}).get(name, _ZERO))
         for name, amount in sorted(shared_now.get(currency, {}).items())
@@ -549,6 +569,7 @@ def _answer(
     )
     kept = tuple(lines[:count]) if count else tuple(lines)
     others = sum((line.amount for line in lines[len(kept) :]), _ZERO)
+    others_previous = sum((line.previous for line in lines[len(kept) :]), _ZERO)
     other_currencies = {
         code: sum(direct_now.get(code, {}).values(), _ZERO)
         + sum(shared_now.get(code, {}).values(), _ZERO)
@@ -565,9 +586,11 @@ def _answer(
         previous_total=previous_total,
         lines=kept,
         others=others,
+        others_previous=others_previous,
         shared=shares,
         other_currencies={code: amount for code, amount in other_currencies.items() if amount},
         source=source.name,
+        lines_compared=not by_day,
     )
 
 

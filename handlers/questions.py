@@ -14,6 +14,7 @@ from engines import questions
 from engines.errors import UserInputError
 from engines.models import Period
 from engines.periods import parse_period
+from engines.query import Dimension
 from engines.teams import find_team
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.charts import render_daily_trend_png
@@ -66,6 +67,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
     period = parse_period(request.period_text, today=deps.today())
     by = request.group_by or "service"
+    _check_grouping(by, across_teams=False)
 
     def result() -> Result:
         return questions.team_cost(
@@ -96,6 +98,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
 
 def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
     period = parse_period(request.period_text, today=deps.today())
+    _check_grouping(request.group_by, across_teams=True)
 
     def result() -> Result:
         return questions.top_costs(
@@ -118,6 +121,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
 
 def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
     period = parse_period(request.period_text, today=deps.today())
+    _check_grouping(request.group_by, across_teams=False)
 
     def result() -> Result:
         return questions.untagged_costs(
@@ -197,6 +201,19 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
         return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
 
     return Work(f"the daily trend of *{team.name}*", result, render)
+
+
+def _check_grouping(by: str, *, across_teams: bool) -> None:
+    """Refuses a grouping the question would refuse, now: in the ack, with what would work.
+
+    The rules are those of ``engines.questions``, which checks them again.
+    """
+    if by != questions.TEAM:
+        Dimension.parse(by)
+    elif not across_teams:
+        raise UserInputError(
+            "Group by team only works across teams.", hint="Try `/cost top by team`."
+        )
 
 
 def _name(period: Period) -> str:

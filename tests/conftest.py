@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,9 +31,18 @@ FOCUS_COLUMNS = [
 ]  # fmt: skip
 
 
+ANY_TEAM = "any team"
+"""``team=ANY_TEAM``: rows of every team and untagged ones (``team=None``: untagged only)."""
+
+
 @dataclass
 class SmallExport:
-    """A FOCUS CSV written by the test, with totals computed from the rows it wrote."""
+    """A FOCUS CSV written by the test, with totals computed from the rows it wrote.
+
+    Every helper reads the rows charged from ``start`` (included) to ``end`` (excluded), of
+    ``team`` (``None``: rows without a team tag) and, if given, of one ``service``; ``column``
+    is the FOCUS cost column to add up (``BilledCost``, ``EffectiveCost`` or ``ListCost``).
+    """
 
     path: Path
     rows: list[dict[str, str]]
@@ -40,17 +50,65 @@ class SmallExport:
     def billed(
         self, *, team: str, start: dt.date, end: dt.date, service: str | None = None
     ) -> Decimal:
-        total = Decimal(0)
-        for row in self.rows:
-            day = dt.date.fromisoformat(row["ChargePeriodStart"][:10])
-            tags = json.loads(row["Tags"] or "{}")
-            if (
-                tags.get("team") == team
-                and start <= day < end
-                and service in (None, row["ServiceName"])
-            ):
-                total += Decimal(row["BilledCost"])
-        return total
+        return self.total(team=team, start=start, end=end, service=service)
+
+    def total(
+        self, *, start: dt.date, end: dt.date, column: str = "BilledCost", **where
+    ) -> Decimal:
+        return sum((Decimal(row[column]) for row in self._rows(start, end, **where)), Decimal(0))
+
+    def by_service(
+        self, *, start: dt.date, end: dt.date, column: str = "BilledCost", **where
+    ) -> dict[str, Decimal]:
+        return self._grouped(lambda row: row["ServiceName"], start, end, column, **where)
+
+    def by_day(
+        self, *, start: dt.date, end: dt.date, column: str = "BilledCost", **where
+    ) -> dict[dt.date, Decimal]:
+        return self._grouped(_day, start, end, column, **where)
+
+    def by_team(
+        self, *, start: dt.date, end: dt.date, column: str = "BilledCost"
+    ) -> dict[str | None, Decimal]:
+        return self._grouped(_team, start, end, column)
+
+    def _rows(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        team: str | None = ANY_TEAM,
+        service: str | None = None,
+    ) -> list[dict[str, str]]:
+        return [
+            row
+            for row in self.rows
+            if start <= _day(row) < end
+            and team in (ANY_TEAM, _team(row))
+            and service in (None, row["ServiceName"])
+        ]
+
+    def _grouped(
+        self,
+        key_of: Callable[[dict[str, str]], Any],
+        start: dt.date,
+        end: dt.date,
+        column: str,
+        **where,
+    ) -> dict[Any, Decimal]:
+        groups: dict[Any, Decimal] = {}
+        for row in self._rows(start, end, **where):
+            key = key_of(row)
+            groups[key] = groups.get(key, Decimal(0)) + Decimal(row[column])
+        return groups
+
+
+def _day(row: dict[str, str]) -> dt.date:
+    return dt.date.fromisoformat(row["ChargePeriodStart"][:10])
+
+
+def _team(row: dict[str, str]) -> str | None:
+    return json.loads(row["Tags"] or "{}").get("team")
 
 
 def _export_rows() -> list[dict[str, str]]:

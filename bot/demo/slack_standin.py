@@ -406,7 +406,6 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self._stopping = False
         self._server: Any = None
-        self._thread: threading.Thread | None = None
         self._verifier = SignatureVerifier(signing_secret)
         self._api = {
             "api.test": self._api_api_test,
@@ -450,45 +449,14 @@ class SlackStandIn:
 
     def start(self, host: str = "127.0.0.1", port: int = 0, *, threads: int = 16) -> str:
         """Serve the WSGI app with waitress in a daemon thread; return the base URL."""
-        from waitress.server import create_server
+        from bot.server import HttpServer
 
         self._stopping = False
-        server = create_server(
-            self.wsgi_app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="slack-standin",
-            channel_timeout=60,
-        )
-        self._server = server
-        self.base_url = f"http://{host}:{server.effective_port}"
-        self._thread = threading.Thread(
-            target=self._serve, args=(server,), name="slack-standin", daemon=True
-        )
-        self._thread.start()
+        self._server = HttpServer(
+            self.wsgi_app, host=host, port=port, threads=threads, ident="slack-standin"
+        ).start()
+        self.base_url = f"http://{host}:{self._server.port}"
         return self.base_url
-
-    def _serve(self, server: Any) -> None:
-        """Run waitress's loop until stop(), then close every socket from this same thread."""
-        adj = server.adj
-        try:
-            while not self._stopping:
-                server.asyncore.loop(
-                    timeout=adj.asyncore_loop_timeout,
-                    map=server._map,
-                    use_poll=adj.asyncore_use_poll,
-                    count=1,
-                )
-        finally:
-            server.task_dispatcher.shutdown(timeout=3)
-            for channel in list(server._map.values()):
-                if channel is not server and channel is not server.trigger:
-                    try:
-                        channel.close()
-                    except OSError:
-                        logger.debug("closing a connection failed", exc_info=True)
-            server.close()
 
     def stop(self) -> None:
         """Stop serving: wake long polls, end the worker threads, close every socket."""
@@ -496,12 +464,8 @@ class SlackStandIn:
             self._stopping = True
             self._cond.notify_all()
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.pull_trigger()  # wake the loop so that it sees _stopping
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> SlackStandIn:
         if not self.base_url or self._server is None:

@@ -29,6 +29,12 @@ USAGE_EXAMPLES = (
     ("/cost team recommendations last month", "last calendar month, against the one before"),
     ("/cost team nlp 2026-10", "one calendar month"),
     ("/cost team nlp 2026-10-01..2026-10-15", "any range of days, both ends included"),
+    ("/cost team nlp by region metric effective", "grouped otherwise, in net amortized cost"),
+    ("/cost top 5 by service", "the biggest costs, by team unless `by` says otherwise"),
+    ("/cost untagged last 30d", "cost that no team or shared rule claims, by service"),
+    ("/cost compare last month vs 2026-09 team nlp", "two periods, the biggest movers first"),
+    ("/cost forecast nlp", "where this month will end, and how that is estimated"),
+    ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"
@@ -166,7 +172,7 @@ def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = ""
     text = (
         f"*{money(trend.total, currency)}* {trend.metric.label}, {trend.period.describe()}\n"
         f"Average {money(average, currency)}/day"
-        + (f" · peak {money(peak, currency)} on {peak_day:%b %-d}" if peak_day else "")
+        + (f" · peak {money(peak, currency)} on {peak_day:%b %-d}" if peak_day and peak else "")
     )
     blocks = [header(f"{trend.subject} · daily trend"), section(text)]
     if image_url:
@@ -181,21 +187,24 @@ def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = ""
 
 
 def _group_sections(answer: Answer, *, movers: bool) -> list[Block]:
-    fields = [_field(line, answer.currency, movers=movers) for line in answer.lines]
+    fields = [
+        _field(line, answer.currency, movers=movers, compared=answer.lines_compared)
+        for line in answer.lines
+    ]
     if answer.others:
         fields.append(f"*Others*\n{money(answer.others, answer.currency)}")
     fields.extend(_field(line, answer.currency, movers=False) for line in answer.shared)
     if not fields:
         return [section("_No costs in this period._")]
-    heading = "*Biggest movers*" if movers else f"*By {answer.dimension}*"
+    heading = "*Biggest movers*" if movers else f"*By {escape(answer.dimension)}*"
     return [
         section(heading if start == 0 else " ", fields=fields[start : start + MAX_FIELDS])
         for start in range(0, len(fields), MAX_FIELDS)
     ]
 
 
-def _field(line: Line, currency: str, *, movers: bool) -> str:
-    delta = line.change
+def _field(line: Line, currency: str, *, movers: bool, compared: bool = True) -> str:
+    delta = line.change if compared else Decimal(0)
     arrow = ":arrow_up:" if delta > 0 else (":arrow_down:" if delta < 0 else "")
     change = f" {arrow} {signed_money(delta, currency)}" if delta else ""
     name, amount = escape(line.key), money(line.amount, currency)

@@ -1,0 +1,139 @@
+"""costbot cost: the /cost questions from a terminal, as text or JSON, on the configured data.
+
+The small export is configured through the environment (so no demo world starts) and the
+clock is frozen at 2026-11-20, as for the Slack tests; every figure expected is added up
+from the export's rows by the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from decimal import Decimal
+
+import pytest
+
+import bot.app
+from bot.cli import main
+from handlers.blocks.common import money
+from tests.conftest import DEMO_TEAMS, FROZEN_NOW, SmallExport
+
+MTD = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 21)}
+LAST_30_DAYS = {"start": dt.date(2026, 10, 21), "end": dt.date(2026, 11, 20)}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+@pytest.fixture(autouse=True)
+def configured(small_export: SmallExport, tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTBOT_TEAMS", str(DEMO_TEAMS))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{small_export.path}")
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "cli.db"))
+    frozen = functools.partial(bot.app.build_deps, now=lambda: FROZEN_NOW)
+    monkeypatch.setattr(bot.app, "build_deps", frozen)
+
+    def no_demo_world(**_):
+        raise AssertionError("costbot cost started the demo world although configured")
+
+    monkeypatch.setattr("bot.demo.world.start_demo_world", no_demo_world)
+
+
+def cost(capsys, *words: str) -> tuple[int, str, str]:
+    code = main(["cost", *words])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_json_has_the_documented_keys_and_the_exact_sums(capsys, small_export: SmallExport):
+    code, out, _ = cost(capsys, "team", "nlp", "by", "service", "--json")
+
+    assert code == 0
+    answer = json.loads(out)
+    documented = {"team", "period", "metric", "currency", "total", "groups"}
+    assert documented <= answer.keys()  # README: {"team", …, "groups": [{"key", "cost"}], ...}
+    assert answer["team"] == "nlp"
+    assert (answer["period"]["start"], answer["period"]["end"]) == ("2026-11-01", "2026-11-21")
+    assert (answer["metric"], answer["currency"]) == ("billed", "USD")
+    assert DECIMAL.match(answer["total"])
+    assert Decimal(answer["total"]) == small_export.total(team="nlp", **MTD)
+    services = small_export.by_service(team="nlp", **MTD)
+    assert all({"key", "cost"} <= group.keys() for group in answer["groups"])
+    assert all(DECIMAL.match(group["cost"]) for group in answer["groups"])
+    assert {group["key"]: Decimal(group["cost"]) for group in answer["groups"]} == services
+    assert [group["key"] for group in answer["groups"]] == sorted(services, key=services.get)[::-1]
+
+
+def test_json_of_top_and_trend(capsys, small_export: SmallExport):
+    code, out, _ = cost(capsys, "top", "--json")
+    assert code == 0
+    teams = {group["key"]: Decimal(group["cost"]) for group in json.loads(out)["groups"]}
+    by_team = small_export.by_team(**MTD)
+    assert teams == {"(untagged)" if team is None else team: cost for team, cost in by_team.items()}
+
+    code, out, _ = cost(capsys, "trend", "nlp", "--json")
+    assert code == 0
+    trend = json.loads(out)
+    days = small_export.by_day(team="nlp", **LAST_30_DAYS)
+    assert {group["key"]: Decimal(group["cost"]) for group in trend["groups"]} == {
+        day.isoformat(): amount for day, amount in days.items()
+    }
+    assert Decimal(trend["total"]) == sum(days.values())
+    assert trend["period"] == {"start": "2026-10-21", "end": "2026-11-20", "label": "last 30 days"}
+
+
+def test_trend_writes_the_chart_as_png(capsys, tmp_path, small_export: SmallExport):
+    chart = tmp_path / "out.png"
+    code, out, _ = cost(capsys, "trend", "nlp", "--chart", str(chart))
+
+    assert code == 0
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+    total = small_export.total(team="nlp", **LAST_30_DAYS)
+    assert f"{money(total)} billed cost (unblended), Oct 21 – Nov 19, 2026" in out
+    assert f"Average {money(total / 30)}/day" in out
+
+
+def test_a_chart_that_cannot_be_written_or_drawn_is_said_plainly(capsys, tmp_path):
+    code, out, err = cost(capsys, "trend", "nlp", "--chart", str(tmp_path / "no-dir" / "x.png"))
+    assert (code, out) == (1, "")
+    assert f"costbot: cannot write the chart to {tmp_path / 'no-dir' / 'x.png'}" in err
+
+    code, out, err = cost(capsys, "team", "nlp", "--chart", str(tmp_path / "team.png"))
+    assert code == 0 and "nlp · month to date" in out
+    assert "only `trend` draws a chart" in err
+    assert not (tmp_path / "team.png").exists()
+
+
+def test_a_typo_in_a_team_exits_1_with_the_suggestion_on_stderr(capsys):
+    code, out, err = cost(capsys, "team", "fraud-detectoin")
+
+    assert code == 1
+    assert out == ""
+    assert "no team 'fraud-detectoin' — did you mean 'fraud-detection'?" in err
+
+
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        (["team", "nlp", "by", "colour"], "Group by one of: service, account, region"),
+        (["top", "2026-13"], "Try one of: mtd, yesterday, last 7d"),
+        (["top", "2025-01"], "costbot: There is no cost data for Jan 1 – Jan 31, 2025"),
+    ],
+)
+def test_other_mistakes_exit_1_saying_what_would_work(capsys, words, says):
+    code, out, err = cost(capsys, *words)
+
+    assert (code, out) == (1, "")
+    assert says in err
+
+
+def test_help_exits_0_with_the_usage_and_the_teams(capsys):
+    code, out, _ = cost(capsys, "help")
+
+    assert code == 0
+    assert "/cost team fraud-detection" in out
+    assert "`fraud-detection`, `nlp`, `recommendations`" in out
+    for question in ("top", "untagged", "compare", "forecast", "trend"):
+        assert f"`/cost {question} " in out
