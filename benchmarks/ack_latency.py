@@ -56,7 +56,7 @@ def main() -> int:
         try:
             # The stand-in (which receives the answers) runs in its own process, so that
             # this process only sends requests and times them.
-            standin_process, slack_url = start_standin(secret)
+            standin_process, slack_url, response_urls = start_standin(secret, args.requests)
             processes.append(standin_process)
             if args.url:
                 events_url = args.url
@@ -64,33 +64,63 @@ def main() -> int:
                 world = start_demo_world(workdir=Path(workdir) / "aws", now=dt.datetime.now(dt.UTC))
                 bot, events_url = start_costbot_serve(workdir, world.focus_glob, slack_url, secret)
                 processes.append(bot)
+            started = time.monotonic()
             latencies, errors = send_commands(
-                events_url, slack_url, secret, args.requests, args.concurrency, args.text
+                events_url, response_urls, secret, args.concurrency, args.text
             )
+            acked_s = time.monotonic() - started
+            answered, answered_s = wait_for_answers(slack_url, args.requests, started)
         finally:
             for process in reversed(processes):
                 process.terminate()
                 process.wait(timeout=10)
             if world is not None:
                 world.stop()
-    return report(latencies, errors, args)
+    return report(latencies, errors, args, delivery=(acked_s, answered, answered_s))
+
+
+def wait_for_answers(slack_url: str, expected: int, started: float) -> tuple[int, float]:
+    """Waits (up to 2 minutes) until the stand-in holds an answer for every command."""
+    deadline = time.monotonic() + 120
+    answered = 0
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(slack_url + "/ui/api/state", timeout=10) as response:
+            messages = json.loads(response.read())["messages"]
+        answered = sum(1 for m in messages if m.get("bot_id") and not m.get("ephemeral_for"))
+        if answered >= expected:
+            break
+        time.sleep(0.25)
+    return answered, time.monotonic() - started
 
 
 STANDIN_SCRIPT = """
-import sys, threading
+import json, sys, threading
+from bot.demo.people import CHANNELS, USERS
 from bot.demo.slack_standin import SlackStandIn
 standin = SlackStandIn(signing_secret=sys.argv[1], bot_token="xoxb-benchmark-token")
 print(standin.start(), flush=True)
+urls = [
+    standin.issue_response_url(
+        user_id=USERS[i % len(USERS)].id, channel_id=CHANNELS[i % len(CHANNELS)].id
+    )
+    for i in range(int(sys.argv[2]))
+]
+print(json.dumps(urls), flush=True)
 threading.Event().wait()
 """
 
 
-def start_standin(secret: str) -> tuple[subprocess.Popen, str]:
+def start_standin(secret: str, count: int) -> tuple[subprocess.Popen, str, list[str]]:
+    """The stand-in in its own process, with one response_url minted per command."""
     process = subprocess.Popen(
-        [sys.executable, "-c", STANDIN_SCRIPT, secret], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", STANDIN_SCRIPT, secret, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+    base_url = process.stdout.readline().strip()
+    return process, base_url, json.loads(process.stdout.readline())
 
 
 def start_costbot_serve(workdir: str, focus_glob: str, slack_url: str, secret: str):
@@ -128,7 +158,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def signed_command(secret: str, slack_url: str, index: int, text: str) -> tuple[bytes, dict]:
+def signed_command(secret: str, response_url: str, index: int, text: str) -> tuple[bytes, dict]:
     user = USERS[index % len(USERS)]
     channel = CHANNELS[index % len(CHANNELS)]
     body = urllib.parse.urlencode(
@@ -141,7 +171,7 @@ def signed_command(secret: str, slack_url: str, index: int, text: str) -> tuple[
             "user_name": user.name,
             "command": "/cost",
             "text": text or f"team {TEAMS[index % len(TEAMS)]}",
-            "response_url": f"{slack_url}/response/bench{index}",
+            "response_url": response_url,
             "trigger_id": f"bench.{index}",
         }
     )
@@ -156,12 +186,12 @@ def signed_command(secret: str, slack_url: str, index: int, text: str) -> tuple[
 
 
 def send_commands(
-    events_url: str, slack_url: str, secret: str, count: int, concurrency: int, text: str
+    events_url: str, response_urls: list[str], secret: str, concurrency: int, text: str
 ) -> tuple[list[float], int]:
     url = urllib.parse.urlsplit(events_url)
 
     def one(index: int) -> tuple[float, bool]:
-        body, headers = signed_command(secret, slack_url, index, text)
+        body, headers = signed_command(secret, response_urls[index], index, text)
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
         try:
             started = time.perf_counter()
@@ -176,11 +206,17 @@ def send_commands(
             connection.close()
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(one, range(count)))
+        results = list(pool.map(one, range(len(response_urls))))
     return [ms for ms, _ in results], sum(1 for _, ok in results if not ok)
 
 
-def report(latencies: list[float], errors: int, args: argparse.Namespace) -> int:
+def report(
+    latencies: list[float],
+    errors: int,
+    args: argparse.Namespace,
+    *,
+    delivery: tuple[float, int, float] = (0.0, 0, 0.0),
+) -> int:
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
@@ -197,12 +233,20 @@ def report(latencies: list[float], errors: int, args: argparse.Namespace) -> int
         "mean_ms": round(statistics.fmean(ordered), 1),
         "target_p99_ms": TARGET_P99_MS,
     }
+    acked_s, answered, answered_s = delivery
+    figures["all_acked_s"] = round(acked_s, 2)
+    figures["answers_delivered"] = answered
+    figures["all_answered_s"] = round(answered_s, 2)
     figures["met"] = figures["p99_ms"] < TARGET_P99_MS and errors == 0
     count, concurrency = figures["requests"], args.concurrency
     print(f"ack latency over {count} signed slash commands, {concurrency} at a time:")
     print(
         f"  p50 {figures['p50_ms']} ms · p95 {figures['p95_ms']} ms · p99 {figures['p99_ms']} ms"
         f" · max {figures['max_ms']} ms · errors {errors}"
+    )
+    print(
+        f"  all {count} acked after {figures['all_acked_s']} s; answers delivered: "
+        f"{answered}/{count}, the last after {figures['all_answered_s']} s"
     )
     print(f"  target p99 < {TARGET_P99_MS:.0f} ms: {'met' if figures['met'] else 'NOT met'}")
     print(json.dumps(figures))

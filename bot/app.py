@@ -125,7 +125,7 @@ def build_deps(
         audit=store,
         ledger=store,
         dry_run=settings.dry_run,
-        background=background or ThreadPoolExecutor(max_workers=4, thread_name_prefix="work"),
+        background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="work"),
     )
 
 

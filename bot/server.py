@@ -85,7 +85,6 @@ class HttpServer:
             threads=threads,
             ident=ident,
             clear_untrusted_proxy_headers=True,
-            asyncore_loop_timeout=0.2,  # how long stop() may wait for the loop to notice
         )
 
         self._thread: threading.Thread | None = None

@@ -8,6 +8,8 @@ CLI prints as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -492,7 +494,39 @@ def _allocation(
     ):
         return None
     result = source.costs(CostQuery(period, metric, CostFilter(), dimensions))
-    return allocate(result, teams=teams, shared=shared)
+    return _ALLOCATIONS.allocate(result, teams, shared)
+
+
+class _AllocationMemo:
+    """Remembers the allocation of the last few source answers.
+
+    Sources hand back the same ``CostResult`` object for a repeated question (their answer
+    cache), so its allocation can be reused as long as the teams file is the same objects.
+    Entries hold the result itself, so an ``id`` is never reused while remembered.
+    """
+
+    size = 64
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[int, tuple[object, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allocate(
+        self, result: CostResult, teams: Mapping[str, Team], shared: Sequence[SharedCost]
+    ) -> Allocation:
+        with self._lock:
+            entry = self._entries.get(id(result))
+        if entry is not None and entry[0] is result and entry[1] is teams and entry[2] is shared:
+            return entry[3]  # type: ignore[return-value]
+        allocation = allocate(result, teams=teams, shared=shared)
+        with self._lock:
+            self._entries[id(result)] = (result, teams, shared, allocation)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return allocation
+
+
+_ALLOCATIONS = _AllocationMemo()
 
 
 def _grouped(source: Source, query: CostQuery) -> tuple[Amounts, Amounts]:

@@ -55,7 +55,7 @@ class Deps:
     ledger: RequestLedger
     dry_run: bool = True
     shared: tuple[SharedCost, ...] = ()
-    background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+    background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:
         """Runs ``work`` on the background pool; an exception is logged, never lost."""

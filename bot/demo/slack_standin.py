@@ -899,7 +899,18 @@ class SlackStandIn:
             self._triggers[tid] = {"user": user_id, "issued": time.monotonic(), "used": False}
         return tid
 
+    def issue_response_url(
+        self, *, user_id: str, channel_id: str, command: str = "/cost", text: str = ""
+    ) -> str:
+        """A response_url as Slack mints for a slash command (for load generators that sign
+        their own commands, e.g. benchmarks/ack_latency.py)."""
+        cid = self._channel_id(channel_id) or channel_id
+        return self._new_response_url(
+            kind="command", user=user_id, channel=cid, command=command, text=text
+        )
+
     def _new_response_url(self, **info: Any) -> str:
+
         if not self.base_url:
             raise RuntimeError("the stand-in has no base_url: call start() first")
         rid = secrets.token_urlsafe(18)

@@ -18,7 +18,9 @@ import datetime as dt
 import glob
 import os
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -95,11 +97,16 @@ class BillingFileSource:
     schema: BillingSchema
     cache_size = 256
 
-    def __init__(self, path_or_glob: str) -> None:
+    relist_after_s = 2.0  # how long a listing of the files is trusted (exports land hourly)
+
+    def __init__(self, path_or_glob: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.path_or_glob = path_or_glob
+        self._clock = clock
+        self._listing: tuple[float, list[str]] | None = None
         self._answers: OrderedDict[tuple[object, ...], CostResult] = OrderedDict()
         self._answers_lock = threading.Lock()
         self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
+        self._coverage: tuple[object, Period | None] | None = None
         # One in-memory database, opened once (~15 ms, more than a small scan); each scan
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
@@ -160,6 +167,15 @@ class BillingFileSource:
         Answered with the ordinary query machinery (grouped by day over all time), so it is
         cached with the files' identity like any other answer.
         """
+        identity = _files_identity(self._matching_paths())
+        remembered = self._coverage
+        if remembered is not None and remembered[0] == identity:
+            return remembered[1]
+        covered = self._scan_coverage()
+        self._coverage = (identity, covered)
+        return covered
+
+    def _scan_coverage(self) -> Period | None:
         by_day = (Dimension(DimensionKind.DAY), Dimension(DimensionKind.CHARGE_CATEGORY))
         groups = self.costs(CostQuery(period=ALL_TIME, group_by=by_day)).groups
         # Usage days tell what the export covers; a month's tax line dated on the 1st does not.
@@ -207,6 +223,18 @@ class BillingFileSource:
             ) from None
 
     def _matching_paths(self) -> list[str]:
+        """The files, listed again at most every ``relist_after_s`` (a glob per question
+        was a tenth of a busy bot's time); their identity (size, mtime) is still checked
+        on every question."""
+        now = self._clock()
+        listing = self._listing
+        if listing is not None and now - listing[0] < self.relist_after_s:
+            return listing[1]
+        paths = self._list_paths()
+        self._listing = (now, paths)
+        return paths
+
+    def _list_paths(self) -> list[str]:
         if os.path.isdir(self.path_or_glob):
             pattern = os.path.join(self.path_or_glob, "**", "*")
             candidates = [p for p in glob.glob(pattern, recursive=True) if _is_billing_file(p)]

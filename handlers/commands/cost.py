@@ -43,8 +43,12 @@ def answer_cost_command(
     text = command.get("text", "")
     try:
         _answer(text, ack=ack, respond=respond, client=client, deps=deps, command=command)
-    finally:  # after the ack: the record never delays the answer
-        deps.audit.record_audit(actor=user, action="command", target="/cost", detail={"text": text})
+    finally:  # off the ack path: Bolt answers Slack only when this listener returns
+        deps.run_later(
+            lambda: deps.audit.record_audit(
+                actor=user, action="command", target="/cost", detail={"text": text}
+            )
+        )
 
 
 def _answer(
