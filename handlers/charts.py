@@ -42,7 +42,9 @@ def render_daily_trend_png(
     axes.set_title(title, fontsize=11, loc="left")
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(loc="upper left", fontsize=8, frameon=False)
+    # Above the plot, right of the title: full bars would hide a legend inside it.
+    axes.legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, fontsize=8, frameon=False)
+
     axes.xaxis.set_major_formatter(DateFormatter("%b %-d"))
     figure.autofmt_xdate()
     figure.tight_layout()
