@@ -11,11 +11,13 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+
+from engines.changes import UPDATABLE_COLUMNS, Change, ChangeRequest, State, db_value
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -45,11 +47,48 @@ def _create_source_cache(db: Database) -> None:
     db["source_cache"].create({"key": str, "value": str, "fetched_at": str}, pk="key")
 
 
+def _create_changes(db: Database) -> None:
+    db["changes"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "updated_at": str,
+            "state": str,
+            "instance_id": str,
+            "account_id": str,
+            "region": str,
+            "team": str,
+            "from_type": str,
+            "to_type": str,
+            "monthly_saving": str,  # a Decimal, as text
+            "requested_by": str,
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+            "snoozed_until": str,
+            "scheduled_for": str,
+            "dry_run": int,
+            "last_error": str,
+            "message_channel": str,
+            "message_ts": str,
+            "version": int,
+            "direction": str,  # forward | revert: which way an execution in flight goes
+            "was_running": int,  # the instance's state when the execution began
+        },
+        pk="id",
+        not_null={"created_at", "updated_at", "state", "instance_id", "region", "version"},
+        defaults={"version": 0, "dry_run": 0, "direction": "forward"},
+    )
+    db["changes"].create_index(["state"])
+    db["changes"].create_index(["instance_id"])
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
     ("0002_seen_requests", _create_seen_requests),
     ("0003_source_cache", _create_source_cache),
+    ("0004_changes", _create_changes),
 ]
 
 
@@ -176,6 +215,91 @@ class Store:
             self.db.execute(
                 "insert or replace into source_cache (key, value, fetched_at) values (?, ?, ?)",
                 [key, json.dumps(value, default=str), now.isoformat()],
+            )
+
+    # --- changes (``engines.changes.ChangeStore``) ------------------------------------
+
+    def create_change(self, request: ChangeRequest, *, now: dt.datetime) -> Change:
+        """Records a new change in state ``proposed`` and returns it."""
+        row = {
+            "created_at": now.isoformat(),
+            "updated_at": now.isoformat(),
+            "state": State.PROPOSED.value,
+            "instance_id": request.instance_id,
+            "account_id": request.account_id,
+            "region": request.region,
+            "team": request.team,
+            "from_type": request.from_type,
+            "to_type": request.to_type,
+            "monthly_saving": str(request.monthly_saving),
+            "requested_by": request.requested_by,
+            "reason": request.reason,
+            "message_channel": request.message_channel,
+            "message_ts": request.message_ts,
+        }
+        columns = ", ".join(row)
+        values = ", ".join(f":{name}" for name in row)
+        with self._write_lock():
+            cursor = self.db.execute(f"insert into changes ({columns}) values ({values})", row)
+            change_id = int(cursor.lastrowid or 0)
+        change = self.get_change(change_id)
+        assert change is not None
+        return change
+
+    def get_change(self, change_id: int) -> Change | None:
+        rows = list(self.db.query("select * from changes where id = ?", [change_id]))
+        return Change.from_row(rows[0]) if rows else None
+
+    def list_changes(
+        self,
+        *,
+        states: Collection[State] | None = None,
+        instance_id: str | None = None,
+        limit: int = 200,
+    ) -> list[Change]:
+        """Changes, newest first, optionally only in ``states`` or of one instance."""
+        where, params = ["1"], []
+        if states is not None:
+            where.append(f"state in ({', '.join('?' * len(states))})")
+            params += [State(state).value for state in states]
+        if instance_id is not None:
+            where.append("instance_id = ?")
+            params.append(instance_id)
+        sql = f"select * from changes where {' and '.join(where)} order by id desc limit ?"
+        return [Change.from_row(row) for row in self.db.query(sql, [*params, limit])]
+
+    def transition(
+        self, change_id: int, *, expected: Collection[State], new: State, **fields: Any
+    ) -> bool:
+        """Compare-and-set: moves the change to ``new`` (setting ``fields``) only if its
+        state is one of ``expected``. True when it moved.
+
+        One ``UPDATE ... WHERE state IN (...)``: of many callers at once, exactly one wins,
+        in this process and across processes.
+        """
+        unknown = set(fields) - UPDATABLE_COLUMNS
+        if unknown:
+            raise ValueError(f"not updatable change fields: {sorted(unknown)}")
+        if not expected:
+            return False
+        fields.setdefault("updated_at", dt.datetime.now(dt.UTC))
+        values = {name: db_value(value) for name, value in fields.items()}
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        states = {f"s{i}": State(state).value for i, state in enumerate(expected)}
+        sql = (
+            f"update changes set state = :new_state, version = version + 1, {assignments} "
+            f"where id = :change_id and state in ({', '.join(':' + key for key in states)})"
+        )
+        params = {**values, **states, "new_state": State(new).value, "change_id": change_id}
+        with self._write_lock():
+            return self.db.execute(sql, params).rowcount == 1
+
+    def set_change_message(self, change_id: int, *, channel: str, ts: str) -> None:
+        """Remembers the Slack message that shows the change (to update it later)."""
+        with self._write_lock():
+            self.db.execute(
+                "update changes set message_channel = ?, message_ts = ? where id = ?",
+                [channel, ts, change_id],
             )
 
     def ping(self) -> bool:
