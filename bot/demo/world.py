@@ -97,6 +97,13 @@ class DemoWorld:
         self.stop()
 
 
+def _fast_metrics() -> None:
+    # moto's own GetMetricData is too slow for two weeks of the fleet's metrics.
+    from bot.demo.moto_cloudwatch import use_indexed_metrics
+
+    use_indexed_metrics()
+
+
 def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoWorld:
     """Start moto in-process, seed it with the demo fleet, write the export under ``workdir``.
 
@@ -106,6 +113,7 @@ def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoW
         seed: varies the export's day-to-day swings; metrics depend only on the fleet.
     """
     started = time.perf_counter()
+    _fast_metrics()
     server = _start_server()
     host, port = server.get_host_and_port()
     world = DemoWorld(
