@@ -21,7 +21,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.aws import AwsClients
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
+from engines.changes import ChangeRunner
 from engines.errors import ConfigError, CostSourceError
+from engines.fleet_review import FleetReviewer
+from engines.pricing import PriceBook
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
@@ -117,6 +120,25 @@ def build_deps(
     """Everything the listeners (and the CLI's questions) use, built from settings."""
     config = config if config is not None else load_teams_file(settings.teams_file)
     aws = aws or AwsClients(settings)
+    changes = ChangeRunner(
+        lambda account_id, region: aws.client("ec2", region=region),
+        store,
+        audit=store.record_audit,
+        dry_run=settings.dry_run,
+        now=now,
+    )
+    reviewer = FleetReviewer(
+        ec2_for=lambda region: aws.client("ec2", region=region),
+        cloudwatch_for=lambda region: aws.client("cloudwatch", region=region),
+        prices=PriceBook(
+            # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
+            pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
+            cache=StoreResponseCache(store),
+            now=now,
+        ),
+        region=aws.region,
+        now=now,
+    )
     return Deps(
         teams=config.teams,
         shared=config.shared,
@@ -126,6 +148,8 @@ def build_deps(
         ledger=store,
         dry_run=settings.dry_run,
         background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="work"),
+        changes=changes,
+        rightsizing=reviewer,
     )
 
 

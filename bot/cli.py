@@ -14,7 +14,7 @@ import threading
 import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings, SettingsError
 from engines.errors import ConfigError
@@ -95,7 +95,8 @@ def run_serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.001)
 
     costbot = build_costbot(settings)
-    scheduler = build_scheduler(costbot.store, now=costbot.deps.now)
+    _recover_changes(costbot)
+    scheduler = build_scheduler(costbot.store, now=costbot.deps.now, changes=costbot.deps.changes)
     if settings.scheduler_enabled:
         scheduler.start()
     server = HttpServer(
@@ -122,6 +123,14 @@ def run_serve(args: argparse.Namespace) -> int:
         if scheduler.running:
             scheduler.shutdown(wait=False)
     return EXIT_OK
+
+
+def _recover_changes(costbot: Any) -> None:
+    """A change a crash left half-way is finished or rolled back before serving again."""
+    if costbot.deps.changes is None:
+        return
+    for outcome in costbot.deps.changes.recover():
+        logger.warning("recovered a change left half-way: %s", outcome.text)
 
 
 def run_demo(args: argparse.Namespace) -> int:

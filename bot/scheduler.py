@@ -9,13 +9,16 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
+from engines.changes import ChangeRunner
 
 logger = logging.getLogger(__name__)
 
 SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
 
 
-def build_scheduler(store: Store, *, now: Callable[[], dt.datetime]) -> BackgroundScheduler:
+def build_scheduler(
+    store: Store, *, now: Callable[[], dt.datetime], changes: ChangeRunner | None = None
+) -> BackgroundScheduler:
     """A background scheduler (UTC) with costbot's jobs registered; not started."""
     scheduler = BackgroundScheduler(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -28,7 +31,25 @@ def build_scheduler(store: Store, *, now: Callable[[], dt.datetime]) -> Backgrou
         replace_existing=True,
         kwargs={"store": store, "now": now},
     )
+    if changes is not None:
+        scheduler.add_job(
+            run_due_changes,
+            "interval",
+            minutes=1,
+            id="changes.run_due",
+            replace_existing=True,
+            kwargs={"changes": changes, "now": now},
+        )
     return scheduler
+
+
+def run_due_changes(*, changes: ChangeRunner, now: Callable[[], dt.datetime]) -> int:
+    """Carries out the changes approved for a maintenance window that has come."""
+    due = changes.due(now())
+    for change in due:
+        outcome = changes.execute(change.id)
+        logger.info("scheduled change %s: %s", change.id, outcome.text)
+    return len(due)
 
 
 def prune_seen_requests(*, store: Store, now: Callable[[], dt.datetime]) -> int:

@@ -182,6 +182,17 @@ class Store:
             )
             return int(cursor.lastrowid or 0)
 
+    def recent_audit(self, *, team: str = "", limit: int = 20) -> list[dict[str, Any]]:
+        """The newest audit records, of one team's changes when ``team`` is given."""
+        if not team:
+            return self.audit_records(limit=limit)
+        rows = self.db.query(
+            "select * from audit_log where json_extract(detail, '$.team') = ? "
+            "order by id desc limit ?",
+            [team, limit],
+        )
+        return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
     def audit_records(self, *, limit: int = 100) -> list[dict[str, Any]]:
         rows = self.db.query("select * from audit_log order by id desc limit ?", [limit])
         return [{**row, "detail": json.loads(row["detail"])} for row in rows]

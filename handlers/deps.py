@@ -9,6 +9,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engines.changes import ChangeRunner
 from engines.models import SharedCost, Team
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class AuditLog(Protocol):
         detail: dict[str, Any] | None = None,
         dry_run: bool = False,
     ) -> int: ...
+
+    def recent_audit(self, *, team: str = "", limit: int = 20) -> list[dict[str, Any]]: ...
 
 
 class RequestLedger(Protocol):
@@ -43,6 +46,8 @@ class Deps:
         ledger: remembers request ids so Slack's retries never run anything twice.
         dry_run: when true, nothing that changes cloud resources is carried out.
         shared: shared costs from the teams file, split across teams.
+        changes: carries out approved changes (None: right-sizing is not set up).
+        rightsizing: reviews a team's instances (``engines.fleet_review.FleetReviewer``).
 
         background: where slow work goes after the ack, so that Bolt's listener threads
             are free to acknowledge the next requests within Slack's 3 seconds.
@@ -55,6 +60,8 @@ class Deps:
     ledger: RequestLedger
     dry_run: bool = True
     shared: tuple[SharedCost, ...] = ()
+    changes: ChangeRunner | None = None
+    rightsizing: Any = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:

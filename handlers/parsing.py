@@ -9,6 +9,8 @@ The grammar, the same for the slash command and ``costbot cost``::
     compare <period> vs <period> [team <name>] [metric ...]
     forecast [team <name>] [metric ...]
     trend <team> [period] [metric ...]
+    rightsize [team]
+    audit [team]
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """
@@ -21,7 +23,17 @@ from dataclasses import dataclass
 from engines.errors import UserInputError
 from engines.models import Metric
 
-SUBCOMMANDS = ("help", "team", "top", "untagged", "compare", "forecast", "trend")
+SUBCOMMANDS = (
+    "help",
+    "team",
+    "top",
+    "untagged",
+    "compare",
+    "forecast",
+    "trend",
+    "rightsize",
+    "audit",
+)
 METRIC_WORDS = {
     "billed": Metric.BILLED,
     "unblended": Metric.BILLED,
@@ -83,6 +95,16 @@ class TrendRequest:
     metric: Metric = Metric.BILLED
 
 
+@dataclass(frozen=True)
+class RightsizeRequest:
+    team: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    team: str = ""
+
+
 CostCommand = (
     HelpRequest
     | TeamCostRequest
@@ -91,6 +113,8 @@ CostCommand = (
     | CompareRequest
     | ForecastRequest
     | TrendRequest
+    | RightsizeRequest
+    | AuditRequest
 )
 
 
@@ -183,6 +207,23 @@ def _parse_trend(words: list[str]) -> TrendRequest:
     return TrendRequest(team=words[0], period_text=options.rest, metric=options.metric)
 
 
+def _parse_rightsize(words: list[str]) -> RightsizeRequest:
+    return RightsizeRequest(team=_only_team(words, "rightsize"))
+
+
+def _parse_audit(words: list[str]) -> AuditRequest:
+    return AuditRequest(team=_only_team(words, "audit"))
+
+
+def _only_team(words: list[str], subcommand: str) -> str:
+    if len(words) > 1:
+        raise UserInputError(
+            f"`/cost {subcommand}` takes at most a team name.",
+            hint=f"Try `/cost {subcommand}` or `/cost {subcommand} nlp`.",
+        )
+    return words[0] if words else ""
+
+
 _PARSERS = {
     "team": _parse_team,
     "top": _parse_top,
@@ -190,6 +231,8 @@ _PARSERS = {
     "compare": _parse_compare,
     "forecast": _parse_forecast,
     "trend": _parse_trend,
+    "rightsize": _parse_rightsize,
+    "audit": _parse_audit,
 }
 
 

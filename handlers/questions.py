@@ -6,30 +6,79 @@ answered in the ack; the returned ``Work`` carries the slow part for after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engines import questions
+from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.errors import UserInputError
 from engines.models import Period
 from engines.periods import parse_period
 from engines.query import Dimension
+from engines.rightsizing_models import Recommendation
 from engines.teams import find_team
+from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
+from handlers.blocks.rightsize import build_rightsize_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.parsing import (
+    AuditRequest,
     CompareRequest,
     CostCommand,
     ForecastRequest,
+    RightsizeRequest,
     TeamCostRequest,
     TopRequest,
     TrendRequest,
     UntaggedRequest,
 )
 
-Result = questions.Answer | questions.Trend | questions.ForecastAnswer
+
+@dataclass(frozen=True)
+class RightsizeResult:
+    """Recommendations for one or more teams, with the change id behind each button."""
+
+    subject: str
+    proposals: tuple[tuple[str, Recommendation], ...]
+    approvers: tuple[str, ...]
+    lookback_days: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.subject,
+            "lookback_days": self.lookback_days,
+            "groups": [
+                {
+                    "key": rec.instance.instance_id,
+                    "name": rec.instance.name,
+                    "finding": rec.finding.value,
+                    "from": rec.current_type,
+                    "to": rec.recommended_type,
+                    "action": rec.action,
+                    "cost": str(rec.monthly_saving),
+                    "risk": rec.risk.value if rec.risk else None,
+                    "change": change_id or None,
+                    "reason": rec.reason,
+                }
+                for change_id, rec in self.proposals
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    subject: str
+    records: tuple[dict[str, Any], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"team": self.subject, "groups": list(self.records)}
+
+
+Result = (
+    questions.Answer | questions.Trend | questions.ForecastAnswer | RightsizeResult | AuditResult
+)
 DEFAULT_TREND = "last 30d"
 
 
@@ -237,6 +286,87 @@ def _answer_renderer(
     return render
 
 
+def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work:
+    if deps.rightsizing is None or deps.changes is None:
+        raise UserInputError(
+            "Right-sizing needs AWS access (EC2 and CloudWatch), which is not configured here."
+        )
+    teams = [find_team(deps.teams, request.team)] if request.team else list(deps.teams.values())
+    subject = teams[0].name if request.team else "all teams"
+
+    def result() -> Result:
+        proposals: list[tuple[str, Recommendation]] = []
+        lookback = 14
+        for team in teams:
+            review = deps.rightsizing.review(team)
+            lookback = review.lookback_days
+            proposals += _proposals(review.recommendations, team.name, asked_by, deps)
+        proposals.sort(key=lambda pair: -pair[1].monthly_saving)
+        approvers = tuple(dict.fromkeys(a for team in teams for a in team.approvers))
+        return RightsizeResult(subject, tuple(proposals), approvers, lookback)
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, RightsizeResult)
+        return Reply(
+            build_rightsize_message(
+                answer.subject,
+                answer.proposals,
+                approvers=answer.approvers,
+                dry_run=deps.dry_run,
+                lookback_days=answer.lookback_days,
+                asked_by=asked_by,
+            )
+        )
+
+    return Work(f"right-sizing for *{subject}*", result, render)
+
+
+def _proposals(
+    recommendations: Sequence[Recommendation], team: str, asked_by: str, deps: Deps
+) -> list[tuple[str, Recommendation]]:
+    """Each recommendation with the change behind its buttons: an open change for the same
+    instance is reused; a dismissed or still-snoozed one keeps the recommendation away."""
+    assert deps.changes is not None
+    pairs: list[tuple[str, Recommendation]] = []
+    for rec in recommendations:
+        if rec.action != "modify" or rec.monthly_saving <= 0:
+            pairs.append(("", rec))
+            continue
+        earlier = deps.changes.store.list_changes(instance_id=rec.instance.instance_id, limit=20)
+        if any(_keeps_away(change, deps) for change in earlier):
+            continue
+        open_change = next((c for c in earlier if c.state in OPEN), None)
+        if open_change is None:
+            request = ChangeRequest.from_recommendation(
+                rec, requested_by=asked_by or "costbot", team=team
+            )
+            open_change = deps.changes.propose(request)
+        pairs.append((str(open_change.id), rec))
+    return pairs
+
+
+def _keeps_away(change: Change, deps: Deps) -> bool:
+    if change.state is State.DISMISSED:
+        return True
+    return change.state is State.SNOOZED and bool(
+        change.snoozed_until and change.snoozed_until > deps.now()
+    )
+
+
+def _plan_audit(request: AuditRequest, deps: Deps, asked_by: str) -> Work:
+    team_name = find_team(deps.teams, request.team).name if request.team else ""
+
+    def result() -> Result:
+        records = deps.audit.recent_audit(team=team_name, limit=20)
+        return AuditResult(team_name or "all teams", tuple(records))
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, AuditResult)
+        return Reply(build_audit_message(answer.subject, answer.records))
+
+    return Work(f"the audit log of {team_name or 'all teams'}", result, render)
+
+
 _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
@@ -244,4 +374,6 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     CompareRequest: _plan_compare,
     ForecastRequest: _plan_forecast,
     TrendRequest: _plan_trend,
+    RightsizeRequest: _plan_rightsize,
+    AuditRequest: _plan_audit,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from handlers.actions import rightsize
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
@@ -14,3 +15,4 @@ def register_all(app: App, deps: Deps) -> None:
     app.use(build_retry_guard(deps.ledger))
     cost.register(app, deps)
     app_home.register(app, deps)
+    rightsize.register(app, deps)

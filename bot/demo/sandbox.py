@@ -100,7 +100,9 @@ class DemoSandbox:
         self.bot_server = HttpServer(wsgi_app).start()
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
-            self._scheduler = build_scheduler(self.costbot.store, now=self.now)
+            self._scheduler = build_scheduler(
+                self.costbot.store, now=self.now, changes=self.costbot.deps.changes
+            )
             self._scheduler.start()
         return self
 

@@ -1,0 +1,11 @@
+"""Every interactive element's ``action_id``, in one place (listeners match on these)."""
+
+RIGHTSIZE_APPROVE = "rightsize_approve"
+RIGHTSIZE_APPROVE_TONIGHT = "rightsize_approve_tonight"
+RIGHTSIZE_DENY = "rightsize_deny"
+RIGHTSIZE_SNOOZE = "rightsize_snooze"
+RIGHTSIZE_DISMISS = "rightsize_dismiss"
+RIGHTSIZE_REVERT = "rightsize_revert"
+
+RIGHTSIZE_PREFIX = "rightsize_"
+RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"

@@ -1,0 +1,1 @@
+"""Button and modal listeners."""

@@ -1,0 +1,179 @@
+"""Approve, Deny, Snooze, Dismiss, Tonight and Revert on a right-sizing recommendation.
+
+The listener only acknowledges (and opens the Dismiss modal, whose trigger expires in
+seconds); deciding and carrying out happen on the background pool, and the message is
+updated in place through the click's ``response_url``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from engines.changes import Outcome, State
+from handlers import action_ids
+from handlers.blocks.common import escape
+from handlers.blocks.rightsize import build_dismiss_modal, with_decision
+from handlers.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+MAINTENANCE_HOUR = 22
+ICONS = {
+    State.DONE: ":white_check_mark:",
+    State.ROLLED_BACK: ":leftwards_arrow_with_hook:",
+    State.REVERTED: ":leftwards_arrow_with_hook:",
+    State.FAILED: ":x:",
+    State.DENIED: ":no_entry_sign:",
+    State.SNOOZED: ":zzz:",
+    State.DISMISSED: ":wastebasket:",
+    State.SCHEDULED: ":clock10:",
+}
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(re.compile(f"^{action_ids.RIGHTSIZE_PREFIX}"))
+    def handle_rightsize_click(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        ack()
+        if action["action_id"] == action_ids.RIGHTSIZE_DISMISS:
+            _open_dismiss_modal(client, body, action, deps)
+            return
+        deps.run_later(lambda: decide(body, action, respond=respond, deps=deps))
+
+    @app.view(action_ids.RIGHTSIZE_DISMISS_MODAL)
+    def handle_dismiss_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = view["state"]["values"]["reason"]["reason"].get("value") or ""
+        if len(reason.strip()) < 3:
+            ack(response_action="errors", errors={"reason": "Say in a few words why."})
+            return
+        ack()
+        change_id, _, response_url = view["private_metadata"].partition("|")
+        user = body["user"]["id"]
+        deps.run_later(lambda: _dismiss(int(change_id), user, reason.strip(), response_url, deps))
+
+
+def decide(body: dict[str, Any], action: dict[str, Any], *, respond: Respond, deps: Deps) -> None:
+    """Carries out one click and updates the message (or tells only the clicker why not)."""
+    runner = deps.changes
+    if runner is None:
+        respond(
+            response_type="ephemeral", replace_original=False, text="Right-sizing is not set up."
+        )
+        return
+    change_id = int(action["value"])
+    user = body["user"]["id"]
+    change = runner.store.get_change(change_id)
+    if change is None:
+        respond(
+            response_type="ephemeral", replace_original=False, text="That change no longer exists."
+        )
+        return
+    approvers = _approvers(deps, change.team)
+    kind = action["action_id"]
+    if kind == action_ids.RIGHTSIZE_APPROVE:
+        outcome = runner.approve(change_id, approver=user, approvers=approvers)
+        if outcome.ok:
+            _update(
+                body,
+                respond,
+                change_id,
+                f":hourglass_flowing_sand: Approved by <@{user}>: working on it…",
+            )
+            outcome = runner.execute(change_id)
+    elif kind == action_ids.RIGHTSIZE_APPROVE_TONIGHT:
+        at = _tonight(deps, change.team)
+        outcome = runner.approve(change_id, approver=user, approvers=approvers, at=at)
+    elif kind == action_ids.RIGHTSIZE_DENY:
+        outcome = runner.deny(change_id, by=user, approvers=approvers)
+    elif kind == action_ids.RIGHTSIZE_SNOOZE:
+        outcome = _only_approvers(user, approvers) or runner.snooze(change_id, by=user)
+    elif kind == action_ids.RIGHTSIZE_REVERT:
+        outcome = _only_approvers(user, approvers) or runner.revert(change_id, by=user)
+    else:
+        return
+    _report(body, respond, change_id, user, outcome)
+
+
+def _report(
+    body: dict[str, Any], respond: Respond, change_id: int, user: str, outcome: Outcome
+) -> None:
+    if not outcome.ok and (outcome.change is None or outcome.state not in ICONS):
+        respond(response_type="ephemeral", replace_original=False, text=outcome.text)
+        return
+    state = outcome.state
+    icon = ICONS.get(state, ":information_source:") if state else ":information_source:"
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    status = f"{icon} {escape(outcome.text)} (<@{user}>, {when})"
+    if outcome.instance_may_be_stopped:
+        status = ":rotating_light: " + status
+    _update(
+        body, respond, change_id, status, revert=state is State.DONE and not _is_dry_run(outcome)
+    )
+
+
+def _update(
+    body: dict[str, Any], respond: Respond, change_id: int, status: str, *, revert: bool = False
+) -> None:
+    original = body.get("message") or {}
+    blocks = with_decision(original.get("blocks", []), str(change_id), status, revert=revert)
+    respond(replace_original=True, text=original.get("text", status), blocks=blocks)
+
+
+def _dismiss(change_id: int, user: str, reason: str, response_url: str, deps: Deps) -> None:
+    runner = deps.changes
+    if runner is None:
+        return
+    change = runner.store.get_change(change_id)
+    approvers = _approvers(deps, change.team if change else "")
+    outcome = _only_approvers(user, approvers) or runner.dismiss(change_id, by=user, reason=reason)
+    if response_url:  # the click's response_url, carried through the modal
+        reply = {"response_type": "ephemeral", "replace_original": False, "text": outcome.text}
+        WebhookClient(response_url).send_dict(reply)
+
+
+def _open_dismiss_modal(
+    client: WebClient, body: dict[str, Any], action: dict[str, Any], deps: Deps
+) -> None:
+    label = f"change {action['value']}"
+    if deps.changes is not None:
+        change = deps.changes.store.get_change(int(action["value"]))
+        label = change.label if change else label
+    view = build_dismiss_modal(
+        action["value"], response_url=body.get("response_url", ""), label=label
+    )
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _approvers(deps: Deps, team_name: str) -> tuple[str, ...]:
+    team = deps.teams.get(team_name)
+    return tuple(team.approvers) if team else ()
+
+
+def _only_approvers(user: str, approvers: tuple[str, ...]) -> Outcome | None:
+    if user in approvers:
+        return None
+    names = " or ".join(f"<@{a}>" for a in approvers) or "a team approver"
+    return Outcome(False, f"only {names} can decide this.")
+
+
+def _tonight(deps: Deps, team_name: str) -> dt.datetime:
+    team = deps.teams.get(team_name)
+    zone = ZoneInfo(team.timezone if team else "UTC")
+    local_now = deps.now().astimezone(zone)
+    tonight = local_now.replace(hour=MAINTENANCE_HOUR, minute=0, second=0, microsecond=0)
+    if tonight <= local_now:
+        tonight += dt.timedelta(days=1)
+    return tonight.astimezone(dt.UTC)
+
+
+def _is_dry_run(outcome: Outcome) -> bool:
+    return bool(outcome.change is not None and outcome.change.dry_run)

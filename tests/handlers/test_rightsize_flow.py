@@ -1,0 +1,129 @@
+"""Right-sizing in the channel, on the demo world: propose, refuse outsiders, approve, audit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bot.demo.sandbox import DemoOptions, DemoSandbox
+from engines.changes import State
+from handlers import action_ids
+from handlers.blocks.common import limit_violations
+
+ALICE, BOB, CARA = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA"
+FRAUD, RECS = "C0DEMOFRAUD", "C0DEMORECS"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
+    options = DemoOptions(workdir=tmp_path_factory.mktemp("demo"), run_scheduler=False)
+    with DemoSandbox(options) as running:
+        yield running
+
+
+def ask_rightsize(sandbox: DemoSandbox, user: str, channel: str, team: str) -> dict:
+    slack = sandbox.standin
+    before = max((m["ts"] for m in slack.messages()), default=None, key=float)
+    slack.send_command(user_id=user, channel_id=channel, text=f"rightsize {team}")
+    return slack.wait_for_message(
+        lambda m: (
+            m["channel"] == channel
+            and m["ephemeral_for"] is None
+            and f"{team} · right-sizing" in str(m["blocks"])
+        ),
+        timeout=60,
+        after_ts=before,
+    )
+
+
+def change_ids(message: dict) -> list[str]:
+    return [
+        block["block_id"].split(":")[1]
+        for block in message["blocks"]
+        if block.get("type") == "actions" and block.get("block_id", "").startswith("rightsize:")
+    ]
+
+
+def wait_until(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_list_ranks_savings_and_names_the_approver(sandbox):
+    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")
+    text = str(message["blocks"])
+    assert "fraud-etl-prod" in text and "`m5.4xlarge` → `m5.xlarge`" in text
+    assert "Saves $420.48/month" in text
+    assert "<@U0DEMOALICE>" in text
+    assert "Dry run" in text
+    assert limit_violations(message) == []
+    assert len(change_ids(message)) == 1  # the idle box is a stop candidate, without buttons
+
+
+def test_an_outsider_is_refused_and_the_approver_carries_it_out(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")  # Bob asks: the requester
+    (change_id,) = change_ids(message)
+    store = sandbox.costbot.store
+
+    slack.click(user_id=BOB, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
+    refusal = slack.wait_for_message(
+        lambda m: m["ephemeral_for"] == BOB and "can approve this" in m["text"], timeout=20
+    )
+    assert "only <@U0DEMOALICE> can approve this" in refusal["text"]
+    assert store.get_change(int(change_id)).state is State.PROPOSED
+
+    slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
+    done = wait_until(lambda: store.get_change(int(change_id)).state is State.DONE)
+    assert done
+    change = store.get_change(int(change_id))
+    assert change.dry_run and change.decided_by == ALICE
+
+    def updated():
+        current = next(m for m in slack.messages(FRAUD) if m["ts"] == message["ts"])
+        return current if change_id not in change_ids(current) else None
+
+    current = wait_until(updated)
+    assert "dry run" in str(current["blocks"]).lower()
+    instance = sandbox.world.client("ec2").describe_instances(InstanceIds=[change.instance_id])
+    assert instance["Reservations"][0]["Instances"][0]["InstanceType"] == "m5.4xlarge"
+
+
+def test_the_requester_cannot_approve_their_own_change(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, CARA, RECS, "recommendations")
+    change_id = change_ids(message)[0]
+    slack.click(user_id=CARA, channel_id=RECS, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
+    refusal = slack.wait_for_message(
+        lambda m: m["ephemeral_for"] == CARA and "approve" in m["text"], timeout=20
+    )
+    assert "cannot approve their own change" in refusal["text"]
+    assert sandbox.costbot.store.get_change(int(change_id)).state is State.PROPOSED
+
+
+def test_a_denied_recommendation_is_recorded_and_audited(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, CARA, RECS, "recommendations")
+    first = change_ids(message)[0]
+    slack.click(user_id=CARA, channel_id=RECS, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_DENY, value=first)  # fmt: skip
+    store = sandbox.costbot.store
+    wait_until(lambda: store.get_change(int(first)).state is State.DENIED)
+
+    slack.send_command(user_id=CARA, channel_id=RECS, text="audit recommendations")
+    audit = slack.wait_for_message(
+        lambda m: m["ephemeral_for"] == CARA and "recommendations · audit log" in str(m["blocks"]),
+        timeout=20,
+    )
+    assert "change.denied" in str(audit["blocks"])
+    assert "change.proposed" in str(audit["blocks"])
