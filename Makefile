@@ -39,6 +39,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ack_latency.py
 	$(BIN)/python benchmarks/cost_scan.py
+	$(BIN)/python benchmarks/rightsize_fleet.py
 
 serve: $(STAMP)
 	$(BIN)/costbot serve
