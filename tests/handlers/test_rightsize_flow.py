@@ -127,3 +127,40 @@ def test_a_denied_recommendation_is_recorded_and_audited(sandbox):
     )
     assert "change.denied" in str(audit["blocks"])
     assert "change.proposed" in str(audit["blocks"])
+
+
+DEV, ERIN, NLP = "U0DEMODEV", "U0DEMOERIN", "C0DEMONLP"
+
+
+def test_tonight_schedules_the_change_for_22_00_in_the_team_time_zone(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, ERIN, NLP, "nlp")
+    change_id = change_ids(message)[0]
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE_TONIGHT, value=change_id)  # fmt: skip
+    store = sandbox.costbot.store
+    wait_until(lambda: store.get_change(int(change_id)).state is State.SCHEDULED)
+    when = store.get_change(int(change_id)).scheduled_for
+    from zoneinfo import ZoneInfo
+
+    local = when.astimezone(ZoneInfo("America/Los_Angeles"))  # nlp's time zone
+    assert (local.hour, local.minute) == (22, 0)
+    assert when > sandbox.now()
+
+
+def test_dismiss_asks_why_and_the_recommendation_stops_coming_back(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, ERIN, NLP, "nlp")
+    change_id = change_ids(message)[-1]
+    store = sandbox.costbot.store
+    instance_id = store.get_change(int(change_id)).instance_id
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_DISMISS, value=change_id)  # fmt: skip
+    modal = wait_until(lambda: slack.open_modals(DEV))[-1]
+    assert modal["callback_id"] == action_ids.RIGHTSIZE_DISMISS_MODAL
+    slack.submit_view(user_id=DEV, view_id=modal["id"], values={"reason": "sized for Q4 batch"})
+    wait_until(lambda: store.get_change(int(change_id)).state is State.DISMISSED)
+    assert store.get_change(int(change_id)).reason == "sized for Q4 batch"
+
+    again = ask_rightsize(sandbox, ERIN, NLP, "nlp")
+    assert instance_id not in str(again["blocks"])
