@@ -35,6 +35,9 @@ EXPECTED_LAG = dt.timedelta(days=2)
 
 
 class Source(Protocol):
+    """What every cost source answers (Cost Explorer also has ``forecast``; billing files
+    also ``coverage``)."""
+
     name: str
 
     def costs(self, query: CostQuery) -> CostResult: ...

@@ -1,12 +1,13 @@
-"""The one interface every cost source implements."""
+"""What every cost source shares: the filter it takes and the cache it may keep answers in.
+
+The interface itself, ``costs(CostQuery) -> CostResult``, is ``engines.questions.Source``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from engines.models import CostBreakdown, Metric, Period
 
 
 @dataclass(frozen=True)
@@ -19,18 +20,6 @@ class CostFilter:
 
     tags: dict[str, str] = field(default_factory=dict)
     accounts: tuple[str, ...] = ()
-
-
-class CostSource(Protocol):
-    """Answers "how much, by service" for a filter, a period and a metric."""
-
-    name: str
-
-    def cost_by_service(
-        self, *, period: Period, cost_filter: CostFilter, metric: Metric
-    ) -> CostBreakdown:
-        """Cost per (service, currency) over ``period``; raises ``CostSourceError``."""
-        ...
 
 
 class ResponseCache(Protocol):
