@@ -119,24 +119,26 @@ def build_deps(
 ) -> Deps:
     """Everything the listeners (and the CLI's questions) use, built from settings."""
     config = config if config is not None else load_teams_file(settings.teams_file)
-    aws = aws or AwsClients(settings)
+    aws = aws or AwsClients(settings, accounts=config.accounts)
     changes = ChangeRunner(
-        lambda account_id, region: aws.client("ec2", region=region),
+        lambda account_id, region: aws.client_for("ec2", account_id=account_id, region=region),
         store,
         audit=store.record_audit,
         dry_run=settings.dry_run,
         now=now,
     )
     reviewer = FleetReviewer(
-        ec2_for=lambda region: aws.client("ec2", region=region),
-        cloudwatch_for=lambda region: aws.client("cloudwatch", region=region),
+        ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
+        cloudwatch_for=lambda account, region: aws.client_for(
+            "cloudwatch", account_id=account, region=region
+        ),
         prices=PriceBook(
             # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
             pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
             cache=StoreResponseCache(store),
             now=now,
         ),
-        region=aws.region,
+        targets=aws.targets(),
         now=now,
     )
     return Deps(

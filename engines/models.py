@@ -123,3 +123,13 @@ class CostBreakdown:
         for line in self.lines:
             result[line.currency] = result.get(line.currency, Decimal("0")) + line.amount
         return result
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How costbot reaches another AWS account: a role to assume, in these regions."""
+
+    account_id: str
+    role_arn: str
+    regions: tuple[str, ...] = ()
+    external_id: str = ""

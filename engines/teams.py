@@ -37,7 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engines.errors import ConfigError, UnknownTeamError
-from engines.models import SharedCost, SplitRule, Team
+from engines.models import AccountAccess, SharedCost, SplitRule, Team
 
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -110,6 +110,32 @@ def _validate_accounts(value: object) -> tuple[str, ...]:
         if not _ACCOUNT_ID.match(account):
             raise _Invalid(f"'{account}' is not a 12-digit AWS account id", value=account)
     return tuple(accounts)
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def _validate_role_arn(value: object) -> str:
+    arn = _text(value, 'an IAM role ARN like "arn:aws:iam::123456789012:role/costbot"')
+    if not _ROLE_ARN.match(arn):
+        raise _Invalid(
+            f"'{arn}' is not an IAM role ARN like arn:aws:iam::123456789012:role/costbot",
+            value=arn,
+        )
+    return arn
+
+
+def _validate_regions(value: object) -> tuple[str, ...]:
+    regions = _text_list(value, 'AWS regions like ["us-east-1"]')
+    for region in regions:
+        if not _REGION.match(region):
+            raise _Invalid(f"'{region}' is not an AWS region like us-east-1", value=region)
+    return tuple(regions)
+
+
+def _validate_external_id(value: object) -> str:
+    return _text(value, "the role's external id")
 
 
 def _validate_channel(value: object) -> str:
@@ -230,7 +256,14 @@ SHARED_SCHEMA: dict[str, KeySpec] = {
     "split": KeySpec(_validate_split, 'how to divide it: "proportional", "even" or percentages'),
     "among": KeySpec(_validate_among, "the teams that share it (default: every team)"),
 }
-TOP_LEVEL_KEYS = ("teams", "shared")
+ACCOUNT_SCHEMA: dict[str, KeySpec] = {
+    "role_arn": KeySpec(_validate_role_arn, "the IAM role costbot assumes in that account"),
+    "regions": KeySpec(_validate_regions, "the regions whose instances costbot reviews"),
+    "external_id": KeySpec(
+        _validate_external_id, "the external id the role's trust policy asks for"
+    ),
+}
+TOP_LEVEL_KEYS = ("teams", "shared", "accounts")
 
 
 # --- finding line numbers ----------------------------------------------------------------
@@ -322,6 +355,7 @@ class CostConfig:
 
     teams: dict[str, Team]
     shared: tuple[SharedCost, ...] = ()
+    accounts: tuple[AccountAccess, ...] = ()
 
 
 def load_config(text: str, *, filename: str) -> CostConfig:
@@ -351,7 +385,11 @@ def load_config(text: str, *, filename: str) -> CostConfig:
     shared = tuple(
         _load_shared(name, body, locator, list(teams)) for name, body in shared_table.items()
     )
-    return CostConfig(teams=teams, shared=shared)
+    accounts_table = _top_level_table(document, "accounts", locator)
+    accounts = tuple(
+        _load_account(account_id, body, locator) for account_id, body in accounts_table.items()
+    )
+    return CostConfig(teams=teams, shared=shared, accounts=accounts)
 
 
 def load_teams(text: str, *, filename: str) -> dict[str, Team]:
@@ -464,6 +502,27 @@ def _load_shared(name: str, body: object, locator: _Locator, teams: list[str]) -
     fields.setdefault("tags", {})
     fields["among"] = _resolve_among(path, fields, locator, teams)
     return SharedCost(name=name, **fields)
+
+
+def _load_account(account_id: str, body: object, locator: _Locator) -> AccountAccess:
+    """``[accounts.<12-digit id>]``: the role to assume there and the regions to review."""
+    path = ("accounts", account_id)
+    if not _ACCOUNT_ID.match(account_id):
+        raise locator.error(path, f"'{account_id}' is not a 12-digit AWS account id")
+    if not isinstance(body, dict):
+        message = f"expected a table [accounts.{account_id}], got {_describe_type(body)}"
+        raise locator.error(path, message)
+    for key in body:
+        if key not in ACCOUNT_SCHEMA:
+            message = _unknown_key_message(key, list(ACCOUNT_SCHEMA))
+            raise locator.error((*path, key), message, label=path)
+    fields = {key: _validated(path, key, body[key], locator, ACCOUNT_SCHEMA) for key in body}
+    if "role_arn" not in fields:
+        raise locator.error(path, "needs 'role_arn': the IAM role costbot assumes there")
+    if f"::{account_id}:" not in fields["role_arn"]:
+        message = f"the role must be in account {account_id}, not {fields['role_arn']}"
+        raise locator.error((*path, "role_arn"), message, label=path)
+    return AccountAccess(account_id=account_id, **fields)
 
 
 def _resolve_among(
