@@ -41,6 +41,7 @@ class DemoOptions:
         settings: a configuration to honour (teams file, cost source); the demo's when None.
         use_demo_world: start the AWS sandbox and use its billing export.
         run_scheduler: start the scheduler (the demo does; a one-off ``ask`` does not).
+        dry_run: rehearse approved changes only (always, in ``costbot demo``).
     """
 
     workdir: Path
@@ -49,6 +50,7 @@ class DemoOptions:
     settings: Settings | None = None
     use_demo_world: bool = True
     run_scheduler: bool = True
+    dry_run: bool = True  # the demo never changes anything unless a test asks it to
 
 
 class DemoSandbox:
@@ -115,7 +117,7 @@ class DemoSandbox:
             cost_source=f"focus:{world.focus_glob}",
             aws_endpoint_url=world.endpoint_url,
             aws_region=world.region,
-            dry_run=True,
+            dry_run=self.options.dry_run,
         )
 
     def wait_for_listeners(self) -> None:
