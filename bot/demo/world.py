@@ -98,10 +98,14 @@ class DemoWorld:
 
 
 def _fast_metrics() -> None:
-    # moto's own GetMetricData is too slow for two weeks of the fleet's metrics.
+    # moto's own GetMetricData is too slow for two weeks of the fleet's metrics, and its
+    # catalog lacks the P3 types two demo trainers run on.
+
+    from bot.demo.moto_catalog import add_p3_types
     from bot.demo.moto_cloudwatch import use_indexed_metrics
 
     use_indexed_metrics()
+    add_p3_types()
 
 
 def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoWorld:
