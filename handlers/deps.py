@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
+from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Deps:
     dry_run: bool = True
     shared: tuple[SharedCost, ...] = ()
     changes: ChangeRunner | None = None
-    rightsizing: Any = None
+    rightsizing: FleetReviewer | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:
