@@ -25,16 +25,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from engines.errors import CostSourceError
-from engines.models import CostBreakdown, Metric, Period
-from engines.query import SERVICE, CostQuery, CostResult
-from engines.sources.base import CostFilter
+from engines.query import CostQuery, CostResult
 from engines.sources.sql import (
     SCHEMAS,
     Dialect,
+    ServiceBreakdownMixin,
     SqlQuery,
     build_cost_query,
     cost_result,
-    service_breakdown,
     sql_literal,
     table_reference,
 )
@@ -63,7 +61,7 @@ _ERROR_ADVICE = {
 }
 
 
-class AthenaSource:
+class AthenaSource(ServiceBreakdownMixin):
     """Costs from a FOCUS or CUR 2.0 table, asked through Athena.
 
     Args:
@@ -126,24 +124,6 @@ class AthenaSource:
         execution_id = self._start(sql)
         self._wait(execution_id)
         return cost_result(query, self._rows(execution_id), self.name)
-
-    def cost_by_service(
-        self, *, period: Period, cost_filter: CostFilter, metric: Metric
-    ) -> CostBreakdown:
-        """Cost per (service, currency): ``costs`` grouped by service.
-
-        Args:
-            period: the days to include (by the UTC day the charge starts).
-            cost_filter: tags (all must match) and accounts; empty means everything.
-            metric: which cost to sum (billed, effective or list).
-
-        Raises:
-            CostSourceError: as ``costs``.
-        """
-        query = CostQuery(
-            period=period, metric=metric, cost_filter=cost_filter, group_by=(SERVICE,)
-        )
-        return service_breakdown(self.costs(query))
 
     def start_request(self, sql: SqlQuery) -> dict[str, Any]:
         """The ``StartQueryExecution`` arguments for ``sql``.

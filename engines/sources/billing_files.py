@@ -26,19 +26,18 @@ from dataclasses import dataclass, field, replace
 import duckdb
 
 from engines.errors import CostSourceError
-from engines.models import CostBreakdown, Metric, Period
-from engines.query import SERVICE, CostQuery, CostResult, Dimension, DimensionKind
-from engines.sources.base import CostFilter
+from engines.models import Period
+from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.sql import (
     MONEY,
     BillingSchema,
     ColumnKind,
     Dialect,
+    ServiceBreakdownMixin,
     SqlQuery,
     build_cost_query,
     cost_result,
     referenced_columns,
-    service_breakdown,
 )
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -79,7 +78,7 @@ class _BillingFile:
         return "read_csv(?, all_varchar = true, header = true)"
 
 
-class BillingFileSource:
+class BillingFileSource(ServiceBreakdownMixin):
     """Costs from billing export files, for any question (``costs``).
 
     Subclasses set ``name``, ``kind`` (how messages name the files, e.g. "FOCUS"),
@@ -142,24 +141,6 @@ class BillingFileSource:
         with self._answers_lock:
             self._scans_in_flight.pop(key, None)
         return answered
-
-    def cost_by_service(
-        self, *, period: Period, cost_filter: CostFilter, metric: Metric
-    ) -> CostBreakdown:
-        """Cost per (service, currency): ``costs`` grouped by service.
-
-        Args:
-            period: the days to include (by the UTC day the charge starts).
-            cost_filter: tags (all must match) and accounts; empty means everything.
-            metric: which cost to sum (billed, effective or list).
-
-        Raises:
-            CostSourceError: as ``costs``.
-        """
-        query = CostQuery(
-            period=period, metric=metric, cost_filter=cost_filter, group_by=(SERVICE,)
-        )
-        return service_breakdown(self.costs(query))
 
     def coverage(self) -> Period | None:
         """The first to the last day that has any line in the files (None when empty).

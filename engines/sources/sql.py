@@ -36,8 +36,17 @@ from decimal import Decimal
 from enum import StrEnum
 
 from engines.errors import UserInputError
-from engines.models import CostBreakdown, CostLine, Metric
-from engines.query import UNKNOWN_KEY, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
+from engines.models import CostBreakdown, CostLine, Metric, Period
+from engines.query import (
+    SERVICE,
+    UNKNOWN_KEY,
+    CostGroup,
+    CostQuery,
+    CostResult,
+    Dimension,
+    DimensionKind,
+)
+from engines.sources.base import CostFilter
 
 MONEY = "DECIMAL(38, 10)"
 NO_SERVICE = "(no service)"  # what ``cost_by_service`` shows for UNKNOWN_KEY
@@ -602,3 +611,28 @@ def _trimmed(amount: Decimal) -> Decimal:
     """``3.3000000000`` → ``3.3``, never in exponent form."""
     value = amount.normalize()
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+class ServiceBreakdownMixin:
+    """``cost_by_service``, the first question costbot asked, as ``costs`` grouped by service."""
+
+    def costs(self, query: CostQuery) -> CostResult:  # every source defines its own
+        raise NotImplementedError
+
+    def cost_by_service(
+        self, *, period: Period, cost_filter: CostFilter, metric: Metric
+    ) -> CostBreakdown:
+        """Cost per (service, currency): ``costs`` grouped by service.
+
+        Args:
+            period: the days to include (by the UTC day the charge starts).
+            cost_filter: tags (all must match) and accounts; empty means everything.
+            metric: which cost to sum (billed, effective or list).
+
+        Raises:
+            CostSourceError: as ``costs``.
+        """
+        query = CostQuery(
+            period=period, metric=metric, cost_filter=cost_filter, group_by=(SERVICE,)
+        )
+        return service_breakdown(self.costs(query))
