@@ -83,12 +83,17 @@ def _create_changes(db: Database) -> None:
     db["changes"].create_index(["instance_id"])
 
 
+def _add_change_kind(db: Database) -> None:
+    db["changes"].add_column("kind", str, not_null_default="resize")  # resize | stop
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
     ("0002_seen_requests", _create_seen_requests),
     ("0003_source_cache", _create_source_cache),
     ("0004_changes", _create_changes),
+    ("0020_change_kind", _add_change_kind),
 ]
 
 
@@ -247,6 +252,7 @@ class Store:
             "reason": request.reason,
             "message_channel": request.message_channel,
             "message_ts": request.message_ts,
+            "kind": request.kind.value,
         }
         columns = ", ".join(row)
         values = ", ".join(f":{name}" for name in row)

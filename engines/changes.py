@@ -9,6 +9,9 @@ dismissed, or approved for later: scheduled), then executed::
     any failure after the stop → rolled_back (original type, running again) or, when even
     that fails, failed (the text then says loudly that the instance may be stopped).
 
+A ``Kind.STOP`` change (an idle instance) takes the same decisions; its execution is
+``stopping → done`` and its revert ``starting → reverted`` (the instance runs again).
+
 Rules this module keeps:
 
 - Every state change is an atomic compare-and-set (``ChangeStore.transition``): of fifty
@@ -74,6 +77,13 @@ OPEN = frozenset({State.PROPOSED, State.APPROVED, State.SCHEDULED, State.SNOOZED
 """States in which a change still waits for a decision or an execution."""
 
 
+class Kind(StrEnum):
+    """What a change does. Values are stored in the database; never rename them."""
+
+    RESIZE = "resize"  # stop, change the type, start again
+    STOP = "stop"  # stop an idle instance (revert: start it again)
+
+
 class Direction(StrEnum):
     """Which way an execution goes: to the new type, or back to the original one."""
 
@@ -96,25 +106,29 @@ class ChangeRequest:
     reason: str = ""
     message_channel: str = ""
     message_ts: str = ""
+    kind: Kind = Kind.RESIZE
 
     @classmethod
     def from_recommendation(
         cls, recommendation: Recommendation, *, requested_by: str, team: str = ""
     ) -> ChangeRequest:
-        """The request a modify recommendation makes.
+        """The request a modify (resize) or stop recommendation makes.
 
         Args:
-            recommendation: an actionable recommendation (``action == "modify"``).
+            recommendation: an actionable recommendation (``action`` "modify" or "stop").
             requested_by: who asked (a Slack user id, or ``"costbot"`` for scheduled scans).
             team: the team that owns the instance.
         """
         instance = recommendation.instance
+        stop = recommendation.action == "stop"
         return cls(
             instance_id=instance.instance_id,
             account_id=instance.account_id,
             region=instance.region,
             from_type=recommendation.current_type,
-            to_type=recommendation.recommended_type,
+            # A stop keeps the type; the type columns then say what it stays.
+            to_type=recommendation.current_type if stop else recommendation.recommended_type,
+            kind=Kind.STOP if stop else Kind.RESIZE,
             monthly_saving=recommendation.monthly_saving,
             requested_by=requested_by,
             team=team,
@@ -150,10 +164,13 @@ class Change:
     version: int = 0
     direction: Direction = Direction.FORWARD
     was_running: bool | None = None
+    kind: Kind = Kind.RESIZE
 
     @property
     def label(self) -> str:
-        """``i-0abc (m5.xlarge → m5.large)``, for messages."""
+        """``i-0abc (m5.xlarge → m5.large)`` or ``i-0abc (stop, g5.xlarge)``, for messages."""
+        if self.kind is Kind.STOP:
+            return f"`{self.instance_id}` (stop, {self.from_type})"
         return f"`{self.instance_id}` ({self.from_type} → {self.to_type})"
 
     @classmethod
@@ -184,6 +201,7 @@ class Change:
             version=int(row["version"] or 0),
             direction=Direction(row["direction"] or Direction.FORWARD),
             was_running=None if row["was_running"] is None else bool(row["was_running"]),
+            kind=Kind(row.get("kind") or Kind.RESIZE),
         )
 
 
@@ -547,7 +565,7 @@ class ChangeRunner:
         claimed = self.store.transition(
             change.id,
             expected=expected,
-            new=State.STOPPING,
+            new=_first_step(plan),
             updated_at=self.now(),
             direction=direction,
             was_running=plan.was_running,
@@ -593,6 +611,8 @@ class ChangeRunner:
             raise _Invalid(
                 f"the instance is now {itype}, not {original}; the recommendation is out of date."
             )
+        if change.kind is Kind.STOP:
+            _check_power_state(state, direction)
         group = tags.get("aws:autoscaling:groupName")
         if group:
             raise _Invalid(
@@ -624,6 +644,8 @@ class ChangeRunner:
 
     def _carry_out(self, plan: _Plan) -> Outcome:
         """Stop, modify, start; on any failure put everything back."""
+        if plan.change.kind is Kind.STOP:
+            return self._carry_out_power(plan)
         change_id = plan.change.id
         try:
             self._stop(plan)
@@ -632,6 +654,19 @@ class ChangeRunner:
             self._advance(change_id, State.MODIFYING, State.STARTING)
             self._start_if_it_was_running(plan)
             self._verify(plan, plan.target_type)
+        except Exception as error:  # any failure means: put it back
+            return self._roll_back(plan, error)
+        return self._finish(plan)
+
+    def _carry_out_power(self, plan: _Plan) -> Outcome:
+        """A stop change: stop it (forward) or start it again (revert); on failure put the
+        instance back as it was."""
+        try:
+            if plan.direction is Direction.FORWARD:
+                self._stop(plan)
+            else:
+                self._call(plan, "StartInstances", InstanceIds=[plan.instance_id])
+                self._wait_for(plan, "running")
         except Exception as error:  # any failure means: put it back
             return self._roll_back(plan, error)
         return self._finish(plan)
@@ -787,7 +822,7 @@ class ChangeRunner:
         if forward and not self.store.transition(
             plan.change.id,
             expected=expected,
-            new=State.STOPPING,
+            new=_first_step(plan),
             updated_at=self.now(),
             dry_run=True,
             was_running=plan.was_running,
@@ -823,6 +858,9 @@ class ChangeRunner:
         return Outcome(False, text, self.store.get_change(plan.change.id))
 
     def _dry_calls(self, plan: _Plan) -> list[str]:
+        if plan.change.kind is Kind.STOP:
+            self._dry(plan, "StopInstances", InstanceIds=[plan.instance_id])
+            return [f"stopped `{plan.instance_id}`"]
         steps = []
         if plan.was_running:
             self._dry(plan, "StopInstances", InstanceIds=[plan.instance_id])
@@ -900,6 +938,8 @@ class ChangeRunner:
 
     def _settle_after_crash(self, plan: _Plan, when: dt.datetime) -> Outcome:
         change = plan.change
+        if change.kind is Kind.STOP:
+            return self._finish_power_after_crash(plan, when)
         try:
             itype = _describe(plan.client, plan.instance_id)["InstanceType"]
         except Exception as error:  # cannot look: fail loudly
@@ -920,6 +960,26 @@ class ChangeRunner:
             self._settle(plan)
             self._start_if_stopped(plan)
             self._verify(plan, plan.target_type)
+        except Exception as error:  # any failure means: put it back
+            return self._roll_back(plan, error, recovered=True)
+        return self._finish(plan, recovered=True)
+
+    def _finish_power_after_crash(self, plan: _Plan, when: dt.datetime) -> Outcome:
+        """A stop (or its revert, a start) was approved and under way: finish it."""
+        wanted = "stopped" if plan.direction is Direction.FORWARD else "running"
+        detail = {
+            **_types(plan),
+            "state_at_crash": plan.change.state.value,
+            "decision": "finish",
+            "at": when.isoformat(),
+        }
+        self._audit(plan.change, plan.actor, "change.recovered", detail)
+        try:
+            state, _ = self._settle(plan)
+            if state != wanted:
+                action = "StopInstances" if wanted == "stopped" else "StartInstances"
+                self._call(plan, action, InstanceIds=[plan.instance_id])
+                self._wait_for(plan, wanted)
         except Exception as error:  # any failure means: put it back
             return self._roll_back(plan, error, recovered=True)
         return self._finish(plan, recovered=True)
@@ -1008,8 +1068,23 @@ def _snake(action: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in action).lstrip("_")
 
 
+def _first_step(plan: _Plan) -> State:
+    """The in-flight state an execution starts in (a stop's revert only starts)."""
+    stop_revert = plan.change.kind is Kind.STOP and plan.direction is Direction.REVERT
+    return State.STARTING if stop_revert else State.STOPPING
+
+
+def _check_power_state(state: str, direction: Direction) -> None:
+    """A stop needs a running instance, and its revert (a start) a stopped one."""
+    if direction is Direction.FORWARD and state not in _RUNNING_LIKE:
+        raise _Invalid(f"the instance is already {state}; there is nothing to stop.")
+    if direction is Direction.REVERT and state in _RUNNING_LIKE:
+        raise _Invalid(f"the instance is already {state}; someone started it again.")
+
+
 def _types(plan: _Plan) -> dict[str, Any]:
     return {
+        "kind": plan.change.kind.value,
         "direction": plan.direction.value,
         "before": plan.original_type,
         "after": plan.target_type,
@@ -1069,6 +1144,8 @@ def _decision_text(change: Change, actor: str) -> str:
 
 def _finished_text(plan: _Plan, *, recovered: bool) -> str:
     change = plan.change
+    if change.kind is Kind.STOP:
+        return _finished_power_text(plan, recovered=recovered)
     after = "running again" if plan.was_running else "left stopped, as it was before"
     prefix = "After a restart I finished " if recovered else "Done: "
     if plan.direction is Direction.REVERT:
@@ -1079,7 +1156,22 @@ def _finished_text(plan: _Plan, *, recovered: bool) -> str:
     )
 
 
+def _finished_power_text(plan: _Plan, *, recovered: bool) -> str:
+    change = plan.change
+    prefix = "After a restart I finished: " if recovered else "Done: "
+    if plan.direction is Direction.REVERT:
+        return f"{prefix}`{change.instance_id}` is running again ({change.from_type})."
+    return (
+        f"{prefix}`{change.instance_id}` ({change.from_type}) is stopped; its EBS volumes and "
+        f"data are kept. Saving ${change.monthly_saving:,.2f}/month. Revert starts it again."
+    )
+
+
 def _rolled_back_text(plan: _Plan, why: str) -> str:
+    if plan.change.kind is Kind.STOP:
+        verb = "Starting" if plan.direction is Direction.REVERT else "Stopping"
+        state = "running" if plan.was_running else "stopped"
+        return f"{verb} `{plan.instance_id}` failed ({why}). It is {state}, as it was before."
     verb = "The revert of" if plan.direction is Direction.REVERT else "Changing"
     state = "running" if plan.was_running else "stopped, as it was before"
     return (

@@ -329,7 +329,7 @@ def _proposals(
     assert deps.changes is not None
     pairs: list[tuple[str, Recommendation]] = []
     for rec in recommendations:
-        if rec.action != "modify" or rec.monthly_saving <= 0:
+        if rec.action not in ("modify", "stop") or rec.monthly_saving <= 0:
             pairs.append(("", rec))
             continue
         earlier = deps.changes.store.list_changes(instance_id=rec.instance.instance_id, limit=20)

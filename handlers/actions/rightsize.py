@@ -17,7 +17,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from engines.changes import Outcome, State
+from engines.changes import Kind, Outcome, State
 from handlers import action_ids
 from handlers.blocks.common import escape
 from handlers.blocks.rightsize import build_dismiss_modal, with_decision
@@ -115,16 +115,24 @@ def _report(
     status = f"{icon} {escape(outcome.text)} (<@{user}>, {when})"
     if outcome.instance_may_be_stopped:
         status = ":rotating_light: " + status
-    _update(
-        body, respond, change_id, status, revert=state is State.DONE and not _is_dry_run(outcome)
-    )
+    revert = state is State.DONE and not _is_dry_run(outcome)
+    stop = outcome.change is not None and outcome.change.kind is Kind.STOP
+    _update(body, respond, change_id, status, revert=revert, stop=stop)
 
 
 def _update(
-    body: dict[str, Any], respond: Respond, change_id: int, status: str, *, revert: bool = False
+    body: dict[str, Any],
+    respond: Respond,
+    change_id: int,
+    status: str,
+    *,
+    revert: bool = False,
+    stop: bool = False,
 ) -> None:
     original = body.get("message") or {}
-    blocks = with_decision(original.get("blocks", []), str(change_id), status, revert=revert)
+    blocks = with_decision(
+        original.get("blocks", []), str(change_id), status, revert=revert, stop=stop
+    )
     respond(replace_original=True, text=original.get("text", status), blocks=blocks)
 
 

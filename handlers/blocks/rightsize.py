@@ -101,8 +101,6 @@ def _recommendation_blocks(change_id: str, rec: Recommendation) -> list[Block]:
                 "elements": _buttons(change_id, rec),
             }
         )
-    elif rec.action == "stop":
-        blocks.append(context("Stop it by hand, or give it an off-hours schedule."))
     return blocks
 
 
@@ -138,10 +136,16 @@ def _others_summary(recommendations: Sequence[Recommendation]) -> str:
 
 
 def with_decision(
-    blocks: Sequence[Block], change_id: str, status: str, *, revert: bool = False
+    blocks: Sequence[Block],
+    change_id: str,
+    status: str,
+    *,
+    revert: bool = False,
+    stop: bool = False,
 ) -> list[Block]:
     """``blocks`` (the message as Slack holds it) with one change's buttons replaced by its
-    status, and a Revert button when the change is done."""
+    status, and a Revert button when the change is done (``stop``: the change stopped an
+    idle instance, so reverting starts it)."""
     block_id = f"rightsize:{change_id}"
     updated: list[Block] = []
     for block in blocks:
@@ -156,20 +160,22 @@ def with_decision(
                     "block_id": block_id,
                     "elements": [
                         _button("Revert", action_ids.RIGHTSIZE_REVERT, change_id, style="danger")
-                        | {"confirm": _revert_confirmation()}
+                        | {"confirm": _revert_confirmation(stop=stop)}
                     ],
                 }
             )
     return updated
 
 
-def _revert_confirmation() -> dict[str, object]:
+def _revert_confirmation(*, stop: bool) -> dict[str, object]:
+    what = (
+        "The instance is started again."
+        if stop
+        else "The instance is stopped, set back to its original type and started again."
+    )
     return {
         "title": {"type": "plain_text", "text": "Revert this change?"},
-        "text": {
-            "type": "plain_text",
-            "text": "The instance is stopped, set back to its original type and started again.",
-        },
+        "text": {"type": "plain_text", "text": what},
         "confirm": {"type": "plain_text", "text": "Revert"},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }

@@ -24,6 +24,7 @@ from engines.changes import (
     ChangeRequest,
     ChangeRunner,
     Direction,
+    Kind,
     State,
 )
 from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
@@ -674,3 +675,156 @@ def test_dry_run_operation_from_the_stubbed_api_counts_as_success(store, fake_ti
         stubber.assert_no_pending_responses()
     assert outcome.ok
     assert "left it stopped, as it was" in outcome.text
+
+
+# --- stopping an idle instance ----------------------------------------------------------
+
+
+def approved_stop(runner: ChangeRunner, instance_id: str) -> int:
+    recommendation = Recommendation(
+        instance=Instance(instance_id, "m5.xlarge", "running", REGION, account_id=ACCOUNT),
+        finding=Finding.IDLE,
+        current_type="m5.xlarge",
+        recommended_type="",
+        current_hourly=Decimal("0.192"),
+        recommended_hourly=Decimal("0"),
+        monthly_saving=Decimal("140.16"),
+        risk=Risk.LOW,
+        reason="CPU p95 was 0.4% and network 2 KB/s over 14 days.",
+        action="stop",
+    )
+    request = ChangeRequest.from_recommendation(recommendation, requested_by=BOB, team="nlp")
+    change = runner.propose(request)
+    assert change.kind is Kind.STOP and change.label == f"`{instance_id}` (stop, m5.xlarge)"
+    assert runner.approve(change.id, approver=ALICE, approvers=APPROVERS, requested_by=BOB).ok
+    return change.id
+
+
+def state_of(ec2, instance_id: str) -> tuple[str, str]:
+    instance = describe(ec2, instance_id)
+    return instance["InstanceType"], instance["State"]["Name"]
+
+
+def test_an_approved_stop_stops_the_instance_and_keeps_its_type(
+    runner, recorder, store, ec2, instance_id
+):
+    change_id = approved_stop(runner, instance_id)
+
+    outcome = runner.execute(change_id)
+
+    assert outcome.ok, outcome.text
+    assert outcome.state is State.DONE
+    assert [c.name for c in recorder.mutations()] == ["stop_instances"]
+    assert state_of(ec2, instance_id) == ("m5.xlarge", "stopped")
+    assert "is stopped" in outcome.text and "$140.16/month" in outcome.text
+    done = store.audit_records(limit=1)[0]
+    assert done["action"] == "change.done" and done["detail"]["kind"] == "stop"
+
+
+def test_reverting_a_stop_starts_the_instance_again(runner, recorder, ec2, instance_id):
+    change_id = approved_stop(runner, instance_id)
+    runner.execute(change_id)
+
+    outcome = runner.revert(change_id, by=CAROL)
+
+    assert outcome.ok, outcome.text
+    assert outcome.state is State.REVERTED
+    assert "running again" in outcome.text
+    assert [c.name for c in recorder.mutations()] == ["stop_instances", "start_instances"]
+    assert state_of(ec2, instance_id) == ("m5.xlarge", "running")
+
+
+def test_a_start_without_capacity_leaves_the_stop_done_and_says_so(
+    runner, recorder, ec2, instance_id
+):
+    change_id = approved_stop(runner, instance_id)
+    runner.execute(change_id)
+    recorder.fail("start_instances", client_error("InsufficientInstanceCapacity", "No m5.xlarge"))
+
+    outcome = runner.revert(change_id, by=CAROL)
+
+    assert not outcome.ok
+    assert outcome.state is State.DONE  # still stopped, still revertable
+    assert "Starting" in outcome.text and "InsufficientInstanceCapacity" in outcome.text
+    assert state_of(ec2, instance_id) == ("m5.xlarge", "stopped")
+
+
+def test_a_failed_stop_leaves_the_instance_running(runner, recorder, ec2, instance_id):
+    change_id = approved_stop(runner, instance_id)
+    recorder.fail("stop_instances", client_error("UnauthorizedOperation", operation="Stop"))
+
+    outcome = runner.execute(change_id)
+
+    assert not outcome.ok
+    assert outcome.state is State.ROLLED_BACK
+    assert state_of(ec2, instance_id) == ("m5.xlarge", "running")
+
+
+def test_an_instance_already_stopped_is_not_touched(runner, recorder, ec2, instance_id):
+    ec2.stop_instances(InstanceIds=[instance_id])
+    change_id = approved_stop(runner, instance_id)
+
+    outcome = runner.execute(change_id)
+
+    assert not outcome.ok
+    assert "already stopped" in outcome.text
+    assert recorder.mutations() == []
+
+
+def test_a_dry_run_stop_asks_ec2_with_dry_run_and_changes_nothing(
+    recorder, store, fake_time, ec2, instance_id
+):
+    runner = make_runner(recorder, store, fake_time, dry_run=True)
+    change_id = approved_stop(runner, instance_id)
+
+    outcome = runner.execute(change_id)
+
+    assert outcome.ok, outcome.text
+    assert outcome.text.startswith(f"Dry run: I would have stopped `{instance_id}`")
+    assert [(c.name, c.params.get("DryRun")) for c in recorder.mutations()] == [
+        ("stop_instances", True)
+    ]
+    assert state_of(ec2, instance_id) == ("m5.xlarge", "running")
+
+
+@pytest.mark.parametrize("direction", ["forward", "revert"])
+@pytest.mark.parametrize("ec2_got_the_call", [False, True])
+def test_a_crash_in_the_middle_is_finished_at_start_up(
+    direction, ec2_got_the_call, recorder, store, fake_time, ec2, instance_id
+):
+    first = make_runner(recorder, store, fake_time)
+    change_id = approved_stop(first, instance_id)
+    if direction == "revert":
+        assert first.execute(change_id).ok
+    call = "stop_instances" if direction == "forward" else "start_instances"
+    original = getattr(recorder.client, call)
+
+    def dies(**params):  # the process dies just before, or just after, EC2 hears the call
+        if ec2_got_the_call:
+            original(**params)
+        raise SimulatedCrash()
+
+    recorder.client = _Patched(recorder.client, call, dies)
+    with pytest.raises(SimulatedCrash):
+        first.execute(change_id) if direction == "forward" else first.revert(change_id, by=CAROL)
+    assert store.get_change(change_id).state in IN_FLIGHT
+    recorder.client = recorder.client.inner
+
+    outcomes = make_runner(recorder, store, fake_time).recover(NOW)
+
+    wanted = (State.DONE, "stopped") if direction == "forward" else (State.REVERTED, "running")
+    assert [o.state for o in outcomes] == [wanted[0]]
+    assert state_of(ec2, instance_id) == ("m5.xlarge", wanted[1])
+    assert "After a restart I finished" in outcomes[0].text
+    recovered = [r for r in store.audit_records() if r["action"] == "change.recovered"]
+    assert recovered[0]["detail"]["decision"] == "finish"
+
+
+class _Patched:
+    """A client with one method replaced."""
+
+    def __init__(self, inner, name, replacement) -> None:
+        self.inner, self._name, self._replacement = inner, name, replacement
+
+    def __getattr__(self, name):
+        return self._replacement if name == self._name else getattr(self.inner, name)

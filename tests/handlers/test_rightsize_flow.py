@@ -46,6 +46,20 @@ def change_ids(message: dict) -> list[str]:
     ]
 
 
+def change_for(message: dict, instance_name: str) -> str:
+    """The change id behind the buttons under the recommendation for ``instance_name``."""
+    blocks = message["blocks"]
+    for block, following in zip(blocks, blocks[1:], strict=False):
+        if instance_name in str(block.get("text", "")) and following.get("type") == "actions":
+            return following["block_id"].split(":")[1]
+    raise AssertionError(f"no buttons for {instance_name}")
+
+
+def buttons(message: dict, change_id: str) -> list[str]:
+    block = next(b for b in message["blocks"] if b.get("block_id") == f"rightsize:{change_id}")
+    return [element["text"]["text"] for element in block["elements"]]
+
+
 def wait_until(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,13 +78,16 @@ def test_the_list_ranks_savings_and_names_the_approver(sandbox):
     assert "<@U0DEMOALICE>" in text
     assert "Dry run" in text
     assert limit_violations(message) == []
-    assert len(change_ids(message)) == 1  # the idle box is a stop candidate, without buttons
+    resize, stop = change_for(message, "fraud-etl-prod"), change_for(message, "fraud-sandbox-api")
+    assert sorted(change_ids(message)) == sorted([resize, stop])
+    assert buttons(message, resize)[0] == "Approve"
+    assert buttons(message, stop)[0] == "Stop"  # the idle box is a stop candidate
 
 
 def test_an_outsider_is_refused_and_the_approver_carries_it_out(sandbox):
     slack = sandbox.standin
     message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")  # Bob asks: the requester
-    (change_id,) = change_ids(message)
+    change_id = change_for(message, "fraud-etl-prod")
     store = sandbox.costbot.store
 
     slack.click(user_id=BOB, channel_id=FRAUD, message_ts=message["ts"],

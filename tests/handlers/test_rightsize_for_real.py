@@ -14,7 +14,7 @@ from tests.handlers.test_rightsize_flow import (
     BOB,
     FRAUD,
     ask_rightsize,
-    change_ids,
+    change_for,
     wait_until,
 )
 
@@ -34,11 +34,20 @@ def instance_type(sandbox: DemoSandbox, instance_id: str) -> str:
     return f"{instance['InstanceType']} {instance['State']['Name']}"
 
 
+def revert_button(slack, message_ts: str) -> dict | None:
+    current = next(m for m in slack.messages(FRAUD) if m["ts"] == message_ts)
+    for block in current["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_ids.RIGHTSIZE_REVERT:
+                return element
+    return None
+
+
 def test_approve_resizes_and_revert_restores(sandbox):
     slack = sandbox.standin
     store = sandbox.costbot.store
     message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")
-    (change_id,) = change_ids(message)
+    change_id = change_for(message, "fraud-etl-prod")
     change = store.get_change(int(change_id))
     assert instance_type(sandbox, change.instance_id) == "m5.4xlarge running"
 
@@ -47,14 +56,35 @@ def test_approve_resizes_and_revert_restores(sandbox):
     wait_until(lambda: store.get_change(int(change_id)).state is State.DONE, timeout=60)
     assert instance_type(sandbox, change.instance_id) == "m5.xlarge running"
 
-    def revert_button():
-        current = next(m for m in slack.messages(FRAUD) if m["ts"] == message["ts"])
-        return action_ids.RIGHTSIZE_REVERT in str(current["blocks"])
-
-    wait_until(revert_button)
+    wait_until(lambda: revert_button(slack, message["ts"]))
     slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
                 action_id=action_ids.RIGHTSIZE_REVERT, value=change_id)  # fmt: skip
     wait_until(lambda: store.get_change(int(change_id)).state is State.REVERTED, timeout=60)
     assert instance_type(sandbox, change.instance_id) == "m5.4xlarge running"
     actions = [r["action"] for r in store.recent_audit(team="fraud-detection", limit=50)]
     assert "change.reverted" in actions or any("revert" in a for a in actions)
+
+
+def test_stopping_an_idle_box_and_reverting_starts_it_again(sandbox):
+    slack = sandbox.standin
+    store = sandbox.costbot.store
+    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")
+    change_id = change_for(message, "fraud-sandbox-api")
+    change = store.get_change(int(change_id))
+    assert instance_type(sandbox, change.instance_id).endswith(" running")
+
+    slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
+    wait_until(lambda: store.get_change(int(change_id)).state is State.DONE, timeout=60)
+    assert instance_type(sandbox, change.instance_id) == f"{change.from_type} stopped"
+    button = wait_until(lambda: revert_button(slack, message["ts"]))
+    assert button["confirm"]["text"]["text"] == "The instance is started again."
+    current = next(m for m in slack.messages(FRAUD) if m["ts"] == message["ts"])
+    assert "is stopped; its EBS volumes and data are kept" in str(current["blocks"])
+
+    slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_REVERT, value=change_id)  # fmt: skip
+    wait_until(lambda: store.get_change(int(change_id)).state is State.REVERTED, timeout=60)
+    assert instance_type(sandbox, change.instance_id) == f"{change.from_type} running"
+    actions = [r["action"] for r in store.recent_audit(team="fraud-detection", limit=80)]
+    assert "ec2.StopInstances" in actions and "ec2.StartInstances" in actions
