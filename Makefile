@@ -36,10 +36,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+# Every script in benchmarks/, one after the other, then one summary table (.bench/summary.json).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ack_latency.py
-	$(BIN)/python benchmarks/cost_scan.py
-	$(BIN)/python benchmarks/rightsize_fleet.py
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/costbot serve

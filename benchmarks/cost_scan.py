@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from summary import figures_line, print_table  # noqa: E402  (benchmarks/summary.py)
+
 TARGET_MEDIAN_S = 1.0
 TARGET_PEAK_RSS_BYTES = 1 << 30
 TARGET_SPEED_UP = 10.0
@@ -292,9 +294,7 @@ def report(
     ]  # fmt: skip
     runs = f"{args.runs} engine runs, {args.pandas_runs} pandas runs, {os.cpu_count()} CPUs"
     print(f"cost team {args.team} by service over {path.name} ({runs})")
-    print(f"  {'figure':<28}{'target':<10}{'measured':<12}met")
-    for figure, target, measured, met in checks:
-        print(f"  {figure:<28}{target:<10}{measured:<12}{'yes' if met else 'NO'}")
+    print_table(checks)
     groups = len(engine[0]["groups"])  # type: ignore[arg-type]
     pandas_figures = f"median {pandas_median:.2f} s, peak RSS {pandas_peak / 1e6:.0f} MB"
     print(f"  (pandas: {pandas_figures}; {groups} groups in the answer)")
@@ -309,7 +309,7 @@ def report(
         "agree_to_the_cent": agree and same_every_run,
         "met": all(check[3] for check in checks),
     }
-    print(json.dumps(figures))
+    print(figures_line("cost_scan", checks, figures))
     return 0 if figures["met"] else 1
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import random
 import sys
@@ -56,6 +55,7 @@ from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from summary import figures_line, print_table  # noqa: E402  (benchmarks/summary.py)
 
 from bot.demo.moto_cloudwatch import (  # noqa: E402
     set_backends,
@@ -343,9 +343,7 @@ def report(context: dict[str, Any], ours: dict[str, Any], naive: dict[str, Any],
         f"p{PERCENTILE}; {context['instances_with_data']} instances have data "
         f"({context['datapoints_seeded']:,} datapoints)"
     )
-    print(f"  {'figure':<26}{'target':<12}{'measured':<16}met")
-    for figure, target, measured, met in rows:
-        print(f"  {figure:<26}{target:<12}{measured:<16}{'yes' if met else 'NO'}")
+    print_table(rows)
     print(
         f"  target: ceil({ours['metrics']:,} / 500) = {calls} calls + {extra_pages:,} pages "
         f"forced by the 100,800-datapoint limit ({datapoints_per_query(LOOKBACK_DAYS):,} points "
@@ -390,7 +388,7 @@ def report(context: dict[str, Any], ours: dict[str, Any], naive: dict[str, Any],
         "answers_with_data": agree["with_data"],
         "met": all(met for *_, met in rows),
     }
-    print(json.dumps(figures))
+    print(figures_line("rightsize_fleet", rows, figures))
     return 0 if figures["met"] else 1
 
 

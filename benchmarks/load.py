@@ -1,0 +1,328 @@
+"""The whole bot under load: 10,000 signed slash commands and button clicks, 50 at a time.
+
+Starts the demo world (moto) and `costbot serve` as its own process, with the Slack Web API
+and response_urls pointing at the local stand-in (a third process). It first asks for the
+right-sizing list of every demo team (so there are buttons to click), then sends the mix:
+
+- 80 % slash commands: `team`, `top`, `forecast`, `untagged`, `audit`, `help`, a typo;
+- 20 % button clicks on the right-sizing messages: outsiders clicking Approve or Deny
+  (refused), and each team's approver clicking Approve on the same change many times over
+  (which must run that change exactly once; dry run).
+
+It prints p50/p99 of the time until the HTTP answer (Slack's ack), the errors (any non-200
+or a refused signature), how many changes ran more than once, and the bot's memory (VmRSS)
+after warm-up and at the end. Targets: p99 < 100 ms, no errors, no change run twice, memory
+growth < 100 MB.
+
+    .venv/bin/python benchmarks/load.py [--requests 10000] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ack_latency import free_port, start_costbot_serve  # noqa: E402,F401
+from summary import figures_line, print_table  # noqa: E402
+
+from bot.demo.people import CHANNELS, USERS  # noqa: E402
+from bot.demo.world import start_demo_world  # noqa: E402
+from handlers import action_ids  # noqa: E402
+
+TARGET_P99_MS = 100.0
+TARGET_RSS_GROWTH_MB = 100.0
+WARM_UP = 200
+SECRET = "load-signing-secret"
+TEAMS = {  # team: (channel, approver, an outsider)
+    "fraud-detection": ("C0DEMOFRAUD", "U0DEMOALICE", "U0DEMOERIN"),
+    "recommendations": ("C0DEMORECS", "U0DEMOCARA", "U0DEMOBOB"),
+    "nlp": ("C0DEMONLP", "U0DEMODEV", "U0DEMOALICE"),
+}
+COMMAND_TEXTS = (
+    "team fraud-detection",
+    "team nlp",
+    "team recommendations",
+    "top services",
+    "forecast nlp",
+    "untagged",
+    "audit nlp",
+    "help",
+    "team fraud-detecton",  # a typo: answered with a suggestion
+)
+
+STANDIN_SCRIPT = """
+import json, sys
+from bot.demo.slack_standin import SlackStandIn
+standin = SlackStandIn(signing_secret=sys.argv[1], bot_token="xoxb-benchmark-token")
+print(standin.start(), flush=True)
+for line in sys.stdin:  # "<kind> <user> <channel> [<message_ts>]": mint a response_url
+    kind, user, channel, *rest = line.split()
+    if kind == "command":
+        url = standin.issue_response_url(user_id=user, channel_id=channel)
+    else:  # a click's, as the stand-in mints them
+        url = standin._new_response_url(
+            kind="action", user=user, channel=channel, message_ts=rest[0]
+        )
+    print(url, flush=True)
+"""
+
+
+class StandIn:
+    """The Slack stand-in in its own process; mints response_urls on request."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", STANDIN_SCRIPT, SECRET],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+
+    def response_url(self, kind: str, user: str, channel: str, message_ts: str = "") -> str:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{kind} {user} {channel} {message_ts}\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def messages(self) -> list[dict]:
+        with urllib.request.urlopen(self.url + "/ui/api/state", timeout=30) as response:
+            return json.loads(response.read())["messages"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def signed(body: str, *, skew_s: int = 0) -> dict[str, str]:
+    timestamp = str(int(time.time()) + skew_s)
+    digest = hmac.new(SECRET.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
+
+
+def command_body(user: str, channel: str, text: str, response_url: str, serial: int) -> str:
+    return urllib.parse.urlencode(
+        {
+            "team_id": "T0DEMO",
+            "channel_id": channel,
+            "user_id": user,
+            "command": "/cost",
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": f"load.{serial}",
+        }
+    )
+
+
+def click_body(user: str, message: dict, button: dict, block_id: str, response_url: str) -> str:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "T0DEMO"},
+        "team": {"id": "T0DEMO"},
+        "container": {"type": "message", "message_ts": message["ts"],
+                      "channel_id": message["channel"], "is_ephemeral": False},
+        "channel": {"id": message["channel"]},
+        "message": {"ts": message["ts"], "text": message.get("text", ""),
+                    "blocks": message["blocks"]},
+        "response_url": response_url,
+        "trigger_id": f"load.click.{random.getrandbits(48)}",
+        "actions": [{"action_id": button["action_id"], "block_id": block_id,
+                     "value": button["value"], "type": "button",
+                     "action_ts": f"{time.time():.6f}"}],
+    }  # fmt: skip
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def post(events_url: str, body: str) -> tuple[float, int]:
+    url = urllib.parse.urlsplit(events_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        started = time.perf_counter()
+        connection.request("POST", url.path, body=body.encode(), headers=signed(body))
+        response = connection.getresponse()
+        response.read()
+        return (time.perf_counter() - started) * 1000, response.status
+    except OSError:
+        return 10_000.0, 0
+    finally:
+        connection.close()
+
+
+def rightsize_messages(standin: StandIn, events_url: str) -> dict[str, dict]:
+    """Asks for every team's right-sizing list; returns each team's answer message."""
+    for serial, (team, (channel, _, outsider)) in enumerate(TEAMS.items()):
+        url = standin.response_url("command", outsider, channel)
+        post(events_url, command_body(outsider, channel, f"rightsize {team}", url, -1 - serial))
+    deadline = time.monotonic() + 90
+    found: dict[str, dict] = {}
+    while time.monotonic() < deadline and len(found) < len(TEAMS):
+        for message in standin.messages():
+            for team in TEAMS:
+                text = message.get("text", "")
+                if text.startswith(f"{team}: ") and "could be saved" in text:
+                    found[team] = message
+        time.sleep(0.5)
+    if len(found) < len(TEAMS):
+        seen = [m.get("text", "")[:200] for m in standin.messages()][-5:]
+        raise SystemExit(f"right-sizing answers missing for {set(TEAMS) - set(found)}: {seen}")
+    return found
+
+
+def buttons_of(message: dict) -> list[tuple[dict, str]]:
+    return [
+        (element, block["block_id"])
+        for block in message["blocks"]
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if element.get("action_id") in (action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_DENY)
+    ]
+
+
+def build_requests(standin: StandIn, messages: dict[str, dict], count: int) -> list[str]:
+    """The mix, in a fixed pseudo-random order (seeded), each with its own response_url."""
+    rng = random.Random(8)
+    bodies = []
+    for serial in range(count):
+        if rng.random() < 0.8:
+            user, channel = USERS[serial % len(USERS)].id, CHANNELS[serial % len(CHANNELS)].id
+            url = standin.response_url("command", user, channel)
+            text = COMMAND_TEXTS[serial % len(COMMAND_TEXTS)]
+            bodies.append(command_body(user, channel, text, url, serial))
+            continue
+        team = rng.choice(list(messages))
+        message = messages[team]
+        channel, approver, outsider = TEAMS[team]
+        button, block_id = rng.choice(buttons_of(message))
+        # Half the clicks are the approver approving the team's first change, over and over.
+        user = outsider
+        if rng.random() < 0.5:
+            user = approver
+            button, block_id = buttons_of(message)[0]
+        url = standin.response_url("action", user, channel, message["ts"])
+        bodies.append(click_body(user, message, button, block_id, url))
+    return bodies
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def changes_run_twice(db_path: Path) -> tuple[int, int]:
+    """(changes executed, changes executed more than once), from the audit log."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "select json_extract(detail, '$.change_id'), count(*) from audit_log "
+            "where action = 'change.dry_run.done' group by 1"
+        ).fetchall()
+    return len(rows), sum(1 for _, runs in rows if runs > 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+
+    standin = StandIn()
+    world = None
+    bot = None
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            world = start_demo_world(workdir=Path(workdir) / "aws", now=dt.datetime.now(dt.UTC))
+            bot, events_url = start_costbot_serve(
+                workdir, world.focus_glob, standin.url, SECRET, aws_url=world.endpoint_url
+            )
+            started_rss = rss_mb(bot.pid)
+            messages = rightsize_messages(standin, events_url)
+            bodies = build_requests(standin, messages, args.requests)
+            for body in bodies[:WARM_UP]:
+                post(events_url, body)
+            warm_rss = rss_mb(bot.pid)
+            began = time.monotonic()
+            with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                results = list(pool.map(lambda b: post(events_url, b), bodies[WARM_UP:]))
+            elapsed = time.monotonic() - began
+            time.sleep(2)  # let the background pool finish the last answers
+            end_rss = rss_mb(bot.pid)
+            executed, twice = changes_run_twice(Path(workdir) / "costbot.db")
+        finally:
+            if bot is not None:
+                bot.terminate()
+                bot.wait(timeout=10)
+            standin.stop()
+            if world is not None:
+                world.stop()
+    return report(args, results, elapsed, (started_rss, warm_rss, end_rss), (executed, twice))
+
+
+def report(args, results, elapsed, rss, changes) -> int:
+    latencies = sorted(ms for ms, _ in results)
+    errors = sum(1 for _, status in results if status != 200)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(round(p / 100 * len(latencies))) - 1)]
+
+    started_rss, warm_rss, end_rss = rss
+    executed, twice = changes
+    growth = end_rss - warm_rss
+    rows = [
+        ("p50 ack", "-", f"{pct(50):.1f} ms", True),
+        ("p99 ack", f"< {TARGET_P99_MS:.0f} ms", f"{pct(99):.1f} ms", pct(99) < TARGET_P99_MS),
+        ("errors", "0", str(errors), errors == 0),
+        ("changes run twice", "0", f"{twice} of {executed}", twice == 0 and executed > 0),
+        ("memory growth", f"< {TARGET_RSS_GROWTH_MB:.0f} MB",
+         f"{warm_rss:.0f} → {end_rss:.0f} MB", growth < TARGET_RSS_GROWTH_MB),
+    ]  # fmt: skip
+    print(
+        f"load: {len(results):,} signed requests (after {WARM_UP} warm-up), "
+        f"{args.concurrency} at a time, in {elapsed:.1f} s ({len(results) / elapsed:.0f}/s); "
+        f"bot RSS at start {started_rss:.0f} MB"
+    )
+    print_table(rows)
+    details = {
+        "requests": len(results),
+        "concurrency": args.concurrency,
+        "seconds": round(elapsed, 2),
+        "p50_ms": round(pct(50), 1),
+        "p95_ms": round(pct(95), 1),
+        "p99_ms": round(pct(99), 1),
+        "max_ms": round(latencies[-1], 1),
+        "errors": errors,
+        "rss_start_mb": round(started_rss, 1),
+        "rss_warm_mb": round(warm_rss, 1),
+        "rss_end_mb": round(end_rss, 1),
+        "changes_executed": executed,
+        "changes_run_twice": twice,
+    }
+    print(figures_line("load", rows, details))
+    return 0 if all(met for *_, met in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
