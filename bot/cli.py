@@ -87,6 +87,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
+    from handlers.notify import post_change_outcome
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, secrets=_secrets(settings))
@@ -96,7 +97,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
     costbot = build_costbot(settings)
     _recover_changes(costbot)
-    scheduler = build_scheduler(costbot.store, now=costbot.deps.now, changes=costbot.deps.changes)
+    scheduler = build_scheduler(
+        costbot.store,
+        now=costbot.deps.now,
+        changes=costbot.deps.changes,
+        notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+    )
     if settings.scheduler_enabled:
         scheduler.start()
     server = HttpServer(
@@ -129,8 +135,11 @@ def _recover_changes(costbot: Any) -> None:
     """A change a crash left half-way is finished or rolled back before serving again."""
     if costbot.deps.changes is None:
         return
+    from handlers.notify import post_change_outcome
+
     for outcome in costbot.deps.changes.recover():
         logger.warning("recovered a change left half-way: %s", outcome.text)
+        post_change_outcome(costbot.app.client, outcome)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
-from engines.changes import ChangeRunner
+from engines.changes import ChangeRunner, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,11 @@ SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
 
 
 def build_scheduler(
-    store: Store, *, now: Callable[[], dt.datetime], changes: ChangeRunner | None = None
+    store: Store,
+    *,
+    now: Callable[[], dt.datetime],
+    changes: ChangeRunner | None = None,
+    notify: Callable[[Outcome], object] | None = None,
 ) -> BackgroundScheduler:
     """A background scheduler (UTC) with costbot's jobs registered; not started."""
     scheduler = BackgroundScheduler(
@@ -38,17 +42,25 @@ def build_scheduler(
             minutes=1,
             id="changes.run_due",
             replace_existing=True,
-            kwargs={"changes": changes, "now": now},
+            kwargs={"changes": changes, "now": now, "notify": notify},
         )
     return scheduler
 
 
-def run_due_changes(*, changes: ChangeRunner, now: Callable[[], dt.datetime]) -> int:
-    """Carries out the changes approved for a maintenance window that has come."""
+def run_due_changes(
+    *,
+    changes: ChangeRunner,
+    now: Callable[[], dt.datetime],
+    notify: Callable[[Outcome], object] | None = None,
+) -> int:
+    """Carries out the changes approved for a maintenance window that has come, and tells
+    the channel how each ended (``notify``)."""
     due = changes.due(now())
     for change in due:
         outcome = changes.execute(change.id)
         logger.info("scheduled change %s: %s", change.id, outcome.text)
+        if notify is not None:
+            notify(outcome)
     return len(due)
 
 

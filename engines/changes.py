@@ -258,6 +258,10 @@ class ChangeStore(Protocol):
         names, Python values) if its state is one of ``expected``; False otherwise."""
         ...
 
+    def set_change_message(self, change_id: int, *, channel: str, ts: str) -> None:
+        """Records the Slack message the change was decided on."""
+        ...
+
 
 class Audit(Protocol):
     """The audit trail (``bot.store.Store.record_audit`` fits)."""

@@ -23,6 +23,7 @@ from bot.demo.world import DemoWorld, start_demo_world
 from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
+from handlers.notify import post_change_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,12 @@ class DemoSandbox:
         self.bot_server = HttpServer(wsgi_app).start()
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
+            client = self.costbot.app.client
             self._scheduler = build_scheduler(
-                self.costbot.store, now=self.now, changes=self.costbot.deps.changes
+                self.costbot.store,
+                now=self.now,
+                changes=self.costbot.deps.changes,
+                notify=lambda outcome: post_change_outcome(client, outcome),
             )
             self._scheduler.start()
         return self

@@ -17,7 +17,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from engines.changes import Kind, Outcome, State
+from engines.changes import Change, Kind, Outcome, State
 from handlers import action_ids
 from handlers.blocks.common import escape
 from handlers.blocks.rightsize import build_dismiss_modal, with_decision
@@ -77,6 +77,7 @@ def decide(body: dict[str, Any], action: dict[str, Any], *, respond: Respond, de
             response_type="ephemeral", replace_original=False, text="That change no longer exists."
         )
         return
+    _remember_message(runner, change, body)
     approvers = _approvers(deps, change.team)
     kind = action["action_id"]
     if kind == action_ids.RIGHTSIZE_APPROVE:
@@ -101,6 +102,15 @@ def decide(body: dict[str, Any], action: dict[str, Any], *, respond: Respond, de
     else:
         return
     _report(body, respond, change_id, user, outcome)
+
+
+def _remember_message(runner: Any, change: Change, body: dict[str, Any]) -> None:
+    """Where the change was decided, so a later outcome (tonight's run, a recovery after a
+    restart) is told in that message's thread."""
+    container = body.get("container") or {}
+    channel, ts = container.get("channel_id", ""), container.get("message_ts", "")
+    if channel and ts and not container.get("is_ephemeral") and change.message_ts != ts:
+        runner.store.set_change_message(change.id, channel=channel, ts=ts)
 
 
 def _report(

@@ -104,6 +104,7 @@ def test_an_outsider_is_refused_and_the_approver_carries_it_out(sandbox):
     assert done
     change = store.get_change(int(change_id))
     assert change.dry_run and change.decided_by == ALICE
+    assert (change.message_channel, change.message_ts) == (FRAUD, message["ts"])  # for later news
 
     def updated():
         current = next(m for m in slack.messages(FRAUD) if m["ts"] == message["ts"])
