@@ -11,6 +11,7 @@ TOKEN_PATTERNS = [
     re.compile(r"xox[abpers]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    re.compile(r"https://hooks\.slack\.com/[^\s'\"]+"),  # response_urls act for the user
     re.compile(
         r"(?i)(aws_secret_access_key|signing_secret|client_secret)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",]+"
     ),

@@ -6,7 +6,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse, Respond
+from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from handlers.deps import RequestLedger
 
@@ -42,3 +49,49 @@ def build_retry_guard(ledger: RequestLedger) -> Callable[..., BoltResponse | Non
         return next()
 
     return skip_repeated_deliveries
+
+
+# Slack answers 429 (with Retry-After) and, rarely, 5xx at response_urls as at the Web API.
+RESPONSE_URL_RETRIES = (
+    ConnectionErrorRetryHandler(max_retry_count=2),
+    RateLimitErrorRetryHandler(max_retry_count=3),
+    ServerErrorRetryHandler(max_retry_count=2),
+)
+
+
+class ReliableRespond(Respond):
+    """Bolt's ``respond``, with retries: Bolt's own sends once and loses the answer on a
+    429 or a 5xx. What still fails is logged (never with the URL: it is a credential)."""
+
+    def __call__(  # type: ignore[override]
+        self, text: str | dict[str, Any] = "", blocks: Any = None, **fields: Any
+    ) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        client = WebhookClient(
+            url=self.response_url,
+            proxy=self.proxy,
+            ssl=self.ssl,
+            retry_handlers=list(RESPONSE_URL_RETRIES),
+        )
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(text=text, blocks=blocks, **fields)
+        response = client.send_dict(message)
+        if response.status_code != 200:
+            logger.warning(
+                "Slack did not take an answer at a response_url: HTTP %s %s",
+                response.status_code,
+                response.body[:200],
+            )
+        return response
+
+
+def use_reliable_respond(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+    """Middleware: listeners' ``respond`` retries 429s and 5xx (see ``ReliableRespond``)."""
+    if context.response_url:
+        context["respond"] = ReliableRespond(
+            response_url=context.response_url, proxy=context.client.proxy, ssl=context.client.ssl
+        )
+    return next()

@@ -8,11 +8,12 @@ from handlers.actions import rightsize
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
-from handlers.middleware import build_retry_guard
+from handlers.middleware import build_retry_guard, use_reliable_respond
 
 
 def register_all(app: App, deps: Deps) -> None:
     app.use(build_retry_guard(deps.ledger))
+    app.use(use_reliable_respond)
     cost.register(app, deps)
     app_home.register(app, deps)
     rightsize.register(app, deps)

@@ -43,3 +43,9 @@ def test_exception_text_is_redacted():
         record = logging.LogRecord("t", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     redactor.filter(record)
     assert "hunter22-secret" not in record.exc_text
+
+
+def test_response_urls_are_redacted():
+    url = "https://hooks.slack.com/commands/T0001/123456/AbCdEfGhIjKl"
+    line = _emit(RedactSecrets(), "Sending a request - url: %s, body: {}", url)
+    assert "AbCdEfGhIjKl" not in line and "[redacted]" in line
