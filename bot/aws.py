@@ -16,12 +16,16 @@ import boto3
 from botocore.config import Config
 
 from bot.settings import Settings
+from engines.changes import EC2_CLIENT_CONFIG
 from engines.models import AccountAccess
 
-# Explicit retries: throttling (e.g. Cost Explorer's LimitExceededException) backs off.
+# Explicit retries: throttling (e.g. Cost Explorer's LimitExceededException) and 5xx back off.
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
 )
+# EC2 mutations share one account-wide request budget (RequestLimitExceeded): adaptive mode
+# also slows the client down, so a burst of changes does not starve everyone else.
+SERVICE_CONFIGS = {"ec2": RETRY_CONFIG.merge(EC2_CLIENT_CONFIG)}
 ROLE_SESSION_NAME = "costbot"
 REFRESH_BEFORE_EXPIRY = dt.timedelta(minutes=5)
 
@@ -77,7 +81,7 @@ class AwsClients:
             service,
             region_name=region or self.region,
             endpoint_url=self.endpoint_url,
-            config=RETRY_CONFIG,
+            config=SERVICE_CONFIGS.get(service, RETRY_CONFIG),
         )
 
     def _assumed_session(self, access: AccountAccess) -> boto3.Session:

@@ -11,14 +11,12 @@ the thread of the recommendation.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import os
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +26,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from slack_sdk import WebClient
 
 from bot.demo.slack_standin import SlackStandIn
@@ -36,71 +33,11 @@ from bot.store import Store
 from engines.changes import ChangeRequest, State
 from handlers import action_ids
 from tests.conftest import DEMO_TEAMS
+from tests.faults.aws_proxy import AwsProxy
 
 SECRET = "sigkill-signing-secret-0123456789"
 TOKEN = "xoxb-sigkill-0000-costbot"
 ALICE, BOB, FRAUD = "U0DEMOALICE", "U0DEMOBOB", "C0DEMOFRAUD"
-
-
-class HoldingProxy:
-    """Forwards AWS calls to moto; the chosen EC2 action is carried out, but its answer is
-    held back until ``release`` (so the bot dies after EC2 acted, before it heard)."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-        self.hold_action = ""
-        self.held = threading.Event()
-        self.released = threading.Event()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                request = urllib.request.Request(
-                    proxy.target + self.path, data=body, headers=headers, method="POST"
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as answer:
-                        status, payload, kind = answer.status, answer.read(), answer.headers
-                except urllib.error.HTTPError as error:
-                    status, payload, kind = error.code, error.read(), error.headers
-                if proxy.hold_action and f"Action={proxy.hold_action}".encode() in body:
-                    proxy.held.set()
-                    proxy.released.wait(60)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", kind.get("Content-Type", "text/xml"))
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass  # the bot is dead: nobody is listening any more
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    with urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST")):
-        pass
-    yield url
-    server.stop()
 
 
 @pytest.fixture
@@ -185,7 +122,7 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
     killed_during, state_at_kill, settled, decision, final_type,
     tmp_path, moto_url, slack, small_export,
 ):  # fmt: skip
-    proxy = HoldingProxy(moto_url)
+    proxy = AwsProxy(moto_url)
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url,
                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     instance_id = ec2.run_instances(
