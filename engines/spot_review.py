@@ -288,6 +288,7 @@ class SpotAdvisor:
         feed, status = self.feed()
         candidates: list[SpotCandidate] = []
         left_out: list[tuple[Instance, str]] = []
+        zones_seen: dict[tuple[str, str, str, str], dict[str, ZonePrices]] = {}
         for account_id, region in self.targets:
             ec2 = self.ec2_for(account_id, region)
             for instance in self._team_instances(ec2, team, account_id, region):
@@ -295,7 +296,7 @@ class SpotAdvisor:
                 if not suitable:
                     left_out.append((instance, reason))
                     continue
-                candidates.append(self._candidate(ec2, instance, reason, feed, now))
+                candidates.append(self._candidate(ec2, instance, reason, feed, now, zones_seen))
         candidates.sort(key=lambda c: (-(c.monthly_saving or Decimal(0)), c.instance.name))
         return TeamSpotReport(team.name, tuple(candidates), tuple(left_out), status, now)
 
@@ -311,14 +312,20 @@ class SpotAdvisor:
         reason: str,
         feed: AdvisorFeed | None,
         now: dt.datetime,
+        zones_seen: dict[tuple[str, str, str, str], dict[str, ZonePrices]],
     ) -> SpotCandidate:
         operating_system = operating_system_of(instance.platform) or LINUX
         product = WINDOWS_PRODUCT if operating_system == "Windows" else LINUX_PRODUCT
         on_demand = self.prices.hourly(
             instance.instance_type, region=instance.region, operating_system=operating_system
         )
-        records, _ = self._history(ec2, instance.region, instance.instance_type, product, now)
-        zones = {zone.availability_zone: zone for zone in zone_prices(records, now=now)}
+        key = (instance.account_id, instance.region, instance.instance_type, product)
+        if key not in zones_seen:  # one history per type, however many instances run it
+            records, _ = self._history(
+                ec2, instance.region, instance.instance_type, product, now, instance.account_id
+            )
+            zones_seen[key] = {z.availability_zone: z for z in zone_prices(records, now=now)}
+        zones = zones_seen[key]
         spot, problem = _spot_price_for(instance, zones)
         if on_demand is None:
             problem = f"no on-demand price for {instance.instance_type} in {instance.region}"
@@ -367,9 +374,16 @@ class SpotAdvisor:
             return self._catalogs[region]
 
     def _history(
-        self, ec2: Any, region: str, instance_type: str, product: str, now: dt.datetime
+        self,
+        ec2: Any,
+        region: str,
+        instance_type: str,
+        product: str,
+        now: dt.datetime,
+        account_id: str = "",
     ) -> tuple[list[SpotPrice], dt.datetime]:
-        key = f"spot:history:{region}:{product}:{instance_type}"
+        # Zone names are per account (us-east-1a is not the same zone everywhere).
+        key = f"spot:history:{account_id}:{region}:{product}:{instance_type}"
         if self.cache is not None:
             entry = self.cache.get(key, max_age=HISTORY_FRESHNESS, now=now)
             if isinstance(entry, dict):

@@ -422,8 +422,8 @@ def _check_region(region: str, deps: Deps) -> None:
         known |= set(feed.regions) if feed else set()
     if region in known:
         return
-    close = difflib.get_close_matches(region, sorted(known), n=1, cutoff=0.6)
-    did_you_mean = f" — did you mean `{close[0]}`?" if close else ""
+    close = difflib.get_close_matches(region, sorted(known), n=2, cutoff=0.6)
+    did_you_mean = f" — did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
     raise UserInputError(
         f"There is no AWS region `{region}`{did_you_mean}",
         hint="Regions look like `us-east-1`, `us-west-2`, `eu-west-1`.",

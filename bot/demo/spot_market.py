@@ -64,8 +64,12 @@ def price_history(
 
 
 def zones_offering(instance_type: str, region: str) -> list[str]:
+    """The zones moto offers the type in; its catalog lacks some types the demo teaches it
+    (P3), which get the region's first three zones."""
     offerings = INSTANCE_TYPE_OFFERINGS["availability-zone"].get(region, [])
     zones = sorted({o["Location"] for o in offerings if o["InstanceType"] == instance_type})
+    if not zones and instance_type in INSTANCE_TYPES:
+        zones = [f"{region}{letter}" for letter in "abc"]
     return zones[:MAX_ZONES]
 
 
