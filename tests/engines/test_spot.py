@@ -99,9 +99,7 @@ def test_savings_per_zone_and_per_month_are_exact_decimals():
 
 
 def test_no_price_in_the_window_is_no_average():
-    window = time_weighted_average(
-        [price("a", "0.30", day(11, 21))], start=day(10, 21), end=NOW
-    )
+    window = time_weighted_average([price("a", "0.30", day(11, 21))], start=day(10, 21), end=NOW)
     assert window.average is None and window.covered == dt.timedelta(0)
 
 

@@ -212,9 +212,10 @@ def test_the_plan_runs_as_is(document):
     autoscaling = boto3.client("autoscaling", region_name=REGION)
     autoscaling.create_auto_scaling_group(**document["CreateAutoScalingGroup"])
     groups = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
-    assert groups[0]["MixedInstancesPolicy"]["InstancesDistribution"][
-        "SpotAllocationStrategy"
-    ] == "capacity-optimized"
+    assert (
+        groups[0]["MixedInstancesPolicy"]["InstancesDistribution"]["SpotAllocationStrategy"]
+        == "capacity-optimized"
+    )
 
 
 def test_a_vanished_instance_is_a_clear_error(aws):
