@@ -100,6 +100,7 @@ def _zone_fields(outlook: SpotOutlook, on_demand: Decimal | None) -> list[str]:
         now_line = f"now {hourly(zone.current)}"
         if on_demand:
             now_line += f" (−{share(zone.saving(on_demand, over='now') or Decimal(0))})"
+        now_line += f", since {zone.changed_at:%b %-d}"
         lines = [title, now_line, _averages(zone.average_30d, zone.average_90d)]
         average = zone.average_90d.average
         if average and zone.peak_90d >= average * SPIKE_RATIO:

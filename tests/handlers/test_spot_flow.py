@@ -84,8 +84,10 @@ def test_spot_prices_per_zone_with_saving_risk_scores_and_sources(sandbox):
     averages = {zone: hourly_sampled_average(records, zone) for zone in zones}
     scores = placement_scores("g5.xlarge", "us-east-1")
     for zone in zones:
-        current = Decimal(next(r for r in records if r["AvailabilityZone"] == zone)["SpotPrice"])
+        latest = next(r for r in records if r["AvailabilityZone"] == zone)  # newest first
+        current = Decimal(latest["SpotPrice"])
         assert f"*{zone}* · placement {scores[zone]}/10\nnow {four_places(current)}" in text
+        assert f"since {latest['Timestamp']:%b %-d}" in text
         assert f"30 d {four_places(averages[zone])}" in text
     assert "peaked at $0.9356/h in 90 days" in text  # the spike in the second zone
     cheapest = min(zones, key=averages.get)
