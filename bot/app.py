@@ -29,7 +29,7 @@ from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
-from engines.spot_advisor import load_feed
+from engines.spot_advisor import FeedFile
 from engines.spot_review import SpotAdvisor
 from engines.teams import CostConfig, load_config
 from handlers.deps import Deps
@@ -147,7 +147,7 @@ def build_deps(
     spot = SpotAdvisor(
         ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
         prices=prices,
-        load_feed=lambda: load_feed(settings.spot_advisor_path),
+        load_feed=FeedFile(settings.spot_advisor_path),
         targets=aws.targets(),
         now=now,
         default_region=aws.region,

@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -208,6 +209,29 @@ def load_feed(path: Path | None) -> AdvisorFeed:
     if path is not None and path.exists():
         return _read(path.read_bytes, origin=str(path))
     return load_snapshot()
+
+
+class FeedFile:
+    """``load_feed(path)`` remembered until the file changes (the real feed is a megabyte or
+    two of JSON: read once, not on every question)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._seen: tuple[float | None, AdvisorFeed] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> AdvisorFeed:
+        with self._lock:
+            stamp = self._stamp()
+            if self._seen is None or self._seen[0] != stamp:
+                self._seen = (stamp, load_feed(self.path))
+            return self._seen[1]
+
+    def _stamp(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime if self.path is not None else None
+        except OSError:
+            return None
 
 
 def load_snapshot() -> AdvisorFeed:

@@ -417,7 +417,9 @@ def _spot_advisor(deps: Deps) -> Any:
 def _check_region(region: str, deps: Deps) -> None:
     """Refuses a region code AWS does not have, in the ack, with the closest one."""
     known = set(REGION_LOCATIONS)
-    if deps.spot is not None:
+    if region in known:
+        return
+    if deps.spot is not None:  # a region newer than the list above may be in the feed
         feed, _ = deps.spot.feed()
         known |= set(feed.regions) if feed else set()
     if region in known:

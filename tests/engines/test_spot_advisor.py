@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from importlib import resources
 
 import pytest
@@ -12,6 +13,7 @@ from engines.spot_advisor import (
     FEED_URL,
     SNAPSHOT_FILE,
     AdvisorFeedError,
+    FeedFile,
     load_feed,
     load_snapshot,
     parse_feed,
@@ -134,3 +136,17 @@ def test_a_failed_refresh_leaves_the_data_in_use_untouched(tmp_path, answer, say
     assert says in str(error.value)
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_the_feed_file_is_read_again_only_when_it_changes(tmp_path):
+    path = tmp_path / "spot-advisor-data.json"
+    feed_file = FeedFile(path)
+    assert feed_file().origin == "the shipped snapshot"
+    path.write_text(json.dumps(FEED))
+    first = feed_file()
+    assert first.origin == str(path)
+    assert feed_file() is first
+    changed = {**FEED, "spot_advisor": {"us-east-1": {"Linux": {"m5.large": {"s": 40, "r": 3}}}}}
+    path.write_text(json.dumps(changed))
+    os.utime(path, (first_mtime := path.stat().st_mtime + 5, first_mtime))
+    assert feed_file().interruption("m5.large", "us-east-1").bucket == "15-20%"
