@@ -263,9 +263,11 @@ class SpotAdvisor:
     def _check_type(
         self, instance_type: str, region: str, ec2: Any, feed: AdvisorFeed | None
     ) -> None:
-        catalog = self.catalog(ec2, region)
-        if instance_type in catalog:
+        if instance_type in self._catalogs.get(region, {}):
             return
+        if instance_type in describe_instance_types(ec2, [instance_type]):
+            return  # one filtered call; the whole catalog only to suggest names
+        catalog = self.catalog(ec2, region)
         known = set(catalog) | (feed.known_types() if feed else set())
         close = difflib.get_close_matches(instance_type, sorted(known), n=3, cutoff=0.6)
         if instance_type in known:

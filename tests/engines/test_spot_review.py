@@ -102,7 +102,12 @@ def test_the_outlook_has_every_zone_the_on_demand_price_the_risk_and_the_scores(
 
 
 def test_an_unknown_type_gets_the_nearest_names(ec2):
-    ec2.stub.add_response("describe_instance_types", TYPES_RESPONSE)
+    ec2.stub.add_response(
+        "describe_instance_types",
+        {"InstanceTypes": []},
+        {"Filters": [{"Name": "instance-type", "Values": ["g5.xlarg"]}]},
+    )
+    ec2.stub.add_response("describe_instance_types", TYPES_RESPONSE, {})
     with pytest.raises(UnknownInstanceTypeError) as error:
         advisor(ec2).outlook("g5.xlarg")
     assert "There is no instance type `g5.xlarg` in us-east-1" in str(error.value)
