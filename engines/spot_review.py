@@ -48,6 +48,7 @@ from engines.spot_plan import (
 
 HISTORY_FRESHNESS = dt.timedelta(hours=1)
 PLACEMENT_FRESHNESS = dt.timedelta(hours=24)
+PLANNABLE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
 
 
 class UnknownInstanceTypeError(UserInputError):
@@ -356,6 +357,11 @@ class SpotAdvisor:
         if not found:
             raise SpotPlanError(f"{instance_id} no longer exists in {region}.")
         instance = found[0]
+        if instance.state not in PLANNABLE_STATES:
+            raise SpotPlanError(
+                f"{instance.name} ({instance_id}) is {instance.state}: a plan copies a running "
+                f"or stopped instance."
+            )
         catalog = self.catalog(ec2, region)
         current = catalog.get(instance.instance_type)
         if current is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -46,6 +47,12 @@ def upload_plan(
         plan = deps.spot.plan(instance_id, account_id=account_id, region=region)
     except CostbotError as error:
         _tell(respond, f":x: Could not build the spot plan for {instance_id}: {error}")
+        return
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("spot plan for %s failed (ref %s)", instance_id, reference)
+        _tell(respond, f":x: Could not build the spot plan for {instance_id}: an internal "
+                       f"error (ref {reference}); it is logged.")  # fmt: skip
         return
     content = json.dumps(plan.document, indent=2, sort_keys=False)
     try:

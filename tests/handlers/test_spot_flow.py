@@ -23,7 +23,9 @@ from bot.demo.spot_market import placement_scores, price_history
 from engines.errors import UserInputError
 from engines.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
+from handlers.actions.spot import upload_plan
 from handlers.blocks.common import limit_violations, money
+from handlers.blocks.spot import plan_button_value
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
@@ -213,3 +215,24 @@ def test_parsing_spot_questions(text, request_):
 def test_spot_questions_that_cannot_be_read(text, says):
     with pytest.raises(UserInputError, match=says):
         parse_cost_command(text)
+
+
+def test_a_plan_for_an_instance_gone_meanwhile_is_refused_to_the_clicker_only(sandbox):
+    ec2 = sandbox.world.client("ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    image = ec2.describe_instances()["Reservations"][0]["Instances"][0]["ImageId"]
+    gone = ec2.run_instances(ImageId=image, InstanceType="c5.xlarge", MinCount=1, MaxCount=1,
+                             SubnetId=subnet)["Instances"][0]["InstanceId"]  # fmt: skip
+    ec2.terminate_instances(InstanceIds=[gone])
+    told = []
+    upload_plan(
+        {"user": {"id": DEV}, "channel": {"id": NLP}},
+        {"value": plan_button_value("", "us-east-1", gone)},
+        respond=lambda **message: told.append(message),
+        client=None,  # nothing may be uploaded
+        deps=sandbox.costbot.deps,
+    )
+    (message,) = told
+    assert message["response_type"] == "ephemeral" and message["replace_original"] is False
+    assert f"Could not build the spot plan for {gone}" in message["text"]
+    assert "is terminated" in message["text"]
