@@ -35,8 +35,6 @@ USAGE_EXAMPLES = (
     ("/cost compare last month vs 2026-09 team nlp", "two periods, the biggest movers first"),
     ("/cost forecast nlp", "where this month will end, and how that is estimated"),
     ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
-    ("/cost spot g5.xlarge us-east-1", "spot prices per zone, saving and interruption risk"),
-    ("/cost spot team nlp", "which of the team's instances could run on spot, with a plan"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"
