@@ -29,6 +29,8 @@ from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
+from engines.spot_advisor import FeedFile
+from engines.spot_review import SpotAdvisor
 from engines.teams import CostConfig, load_config
 from handlers.deps import Deps
 from handlers.register import register_all
@@ -127,19 +129,29 @@ def build_deps(
         dry_run=settings.dry_run,
         now=now,
     )
+    prices = PriceBook(
+        # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
+        pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
+        cache=StoreResponseCache(store),
+        now=now,
+    )
     reviewer = FleetReviewer(
         ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
         cloudwatch_for=lambda account, region: aws.client_for(
             "cloudwatch", account_id=account, region=region
         ),
-        prices=PriceBook(
-            # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
-            pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
-            cache=StoreResponseCache(store),
-            now=now,
-        ),
+        prices=prices,
         targets=aws.targets(),
         now=now,
+    )
+    spot = SpotAdvisor(
+        ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
+        prices=prices,
+        load_feed=FeedFile(settings.spot_advisor_path),
+        targets=aws.targets(),
+        now=now,
+        default_region=aws.region,
+        cache=StoreResponseCache(store),
     )
     return Deps(
         teams=config.teams,
@@ -152,6 +164,7 @@ def build_deps(
         background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="work"),
         changes=changes,
         rightsizing=reviewer,
+        spot=spot,
     )
 
 

@@ -79,7 +79,60 @@ def _parser() -> argparse.ArgumentParser:
     cost.add_argument("--chart", type=Path, help="for `trend`: write the chart PNG here")
     cost.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
     cost.set_defaults(run=run_cost)
+
+    spot = commands.add_parser("spot", help="spot advisor data")
+    spot_commands = spot.add_subparsers(dest="spot_command", required=True)
+    refresh = spot_commands.add_parser(
+        "refresh-advisor",
+        help="download the Spot Instance Advisor feed (interruption frequencies)",
+    )
+    refresh.add_argument("--url", default=None, help="the feed's address (default: AWS's)")
+    refresh.set_defaults(run=run_refresh_advisor)
     return parser
+
+
+MAX_FEED_BYTES = 64 * 1024 * 1024
+
+
+def _download(url: str, timeout: float) -> bytes:
+    """GETs ``url`` within ``timeout`` seconds; anything but 200 is an ``OSError``."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "costbot"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        if response.status != 200:
+            raise OSError(f"HTTP {response.status}")
+        body = response.read(MAX_FEED_BYTES + 1)
+    if len(body) > MAX_FEED_BYTES:
+        raise OSError(f"the answer is larger than {MAX_FEED_BYTES // 2**20} MB")
+    return body
+
+
+def run_refresh_advisor(args: argparse.Namespace, *, fetch: Callable | None = None) -> int:
+    """Replaces the local Spot Instance Advisor data with the feed, atomically."""
+    from bot.app import utc_now
+    from engines.spot_advisor import FEED_URL, AdvisorFeedError, load_feed, refresh_feed
+
+    settings = Settings.from_env(require_slack=False)
+    path = settings.spot_advisor_path
+    try:
+        result = refresh_feed(
+            path, fetch=fetch or _download, now=utc_now(), url=args.url or FEED_URL
+        )
+    except AdvisorFeedError as error:
+        print(f"costbot: {error}", file=sys.stderr)
+        try:
+            current = load_feed(path)
+            when = f" of {current.as_of:%Y-%m-%d}" if current.as_of else ""
+            print(f"Still in use: {current.origin}{when}.", file=sys.stderr)
+        except AdvisorFeedError as broken:
+            print(f"The data in use is broken too: {broken}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"Spot Instance Advisor data updated: {result.regions} regions, "
+        f"{result.instance_types} instance types, saved to {result.path}."
+    )
+    return EXIT_OK
 
 
 def run_serve(args: argparse.Namespace) -> int:

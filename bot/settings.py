@@ -18,6 +18,7 @@ from engines.errors import ConfigError
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+SPOT_ADVISOR_FILENAME = "spot-advisor-data.json"
 SECRET_FIELDS = {"slack_bot_token", "slack_signing_secret", "slack_app_token"}
 
 
@@ -54,10 +55,17 @@ class Settings:
     athena_output: str = ""
     athena_scan_limit_gb: float = 10.0
     athena_schema: str = "focus"
+    spot_advisor_file: Path | None = None
 
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    @property
+    def spot_advisor_path(self) -> Path:
+        """Where ``costbot spot refresh-advisor`` keeps the downloaded Spot Instance Advisor
+        feed (next to the database unless ``COSTBOT_SPOT_ADVISOR_FILE`` says otherwise)."""
+        return self.spot_advisor_file or self.db_path.with_name(SPOT_ADVISOR_FILENAME)
 
     def __repr__(self) -> str:
         shown = []
@@ -106,6 +114,9 @@ class Settings:
             athena_output=reader.s3_url("COSTBOT_ATHENA_OUTPUT"),
             athena_scan_limit_gb=reader.positive_number("COSTBOT_ATHENA_SCAN_LIMIT_GB", 10.0),
             athena_schema=reader.choice("COSTBOT_ATHENA_SCHEMA", ("focus", "cur"), "focus"),
+            spot_advisor_file=Path(reader.text("COSTBOT_SPOT_ADVISOR_FILE"))
+            if reader.text("COSTBOT_SPOT_ADVISOR_FILE")
+            else None,
         )
         if require_slack:
             reader.problems.extend(_slack_problems(settings))

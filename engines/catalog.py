@@ -90,6 +90,9 @@ def parse_instance_type(item: dict[str, Any]) -> InstanceTypeFacts:
         ),
         gpu_model="+".join(sorted({str(gpu.get("Name", "")) for gpu in gpus} - {""})),
         current_generation=bool(item.get("CurrentGenerationFlag", True)),
+        gpu_manufacturer="+".join(
+            sorted({str(gpu.get("Manufacturer", "")) for gpu in gpus} - {""})
+        ),
     )
 
 
@@ -167,6 +170,7 @@ def parse_instance(
         lifecycle=item.get("InstanceLifecycle") or "on-demand",
         auto_scaling_group=tags.get(ASG_TAG, ""),
         stop_protected=stop_protected,
+        availability_zone=item.get("Placement", {}).get("AvailabilityZone", ""),
     )
 
 

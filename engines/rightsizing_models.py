@@ -50,6 +50,7 @@ class Instance:
     auto_scaling_group: str = ""  # from the aws:autoscaling:groupName tag
     stop_protected: bool = False  # DisableApiStop
     termination_protected: bool = False
+    availability_zone: str = ""
 
     @property
     def name(self) -> str:
@@ -100,6 +101,7 @@ class InstanceTypeFacts:
     gpu_memory_mib: int = 0
     gpu_model: str = ""
     current_generation: bool = True
+    gpu_manufacturer: str = ""  # "NVIDIA", "AMD", ...; "" without GPUs
 
 
 @dataclass(frozen=True)

@@ -9,3 +9,5 @@ RIGHTSIZE_REVERT = "rightsize_revert"
 
 RIGHTSIZE_PREFIX = "rightsize_"
 RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"
+
+SPOT_PLAN = "spot_plan"

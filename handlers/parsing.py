@@ -11,6 +11,8 @@ The grammar, the same for the slash command and ``costbot cost``::
     trend <team> [period] [metric ...]
     rightsize [team]
     audit [team]
+    spot <instance-type> [region]
+    spot team <name>
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """
@@ -18,6 +20,7 @@ A period is whatever ``engines.periods.parse_period`` reads; words are case-inse
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from engines.errors import UserInputError
@@ -33,6 +36,7 @@ SUBCOMMANDS = (
     "trend",
     "rightsize",
     "audit",
+    "spot",
 )
 METRIC_WORDS = {
     "billed": Metric.BILLED,
@@ -105,6 +109,17 @@ class AuditRequest:
     team: str = ""
 
 
+@dataclass(frozen=True)
+class SpotRequest:
+    instance_type: str
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class SpotTeamRequest:
+    team: str
+
+
 CostCommand = (
     HelpRequest
     | TeamCostRequest
@@ -115,6 +130,8 @@ CostCommand = (
     | TrendRequest
     | RightsizeRequest
     | AuditRequest
+    | SpotRequest
+    | SpotTeamRequest
 )
 
 
@@ -224,6 +241,39 @@ def _only_team(words: list[str], subcommand: str) -> str:
     return words[0] if words else ""
 
 
+INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
+REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d{1,2}")
+_SPOT_HINT = (
+    "Try `/cost spot g5.xlarge`, `/cost spot g5.xlarge us-west-2` or `/cost spot team nlp`."
+)
+
+
+def _parse_spot(words: list[str]) -> SpotRequest | SpotTeamRequest:
+    if not words:
+        raise UserInputError("`/cost spot` needs an instance type or a team.", hint=_SPOT_HINT)
+    if words[0].lower() == "team":
+        if len(words) != 2:
+            raise UserInputError("`/cost spot team` needs one team name.", hint=_SPOT_HINT)
+        return SpotTeamRequest(team=words[1])
+    instance_type = words[0].lower()
+    if not INSTANCE_TYPE.fullmatch(instance_type):
+        raise UserInputError(
+            f"'{_short(words[0])}' is not an instance type (like `g5.xlarge`). For a team's "
+            f"instances, ask `/cost spot team {_short(words[0])}`.",
+            hint=_SPOT_HINT,
+        )
+    if len(words) > 2:
+        raise UserInputError(
+            "`/cost spot` takes an instance type and at most a region.", hint=_SPOT_HINT
+        )
+    region = words[1].lower() if len(words) == 2 else ""
+    if region and not REGION.fullmatch(region):
+        raise UserInputError(
+            f"'{_short(words[1])}' is not a region code (like `us-east-1`).", hint=_SPOT_HINT
+        )
+    return SpotRequest(instance_type=instance_type, region=region)
+
+
 _PARSERS = {
     "team": _parse_team,
     "top": _parse_top,
@@ -233,6 +283,7 @@ _PARSERS = {
     "trend": _parse_trend,
     "rightsize": _parse_rightsize,
     "audit": _parse_audit,
+    "spot": _parse_spot,
 }
 
 

@@ -6,6 +6,7 @@ answered in the ack; the returned ``Work`` carries the slow part for after it.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +16,15 @@ from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.errors import UserInputError
 from engines.models import Period
 from engines.periods import parse_period
+from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
 from engines.rightsizing_models import Recommendation
+from engines.spot_review import SpotOutlook, TeamSpotReport
 from engines.teams import find_team
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.rightsize import build_rightsize_message
+from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.parsing import (
@@ -29,6 +33,8 @@ from handlers.parsing import (
     CostCommand,
     ForecastRequest,
     RightsizeRequest,
+    SpotRequest,
+    SpotTeamRequest,
     TeamCostRequest,
     TopRequest,
     TrendRequest,
@@ -77,7 +83,13 @@ class AuditResult:
 
 
 Result = (
-    questions.Answer | questions.Trend | questions.ForecastAnswer | RightsizeResult | AuditResult
+    questions.Answer
+    | questions.Trend
+    | questions.ForecastAnswer
+    | RightsizeResult
+    | AuditResult
+    | SpotOutlook
+    | TeamSpotReport
 )
 DEFAULT_TREND = "last 30d"
 
@@ -367,6 +379,59 @@ def _plan_audit(request: AuditRequest, deps: Deps, asked_by: str) -> Work:
     return Work(f"the audit log of {team_name or 'all teams'}", result, render)
 
 
+def _plan_spot(request: SpotRequest, deps: Deps, asked_by: str) -> Work:
+    advisor = _spot_advisor(deps)
+    region = request.region or advisor.default_region
+    _check_region(region, deps)
+
+    def result() -> Result:
+        return advisor.outlook(request.instance_type, region)
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, SpotOutlook)
+        return Reply(build_spot_message(answer, asked_by=asked_by))
+
+    return Work(f"spot prices of *{request.instance_type}* in {region}", result, render)
+
+
+def _plan_spot_team(request: SpotTeamRequest, deps: Deps, asked_by: str) -> Work:
+    advisor = _spot_advisor(deps)
+    team = find_team(deps.teams, request.team)
+
+    def result() -> Result:
+        return advisor.team_report(team)
+
+    def render(answer: Result) -> Reply:
+        assert isinstance(answer, TeamSpotReport)
+        return Reply(build_spot_team_message(answer, asked_by=asked_by))
+
+    return Work(f"spot candidates of *{team.name}*", result, render)
+
+
+def _spot_advisor(deps: Deps) -> Any:
+    if deps.spot is None:
+        raise UserInputError("The spot advisor needs AWS access (EC2), which is not set up here.")
+    return deps.spot
+
+
+def _check_region(region: str, deps: Deps) -> None:
+    """Refuses a region code AWS does not have, in the ack, with the closest one."""
+    known = set(REGION_LOCATIONS)
+    if region in known:
+        return
+    if deps.spot is not None:  # a region newer than the list above may be in the feed
+        feed, _ = deps.spot.feed()
+        known |= set(feed.regions) if feed else set()
+    if region in known:
+        return
+    close = difflib.get_close_matches(region, sorted(known), n=2, cutoff=0.6)
+    did_you_mean = f" — did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+    raise UserInputError(
+        f"There is no AWS region `{region}`{did_you_mean}",
+        hint="Regions look like `us-east-1`, `us-west-2`, `eu-west-1`.",
+    )
+
+
 _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
@@ -376,4 +441,6 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TrendRequest: _plan_trend,
     RightsizeRequest: _plan_rightsize,
     AuditRequest: _plan_audit,
+    SpotRequest: _plan_spot,
+    SpotTeamRequest: _plan_spot_team,
 }

@@ -53,6 +53,9 @@ MAX_DATAPOINTS_PER_CALL = 1000
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 VPC_CIDR = "10.42.0.0/16"
 FALLBACK_IMAGE_ID = "ami-04681a1dbd79675a5"  # amzn2-ami-hvm in moto's default images
+SECURITY_GROUP = "ml-workers"
+KEY_NAME = "ml-platform"
+INSTANCE_PROFILE = "ml-batch-worker"
 
 
 @dataclass
@@ -108,6 +111,13 @@ def _fast_metrics() -> None:
     add_p3_types()
 
 
+def _spot_market(now: dt.datetime) -> None:
+    # moto's spot prices are placeholders; the demo serves a realistic (synthesised) market.
+    from bot.demo.spot_market import install_spot_market
+
+    install_spot_market(now)
+
+
 def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoWorld:
     """Start moto in-process, seed it with the demo fleet, write the export under ``workdir``.
 
@@ -118,6 +128,7 @@ def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoW
     """
     started = time.perf_counter()
     _fast_metrics()
+    _spot_market(now)
     server = _start_server()
     host, port = server.get_host_and_port()
     world = DemoWorld(
@@ -172,8 +183,9 @@ def _seed(world: DemoWorld, fleet: Sequence[DemoInstance], seed: int) -> None:
     ec2 = world.client("ec2")
     subnets = _create_network(ec2)
     image_id = _find_image(ec2)
+    launch = _launch_identity(ec2, world.client("iam"), subnets)
     for instance in fleet:
-        instance_id, volume_id = _launch(ec2, instance, image_id, subnets)
+        instance_id, volume_id = _launch(ec2, instance, image_id, subnets, launch)
         world.instance_ids[instance.name] = instance_id
         if volume_id:
             world.volume_ids[instance.name] = volume_id
@@ -210,6 +222,28 @@ def _create_network(ec2: Any) -> dict[str, str]:
     return subnets
 
 
+def _launch_identity(ec2: Any, iam: Any, subnets: dict[str, str]) -> dict[str, Any]:
+    """A security group, key pair and instance profile every demo instance runs with (so a
+    spot plan built from a running instance has real ids to copy)."""
+    vpc_id = ec2.describe_subnets(SubnetIds=[next(iter(subnets.values()))])["Subnets"][0]["VpcId"]
+    group = ec2.create_security_group(
+        GroupName=SECURITY_GROUP, Description="ML workers", VpcId=vpc_id
+    )
+    ec2.create_key_pair(KeyName=KEY_NAME)
+    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    trust += '"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    iam.create_role(RoleName=INSTANCE_PROFILE, AssumeRolePolicyDocument=trust)
+    iam.create_instance_profile(InstanceProfileName=INSTANCE_PROFILE)
+    iam.add_role_to_instance_profile(
+        InstanceProfileName=INSTANCE_PROFILE, RoleName=INSTANCE_PROFILE
+    )
+    return {
+        "SecurityGroupIds": [group["GroupId"]],
+        "KeyName": KEY_NAME,
+        "IamInstanceProfile": {"Name": INSTANCE_PROFILE},
+    }
+
+
 def _find_image(ec2: Any) -> str:
     """An Amazon Linux 2 image moto knows (filtered: listing all of them takes seconds)."""
     images = ec2.describe_images(
@@ -219,10 +253,15 @@ def _find_image(ec2: Any) -> str:
 
 
 def _launch(
-    ec2: Any, instance: DemoInstance, image_id: str, subnets: dict[str, str]
+    ec2: Any,
+    instance: DemoInstance,
+    image_id: str,
+    subnets: dict[str, str],
+    identity: dict[str, Any],
 ) -> tuple[str, str | None]:
     """Run one instance with its tags on instance and root volume; returns both ids."""
     response = ec2.run_instances(
+        **identity,
         ImageId=image_id,
         InstanceType=instance.instance_type,
         MinCount=1,

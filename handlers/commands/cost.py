@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.errors import CostSourceError, UserInputError
+from engines.errors import CostbotError, UserInputError
 from handlers.blocks.cost import (
     build_error_message,
     build_failure_message,
@@ -84,7 +84,7 @@ def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[s
             if problem:
                 message = with_note(message, problem)
         respond(**message)
-    except (CostSourceError, UserInputError) as error:
+    except CostbotError as error:  # user input found wrong only now, AWS refusals, ...
         respond(**build_failure_message(work.description, str(error)))
     except Exception:
         respond(**_internal_failure(work.description, command.get("text", "")))

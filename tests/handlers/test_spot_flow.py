@@ -1,0 +1,238 @@
+"""/cost spot in the channel, on the demo world: a type's spot prices, a team's candidates,
+the Fleet plan file, and the clear answers to mistakes.
+
+The demo world's moto serves a realistic (synthesised) spot market
+(``bot.demo.spot_market``). The figures expected here are computed by the test from that
+market's records by sampling the price in effect at every hour of the window, not by the
+engine's interval arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from bot.demo.fleet import FLEET_BY_NAME
+from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.spot_market import placement_scores, price_history
+from engines.errors import UserInputError
+from engines.pricing import SHIPPED_SNAPSHOT
+from handlers import action_ids
+from handlers.actions.spot import upload_plan
+from handlers.blocks.common import limit_violations, money
+from handlers.blocks.spot import plan_button_value
+from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
+
+NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
+DEV, NLP = "U0DEMODEV", "C0DEMONLP"
+HOURS_30D = 30 * 24
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
+    options = DemoOptions(workdir=tmp_path_factory.mktemp("demo"), run_scheduler=False)
+    with DemoSandbox(options, now=lambda: NOW) as running:
+        yield running
+
+
+def ask(sandbox: DemoSandbox, text: str) -> dict:
+    slack = sandbox.standin
+    before = max((m["ts"] for m in slack.messages()), default=None, key=float)
+    result = slack.send_command(user_id=DEV, channel_id=NLP, text=text)
+    assert result.status == 200 and result.elapsed_s < 3.0
+    return slack.wait_for_message(
+        lambda m: m["channel"] == NLP and m["origin"] == "response_url",
+        timeout=60,
+        after_ts=before,
+    )
+
+
+def shown(message: dict) -> str:
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        for part in (block.get("text"), *block.get("fields", []), *block.get("elements", [])):
+            if isinstance(part, dict):
+                texts.append(part.get("text", ""))
+    return "\n".join(texts)
+
+
+def hourly_sampled_average(records: list[dict], zone: str) -> Decimal:
+    """The 30-day average price of a zone, sampling the price in effect at each hour."""
+    steps = sorted(
+        (r["Timestamp"], Decimal(r["SpotPrice"])) for r in records if r["AvailabilityZone"] == zone
+    )
+    total = Decimal(0)
+    for hour in range(HOURS_30D):
+        moment = NOW - dt.timedelta(hours=HOURS_30D - hour)
+        total += [price for at, price in steps if at <= moment][-1]
+    return total / HOURS_30D
+
+
+def four_places(amount: Decimal) -> str:
+    return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP)}/h"
+
+
+def test_spot_prices_per_zone_with_saving_risk_scores_and_sources(sandbox):
+    answer = ask(sandbox, "spot g5.xlarge")
+    text = shown(answer)
+    records = price_history("g5.xlarge", "us-east-1", now=NOW)
+    zones = sorted({r["AvailabilityZone"] for r in records})
+    assert len(zones) >= 3
+    averages = {zone: hourly_sampled_average(records, zone) for zone in zones}
+    scores = placement_scores("g5.xlarge", "us-east-1")
+    for zone in zones:
+        latest = next(r for r in records if r["AvailabilityZone"] == zone)  # newest first
+        current = Decimal(latest["SpotPrice"])
+        assert f"*{zone}* · placement {scores[zone]}/10\nnow {four_places(current)}" in text
+        assert f"since {latest['Timestamp']:%b %-d}" in text
+        assert f"30 d {four_places(averages[zone])}" in text
+    assert "peaked at $0.9356/h in 90 days" in text  # the spike in the second zone
+    cheapest = min(zones, key=averages.get)
+    on_demand = SHIPPED_SNAPSHOT.prices["g5.xlarge"]
+    saving = (on_demand - averages[cheapest]) * 730
+    assert f"Cheapest over 30 days: *{cheapest}*" in text
+    assert f"*{money(saving)}/month* per instance" in text
+    assert "*On demand $1.0060/h*" in text
+    assert "medium risk: 10-15% of instances interrupted a month" in text
+    assert "a representative snapshot, not a download" in text
+    assert "days old" in text  # the June price snapshot says its age
+    assert limit_violations(answer) == []
+
+
+def test_team_candidates_with_monthly_savings_total_and_risk(sandbox):
+    answer = ask(sandbox, "spot team nlp")
+    text = shown(answer)
+    expected = {}
+    for name in ("nlp-finetune-g5", "nlp-tokenize-batch", "nlp-eval-runner-dev"):
+        box = FLEET_BY_NAME[name]
+        records = price_history(box.instance_type, "us-east-1", now=NOW)
+        spot = hourly_sampled_average(records, box.availability_zone)
+        expected[name] = (SHIPPED_SNAPSHOT.prices[box.instance_type] - spot) * 730
+        assert f"*{name}*" in text
+        assert f"*Saves {money(expected[name])}/month*" in text
+    assert f"*{money(sum(expected.values()))}/month* could be saved by running 3" in text
+    for serving in ("nlp-inference-prod-1", "nlp-api-prod", "nlp-vector-db-prod"):
+        assert serving not in text
+    nlp_fleet = [box for box in FLEET_BY_NAME.values() if box.team == "nlp"]
+    serving = sum(box.workload_type == "serving" for box in nlp_fleet)
+    notebooks = sum(box.workload_type == "notebook" for box in nlp_fleet)
+    assert f"stateful (serving): {serving}" in text
+    assert f"stateful (notebook): {notebooks}" in text
+    assert "risk:" in text
+    buttons = [block["accessory"] for block in answer["blocks"] if "accessory" in block]
+    assert len(buttons) == 3 and all(b["action_id"] == action_ids.SPOT_PLAN for b in buttons)
+    assert limit_violations(answer) == []
+
+
+def test_the_fleet_plan_button_uploads_a_plan_built_from_the_instance(sandbox):
+    answer = ask(sandbox, "spot team nlp")
+    instance_id = sandbox.world.instance_ids["nlp-finetune-g5"]
+    value = next(
+        block["accessory"]["value"]
+        for block in answer["blocks"]
+        if instance_id in block.get("accessory", {}).get("value", "")
+    )
+    slack = sandbox.standin
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=answer["ts"],
+                action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+    upload = slack.wait_for_message(
+        lambda m: m["channel"] == NLP and bool(m["files"]), timeout=60, after_ts=answer["ts"]
+    )
+    (file,) = upload["files"]
+    assert file["name"] == "spot-plan-nlp-finetune-g5.json"
+    plan = json.loads(slack.file_bytes(file["id"]))
+    ec2 = sandbox.world.client("ec2")
+    box = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    data = plan["CreateLaunchTemplate"]["LaunchTemplateData"]
+    assert data["ImageId"] == box["ImageId"]
+    assert data["SecurityGroupIds"] == [g["GroupId"] for g in box["SecurityGroups"]]
+    assert data["IamInstanceProfile"]["Arn"] == box["IamInstanceProfile"]["Arn"]
+    vpc_subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [box["VpcId"]]}])
+    overrides = plan["CreateFleet"]["LaunchTemplateConfigs"][0]["Overrides"]
+    assert {o["SubnetId"] for o in overrides} == {s["SubnetId"] for s in vpc_subnets["Subnets"]}
+    assert len({o["InstanceType"] for o in overrides}) >= 3
+    assert "capacity-optimized" in upload["text"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        audit = sandbox.costbot.store.audit_records(limit=20)
+        if any(r["action"] == "spot.plan" and r["target"] == instance_id for r in audit):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the plan upload was not audited")
+
+
+def test_an_unknown_instance_type_gets_the_near_miss(sandbox):
+    reply = ask(sandbox, "spot g5.xlarg")
+    assert reply["ephemeral_for"] == DEV
+    assert "There is no instance type `g5.xlarg` in us-east-1" in reply["text"]
+    assert "did you mean `g5.xlarge`" in reply["text"]
+
+
+def test_a_misspelt_region_is_answered_in_the_ack(sandbox):
+    result = sandbox.standin.send_command(
+        user_id=DEV, channel_id=NLP, text="spot g5.xlarge us-est-1"
+    )
+    ack = result.json()
+    assert ack["text"].startswith(":warning: There is no AWS region `us-est-1`")
+    assert "`us-east-1`" in ack["text"]
+
+
+def test_a_team_name_where_a_type_belongs_points_to_spot_team(sandbox):
+    result = sandbox.standin.send_command(user_id=DEV, channel_id=NLP, text="spot nlp")
+    ack = result.json()
+    assert ack["response_type"] == "ephemeral"
+    assert "'nlp' is not an instance type" in ack["text"]
+    assert "/cost spot team nlp" in ack["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "request_"),
+    [
+        ("spot g5.xlarge", SpotRequest("g5.xlarge")),
+        ("spot G5.XLARGE us-west-2", SpotRequest("g5.xlarge", "us-west-2")),
+        ("spot team nlp", SpotTeamRequest("nlp")),
+    ],
+)
+def test_parsing_spot_questions(text, request_):
+    assert parse_cost_command(text) == request_
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("spot", "needs an instance type or a team"),
+        ("spot team", "needs one team name"),
+        ("spot g5.xlarge us-east-1 extra", "at most a region"),
+        ("spot g5.xlarge useast1", "not a region code"),
+    ],
+)
+def test_spot_questions_that_cannot_be_read(text, says):
+    with pytest.raises(UserInputError, match=says):
+        parse_cost_command(text)
+
+
+def test_a_plan_for_an_instance_gone_meanwhile_is_refused_to_the_clicker_only(sandbox):
+    ec2 = sandbox.world.client("ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    image = ec2.describe_instances()["Reservations"][0]["Instances"][0]["ImageId"]
+    gone = ec2.run_instances(ImageId=image, InstanceType="c5.xlarge", MinCount=1, MaxCount=1,
+                             SubnetId=subnet)["Instances"][0]["InstanceId"]  # fmt: skip
+    ec2.terminate_instances(InstanceIds=[gone])
+    told = []
+    upload_plan(
+        {"user": {"id": DEV}, "channel": {"id": NLP}},
+        {"value": plan_button_value("", "us-east-1", gone)},
+        respond=lambda **message: told.append(message),
+        client=None,  # nothing may be uploaded
+        deps=sandbox.costbot.deps,
+    )
+    (message,) = told
+    assert message["response_type"] == "ephemeral" and message["replace_original"] is False
+    assert f"Could not build the spot plan for {gone}" in message["text"]
+    assert "is terminated" in message["text"]
