@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,11 @@ from sqlite_utils import Database
 
 from engines.changes import UPDATABLE_COLUMNS, Change, ChangeRequest, State, db_value
 
+logger = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 5000
+ACK_PATH_BUSY_TIMEOUT_MS = 1000  # Slack waits 3 s for an ack: never spend them all waiting here
+AUDIT_WRITE_ATTEMPTS = 6  # each waits BUSY_TIMEOUT_MS: about 45 s before an audit write fails
 
 
 def _create_audit_log(db: Database) -> None:
@@ -178,14 +184,19 @@ class Store:
             "detail": json.dumps(detail or {}, default=str, sort_keys=True),
             "dry_run": int(dry_run),
         }
+
         # Plain SQL: sqlite-utils' insert introspects the table on every call (hot path).
-        with self._write_lock():
-            cursor = self.db.execute(
-                "insert into audit_log (at, actor, action, target, detail, dry_run) "
-                "values (:at, :actor, :action, :target, :detail, :dry_run)",
-                row,
-            )
-            return int(cursor.lastrowid or 0)
+        def insert() -> int:
+            with self._write_lock():
+                cursor = self.db.execute(
+                    "insert into audit_log (at, actor, action, target, detail, dry_run) "
+                    "values (:at, :actor, :action, :target, :detail, :dry_run)",
+                    row,
+                )
+                return int(cursor.lastrowid or 0)
+
+        # An audit record must outlast a database that another process keeps busy for a while.
+        return _retry_while_busy(insert, attempts=AUDIT_WRITE_ATTEMPTS)
 
     def recent_audit(self, *, team: str = "", limit: int = 20) -> list[dict[str, Any]]:
         """The newest audit records, of one team's changes when ``team`` is given."""
@@ -203,12 +214,20 @@ class Store:
         return [{**row, "detail": json.loads(row["detail"])} for row in rows]
 
     def first_time_seen(self, key: str, *, at: dt.datetime | None = None) -> bool:
-        """Records ``key``; True the first time, False on every later call (across processes)."""
+        """Records ``key``; True the first time, False on every later call (across processes).
+
+        It runs before Slack's ack, so it waits for a busy database only briefly and then
+        raises ``sqlite3.OperationalError``."""
         when = (at or dt.datetime.now(dt.UTC)).isoformat()
         with self._write_lock():
-            cursor = self.db.execute(
-                "insert or ignore into seen_requests (key, at) values (?, ?)", [key, when]
-            )
+            db = self.db
+            db.execute(f"PRAGMA busy_timeout={ACK_PATH_BUSY_TIMEOUT_MS}")
+            try:
+                cursor = db.execute(
+                    "insert or ignore into seen_requests (key, at) values (?, ?)", [key, when]
+                )
+            finally:
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             return cursor.rowcount == 1
 
     def forget_seen_before(self, cutoff: dt.datetime) -> int:
@@ -328,6 +347,20 @@ class Store:
         if database is not None and self._memory_conn is None:
             database.conn.close()
         self._local.db = None
+
+
+def _retry_while_busy(operation: Callable[[], Any], *, attempts: int) -> Any:
+    """Runs ``operation``, again (after a pause) while SQLite says another writer holds on."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            busy = "locked" in str(error) or "busy" in str(error)
+            if not busy or attempt == attempts - 1:
+                raise
+            logger.warning("the database is busy; trying again (%s)", error)
+            time.sleep(min(0.5 * 2**attempt, 5.0))
+    raise AssertionError("unreachable")
 
 
 def _utc_now_text() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -42,13 +43,24 @@ def build_retry_guard(ledger: RequestLedger) -> Callable[..., BoltResponse | Non
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
         key = delivery_key(body)
-        if key and not ledger.first_time_seen(key):
+        if key and not _first_time_seen(ledger, key):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             logger.info("skipping repeated delivery %s (retry %s)", key, retry)
             return BoltResponse(status=200, body="")
         return next()
 
     return skip_repeated_deliveries
+
+
+def _first_time_seen(ledger: RequestLedger, key: str) -> bool:
+    """True unless the ledger remembers ``key``. A database too busy to answer in time does
+    not cost the ack: Slack only retries what was not acknowledged, and every change is
+    claimed atomically anyway, so a repeat could not run twice."""
+    try:
+        return ledger.first_time_seen(key)
+    except sqlite3.OperationalError as error:
+        logger.warning("could not check %s for repeats (%s); handling it", key, error)
+        return True
 
 
 # Slack answers 429 (with Retry-After) and, rarely, 5xx at response_urls as at the Web API.
