@@ -11,7 +11,9 @@ TOKEN_PATTERNS = [
     re.compile(r"xox[abpers]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    re.compile(r"https://hooks\.slack\.com/[^\s'\"]+"),  # response_urls act for the user
+    # response_urls (hooks.slack.com/commands/… or /actions/…; the stand-in's /response/…)
+    # let whoever holds them answer as the bot for half an hour.
+    re.compile(r"https?://[^\s'\"/]+/(?:commands|actions|response)/[^\s'\",]+"),
     re.compile(
         r"(?i)(aws_secret_access_key|signing_secret|client_secret)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",]+"
     ),

@@ -49,3 +49,5 @@ def test_response_urls_are_redacted():
     url = "https://hooks.slack.com/commands/T0001/123456/AbCdEfGhIjKl"
     line = _emit(RedactSecrets(), "Sending a request - url: %s, body: {}", url)
     assert "AbCdEfGhIjKl" not in line and "[redacted]" in line
+    line = _emit(RedactSecrets(), "url: http://127.0.0.1:5000/response/VP5-XKZ, body: {}")
+    assert "VP5-XKZ" not in line

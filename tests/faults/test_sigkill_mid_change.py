@@ -54,7 +54,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_serve(tmp_path: Path, slack: SlackStandIn, aws_url: str, export: Path):
+def start_serve(
+    tmp_path: Path, slack: SlackStandIn, aws_url: str, export: Path, **extra_env: str
+) -> subprocess.Popen:
+    """`costbot serve` on a free port, logging to ``tmp_path / "serve.log"``; ``extra_env``
+    overrides the environment (e.g. other secrets)."""
     port = free_port()
     env = {
         **os.environ,
@@ -73,6 +77,7 @@ def start_serve(tmp_path: Path, slack: SlackStandIn, aws_url: str, export: Path)
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        **extra_env,
     }
     costbot = Path(sys.executable).with_name("costbot")
     log = tmp_path / "serve.log"
