@@ -36,6 +36,7 @@ from engines.schedules import (
     ScheduledResource,
     ScheduleError,
     action_for,
+    change_candidates,
     check_selects_something,
     desired_state,
     estimate_saving,
@@ -271,10 +272,11 @@ class OffHours:
             self._audit(decision, verb or "start", {"error": str(error)}, now)
             logger.warning("schedule %s: %s", decision.schedule, error)
             return Applied(resource, decision.schedule, verb, False, str(error), self.dry_run)
-        detail = {"result": result.detail, "called": result.called}
-        if result.capacity is not None:
-            detail["capacity_before"] = result.capacity.as_dict()
-        self._audit(decision, verb, detail, now)
+        if result.called:  # a resource already in that state needed no call: no record
+            detail: dict[str, Any] = {"result": result.detail}
+            if result.capacity is not None:
+                detail["capacity_before"] = result.capacity.as_dict()
+            self._audit(decision, verb, detail, now)
         return Applied(resource, decision.schedule, verb, True, result.detail, self.dry_run)
 
     def _target_of(self, resource: ScheduledResource) -> AwsScheduleTarget:
@@ -318,17 +320,15 @@ class OffHours:
         for schedule in self.schedules():
             if schedule.paused:
                 continue
-            change = next_change(schedule, self.holidays, overrides, now, within=lead)
-            if change is None or change[1] is not Desired.STOPPED:
+            candidates = change_candidates(schedule, overrides, now, lead)
+            if not candidates:
                 continue
             if inventory is None:
                 inventory = self.inventory()
-            stop_at = change[0]
             running = [r for r in inventory if r.running and schedule.selects(r)]
-            later = desired_state([schedule], self.holidays, overrides, stop_at, resources=running)
-            stopping = tuple(d.resource for d in later.values() if d.desired is Desired.STOPPED)
-            if stopping:
-                found.append(StopWarning(schedule, stop_at, stopping))
+            warning = _first_stop(schedule, self.holidays, overrides, now, candidates, running)
+            if warning is not None:
+                found.append(warning)
         return found
 
     # --- changing ------------------------------------------------------------------------
@@ -457,6 +457,28 @@ class OffHours:
     def _require_manager(self, user: str, team: str, what: str) -> None:
         if not self.may_manage(user, team):
             raise ScheduleError(_not_allowed(self.teams.get(team), what, approvers_only=True))
+
+
+def _first_stop(
+    schedule: Schedule,
+    holidays: Collection[dt.date],
+    overrides: Sequence[Override],
+    now: dt.datetime,
+    candidates: Sequence[dt.datetime],
+    running: Sequence[ScheduledResource],
+) -> StopWarning | None:
+    """The first candidate instant at which running resources the schedule wants up now
+    would be stopped."""
+    if not running:
+        return None
+    wanted_now = desired_state([schedule], holidays, overrides, now, resources=running)
+    up = [d.resource for d in wanted_now.values() if d.desired is Desired.RUNNING]
+    for instant in candidates:
+        later = desired_state([schedule], holidays, overrides, instant, resources=up)
+        stopping = tuple(d.resource for d in later.values() if d.desired is Desired.STOPPED)
+        if stopping:
+            return StopWarning(schedule, instant, stopping)
+    return None
 
 
 def _concerns(override: Override, schedule: Schedule) -> bool:

@@ -386,6 +386,18 @@ def _instant(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
+def change_candidates(
+    schedule: Schedule, overrides: Sequence[Override], after: dt.datetime, within: dt.timedelta
+) -> list[dt.datetime]:
+    """The instants in (after, after + within] where a state may change: the schedule's
+    boundaries and the overrides' starts and ends, in order."""
+    tick = dt.timedelta(microseconds=1)
+    candidates = set(boundaries(schedule, after + tick, after + within + tick))
+    candidates |= {o.until for o in overrides if after < o.until <= after + within}
+    candidates |= {o.starts for o in overrides if after < o.starts <= after + within}
+    return sorted(candidates)
+
+
 def next_change(
     schedule: Schedule,
     holidays: Collection[dt.date],
@@ -397,10 +409,7 @@ def next_change(
     """The first instant after ``after`` (within ``within``) the schedule's own state changes,
     and the state it changes to; None when it does not change in that time."""
     current, _ = schedule_state(schedule, holidays, overrides, after)
-    candidates = set(boundaries(schedule, after + dt.timedelta(microseconds=1), after + within))
-    candidates |= {o.until for o in overrides if after < o.until <= after + within}
-    candidates |= {o.starts for o in overrides if after < o.starts <= after + within}
-    for instant in sorted(candidates):
+    for instant in change_candidates(schedule, overrides, after, within):
         state, _ = schedule_state(schedule, holidays, overrides, instant)
         if state is not current:
             return instant, state
