@@ -87,6 +87,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
+    from handlers.jobs import run_schedules
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, secrets=_secrets(settings))
@@ -96,7 +97,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
     costbot = build_costbot(settings)
     _recover_changes(costbot)
-    scheduler = build_scheduler(costbot.store, now=costbot.deps.now, changes=costbot.deps.changes)
+    scheduler = build_scheduler(
+        costbot.store,
+        now=costbot.deps.now,
+        changes=costbot.deps.changes,
+        schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
+    )
     if settings.scheduler_enabled:
         scheduler.start()
     server = HttpServer(

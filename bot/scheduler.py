@@ -17,9 +17,23 @@ SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
 
 
 def build_scheduler(
-    store: Store, *, now: Callable[[], dt.datetime], changes: ChangeRunner | None = None
+    store: Store,
+    *,
+    now: Callable[[], dt.datetime],
+    changes: ChangeRunner | None = None,
+    schedules: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """A background scheduler (UTC) with costbot's jobs registered; not started."""
+    """A background scheduler (UTC) with costbot's jobs registered; not started.
+
+    Args:
+        store: the database (housekeeping).
+        now: the clock.
+        changes: runs right-sizing changes approved for a maintenance window.
+        schedules: one minute of off-hours schedules (``handlers.jobs.run_schedules`` with
+            its deps and Slack client); run 5 seconds past every minute, so a 19:00 stop
+            happens at 19:00:05. What was applied is in the database, so a restart
+            does nothing twice.
+    """
     scheduler = BackgroundScheduler(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -40,7 +54,27 @@ def build_scheduler(
             replace_existing=True,
             kwargs={"changes": changes, "now": now},
         )
+    if schedules is not None:
+        scheduler.add_job(
+            _logged(schedules, "off-hours schedules"),
+            "cron",
+            minute="*",
+            second=5,
+            id="schedules.evaluate",
+            replace_existing=True,
+            misfire_grace_time=50,
+        )
     return scheduler
+
+
+def _logged(job: Callable[[], object], what: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            logger.exception("%s failed; trying again next minute", what)
+
+    return run
 
 
 def run_due_changes(*, changes: ChangeRunner, now: Callable[[], dt.datetime]) -> int:

@@ -9,3 +9,6 @@ RIGHTSIZE_REVERT = "rightsize_revert"
 
 RIGHTSIZE_PREFIX = "rightsize_"
 RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"
+
+SCHEDULE_KEEP_RUNNING = "schedule_keep_running"
+SCHEDULE_CREATE_MODAL = "schedule_create_modal"

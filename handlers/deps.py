@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from engines.changes import ChangeRunner
 from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
+from engines.offhours import OffHours
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Deps:
         shared: shared costs from the teams file, split across teams.
         changes: carries out approved changes (None: right-sizing is not set up).
         rightsizing: reviews a team's instances (``engines.fleet_review.FleetReviewer``).
+        offhours: off-hours schedules (None: not set up).
 
         background: where slow work goes after the ack, so that Bolt's listener threads
             are free to acknowledge the next requests within Slack's 3 seconds.
@@ -63,6 +65,7 @@ class Deps:
     shared: tuple[SharedCost, ...] = ()
     changes: ChangeRunner | None = None
     rightsizing: FleetReviewer | None = None
+    offhours: OffHours | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:

@@ -23,6 +23,7 @@ from bot.demo.world import DemoWorld, start_demo_world
 from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
+from handlers.jobs import run_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,12 @@ class DemoSandbox:
         self.bot_server = HttpServer(wsgi_app).start()
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
+            costbot = self.costbot
             self._scheduler = build_scheduler(
-                self.costbot.store, now=self.now, changes=self.costbot.deps.changes
+                costbot.store,
+                now=self.now,
+                changes=costbot.deps.changes,
+                schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
             )
             self._scheduler.start()
         return self
