@@ -166,6 +166,7 @@ class OffHours:
         self.dry_run = dry_run
         self.ec2_hourly = ec2_hourly
         self.holidays = frozenset(holidays)
+        self._failures: dict[str, str] = {}  # resource key -> the last failure audited
 
     # --- reading -------------------------------------------------------------------------
 
@@ -266,12 +267,16 @@ class OffHours:
                 capacity = self.store.saved_capacity(resource.key)
                 result = target.start(resource, dry_run=self.dry_run, capacity=capacity)
             else:
-                detail = "stop-only schedule: nothing is started"
-                return Applied(resource, decision.schedule, verb, True, detail, self.dry_run)
+                note = "stop-only schedule: nothing is started"
+                return Applied(resource, decision.schedule, verb, True, note, self.dry_run)
         except ActionError as error:
-            self._audit(decision, verb or "start", {"error": str(error)}, now)
+            # Tried again every minute until it works; recorded once per distinct failure.
+            if self._failures.get(resource.key) != str(error):
+                self._failures[resource.key] = str(error)
+                self._audit(decision, verb or "start", {"error": str(error)}, now)
             logger.warning("schedule %s: %s", decision.schedule, error)
             return Applied(resource, decision.schedule, verb, False, str(error), self.dry_run)
+        self._failures.pop(resource.key, None)
         if result.called:  # a resource already in that state needed no call: no record
             detail: dict[str, Any] = {"result": result.detail}
             if result.capacity is not None:

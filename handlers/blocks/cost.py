@@ -35,6 +35,8 @@ USAGE_EXAMPLES = (
     ("/cost compare last month vs 2026-09 team nlp", "two periods, the biggest movers first"),
     ("/cost forecast nlp", "where this month will end, and how that is estimated"),
     ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
+    ("/cost schedule list", "off-hours schedules and what they save (also show, create, pause)"),
+    ("/cost schedule keep fraud-notebook-bob until 22:00", "keep a box up tonight"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"
