@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from engines.models import Team
 from engines.offhours_aws import ActionError, AwsScheduleTarget, Capacity
 from engines.schedules import (
@@ -193,7 +195,15 @@ class OffHours:
         raise ScheduleError(f"There is no schedule '{name}'.{hint} Schedules: {known}.")
 
     def inventory(self) -> list[ScheduledResource]:
-        return [resource for target in self.targets for resource in target.inventory()]
+        """Every resource of every target.
+
+        Raises:
+            ScheduleError: AWS could not be read (the reason, e.g. missing credentials).
+        """
+        try:
+            return [resource for target in self.targets for resource in target.inventory()]
+        except (ClientError, BotoCoreError) as error:
+            raise ScheduleError(f"I could not list the resources in AWS: {error}") from None
 
     def overrides(self, now: dt.datetime) -> list[Override]:
         return self.store.schedule_overrides(active_at=now)

@@ -35,12 +35,14 @@ USAGE_EXAMPLES = (
     ("/cost compare last month vs 2026-09 team nlp", "two periods, the biggest movers first"),
     ("/cost forecast nlp", "where this month will end, and how that is estimated"),
     ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
-    ("/cost schedule list", "off-hours schedules and what they save (also show, create, pause)"),
-    ("/cost schedule keep fraud-notebook-bob until 22:00", "keep a box up tonight"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"
 FAILURE_MARKERS = (WARNING, FAILED)  # how error replies begin (``costbot ask`` exits 1 on them)
+AWS_COMMANDS = (
+    "`rightsize [team]`, `audit [team]`, off-hours `schedule list | show <name> | create | "
+    "pause <name> | resume <name> | keep <instance> until 22:00 | skip tomorrow`"
+)
 PERIOD_FORMS = (
     "`mtd` (default), `last 7d`, `last 30d`, `yesterday`, `last month`, "
     "`2026-10`, `2026-10-01..2026-10-15`"
@@ -55,6 +57,7 @@ def build_help_message(teams: Iterable[str] = ()) -> Message:
         header("costbot: cloud cost, in the channel"),
         section(f"*Usage*\n{lines}"),
         section(f"*Periods:* {PERIOD_FORMS}\n*Teams:* {known}"),
+        section(f"*With AWS access:* {AWS_COMMANDS}"),
         context("Figures say which cost type they are: billed (unblended) unless stated."),
     ]
     fallback = "costbot usage: " + "; ".join(example for example, _ in USAGE_EXAMPLES)

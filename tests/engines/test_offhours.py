@@ -317,3 +317,15 @@ def test_a_schedule_selecting_nothing_is_not_saved(aws, store):
     assert store.slack_schedules() == []
     with pytest.raises(ScheduleError, match="approvers can create"):
         offhours.create(typo, by=BOB, now=local(2026, 11, 18, 12, 0))
+
+
+def test_aws_that_cannot_be_read_is_said_in_words(store):
+    from botocore.exceptions import NoCredentialsError
+
+    class NoCredentials:
+        def get_paginator(self, name: str) -> Any:
+            raise NoCredentialsError()
+
+    offhours = make_offhours(lambda service: NoCredentials(), store)
+    with pytest.raises(ScheduleError, match="could not list the resources in AWS: Unable to"):
+        offhours.inventory()
