@@ -240,9 +240,16 @@ class OffHours:
 
     # --- enforcing -----------------------------------------------------------------------
 
-    def enforce(self, now: dt.datetime) -> list[Applied]:
-        """Applies every change of desired state since the last run (see the module doc)."""
+    def run_minute(self, now: dt.datetime) -> tuple[list[Applied], list[StopWarning]]:
+        """The scheduler's minute: ``enforce`` then ``warnings_due``, over one inventory."""
         resources = self.inventory()
+        return self.enforce(now, resources=resources), self.warnings_due(now, resources=resources)
+
+    def enforce(
+        self, now: dt.datetime, *, resources: Sequence[ScheduledResource] | None = None
+    ) -> list[Applied]:
+        """Applies every change of desired state since the last run (see the module doc)."""
+        resources = self.inventory() if resources is None else resources
         decisions = desired_state(
             self.schedules(), self.holidays, self.overrides(now), now, resources=resources
         )

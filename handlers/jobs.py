@@ -22,7 +22,7 @@ def run_schedules(deps: Deps, client: WebClient) -> int:
     if offhours is None:
         return 0
     now = deps.now()
-    applied = offhours.enforce(now)
+    applied, warnings = offhours.run_minute(now)
     for outcome in applied:
         logger.info(
             "schedule %s: %s %s: %s",
@@ -31,7 +31,7 @@ def run_schedules(deps: Deps, client: WebClient) -> int:
             outcome.resource.label,
             outcome.detail,
         )
-    for warning in offhours.warnings_due(now):
+    for warning in warnings:
         team = deps.teams.get(warning.schedule.team)
         if team is None or not deps.ledger.first_time_seen(warning.key):
             continue

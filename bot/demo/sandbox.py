@@ -82,7 +82,7 @@ class DemoSandbox:
         if self.options.use_demo_world:
             self.world = start_demo_world(workdir=workdir / "aws", now=self.now())
             settings = self._demo_settings(settings, self.world)
-            aws = AwsClients(settings, session=_sandbox_session(self.world.region))
+            aws = AwsClients(settings, session=sandbox_session(self.world.region))
         self.standin = SlackStandIn(signing_secret=self.signing_secret, bot_token=DEMO_BOT_TOKEN)
         self.standin.start(port=self.options.port)
         settings = replace(
@@ -151,6 +151,6 @@ class DemoSandbox:
         self.stop()
 
 
-def _sandbox_session(region: str) -> boto3.Session:
+def sandbox_session(region: str) -> boto3.Session:
     # The sandbox is moto: any key works, and none of the person's own credentials are used.
     return boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name=region)

@@ -102,8 +102,8 @@ def build_schedule_list(
     return message(fallback, blocks, response_type="ephemeral")
 
 
-def _footer(dry_run: bool, asked_by: str) -> str:
-    parts = ["`/cost schedule show <name>` for details."]
+def _footer(dry_run: bool, asked_by: str, *, show_hint: bool = True) -> str:
+    parts = ["`/cost schedule show <name>` for details."] if show_hint else []
     if dry_run:
         parts.append("Dry run: stops and starts are rehearsed, nothing is changed.")
     if asked_by:
@@ -143,7 +143,7 @@ def build_schedule_detail(view: ScheduleView, *, dry_run: bool, asked_by: str = 
         blocks += [divider(), section("\n".join(lines))]
     else:
         blocks.append(section("It selects no resource at the moment."))
-    blocks.append(context(_footer(dry_run, asked_by)))
+    blocks.append(context(_footer(dry_run, asked_by, show_hint=False) or schedule.source))
     fallback = f"{schedule.name}: {schedule.describe_periods()} ({schedule.timezone})"
     return message(fallback, blocks, response_type="ephemeral")
 
