@@ -516,8 +516,8 @@ def _pause(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) 
 def _resume(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
     offhours.set_paused(request.name, False, by=user, now=deps.now())
     return (
-        f"<@{user}> resumed schedule `{request.name.lower()}`: its resources are brought to "
-        "the state it wants now, then follow it."
+        f"<@{user}> resumed schedule `{request.name.lower()}`: what it would have changed "
+        "while paused is applied once, then it follows its hours again."
     )
 
 
