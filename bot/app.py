@@ -24,6 +24,8 @@ from bot.store import Store, StoreResponseCache
 from engines.changes import ChangeRunner
 from engines.errors import ConfigError, CostSourceError
 from engines.fleet_review import FleetReviewer
+from engines.offhours import OffHours
+from engines.offhours_aws import AwsScheduleTarget
 from engines.pricing import PriceBook
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
@@ -165,6 +167,32 @@ def build_deps(
         changes=changes,
         rightsizing=reviewer,
         spot=spot,
+        offhours=build_offhours(settings, config, aws, store, prices),
+    )
+
+
+def build_offhours(
+    settings: Settings, config: CostConfig, aws: AwsClients, store: Store, prices: PriceBook
+) -> OffHours:
+    """Off-hours schedules over every account and region costbot reaches."""
+
+    def target(account_id: str, region: str) -> AwsScheduleTarget:
+        return AwsScheduleTarget(
+            client_for=lambda service: aws.client_for(
+                service, account_id=account_id, region=region
+            ),
+            region=region,
+            account_id=account_id,
+        )
+
+    return OffHours(
+        targets=[target(account_id, region) for account_id, region in aws.targets()],
+        store=store,
+        teams=config.teams,
+        file_schedules=config.schedules,
+        audit=store.record_audit,
+        dry_run=settings.dry_run,
+        ec2_hourly=lambda instance_type, region: prices.hourly(instance_type, region=region),
     )
 
 

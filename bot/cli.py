@@ -140,6 +140,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
+    from handlers.jobs import run_schedules
     from handlers.notify import post_change_outcome
 
     settings = Settings.from_env()
@@ -155,6 +156,7 @@ def run_serve(args: argparse.Namespace) -> int:
         now=costbot.deps.now,
         changes=costbot.deps.changes,
         notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+        schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
     )
     if settings.scheduler_enabled:
         scheduler.start()
@@ -307,7 +309,8 @@ def _question_context(args: argparse.Namespace) -> Iterator[Deps]:
         yield build_deps(settings, store=Store(settings.db_path))
         return
     from bot.app import utc_now
-    from bot.demo.sandbox import DEMO_TEAMS_FILE
+    from bot.aws import AwsClients
+    from bot.demo.sandbox import DEMO_TEAMS_FILE, sandbox_session
     from bot.demo.world import start_demo_world
 
     world = start_demo_world(workdir=args.workdir / "aws", now=utc_now())
@@ -316,8 +319,11 @@ def _question_context(args: argparse.Namespace) -> Iterator[Deps]:
             teams_file=DEMO_TEAMS_FILE,
             cost_source=f"focus:{world.focus_glob}",
             db_path=args.workdir / "costbot.db",
+            aws_endpoint_url=world.endpoint_url,  # AWS questions (schedules) ask the demo world
+            aws_region=world.region,
         )
-        yield build_deps(settings, store=Store(settings.db_path))
+        aws = AwsClients(settings, session=sandbox_session(world.region))
+        yield build_deps(settings, store=Store(settings.db_path), aws=aws)
     finally:
         world.stop()
 

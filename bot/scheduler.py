@@ -22,8 +22,20 @@ def build_scheduler(
     now: Callable[[], dt.datetime],
     changes: ChangeRunner | None = None,
     notify: Callable[[Outcome], object] | None = None,
+    schedules: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """A background scheduler (UTC) with costbot's jobs registered; not started."""
+    """A background scheduler (UTC) with costbot's jobs registered; not started.
+
+    Args:
+        store: the database (housekeeping).
+        now: the clock.
+        changes: runs right-sizing changes approved for a maintenance window.
+        notify: tells the channel how such a change ended.
+        schedules: one minute of off-hours schedules (``handlers.jobs.run_schedules`` with
+            its deps and Slack client); run 5 seconds past every minute, so a 19:00 stop
+            happens at 19:00:05. What was applied is in the database, so a restart
+            does nothing twice.
+    """
     scheduler = BackgroundScheduler(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -44,7 +56,27 @@ def build_scheduler(
             replace_existing=True,
             kwargs={"changes": changes, "now": now, "notify": notify},
         )
+    if schedules is not None:
+        scheduler.add_job(
+            _logged(schedules, "off-hours schedules"),
+            "cron",
+            minute="*",
+            second=5,
+            id="schedules.evaluate",
+            replace_existing=True,
+            misfire_grace_time=50,
+        )
     return scheduler
+
+
+def _logged(job: Callable[[], object], what: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            logger.exception("%s failed; trying again next minute", what)
+
+    return run
 
 
 def run_due_changes(

@@ -20,6 +20,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from engines.changes import UPDATABLE_COLUMNS, Change, ChangeRequest, State, db_value
+from engines.offhours_aws import Capacity
+from engines.schedules import Override, OverrideKind
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +95,62 @@ def _add_change_kind(db: Database) -> None:
     db["changes"].add_column("kind", str, not_null_default="resize")  # resize | stop
 
 
+def _create_schedules(db: Database) -> None:
+    # Schedules defined from Slack (the teams file's live in the file), and which schedules
+    # (from either place) are paused.
+    db["schedules"].create(
+        {"name": str, "team": str, "definition": str, "created_by": str, "created_at": str},
+        pk="name",
+    )
+    db["schedule_pauses"].create({"name": str, "paused_by": str, "paused_at": str}, pk="name")
+
+
+def _create_schedule_overrides(db: Database) -> None:
+    db["schedule_overrides"].create(
+        {
+            "id": int,
+            "kind": str,  # keep | skip
+            "team": str,
+            "target": str,
+            "starts": str,
+            "until": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db["schedule_overrides"].create_index(["until"])
+
+
+def _create_schedule_state(db: Database) -> None:
+    # The desired state last applied to each resource: enforcement acts only on a change.
+    db["schedule_state"].create(
+        {
+            "resource": str,
+            "schedule": str,
+            "desired": str,
+            "detail": str,
+            "applied_at": str,
+            "dry_run": int,
+        },
+        pk="resource",
+    )
+    # An Auto Scaling group's sizes before it was scaled to zero, to scale it back.
+    db["schedule_capacity"].create(
+        {"resource": str, "min_size": int, "max_size": int, "desired": int, "saved_at": str},
+        pk="resource",
+    )
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
     ("0002_seen_requests", _create_seen_requests),
     ("0003_source_cache", _create_source_cache),
     ("0004_changes", _create_changes),
+    ("0010_schedules", _create_schedules),
+    ("0011_schedule_overrides", _create_schedule_overrides),
+    ("0012_schedule_state", _create_schedule_state),
     ("0020_change_kind", _add_change_kind),
 ]
 
@@ -337,6 +389,112 @@ class Store:
                 "update changes set message_channel = ?, message_ts = ? where id = ?",
                 [channel, ts, change_id],
             )
+
+    # --- off-hours schedules (``engines.offhours.ScheduleStore``) ----------------------
+
+    def slack_schedules(self) -> list[dict[str, Any]]:
+        rows = self.db.query("select definition from schedules order by created_at, name")
+        return [json.loads(row["definition"]) for row in rows]
+
+    def save_schedule(self, definition: dict[str, Any], *, at: dt.datetime) -> bool:
+        """Keeps a schedule defined from Slack; False when the name is taken."""
+        with self._write_lock():
+            cursor = self.db.execute(
+                "insert or ignore into schedules (name, team, definition, created_by, created_at)"
+                " values (?, ?, ?, ?, ?)",
+                [
+                    definition["name"],
+                    definition["team"],
+                    json.dumps(definition, sort_keys=True),
+                    definition.get("created_by", ""),
+                    at.isoformat(),
+                ],
+            )
+            return cursor.rowcount == 1
+
+    def paused_schedules(self) -> set[str]:
+        return {row["name"] for row in self.db.query("select name from schedule_pauses")}
+
+    def set_paused(self, name: str, paused: bool, *, by: str, at: dt.datetime) -> bool:
+        """Pauses or resumes ``name``; True when that changed something."""
+        with self._write_lock():
+            if paused:
+                cursor = self.db.execute(
+                    "insert or ignore into schedule_pauses (name, paused_by, paused_at) "
+                    "values (?, ?, ?)",
+                    [name, by, at.isoformat()],
+                )
+            else:
+                cursor = self.db.execute("delete from schedule_pauses where name = ?", [name])
+            return cursor.rowcount == 1
+
+    def add_override(self, override: Override, *, at: dt.datetime) -> int:
+        with self._write_lock():
+            cursor = self.db.execute(
+                "insert into schedule_overrides "
+                "(kind, team, target, starts, until, created_by, created_at) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    override.kind.value,
+                    override.team,
+                    override.target,
+                    override.starts.astimezone(dt.UTC).isoformat(),
+                    override.until.astimezone(dt.UTC).isoformat(),
+                    override.created_by,
+                    at.isoformat(),
+                ],
+            )
+            return int(cursor.lastrowid or 0)
+
+    def schedule_overrides(self, *, active_at: dt.datetime) -> list[Override]:
+        """Overrides not yet expired at ``active_at`` (including ones that start later)."""
+        rows = self.db.query(
+            "select * from schedule_overrides where until > ? order by id",
+            [active_at.astimezone(dt.UTC).isoformat()],
+        )
+        return [
+            Override(
+                kind=OverrideKind(row["kind"]),
+                team=row["team"],
+                target=row["target"],
+                starts=dt.datetime.fromisoformat(row["starts"]),
+                until=dt.datetime.fromisoformat(row["until"]),
+                created_by=row["created_by"],
+                id=row["id"],
+            )
+            for row in rows
+        ]
+
+    def last_schedule_states(self) -> dict[str, str]:
+        return {
+            row["resource"]: row["desired"]
+            for row in self.db.query("select resource, desired from schedule_state")
+        }
+
+    def record_schedule_state(
+        self, key: str, *, schedule: str, desired: str, detail: str, at: dt.datetime, dry_run: bool
+    ) -> None:
+        with self._write_lock():
+            self.db.execute(
+                "insert or replace into schedule_state "
+                "(resource, schedule, desired, detail, applied_at, dry_run) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [key, schedule, desired, detail, at.isoformat(), int(dry_run)],
+            )
+
+    def save_capacity(self, key: str, capacity: Capacity, *, at: dt.datetime) -> None:
+        with self._write_lock():
+            self.db.execute(
+                "insert or replace into schedule_capacity "
+                "(resource, min_size, max_size, desired, saved_at) values (?, ?, ?, ?, ?)",
+                [key, capacity.min_size, capacity.max_size, capacity.desired, at.isoformat()],
+            )
+
+    def saved_capacity(self, key: str) -> Capacity | None:
+        rows = list(self.db.query("select * from schedule_capacity where resource = ?", [key]))
+        if not rows:
+            return None
+        return Capacity(rows[0]["min_size"], rows[0]["max_size"], rows[0]["desired"])
 
     def ping(self) -> bool:
 

@@ -16,6 +16,16 @@ Costs several teams share (a platform, a shared account) are tables of their own
     split = "proportional"              # or "even", or { fraud-detection = 50, nlp = 50 }
     among = ["fraud-detection", "nlp"]  # optional: default every team
 
+Off-hours schedules select a team's resources by tags (see ``engines.schedules``)::
+
+    [schedules.fraud-dev-hours]
+    team = "fraud-detection"
+    periods = ["mon-fri 09:00-19:00"]   # local times; several periods may not overlap
+    tags = { env = "dev" }              # besides the team's own tags
+    timezone = "America/New_York"       # optional: default the team's
+    holidays = [2026-12-25]             # optional: dates (or "YYYY-MM-DD") off all day
+    mode = "start_stop"                 # or "stop_only" (never starts anything)
+
 ``split`` defaults to ``"proportional"`` (to each team's direct cost). Fixed percentages
 must add up to exactly 100 and already name the teams, so they take no ``among``.
 
@@ -38,6 +48,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engines.errors import ConfigError, UnknownTeamError
 from engines.models import AccountAccess, SharedCost, SplitRule, Team
+from engines.schedules import (
+    Schedule,
+    ScheduleError,
+    check_periods,
+    check_timezone,
+    parse_holidays,
+    parse_mode,
+    parse_period,
+)
 
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -231,6 +250,44 @@ def _validate_among(value: object) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _schedule_value(parse: Callable[[Any], Any], value: object, shown: str | None) -> Any:
+    try:
+        return parse(value)
+    except ScheduleError as error:
+        raise _Invalid(str(error).replace("`", "'"), value=shown) from None
+
+
+def _validate_periods(value: object) -> tuple[Any, ...]:
+    texts = _text_list(value, 'periods like "mon-fri 09:00-19:00"')
+    if not texts:
+        raise _Invalid('name at least one period, like ["mon-fri 09:00-19:00"]')
+    periods = tuple(_schedule_value(parse_period, text, text) for text in texts)
+    return _schedule_value(check_periods, periods, None)
+
+
+def _validate_schedule_timezone(value: object) -> str:
+    name = _text(value, 'an IANA time zone like "Europe/London"')
+    return _schedule_value(check_timezone, name, name)
+
+
+def _validate_holidays(value: object) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of dates like [2026-12-25], got {_describe_type(value)}")
+    for item in value:
+        if not isinstance(item, str) and type(item).__name__ != "date":
+            raise _Invalid(f"expected dates like 2026-12-25, got {_describe_type(item)}")
+    return _schedule_value(parse_holidays, value, None)
+
+
+def _validate_mode(value: object) -> Any:
+    word = _text(value, '"start_stop" or "stop_only"')
+    return _schedule_value(parse_mode, word, word)
+
+
+def _validate_team_name(value: object) -> str:
+    return _text(value, "a team name")
+
+
 @dataclass(frozen=True)
 class KeySpec:
     """One key a team table may have: how to check it and what it means."""
@@ -263,7 +320,15 @@ ACCOUNT_SCHEMA: dict[str, KeySpec] = {
         _validate_external_id, "the external id the role's trust policy asks for"
     ),
 }
-TOP_LEVEL_KEYS = ("teams", "shared", "accounts")
+SCHEDULE_SCHEMA: dict[str, KeySpec] = {
+    "team": KeySpec(_validate_team_name, "the team whose resources it stops and starts"),
+    "periods": KeySpec(_validate_periods, 'when resources run, like ["mon-fri 09:00-19:00"]'),
+    "tags": KeySpec(_validate_tags, "tags its resources have besides the team's own"),
+    "timezone": KeySpec(_validate_schedule_timezone, "IANA time zone (default: the team's)"),
+    "holidays": KeySpec(_validate_holidays, "dates that are off all day"),
+    "mode": KeySpec(_validate_mode, '"start_stop" (default) or "stop_only"'),
+}
+TOP_LEVEL_KEYS = ("teams", "shared", "accounts", "schedules")
 
 
 # --- finding line numbers ----------------------------------------------------------------
@@ -356,6 +421,7 @@ class CostConfig:
     teams: dict[str, Team]
     shared: tuple[SharedCost, ...] = ()
     accounts: tuple[AccountAccess, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
 
 
 def load_config(text: str, *, filename: str) -> CostConfig:
@@ -389,7 +455,11 @@ def load_config(text: str, *, filename: str) -> CostConfig:
     accounts = tuple(
         _load_account(account_id, body, locator) for account_id, body in accounts_table.items()
     )
-    return CostConfig(teams=teams, shared=shared, accounts=accounts)
+    schedules_table = _top_level_table(document, "schedules", locator)
+    schedules = tuple(
+        _load_schedule(name, body, locator, teams) for name, body in schedules_table.items()
+    )
+    return CostConfig(teams=teams, shared=shared, accounts=accounts, schedules=schedules)
 
 
 def load_teams(text: str, *, filename: str) -> dict[str, Team]:
@@ -523,6 +593,39 @@ def _load_account(account_id: str, body: object, locator: _Locator) -> AccountAc
         message = f"the role must be in account {account_id}, not {fields['role_arn']}"
         raise locator.error((*path, "role_arn"), message, label=path)
     return AccountAccess(account_id=account_id, **fields)
+
+
+def _load_schedule(
+    name: str, body: object, locator: _Locator, teams: Mapping[str, Team]
+) -> Schedule:
+    """``[schedules.<name>]``: an off-hours schedule of one team's resources."""
+    path = ("schedules", name)
+    if not _TEAM_NAME.match(name):
+        raise locator.error(path, "schedule names use lowercase letters, digits and '-' only")
+    if not isinstance(body, dict):
+        message = f"expected a table [schedules.{name}], got {_describe_type(body)}"
+        raise locator.error(path, message)
+    for key in body:
+        if key not in SCHEDULE_SCHEMA:
+            message = _unknown_key_message(key, list(SCHEDULE_SCHEMA))
+            raise locator.error((*path, key), message, label=path)
+    fields = {key: _validated(path, key, body[key], locator, SCHEDULE_SCHEMA) for key in body}
+    for key in ("team", "periods"):
+        if key not in fields:
+            raise locator.error(path, f"missing '{key}' ({SCHEDULE_SCHEMA[key].meaning})")
+    _check_team_name(fields["team"], (*path, "team"), locator, list(teams), value=fields["team"])
+    team = teams[fields["team"]]
+    return Schedule(
+        name=name,
+        team=team.name,
+        timezone=fields.get("timezone", team.timezone),
+        periods=fields["periods"],
+        tags=fields.get("tags", {}),
+        team_tags=team.tags,
+        holidays=fields.get("holidays", ()),
+        mode=fields.get("mode", Schedule.mode),
+        source="teams file",
+    )
 
 
 def _resolve_among(

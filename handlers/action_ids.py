@@ -11,3 +11,5 @@ RIGHTSIZE_PREFIX = "rightsize_"
 RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"
 
 SPOT_PLAN = "spot_plan"
+SCHEDULE_KEEP_RUNNING = "schedule_keep_running"
+SCHEDULE_CREATE_MODAL = "schedule_create_modal"

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from engines.changes import ChangeRunner
 from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
+from engines.offhours import OffHours
 from engines.spot_review import SpotAdvisor
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Deps:
         changes: carries out approved changes (None: right-sizing is not set up).
         rightsizing: reviews a team's instances (``engines.fleet_review.FleetReviewer``).
         spot: spot prices, candidates and fleet plans (``engines.spot_review.SpotAdvisor``).
+        offhours: off-hours schedules (None: not set up).
 
         background: where slow work goes after the ack, so that Bolt's listener threads
             are free to acknowledge the next requests within Slack's 3 seconds.
@@ -66,6 +68,7 @@ class Deps:
     changes: ChangeRunner | None = None
     rightsizing: FleetReviewer | None = None
     spot: SpotAdvisor | None = None
+    offhours: OffHours | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:

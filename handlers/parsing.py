@@ -13,6 +13,8 @@ The grammar, the same for the slash command and ``costbot cost``::
     audit [team]
     spot <instance-type> [region]
     spot team <name>
+    schedule [list [team] | show <name> | create | pause <name> | resume <name>
+              | keep <resource, Name or key=value> until HH:MM | skip tomorrow [<name>]]
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """
@@ -37,7 +39,9 @@ SUBCOMMANDS = (
     "rightsize",
     "audit",
     "spot",
+    "schedule",
 )
+SCHEDULE_VERBS = ("list", "show", "create", "pause", "resume", "keep", "skip")
 METRIC_WORDS = {
     "billed": Metric.BILLED,
     "unblended": Metric.BILLED,
@@ -120,6 +124,16 @@ class SpotTeamRequest:
     team: str
 
 
+@dataclass(frozen=True)
+class ScheduleRequest:
+    """``/cost schedule ...``: ``verb`` is one of ``SCHEDULE_VERBS``."""
+
+    verb: str = "list"
+    name: str = ""  # a schedule (show, pause, resume, skip) or a team (list)
+    target: str = ""  # keep: a resource id, Name or key=value
+    until: str = ""  # keep: HH:MM
+
+
 CostCommand = (
     HelpRequest
     | TeamCostRequest
@@ -132,6 +146,7 @@ CostCommand = (
     | AuditRequest
     | SpotRequest
     | SpotTeamRequest
+    | ScheduleRequest
 )
 
 
@@ -274,6 +289,63 @@ def _parse_spot(words: list[str]) -> SpotRequest | SpotTeamRequest:
     return SpotRequest(instance_type=instance_type, region=region)
 
 
+_SCHEDULE_USAGE = (
+    "Try `/cost schedule list`, `/cost schedule show <name>`, `/cost schedule create`, "
+    "`/cost schedule pause <name>`, `/cost schedule resume <name>`, "
+    "`/cost schedule keep <instance or key=value> until 22:00` or `/cost schedule skip tomorrow`."
+)
+
+
+def _parse_schedule(words: list[str]) -> ScheduleRequest:
+    if not words:
+        return ScheduleRequest("list")
+    verb, rest = words[0].lower(), words[1:]
+    if verb not in SCHEDULE_VERBS:
+        close = difflib.get_close_matches(verb, SCHEDULE_VERBS, n=1, cutoff=0.6)
+        did_you_mean = f" Did you mean `/cost schedule {close[0]}`?" if close else ""
+        raise UserInputError(
+            f"I don't know `/cost schedule {_short(words[0])}`.{did_you_mean}",
+            hint=_SCHEDULE_USAGE,
+        )
+    if verb in {"list", "create"}:
+        if len(rest) > (1 if verb == "list" else 0):
+            usage = "`/cost schedule list [team]`" if verb == "list" else "`/cost schedule create`"
+            raise UserInputError(f"{usage} takes nothing more.", hint=_SCHEDULE_USAGE)
+        return ScheduleRequest(verb, name=rest[0] if rest else "")
+    if verb in {"show", "pause", "resume"}:
+        if len(rest) != 1:
+            raise UserInputError(
+                f"`/cost schedule {verb}` needs one schedule name.",
+                hint=f"Try `/cost schedule {verb} fraud-dev-hours`; `/cost schedule list` "
+                "shows the names.",
+            )
+        return ScheduleRequest(verb, name=rest[0])
+    if verb == "keep":
+        return _parse_keep(rest)
+    return _parse_skip(rest)
+
+
+def _parse_keep(words: list[str]) -> ScheduleRequest:
+    lowered = [word.lower() for word in words]
+    if "until" not in lowered or lowered.index("until") != 1 or len(words) != 3:
+        raise UserInputError(
+            "`/cost schedule keep` needs what to keep and until when.",
+            hint="Try `/cost schedule keep fraud-notebook-bob until 22:00` or "
+            "`/cost schedule keep env=dev until 21:30`.",
+        )
+    return ScheduleRequest("keep", target=words[0], until=words[2])
+
+
+def _parse_skip(words: list[str]) -> ScheduleRequest:
+    if not words or words[0].lower() != "tomorrow" or len(words) > 2:
+        raise UserInputError(
+            "`/cost schedule skip` skips tomorrow: the schedule's resources stay off all day.",
+            hint="Try `/cost schedule skip tomorrow` (your team's schedules) or "
+            "`/cost schedule skip tomorrow fraud-dev-hours`.",
+        )
+    return ScheduleRequest("skip", name=words[1] if len(words) == 2 else "")
+
+
 _PARSERS = {
     "team": _parse_team,
     "top": _parse_top,
@@ -284,6 +356,8 @@ _PARSERS = {
     "rightsize": _parse_rightsize,
     "audit": _parse_audit,
     "spot": _parse_spot,
+    "schedule": _parse_schedule,
+    "schedules": _parse_schedule,
 }
 
 

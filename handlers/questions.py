@@ -15,15 +15,23 @@ from engines import questions
 from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.errors import UserInputError
 from engines.models import Period
+from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
 from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
 from engines.rightsizing_models import Recommendation
+from engines.schedules import ScheduleError
 from engines.spot_review import SpotOutlook, TeamSpotReport
 from engines.teams import find_team
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.rightsize import build_rightsize_message
+from handlers.blocks.schedules import (
+    build_schedule_detail,
+    build_schedule_done,
+    build_schedule_list,
+    build_schedule_problem,
+)
 from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
@@ -33,6 +41,7 @@ from handlers.parsing import (
     CostCommand,
     ForecastRequest,
     RightsizeRequest,
+    ScheduleRequest,
     SpotRequest,
     SpotTeamRequest,
     TeamCostRequest,
@@ -82,6 +91,49 @@ class AuditResult:
         return {"team": self.subject, "groups": list(self.records)}
 
 
+@dataclass(frozen=True)
+class ScheduleListResult:
+    subject: str
+    views: tuple[ScheduleView, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"team": self.subject, "groups": [_view_json(view) for view in self.views]}
+
+
+@dataclass(frozen=True)
+class ScheduleDetailResult:
+    view: ScheduleView
+
+    def as_json(self) -> dict[str, Any]:
+        return _view_json(self.view)
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    """A pause, resume, keep or skip: done (``ok``) or refused, in words."""
+
+    ok: bool
+    text: str
+    hint: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "text": self.text}
+
+
+def _view_json(view: ScheduleView) -> dict[str, Any]:
+    schedule = view.schedule
+    return {
+        "key": schedule.name,
+        "team": schedule.team,
+        "periods": schedule.describe_periods(),
+        "timezone": schedule.timezone,
+        "mode": schedule.mode.value,
+        "paused": schedule.paused,
+        "cost": str(view.saving.monthly),
+        "resources": {d.resource.resource_id: d.desired.value for d in view.resources},
+    }
+
+
 Result = (
     questions.Answer
     | questions.Trend
@@ -90,6 +142,9 @@ Result = (
     | AuditResult
     | SpotOutlook
     | TeamSpotReport
+    | ScheduleListResult
+    | ScheduleDetailResult
+    | ScheduleOutcome
 )
 DEFAULT_TREND = "last 30d"
 
@@ -432,6 +487,148 @@ def _check_region(region: str, deps: Deps) -> None:
     )
 
 
+def _plan_schedule(request: ScheduleRequest, deps: Deps, asked_by: str) -> Work:
+    """``/cost schedule ...`` but ``create`` (a modal, opened by the command listener)."""
+    offhours = deps.offhours
+    if offhours is None:
+        raise UserInputError("Off-hours schedules need AWS access, which is not configured here.")
+    if request.verb == "create":
+        raise UserInputError("`/cost schedule create` opens a form in Slack.")
+    if request.verb == "list":
+        return _plan_schedule_list(request, offhours, deps, asked_by)
+    schedule = offhours.find(request.name) if request.name and request.verb != "skip" else None
+    if request.verb == "show":
+        assert schedule is not None
+
+        def show() -> Result:
+            resources = offhours.inventory()
+            return ScheduleDetailResult(offhours.view(schedule, deps.now(), resources))
+
+        return Work(f"schedule *{schedule.name}*", show, _schedule_renderer(deps, asked_by))
+    change = _SCHEDULE_CHANGES[request.verb]
+    return Work(
+        _describe_change(request),
+        lambda: _outcome(lambda: change(request, offhours, deps, asked_by)),
+        _schedule_renderer(deps, asked_by),
+    )
+
+
+def _plan_schedule_list(
+    request: ScheduleRequest, offhours: OffHours, deps: Deps, asked_by: str
+) -> Work:
+    team_name = find_team(deps.teams, request.name).name if request.name else ""
+
+    def result() -> Result:
+        resources = offhours.inventory()
+        now = deps.now()
+        schedules = [s for s in offhours.schedules() if not team_name or s.team == team_name]
+        views = tuple(offhours.view(s, now, resources) for s in schedules)
+        return ScheduleListResult(team_name or "all teams", views)
+
+    return Work(
+        f"the off-hours schedules of {team_name or 'all teams'}",
+        result,
+        _schedule_renderer(deps, asked_by),
+    )
+
+
+def _schedule_renderer(deps: Deps, asked_by: str) -> Callable[[Result], Reply]:
+    def render(result: Result) -> Reply:
+        if isinstance(result, ScheduleListResult):
+            return Reply(
+                build_schedule_list(
+                    result.subject, result.views, dry_run=deps.dry_run, asked_by=asked_by
+                )
+            )
+        if isinstance(result, ScheduleDetailResult):
+            detail = build_schedule_detail(result.view, dry_run=deps.dry_run, asked_by=asked_by)
+            return Reply(detail)
+        assert isinstance(result, ScheduleOutcome)
+        if result.ok:
+            return Reply(build_schedule_done(result.text))
+        return Reply(build_schedule_problem(result.text, result.hint))
+
+    return render
+
+
+def _outcome(change: Callable[[], str]) -> ScheduleOutcome:
+    try:
+        return ScheduleOutcome(True, change())
+    except ScheduleError as error:
+        return ScheduleOutcome(False, str(error), error.hint)
+
+
+def _describe_change(request: ScheduleRequest) -> str:
+    if request.verb == "keep":
+        return f"keeping *{request.target}* running until {request.until}"
+    if request.verb == "skip":
+        return f"skipping tomorrow for {request.name or 'your team'}"
+    return f"{request.verb.rstrip('e')}ing *{request.name}*"
+
+
+def _pause(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
+    offhours.set_paused(request.name, True, by=user, now=deps.now())
+    return (
+        f"<@{user}> paused schedule `{request.name.lower()}`: it stops and starts nothing "
+        f"until `/cost schedule resume {request.name.lower()}`."
+    )
+
+
+def _resume(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
+    offhours.set_paused(request.name, False, by=user, now=deps.now())
+    return (
+        f"<@{user}> resumed schedule `{request.name.lower()}`: what it would have changed "
+        "while paused is applied once, then it follows its hours again."
+    )
+
+
+def _keep(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
+    overrides, resources = offhours.keep(request.target, request.until, by=user, now=deps.now())
+    schedule = next(s for s in offhours.schedules() if s.selects(resources[0]))
+    until = overrides[0].until.astimezone(schedule.zone)
+    names = ", ".join(r.label for r in resources[:10])
+    more = f" and {len(resources) - 10} more" if len(resources) > 10 else ""
+    return (
+        f"<@{user}> keeps {names}{more} running until {until:%a %H:%M %Z}; then the schedule "
+        "applies again."
+    )
+
+
+def _skip(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
+    team = "" if request.name else _team_of(user, deps)
+    overrides = offhours.skip_tomorrow(by=user, now=deps.now(), schedule_name=request.name,
+                                       team=team)  # fmt: skip
+    names = ", ".join(f"`{o.target}`" for o in overrides)
+    day = overrides[0].starts.astimezone(offhours.find(overrides[0].target).zone)
+    return (
+        f"<@{user}> skips tomorrow ({day:%a %b %-d}) for {names}: its resources stay off all "
+        "day, as on a holiday."
+    )
+
+
+def _team_of(user: str, deps: Deps) -> str:
+    teams = [t.name for t in deps.teams.values() if user in t.members or user in t.approvers]
+    if len(teams) == 1:
+        return teams[0]
+    if not teams:
+        raise ScheduleError(
+            "You are in no team's members or approvers, so I do not know whose schedules to skip.",
+            hint="Name one: `/cost schedule skip tomorrow <schedule>`.",
+        )
+    raise ScheduleError(
+        f"You are in several teams ({', '.join(teams)}): say which schedule to skip.",
+        hint="Try `/cost schedule skip tomorrow <schedule>`; `/cost schedule list` names them.",
+    )
+
+
+_SCHEDULE_CHANGES: dict[str, Callable[[ScheduleRequest, OffHours, Deps, str], str]] = {
+    "pause": _pause,
+    "resume": _resume,
+    "keep": _keep,
+    "skip": _skip,
+}
+
+
 _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
@@ -443,4 +640,5 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     AuditRequest: _plan_audit,
     SpotRequest: _plan_spot,
     SpotTeamRequest: _plan_spot_team,
+    ScheduleRequest: _plan_schedule,
 }

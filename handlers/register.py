@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers.actions import rightsize, spot
+from handlers.actions import rightsize, schedules, spot
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
@@ -18,3 +18,4 @@ def register_all(app: App, deps: Deps) -> None:
     app_home.register(app, deps)
     rightsize.register(app, deps)
     spot.register(app, deps)
+    schedules.register(app, deps)

@@ -23,6 +23,7 @@ from bot.demo.world import DemoWorld, start_demo_world
 from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
+from handlers.jobs import run_schedules
 from handlers.notify import post_change_outcome
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class DemoSandbox:
         if self.options.use_demo_world:
             self.world = start_demo_world(workdir=workdir / "aws", now=self.now())
             settings = self._demo_settings(settings, self.world)
-            aws = AwsClients(settings, session=_sandbox_session(self.world.region))
+            aws = AwsClients(settings, session=sandbox_session(self.world.region))
         self.standin = SlackStandIn(signing_secret=self.signing_secret, bot_token=DEMO_BOT_TOKEN)
         self.standin.start(port=self.options.port)
         settings = replace(
@@ -103,12 +104,13 @@ class DemoSandbox:
         self.bot_server = HttpServer(wsgi_app).start()
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
-            client = self.costbot.app.client
+            costbot = self.costbot
             self._scheduler = build_scheduler(
-                self.costbot.store,
+                costbot.store,
                 now=self.now,
-                changes=self.costbot.deps.changes,
-                notify=lambda outcome: post_change_outcome(client, outcome),
+                changes=costbot.deps.changes,
+                notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+                schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
             )
             self._scheduler.start()
         return self
@@ -151,6 +153,6 @@ class DemoSandbox:
         self.stop()
 
 
-def _sandbox_session(region: str) -> boto3.Session:
+def sandbox_session(region: str) -> boto3.Session:
     # The sandbox is moto: any key works, and none of the person's own credentials are used.
     return boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name=region)

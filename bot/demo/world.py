@@ -190,6 +190,7 @@ def _seed(world: DemoWorld, fleet: Sequence[DemoInstance], seed: int) -> None:
         if volume_id:
             world.volume_ids[instance.name] = volume_id
     _stop_stopped_instances(ec2, fleet, world.instance_ids)
+    _create_databases(world.client("rds"))
     # Skipping botocore's parameter validation saves a fifth of the seeding time.
     cloudwatch = world.client("cloudwatch", config=Config(parameter_validation=False))
     _put_metrics(cloudwatch, fleet, world.instance_ids, world.now)
@@ -204,6 +205,25 @@ def _seed(world: DemoWorld, fleet: Sequence[DemoInstance], seed: int) -> None:
         fmt="parquet",
         seed=seed,
     )
+
+
+DEV_DATABASES = (
+    # (identifier, class, tags): RDS instances off-hours schedules can stop and start.
+    ("fraud-dev-postgres", "db.t3.medium", {"team": "fraud-detection", "env": "dev"}),
+)
+
+
+def _create_databases(rds: Any) -> None:
+    for identifier, db_class, tags in DEV_DATABASES:
+        rds.create_db_instance(
+            DBInstanceIdentifier=identifier,
+            DBInstanceClass=db_class,
+            Engine="postgres",
+            MasterUsername="demo",
+            MasterUserPassword="demo-only-not-a-secret",
+            AllocatedStorage=20,
+            Tags=[{"Key": k, "Value": v} for k, v in {"Name": identifier, **tags}.items()],
+        )
 
 
 def _create_network(ec2: Any) -> dict[str, str]:

@@ -39,6 +39,10 @@ USAGE_EXAMPLES = (
 )
 WARNING, FAILED = ":warning:", ":x:"
 FAILURE_MARKERS = (WARNING, FAILED)  # how error replies begin (``costbot ask`` exits 1 on them)
+AWS_COMMANDS = (
+    "`rightsize [team]`, `audit [team]`, off-hours `schedule list | show <name> | create | "
+    "pause <name> | resume <name> | keep <instance> until 22:00 | skip tomorrow`"
+)
 PERIOD_FORMS = (
     "`mtd` (default), `last 7d`, `last 30d`, `yesterday`, `last month`, "
     "`2026-10`, `2026-10-01..2026-10-15`"
@@ -53,6 +57,7 @@ def build_help_message(teams: Iterable[str] = ()) -> Message:
         header("costbot: cloud cost, in the channel"),
         section(f"*Usage*\n{lines}"),
         section(f"*Periods:* {PERIOD_FORMS}\n*Teams:* {known}"),
+        section(f"*With AWS access:* {AWS_COMMANDS}"),
         context("Figures say which cost type they are: billed (unblended) unless stated."),
     ]
     fallback = "costbot usage: " + "; ".join(example for example, _ in USAGE_EXAMPLES)

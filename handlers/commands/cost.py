@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engines.errors import CostbotError, UserInputError
+from handlers.actions.schedules import open_create_modal
 from handlers.blocks.cost import (
     build_error_message,
     build_failure_message,
@@ -19,7 +20,7 @@ from handlers.blocks.cost import (
     with_note,
 )
 from handlers.deps import Deps
-from handlers.parsing import HelpRequest, parse_cost_command
+from handlers.parsing import HelpRequest, ScheduleRequest, parse_cost_command
 from handlers.questions import Work, plan_answer
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ def _answer(
         if isinstance(request, HelpRequest):
             ack(**build_help_message(deps.teams.keys()))
             return
+        if isinstance(request, ScheduleRequest) and request.verb == "create":
+            _open_schedule_form(ack=ack, client=client, command=command, deps=deps)
+            return
         work = plan_answer(request, deps=deps, asked_by=command.get("user_id", ""))
     except UserInputError as error:
         ack(**build_error_message(error))
@@ -72,6 +76,20 @@ def _answer(
         return
     ack(**build_working_message(work.description))
     deps.run_later(lambda: _deliver(work, respond=respond, client=client, command=command))
+
+
+def _open_schedule_form(
+    *, ack: Ack, client: WebClient, command: dict[str, Any], deps: Deps
+) -> None:
+    if deps.offhours is None:
+        error = UserInputError("Off-hours schedules need AWS access, which is not configured here.")
+        ack(**build_error_message(error))
+        return
+    problem = open_create_modal(client, command, deps)
+    if problem:
+        ack(**build_failure_message("the schedule form", problem))
+    else:
+        ack()
 
 
 def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[str, Any]) -> None:

@@ -451,3 +451,62 @@ def test_an_unrelated_name_suggests_nothing_but_lists_the_teams(
     assert caught.value.suggestions == []
     assert str(caught.value) == "no team 'payments'"
     assert caught.value.known == ["fraud-detection", "nlp", "recommendations"]
+
+
+# --- off-hours schedules -------------------------------------------------------------------
+
+
+def config_with(schedule: str) -> CostConfig:
+    return load_config(VALID_TEAM + schedule, filename="teams.toml")
+
+
+def schedule_error(schedule: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config_with(schedule)
+    return str(caught.value)
+
+
+def test_a_schedule_loads_with_the_teams_time_zone_and_tags() -> None:
+    config = config_with(
+        '[schedules.nlp-dev]\nteam = "nlp"\nperiods = ["mon-fri 08:00-18:00"]\n'
+        'tags = { env = "dev" }\nholidays = [2026-12-25, "2026-12-26"]\nmode = "stop_only"\n'
+    )
+    [schedule] = config.schedules
+    assert schedule.name == "nlp-dev" and schedule.team == "nlp"
+    assert schedule.timezone == "UTC"  # the team's default
+    assert schedule.describe_periods() == "mon-fri 08:00-18:00"
+    assert dict(schedule.tags) == {"env": "dev"} and dict(schedule.team_tags) == {"team": "nlp"}
+    assert [str(day) for day in schedule.holidays] == ["2026-12-25", "2026-12-26"]
+    assert schedule.mode.value == "stop_only"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            'team = "nlpp"\nperiods = ["mon-fri 08:00-18:00"]\n',
+            "teams.toml:5: schedules.dev.team: unknown team 'nlpp' — did you mean 'nlp'?",
+        ),
+        (
+            'team = "nlp"\nperiods = ["mon-fri 18:00-08:00"]\n',
+            "teams.toml:6: schedules.dev.periods: In 'mon-fri 18:00-08:00' the stop (08:00)",
+        ),
+        (
+            'team = "nlp"\nperiods = ["mon-fri 08:00-18:00"]\ntimezone = "Europe/Londn"\n',
+            "teams.toml:7: schedules.dev.timezone: 'Europe/Londn' is not a time zone I know. "
+            "Did you mean 'Europe/London'?",
+        ),
+        (
+            'team = "nlp"\nperiods = ["mon-fri 08:00-18:00", "fri 17:00-20:00"]\n',
+            "teams.toml:6: schedules.dev.periods: The periods 'mon-fri 08:00-18:00' and "
+            "'fri 17:00-20:00' overlap on fri",
+        ),
+        ('team = "nlp"\n', "teams.toml:4: schedules.dev: missing 'periods'"),
+        (
+            'team = "nlp"\nperiods = ["mon-fri 08:00-18:00"]\nmodes = "stop_only"\n',
+            "teams.toml:7: schedules.dev: unknown key 'modes' — did you mean 'mode'?",
+        ),
+    ],
+)
+def test_schedule_mistakes_name_the_line_and_key(body: str, expected: str) -> None:
+    assert expected in schedule_error("[schedules.dev]\n" + body)

@@ -1,0 +1,177 @@
+"""Off-hours schedules in Slack: the create form, and **Keep running 2 h** on a warning.
+
+Who may: a team's approvers create (and pause, resume) its schedules; its members and
+approvers keep things running and skip a day (``engines.offhours``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from engines.schedules import (
+    Schedule,
+    ScheduleError,
+    check_name,
+    check_timezone,
+    parse_holidays,
+    parse_mode,
+    parse_periods,
+    parse_tags,
+)
+from handlers import action_ids
+from handlers.blocks.schedules import (
+    SCHEDULE_BLOCKS,
+    build_create_modal,
+    build_schedule_done,
+    build_schedule_problem,
+    with_kept,
+)
+from handlers.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(action_ids.SCHEDULE_KEEP_RUNNING)
+    def handle_keep_running_click(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        deps.run_later(lambda: keep_running(body, action, respond=respond, deps=deps))
+
+    @app.view(action_ids.SCHEDULE_CREATE_MODAL)
+    def handle_create_submission(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        user = body["user"]["id"]
+        schedule, errors = read_create_form(view, user=user, deps=deps)
+        if schedule is None:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        channel = view.get("private_metadata", "")
+        deps.run_later(lambda: _create(schedule, user, channel, client, deps))
+
+
+def open_create_modal(client: WebClient, command: dict[str, Any], deps: Deps) -> str:
+    """Opens the form (the trigger expires in seconds: call it before the ack).
+
+    Returns what went wrong in words, or "" when the form is open."""
+    user = command.get("user_id", "")
+    team = next(
+        (t.name for t in deps.teams.values() if user in t.approvers),
+        "",
+    )
+    view = build_create_modal(deps.teams, team=team, channel_id=command.get("channel_id", ""))
+    try:
+        client.views_open(trigger_id=command["trigger_id"], view=view)
+    except SlackApiError as error:
+        reason = error.response.get("error", "unknown error") if error.response else "no answer"
+        logger.warning("views.open failed: %s", reason)
+        return f"I could not open the form ({reason}); try again."
+    return ""
+
+
+def read_create_form(
+    view: dict[str, Any], *, user: str, deps: Deps
+) -> tuple[Schedule | None, dict[str, str]]:
+    """The schedule the form describes, or the errors to show next to its fields."""
+    values = view["state"]["values"]
+
+    def text(key: str) -> str:
+        element = values.get(SCHEDULE_BLOCKS[key], {}).get(key, {})
+        selected = element.get("selected_option")
+        return (selected["value"] if selected else element.get("value")) or ""
+
+    errors: dict[str, str] = {}
+    team = deps.teams.get(text("team"))
+    if team is None:
+        errors[SCHEDULE_BLOCKS["team"]] = "Pick a team."
+    elif deps.offhours is not None and not deps.offhours.may_manage(user, team.name):
+        names = ", ".join(team.approvers) or "none configured"
+        errors[SCHEDULE_BLOCKS["team"]] = f"Only {team.name}'s approvers can ({names})."
+    fields: dict[str, Any] = {}
+    steps = {
+        "name": lambda raw: check_name(raw.strip()),
+        "periods": parse_periods,
+        "tags": parse_tags,
+        "timezone": lambda raw: check_timezone(raw) if raw.strip() else "",
+        "holidays": lambda raw: parse_holidays(d for d in re.split(r"[,\s]+", raw) if d),
+        "mode": lambda raw: parse_mode(raw or "start_stop"),
+    }
+    for key, parse in steps.items():
+        try:
+            fields[key] = parse(text(key))
+        except ScheduleError as error:
+            errors[SCHEDULE_BLOCKS[key]] = str(error).replace("`", "")[:150]
+    if not errors and not fields["tags"]:
+        errors[SCHEDULE_BLOCKS["tags"]] = "Name at least one tag, like env=dev."
+    if errors or team is None:
+        return None, errors
+    schedule = Schedule(
+        name=fields["name"],
+        team=team.name,
+        timezone=fields["timezone"] or team.timezone,
+        periods=fields["periods"],
+        tags=fields["tags"],
+        team_tags=team.tags,
+        holidays=fields["holidays"],
+        mode=fields["mode"],
+        created_by=user,
+    )
+    return schedule, {}
+
+
+def _create(schedule: Schedule, user: str, channel: str, client: WebClient, deps: Deps) -> None:
+    """Checks the selector against what is in AWS and saves; says how it went."""
+    assert deps.offhours is not None
+    try:
+        selected = deps.offhours.create(schedule, by=user, now=deps.now())
+    except ScheduleError as error:
+        reply = build_schedule_problem(f"Schedule `{schedule.name}` was not saved: {error}")
+        client.chat_postEphemeral(channel=channel or user, user=user, **_plain(reply))
+        return
+    names = ", ".join(r.label for r in selected[:10])
+    more = f" and {len(selected) - 10} more" if len(selected) > 10 else ""
+    text = (
+        f"<@{user}> created schedule `{schedule.name}` for {schedule.team}: "
+        f"{schedule.describe_periods()} ({schedule.timezone}), {schedule.mode.value}, "
+        f"over {len(selected)} resource(s): {names}{more}."
+    )
+    client.chat_postMessage(channel=channel or user, **_plain(build_schedule_done(text)))
+
+
+def _plain(reply: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in reply.items() if key != "response_type"}
+
+
+def keep_running(
+    body: dict[str, Any], action: dict[str, Any], *, respond: Respond, deps: Deps
+) -> None:
+    """The warning's button: keep the schedule's resources up two hours past the stop."""
+    if deps.offhours is None:
+        return
+    name, _, stop_text = action["value"].partition("|")
+    user = body["user"]["id"]
+    try:
+        override = deps.offhours.keep_schedule_running(
+            name, dt.datetime.fromisoformat(stop_text), by=user, now=deps.now()
+        )
+    except ScheduleError as error:
+        respond(response_type="ephemeral", replace_original=False, text=str(error))
+        return
+    zone = deps.offhours.find(name).zone
+    status = (
+        f":raised_hand: <@{user}> keeps them running until "
+        f"{override.until.astimezone(zone):%H:%M %Z}; then the schedule stops them."
+    )
+    original = body.get("message") or {}
+    blocks = with_kept(original.get("blocks", []), name, status)
+    respond(replace_original=True, text=original.get("text", status), blocks=blocks)
