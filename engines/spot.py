@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from engines.errors import CostbotError
 from engines.rightsizing_models import HOURS_PER_MONTH, Instance
@@ -311,7 +312,7 @@ def fetch_placement_scores(
         if code in {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"}:
             return PlacementScores({}, "not permitted (needs ec2:GetSpotPlacementScores)")
         return PlacementScores({}, f"not available ({code})")
-    except (BotoCoreError, AttributeError) as error:
+    except (BotoCoreError, ResponseParserError, AttributeError) as error:  # e.g. an HTML 500
         return PlacementScores({}, f"not available ({type(error).__name__})")
     names = {zone["ZoneId"]: zone["ZoneName"] for zone in zones if "ZoneId" in zone}
     scores = {}

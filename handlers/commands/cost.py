@@ -6,6 +6,8 @@ import logging
 import uuid
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -104,6 +106,9 @@ def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[s
         respond(**message)
     except CostbotError as error:  # user input found wrong only now, AWS refusals, ...
         respond(**build_failure_message(work.description, str(error)))
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        logger.warning("/cost %r: AWS failed: %s", command.get("text", ""), error)
+        respond(**build_failure_message(work.description, _aws_failure(error)))
     except Exception:
         respond(**_internal_failure(work.description, command.get("text", "")))
 
@@ -121,6 +126,15 @@ def _upload_chart(client: WebClient, channel: str, chart: bytes, message: dict[s
             return "I could not post the chart here: invite me to this channel (/invite @costbot)."
         return f"I could not post the chart here ({reason})."
     return ""
+
+
+def _aws_failure(error: Exception) -> str:
+    """An AWS failure in a sentence: the error code and AWS's own words, never a traceback."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code, words = details.get("Code", "an error"), details.get("Message", "")
+        return f"AWS answered {code}{': ' + words if words else ''}. Try again in a minute."
+    return f"AWS did not answer properly ({type(error).__name__}). Try again in a minute."
 
 
 def _internal_failure(what: str, text: str) -> dict[str, Any]:
