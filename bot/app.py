@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.aws import AwsClients
+from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.changes import ChangeRunner
@@ -107,6 +108,17 @@ def build_slack_client(settings: Settings) -> WebClient:
     return client
 
 
+def build_outbox(settings: Settings, store: Store, *, now: Callable[[], dt.datetime]) -> Outbox:
+    """The outbox, posting with a client that does not retry by itself: the outbox waits
+    out a 429's Retry-After without holding a thread."""
+    client = WebClient(
+        token=settings.slack_bot_token or None,
+        base_url=settings.slack_api_url or WebClient.BASE_URL,
+        retry_handlers=[],
+    )
+    return Outbox(store, SlackPoster(client), clock=now)
+
+
 def build_deps(
     settings: Settings,
     *,
@@ -152,6 +164,8 @@ def build_deps(
         background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="work"),
         changes=changes,
         rightsizing=reviewer,
+        outbox=build_outbox(settings, store, now=now),
+        snoozes=store,
     )
 
 

@@ -79,6 +79,25 @@ def _parser() -> argparse.ArgumentParser:
     cost.add_argument("--chart", type=Path, help="for `trend`: write the chart PNG here")
     cost.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
     cost.set_defaults(run=run_cost)
+
+    digest = commands.add_parser(
+        "digest", help="print a team's digest without posting it, e.g. costbot digest --team nlp"
+    )
+    digest.add_argument("--team", required=True, help="the team, as in the teams file")
+    digest.add_argument("--date", help="the team's local date, YYYY-MM-DD (default: today)")
+    digest.add_argument("--json", action="store_true", help="print the Slack message as JSON")
+    digest.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    digest.set_defaults(run=run_digest)
+
+    alerts = commands.add_parser("alerts", help="budget alerts")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    check = alert_commands.add_parser("check", help="evaluate every team's budget thresholds")
+    check.add_argument(
+        "--dry-run", action="store_true", help="show which alerts would fire; queue nothing"
+    )
+    check.add_argument("--json", action="store_true", help="print the decisions as JSON")
+    check.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    check.set_defaults(run=run_alerts_check)
     return parser
 
 
@@ -96,9 +115,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     costbot = build_costbot(settings)
     _recover_changes(costbot)
-    scheduler = build_scheduler(costbot.store, now=costbot.deps.now, changes=costbot.deps.changes)
-    if settings.scheduler_enabled:
+    scheduler = build_scheduler(
+        costbot.store, now=costbot.deps.now, changes=costbot.deps.changes, deps=costbot.deps
+    )
+    outbox = costbot.deps.outbox
+    if settings.scheduler_enabled:  # one process runs the jobs and delivers the outbox
         scheduler.start()
+        if outbox is not None:
+            outbox.start()
     server = HttpServer(
         build_wsgi_app(costbot.app, health=costbot.store.ping),
         host=settings.host,
@@ -122,6 +146,8 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        if outbox is not None:
+            outbox.stop()
     return EXIT_OK
 
 
@@ -230,6 +256,63 @@ def run_cost(args: argparse.Namespace) -> int:
     elif args.chart:
         print("costbot: only `trend` draws a chart; --chart is ignored.", file=sys.stderr)
     print(json.dumps(result.as_json(), indent=2) if args.json else render_text(reply.message))
+    return EXIT_OK
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.logs import configure_logging
+    from engines.errors import CostSourceError, UserInputError
+    from engines.teams import find_team
+    from handlers.blocks.cost import build_error_message
+    from handlers.blocks.digest import build_digest_message
+    from handlers.blocks.text import render_text
+    from handlers.digests import local_today, team_digest
+
+    configure_logging("WARNING")
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"costbot: --date {args.date!r} is not a date like 2026-11-20.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        with _question_context(args) as deps:
+            team = find_team(deps.teams, args.team)
+            digest = team_digest(deps, team, day or local_today(team, deps.now()))
+    except UserInputError as error:
+        print(render_text(build_error_message(error)), file=sys.stderr)
+        return EXIT_FAILED
+    except CostSourceError as error:
+        print(f"costbot: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    message = build_digest_message(digest)
+    if args.json:
+        print(json.dumps({"channel": team.channel, "key": digest.key, "digest": digest.as_json(),
+                          "message": message}, indent=2, ensure_ascii=False))  # fmt: skip
+    else:
+        print(render_text(message))
+    return EXIT_OK
+
+
+def run_alerts_check(args: argparse.Namespace) -> int:
+    from bot.logs import configure_logging
+    from handlers.digests import check_budget_alerts
+
+    configure_logging("WARNING")
+    with _question_context(args) as deps:
+        decisions = check_budget_alerts(deps, now=deps.now(), dry_run=args.dry_run)
+    if args.json:
+        rows = [{**d.alert.as_json(), "status": d.status} for d in decisions]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not decisions:
+        print("No team has crossed an alert threshold.")
+    for decision in decisions:
+        alert = decision.alert
+        print(f"{decision.status:<13} {alert.team:<24} {alert.kind.value:<13} "
+              f"{alert.threshold.normalize():>5}%  {alert.period}  "
+              f"{alert.amount:,.2f} {alert.currency} (of {alert.reference:,.2f})")  # fmt: skip
     return EXIT_OK
 
 

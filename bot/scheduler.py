@@ -10,16 +10,28 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
 from engines.changes import ChangeRunner
+from handlers.deps import Deps
+from handlers.digests import DigestJob, check_budget_alerts
 
 logger = logging.getLogger(__name__)
 
 SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
+BUDGET_CHECK_EVERY = dt.timedelta(hours=3)
+FIRST_BUDGET_CHECK_AFTER = dt.timedelta(minutes=2)
 
 
 def build_scheduler(
-    store: Store, *, now: Callable[[], dt.datetime], changes: ChangeRunner | None = None
+    store: Store,
+    *,
+    now: Callable[[], dt.datetime],
+    changes: ChangeRunner | None = None,
+    deps: Deps | None = None,
 ) -> BackgroundScheduler:
-    """A background scheduler (UTC) with costbot's jobs registered; not started."""
+    """A background scheduler (UTC) with costbot's jobs registered; not started.
+
+    With ``deps`` (and its outbox) it also queues each team's digest when its local time
+    comes (checked every minute) and checks budgets every three hours.
+    """
     scheduler = BackgroundScheduler(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -40,7 +52,32 @@ def build_scheduler(
             replace_existing=True,
             kwargs={"changes": changes, "now": now},
         )
+    if deps is not None and deps.outbox is not None:
+        scheduler.add_job(
+            DigestJob(deps),
+            "interval",
+            minutes=1,
+            id="digests.enqueue_due",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            check_budgets,
+            "interval",
+            seconds=BUDGET_CHECK_EVERY.total_seconds(),
+            next_run_time=now() + FIRST_BUDGET_CHECK_AFTER,
+            id="budgets.check",
+            replace_existing=True,
+            kwargs={"deps": deps},
+        )
     return scheduler
+
+
+def check_budgets(*, deps: Deps) -> int:
+    """Queues the budget alerts that hold and were not sent yet this period."""
+    decisions = check_budget_alerts(deps, now=deps.now())
+    sent = [d for d in decisions if d.status == "sent"]
+    logger.info("budget check: %d alert(s) queued", len(sent))
+    return len(sent)
 
 
 def run_due_changes(*, changes: ChangeRunner, now: Callable[[], dt.datetime]) -> int:

@@ -9,3 +9,8 @@ RIGHTSIZE_REVERT = "rightsize_revert"
 
 RIGHTSIZE_PREFIX = "rightsize_"
 RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"
+
+ALERT_SNOOZE = "alert_snooze"
+ALERT_DRIVERS = "alert_drivers"
+ALERT_PROPOSE_SAVINGS = "alert_propose_savings"
+ALERT_PREFIX = "alert_"

@@ -11,6 +11,7 @@ The grammar, the same for the slash command and ``costbot cost``::
     trend <team> [period] [metric ...]
     rightsize [team]
     audit [team]
+    digest [team] | digest post                          (post: queue today's digests now)
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """
@@ -33,6 +34,7 @@ SUBCOMMANDS = (
     "trend",
     "rightsize",
     "audit",
+    "digest",
 )
 METRIC_WORDS = {
     "billed": Metric.BILLED,
@@ -105,6 +107,12 @@ class AuditRequest:
     team: str = ""
 
 
+@dataclass(frozen=True)
+class DigestRequest:
+    team: str = ""
+    post: bool = False  # queue today's digest of every team for posting, due or not
+
+
 CostCommand = (
     HelpRequest
     | TeamCostRequest
@@ -115,6 +123,7 @@ CostCommand = (
     | TrendRequest
     | RightsizeRequest
     | AuditRequest
+    | DigestRequest
 )
 
 
@@ -224,6 +233,12 @@ def _only_team(words: list[str], subcommand: str) -> str:
     return words[0] if words else ""
 
 
+def _parse_digest(words: list[str]) -> DigestRequest:
+    if len(words) == 1 and words[0].lower() == "post":
+        return DigestRequest(post=True)
+    return DigestRequest(team=_only_team(words, "digest"))
+
+
 _PARSERS = {
     "team": _parse_team,
     "top": _parse_top,
@@ -233,6 +248,7 @@ _PARSERS = {
     "trend": _parse_trend,
     "rightsize": _parse_rightsize,
     "audit": _parse_audit,
+    "digest": _parse_digest,
 }
 
 

@@ -12,21 +12,25 @@ from typing import Any
 
 from engines import questions
 from engines.changes import OPEN, Change, ChangeRequest, State
+from engines.digests import Digest
 from engines.errors import UserInputError
-from engines.models import Period
+from engines.models import Period, Team
 from engines.periods import parse_period
 from engines.query import Dimension
 from engines.rightsizing_models import Recommendation
 from engines.teams import find_team
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
+from handlers.blocks.digest import build_digest_message, build_digest_post_message
 from handlers.blocks.rightsize import build_rightsize_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
+from handlers.digests import DigestJob, local_today, team_digest
 from handlers.parsing import (
     AuditRequest,
     CompareRequest,
     CostCommand,
+    DigestRequest,
     ForecastRequest,
     RightsizeRequest,
     TeamCostRequest,
@@ -76,8 +80,28 @@ class AuditResult:
         return {"team": self.subject, "groups": list(self.records)}
 
 
+@dataclass(frozen=True)
+class DigestPostResult:
+    queued: tuple[str, ...]
+    already: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "queued": list(self.queued),
+            "already_posted": list(self.already),
+            "failed": dict(self.failed),
+        }
+
+
 Result = (
-    questions.Answer | questions.Trend | questions.ForecastAnswer | RightsizeResult | AuditResult
+    questions.Answer
+    | questions.Trend
+    | questions.ForecastAnswer
+    | RightsizeResult
+    | AuditResult
+    | Digest
+    | DigestPostResult
 )
 DEFAULT_TREND = "last 30d"
 
@@ -367,6 +391,47 @@ def _plan_audit(request: AuditRequest, deps: Deps, asked_by: str) -> Work:
     return Work(f"the audit log of {team_name or 'all teams'}", result, render)
 
 
+def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
+    if request.post:
+        if deps.outbox is None:
+            raise UserInputError("Posting digests needs the outbox, which is not set up here.")
+
+        def post() -> Result:
+            run = DigestJob(deps).run(deps.now(), force=True)
+            return DigestPostResult(
+                tuple(run.queued), tuple(run.already), tuple(run.failed.items())
+            )
+
+        def render_post(result: Result) -> Reply:
+            assert isinstance(result, DigestPostResult)
+            return Reply(build_digest_post_message(result.queued, result.already, result.failed))
+
+        return Work("today's digests", post, render_post)
+    team = _digest_team(request.team, deps, asked_by)
+    day = local_today(team, deps.now())
+
+    def result() -> Result:
+        return team_digest(deps, team, day)
+
+    def render(digest: Result) -> Reply:
+        assert isinstance(digest, Digest)
+        return Reply(build_digest_message(digest, asked_by=asked_by))
+
+    return Work(f"today's digest of *{team.name}*", result, render)
+
+
+def _digest_team(name: str, deps: Deps, asked_by: str) -> Team:
+    if name:
+        return find_team(deps.teams, name)
+    mine = [t for t in deps.teams.values() if asked_by in t.members or asked_by in t.approvers]
+    if len(mine) == 1:
+        return mine[0]
+    names = ", ".join(t.name for t in (mine or deps.teams.values()))
+    raise UserInputError(
+        "Whose digest? Name the team.", hint=f"Try `/cost digest <team>` with one of: {names}."
+    )
+
+
 _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
@@ -376,4 +441,5 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TrendRequest: _plan_trend,
     RightsizeRequest: _plan_rightsize,
     AuditRequest: _plan_audit,
+    DigestRequest: _plan_digest,
 }

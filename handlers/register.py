@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers.actions import rightsize
+from handlers.actions import alerts, rightsize
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
@@ -16,3 +16,4 @@ def register_all(app: App, deps: Deps) -> None:
     cost.register(app, deps)
     app_home.register(app, deps)
     rightsize.register(app, deps)
+    alerts.register(app, deps)

@@ -103,9 +103,14 @@ class DemoSandbox:
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
             self._scheduler = build_scheduler(
-                self.costbot.store, now=self.now, changes=self.costbot.deps.changes
+                self.costbot.store,
+                now=self.now,
+                changes=self.costbot.deps.changes,
+                deps=self.costbot.deps,
             )
             self._scheduler.start()
+            if self.costbot.deps.outbox is not None:
+                self.costbot.deps.outbox.start()
         return self
 
     def _demo_settings(self, settings: Settings, world: DemoWorld) -> Settings:
@@ -128,6 +133,8 @@ class DemoSandbox:
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+            if self.costbot is not None and self.costbot.deps.outbox is not None:
+                self.costbot.deps.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
         self.listener_executor.shutdown(wait=False, cancel_futures=True)
