@@ -84,7 +84,7 @@ def _run_in_channel(respond: Respond, deps: Deps, request: Any, user: str) -> No
     """Answers a question in the channel, under the alert, as if ``user`` had asked it."""
     work = plan_answer(request, deps=deps, asked_by=user)
     reply = work.reply()
-    respond(response_type="in_channel", replace_original=False, **reply.message)
+    respond(**{**reply.message, "response_type": "in_channel", "replace_original": False})
 
 
 def _tell(respond: Respond, text: str) -> None:
