@@ -297,6 +297,7 @@ def run_digest(args: argparse.Namespace) -> int:
 
 def run_alerts_check(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
+    from engines.budgets import percent_text
     from handlers.digests import check_budget_alerts
 
     configure_logging("WARNING")
@@ -311,7 +312,7 @@ def run_alerts_check(args: argparse.Namespace) -> int:
     for decision in decisions:
         alert = decision.alert
         print(f"{decision.status:<13} {alert.team:<24} {alert.kind.value:<13} "
-              f"{alert.threshold.normalize():>5}%  {alert.period}  "
+              f"{percent_text(alert.threshold):>4}%  {alert.period}  "
               f"{alert.amount:,.2f} {alert.currency} (of {alert.reference:,.2f})")  # fmt: skip
     return EXIT_OK
 
