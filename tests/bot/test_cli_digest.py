@@ -38,8 +38,8 @@ def configured(small_export: SmallExport, tmp_path, monkeypatch):
     monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
     monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{small_export.path}")
     monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "cli.db"))
-    monkeypatch.setattr(bot.app, "build_deps", functools.partial(bot.app.build_deps,
-                                                                 now=lambda: FROZEN_NOW))  # fmt: skip
+    frozen = functools.partial(bot.app.build_deps, now=lambda: FROZEN_NOW)
+    monkeypatch.setattr(bot.app, "build_deps", frozen)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
