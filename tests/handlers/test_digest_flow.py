@@ -63,7 +63,8 @@ def deliver(sandbox: DemoSandbox) -> None:
 
 
 def test_cost_digest_shows_a_team_its_morning_figures(sandbox):
-    message = ask(sandbox, BOB, FRAUD, "digest fraud-detection", "daily digest")
+    # The sandbox runs on the real clock: on a Monday the digest is the weekly one.
+    message = ask(sandbox, BOB, FRAUD, "digest fraud-detection", " digest · ")
 
     text = str(message["blocks"])
     assert "fraud-detection · " in text
@@ -74,14 +75,14 @@ def test_cost_digest_shows_a_team_its_morning_figures(sandbox):
 
 
 def test_without_a_name_the_digest_is_of_the_askers_team(sandbox):
-    message = ask(sandbox, ERIN, RECS, "digest", "daily digest")
+    message = ask(sandbox, ERIN, RECS, "digest", " digest · ")
     assert "recommendations · " in str(message["blocks"])
 
 
 def test_a_misspelt_team_gets_a_suggestion(sandbox):
     message = ask(sandbox, BOB, FRAUD, "digest fraud-detectoin", "fraud-detection")
     assert message["ephemeral_for"] == BOB
-    assert "daily digest" not in str(message["blocks"])
+    assert " digest · " not in str(message["blocks"])
 
 
 def test_posting_todays_digests_reaches_every_team_channel_once(sandbox):
@@ -92,7 +93,7 @@ def test_posting_todays_digests_reaches_every_team_channel_once(sandbox):
     for channel, team in ((FRAUD, "fraud-detection"), (RECS, "recommendations"), (NLP, "nlp")):
         posted = [
             m for m in sandbox.standin.messages(channel)
-            if m["bot_id"] and f"{team} · daily digest" in m["text"] and not m["ephemeral_for"]
+            if m["bot_id"] and f"{team} · " in m["text"] and " digest · " in m["text"] and not m["ephemeral_for"]
         ]  # fmt: skip
         assert len(posted) == 1, channel
 
