@@ -92,9 +92,10 @@ def test_posting_todays_digests_reaches_every_team_channel_once(sandbox):
 
     for channel, team in ((FRAUD, "fraud-detection"), (RECS, "recommendations"), (NLP, "nlp")):
         posted = [
-            m for m in sandbox.standin.messages(channel)
-            if m["bot_id"] and f"{team} · " in m["text"] and " digest · " in m["text"] and not m["ephemeral_for"]
-        ]  # fmt: skip
+            m
+            for m in sandbox.standin.messages(channel, include_ephemeral=False)
+            if m["bot_id"] and m["text"].startswith(f"{team} · ") and " digest · " in m["text"]
+        ]
         assert len(posted) == 1, channel
 
     again = ask(sandbox, ERIN, FRAUD, "digest post", "Already posted today")
