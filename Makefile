@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ack_latency.py
 	$(BIN)/python benchmarks/cost_scan.py
 	$(BIN)/python benchmarks/rightsize_fleet.py
+	$(BIN)/python benchmarks/digest_org.py
 
 serve: $(STAMP)
 	$(BIN)/costbot serve

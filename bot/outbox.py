@@ -229,7 +229,10 @@ class Outbox:
                 self._free_at[row["channel"]] = now + self.channel_interval
             outcomes = list(self._pool.map(self._send, claimed))
             counts = {"sent": 0, "retried": 0, "failed": 0}
-            for row, outcome in zip(claimed, outcomes, strict=True):
+            for row, (outcome, started) in zip(claimed, outcomes, strict=True):
+                # The next message to the channel waits a full interval from this post's
+                # start, not from the pass's: a pass over many channels takes a while.
+                self._free_at[row["channel"]] = max(now, started) + self.channel_interval
                 counts[self._settle(row, outcome, now)] += 1
             return DeliveryPass(**counts, next_wake=self._next_wake())
 
@@ -241,14 +244,16 @@ class Outbox:
     def _next_wake(self) -> dt.datetime | None:
         return min((self._due_at(row) for row in self.store.outbox_due(self.clock())), default=None)
 
-    def _send(self, row: dict[str, Any]) -> str | DeliveryError:
+    def _send(self, row: dict[str, Any]) -> tuple[str | DeliveryError, dt.datetime]:
+        """Posts one row: (its ts or the error, when the post started)."""
+        started = self.clock()
         try:
-            return self.poster.post(row["channel"], json.loads(row["message"]))
+            return self.poster.post(row["channel"], json.loads(row["message"])), started
         except DeliveryError as error:
-            return error
+            return error, started
         except Exception as error:  # a bug or an unexpected answer: retry, and say so
             logger.exception("outbox: posting %s failed unexpectedly", row["key"])
-            return TemporaryFailure(f"unexpected: {error}")
+            return TemporaryFailure(f"unexpected: {error}"), started
 
     def _settle(self, row: dict[str, Any], outcome: str | DeliveryError, now: dt.datetime) -> str:
         attempts = int(row["attempts"] or 0) + 1
