@@ -47,7 +47,10 @@ def budget_bar(spent: Decimal, budget: Decimal, *, width: int = BAR_WIDTH) -> st
 
 
 def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
-    """The morning digest of one team (weekly on Mondays when the team wants it)."""
+    """The morning digest of one team (weekly on Mondays when the team wants it).
+
+    ``asked_by``: who asked with ``/cost digest`` (empty: the scheduled post).
+    """
     figures = digest.figures
     kind = "weekly digest" if digest.week else "daily digest"
     title = f"{figures.team} · {kind} · {figures.today:%a %b %-d}"
@@ -89,7 +92,8 @@ def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
         )
     blocks.append(context(_footer(digest, asked_by)))
     fallback = f"{title}: {_headline_text(figures)}"
-    return message(fallback, blocks)
+    # Asked for in a channel: shown to the channel, as every /cost answer.
+    return message(fallback, blocks, **({"response_type": "in_channel"} if asked_by else {}))
 
 
 def _fields_only(fields: list[str]) -> Block:
@@ -266,4 +270,4 @@ def build_digest_post_message(
         lines.append(f"Already posted today: {', '.join(already)} (one digest per team a day).")
     lines += [f":x: {escape(team)}: {escape(why)}" for team, why in failed]
     text = "\n".join(lines) or "There are no teams in the teams file."
-    return message(text, [section(text)])
+    return message(text, [section(text)], response_type="in_channel")
