@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the decisions as JSON")
     check.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
     check.set_defaults(run=run_alerts_check)
+
+    outbox = commands.add_parser("outbox", help="what the scheduler posted, or failed to post")
+    outbox.add_argument("--state", choices=["pending", "sending", "sent", "failed", "superseded"])
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--json", action="store_true", help="print the rows as JSON")
+    outbox.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    outbox.set_defaults(run=run_outbox)
     return parser
 
 
@@ -314,6 +321,26 @@ def run_alerts_check(args: argparse.Namespace) -> int:
         print(f"{decision.status:<13} {alert.team:<24} {alert.kind.value:<13} "
               f"{percent_text(alert.threshold):>4}%  {alert.period}  "
               f"{alert.amount:,.2f} {alert.currency} (of {alert.reference:,.2f})")  # fmt: skip
+    return EXIT_OK
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
+    path = Settings.from_env(require_slack=False).db_path if configured else None
+    store = Store(path or args.workdir / "costbot.db")
+    rows = store.outbox_rows(state=args.state or "", limit=args.limit)
+    if args.json:
+        print(json.dumps([{k: v for k, v in row.items() if k != "message"} for row in rows]))
+        return EXIT_OK
+    if not rows:
+        print("The outbox is empty.")
+    for row in rows:
+        when = row["sent_at"] or row["next_attempt_at"] or ""
+        problem = f"  ({row['last_error']})" if row["last_error"] else ""
+        print(f"{row['state']:<10} {row['key']:<48} {row['channel']:<28} "
+              f"tries {row['attempts']}  {when[:19]}{problem}")  # fmt: skip
     return EXIT_OK
 
 

@@ -92,3 +92,19 @@ def test_alerts_check_dry_run_shows_what_would_fire_and_queues_nothing(capsys):
 
     code, out, _ = run(capsys, "alerts", "check", "--dry-run")  # nothing was queued: the same
     assert "would send" in out and "fraud-detection" in out and "50%" in out
+
+
+def test_outbox_lists_what_was_queued_and_why_it_failed(capsys, tmp_path):
+    from bot.store import Store
+
+    store = Store(tmp_path / "cli.db")
+    store.outbox_add({"key": "digest:nlp:2026-11-20", "kind": "digest", "team": "nlp",
+                      "channel": "#nlp-costs", "message": "{}", "meta": "{}", "state": "failed",
+                      "created_at": "2026-11-20T14:00:00+00:00",
+                      "next_attempt_at": "2026-11-20T14:00:00+00:00",
+                      "last_error": "channel_not_found"})  # fmt: skip
+
+    code, out, _ = run(capsys, "outbox", "--state", "failed")
+
+    assert code == 0
+    assert "failed" in out and "digest:nlp:2026-11-20" in out and "channel_not_found" in out
