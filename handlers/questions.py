@@ -415,7 +415,12 @@ def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
 
     def render(digest: Result) -> Reply:
         assert isinstance(digest, Digest)
-        return Reply(build_digest_message(digest, asked_by=asked_by))
+        figures = digest.figures
+        chart = None
+        if figures.daily:  # the scheduled digest has the sparkline only; asked for, a chart too
+            title = f"{team.name} · {figures.metric.label} · last {len(figures.daily)} days"
+            chart = render_daily_trend_png(figures.daily, title=title, currency=figures.currency)
+        return Reply(build_digest_message(digest, asked_by=asked_by), chart=chart)
 
     return Work(f"today's digest of *{team.name}*", result, render)
 

@@ -72,6 +72,10 @@ def test_cost_digest_shows_a_team_its_morning_figures(sandbox):
     assert "▓" in text  # spend against budget as a bar
     assert "Month-end forecast" in text and "Top movers" in text and "daily cost" in text
     assert limit_violations(message) == []
+    charts = [m for m in sandbox.standin.messages(FRAUD) if m["files"]]  # before the answer
+    (chart,) = charts[-1]["files"]
+    assert float(charts[-1]["ts"]) < float(message["ts"])
+    assert sandbox.standin.file_bytes(chart["id"]).startswith(b"\x89PNG")
 
 
 def test_without_a_name_the_digest_is_of_the_askers_team(sandbox):
