@@ -104,10 +104,13 @@ class DigestJob:
                 continue
             try:
                 digest = team_digest(self.deps, team, day)
-            except CostSourceError as error:
+            except Exception as error:  # one team's failure never holds up the others
                 self._failed_at[key] = now
-                run.failed[team.name] = str(error)
-                logger.warning("digest for %s not built: %s", team.name, error)
+                known = isinstance(error, CostSourceError)
+                run.failed[team.name] = str(error) if known else "an internal error; it is logged"
+                logger.log(logging.WARNING if known else logging.ERROR,
+                           "digest for %s not built: %s", team.name, error,
+                           exc_info=not known)  # fmt: skip
                 continue
             added = outbox.enqueue(
                 key,
@@ -147,6 +150,9 @@ def check_budget_alerts(
             )
         except CostSourceError as error:
             logger.warning("budget check for %s skipped: %s", team.name, error)
+            continue
+        except Exception:  # one team's failure never holds up the others
+            logger.exception("budget check for %s failed", team.name)
             continue
         decisions += _decide(deps, team, evaluate_alerts(team, figures), now, dry_run)
     return decisions

@@ -19,7 +19,7 @@ class TeamHome:
     """What App Home shows of one team besides the teams file: spend, approvals, digest."""
 
     figures: TeamFigures | None = None
-    pending: tuple[Change, ...] = ()  # changes waiting for this person's approval
+    pending: tuple[Change, ...] = ()  # the team's changes waiting for an approver
     last_digest: Mapping[str, Any] | None = None  # the outbox row of the last digest
     problem: str = ""  # why there are no figures (the cost source failed)
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -50,7 +50,7 @@ def build_app_home(
                 fields=[f"*Channel*\n{escape(team.channel)}", f"*Monthly budget*\n{budget}"],
             ),
         ]
-        blocks += _team_details(team, homes.get(team.name))
+        blocks += _team_details(team, homes.get(team.name), user)
     blocks += [
         divider(),
         context("Try `/cost digest <team>`, `/cost team <name>` or `/cost help` in any channel."),
@@ -58,7 +58,7 @@ def build_app_home(
     return {"type": "home", "blocks": blocks[:100]}
 
 
-def _team_details(team: Team, home: TeamHome | None) -> list[dict[str, Any]]:
+def _team_details(team: Team, home: TeamHome | None, user: str) -> list[dict[str, Any]]:
     if home is None:
         return []
     lines = []
@@ -78,8 +78,13 @@ def _team_details(team: Team, home: TeamHome | None) -> list[dict[str, Any]]:
         lines.append(f"Spend this month: unavailable ({escape(home.problem)})")
     if home.pending:
         saving = sum((change.monthly_saving for change in home.pending), Decimal(0))
+        whose = (
+            "your approval"
+            if user in team.approvers
+            else "approval by " + (", ".join(f"<@{a}>" for a in team.approvers) or "an approver")
+        )
         lines.append(
-            f"*Waiting for your approval*: {len(home.pending)} change"
+            f"*Waiting for {whose}*: {len(home.pending)} change"
             f"{'s' if len(home.pending) != 1 else ''}, saving {money(saving)}/month"
         )
         lines += [

@@ -192,3 +192,11 @@ def test_app_home_shows_spend_against_budget_approvals_and_the_last_digest(sandb
     assert "fraud-detection" in text and "of $25,000.00" in text and "▓" in text
     assert "Waiting for your approval" in text
     assert "Last digest" in text and "(posted)" in text
+
+    sandbox.standin.open_app_home(BOB)  # a member: sees who is to approve
+
+    def bobs():
+        view = sandbox.standin.published_view(BOB)
+        return view if view and "Spend this month" in str(view) else None
+
+    assert "Waiting for approval by <@U0DEMOALICE>" in str(wait_until(bobs, timeout=60)["blocks"])
