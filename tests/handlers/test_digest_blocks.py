@@ -57,7 +57,8 @@ def test_an_alert_has_its_three_buttons_and_says_what_crossed():
     assert "nlp has spent 80% of its budget" in text
     assert "Month to date: $2,450.00 of $3,000.00 (2026-11)" in text
     assert "[Snooze 24 h] [Show top drivers] [Propose savings]" in text
-    ids = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    (actions,) = [block for block in message["blocks"] if block["type"] == "actions"]
+    ids = [element["action_id"] for element in actions["elements"]]
     assert ids == [action_ids.ALERT_SNOOZE, action_ids.ALERT_DRIVERS,
                    action_ids.ALERT_PROPOSE_SAVINGS]  # fmt: skip
     assert limit_violations(message) == [] and validate_blocks(message["blocks"]) == []
