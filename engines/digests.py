@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,7 +232,6 @@ class Digest:
     savings: Savings
     week: WeekSummary | None = None
     source: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def team(self) -> str:

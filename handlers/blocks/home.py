@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,6 @@ class TeamHome:
     pending: tuple[Change, ...] = ()  # the team's changes waiting for an approver
     last_digest: Mapping[str, Any] | None = None  # the outbox row of the last digest
     problem: str = ""  # why there are no figures (the cost source failed)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def build_app_home(
