@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.aws import AwsClients
+from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.changes import ChangeRunner
@@ -111,6 +112,17 @@ def build_slack_client(settings: Settings) -> WebClient:
     return client
 
 
+def build_outbox(settings: Settings, store: Store, *, now: Callable[[], dt.datetime]) -> Outbox:
+    """The outbox, posting with a client that does not retry by itself: the outbox waits
+    out a 429's Retry-After without holding a thread."""
+    client = WebClient(
+        token=settings.slack_bot_token or None,
+        base_url=settings.slack_api_url or WebClient.BASE_URL,
+        retry_handlers=[],
+    )
+    return Outbox(store, SlackPoster(client), clock=now)
+
+
 def build_deps(
     settings: Settings,
     *,
@@ -168,6 +180,8 @@ def build_deps(
         rightsizing=reviewer,
         spot=spot,
         offhours=build_offhours(settings, config, aws, store, prices),
+        outbox=build_outbox(settings, store, now=now),
+        snoozes=store,
     )
 
 

@@ -88,6 +88,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument("--url", default=None, help="the feed's address (default: AWS's)")
     refresh.set_defaults(run=run_refresh_advisor)
+    digest = commands.add_parser(
+        "digest", help="print a team's digest without posting it, e.g. costbot digest --team nlp"
+    )
+    digest.add_argument("--team", required=True, help="the team, as in the teams file")
+    digest.add_argument("--date", help="the team's local date, YYYY-MM-DD (default: today)")
+    digest.add_argument("--json", action="store_true", help="print the Slack message as JSON")
+    digest.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    digest.set_defaults(run=run_digest)
+
+    alerts = commands.add_parser("alerts", help="budget alerts")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    check = alert_commands.add_parser("check", help="evaluate every team's budget thresholds")
+    check.add_argument(
+        "--dry-run", action="store_true", help="show which alerts would fire; queue nothing"
+    )
+    check.add_argument("--json", action="store_true", help="print the decisions as JSON")
+    check.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    check.set_defaults(run=run_alerts_check)
+
+    outbox = commands.add_parser("outbox", help="what the scheduler posted, or failed to post")
+    outbox.add_argument("--state", choices=["pending", "sending", "sent", "failed", "superseded"])
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--json", action="store_true", help="print the rows as JSON")
+    outbox.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    outbox.set_defaults(run=run_outbox)
     return parser
 
 
@@ -157,9 +182,13 @@ def run_serve(args: argparse.Namespace) -> int:
         changes=costbot.deps.changes,
         notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
         schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
+        deps=costbot.deps,
     )
-    if settings.scheduler_enabled:
+    outbox = costbot.deps.outbox
+    if settings.scheduler_enabled:  # one process runs the jobs and delivers the outbox
         scheduler.start()
+        if outbox is not None:
+            outbox.start()
     server = HttpServer(
         build_wsgi_app(costbot.app, health=costbot.store.ping),
         host=settings.host,
@@ -183,6 +212,8 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        if outbox is not None:
+            outbox.stop()
     return EXIT_OK
 
 
@@ -294,6 +325,84 @@ def run_cost(args: argparse.Namespace) -> int:
     elif args.chart:
         print("costbot: only `trend` draws a chart; --chart is ignored.", file=sys.stderr)
     print(json.dumps(result.as_json(), indent=2) if args.json else render_text(reply.message))
+    return EXIT_OK
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.logs import configure_logging
+    from engines.errors import CostSourceError, UserInputError
+    from engines.teams import find_team
+    from handlers.blocks.cost import build_error_message
+    from handlers.blocks.digest import build_digest_message
+    from handlers.blocks.text import render_text
+    from handlers.digests import local_today, team_digest
+
+    configure_logging("WARNING")
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"costbot: --date {args.date!r} is not a date like 2026-11-20.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        with _question_context(args) as deps:
+            team = find_team(deps.teams, args.team)
+            digest = team_digest(deps, team, day or local_today(team, deps.now()))
+    except UserInputError as error:
+        print(render_text(build_error_message(error)), file=sys.stderr)
+        return EXIT_FAILED
+    except CostSourceError as error:
+        print(f"costbot: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    message = build_digest_message(digest)
+    if args.json:
+        print(json.dumps({"channel": team.channel, "key": digest.key, "digest": digest.as_json(),
+                          "message": message}, indent=2, ensure_ascii=False))  # fmt: skip
+    else:
+        print(render_text(message))
+    return EXIT_OK
+
+
+def run_alerts_check(args: argparse.Namespace) -> int:
+    from bot.logs import configure_logging
+    from engines.budgets import percent_text
+    from handlers.digests import check_budget_alerts
+
+    configure_logging("WARNING")
+    with _question_context(args) as deps:
+        decisions = check_budget_alerts(deps, now=deps.now(), dry_run=args.dry_run)
+    if args.json:
+        rows = [{**d.alert.as_json(), "status": d.status} for d in decisions]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not decisions:
+        print("No team has crossed an alert threshold.")
+    for decision in decisions:
+        alert = decision.alert
+        print(f"{decision.status:<13} {alert.team:<24} {alert.kind.value:<13} "
+              f"{percent_text(alert.threshold):>4}%  {alert.period}  "
+              f"{alert.amount:,.2f} {alert.currency} (of {alert.reference:,.2f})")  # fmt: skip
+    return EXIT_OK
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
+    path = Settings.from_env(require_slack=False).db_path if configured else None
+    store = Store(path or args.workdir / "costbot.db")
+    rows = store.outbox_rows(state=args.state or "", limit=args.limit)
+    if args.json:
+        print(json.dumps([{k: v for k, v in row.items() if k != "message"} for row in rows]))
+        return EXIT_OK
+    if not rows:
+        print("The outbox is empty.")
+    for row in rows:
+        when = row["sent_at"] or row["next_attempt_at"] or ""
+        problem = f"  ({row['last_error']})" if row["last_error"] else ""
+        print(f"{row['state']:<10} {row['key']:<48} {row['channel']:<28} "
+              f"tries {row['attempts']}  {when[:19]}{problem}")  # fmt: skip
     return EXIT_OK
 
 

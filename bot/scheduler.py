@@ -10,10 +10,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
 from engines.changes import ChangeRunner, Outcome
+from handlers.deps import Deps
+from handlers.digests import DigestJob, check_budget_alerts
 
 logger = logging.getLogger(__name__)
 
 SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
+BUDGET_CHECK_EVERY = dt.timedelta(hours=3)
+FIRST_BUDGET_CHECK_AFTER = dt.timedelta(minutes=2)
 
 
 def build_scheduler(
@@ -23,14 +27,19 @@ def build_scheduler(
     changes: ChangeRunner | None = None,
     notify: Callable[[Outcome], object] | None = None,
     schedules: Callable[[], object] | None = None,
+    deps: Deps | None = None,
 ) -> BackgroundScheduler:
     """A background scheduler (UTC) with costbot's jobs registered; not started.
+
+    With ``deps`` (and its outbox) it also queues each team's digest when its local time
+    comes (checked every minute) and checks budgets every three hours.
 
     Args:
         store: the database (housekeeping).
         now: the clock.
         changes: runs right-sizing changes approved for a maintenance window.
         notify: tells the channel how such a change ended.
+        deps: the bot's dependencies (digests and budget alerts; needs its outbox).
         schedules: one minute of off-hours schedules (``handlers.jobs.run_schedules`` with
             its deps and Slack client); run 5 seconds past every minute, so a 19:00 stop
             happens at 19:00:05. What was applied is in the database, so a restart
@@ -66,7 +75,32 @@ def build_scheduler(
             replace_existing=True,
             misfire_grace_time=50,
         )
+    if deps is not None and deps.outbox is not None:
+        scheduler.add_job(
+            DigestJob(deps),
+            "interval",
+            minutes=1,
+            id="digests.enqueue_due",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            check_budgets,
+            "interval",
+            seconds=BUDGET_CHECK_EVERY.total_seconds(),
+            next_run_time=now() + FIRST_BUDGET_CHECK_AFTER,
+            id="budgets.check",
+            replace_existing=True,
+            kwargs={"deps": deps},
+        )
     return scheduler
+
+
+def check_budgets(*, deps: Deps) -> int:
+    """Queues the budget alerts that hold and were not sent yet this period."""
+    decisions = check_budget_alerts(deps, now=deps.now())
+    sent = [d for d in decisions if d.status == "sent"]
+    logger.info("budget check: %d alert(s) queued", len(sent))
+    return len(sent)
 
 
 def _logged(job: Callable[[], object], what: str) -> Callable[[], None]:

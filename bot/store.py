@@ -142,12 +142,45 @@ def _create_schedule_state(db: Database) -> None:
     )
 
 
+def _create_outbox(db: Database) -> None:
+    db["outbox"].create(
+        {
+            "id": int,
+            "key": str,  # the idempotency key: digest:<team>:<local date>, alert:...
+            "kind": str,  # digest | alert | ...
+            "team": str,
+            "channel": str,
+            "message": str,  # the chat.postMessage arguments, as JSON
+            "meta": str,  # what App Home and the CLI show without re-reading the message
+            "state": str,  # pending | sending | sent | failed | superseded
+            "attempts": int,
+            "next_attempt_at": str,
+            "created_at": str,
+            "sent_at": str,
+            "message_ts": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"key", "kind", "channel", "state", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db["outbox"].create_index(["key"], unique=True)
+    db["outbox"].create_index(["state", "next_attempt_at"])
+    db["outbox"].create_index(["team", "kind"])
+
+
+def _create_alert_snoozes(db: Database) -> None:
+    db["alert_snoozes"].create({"team": str, "until": str, "by": str}, pk="team")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
     ("0002_seen_requests", _create_seen_requests),
     ("0003_source_cache", _create_source_cache),
     ("0004_changes", _create_changes),
+    ("0005_outbox", _create_outbox),
+    ("0006_alert_snoozes", _create_alert_snoozes),
     ("0010_schedules", _create_schedules),
     ("0011_schedule_overrides", _create_schedule_overrides),
     ("0012_schedule_state", _create_schedule_state),
@@ -495,6 +528,73 @@ class Store:
         if not rows:
             return None
         return Capacity(rows[0]["min_size"], rows[0]["max_size"], rows[0]["desired"])
+
+    # --- the outbox (``bot.outbox.Outbox``) ----------------------------------------------
+
+    def outbox_add(self, row: dict[str, Any]) -> bool:
+        """Inserts a message unless its key is already there; True when it was inserted."""
+        columns = ", ".join(row)
+        values = ", ".join(f":{name}" for name in row)
+        with self._write_lock():
+            cursor = self.db.execute(
+                f"insert or ignore into outbox ({columns}) values ({values})", row
+            )
+            return cursor.rowcount == 1
+
+    def outbox_has(self, key: str) -> bool:
+        return bool(self.db.execute("select 1 from outbox where key = ?", [key]).fetchone())
+
+    def outbox_due(self, now: dt.datetime, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Pending messages, oldest first (due or not: the caller decides per channel)."""
+        del now  # every pending row matters to the next wake-up time
+        return list(
+            self.db.query(
+                "select * from outbox where state = 'pending' order by id limit ?", [limit]
+            )
+        )
+
+    def outbox_update(self, row_id: int, *, expected: str, new: str, **fields: Any) -> bool:
+        """Compare-and-set on a message's state; True when this caller moved it."""
+        assignments = "".join(f", {name} = :{name}" for name in fields)
+        with self._write_lock():
+            cursor = self.db.execute(
+                f"update outbox set state = :new{assignments} "
+                "where id = :row_id and state = :expected",
+                {**fields, "new": new, "row_id": row_id, "expected": expected},
+            )
+            return cursor.rowcount == 1
+
+    def outbox_requeue_sending(self) -> int:
+        """Start-up: messages a crash left in ``sending`` go back to ``pending``."""
+        with self._write_lock():
+            return self.db.execute(
+                "update outbox set state = 'pending' where state = 'sending'"
+            ).rowcount
+
+    def outbox_rows(
+        self, *, team: str = "", kind: str = "", state: str = "", limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Messages, newest first, optionally of one team, kind or state."""
+        where, params = ["1"], []
+        for column, value in (("team", team), ("kind", kind), ("state", state)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"select * from outbox where {' and '.join(where)} order by id desc limit ?"
+        return list(self.db.query(sql, [*params, limit]))
+
+    # --- alert snoozes --------------------------------------------------------------------
+
+    def snooze_alerts(self, team: str, *, until: dt.datetime, by: str) -> None:
+        with self._write_lock():
+            self.db.execute(
+                "insert or replace into alert_snoozes (team, until, by) values (?, ?, ?)",
+                [team, until.isoformat(), by],
+            )
+
+    def alerts_snoozed_until(self, team: str) -> dt.datetime | None:
+        row = self.db.execute("select until from alert_snoozes where team = ?", [team]).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row else None
 
     def ping(self) -> bool:
 

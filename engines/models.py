@@ -69,6 +69,12 @@ class Team:
     timezone: str = "UTC"
     accounts: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    digest_time: dt.time = dt.time(9, 0)  # local time of the daily digest
+    digest_weekends: bool = False  # also post the digest on Saturday and Sunday
+    weekly_digest: bool = True  # Monday's digest also covers last week
+    budget_alerts: tuple[Decimal, ...] = (Decimal(50), Decimal(80), Decimal(100))  # % of budget
+    forecast_alert: Decimal | None = Decimal(100)  # % of budget the month-end forecast may reach
+    spend_change_alert: Decimal | None = Decimal(50)  # % a day may exceed its 7-day average
 
 
 SplitRule: TypeAlias = Literal["proportional", "even"] | dict[str, Decimal]

@@ -353,6 +353,90 @@ def month_end_forecast(
     return ForecastAnswer(subject, forecast, budget, source.name)
 
 
+@dataclass(frozen=True)
+class TeamDays:
+    """A team's cost per day and per key (a service, ...) in its main currency.
+
+    Shared costs appear as keys ``shared: <name>``: the team's share of each, spread over
+    the days in proportion to the shared cost's own daily amounts.
+    """
+
+    subject: str
+    period: Period
+    metric: Metric
+    currency: str
+    days: Mapping[dt.date, Mapping[str, Decimal]]
+    source: str
+
+    def total_on(self, day: dt.date) -> Decimal:
+        return sum(self.days.get(day, {}).values(), _ZERO)
+
+    def totals(self) -> list[tuple[dt.date, Decimal]]:
+        """Every day of the period with its total (zero where there is no cost)."""
+        first = self.period.start
+        return [
+            (day, self.total_on(day))
+            for day in (first + dt.timedelta(days=n) for n in range(self.period.days))
+        ]
+
+
+def team_daily_costs(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    *,
+    team_name: str,
+    period: Period,
+    metric: Metric = Metric.BILLED,
+    by: str = "service",
+) -> TeamDays:
+    """A team's cost by day and by a dimension, shared costs included where the source
+    can group finely enough (else the team's direct cost only).
+
+    Asks the source one organisation-wide question, the same for every team, so a source
+    that remembers its answers (the billing files) scans once for a whole morning of
+    digests.
+    """
+    team = find_team(teams, team_name)
+    dimension = _dimension(by, allow_team=False)
+    check_coverage(source, period)
+    allocation = _allocation(source, teams, shared, period, metric, (DAY, dimension))
+    if allocation is None:
+        query = CostQuery(period, metric, _team_filter(team), (DAY, dimension))
+        amounts, _ = _grouped(source, query)
+        currency = _main_currency(amounts)
+        days: dict[dt.date, dict[str, Decimal]] = {}
+        for key, amount in amounts.get(currency, {}).items():
+            day_text, _, rest = key.partition(" · ")
+            _add_day(days, day_text, rest or NO_VALUE, amount)
+        return TeamDays(team.name, period, metric, currency, days, source.name)
+    parts = allocation.currencies
+    currency = max(parts, key=lambda code: abs(parts[code].total)) if parts else DEFAULT_CURRENCY
+    days = {}
+    part = parts.get(currency)
+    mine = part.teams.get(team.name) if part else None
+    if part is not None and mine is not None:
+        for (day_text, key), amount in mine.direct.items():
+            _add_day(days, day_text, key or NO_VALUE, amount)
+        for split in part.shared:
+            share = split.shares.get(team.name, _ZERO)
+            if not share or not split.amount:
+                continue
+            fraction = share / split.amount
+            for (day_text, _key_value), amount in split.by_key.items():
+                _add_day(days, day_text, f"shared: {split.name}", amount * fraction)
+    return TeamDays(team.name, period, metric, currency, days, source.name)
+
+
+def _add_day(
+    days: dict[dt.date, dict[str, Decimal]], day_text: str, key: str, amount: Decimal
+) -> None:
+    if not day_text:
+        return
+    rows = days.setdefault(dt.date.fromisoformat(day_text[:10]), {})
+    rows[key] = rows.get(key, _ZERO) + amount
+
+
 def check_coverage(source: Source, period: Period) -> tuple[str, ...]:
     """Notes on how much of ``period`` the source's data covers.
 

@@ -8,6 +8,8 @@ The file is TOML, one table per team::
     approvers = ["U0DEMOALICE"]
     monthly_budget = 25000
     timezone = "America/New_York"
+    digest_time = "09:00"               # the daily digest, in the team's time zone
+    budget_alerts = [50, 80, 100]       # % of the budget; forecast_alert, spend_change_alert
 
 Costs several teams share (a platform, a shared account) are tables of their own::
 
@@ -37,6 +39,7 @@ Errors name the file, the line and the key, because a person fixes them in an ed
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 import tomllib
@@ -197,6 +200,51 @@ def _validate_timezone(value: object) -> str:
     return name
 
 
+_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _validate_digest_time(value: object) -> dt.time:
+    if isinstance(value, dt.time):  # TOML's bare local time: 09:00 or 09:00:00
+        return value.replace(second=0, microsecond=0)
+    text = _text(value, 'a local time like "09:00"')
+    match = _CLOCK_TIME.match(text.strip())
+    if match is None:
+        raise _Invalid(f'\'{text}\' is not a time of day: write "HH:MM" like "09:00"', value=text)
+    return dt.time(int(match[1]), int(match[2]))
+
+
+def _validate_flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_describe_type(value)}")
+    return value
+
+
+def _percentage(value: object, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected {what} as a number like 80, got {_describe_type(value)}")
+    percent = Decimal(str(value))
+    if not percent.is_finite() or not 0 < percent <= 1000:
+        raise _Invalid(f"expected {what} between 0 and 1000 (percent), got {value}")
+    return percent
+
+
+def _validate_budget_alerts(value: object) -> tuple[Decimal, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(
+            f"expected a list of percentages like [50, 80, 100], got {_describe_type(value)}"
+        )
+    percents = [_percentage(item, "a percentage of the budget") for item in value]
+    if len(set(percents)) != len(percents):
+        raise _Invalid("a percentage is listed twice")
+    return tuple(sorted(percents))
+
+
+def _validate_optional_percentage(value: object) -> Decimal | None:
+    if value is False:
+        return None  # `= false` turns the alert off
+    return _percentage(value, "a percentage (or false to turn it off)")
+
+
 _SPLIT_WORDS = ("proportional", "even")
 
 
@@ -304,6 +352,19 @@ TEAM_SCHEMA: dict[str, KeySpec] = {
     "members": KeySpec(_validate_user_ids, "Slack user ids of the team's members"),
     "monthly_budget": KeySpec(_validate_budget, "monthly budget in the billing currency"),
     "timezone": KeySpec(_validate_timezone, "IANA time zone for schedules and reports"),
+    "digest_time": KeySpec(_validate_digest_time, 'local time of the daily digest ("09:00")'),
+    "digest_weekends": KeySpec(_validate_flag, "post the digest on weekends too (false)"),
+    "weekly_digest": KeySpec(_validate_flag, "Monday's digest also covers last week (true)"),
+    "budget_alerts": KeySpec(
+        _validate_budget_alerts, "alert when spend reaches these % of the budget ([50, 80, 100])"
+    ),
+    "forecast_alert": KeySpec(
+        _validate_optional_percentage, "alert when the forecast reaches this % of the budget (100)"
+    ),
+    "spend_change_alert": KeySpec(
+        _validate_optional_percentage,
+        "alert when a day's spend exceeds its 7-day average by this % (50)",
+    ),
 }
 REQUIRED_KEYS = ("channel",)
 

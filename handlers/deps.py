@@ -36,6 +36,32 @@ class RequestLedger(Protocol):
     def first_time_seen(self, key: str) -> bool: ...
 
 
+class Outbox(Protocol):
+    """Where scheduled messages go (``bot.outbox.Outbox``): once per key, at Slack's pace."""
+
+    def enqueue(
+        self,
+        key: str,
+        *,
+        channel: str,
+        message: dict[str, Any],
+        kind: str,
+        team: str = "",
+        meta: dict[str, Any] | None = None,
+        superseded: bool = False,
+    ) -> bool: ...
+
+    def has(self, key: str) -> bool: ...
+
+    def last(self, *, team: str, kind: str) -> dict[str, Any] | None: ...
+
+
+class AlertSnoozes(Protocol):
+    def snooze_alerts(self, team: str, *, until: dt.datetime, by: str) -> None: ...
+
+    def alerts_snoozed_until(self, team: str) -> dt.datetime | None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything a listener may use. Built once by ``bot.app``.
@@ -53,6 +79,8 @@ class Deps:
         rightsizing: reviews a team's instances (``engines.fleet_review.FleetReviewer``).
         spot: spot prices, candidates and fleet plans (``engines.spot_review.SpotAdvisor``).
         offhours: off-hours schedules (None: not set up).
+        outbox: where digests and alerts are queued for posting (None: not set up).
+        snoozes: remembers which teams silenced their alerts, and until when.
 
         background: where slow work goes after the ack, so that Bolt's listener threads
             are free to acknowledge the next requests within Slack's 3 seconds.
@@ -69,6 +97,8 @@ class Deps:
     rightsizing: FleetReviewer | None = None
     spot: SpotAdvisor | None = None
     offhours: OffHours | None = None
+    outbox: Outbox | None = None
+    snoozes: AlertSnoozes | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def run_later(self, work: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ The grammar, the same for the slash command and ``costbot cost``::
     spot team <name>
     schedule [list [team] | show <name> | create | pause <name> | resume <name>
               | keep <resource, Name or key=value> until HH:MM | skip tomorrow [<name>]]
+    digest [team] | digest post                          (post: queue today's digests now)
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """
@@ -40,6 +41,7 @@ SUBCOMMANDS = (
     "audit",
     "spot",
     "schedule",
+    "digest",
 )
 SCHEDULE_VERBS = ("list", "show", "create", "pause", "resume", "keep", "skip")
 METRIC_WORDS = {
@@ -134,6 +136,12 @@ class ScheduleRequest:
     until: str = ""  # keep: HH:MM
 
 
+@dataclass(frozen=True)
+class DigestRequest:
+    team: str = ""
+    post: bool = False  # queue today's digest of every team for posting, due or not
+
+
 CostCommand = (
     HelpRequest
     | TeamCostRequest
@@ -147,6 +155,7 @@ CostCommand = (
     | SpotRequest
     | SpotTeamRequest
     | ScheduleRequest
+    | DigestRequest
 )
 
 
@@ -346,6 +355,12 @@ def _parse_skip(words: list[str]) -> ScheduleRequest:
     return ScheduleRequest("skip", name=words[1] if len(words) == 2 else "")
 
 
+def _parse_digest(words: list[str]) -> DigestRequest:
+    if len(words) == 1 and words[0].lower() == "post":
+        return DigestRequest(post=True)
+    return DigestRequest(team=_only_team(words, "digest"))
+
+
 _PARSERS = {
     "team": _parse_team,
     "top": _parse_top,
@@ -358,6 +373,7 @@ _PARSERS = {
     "spot": _parse_spot,
     "schedule": _parse_schedule,
     "schedules": _parse_schedule,
+    "digest": _parse_digest,
 }
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from engines import questions
 from engines.changes import OPEN, Change, ChangeRequest, State
+from engines.digests import Digest
 from engines.errors import UserInputError
-from engines.models import Period
+from engines.models import Period, Team
 from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
 from engines.pricing import REGION_LOCATIONS
@@ -25,6 +26,7 @@ from engines.spot_review import SpotOutlook, TeamSpotReport
 from engines.teams import find_team
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
+from handlers.blocks.digest import build_digest_message, build_digest_post_message
 from handlers.blocks.rightsize import build_rightsize_message
 from handlers.blocks.schedules import (
     build_schedule_detail,
@@ -35,10 +37,12 @@ from handlers.blocks.schedules import (
 from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
+from handlers.digests import DigestJob, local_today, team_digest
 from handlers.parsing import (
     AuditRequest,
     CompareRequest,
     CostCommand,
+    DigestRequest,
     ForecastRequest,
     RightsizeRequest,
     ScheduleRequest,
@@ -134,6 +138,20 @@ def _view_json(view: ScheduleView) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DigestPostResult:
+    queued: tuple[str, ...]
+    already: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "queued": list(self.queued),
+            "already_posted": list(self.already),
+            "failed": dict(self.failed),
+        }
+
+
 Result = (
     questions.Answer
     | questions.Trend
@@ -145,6 +163,8 @@ Result = (
     | ScheduleListResult
     | ScheduleDetailResult
     | ScheduleOutcome
+    | Digest
+    | DigestPostResult
 )
 DEFAULT_TREND = "last 30d"
 
@@ -629,6 +649,52 @@ _SCHEDULE_CHANGES: dict[str, Callable[[ScheduleRequest, OffHours, Deps, str], st
 }
 
 
+def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
+    if request.post:
+        if deps.outbox is None:
+            raise UserInputError("Posting digests needs the outbox, which is not set up here.")
+
+        def post() -> Result:
+            run = DigestJob(deps).run(deps.now(), force=True)
+            return DigestPostResult(
+                tuple(run.queued), tuple(run.already), tuple(run.failed.items())
+            )
+
+        def render_post(result: Result) -> Reply:
+            assert isinstance(result, DigestPostResult)
+            return Reply(build_digest_post_message(result.queued, result.already, result.failed))
+
+        return Work("today's digests", post, render_post)
+    team = _digest_team(request.team, deps, asked_by)
+    day = local_today(team, deps.now())
+
+    def result() -> Result:
+        return team_digest(deps, team, day)
+
+    def render(digest: Result) -> Reply:
+        assert isinstance(digest, Digest)
+        figures = digest.figures
+        chart = None
+        if figures.daily:  # the scheduled digest has the sparkline only; asked for, a chart too
+            title = f"{team.name} · {figures.metric.label} · last {len(figures.daily)} days"
+            chart = render_daily_trend_png(figures.daily, title=title, currency=figures.currency)
+        return Reply(build_digest_message(digest, asked_by=asked_by), chart=chart)
+
+    return Work(f"today's digest of *{team.name}*", result, render)
+
+
+def _digest_team(name: str, deps: Deps, asked_by: str) -> Team:
+    if name:
+        return find_team(deps.teams, name)
+    mine = [t for t in deps.teams.values() if asked_by in t.members or asked_by in t.approvers]
+    if len(mine) == 1:
+        return mine[0]
+    names = ", ".join(t.name for t in (mine or deps.teams.values()))
+    raise UserInputError(
+        "Whose digest? Name the team.", hint=f"Try `/cost digest <team>` with one of: {names}."
+    )
+
+
 _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
@@ -641,4 +707,5 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
     SpotRequest: _plan_spot,
     SpotTeamRequest: _plan_spot_team,
     ScheduleRequest: _plan_schedule,
+    DigestRequest: _plan_digest,
 }

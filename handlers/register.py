@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers.actions import rightsize, schedules, spot
+from handlers.actions import alerts, rightsize, schedules, spot
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
@@ -19,3 +19,4 @@ def register_all(app: App, deps: Deps) -> None:
     rightsize.register(app, deps)
     spot.register(app, deps)
     schedules.register(app, deps)
+    alerts.register(app, deps)

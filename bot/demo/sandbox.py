@@ -111,8 +111,11 @@ class DemoSandbox:
                 changes=costbot.deps.changes,
                 notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
                 schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
+                deps=costbot.deps,
             )
             self._scheduler.start()
+            if self.costbot.deps.outbox is not None:
+                self.costbot.deps.outbox.start()
         return self
 
     def _demo_settings(self, settings: Settings, world: DemoWorld) -> Settings:
@@ -135,6 +138,8 @@ class DemoSandbox:
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+            if self.costbot is not None and self.costbot.deps.outbox is not None:
+                self.costbot.deps.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
         self.listener_executor.shutdown(wait=False, cancel_futures=True)

@@ -23,7 +23,8 @@ a block_actions ``response_url`` replaces (``replace_original``) or deletes
 new messages; blocks are checked against Block Kit's main limits (``invalid_blocks``); the
 block_actions payload of an ephemeral message carries no ``message`` (use
 ``container.message_ts``). ``fail_next`` injects 429/5xx answers; ``calls`` records every
-Web API call.
+Web API call. ``channel_rate_limit`` (messages per second per channel, off by default)
+answers ``chat.postMessage`` beyond it with 429 and ``Retry-After``, as Slack does.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import http
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import secrets
 import threading
@@ -365,6 +367,8 @@ class SlackStandIn:
         trigger_ttl: float = 3.0,
         http_timeout: float = 15.0,
         app_home_events: bool = True,
+        channel_rate_limit: float | None = None,
+        rate_limit_tolerance: float = 0.1,
     ) -> None:
         """Set up the workspace; ``commands=None`` forwards every slash command to the bot."""
         self.signing_secret = signing_secret
@@ -381,6 +385,11 @@ class SlackStandIn:
         self.trigger_ttl = trigger_ttl
         self.http_timeout = http_timeout
         self.app_home_events = app_home_events
+        # Slack: about 1 chat.postMessage per second per channel, short bursts tolerated.
+        self.channel_rate_limit = channel_rate_limit
+        self.rate_limit_tolerance = rate_limit_tolerance
+        self.rate_limited = 0  # how many posts were refused with 429
+        self._last_post: dict[str, float] = {}
         self.verification_token = "demo-verification-" + secrets.token_hex(6)
         self.events_url: str | None = None
         self.base_url: str = ""
@@ -818,6 +827,24 @@ class SlackStandIn:
             status, "fatal_error"
         )
         return _json_response({"ok": False, "error": error}, status, headers)
+
+    def _over_channel_rate(self, channel: Any) -> _Response | None:
+        """A 429 when this channel had a message less than 1/rate seconds ago, else None."""
+        if not self.channel_rate_limit:
+            return None
+        cid = self._channel_id(channel) or str(channel)
+        interval = 1.0 / self.channel_rate_limit
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_post.get(cid)
+            if last is None or now - last >= interval - self.rate_limit_tolerance:
+                self._last_post[cid] = now
+                return None
+            self.rate_limited += 1
+        retry_after = max(1, math.ceil(interval - (now - last)))
+        return _json_response(
+            {"ok": False, "error": "ratelimited"}, 429, [("Retry-After", str(retry_after))]
+        )
 
     # ------------------------------------------------------------------ Slack -> bot
 
@@ -1496,6 +1523,8 @@ class SlackStandIn:
                     return _json_response({"ok": False, "error": f"invalid_{key}_format"})
         record["params"] = params
         failure = self._take_failure(method)
+        if failure is None and method == "chat.postMessage":
+            failure = self._over_channel_rate(params.get("channel"))
         if failure is not None:
             record.update(status=failure.status, ok=False)
             return failure

@@ -35,6 +35,8 @@ USAGE_EXAMPLES = (
     ("/cost compare last month vs 2026-09 team nlp", "two periods, the biggest movers first"),
     ("/cost forecast nlp", "where this month will end, and how that is estimated"),
     ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
+    ("/cost digest nlp", "the team's morning digest, now"),
+    ("/cost digest post", "today's digest in every team channel that has not had it"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from handlers.blocks.home import build_app_home
+from engines.changes import State
+from engines.digests import team_figures
+from engines.errors import CostSourceError
+from engines.models import Team
+from handlers.blocks.home import TeamHome, build_app_home
 from handlers.deps import Deps
+from handlers.digests import local_today
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -20,5 +28,30 @@ def register(app: App, deps: Deps) -> None:
         teams = [
             team for team in deps.teams.values() if user in team.members or user in team.approvers
         ]
-        view = build_app_home(user=user, teams=teams)
-        deps.run_later(lambda: client.views_publish(user_id=user, view=view))
+        deps.run_later(lambda: publish_home(client, user, teams, deps))
+
+
+def publish_home(client: WebClient, user: str, teams: list[Team], deps: Deps) -> None:
+    """Gathers each team's spend, approvals and last digest, then publishes the view."""
+    homes = {team.name: team_home(team, user, deps) for team in teams}
+    client.views_publish(user_id=user, view=build_app_home(user=user, teams=teams, homes=homes))
+
+
+def team_home(team: Team, user: str, deps: Deps) -> TeamHome:
+    figures, problem = None, ""
+    try:
+        figures = team_figures(
+            deps.cost_source, deps.teams, deps.shared,
+            team_name=team.name, today=local_today(team, deps.now()),
+        )  # fmt: skip
+    except CostSourceError as error:
+        problem = str(error)
+    except Exception:
+        logger.exception("App Home: the figures of %s failed", team.name)
+        problem = "an internal error; it is logged"
+    pending: tuple = ()
+    if deps.changes is not None:
+        proposed = deps.changes.store.list_changes(states=[State.PROPOSED], limit=500)
+        pending = tuple(change for change in proposed if change.team == team.name)
+    last = deps.outbox.last(team=team.name, kind="digest") if deps.outbox else None
+    return TeamHome(figures=figures, pending=pending, last_digest=last, problem=problem)

@@ -72,3 +72,18 @@ def test_a_typo_gets_a_suggestion_only_the_asker_sees(sandbox, browser):
     page.select_option("select#whoami", "U0DEMODEV")
     page.wait_for_timeout(300)
     assert page.locator(".message", has_text="fraud-detectoin").count() == 0
+
+
+def test_the_post_todays_digests_button_shows_a_newcomer_the_digest(sandbox, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(sandbox.workspace_url + "/")
+    page.select_option("select#whoami", "U0DEMOERIN")
+    page.click('a[data-channel-id="C0DEMOFRAUD"]')
+    page.click("#post-digests")
+
+    title = re.compile(r"fraud-detection · (daily|weekly) digest")  # weekly on Mondays
+    digest = page.locator(".message", has_text=title)
+    digest.wait_for(timeout=30_000)
+    text = digest.first.inner_text()
+    assert "Month to date" in text and "Top movers" in text
+    assert re.search(r"of \$25,000\.00", text), text

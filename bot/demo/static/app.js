@@ -790,7 +790,19 @@
     return values;
   }
 
+  async function postDigests() {
+    // The digests go through the outbox: one per team channel, at Slack's pace.
+    const channel = currentChannel() || (S.channels[0] || {}).id;
+    try {
+      await post("/ui/api/command", { user: S.me, channel, text: "/cost digest post" });
+      toast("Posting today's digests to the team channels…");
+    } catch (e) {
+      toast(`Could not ask for the digests: ${e.message}`);
+    }
+  }
+
   function bind() {
+    $("#post-digests").addEventListener("click", postDigests);
     $("#whoami").addEventListener("change", (e) => {
       S.me = e.target.value;
       localStorage.setItem("costbot-demo-me", S.me);

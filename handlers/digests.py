@@ -1,0 +1,185 @@
+"""Digests and budget alerts, from the engines to the outbox: shared by the scheduler's jobs,
+``/cost digest`` and the CLI.
+
+The scheduler calls ``enqueue_due_digests`` every minute and ``check_budget_alerts`` every
+few hours. Both are idempotent: a digest's key is its team and local date, an alert's its
+team, kind, threshold and period, and the outbox adds a key once. So a restart at
+09:00:30, two overlapping runs, or a DST change still give one digest per team per day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engines import digests
+from engines.budgets import Alert, alerts_to_send, evaluate_alerts
+from engines.changes import Change
+from engines.errors import CostSourceError
+from engines.models import Team
+from handlers.blocks.digest import build_alert_message, build_digest_message
+from handlers.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+RETRY_FAILED_BUILD = dt.timedelta(minutes=15)
+
+
+def local_today(team: Team, now: dt.datetime) -> dt.date:
+    return digests.local_now(team, now).date()
+
+
+def team_changes(deps: Deps, team_name: str) -> list[Change]:
+    if deps.changes is None:
+        return []
+    return [c for c in deps.changes.store.list_changes(limit=1000) if c.team == team_name]
+
+
+def team_digest(deps: Deps, team: Team, day: dt.date) -> digests.Digest:
+    """The team's digest for its local ``day``. Raises ``CostSourceError``."""
+    return digests.build_digest(
+        deps.cost_source,
+        deps.teams,
+        deps.shared,
+        team_name=team.name,
+        today=day,
+        changes=team_changes(deps, team.name),
+    )
+
+
+def digest_meta(digest: digests.Digest) -> dict[str, Any]:
+    """What App Home shows of a digest without opening the message."""
+    figures = digest.figures
+    return {
+        "date": figures.today.isoformat(),
+        "currency": figures.currency,
+        "month_to_date": str(figures.month_to_date),
+        "budget": None if figures.budget is None else str(figures.budget),
+        "forecast": None if figures.forecast is None else str(figures.forecast.amount),
+    }
+
+
+@dataclass
+class DigestRun:
+    """Which teams got a digest queued, which had one already, which failed (and why)."""
+
+    queued: list[str]
+    already: list[str]
+    failed: dict[str, str]
+
+
+class DigestJob:
+    """The every-minute job: queue each team's digest once its local time has come.
+
+    A build that fails (the cost source is down) is tried again after
+    ``RETRY_FAILED_BUILD`` rather than every minute.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._failed_at: dict[str, dt.datetime] = {}
+
+    def __call__(self, now: dt.datetime | None = None) -> DigestRun:
+        return self.run(now or self.deps.now())
+
+    def run(self, now: dt.datetime, *, force: bool = False) -> DigestRun:
+        """Queues the due digests; ``force``: today's digest of every team, due or not."""
+        outbox = self.deps.outbox
+        run = DigestRun([], [], {})
+        if outbox is None:
+            return run
+        for team in self.deps.teams.values():
+            day = local_today(team, now) if force else digests.digest_due_date(team, now)
+            if day is None:
+                continue
+            key = digests.digest_key(team.name, day)
+            if outbox.has(key):
+                run.already.append(team.name)
+                continue
+            failed_at = self._failed_at.get(key)
+            if failed_at and now - failed_at < RETRY_FAILED_BUILD and not force:
+                continue
+            try:
+                digest = team_digest(self.deps, team, day)
+            except Exception as error:  # one team's failure never holds up the others
+                self._failed_at[key] = now
+                known = isinstance(error, CostSourceError)
+                run.failed[team.name] = str(error) if known else "an internal error; it is logged"
+                logger.log(logging.WARNING if known else logging.ERROR,
+                           "digest for %s not built: %s", team.name, error,
+                           exc_info=not known)  # fmt: skip
+                continue
+            added = outbox.enqueue(
+                key,
+                channel=team.channel,
+                message=build_digest_message(digest),
+                kind="digest",
+                team=team.name,
+                meta=digest_meta(digest),
+            )
+            (run.queued if added else run.already).append(team.name)
+        return run
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    alert: Alert
+    status: str  # sent | would send | superseded | already sent | snoozed
+
+
+def check_budget_alerts(
+    deps: Deps, *, now: dt.datetime, dry_run: bool = False, teams: Sequence[Team] | None = None
+) -> list[AlertDecision]:
+    """Evaluates every team's thresholds and queues the alerts not sent yet this period.
+
+    Args:
+        dry_run: decide only; queue nothing (``costbot alerts check --dry-run``).
+    """
+    decisions: list[AlertDecision] = []
+    for team in teams if teams is not None else deps.teams.values():
+        try:
+            figures = digests.team_figures(
+                deps.cost_source,
+                deps.teams,
+                deps.shared,
+                team_name=team.name,
+                today=local_today(team, now),
+            )
+        except CostSourceError as error:
+            logger.warning("budget check for %s skipped: %s", team.name, error)
+            continue
+        except Exception:  # one team's failure never holds up the others
+            logger.exception("budget check for %s failed", team.name)
+            continue
+        decisions += _decide(deps, team, evaluate_alerts(team, figures), now, dry_run)
+    return decisions
+
+
+def _decide(
+    deps: Deps, team: Team, alerts: list[Alert], now: dt.datetime, dry_run: bool
+) -> list[AlertDecision]:
+    outbox = deps.outbox
+    sent = outbox.has if outbox is not None else (lambda key: False)
+    plan = alerts_to_send(alerts, already_sent=sent)
+    decided = [AlertDecision(a, "already sent") for a in alerts if sent(a.key)]
+    until = deps.snoozes.alerts_snoozed_until(team.name) if deps.snoozes else None
+    if until is not None and until > now:
+        return decided + [AlertDecision(a, "snoozed") for a in plan.send + plan.superseded]
+    if dry_run or outbox is None:
+        return (
+            decided
+            + [AlertDecision(a, "would send") for a in plan.send]
+            + [AlertDecision(a, "superseded") for a in plan.superseded]
+        )
+    for alert in plan.superseded:
+        outbox.enqueue(alert.key, channel=team.channel, message={}, kind="alert",
+                       team=team.name, meta=alert.as_json(), superseded=True)  # fmt: skip
+        decided.append(AlertDecision(alert, "superseded"))
+    for alert in plan.send:
+        added = outbox.enqueue(alert.key, channel=team.channel, message=build_alert_message(alert),
+                               kind="alert", team=team.name, meta=alert.as_json())  # fmt: skip
+        decided.append(AlertDecision(alert, "sent" if added else "already sent"))
+    return decided

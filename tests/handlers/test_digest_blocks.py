@@ -1,0 +1,64 @@
+"""The digest and alert messages: what a reader sees, within Slack's limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from bot.demo.slack_standin import validate_blocks
+from engines.budgets import Alert, AlertKind
+from engines.digests import build_digest
+from engines.teams import load_config
+from handlers import action_ids
+from handlers.blocks.common import limit_violations
+from handlers.blocks.digest import budget_bar, build_alert_message, build_digest_message, sparkline
+from handlers.blocks.text import render_text
+from tests.engines.daily_costs import DailyCosts
+
+TEAMS = load_config(
+    '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\nmonthly_budget = 3000\n',
+    filename="teams.toml",
+).teams
+
+
+def test_a_sparkline_and_a_budget_bar_in_text():
+    assert sparkline([Decimal(1), Decimal(5), Decimal(9)]) == "▁▄█"
+    assert sparkline([Decimal(3)] * 3) == "▄▄▄"
+    assert budget_bar(Decimal(62), Decimal(100), width=10) == "`▓▓▓▓▓▓░░░░` 62%"
+    assert budget_bar(Decimal(130), Decimal(100), width=10) == "`▓▓▓▓▓▓▓▓▓▓` 130%"
+
+
+def test_the_digest_reads_as_a_morning_briefing():
+    costs = DailyCosts()
+    costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
+    costs.add(dt.date(2026, 11, 19), "nlp", "SageMaker", "400")
+    digest = build_digest(costs, TEAMS, (), team_name="nlp", today=dt.date(2026, 11, 20))
+
+    message = build_digest_message(digest)
+    text = render_text(message)
+
+    assert text.startswith("nlp · daily digest · Fri Nov 20")
+    assert "Thu Nov 19: $480.00 (+500.0% vs 7-day average)" in text
+    assert "$1,920.00 of $3,000.00" in text and "64%" in text
+    assert "• SageMaker: $400.00 (+$400.00, new vs average $0.00)" in text
+    assert "Anomalies" in text and "SageMaker cost $400.00 on Nov 19" in text
+    assert "Nothing open. Look for some: `/cost rightsize nlp`" in text
+    assert "response_type" not in message  # posted by the outbox, not a /cost answer
+    assert limit_violations(message) == [] and validate_blocks(message["blocks"]) == []
+
+
+def test_an_alert_has_its_three_buttons_and_says_what_crossed():
+    alert = Alert("nlp", AlertKind.BUDGET, Decimal(80), "2026-11", Decimal("2450"),
+                  Decimal("3000"), "USD")  # fmt: skip
+
+    message = build_alert_message(alert)
+
+    text = render_text(message)
+    assert "nlp has spent 80% of its budget" in text
+    assert "Month to date: $2,450.00 of $3,000.00 (2026-11)" in text
+    assert "[Snooze 24 h] [Show top drivers] [Propose savings]" in text
+    (actions,) = [block for block in message["blocks"] if block["type"] == "actions"]
+    ids = [element["action_id"] for element in actions["elements"]]
+    assert ids == [action_ids.ALERT_SNOOZE, action_ids.ALERT_DRIVERS,
+                   action_ids.ALERT_PROPOSE_SAVINGS]  # fmt: skip
+    assert limit_violations(message) == [] and validate_blocks(message["blocks"]) == []
