@@ -145,6 +145,7 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
         "digests_queued": len(digests.queued),
         "digest_failures": digests.failed,
         "alerts_queued": sum(1 for d in alerts if d.status == "sent"),
+        "charts_queued": sum(1 for row in queued if row["kind"] == "digest_chart"),
         "messages_queued": len(queued),
         "messages_posted": len(posted),
         "duplicates": sum(count - 1 for count in texts.values() if count > 1),
@@ -179,7 +180,8 @@ def report(figures: dict[str, object], args: argparse.Namespace) -> int:
     print(f"digests for {figures['teams']} teams ({os.cpu_count()} CPUs)")
     print_table(rows)
     print(
-        f"  ({figures['digests_queued']} digests, {figures['alerts_queued']} alerts; at most "
+        f"  ({figures['digests_queued']} digests with {figures['charts_queued']} charts, "
+        f"{figures['alerts_queued']} alerts; at most "
         f"{figures['most_in_one_channel']} in one channel; {figures['injected_429s']} posts "
         f"answered 429 + Retry-After: 2 on purpose and {figures['rate_limited_429s']} for "
         f"going too fast, all waited out; whole run {figures['whole_run_s']} s)"

@@ -22,6 +22,7 @@ is the only way a message could be sent twice; every other path sends it exactly
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -94,13 +95,27 @@ class SlackPoster:
         self.client = client
 
     def post(self, channel: str, message: dict[str, Any]) -> str:
+        """Posts a message, or uploads a file when ``message`` is ``{"upload": {...}}``
+        (``content_b64``, ``filename``, ``title``: a digest's chart)."""
         try:
+            if "upload" in message:
+                return self._upload(channel, message["upload"])
             response = self.client.chat_postMessage(channel=channel, **message)
         except SlackApiError as error:
             raise _classify(error) from None
         except OSError as error:  # URLError, timeouts, refused connections
             raise TemporaryFailure(f"no answer from Slack: {error}") from None
         return str(response.get("ts", ""))
+
+    def _upload(self, channel: str, upload: dict[str, str]) -> str:
+        response = self.client.files_upload_v2(
+            channel=channel,
+            content=base64.b64decode(upload["content_b64"]),
+            filename=upload["filename"],
+            title=upload.get("title", upload["filename"]),
+        )
+        file = response.get("file") or {}
+        return str(file.get("id", "") if isinstance(file, dict) else "")
 
 
 def _classify(error: SlackApiError) -> DeliveryError:

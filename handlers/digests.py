@@ -9,6 +9,7 @@ team, kind, threshold and period, and the outbox adds a key once. So a restart a
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from engines.changes import Change
 from engines.errors import CostSourceError
 from engines.models import Team
 from handlers.blocks.digest import build_alert_message, build_digest_message
+from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,28 @@ def digest_meta(digest: digests.Digest) -> dict[str, Any]:
         "month_to_date": str(figures.month_to_date),
         "budget": None if figures.budget is None else str(figures.budget),
         "forecast": None if figures.forecast is None else str(figures.forecast.amount),
+    }
+
+
+def digest_chart_png(team: Team, digest: digests.Digest) -> tuple[bytes, str] | None:
+    """The digest's chart (daily cost and its 7-day average) and its title, or None."""
+    figures = digest.figures
+    if not figures.daily:
+        return None
+    title = f"{team.name} · {figures.metric.label} · last {len(figures.daily)} days"
+    return render_daily_trend_png(figures.daily, title=title, currency=figures.currency), title
+
+
+def digest_chart(team: Team, digest: digests.Digest) -> dict[str, str] | None:
+    """The digest's chart as an outbox upload, or None."""
+    drawn = digest_chart_png(team, digest)
+    if drawn is None:
+        return None
+    png, title = drawn
+    return {
+        "content_b64": base64.b64encode(png).decode(),
+        "filename": f"{team.name}-{digest.figures.today.isoformat()}.png",
+        "title": title,
     }
 
 
@@ -120,8 +144,30 @@ class DigestJob:
                 team=team.name,
                 meta=digest_meta(digest),
             )
+            if added:
+                self._enqueue_chart(key, team, digest)
             (run.queued if added else run.already).append(team.name)
         return run
+
+    def _enqueue_chart(self, digest_key: str, team: Team, digest: digests.Digest) -> None:
+        """The digest's small chart, queued right behind it (a channel's messages go out
+        in order, so it lands just under the digest). A chart that cannot be drawn is
+        logged; the digest goes out anyway."""
+        assert self.deps.outbox is not None
+        try:
+            chart = digest_chart(team, digest)
+        except Exception:
+            logger.exception("the chart of %s's digest could not be drawn", team.name)
+            return
+        if chart is None:
+            return
+        self.deps.outbox.enqueue(
+            f"{digest_key}:chart",
+            channel=team.channel,
+            message={"upload": chart},
+            kind="digest_chart",
+            team=team.name,
+        )
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,12 @@ RESPONSE_URL_RETRIES = (
 
 class ReliableRespond(Respond):
     """Bolt's ``respond``, with retries: Bolt's own sends once and loses the answer on a
-    429 or a 5xx. What still fails is logged (never with the URL: it is a credential)."""
+    429 or a 5xx. What still fails is logged (never with the URL: it is a credential) and
+    answered with None."""
 
     def __call__(  # type: ignore[override]
         self, text: str | dict[str, Any] = "", blocks: Any = None, **fields: Any
-    ) -> WebhookResponse:
+    ) -> WebhookResponse | None:
         if self.response_url is None:
             raise ValueError("respond is unsupported here as there is no response_url")
         client = WebhookClient(
@@ -90,7 +91,11 @@ class ReliableRespond(Respond):
             message = _build_message(**text)
         else:
             message = _build_message(text=text, blocks=blocks, **fields)
-        response = client.send_dict(message)
+        try:
+            response = client.send_dict(message)
+        except OSError as error:  # Slack unreachable even after the retries: say so, once
+            logger.warning("could not reach Slack at a response_url: %s", error)
+            return None
         if response.status_code != 200:
             logger.warning(
                 "Slack did not take an answer at a response_url: HTTP %s %s",

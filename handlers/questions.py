@@ -37,7 +37,7 @@ from handlers.blocks.schedules import (
 from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
-from handlers.digests import DigestJob, local_today, team_digest
+from handlers.digests import DigestJob, digest_chart_png, local_today, team_digest
 from handlers.parsing import (
     AuditRequest,
     CompareRequest,
@@ -673,11 +673,8 @@ def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
 
     def render(digest: Result) -> Reply:
         assert isinstance(digest, Digest)
-        figures = digest.figures
-        chart = None
-        if figures.daily:  # the scheduled digest has the sparkline only; asked for, a chart too
-            title = f"{team.name} · {figures.metric.label} · last {len(figures.daily)} days"
-            chart = render_daily_trend_png(figures.daily, title=title, currency=figures.currency)
+        drawn = digest_chart_png(team, digest)
+        chart = drawn[0] if drawn else None
         return Reply(build_digest_message(digest, asked_by=asked_by), chart=chart)
 
     return Work(f"today's digest of *{team.name}*", result, render)

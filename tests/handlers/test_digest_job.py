@@ -81,7 +81,8 @@ def test_a_restart_before_the_post_is_delivered_still_delivers_it_once(tmp_path,
     store, deps, job = start_process(tmp_path / "costbot.db", source, clock)
     job(clock.now)
     pending = store.outbox_rows(team="fraud-detection", state="pending")
-    assert len(pending) == 1  # the new process's outbox delivers it (see tests/bot/test_outbox)
+    # The new process's outbox delivers them (see tests/bot/test_outbox): once each.
+    assert sorted(row["kind"] for row in pending) == ["digest", "digest_chart"]
 
 
 def test_one_digest_per_team_per_weekday_across_both_dst_changes(tmp_path, source):
@@ -131,3 +132,31 @@ def test_budget_alerts_are_queued_once_per_period(tmp_path, source):
     }
     assert {d.status for d in second} == {"already sent"}
     assert len(store.outbox_rows(kind="alert")) == 2
+
+
+def test_the_digest_carries_its_chart_right_behind_it(tmp_path, source):
+    from slack_sdk import WebClient
+
+    from bot.demo.slack_standin import SlackStandIn
+    from bot.outbox import Outbox, SlackPoster
+
+    clock = Clock(at_new_york(9, 0))
+    store, deps, job = start_process(tmp_path / "costbot.db", source, clock)
+    job(clock.now)
+    rows = store.outbox_rows(team="fraud-detection", limit=10)
+    assert sorted(row["kind"] for row in rows) == ["digest", "digest_chart"]
+    slack = SlackStandIn(signing_secret="s" * 20, bot_token="xoxb-chart")
+    slack.start()
+    try:
+        client = WebClient(token="xoxb-chart", base_url=slack.api_url, retry_handlers=[])
+        outbox = Outbox(store, SlackPoster(client), clock=clock)
+        for _ in range(4):  # one message per channel per second: digest, then chart
+            outbox.deliver_due()
+            clock.now += dt.timedelta(seconds=1)
+        posted = slack.messages("#fraud-detection-costs")
+    finally:
+        slack.stop()
+    assert [bool(m["files"]) for m in posted] == [False, True]  # the digest, then its chart
+    assert "daily digest" in posted[0]["text"]
+    chart = slack.file_bytes(posted[1]["files"][0]["id"])
+    assert chart is not None and chart.startswith(b"\x89PNG")

@@ -83,10 +83,10 @@ def latest_ts(sandbox: DemoSandbox) -> float:
     return max((float(m["ts"]) for m in sandbox.standin.messages()), default=0.0)
 
 
-def click(sandbox: DemoSandbox, user: str, ts: str, action: str, change_id: int) -> float:
+def click(sandbox: DemoSandbox, user: str, ts: str, action: str, value: int | str) -> float:
     before = latest_ts(sandbox)
     sandbox.standin.click(user_id=user, channel_id=FRAUD, message_ts=ts, action_id=action,
-                          value=str(change_id))  # fmt: skip
+                          value=str(value))  # fmt: skip
     return before
 
 
@@ -211,3 +211,17 @@ def test_only_the_teams_approver_creates_a_schedule(sandbox):
         told = str(errors) if errors else refusal_to(sandbox, user, since)
         assert "approver" in told.lower() or "<@U0DEMOALICE>" in told, f"{role}: {told}"
         assert store.slack_schedules() == [], role
+
+
+def test_only_the_team_snoozes_its_budget_alerts(sandbox):
+    from tests.handlers.test_digest_flow import post_alert
+
+    store = sandbox.costbot.store
+    for role, user in {"an outsider": ERIN, "another team's approver": CARA}.items():
+        alert = post_alert(sandbox, f"2025-0{len(role) % 9 + 1}")
+        since = click(sandbox, user, alert["ts"], action_ids.ALERT_SNOOZE, "fraud-detection")
+        assert "members and approvers" in refusal_to(sandbox, user, since), role
+        assert store.alerts_snoozed_until("fraud-detection") is None, role
+    alert = post_alert(sandbox, "2025-12")
+    click(sandbox, ALICE, alert["ts"], action_ids.ALERT_SNOOZE, "fraud-detection")
+    assert wait_until(lambda: store.alerts_snoozed_until("fraud-detection"))
