@@ -22,7 +22,7 @@ from tests.engines.test_changes import (  # noqa: F401  (fixtures)
     recorder,
     store,
 )
-from tests.handlers.test_rightsize_flow import wait_until
+from tests.waiting import wait_until
 
 TOKEN = "xoxb-outcome-test"
 

@@ -17,7 +17,8 @@ from bot.store import Store
 from engines.changes import ChangeRequest
 from handlers import action_ids
 from tests.bot.test_http import post, signed_headers
-from tests.faults.test_sigkill_mid_change import start_serve, wait_until
+from tests.faults.test_sigkill_mid_change import start_serve
+from tests.waiting import wait_until
 
 TOKEN = "xoxb-1234567890-0987654321-SeCrEtToKeNvAlUe42"
 SIGNING_SECRET = "8f3c1e0b5d7a4c2e9b6f1a3d5c7e9b0a"

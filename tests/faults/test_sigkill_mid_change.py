@@ -34,6 +34,7 @@ from engines.changes import ChangeRequest, State
 from handlers import action_ids
 from tests.conftest import DEMO_TEAMS
 from tests.faults.aws_proxy import AwsProxy
+from tests.waiting import wait_until
 
 SECRET = "sigkill-signing-secret-0123456789"
 TOKEN = "xoxb-sigkill-0000-costbot"
@@ -98,16 +99,6 @@ def start_serve(
             time.sleep(0.1)
     process.kill()
     raise AssertionError("costbot serve did not start")
-
-
-def wait_until(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def change_state(db: Path, change_id: int) -> str:

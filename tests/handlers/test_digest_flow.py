@@ -16,6 +16,7 @@ from handlers import action_ids
 from handlers.blocks.common import limit_violations
 from handlers.blocks.digest import build_alert_message
 from handlers.digests import check_budget_alerts
+from tests.waiting import wait_until
 
 ALICE, BOB, CARA, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA", "U0DEMOERIN"
 FRAUD, RECS, NLP = "C0DEMOFRAUD", "C0DEMORECS", "C0DEMONLP"
@@ -40,16 +41,6 @@ def ask(sandbox: DemoSandbox, user: str, channel: str, text: str, expect: str) -
         timeout=60,
         after_ts=before,
     )
-
-
-def wait_until(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def deliver(sandbox: DemoSandbox) -> None:

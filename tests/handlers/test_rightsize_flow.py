@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.changes import State
 from handlers import action_ids
 from handlers.blocks.common import limit_violations
+from tests.waiting import wait_until
 
 ALICE, BOB, CARA = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA"
 FRAUD, RECS = "C0DEMOFRAUD", "C0DEMORECS"
@@ -58,16 +58,6 @@ def change_for(message: dict, instance_name: str) -> str:
 def buttons(message: dict, change_id: str) -> list[str]:
     block = next(b for b in message["blocks"] if b.get("block_id") == f"rightsize:{change_id}")
     return [element["text"]["text"] for element in block["elements"]]
-
-
-def wait_until(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_list_ranks_savings_and_names_the_approver(sandbox):

@@ -15,8 +15,8 @@ from tests.handlers.test_rightsize_flow import (
     FRAUD,
     ask_rightsize,
     change_for,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

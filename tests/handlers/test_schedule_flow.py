@@ -7,7 +7,6 @@ mon-fri 08:00-20:00 New York time, from the demo teams file) are about to stop.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ from bot.demo.sandbox import DemoOptions, DemoSandbox
 from handlers import action_ids
 from handlers.blocks.common import limit_violations
 from handlers.jobs import run_schedules
+from tests.waiting import wait_until
 
 ALICE, BOB, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOERIN"
 FRAUD = "C0DEMOFRAUD"
@@ -72,16 +72,6 @@ def command(sandbox: DemoSandbox, user: str, text: str, expect: str) -> dict:
         timeout=30,
         after_ts=before,
     )
-
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_list_shows_each_schedule_its_hours_and_saving(sandbox):

@@ -8,7 +8,6 @@ recommendations; Cara approves for recommendations.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from slack_sdk import WebClient
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.changes import ChangeRequest, State
 from handlers import action_ids
+from tests.waiting import wait_until
 
 ALICE, BOB, ERIN, CARA = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOERIN", "U0DEMOCARA"
 FRAUD = "C0DEMOFRAUD"
@@ -31,16 +31,6 @@ def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
     )
     with DemoSandbox(options) as running:
         yield running
-
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def proposed(sandbox: DemoSandbox, instance: str, to_type: str) -> tuple[int, str]:
