@@ -183,4 +183,7 @@ def stack(tmp_path, small_export) -> Iterator[Stack]:
         yield Stack(costbot=costbot, server=server, slack=slack, store=costbot.store)
     finally:
         server.stop()
+        # Answers still being sent finish while Slack is there: a thread that outlives its
+        # test and retries against a stopped stand-in would disturb the next tests.
+        costbot.deps.background.shutdown(wait=True)
         slack.stop()

@@ -142,8 +142,10 @@ class DemoSandbox:
                 self.costbot.deps.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
-        self.listener_executor.shutdown(wait=False, cancel_futures=True)
-        self.background.shutdown(wait=False, cancel_futures=True)
+        # Work already running finishes while Slack and AWS are still there; the rest is
+        # dropped (nothing is half-done: a change in flight is settled at the next start).
+        self.listener_executor.shutdown(wait=True, cancel_futures=True)
+        self.background.shutdown(wait=True, cancel_futures=True)
         if self.standin is not None:
             self.standin.stop()
         if self.world is not None:
