@@ -46,6 +46,7 @@ from typing import Any, Protocol
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engines.aws_errors import error_code, explain
 from engines.errors import CostbotError
 from engines.rightsizing_models import Recommendation
 
@@ -638,9 +639,9 @@ class ChangeRunner:
         try:
             instance = _describe(client, instance_id)
         except ClientError as error:
-            if _code(error).startswith("InvalidInstanceID"):
+            if error_code(error).startswith("InvalidInstanceID"):
                 raise _Invalid("the instance no longer exists.") from error
-            raise _NotNow(f"I could not look at `{instance_id}`: {_explain(error)}") from error
+            raise _NotNow(f"I could not look at `{instance_id}`: {explain(error)}") from error
         except BotoCoreError as error:
             raise _NotNow(f"I could not look at `{instance_id}`: {error}") from error
         tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
@@ -689,12 +690,12 @@ class ChangeRunner:
 
     def _roll_back(self, plan: _Plan, error: BaseException, *, recovered: bool = False) -> Outcome:
         """Restores the original type and running state; loud when even that fails."""
-        why = _explain(error)
+        why = explain(error)
         self._audit(plan.change, plan.actor, "change.rolling_back", {**_types(plan), "why": why})
         try:
             self._restore(plan)
         except Exception as second:  # report, never hide
-            return self._fail_loudly(plan, why, _explain(second))
+            return self._fail_loudly(plan, why, explain(second))
         end = State.ROLLED_BACK if plan.direction is Direction.FORWARD else State.DONE
         error_text = why if plan.direction is Direction.FORWARD else f"revert failed: {why}"
         self.store.transition(
@@ -811,7 +812,7 @@ class ChangeRunner:
         try:
             response = method(**params)
         except ClientError as error:
-            detail["error"] = _code(error)
+            detail["error"] = error_code(error)
             self._audit(plan.change, plan.actor, f"ec2.{action}", detail)
             raise
         detail["result"] = "ok"
@@ -890,7 +891,7 @@ class ChangeRunner:
         try:
             method(DryRun=True, **params)
         except ClientError as error:
-            code = _code(error)
+            code = error_code(error)
             detail["result"] = code
             self._audit(plan.change, plan.actor, f"ec2.{action}", detail, dry_run=True)
             if code == "DryRunOperation":
@@ -901,7 +902,7 @@ class ChangeRunner:
                 return
             if code == "UnauthorizedOperation":
                 raise ChangeError(_permission_text(plan, action)) from error
-            raise ChangeError(f"ec2:{action} would fail: {_explain(error)}.") from error
+            raise ChangeError(f"ec2:{action} would fail: {explain(error)}.") from error
         self._audit(plan.change, plan.actor, f"ec2.{action}", {**detail, "result": "executed"})
         raise ChangeError(
             f"ec2:{action} did not honour DryRun=True and may have run: check "
@@ -947,7 +948,7 @@ class ChangeRunner:
         try:
             itype = _describe(plan.client, plan.instance_id)["InstanceType"]
         except Exception as error:  # cannot look: fail loudly
-            return self._fail_loudly(plan, "a restart interrupted the change", _explain(error))
+            return self._fail_loudly(plan, "a restart interrupted the change", explain(error))
         decision = "finish" if itype == plan.target_type else "roll back"
         detail = {
             **_types(plan),
@@ -1038,7 +1039,7 @@ def _describe_tolerating_throttling(client: Any, instance_id: str) -> dict[str, 
     try:
         return _describe(client, instance_id)
     except ClientError as error:
-        if _code(error) in ("RequestLimitExceeded", "Throttling"):
+        if error_code(error) in ("RequestLimitExceeded", "Throttling"):
             return None
         raise
 
@@ -1047,17 +1048,6 @@ def _settled_elsewhere(state: str, wanted: str) -> bool:
     if state in _GONE:
         return True
     return wanted == "running" and state == "stopped"
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _explain(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        message = error.response.get("Error", {}).get("Message", "")
-        return f"{_code(error)}: {message}".rstrip(": ")
-    return str(error) or type(error).__name__
 
 
 def _permission_text(plan: _Plan, action: str) -> str:

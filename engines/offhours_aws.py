@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engines.aws_errors import explain
 from engines.schedules import ResourceKind, ScheduledResource
 
 RDS_RUNNING = "available"
@@ -137,7 +138,7 @@ class AwsScheduleTarget:
                 return self._rds("stop", resource, dry_run)
             return self._scale_to_zero(resource, dry_run)
         except (ClientError, BotoCoreError) as error:
-            raise ActionError(f"stopping {resource.label} failed: {_explain(error)}") from error
+            raise ActionError(f"stopping {resource.label} failed: {explain(error)}") from error
 
     def start(
         self, resource: ScheduledResource, *, dry_run: bool, capacity: Capacity | None = None
@@ -149,7 +150,7 @@ class AwsScheduleTarget:
                 return self._rds("start", resource, dry_run)
             return self._scale_back(resource, capacity, dry_run)
         except (ClientError, BotoCoreError) as error:
-            raise ActionError(f"starting {resource.label} failed: {_explain(error)}") from error
+            raise ActionError(f"starting {resource.label} failed: {explain(error)}") from error
 
     def _ec2(self, verb: str, resource: ScheduledResource, dry_run: bool) -> ActionResult:
         already = EC2_STOPPED if verb == "stop" else EC2_RUNNING
@@ -223,10 +224,3 @@ class AwsScheduleTarget:
             DesiredCapacity=capacity.desired,
         )
         return ActionResult(True, f"scaled back to {capacity.desired}")
-
-
-def _explain(error: ClientError | BotoCoreError) -> str:
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
-    return str(error)

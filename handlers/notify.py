@@ -13,8 +13,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engines.changes import Outcome
-from handlers.actions.rightsize import ICONS
 from handlers.blocks.common import escape
+from handlers.blocks.rightsize import ICONS
 
 logger = logging.getLogger(__name__)
 

@@ -20,22 +20,12 @@ from slack_sdk.webhook import WebhookClient
 from engines.changes import Change, Kind, Outcome, State
 from handlers import action_ids
 from handlers.blocks.common import escape
-from handlers.blocks.rightsize import build_dismiss_modal, with_decision
+from handlers.blocks.rightsize import ICONS, build_dismiss_modal, with_decision
 from handlers.deps import Deps
 
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_HOUR = 22
-ICONS = {
-    State.DONE: ":white_check_mark:",
-    State.ROLLED_BACK: ":leftwards_arrow_with_hook:",
-    State.REVERTED: ":leftwards_arrow_with_hook:",
-    State.FAILED: ":x:",
-    State.DENIED: ":no_entry_sign:",
-    State.SNOOZED: ":zzz:",
-    State.DISMISSED: ":wastebasket:",
-    State.SCHEDULED: ":clock10:",
-}
 
 
 def register(app: App, deps: Deps) -> None:

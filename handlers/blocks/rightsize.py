@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from engines.changes import State
 from engines.rightsizing_models import Finding, Recommendation
 from handlers import action_ids
 from handlers.blocks.common import (
@@ -27,6 +28,19 @@ FINDING_ICONS = {
     Finding.OPTIMIZED: ":white_check_mark:",
     Finding.NOT_ENOUGH_DATA: ":hourglass_flowing_sand:",
     Finding.LEFT_ALONE: ":no_entry_sign:",
+}
+
+
+# How a change ended, at a glance (the decision status and posts in the thread).
+ICONS = {
+    State.DONE: ":white_check_mark:",
+    State.ROLLED_BACK: ":leftwards_arrow_with_hook:",
+    State.REVERTED: ":leftwards_arrow_with_hook:",
+    State.FAILED: ":x:",
+    State.DENIED: ":no_entry_sign:",
+    State.SNOOZED: ":zzz:",
+    State.DISMISSED: ":wastebasket:",
+    State.SCHEDULED: ":clock10:",
 }
 
 

@@ -12,6 +12,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from engines.aws_errors import explain
 from engines.errors import CostbotError, UserInputError
 from handlers.actions.schedules import open_create_modal
 from handlers.blocks.cost import (
@@ -131,9 +132,7 @@ def _upload_chart(client: WebClient, channel: str, chart: bytes, message: dict[s
 def _aws_failure(error: Exception) -> str:
     """An AWS failure in a sentence: the error code and AWS's own words, never a traceback."""
     if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        code, words = details.get("Code", "an error"), details.get("Message", "")
-        return f"AWS answered {code}{': ' + words if words else ''}. Try again in a minute."
+        return f"AWS answered {explain(error)}. Try again in a minute."
     return f"AWS did not answer properly ({type(error).__name__}). Try again in a minute."
 
 
