@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from botocore.retries.bucket import TokenBucket
 from botocore.retries.standard import ExponentialBackoff
 
 from bot.aws import AwsClients
@@ -33,8 +34,11 @@ UNAVAILABLE = (
 def proxy(moto_url, monkeypatch) -> Iterator[AwsProxy]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    # botocore's back-off sleeps up to 20 s between attempts; the attempts are what matter here.
+    # botocore's back-off sleeps up to 20 s between attempts, and the adaptive mode's rate
+    # limiter sleeps until its token bucket refills (18 s of this file): the attempts are what
+    # matter here, so neither waits.
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(TokenBucket, "acquire", lambda self, amount=1, block=True: True)
     running = AwsProxy(moto_url)
     yield running
     running.stop()
