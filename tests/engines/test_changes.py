@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -115,10 +116,17 @@ def describe(client: Any, instance_id: str) -> dict[str, Any]:
     return client.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
 
 
-@pytest.fixture
-def ec2():
+@pytest.fixture(scope="module")
+def moto_ec2() -> Iterator[None]:
+    # One moto for the module (starting one costs about a second): every test launches its own
+    # instance and looks only at that one.
     with mock_aws():
-        yield boto3.client("ec2", region_name=REGION)
+        yield
+
+
+@pytest.fixture
+def ec2(moto_ec2):
+    return boto3.client("ec2", region_name=REGION)
 
 
 @pytest.fixture
