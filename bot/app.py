@@ -47,12 +47,17 @@ def utc_now() -> dt.datetime:
 
 @dataclass
 class Costbot:
-    """A wired costbot: the Bolt app and what it runs on."""
+    """A wired costbot: the Bolt app and what it runs on.
+
+    ``outbox`` is ``deps.outbox`` as its own class: the process starts and stops its
+    delivery thread, which the listeners (seeing only ``handlers.deps.Outbox``) never do.
+    """
 
     settings: Settings
     app: App
     deps: Deps
     store: Store
+    outbox: Outbox
 
 
 def load_teams_file(path: Path) -> CostConfig:
@@ -132,6 +137,7 @@ def build_deps(
     aws: AwsClients | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     background: Executor | None = None,
+    outbox: Outbox | None = None,
 ) -> Deps:
     """Everything the listeners (and the CLI's questions) use, built from settings."""
     config = config if config is not None else load_teams_file(settings.teams_file)
@@ -180,7 +186,7 @@ def build_deps(
         rightsizing=reviewer,
         spot=spot,
         offhours=build_offhours(settings, config, aws, store, prices),
-        outbox=build_outbox(settings, store, now=now),
+        outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
     )
 
@@ -239,6 +245,7 @@ def build_costbot(
         background: where slow work runs after the ack (``costbot ask`` waits on both).
     """
     store = store or Store(settings.db_path)
+    outbox = build_outbox(settings, store, now=now)
     deps = build_deps(
         settings,
         store=store,
@@ -247,6 +254,7 @@ def build_costbot(
         aws=aws,
         now=now,
         background=background,
+        outbox=outbox,
     )
     app = App(
         name="costbot",
@@ -263,4 +271,4 @@ def build_costbot(
     def log_unhandled_error(error: Exception) -> None:
         logger.exception("unhandled error in a listener", exc_info=error)
 
-    return Costbot(settings=settings, app=app, deps=deps, store=store)
+    return Costbot(settings=settings, app=app, deps=deps, store=store, outbox=outbox)

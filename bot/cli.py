@@ -184,11 +184,9 @@ def run_serve(args: argparse.Namespace) -> int:
         schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
         deps=costbot.deps,
     )
-    outbox = costbot.deps.outbox
     if settings.scheduler_enabled:  # one process runs the jobs and delivers the outbox
         scheduler.start()
-        if outbox is not None:
-            outbox.start()
+        costbot.outbox.start()
     server = HttpServer(
         build_wsgi_app(costbot.app, health=costbot.store.ping),
         host=settings.host,
@@ -212,8 +210,7 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        if outbox is not None:
-            outbox.stop()
+        costbot.outbox.stop()
     return EXIT_OK
 
 

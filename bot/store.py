@@ -31,7 +31,7 @@ AUDIT_WRITE_ATTEMPTS = 6  # each waits BUSY_TIMEOUT_MS: about 45 s before an aud
 
 
 def _create_audit_log(db: Database) -> None:
-    db["audit_log"].create(
+    db.table("audit_log").create(
         {
             "id": int,
             "at": str,
@@ -43,20 +43,20 @@ def _create_audit_log(db: Database) -> None:
         },
         pk="id",
     )
-    db["audit_log"].create_index(["at"])
+    db.table("audit_log").create_index(["at"])
 
 
 def _create_seen_requests(db: Database) -> None:
-    db["seen_requests"].create({"key": str, "at": str}, pk="key")
-    db["seen_requests"].create_index(["at"])
+    db.table("seen_requests").create({"key": str, "at": str}, pk="key")
+    db.table("seen_requests").create_index(["at"])
 
 
 def _create_source_cache(db: Database) -> None:
-    db["source_cache"].create({"key": str, "value": str, "fetched_at": str}, pk="key")
+    db.table("source_cache").create({"key": str, "value": str, "fetched_at": str}, pk="key")
 
 
 def _create_changes(db: Database) -> None:
-    db["changes"].create(
+    db.table("changes").create(
         {
             "id": int,
             "created_at": str,
@@ -87,26 +87,26 @@ def _create_changes(db: Database) -> None:
         not_null={"created_at", "updated_at", "state", "instance_id", "region", "version"},
         defaults={"version": 0, "dry_run": 0, "direction": "forward"},
     )
-    db["changes"].create_index(["state"])
-    db["changes"].create_index(["instance_id"])
+    db.table("changes").create_index(["state"])
+    db.table("changes").create_index(["instance_id"])
 
 
 def _add_change_kind(db: Database) -> None:
-    db["changes"].add_column("kind", str, not_null_default="resize")  # resize | stop
+    db.table("changes").add_column("kind", str, not_null_default="resize")  # resize | stop
 
 
 def _create_schedules(db: Database) -> None:
     # Schedules defined from Slack (the teams file's live in the file), and which schedules
     # (from either place) are paused.
-    db["schedules"].create(
+    db.table("schedules").create(
         {"name": str, "team": str, "definition": str, "created_by": str, "created_at": str},
         pk="name",
     )
-    db["schedule_pauses"].create({"name": str, "paused_by": str, "paused_at": str}, pk="name")
+    db.table("schedule_pauses").create({"name": str, "paused_by": str, "paused_at": str}, pk="name")
 
 
 def _create_schedule_overrides(db: Database) -> None:
-    db["schedule_overrides"].create(
+    db.table("schedule_overrides").create(
         {
             "id": int,
             "kind": str,  # keep | skip
@@ -119,12 +119,12 @@ def _create_schedule_overrides(db: Database) -> None:
         },
         pk="id",
     )
-    db["schedule_overrides"].create_index(["until"])
+    db.table("schedule_overrides").create_index(["until"])
 
 
 def _create_schedule_state(db: Database) -> None:
     # The desired state last applied to each resource: enforcement acts only on a change.
-    db["schedule_state"].create(
+    db.table("schedule_state").create(
         {
             "resource": str,
             "schedule": str,
@@ -136,14 +136,14 @@ def _create_schedule_state(db: Database) -> None:
         pk="resource",
     )
     # An Auto Scaling group's sizes before it was scaled to zero, to scale it back.
-    db["schedule_capacity"].create(
+    db.table("schedule_capacity").create(
         {"resource": str, "min_size": int, "max_size": int, "desired": int, "saved_at": str},
         pk="resource",
     )
 
 
 def _create_outbox(db: Database) -> None:
-    db["outbox"].create(
+    db.table("outbox").create(
         {
             "id": int,
             "key": str,  # the idempotency key: digest:<team>:<local date>, alert:...
@@ -164,13 +164,13 @@ def _create_outbox(db: Database) -> None:
         not_null={"key", "kind", "channel", "state", "created_at"},
         defaults={"attempts": 0},
     )
-    db["outbox"].create_index(["key"], unique=True)
-    db["outbox"].create_index(["state", "next_attempt_at"])
-    db["outbox"].create_index(["team", "kind"])
+    db.table("outbox").create_index(["key"], unique=True)
+    db.table("outbox").create_index(["state", "next_attempt_at"])
+    db.table("outbox").create_index(["team", "kind"])
 
 
 def _create_alert_snoozes(db: Database) -> None:
-    db["alert_snoozes"].create({"team": str, "until": str, "by": str}, pk="team")
+    db.table("alert_snoozes").create({"team": str, "until": str, "by": str}, pk="team")
 
 
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
@@ -232,18 +232,18 @@ class Store:
         """Applies the migrations not yet applied; returns their names."""
         db = self.db
         if "migrations" not in db.table_names():
-            db["migrations"].create({"name": str, "applied_at": str}, pk="name")
-        done = {row["name"] for row in db["migrations"].rows}
+            db.table("migrations").create({"name": str, "applied_at": str}, pk="name")
+        done = {row["name"] for row in db.table("migrations").rows}
         applied = []
         for name, migration in MIGRATIONS:
             if name in done:
                 continue
             with self._write_lock(), db.atomic():
                 # Another process may have applied it meanwhile.
-                if db["migrations"].count_where("name = ?", [name]):
+                if db.table("migrations").count_where("name = ?", [name]):
                     continue
                 migration(db)
-                db["migrations"].insert({"name": name, "applied_at": _utc_now_text()})
+                db.table("migrations").insert({"name": name, "applied_at": _utc_now_text()})
             applied.append(name)
         return applied
 

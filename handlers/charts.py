@@ -33,10 +33,18 @@ def render_daily_trend_png(
     figure = Figure(figsize=(8, 3.4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.bar(dates, values, color=BAR_COLOR, width=0.8, label="daily")
+    # Matplotlib plots dates through its units registry, but its type hints accept numbers
+    # and arrays only (matplotlib/matplotlib#27140): the two ignores below are for that.
+    axes.bar(dates, values, color=BAR_COLOR, width=0.8, label="daily")  # type: ignore[arg-type]
     if len(values) >= 7:
         averages = _moving_average(values, 7)
-        axes.plot(dates[6:], averages, color=AVERAGE_COLOR, linewidth=2, label="7-day average")
+        axes.plot(
+            dates[6:],  # type: ignore[arg-type]
+            averages,
+            color=AVERAGE_COLOR,
+            linewidth=2,
+            label="7-day average",
+        )
     symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{symbol}{value:,.0f}"))
     axes.set_title(title, fontsize=11, loc="left")

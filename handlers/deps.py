@@ -101,8 +101,9 @@ class Deps:
     snoozes: AlertSnoozes | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
-    def run_later(self, work: Callable[[], None]) -> None:
-        """Runs ``work`` on the background pool; an exception is logged, never lost."""
+    def run_later(self, work: Callable[[], object]) -> None:
+        """Runs ``work`` on the background pool; its result is dropped, an exception is
+        logged, never lost."""
 
         def logged() -> None:
             try:

@@ -40,7 +40,7 @@ def build_retry_guard(ledger: RequestLedger) -> Callable[..., BoltResponse | Non
     def skip_repeated_deliveries(
         req: BoltRequest,
         body: dict[str, Any],
-        next: Callable[[], BoltResponse],  # noqa: A002
+        next: Callable[[], BoltResponse],
     ) -> BoltResponse | None:
         key = delivery_key(body)
         if key and not _first_time_seen(ledger, key):
@@ -105,7 +105,7 @@ class ReliableRespond(Respond):
         return response
 
 
-def use_reliable_respond(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+def use_reliable_respond(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
     """Middleware: listeners' ``respond`` retries 429s and 5xx (see ``ReliableRespond``)."""
     if context.response_url:
         context["respond"] = ReliableRespond(

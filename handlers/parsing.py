@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engines.errors import UserInputError
@@ -361,7 +362,7 @@ def _parse_digest(words: list[str]) -> DigestRequest:
     return DigestRequest(team=_only_team(words, "digest"))
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[list[str]], CostCommand]] = {
     "team": _parse_team,
     "top": _parse_top,
     "untagged": _parse_untagged,

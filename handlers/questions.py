@@ -378,6 +378,7 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
         raise UserInputError(
             "Right-sizing needs AWS access (EC2 and CloudWatch), which is not configured here."
         )
+    reviewer = deps.rightsizing
     teams = [find_team(deps.teams, request.team)] if request.team else list(deps.teams.values())
     subject = teams[0].name if request.team else "all teams"
 
@@ -385,7 +386,7 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
         proposals: list[tuple[str, Recommendation]] = []
         lookback = 14
         for team in teams:
-            review = deps.rightsizing.review(team)
+            review = reviewer.review(team)
             lookback = review.lookback_days
             proposals += _proposals(review.recommendations, team.name, asked_by, deps)
         proposals.sort(key=lambda pair: -pair[1].monthly_saving)

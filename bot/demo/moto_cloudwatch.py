@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from moto.cloudwatch import models as cloudwatch_models
+from moto.cloudwatch.models import CloudWatchBackend
 
 Key = tuple[str, str, frozenset[tuple[str, str]]]
 
@@ -42,7 +43,13 @@ def _between(entry: Any, start: dt.datetime, end: dt.datetime) -> list[Any]:
     return data[bisect.bisect_left(timestamps, start) : bisect.bisect_left(timestamps, end)]
 
 
-def indexed_get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
+def indexed_get_metric_data(
+    self: CloudWatchBackend,
+    queries: list[dict[str, Any]],
+    start_time: dt.datetime,
+    end_time: dt.datetime,
+    scan_by: str = "TimestampAscending",
+) -> list[dict[str, Any]]:
     """moto's GetMetricData for MetricStat queries with dimensions, found through an index."""
     start_time, end_time = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
     if start_time >= end_time or any(not _indexable(query) for query in queries):
@@ -97,8 +104,16 @@ def _per_period(data: list[Any], first: dt.datetime, period_s: int, stat: str):
 
 
 def indexed_get_metric_statistics(
-    self, namespace, metric_name, start_time, end_time, period, stats, dimensions, unit=None
-):
+    self: CloudWatchBackend,
+    namespace: str,
+    metric_name: str,
+    start_time: dt.datetime,
+    end_time: dt.datetime,
+    period: int,
+    stats: list[str],
+    dimensions: list[dict[str, str]],
+    unit: str | None = None,
+) -> list[cloudwatch_models.Statistics]:
     """moto's GetMetricStatistics for exact dimension sets, found through an index."""
     start_time, end_time = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
     if not dimensions or start_time >= end_time:
@@ -124,16 +139,20 @@ def indexed_get_metric_statistics(
     return answer
 
 
-ORIGINAL_GET_METRIC_DATA = cloudwatch_models.CloudWatchBackend.get_metric_data
-ORIGINAL_GET_METRIC_STATISTICS = cloudwatch_models.CloudWatchBackend.get_metric_statistics
+ORIGINAL_GET_METRIC_DATA = CloudWatchBackend.get_metric_data
+ORIGINAL_GET_METRIC_STATISTICS = CloudWatchBackend.get_metric_statistics
 
 
 def set_backends(*, indexed: bool) -> None:
-    backend = cloudwatch_models.CloudWatchBackend
-    backend.get_metric_data = indexed_get_metric_data if indexed else ORIGINAL_GET_METRIC_DATA
-    backend.get_metric_statistics = (
-        indexed_get_metric_statistics if indexed else ORIGINAL_GET_METRIC_STATISTICS
-    )
+    # A deliberate patch of moto's class: setattr, since mypy refuses assigning to a method.
+    replacements = {
+        "get_metric_data": indexed_get_metric_data if indexed else ORIGINAL_GET_METRIC_DATA,
+        "get_metric_statistics": (
+            indexed_get_metric_statistics if indexed else ORIGINAL_GET_METRIC_STATISTICS
+        ),
+    }
+    for name, method in replacements.items():
+        setattr(CloudWatchBackend, name, method)
 
 
 def use_indexed_metrics() -> None:

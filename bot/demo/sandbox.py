@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import boto3
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app import Costbot, build_costbot, utc_now
 from bot.aws import AwsClients
@@ -68,7 +69,7 @@ class DemoSandbox:
         self.costbot: Costbot | None = None
         self.listener_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="work")
-        self._scheduler = None
+        self._scheduler: BackgroundScheduler | None = None
 
     @property
     def workspace_url(self) -> str:
@@ -114,8 +115,7 @@ class DemoSandbox:
                 deps=costbot.deps,
             )
             self._scheduler.start()
-            if self.costbot.deps.outbox is not None:
-                self.costbot.deps.outbox.start()
+            self.costbot.outbox.start()
         return self
 
     def _demo_settings(self, settings: Settings, world: DemoWorld) -> Settings:
@@ -138,8 +138,8 @@ class DemoSandbox:
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-            if self.costbot is not None and self.costbot.deps.outbox is not None:
-                self.costbot.deps.outbox.stop()
+            if self.costbot is not None:
+                self.costbot.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
         # Work already running finishes while Slack and AWS are still there; the rest is

@@ -207,7 +207,9 @@ def validate_blocks(
                 for j, element in enumerate(elements):
                     errors += _validate_element(element, f"{ptr}/elements/{j}")
                     aid = element.get("action_id") if isinstance(element, dict) else None
-                    if aid is not None and aid in seen:
+                    if aid is None:
+                        continue
+                    if aid in seen:
                         errors.append(
                             f"[ERROR] duplicate action_id: {aid} [json-pointer:{ptr}/elements/{j}]"
                         )
@@ -318,12 +320,13 @@ def _parse_multipart(body: bytes, content_type: str) -> list[tuple[str, str | No
     """Parse multipart/form-data into (field name, filename, content type, data) tuples."""
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    parts = []
+    parts: list[tuple[str, str | None, str, bytes]] = []
     if not message.is_multipart():
         return parts
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition") or ""
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # bytes, or None for a nested multipart
+        data = payload if isinstance(payload, bytes) else b""
         parts.append((str(name), part.get_filename(), part.get_content_type(), data))
     return parts
 
@@ -1094,7 +1097,7 @@ class SlackStandIn:
         cid = self._channel_id(channel_id)
         with self._lock:
             msg = self._messages.get(message_ts)
-            if msg is None or msg["channel"] != cid:
+            if cid is None or msg is None or msg["channel"] != cid:
                 raise LookupError(f"no message {message_ts} in {channel_id}")
             if msg["ephemeral_for"] not in (None, user_id):
                 raise LookupError(f"message {message_ts} is not visible to {user_id}")
@@ -1272,8 +1275,9 @@ class SlackStandIn:
         if error:
             self._flag_view_error(user_id, view_id, error)
             return result
-        answer = result.json() if result.body.strip() else None
-        action = answer.get("response_action") if isinstance(answer, dict) else None
+        reply = result.json() if result.body.strip() else None
+        answer: dict = reply if isinstance(reply, dict) else {}
+        action = answer.get("response_action")
         with self._cond:
             stack = self._modals.setdefault(user_id, [])
             if action == "errors":
@@ -1724,7 +1728,7 @@ class SlackStandIn:
         return {"members": self._channel_members(cid), "response_metadata": {"next_cursor": ""}}
 
     def _api_users_info(self, params: dict, environ: dict) -> dict:
-        uid = params.get("user")
+        uid = params.get("user", "")
         if uid not in self._users and uid != self.bot_user_id:
             raise _ApiError("user_not_found")
         return {"user": self._user_obj(uid)}
@@ -1800,11 +1804,11 @@ class SlackStandIn:
     def _checked_view(self, params: dict, want: str) -> dict:
         view = params.get("view")
         errors = _validate_view(view)
-        if not errors and view.get("type") != want:
+        if isinstance(view, dict) and not errors:  # _validate_view fails anything but a dict
+            if view.get("type") == want:
+                return view
             errors = [f"[ERROR] must be {want} [json-pointer:/view/type]"]
-        if errors:
-            raise _ApiError("invalid_arguments", response_metadata={"messages": errors})
-        return view
+        raise _ApiError("invalid_arguments", response_metadata={"messages": errors})
 
     def _api_views_open(self, params: dict, environ: dict) -> dict:
         view = self._checked_view(params, "modal")
@@ -1830,7 +1834,7 @@ class SlackStandIn:
         return {"view": stored}
 
     def _api_views_update(self, params: dict, environ: dict) -> dict:
-        vid = params.get("view_id")
+        vid = str(params.get("view_id") or "")
         with self._lock:
             if not vid and params.get("external_id"):
                 vid = next(
@@ -1839,9 +1843,9 @@ class SlackStandIn:
                         for k, e in self._views.items()
                         if e["view"]["external_id"] == params["external_id"]
                     ),
-                    None,
+                    "",
                 )
-            entry = self._views.get(str(vid)) if vid else None
+            entry = self._views.get(vid)
             if entry is None:
                 raise _ApiError("not_found")
             if params.get("hash") and params["hash"] != entry["view"]["hash"]:
@@ -1857,7 +1861,7 @@ class SlackStandIn:
         return {"view": stored}
 
     def _api_views_publish(self, params: dict, environ: dict) -> dict:
-        user = params.get("user_id")
+        user = params.get("user_id", "")
         if user not in self._users:
             raise _ApiError("user_not_found")
         view = self._checked_view(params, "home")
@@ -1905,7 +1909,7 @@ class SlackStandIn:
     def _api_files_get_upload_url(self, params: dict, environ: dict) -> dict:
         name = params.get("filename")
         try:
-            length = int(params.get("length"))
+            length = int(params.get("length", ""))
         except (TypeError, ValueError):
             raise _ApiError("invalid_arguments") from None
         if not name or length < 0:

@@ -126,10 +126,10 @@ def build_schedule_detail(view: ScheduleView, *, dry_run: bool, asked_by: str = 
         ),
     ]
     if view.overrides:
-        lines = "\n".join(
+        overrides = "\n".join(
             f"• {escape(o.describe(schedule.zone))} (<@{o.created_by}>)" for o in view.overrides
         )
-        blocks.append(section(f"*Overrides*\n{lines}"))
+        blocks.append(section(f"*Overrides*\n{overrides}"))
     if view.resources:
         lines = [
             f"{STATE_ICONS[d.desired]} {escape(d.resource.label)} · {d.resource.kind.label}, "

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot.demo.slack_standin import SlackStandIn
 from bot.outbox import Outbox, SlackPoster
 from bot.store import Store
+from tests.conftest import Stack
 
 SECRET, TOKEN = "test-signing-secret", "xoxb-test-token"
 FRAUD, NLP = "C0DEMOFRAUD", "C0DEMONLP"
@@ -194,3 +195,10 @@ def test_the_delivery_thread_keeps_the_pace_of_a_rate_limited_slack(slack, store
         outbox.stop()
     assert texts(slack, FRAUD) == ["one", "two"]
     assert slack.rate_limited == 0
+
+
+def test_the_outbox_the_process_starts_is_the_one_listeners_queue_into(stack: Stack):
+    """``costbot serve`` starts ``Costbot.outbox``; listeners queue through ``deps.outbox``.
+    One object, so that queueing wakes the delivery thread instead of it finding the message
+    at its next idle pass (30 s later)."""
+    assert stack.costbot.outbox is stack.costbot.deps.outbox

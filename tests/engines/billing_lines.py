@@ -114,7 +114,7 @@ def focus_expected(lines: Iterable[Line], query: CostQuery) -> Groups:
         Metric.BILLED: "BilledCost",
         Metric.EFFECTIVE: "EffectiveCost",
         Metric.LIST: "ListCost",
-    }  # noqa: E501
+    }
     return _expected(
         lines,
         query,
@@ -192,7 +192,7 @@ def write_focus_parquet(path: Path, lines: list[Line], *, tags_as: str = "json")
             **{
                 c: pa.array([line[c] for line in lines], pa.decimal128(38, 10))
                 for c in FOCUS_MONEY_COLUMNS
-            },  # noqa: E501
+            },
             **{c: pa.array([line[c] for line in lines], pa.string()) for c in FOCUS_TEXT_COLUMNS},
             "Tags": tags,
         }
@@ -308,7 +308,7 @@ def amortized(line: Line) -> Decimal | None:
         total, used = (
             line["savings_plan_total_commitment_to_date"],
             line["savings_plan_used_commitment"],
-        )  # noqa: E501
+        )
         return None if total is None or used is None else total - used
     if kind in ("SavingsPlanNegation", "SavingsPlanUpfrontFee"):
         return Decimal(0)
@@ -429,7 +429,7 @@ def write_cur_parquet(path: Path, lines: list[Line]) -> Path:
             **{
                 c: pa.array([_float(line[c]) for line in lines], pa.float64())
                 for c in CUR_MONEY_COLUMNS
-            },  # noqa: E501
+            },
             **{c: pa.array([line[c] for line in lines], pa.string()) for c in CUR_TEXT_COLUMNS},
             **{
                 c: pa.array(

@@ -553,12 +553,12 @@ def write_full_parquet(path: Path, rows: list[dict[str, str]]) -> Path:
             **{
                 c: pa.array([_decimal_or_none(r[c]) for r in rows], money)
                 for c in METRIC_COLUMNS.values()
-            },  # noqa: E501
+            },
             **{
                 c: pa.array([r[c] for r in rows], pa.string())
                 for c in FULL_COLUMNS
                 if c not in METRIC_COLUMNS.values() and c != "ChargePeriodStart"
-            },  # noqa: E501
+            },
         }
     )
     pq.write_table(table, path)
@@ -574,7 +574,7 @@ GROUPINGS = [
     (),
     *[(word,) for word in [*DIMENSIONS, "day", "tag:team", "tag:env"]],
     ("service", "tag:team", "day"),
-]  # noqa: E501
+]
 
 
 @pytest.fixture(scope="module", params=sorted(FULL_WRITERS))
@@ -621,7 +621,7 @@ def test_every_group_equals_an_independent_sum(
     assert result_groups(result) == expected_groups(FULL_ROWS, result.query)
     assert [g.amount for g in result.groups] == sorted(
         (g.amount for g in result.groups), reverse=True
-    )  # noqa: E501
+    )
 
 
 def test_the_independent_sum_is_what_we_think_it_is() -> None:
@@ -669,14 +669,14 @@ def test_a_dimension_needs_its_column(tmp_path: Path) -> None:
 
     assert result_groups(ask(path, ("service",))) == expected_groups(
         FULL_ROWS, ask(path, ("service",)).query
-    )  # noqa: E501
+    )
     with pytest.raises(CostSourceError) as caught:
         ask(path, ("region",))
 
     assert (
         str(caught.value)
         == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.0 export?"
-    )  # noqa: E501
+    )
 
 
 def test_answers_are_remembered_by_the_whole_question(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ class AwsProxy:
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 proxy.seen.append(body + self.headers.get("X-Amz-Target", "").encode())

@@ -32,7 +32,7 @@ MTD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30), "month to date")
 BEFORE = Period(dt.date(2026, 10, 1), dt.date(2026, 10, 30), "same days of October")
 
 
-def ServiceCost(name, amount, previous):  # noqa: N802 - reads like the rows it builds
+def ServiceCost(name, amount, previous):  # CamelCase: reads like the rows it builds
     return Line(name, amount, previous)
 
 
