@@ -18,6 +18,7 @@ from tests.engines.test_changes import (  # noqa: F401  (fixtures)
     fake_time,
     instance_id,
     make_runner,
+    moto_ec2,
     propose,
     recorder,
     store,

@@ -9,6 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
+from bot import store as store_module
 from tests.bot.test_http import post, signed_headers
 from tests.conftest import Stack
 
@@ -39,8 +42,17 @@ def commands(stack: Stack) -> list[dict]:
     return [r for r in stack.store.audit_records(limit=100) if r["action"] == "command"]
 
 
-def test_a_command_is_acked_in_time_and_audited_once_the_lock_is_gone(stack: Stack, small_export):
-    with database_locked(stack.store.path, seconds=8):
+@pytest.fixture
+def one_second_busy_timeout(monkeypatch) -> None:
+    """Each wait for the lock gives up after 1 s instead of 5 s, so a lock of 3 s outlasts
+    one wait, as 8 s would in production, and the audit write has to try again."""
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 1000)
+
+
+def test_a_command_is_acked_in_time_and_audited_once_the_lock_is_gone(
+    one_second_busy_timeout, stack: Stack, small_export
+):
+    with database_locked(stack.store.path, seconds=3):
         result = stack.slack.send_command(
             user_id="U0DEMOBOB", channel_id="C0DEMOFRAUD", text="team fraud-detection"
         )
