@@ -7,11 +7,6 @@ import io
 from collections.abc import Sequence
 from decimal import Decimal
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from handlers.blocks.common import CURRENCY_SYMBOLS
 
 BAR_COLOR = "#4a90d9"
@@ -28,6 +23,12 @@ def render_daily_trend_png(
         title: the chart's title, e.g. "nlp · billed cost · last 30 days".
         currency: ISO code for the axis labels.
     """
+    # matplotlib takes a second to import: `costbot serve` starts without it, the first chart pays.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     dates = [day for day, _ in days]
     values = [float(amount) for _, amount in days]
     figure = Figure(figsize=(8, 3.4), dpi=100)
