@@ -188,7 +188,11 @@ def run_serve(args: argparse.Namespace) -> int:
         scheduler.start()
         costbot.outbox.start()
     server = HttpServer(
-        build_wsgi_app(costbot.app, health=costbot.store.ping),
+        build_wsgi_app(
+            costbot.app,
+            signing_secret=settings.slack_signing_secret,
+            health=costbot.store.ping,
+        ),
         host=settings.host,
         port=settings.port,
     )

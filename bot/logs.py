@@ -1,4 +1,5 @@
-"""Logging set-up with a filter that keeps tokens, signing secrets and AWS keys out of logs."""
+"""Logging set-up with a filter that keeps tokens, signing secrets and AWS keys out of logs,
+and every record on one line."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ class RedactSecrets(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg = self.redact(message)
+        # A CR or LF from outside (a request body, a user's text) must not start a line of
+        # its own: it could forge a log line. Tracebacks keep their lines.
+        record.msg = self.redact(message).replace("\r", "\\r").replace("\n", "\\n")
         record.args = None
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)

@@ -1,30 +1,49 @@
 """HTTP serving: ``POST /slack/events`` for Slack, ``GET /healthz`` for load balancers.
 
-waitress (a production WSGI server in pure Python) runs the WSGI app; Bolt's WSGI adapter
-verifies signatures and dispatches.
+waitress (a production WSGI server in pure Python) runs the WSGI app. Before Bolt sees a
+request, it is refused here, in one log line that names its size and the reason, never its body:
+
+* a body over ``MAX_BODY_BYTES`` gets 413 before it is read (waitress also stops reading there);
+* an unsigned or wrongly signed body gets 401;
+* a signed body that is not what Slack sends (form or JSON that does not parse) gets 400.
+
+Bolt's WSGI adapter then verifies the signature again and dispatches.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.internals import parse_body
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1024 * 1024
+"""Slack's payloads are a few KB (a view submission with every input filled stays far below)."""
+SIGNATURE_MAX_AGE_S = 5 * 60  # as Slack's own verifiers: older (or later) is a replay
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def build_wsgi_app(app: App, *, health: Callable[[], bool] = lambda: True) -> WsgiApp:
+def build_wsgi_app(
+    app: App, *, signing_secret: str, health: Callable[[], bool] = lambda: True
+) -> WsgiApp:
     """Routes Slack's requests to Bolt and answers health checks; everything else is 404."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    secret = signing_secret.encode()
 
     def costbot_wsgi(
         environ: dict[str, Any], start_response: Callable[..., Any]
@@ -32,6 +51,11 @@ def build_wsgi_app(app: App, *, health: Callable[[], bool] = lambda: True) -> Ws
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and method == "POST":
+            refusal = _refusal(environ, secret)
+            if refusal is not None:
+                status, reason = refusal
+                _log_refusal(path, environ.get("CONTENT_LENGTH"), reason)
+                return _json(start_response, status, {"error": reason})
             return bolt(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             healthy = _safe(health)
@@ -42,6 +66,43 @@ def build_wsgi_app(app: App, *, health: Callable[[], bool] = lambda: True) -> Ws
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return costbot_wsgi
+
+
+def _refusal(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
+    """Why a request to the events path is refused, as (HTTP status, reason), or None.
+
+    Reads the body (at most ``MAX_BODY_BYTES``) and puts it back for Bolt to read again.
+    """
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request", "the Content-Length is not a number"
+    if length > MAX_BODY_BYTES:
+        return "413 Content Too Large", f"the body is over {MAX_BODY_BYTES} bytes"
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not _signed(secret, body, timestamp, signature):
+        return "401 Unauthorized", "no valid Slack signature"
+    media_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    try:  # as Bolt will parse it
+        payload = parse_body(body.decode("utf-8"), media_type or None)
+    except ValueError:  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
+        payload = None
+    if not isinstance(payload, dict):
+        return "400 Bad Request", "a signed body that is not a Slack payload"
+    return None
+
+
+def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
+    """Slack's v0 signature, checked over the raw bytes as sent (slack_sdk's verifier decodes
+    them first, and fails on a body that is not UTF-8)."""
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
+        return False
+    signed = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
 
 
 def _safe(check: Callable[[], bool]) -> bool:
@@ -58,6 +119,26 @@ def _json(start_response: Callable[..., Any], status: str, payload: dict[str, An
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     )
     return [body]
+
+
+def _log_refusal(path: str, size: object, reason: str) -> None:
+    logger.warning("refused a request to %s (%s bytes): %s", path or "?", size or "?", reason)
+
+
+class _LoggedErrorTask(ErrorTask):
+    """waitress's own refusals (a body over the limit, a request it cannot parse), logged as
+    the app's are: one line, its size and the reason."""
+
+    def execute(self) -> None:
+        request, error = self.request, self.request.error
+        if error.code < 500:  # waitress logs its own failures with their traceback
+            _log_refusal(getattr(request, "path", ""), getattr(request, "content_length", 0),
+                         f"{error.reason}: {error.body}")  # fmt: skip
+        super().execute()
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _LoggedErrorTask
 
 
 class HttpServer:
@@ -85,7 +166,9 @@ class HttpServer:
             threads=threads,
             ident=ident,
             clear_untrusted_proxy_headers=True,
+            max_request_body_size=MAX_BODY_BYTES + 1,  # waitress refuses from here (413)
         )
+        self._server.channel_class = _Channel  # type: ignore[union-attr]
 
         self._thread: threading.Thread | None = None
         self._stopping = False

@@ -177,7 +177,9 @@ def stack(tmp_path, small_export) -> Iterator[Stack]:
         cost_source=f"focus:{small_export.path}",
     )
     costbot = build_costbot(settings, now=lambda: FROZEN_NOW)
-    server = HttpServer(build_wsgi_app(costbot.app, health=costbot.store.ping)).start()
+    server = HttpServer(
+        build_wsgi_app(costbot.app, signing_secret=SIGNING_SECRET, health=costbot.store.ping)
+    ).start()
     slack.connect_bot(server.url + EVENTS_PATH)
     try:
         yield Stack(costbot=costbot, server=server, slack=slack, store=costbot.store)

@@ -101,7 +101,9 @@ class DemoSandbox:
             listener_executor=self.listener_executor,
             background=self.background,
         )
-        wsgi_app = build_wsgi_app(self.costbot.app, health=self.costbot.store.ping)
+        wsgi_app = build_wsgi_app(
+            self.costbot.app, signing_secret=self.signing_secret, health=self.costbot.store.ping
+        )
         self.bot_server = HttpServer(wsgi_app).start()
         self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:

@@ -2132,9 +2132,21 @@ class SlackStandIn:
 
         threading.Thread(target=run, name="slack-standin-dispatch", daemon=True).start()
 
+    def _own_origins(self) -> set[str]:
+        """The workspace page's origin, as the address printed or as localhost."""
+        port = urllib.parse.urlsplit(self.base_url).port
+        return {self.base_url, f"http://localhost:{port}"}
+
     def _handle_ui_post(self, path: str, environ: dict) -> _Response:
-        if "json" not in environ.get("CONTENT_TYPE", ""):
-            return _json_response({"ok": False, "error": "expected JSON"}, 415)
+        # Only the workspace's own page may act as its people. JSON cannot be sent cross-site
+        # without a CORS preflight (which this server never grants), and a page elsewhere
+        # names its own Origin.
+        media_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _json_response({"ok": False, "error": "expected application/json"}, 415)
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and origin not in self._own_origins():
+            return _json_response({"ok": False, "error": "not from this workspace's page"}, 403)
         try:
             data = json.loads(self._read_body(environ) or b"{}")
             user = str(data.get("user") or "")
