@@ -161,7 +161,6 @@ def run_refresh_advisor(args: argparse.Namespace, *, fetch: Callable | None = No
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from bot.app import build_costbot
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
@@ -174,7 +173,16 @@ def run_serve(args: argparse.Namespace) -> int:
     # background work for long (Slack's clock is ticking, the background's is not).
     sys.setswitchinterval(0.001)
 
-    costbot = build_costbot(settings)
+    from bot.app import build_costbot
+
+    # What is local is checked first (database, teams file, cost source), then Slack.
+    try:
+        costbot = build_costbot(settings, store=_open_store(settings), verify_token=False)
+        _check_slack(settings)
+    except StartupError as error:
+        logger.debug("start-up failed", exc_info=True)
+        print(f"costbot cannot start: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     _recover_changes(costbot)
     scheduler = build_scheduler(
         costbot.store,
@@ -216,6 +224,56 @@ def run_serve(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=False)
         costbot.outbox.stop()
     return EXIT_OK
+
+
+class StartupError(Exception):
+    """What keeps ``costbot serve`` from starting, in one sentence for the operator."""
+
+
+def _open_store(settings: Settings) -> Any:
+    import sqlite3
+
+    from bot.store import Store
+
+    try:
+        return Store(settings.db_path)
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise StartupError(
+            f"COSTBOT_DB: cannot open the database {settings.db_path}: {reason}."
+        ) from error
+
+
+def _check_slack(settings: Settings) -> None:
+    """One ``auth.test``, without retries: is Slack there, and does it take the token?"""
+    import urllib.error
+
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    slack_url = settings.slack_api_url or WebClient.BASE_URL
+    client = WebClient(token=settings.slack_bot_token, base_url=slack_url, timeout=15)
+    sdk_logger = logging.getLogger("slack_sdk.web.base_client")
+    level, sdk_logger.level = sdk_logger.level, logging.CRITICAL  # the sentence below says it
+    try:
+        client.auth_test()
+    except SlackApiError as error:
+        raise StartupError(
+            f"Slack refused SLACK_BOT_TOKEN ({_slack_error_code(error)}): use the Bot User "
+            "OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page."
+        ) from error
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise StartupError(
+            f"Slack is unreachable at {slack_url} ({reason}): check the network, a proxy, "
+            "or SLACK_API_URL."
+        ) from error
+    finally:
+        sdk_logger.setLevel(level)
+
+
+def _slack_error_code(error: Any) -> str:
+    return str(error.response.get("error") or "refused")
 
 
 def _recover_changes(costbot: Any) -> None:
