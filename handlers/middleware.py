@@ -24,13 +24,16 @@ logger = logging.getLogger(__name__)
 def delivery_key(body: dict[str, Any]) -> str:
     """A key that is the same for every delivery of one Slack request, or "" when none is.
 
-    Events carry ``event_id`` (kept across Slack's retries); interactions carry the
-    ``trigger_id`` Slack minted for that one click.
+    Events carry ``event_id`` (kept across Slack's retries); interactions and slash commands
+    carry the ``trigger_id`` Slack minted for that one click or command, so a signed request
+    replayed within the signature's five minutes runs once.
     """
     if body.get("event_id"):
         return f"event:{body['event_id']}"
     if body.get("type") in {"block_actions", "view_submission"} and body.get("trigger_id"):
         return f"interaction:{body['trigger_id']}"
+    if body.get("command") and body.get("trigger_id"):
+        return f"command:{body['trigger_id']}"
     return ""
 
 

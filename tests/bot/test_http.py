@@ -44,7 +44,7 @@ def command_body(stack: Stack, text: str) -> str:
             "channel_id": "C0DEMOFRAUD",
             "team_id": "T0DEMO",
             "response_url": stack.slack.base_url + "/response/not-issued",
-            "trigger_id": "1.2.3",
+            "trigger_id": f"{time.time_ns()}.1.2",  # one per command, as Slack's
         }
     )
 
@@ -89,6 +89,21 @@ def test_a_recent_signature_within_five_minutes_is_accepted(stack: Stack):
     )
     assert status == 200
     assert "/cost team fraud-detection" in answer
+
+
+def test_a_replayed_slash_command_runs_once(stack: Stack):
+    body = command_body(stack, "help")
+    answers = []
+    for _ in range(3):  # the same signed body, re-sent within its five minutes
+        status, answer = post(stack.events_url, body, signed_headers(body))
+        assert status == 200
+        answers.append(answer)
+    time.sleep(0.3)
+
+    assert "/cost team fraud-detection" in answers[0]
+    assert answers[1:] == ["", ""]
+    commands = [r for r in stack.store.audit_records() if r["action"] == "command"]
+    assert len(commands) == 1
 
 
 def test_event_retries_never_run_twice(stack: Stack):

@@ -29,7 +29,7 @@ def _acting_bodies(stack: Stack) -> dict[str, tuple[str, str]]:
         "team": {"id": "T0DEMO"},
         "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0DEMOFRAUD"},
         "response_url": stack.slack.base_url + "/response/not-issued",
-        "trigger_id": "1.2.3",
+        "trigger_id": f"{time.time_ns()}.1.2",  # one per command, as Slack's
         "actions": [{"action_id": "rightsize_approve", "block_id": "rightsize:1", "value": "1",
                      "type": "button", "action_ts": "1.3"}],
     }  # fmt: skip
