@@ -139,6 +139,39 @@ def _export_rows() -> list[dict[str, str]]:
     return rows
 
 
+def write_two_account_export(path: Path) -> Path:
+    """Account 111… exports Jul 1 – Sep 1, account 222… from Nov 1 to Dec 5: nothing between."""
+    spans = {
+        "111111111111": (dt.date(2026, 7, 1), dt.date(2026, 9, 2)),
+        "222222222222": (dt.date(2026, 11, 1), dt.date(2026, 12, 6)),
+    }
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*FOCUS_COLUMNS, "ProviderName"])
+        writer.writeheader()
+        for account, (first, end) in spans.items():
+            for offset in range((end - first).days):
+                day = first + dt.timedelta(days=offset)
+                writer.writerow(
+                    {
+                        "BillingAccountId": account,
+                        "SubAccountId": account,
+                        "ProviderName": "AWS",
+                        "ChargePeriodStart": f"{day}T00:00:00Z",
+                        "ChargePeriodEnd": f"{day + dt.timedelta(days=1)}T00:00:00Z",
+                        "BillingCurrency": "USD",
+                        "BilledCost": "10.00",
+                        "EffectiveCost": "9.00",
+                        "ListCost": "11.00",
+                        "ChargeCategory": "Usage",
+                        "ServiceName": "Amazon Elastic Compute Cloud",
+                        "RegionId": "us-east-1",
+                        "ResourceId": "i-1",
+                        "Tags": json.dumps({"team": "nlp"}),
+                    }
+                )
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_export(tmp_path_factory) -> SmallExport:
     path = tmp_path_factory.mktemp("focus") / "export.csv"

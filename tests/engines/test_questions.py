@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from engines.models import Period
 from engines.query import CostQuery
 from engines.sources.focus import FocusFileSource
 from engines.teams import load_config
-from tests.conftest import FOCUS_COLUMNS
+from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
@@ -141,42 +139,9 @@ def test_trend_has_every_day_and_forecast_states_its_method(setup):
 # --- a gap inside the data ------------------------------------------------------------------
 
 
-def _two_account_export(path: Path) -> Path:
-    """Account 111… exports Jul 1 – Sep 1, account 222… from Nov 1 to Dec 5: nothing between."""
-    spans = {
-        "111111111111": (dt.date(2026, 7, 1), dt.date(2026, 9, 2)),
-        "222222222222": (dt.date(2026, 11, 1), dt.date(2026, 12, 6)),
-    }
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*FOCUS_COLUMNS, "ProviderName"])
-        writer.writeheader()
-        for account, (first, end) in spans.items():
-            for offset in range((end - first).days):
-                day = first + dt.timedelta(days=offset)
-                writer.writerow(
-                    {
-                        "BillingAccountId": account,
-                        "SubAccountId": account,
-                        "ProviderName": "AWS",
-                        "ChargePeriodStart": f"{day}T00:00:00Z",
-                        "ChargePeriodEnd": f"{day + dt.timedelta(days=1)}T00:00:00Z",
-                        "BillingCurrency": "USD",
-                        "BilledCost": "10.00",
-                        "EffectiveCost": "9.00",
-                        "ListCost": "11.00",
-                        "ChargeCategory": "Usage",
-                        "ServiceName": "Amazon Elastic Compute Cloud",
-                        "RegionId": "us-east-1",
-                        "ResourceId": "i-1",
-                        "Tags": json.dumps({"team": "nlp"}),
-                    }
-                )
-    return path
-
-
 def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path):
     config = load_config(DEMO_TEAMS.read_text(), filename="teams.toml")
-    source = FocusFileSource(str(_two_account_export(tmp_path / "export.csv")))
+    source = FocusFileSource(str(write_two_account_export(tmp_path / "export.csv")))
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1), "November 2026")
 
     answer = questions.team_cost(

@@ -276,6 +276,35 @@ def test_compare_with_a_month_only_partly_in_the_export_shows_no_change(
     assert "There is no data for Sep 1 – Sep 24, 2026 to compare with" in text
 
 
+# --- fair comparisons (issue 13) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["team nlp", "top", "compare mtd vs last month"])
+def test_every_answer_says_which_day_its_data_runs_through(stack: Stack, question: str):
+    answer = ask(stack, question)
+    footer = answer["blocks"][-1]
+    assert footer["type"] == "context"
+    assert "Data through Nov 23, 2026" in footer["elements"][0]["text"]
+
+
+def test_against_missing_data_no_change_figure_and_no_arrow_on_any_service(
+    stack: Stack, small_export: SmallExport
+):
+    answer = ask(stack, "team nlp last 999d")
+
+    services = small_export.by_service(team="nlp", start=dt.date(2024, 2, 25), end=TODAY)
+    text = shown(answer)
+    assert f"*{money(sum(services.values()))}* billed" in text
+    assert " vs $" not in text and "chart_with" not in text and "%)" not in text
+    assert fields(answer) == [  # each service's cost, no arrow and no change
+        f"*{service}*\n{money(amount)}"
+        for service, amount in sorted(services.items(), key=lambda item: -item[1])
+    ]
+    assert text.count("to compare with") == 1
+    # The 999 days before Feb 25, 2024 (none in the export, which starts Sep 25, 2026)
+    assert "There is no data for Jun 1, 2021 – Feb 24, 2024 to compare with" in text
+
+
 # --- forecast -----------------------------------------------------------------------------
 
 
