@@ -187,11 +187,10 @@ class BillingFileSource(ServiceBreakdownMixin):
             days.setdefault(name, set()).add(day)
             if row[-1]:
                 usage.setdefault(name, set()).add(day)
-        # Usage days tell what the export covers; a month's tax line dated on the 1st does not.
-        return coverage_from_days(
-            f"{self.kind} export",
-            {name: usage.get(name) or all_days for name, all_days in days.items()},
-        )
+        # Usage days tell what the export covers; a month's tax line dated on the 1st does
+        # not, nor a part (a billing account) with monthly fees only: it would look like a
+        # month of gaps.
+        return coverage_from_days(f"{self.kind} export", usage or days)
 
     def matching_files(self) -> list[str]:
         """The files the path or glob names now; ``CostSourceError`` when there are none."""

@@ -170,6 +170,26 @@ def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path
     )
 
 
+def test_an_account_billing_only_monthly_fees_is_no_gap(tmp_path):
+    config = load_config(DEMO_TEAMS.read_text(), filename="teams.toml")
+    spans = {"222222222222": (dt.date(2026, 10, 1), dt.date(2026, 12, 6))}
+    export = write_two_account_export(
+        tmp_path / "export.csv", spans, monthly_fees=("333333333333",)
+    )
+    source = FocusFileSource(str(export))
+    assert source.coverage().gaps == ()  # 333…'s fee on the 1st is not a month of missing days
+
+    answer = questions.team_cost(
+        source,
+        config.teams,
+        config.shared,
+        team_name="nlp",
+        period=Period(dt.date(2026, 12, 1), dt.date(2026, 12, 7), "month to date"),
+    )
+    assert answer.notes == ()
+    assert (answer.total, answer.previous_total) == (Decimal("149.00"), Decimal("149.00"))
+
+
 class _NoCoverage:
     """A source that cannot say which days it covers (as Cost Explorer)."""
 
