@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
+from engines.coverage import Coverage, coverage_up_to_yesterday, fair_comparison
 from engines.errors import CostSourceError, UserInputError
 from engines.forecast import MonthEndForecast, forecast_month_end
 from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
-from engines.periods import previous_period
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.teams import find_team
@@ -32,6 +32,7 @@ NO_VALUE = "(none)"
 DEFAULT_CURRENCY = "USD"
 _ZERO = Decimal(0)
 EXPECTED_LAG = dt.timedelta(days=2)
+_SOURCE_DATA = {"ce": "Cost Explorer data", "athena": "Athena table"}
 
 
 class Source(Protocol):
@@ -80,6 +81,12 @@ class Answer:
     source: str = ""
     notes: tuple[str, ...] = ()
     lines_compared: bool = True  # False when lines have no counterpart before (by day)
+    data_through: dt.date | None = None  # the last day the source's data covers
+
+    @property
+    def compared(self) -> bool:
+        """Whether there is a fair comparison (else no change figure at all)."""
+        return self.previous_period is not None
 
     @property
     def change(self) -> Decimal:
@@ -87,7 +94,7 @@ class Answer:
 
     @property
     def change_pct(self) -> Decimal | None:
-        if not self.previous_total:
+        if not self.compared or not self.previous_total:
             return None
         return (self.change / abs(self.previous_total) * 100).quantize(Decimal("0.01"))
 
@@ -100,10 +107,14 @@ class Answer:
             "metric": self.metric.value,
             "currency": self.currency,
             "total": str(self.total),
-            "previous_total": str(self.previous_total),
+            "previous_total": str(self.previous_total) if self.compared else None,
             "by": self.dimension,
             "groups": [
-                {"key": line.key, "cost": str(line.amount), "previous": str(line.previous)}
+                {
+                    "key": line.key,
+                    "cost": str(line.amount),
+                    "previous": str(line.previous) if self.lines_compared else None,
+                }
                 for line in self.lines
             ]
             + (
@@ -111,7 +122,7 @@ class Answer:
                     {
                         "key": "(others)",
                         "cost": str(self.others),
-                        "previous": str(self.others_previous),
+                        "previous": str(self.others_previous) if self.lines_compared else None,
                     }
                 ]
                 if self.others
@@ -123,6 +134,7 @@ class Answer:
             },
             "source": self.source,
             "notes": list(self.notes),
+            "data_through": self.data_through.isoformat() if self.data_through else None,
         }
 
 
@@ -190,6 +202,7 @@ def team_cost(
     metric: Metric = Metric.BILLED,
     by: str = "service",
     count: int = 8,
+    today: dt.date | None = None,
 ) -> Answer:
     """A team's cost for a period grouped by a dimension, with its share of shared costs.
 
@@ -197,25 +210,30 @@ def team_cost(
         source: where costs come from.
         teams, shared: the teams file.
         team_name: as typed (case-insensitive; near misses raise ``UnknownTeamError``).
-        period: the period; it is compared with ``previous_period(period)``.
+        period: the period, cut at the last day with data; it is compared with the same
+            days before (``engines.coverage.fair_comparison``), or not at all.
         metric: billed, effective or list.
         by: a dimension (``service``, ``tag:<key>``, ...).
         count: how many groups to list before "others".
+        today: the user's today: a source that cannot say what it covers (Cost Explorer)
+            is taken to cover the days up to yesterday.
     """
     team = find_team(teams, team_name)
     dimension = _dimension(by, allow_team=False)
-    notes = check_coverage(source, period)
-    before = previous_period(period)
-    notes += _comparison_note(source, before)
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, period)
+    fair = fair_comparison(period, coverage)
+    period, before = fair.period, fair.previous
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
-    then = _team_lines(source, teams, shared, team, before, metric, dimension)
+    then = _team_lines(source, teams, shared, team, before, metric, dimension) if before else _NONE
     answer = _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
+    notes += fair.notes
     if not answer.total and not answer.lines:
         notes += (
             f"No costs matched {team.name}'s rule ({_describe_rule(team)}) in this period: "
             "are its resources tagged that way?",
         )
-    return replace(answer, notes=notes)
+    return replace(answer, notes=notes, data_through=fair.data_through)
 
 
 def top_costs(
@@ -227,20 +245,27 @@ def top_costs(
     metric: Metric = Metric.BILLED,
     by: str = TEAM,
     count: int = 10,
+    today: dt.date | None = None,
 ) -> Answer:
-    """The biggest costs across the organisation, by team (allocated) or by a dimension."""
-    notes = check_coverage(source, period)
-    before = previous_period(period)
-    notes += _comparison_note(source, before)
+    """The biggest costs across the organisation, by team (allocated) or by a dimension.
+
+    Compared as ``team_cost`` is (``today`` likewise)."""
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, period)
+    fair = fair_comparison(period, coverage)
+    period, before = fair.period, fair.previous
+    then: tuple[Amounts, Amounts] = _NONE
     if by == TEAM:
         now = _by_team(source, teams, shared, period, metric)
-        then = _by_team(source, teams, shared, before, metric)
+        if before:
+            then = _by_team(source, teams, shared, before, metric)
     else:
         dimension = _dimension(by, allow_team=True)
         now = _grouped(source, CostQuery(period, metric, CostFilter(), (dimension,)))
-        then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
+        if before:
+            then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
     answer = _answer("all teams", period, before, metric, by, now, then, count, source)
-    return replace(answer, notes=notes)
+    return replace(answer, notes=notes + fair.notes, data_through=fair.data_through)
 
 
 def untagged_costs(
@@ -252,16 +277,19 @@ def untagged_costs(
     metric: Metric = Metric.BILLED,
     by: str = "service",
     count: int = 10,
+    today: dt.date | None = None,
 ) -> Answer:
-    """Cost that no team or shared rule claims, grouped by a dimension."""
+    """Cost that no team or shared rule claims, grouped by a dimension (compared as
+    ``team_cost`` is)."""
     dimension = _dimension(by, allow_team=False)
-    notes = check_coverage(source, period)
-    before = previous_period(period)
-    notes += _comparison_note(source, before)
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, period)
+    fair = fair_comparison(period, coverage)
+    period, before = fair.period, fair.previous
     now = _untagged(source, teams, shared, period, metric, dimension)
-    then = _untagged(source, teams, shared, before, metric, dimension)
+    then = _untagged(source, teams, shared, before, metric, dimension) if before else _NONE
     answer = _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
-    return replace(answer, notes=notes)
+    return replace(answer, notes=notes + fair.notes, data_through=fair.data_through)
 
 
 def compare_periods(
@@ -275,24 +303,40 @@ def compare_periods(
     metric: Metric = Metric.BILLED,
     by: str = "service",
     count: int = 8,
+    today: dt.date | None = None,
 ) -> Answer:
-    """Two periods side by side, lines ordered by how much they moved (biggest first)."""
+    """Two periods side by side, lines ordered by how much they moved (biggest first).
+
+    Both are cut at the last day with data; when a day of either falls outside the data
+    there is no change figure (``engines.coverage.fair_comparison``)."""
     dimension = _dimension(by, allow_team=False)
-    notes = check_coverage(source, current) + check_coverage(source, baseline)
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, current)
+    fair = fair_comparison(current, coverage, baseline=baseline)
+    current, before = fair.period, fair.previous
+    then: tuple[Amounts, Amounts] = _NONE
     if team_name:
         team = find_team(teams, team_name)
         now = _team_lines(source, teams, shared, team, current, metric, dimension)
-        then = _team_lines(source, teams, shared, team, baseline, metric, dimension)
+        if before:
+            then = _team_lines(source, teams, shared, team, before, metric, dimension)
         subject = team.name
     else:
         now = _grouped(source, CostQuery(current, metric, CostFilter(), (dimension,)))
-        then = _grouped(source, CostQuery(baseline, metric, CostFilter(), (dimension,)))
+        if before:
+            then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
         subject = "all teams"
-    answer = _answer(subject, current, baseline, metric, dimension.label, now, then, 0, source)
+    answer = _answer(subject, current, before, metric, dimension.label, now, then, 0, source)
     movers = sorted(answer.lines, key=lambda line: (-abs(line.change), line.key))
     kept, rest = movers[:count], movers[count:]
     others = sum((line.amount for line in rest), _ZERO)
-    return replace(answer, lines=tuple(kept), others=others, notes=notes)
+    return replace(
+        answer,
+        lines=tuple(kept),
+        others=others,
+        notes=notes + fair.notes,
+        data_through=fair.data_through,
+    )
 
 
 def daily_trend(
@@ -437,39 +481,48 @@ def _add_day(
     rows[key] = rows.get(key, _ZERO) + amount
 
 
+def data_coverage(source: Source, today: dt.date | None = None) -> Coverage | None:
+    """What ``source``'s data covers: its own answer (billing files), else every day up to
+    yesterday when ``today`` is known (Cost Explorer), else None (unknown)."""
+    coverage_of = getattr(source, "coverage", None)
+    if coverage_of is not None:
+        covered: Coverage | None = coverage_of()
+        return covered
+    if today is None:
+        return None
+    return coverage_up_to_yesterday(_SOURCE_DATA.get(source.name, f"{source.name} data"), today)
+
+
 def check_coverage(source: Source, period: Period) -> tuple[str, ...]:
     """Notes on how much of ``period`` the source's data covers.
 
     Raises:
         CostSourceError: no day of ``period`` is in the data (naming what the data covers).
     """
-    coverage_of = getattr(source, "coverage", None)
-    covered = coverage_of() if coverage_of else None
-    if covered is None:
+    return _coverage_notes(data_coverage(source), period)
+
+
+def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]:
+    if covered is None or covered.first is None:
         return ()
-    if period.end <= covered.start or period.start >= covered.end:
+    span = Period(covered.first, covered.through + dt.timedelta(days=1))
+    if period.end <= span.start or period.start >= span.end:
         raise CostSourceError(
             f"There is no cost data for {period.describe()}: the {covered.label} covers "
-            f"{_span(covered)}. Ask about a period in that range."
+            f"{_span(span)}. Ask about a period in that range."
         )
     # Exports arrive a day or two late: only a longer gap at the end is worth a note.
-    lagging = period.end > covered.end + EXPECTED_LAG
-    if period.start < covered.start or lagging:
-        overlap = Period(max(period.start, covered.start), min(period.end, covered.end))
-        span, asked = _span(overlap), period.describe()
-        return (f"The {covered.label} has data for {span} only, not all of {asked}.",)
-
+    lagging = period.end > span.end + EXPECTED_LAG
+    if period.start < span.start or lagging:
+        overlap = Period(max(period.start, span.start), min(period.end, span.end))
+        return (
+            f"The {covered.label} has data for {_span(overlap)} only, not all of "
+            f"{period.describe()}.",
+        )
     return ()
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _comparison_note(source: Source, before: Period) -> tuple[str, ...]:
-    try:
-        return check_coverage(source, before)
-    except CostSourceError:
-        return (f"There is no data for {before.describe()} to compare with.",)
 
 
 def _span(period: Period) -> str:
@@ -484,6 +537,7 @@ def _describe_rule(team: Team) -> str:
 
 
 Amounts = dict[str, dict[str, Decimal]]  # currency → key → amount
+_NONE: tuple[Amounts, Amounts] = ({}, {})  # nothing to compare with
 
 
 def _dimension(by: str, *, allow_team: bool) -> Dimension:
@@ -654,7 +708,7 @@ def _sum_budgets(teams: Mapping[str, Team]) -> Decimal | None:
 def _answer(
     subject: str,
     period: Period,
-    before: Period,
+    before: Period | None,
     metric: Metric,
     dimension: str,
     now: tuple[Amounts, Amounts],
@@ -711,7 +765,7 @@ def _answer(
         shared=shares,
         other_currencies={code: amount for code, amount in other_currencies.items() if amount},
         source=source.name,
-        lines_compared=not by_day,
+        lines_compared=not by_day and before is not None,
     )
 
 

@@ -214,6 +214,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             period=period,
             metric=request.metric,
             by=by,
+            today=deps.today(),
         )
 
     def render(answer: Result) -> Reply:
@@ -225,7 +226,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
                 title=title,
                 budget=team.monthly_budget,
                 asked_by=asked_by,
-                today_in_period=period.start <= deps.today() < period.end,
+                today_in_period=answer.period.start <= deps.today() < answer.period.end,
             )
         )
 
@@ -245,6 +246,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
             metric=request.metric,
             by=request.group_by,
             count=request.count,
+            today=deps.today(),
         )
 
     title = f"Top {request.count} by {request.group_by} · {period.label or 'cost'}"
@@ -267,6 +269,7 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
             period=period,
             metric=request.metric,
             by=request.group_by,
+            today=deps.today(),
         )
 
     title = f"Untagged · {period.label or 'cost'}"
@@ -291,6 +294,7 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
             baseline=baseline,
             team_name=team_name,
             metric=request.metric,
+            today=deps.today(),
         )
 
     subject = team_name or "all teams"
@@ -365,7 +369,7 @@ def _answer_renderer(
             answer,
             title=title,
             asked_by=asked_by,
-            today_in_period=period.start <= deps.today() < period.end,
+            today_in_period=answer.period.start <= deps.today() < answer.period.end,
             movers=movers,
         )
         return Reply(message)

@@ -139,6 +139,55 @@ def _export_rows() -> list[dict[str, str]]:
     return rows
 
 
+def write_two_account_export(
+    path: Path,
+    spans: dict[str, tuple[dt.date, dt.date]] | None = None,
+    *,
+    monthly_fees: tuple[str, ...] = (),
+) -> Path:
+    """A FOCUS CSV of $10.00 a day of nlp's EC2 per billing account over each span (first day
+    included, end excluded): by default account 111… from Jul 1 to Sep 1 and account 222…
+    from Nov 1 to Dec 5, nothing between. ``monthly_fees`` accounts bill only a $99.00 fee
+    (``Purchase``) on the 1st of each month of the spans.
+    """
+    spans = spans or {
+        "111111111111": (dt.date(2026, 7, 1), dt.date(2026, 9, 2)),
+        "222222222222": (dt.date(2026, 11, 1), dt.date(2026, 12, 6)),
+    }
+    first_days = sorted({first + dt.timedelta(days=n) for first, end in spans.values()
+                         for n in range((end - first).days)})  # fmt: skip
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*FOCUS_COLUMNS, "ProviderName"])
+        writer.writeheader()
+        lines = [
+            (account, day, "Usage", "10.00")
+            for account, (first, end) in spans.items()
+            for day in (first + dt.timedelta(days=n) for n in range((end - first).days))
+        ]
+        lines += [(account, day, "Purchase", "99.00") for account in monthly_fees
+                  for day in first_days if day.day == 1]  # fmt: skip
+        for account, day, category, amount in lines:
+            writer.writerow(
+                {
+                    "BillingAccountId": account,
+                    "SubAccountId": account,
+                    "ProviderName": "AWS",
+                    "ChargePeriodStart": f"{day}T00:00:00Z",
+                    "ChargePeriodEnd": f"{day + dt.timedelta(days=1)}T00:00:00Z",
+                    "BillingCurrency": "USD",
+                    "BilledCost": amount,
+                    "EffectiveCost": amount,
+                    "ListCost": amount,
+                    "ChargeCategory": category,
+                    "ServiceName": "Amazon Elastic Compute Cloud",
+                    "RegionId": "us-east-1",
+                    "ResourceId": "i-1",
+                    "Tags": json.dumps({"team": "nlp"}),
+                }
+            )
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_export(tmp_path_factory) -> SmallExport:
     path = tmp_path_factory.mktemp("focus") / "export.csv"

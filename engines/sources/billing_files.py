@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 
 import duckdb
 
+from engines.coverage import Coverage, coverage_from_days
 from engines.errors import CostSourceError
-from engines.models import Period
-from engines.query import CostQuery, CostResult, Dimension, DimensionKind
+from engines.query import CostQuery, CostResult
 from engines.sources.sql import (
     MONEY,
     BillingSchema,
@@ -46,7 +46,6 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGIN
 _NUMERIC_PREFIXES = (*_INTEGER_TYPES, "DECIMAL", "DOUBLE", "FLOAT", "REAL", "USMALLINT")
 
 # One macro turns every spelling of null in an export into NULL.
-ALL_TIME = Period(dt.date(1970, 1, 1), dt.date(2200, 1, 1), "all time")
 _NULL_MACRO = """
 CREATE MACRO billing_value(raw) AS
     CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
@@ -105,7 +104,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         self._answers: OrderedDict[tuple[object, ...], CostResult] = OrderedDict()
         self._answers_lock = threading.Lock()
         self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
-        self._coverage: tuple[object, Period | None] | None = None
+        self._coverage: tuple[object, Coverage | None] | None = None
         # One in-memory database, opened once (~15 ms, more than a small scan); each scan
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
@@ -142,31 +141,56 @@ class BillingFileSource(ServiceBreakdownMixin):
             self._scans_in_flight.pop(key, None)
         return answered
 
-    def coverage(self) -> Period | None:
-        """The first to the last day that has any line in the files (None when empty).
+    def coverage(self) -> Coverage | None:
+        """The days the files have data for, and the gaps inside, per part of the export
+        (provider and billing account, where the files say); None when they are empty.
 
-        Answered with the ordinary query machinery (grouped by day over all time), so it is
-        cached with the files' identity like any other answer.
+        One scan of the charge days (grouped, so only a row per part and day comes back),
+        remembered with the files' identity.
         """
-        identity = _files_identity(self._matching_paths())
+        paths = self._matching_paths()
+        identity = _files_identity(paths)
         remembered = self._coverage
         if remembered is not None and remembered[0] == identity:
             return remembered[1]
-        covered = self._scan_coverage()
+        covered = self._scan_coverage(paths)
         self._coverage = (identity, covered)
         return covered
 
-    def _scan_coverage(self) -> Period | None:
-        by_day = (Dimension(DimensionKind.DAY), Dimension(DimensionKind.CHARGE_CATEGORY))
-        groups = self.costs(CostQuery(period=ALL_TIME, group_by=by_day)).groups
-        # Usage days tell what the export covers; a month's tax line dated on the 1st does not.
-        usage = {g.key[0] for g in groups if g.key[0] and g.key[1].lower() == "usage"}
-        days = sorted(usage or {g.key[0] for g in groups if g.key[0]})
-
-        if not days:
-            return None
-        first, last = dt.date.fromisoformat(days[0][:10]), dt.date.fromisoformat(days[-1][:10])
-        return Period(first, last + dt.timedelta(days=1), f"{self.kind} export")
+    def _scan_coverage(self, paths: list[str]) -> Coverage | None:
+        schema = self.schema
+        parts = schema.export_parts
+        columns = (schema.charge_start, schema.charge_category, *(c for c, _ in parts))
+        part_sql = [f"coalesce(\"{column}\", '')" for column, _ in parts]
+        day_sql = f'CAST(CAST("{schema.charge_start}" AS DATE) AS VARCHAR)'
+        usage_sql = f"bool_or(lower(coalesce(\"{schema.charge_category}\", '')) = 'usage')"
+        keys = ", ".join([*part_sql, day_sql])
+        with self._database.cursor() as connection:
+            files = [self._describe_file(connection, path, columns) for path in paths]
+            lines = _joined_files(files, columns, schema)
+            sql = (
+                SqlQuery(f"SELECT {keys}, {usage_sql} FROM ")
+                + lines
+                + SqlQuery(f'\nWHERE "{schema.charge_start}" IS NOT NULL GROUP BY ALL')
+            )
+            try:
+                rows = connection.execute(sql.text, sql.params).fetchall()
+            except duckdb.Error as error:
+                raise self._bad_value_error(connection, files, columns) or CostSourceError(
+                    f"Could not read the days of the {self.kind} files: {_first_line(error)}"
+                ) from None
+        days: dict[str, set[dt.date]] = {}
+        usage: dict[str, set[dt.date]] = {}
+        for row in rows:
+            name = _part_name(row[: len(parts)], parts)
+            day = dt.date.fromisoformat(str(row[len(parts)])[:10])
+            days.setdefault(name, set()).add(day)
+            if row[-1]:
+                usage.setdefault(name, set()).add(day)
+        # Usage days tell what the export covers; a month's tax line dated on the 1st does
+        # not, nor a part (a billing account) with monthly fees only: it would look like a
+        # month of gaps.
+        return coverage_from_days(f"{self.kind} export", usage or days)
 
     def matching_files(self) -> list[str]:
         """The files the path or glob names now; ``CostSourceError`` when there are none."""
@@ -346,6 +370,14 @@ def _bad_value(
     """
     found = connection.execute(sql, [file.path]).fetchall()
     return (str(found[0][0]), expected) if found else None
+
+
+def _part_name(values: tuple[object, ...], parts: tuple[tuple[str, str], ...]) -> str:
+    """How a message names one part of an export: "AWS account 123456789012"."""
+    words = [
+        f"{word} {value}".strip() for value, (_, word) in zip(values, parts, strict=True) if value
+    ]
+    return " ".join(words)
 
 
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:

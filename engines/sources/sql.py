@@ -130,6 +130,9 @@ class BillingSchema:
         tags: the tags column; ``tags_format`` says how it stores them.
         tag_key: turns a tag key as people write it into the key the table stores.
         optional: columns a file may lack (read as null) without failing the query.
+        export_parts: columns naming who delivers each part of the export (provider,
+            billing account), with the word that goes before a value in a message ("" for
+            none); coverage and its gaps are found per part. Optional columns.
     """
 
     name: str
@@ -146,6 +149,7 @@ class BillingSchema:
     tags_format: TagsFormat
     tag_key: Callable[[str], str] = _identity
     optional: frozenset[str] = field(default_factory=frozenset)
+    export_parts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ _FOCUS_COLUMNS = {
     "ResourceId": ColumnKind.TEXT,
     "ChargeCategory": ColumnKind.TEXT,
     "Tags": ColumnKind.MAP,
+    "ProviderName": ColumnKind.TEXT,
+    "BillingAccountId": ColumnKind.ACCOUNT,
 }
 
 FOCUS = BillingSchema(
@@ -192,6 +198,8 @@ FOCUS = BillingSchema(
     charge_category="ChargeCategory",
     tags="Tags",
     tags_format=TagsFormat.MAP,
+    optional=frozenset({"ProviderName", "BillingAccountId"}),
+    export_parts=(("ProviderName", ""), ("BillingAccountId", "account")),
 )
 """FOCUS 1.x as AWS Data Exports delivers it (and as Athena sees it): ``Tags`` is a map."""
 
@@ -273,6 +281,7 @@ CUR = BillingSchema(
         "product_region_code": ColumnKind.TEXT,
         "line_item_resource_id": ColumnKind.TEXT,
         "resource_tags": ColumnKind.MAP,
+        "bill_payer_account_id": ColumnKind.ACCOUNT,
     },
     charge_start="line_item_usage_start_date",
     costs={
@@ -294,7 +303,8 @@ CUR = BillingSchema(
     tags="resource_tags",
     tags_format=TagsFormat.MAP,
     tag_key=cur_tag_key,
-    optional=frozenset({"product", "product_servicecode"}),
+    optional=frozenset({"product", "product_servicecode", "bill_payer_account_id"}),
+    export_parts=(("bill_payer_account_id", "payer account"),),
 )
 """CUR 2.0 (AWS Data Exports): fixed columns, ``product`` and ``resource_tags`` maps."""
 

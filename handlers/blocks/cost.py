@@ -125,7 +125,8 @@ def build_answer_message(
     currency = answer.currency
     total = money(answer.total, currency)
     headline = f"*{total}* {answer.metric.label}\n{answer.period.describe()}"
-    blocks = [header(title), section(f"{headline}\n{_change_line(answer)}")]
+    change_line = _change_line(answer)
+    blocks = [header(title), section(f"{headline}\n{change_line}" if change_line else headline)]
     blocks.extend(_group_sections(answer, movers=movers))
     blocks.extend(section(f":information_source: {escape(note)}") for note in answer.notes)
 
@@ -138,10 +139,9 @@ def build_answer_message(
             section(f":information_source: Also billed in other currencies (not added): {others}")
         )
     blocks.append(context(_footer(answer, asked_by, today_in_period)))
-    fallback = (
-        f"{answer.subject}: {total} {answer.metric.label}, {answer.period.describe()}. "
-        + _change_text(answer)
-    )
+    fallback = f"{answer.subject}: {total} {answer.metric.label}, {answer.period.describe()}."
+    if answer.compared:
+        fallback += " " + _change_text(answer)
     return message(fallback, blocks, response_type="in_channel")
 
 
@@ -195,15 +195,25 @@ def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = ""
 
 def _group_sections(answer: Answer, *, movers: bool) -> list[Block]:
     fields = [
-        _field(line, answer.currency, movers=movers, compared=answer.lines_compared)
+        _field(
+            line,
+            answer.currency,
+            movers=movers and answer.compared,
+            compared=answer.lines_compared and answer.compared,
+        )
         for line in answer.lines
     ]
     if answer.others:
         fields.append(f"*Others*\n{money(answer.others, answer.currency)}")
-    fields.extend(_field(line, answer.currency, movers=False) for line in answer.shared)
+    fields.extend(
+        _field(line, answer.currency, movers=False, compared=answer.compared)
+        for line in answer.shared
+    )
     if not fields:
         return [section("_No costs in this period._")]
-    heading = "*Biggest movers*" if movers else f"*By {escape(answer.dimension)}*"
+    heading = (
+        "*Biggest movers*" if movers and answer.compared else f"*By {escape(answer.dimension)}*"
+    )
     return [
         section(heading if start == 0 else " ", fields=fields[start : start + MAX_FIELDS])
         for start in range(0, len(fields), MAX_FIELDS)
@@ -221,6 +231,10 @@ def _field(line: Line, currency: str, *, movers: bool, compared: bool = True) ->
 
 
 def _change_line(answer: Answer) -> str:
+    """The change against the period compared with; "" when there is no fair comparison
+    (the notes say why: never a change against missing data)."""
+    if not answer.compared:
+        return ""
     icon = ":chart_with_upwards_trend:" if answer.change > 0 else ":chart_with_downwards_trend:"
     if answer.change == 0:
         icon = ":heavy_minus_sign:"
@@ -251,7 +265,12 @@ def _budget_line(answer: Answer, budget: Decimal | None) -> str:
 
 def _footer(answer: Answer, asked_by: str, today_in_period: bool) -> str:
     credit = _source_credit(answer.source, answer.metric.label, answer.currency, asked_by)
-    return ("Today's costs are still arriving. · " if today_in_period else "") + credit
+    through = answer.data_through
+    return (
+        ("Today's costs are still arriving. · " if today_in_period else "")
+        + (f"Data through {through:%b %-d, %Y} · " if through else "")
+        + credit
+    )
 
 
 def _source_credit(source: str, metric_label: str, currency: str, asked_by: str) -> str:

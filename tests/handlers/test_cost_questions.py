@@ -234,23 +234,75 @@ def test_untagged_is_the_sum_of_the_untagged_rows(stack: Stack, small_export: Sm
 def test_compare_shows_both_periods_and_the_biggest_movers_first(
     stack: Stack, small_export: SmallExport
 ):
+    answer = ask(stack, "compare 2026-11-01..2026-11-10 vs 2026-10-01..2026-10-10 team nlp")
+
+    november = small_export.by_service(
+        team="nlp", start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 11)
+    )
+    october = small_export.by_service(
+        team="nlp", start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 11)
+    )
+    movers = sorted(november, key=lambda service: -abs(november[service] - october[service]))
+    text = shown(answer)
+    assert "nlp · 2026-11-01 to 2026-11-10 vs 2026-10-01 to 2026-10-10" in text
+    assert f"*{money(sum(november.values()))}* billed" in text
+    assert f"vs {money(sum(october.values()))} in 2026-10-01 to 2026-10-10" in text
+    assert "*Biggest movers*" in text
+    assert fields(answer) == [
+        f"*{service}*\n{money(october[service])} → {money(november[service])} "
+        f":arrow_up: {signed_money(november[service] - october[service])}"
+        for service in movers
+    ]
+    assert "Data through Nov 23, 2026" in text
+
+
+def test_compare_with_a_month_only_partly_in_the_export_shows_no_change(
+    stack: Stack, small_export: SmallExport
+):
+    # Was: October against the 6 days of September in the export, as if Sep 1 – 24 had
+    # cost $0.00, with an arrow up on every service.
     answer = ask(stack, "compare 2026-10 vs 2026-09 team nlp")
 
     october = small_export.by_service(team="nlp", **OCTOBER)
-    september = small_export.by_service(team="nlp", **SEPTEMBER)
-    movers = sorted(october, key=lambda service: -abs(october[service] - september[service]))
     text = shown(answer)
-    assert "nlp · October 2026 vs September 2026" in text
     assert f"*{money(sum(october.values()))}* billed" in text
-    assert f"vs {money(sum(september.values()))} in September 2026" in text
-    assert "*Biggest movers*" in text
+    assert " vs $" not in text and "arrow" not in text and "→" not in text
+    assert "Biggest movers" not in text
     assert fields(answer) == [
-        f"*{service}*\n{money(september[service])} → {money(october[service])} "
-        f":arrow_up: {signed_money(october[service] - september[service])}"
-        for service in movers
+        f"*{service}*\n{money(amount)}"
+        for service, amount in sorted(october.items(), key=lambda item: -item[1])
     ]
-    # September is only partly in the export, and the answer says so.
-    assert "has data for Sep 25 – Sep 30, 2026 only" in text
+    assert text.count("to compare with") == 1
+    assert "There is no data for Sep 1 – Sep 24, 2026 to compare with" in text
+
+
+# --- fair comparisons (issue 13) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["team nlp", "top", "compare mtd vs last month"])
+def test_every_answer_says_which_day_its_data_runs_through(stack: Stack, question: str):
+    answer = ask(stack, question)
+    footer = answer["blocks"][-1]
+    assert footer["type"] == "context"
+    assert "Data through Nov 23, 2026" in footer["elements"][0]["text"]
+
+
+def test_against_missing_data_no_change_figure_and_no_arrow_on_any_service(
+    stack: Stack, small_export: SmallExport
+):
+    answer = ask(stack, "team nlp last 999d")
+
+    services = small_export.by_service(team="nlp", start=dt.date(2024, 2, 25), end=TODAY)
+    text = shown(answer)
+    assert f"*{money(sum(services.values()))}* billed" in text
+    assert " vs $" not in text and "chart_with" not in text and "%)" not in text
+    assert fields(answer) == [  # each service's cost, no arrow and no change
+        f"*{service}*\n{money(amount)}"
+        for service, amount in sorted(services.items(), key=lambda item: -item[1])
+    ]
+    assert text.count("to compare with") == 1
+    # The 999 days before Feb 25, 2024 (none in the export, which starts Sep 25, 2026)
+    assert "There is no data for Jun 1, 2021 – Feb 24, 2024 to compare with" in text
 
 
 # --- forecast -----------------------------------------------------------------------------

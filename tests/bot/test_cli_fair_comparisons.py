@@ -1,0 +1,136 @@
+"""Issue 13, found in the demo world on 2026-12-06 UTC (billing data through Dec 5), asked
+through ``costbot cost`` as a user would: compare like with like, never against missing
+data, and say which day the data runs through.
+
+The demo world's export is written as the demo writes it (``write_focus_export``) with the
+clock at 2026-12-06 15:00 UTC; the figures expected are the bot's own answers to the same
+days typed out, or added up from the export's rows by the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+import bot.app
+from bot.cli import main
+from bot.demo.focus_export import write_focus_export
+from handlers.blocks.common import money, percent, signed_money
+from tests.conftest import DEMO_TEAMS, write_two_account_export
+
+DEMO_NOW = dt.datetime(2026, 12, 6, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo") / "focus"
+    write_focus_export(directory, instance_ids={}, account_id="123456789012", now=DEMO_NOW)
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def configured(demo_export: Path, tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTBOT_TEAMS", str(DEMO_TEAMS))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{demo_export}/*.parquet")
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "cli.db"))
+    frozen = functools.partial(bot.app.build_deps, now=lambda: DEMO_NOW)
+    monkeypatch.setattr(bot.app, "build_deps", frozen)
+
+
+def cost(capsys, *words: str) -> str:
+    code = main(["cost", *words])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in out + err
+    return out
+
+
+def answer(capsys, *words: str) -> dict[str, Any]:
+    return json.loads(cost(capsys, *words, "--json"))
+
+
+def test_the_demo_export_runs_through_the_day_before_now(demo_export: Path):
+    days = {
+        row["ChargePeriodStart"].date()
+        for path in demo_export.glob("*.parquet")
+        for row in pq.read_table(path, columns=["ChargePeriodStart"]).to_pylist()
+    }
+    assert max(days) == dt.date(2026, 12, 5)
+
+
+@pytest.mark.parametrize("question", [("team", "fraud-detection"), ("top",)])
+def test_month_to_date_compares_dec_1_to_5_with_nov_1_to_5(capsys, question):
+    mtd = answer(capsys, *question)
+    typed = answer(capsys, *question, "2026-12-01..2026-12-05")
+
+    assert (mtd["period"]["start"], mtd["period"]["end"]) == ("2026-12-01", "2026-12-06")
+    assert mtd["previous_period"] == {
+        "start": "2026-11-01",
+        "end": "2026-11-06",  # Nov 1 – 5, not Nov 1 – 6
+        "label": "same days of November",
+    }
+    assert mtd["data_through"] == "2026-12-05"
+    # The same days typed out give the same figures: one question, one answer.
+    assert (mtd["total"], mtd["previous_total"]) == (typed["total"], typed["previous_total"])
+    assert typed["previous_period"]["start"] == "2026-11-01"
+    assert typed["previous_period"]["end"] == "2026-11-06"
+
+    total, before = Decimal(mtd["total"]), Decimal(mtd["previous_total"])
+    text = cost(capsys, *question)
+    change = (
+        f"{signed_money(total - before)} ({percent((total - before) / before * 100, signed=True)})"
+    )
+    assert f"{change} vs {money(before)} in same days of November" in text
+    assert "Data through Dec 5, 2026" in text
+    assert "Today's costs are still arriving" not in text  # Dec 6 is not in the figures
+
+
+def test_fraud_detection_month_to_date_is_up_1_percent_not_down_16(capsys):
+    text = cost(capsys, "team", "fraud-detection")
+    assert "(+1.0%) vs" in text
+
+
+def test_last_999d_shows_no_change_figure_and_says_once_there_is_nothing_to_compare(capsys):
+    text = cost(capsys, "team", "nlp", "last", "999d")
+
+    assert " vs $" not in text  # was "📈 +$46,718.05 vs $0.00"
+    assert "%" not in text.split("By service")[0]
+    assert "↑" not in text and "↓" not in text and "↗" not in text and "↘" not in text
+    assert text.count("to compare with") == 1
+    assert "There is no data for Jun 17, 2021 – Mar 11, 2024 to compare with" in text
+    assert "Data through Dec 5, 2026" in text
+    nothing = answer(capsys, "team", "nlp", "last", "999d")
+    assert nothing["previous_period"] is None and nothing["previous_total"] is None
+    assert all(group["previous"] is None for group in nothing["groups"])
+
+
+def test_compare_says_which_day_the_data_runs_through(capsys):
+    text = cost(capsys, "compare", "mtd", "vs", "2026-11-01..2026-11-05", "team", "nlp")
+    assert "Data through Dec 5, 2026" in text
+    assert "Dec 1 – Dec 5, 2026 (month to date)" in text
+
+
+def test_a_gap_between_two_accounts_is_named_with_no_change_figure(capsys, tmp_path, monkeypatch):
+    export = write_two_account_export(tmp_path / "two-accounts.csv")
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}")
+
+    text = cost(capsys, "team", "nlp", "2026-11")
+
+    assert "$300.00 billed cost" in text  # Nov 1 – 30, account 222… only
+    assert " vs $" not in text  # was "+$300.00 vs $0.00": the gap taken as no spend
+    assert "↑" not in text and "↗" not in text
+    assert "There is no data for Oct 1 – Oct 31, 2026 to compare with" in text
+    assert (
+        "no data for AWS account 111111111111 or AWS account 222222222222 "
+        "from Sep 2 to Oct 31, 2026" in text
+    )
+    assert "Data through Dec 5, 2026" in text
+    # Days on both sides of the comparison in the data: compared as usual.
+    assert "vs $50.00 in same days of November" in cost(capsys, "team", "nlp")
