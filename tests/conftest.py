@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import bot.logs
 from bot.app import Costbot, build_costbot
 from bot.demo.slack_standin import SlackStandIn
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
@@ -186,6 +187,15 @@ def write_two_account_export(
                 }
             )
     return path
+
+
+@pytest.fixture(autouse=True)
+def keep_pytest_logging(monkeypatch) -> None:
+    """The CLI's process-wide logging set-up replaces the root handlers with one writing to
+    the stderr of the moment, which pytest closes after the test; a later test's log record
+    would then fail to print. In-process CLI runs keep pytest's capture instead (the set-up
+    itself is exercised by the tests that run `costbot serve` as a process)."""
+    monkeypatch.setattr(bot.logs, "configure_logging", lambda *args, **kwargs: None)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import bot.logs
 from bot.cli import main
 from bot.demo.slack_standin import SlackStandIn
 from tests.conftest import DEMO_TEAMS
@@ -28,9 +27,7 @@ def slack() -> Iterator[SlackStandIn]:
 
 @pytest.fixture
 def environment(monkeypatch, tmp_path, small_export, slack):
-    """A configuration that starts; each test breaks one thing. The process's logging set-up
-    is left alone (it would replace pytest's capture)."""
-    monkeypatch.setattr(bot.logs, "configure_logging", lambda *args, **kwargs: None)
+    """A configuration that starts; each test breaks one thing."""
     for name, value in {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
