@@ -48,6 +48,7 @@ class Alert:
     amount: Decimal  # the spend, forecast or day's cost
     reference: Decimal  # the budget, or the 7-day average
     currency: str
+    method: str = ""  # how a forecast was made (``MonthEndForecast.method``); else empty
 
     @property
     def key(self) -> str:
@@ -109,6 +110,7 @@ def evaluate_alerts(team: Team, figures: TeamFigures) -> list[Alert]:
                     forecast.amount,
                     budget,
                     figures.currency,
+                    forecast.method,
                 )
             )
     change = team.spend_change_alert

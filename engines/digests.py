@@ -12,7 +12,8 @@ Figures (all in the team's main currency and one metric, shared costs included):
 * **The day**: the last complete day with cost before today (normally yesterday; exports
   lag), against the mean of the 7 days before it.
 * **Month to date**: the complete days of this month, against the monthly budget, with
-  the month-end forecast of ``engines.forecast`` (run-rate of the last 14 complete days).
+  the month-end forecast of ``engines.forecast`` (the trend of the last 28 complete days,
+  or the run-rate of the last 14; the digest says which).
 * **Movers**: the 3 services whose cost on the day differs most from their 7-day mean.
 * **Anomalies**: services whose cost on the day is more than 3 standard deviations and
   more than ``ANOMALY_MIN_SHARE`` of the team's daily mean above their previous 14 days.
@@ -38,7 +39,8 @@ from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_m
 from engines.models import Metric, Period, SharedCost, Team
 
 HISTORY_DAYS = 42
-"""How far back a digest looks: a month to date, 14 days of run-rate, two weeks for trends."""
+"""How far back a digest looks: a month to date, 28 days for the forecast's trend (with an
+export's lag), two weeks for anomalies."""
 AVERAGE_DAYS = 7
 ANOMALY_BASELINE_DAYS = 14
 ANOMALY_SIGMAS = 3

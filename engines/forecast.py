@@ -1,18 +1,37 @@
 """Month-end forecasts from daily costs, for sources without a forecast of their own (FOCUS, CUR).
 
-The month end is the month-to-date actual plus the rest of the month at a daily run-rate:
+The month end is the month-to-date actual plus a forecast of the rest of the month. Every
+surface that shows a forecast for export files (``/cost forecast``, digests, budget alerts,
+App Home) gets it from ``forecast_month_end``, and shows ``MonthEndForecast.method``, which
+names the method used in plain words:
 
 * **Complete days.** Today's cost so far is partial, so today is never actual: it is
   forecast, as a whole day, like every later day. Exports also lag, so the last complete day
   is the last day in the series before today; the days after it are forecast too.
 * **Actual** is the sum of the month's complete days.
-* **Run-rate** is the mean of the last 14 complete days (two whole weeks, so every weekday
-  counts twice), or of the last 7 when there are 7 to 13. A day inside the window that is
-  missing from the series cost nothing. Fewer than 7 complete days: no forecast.
-* **Band** (80%): ± 1.2816 · σ · √(R + R²/n), where σ is the standard deviation of the
-  window's daily costs, R the days forecast and n the window's days: the day-to-day noise of
-  the R days plus the uncertainty of the run-rate itself. When no day in the window is
-  negative, the rest of the month cannot be negative, so the band stops at zero.
+* **"linear trend of the last 28 days, with weekday pattern"** when there are 28 complete
+  days and they have a significant trend. Each weekday keeps its own level (the mean of its
+  4 days in the window) and all share one slope, fitted by least squares within weekdays;
+  a day ahead is its weekday's level moved along the slope. The trend is significant when
+  the slope is at least ``TREND_T`` (2.5) standard errors from zero. Band (80%):
+  ± t · σ · √(R + Σ k²/4 + C²/Sxx), with σ the scatter around the fit (20 degrees of
+  freedom, t = 1.3253), R the days forecast, k the number of them on each weekday, C the sum
+  of their distances (in days) from their weekday's middle of the window and Sxx that of the
+  window's days: the noise of the R days, plus the uncertainty of the levels and the slope.
+* **"run-rate of the last 14 days"** otherwise (no significant trend, or 14 to 27 complete
+  days; "of the last 7 days" with 7 to 13): their mean, for each day ahead. Band (80%):
+  ± 1.2816 · σ · √(R + R²/n), σ the standard deviation of the window's days and n their
+  count. Fewer than 7 complete days: no forecast.
+* A day inside the window that is missing from the series cost nothing. When no day in the
+  window is negative, no day ahead is forecast below zero and the band stops at zero.
+
+How honest the band is: ``benchmarks/forecast_backtest.py`` forecasts 1,200 synthetic
+months (flat, rising, falling, weekly pattern, noisy, with spikes; 200 of each, seed 13)
+from a random day of the month. The 80% band holds the realised month end in 79.2% of them
+(the old flat run-rate alone: 55.7%, as it misses every trend), and the point forecast is
+off by 3.5% of the month end on average (old: 5.9%). By kind the coverage runs from 72%
+(spikes, noisy, falling) to 97% (a weekly pattern without a trend, where the run-rate's
+band counts the weekday swing as noise).
 
 ``Forecast`` (``engines.forecast_models``) always means the days forecast only, as Cost
 Explorer's does; ``MonthEndForecast`` adds the actual before them, for either source.
@@ -32,8 +51,15 @@ from engines.models import Metric, Period
 WINDOWS = (14, 7)
 """Run-rate windows in days, the longest the history allows; whole weeks only."""
 MIN_DAYS = min(WINDOWS)
+TREND_DAYS = 28
+"""The trend's window: four whole weeks, so each weekday's level is a mean of 4 days."""
+TREND_T = Decimal("2.5")
+"""A slope this many standard errors from zero is a trend; a smaller one is noise."""
 BAND_Z = Decimal("1.2816")
-"""The normal quantile for a two-sided 80% band."""
+"""The normal quantile for a two-sided 80% band (the run-rate's)."""
+BAND_T = Decimal("1.3253")
+"""Student's t quantile for a two-sided 80% band at 20 degrees of freedom (the trend's:
+28 days less 7 weekday levels and a slope)."""
 BAND_PERCENT = 80
 
 _ONE_DAY = timedelta(days=1)
@@ -114,9 +140,13 @@ def forecast_month_end(
     month = _month_of(today)
     last_complete = max(costs) if costs else None
     window = _window(costs, last_complete, month)
-    start = month.start if last_complete is None else max(last_complete + _ONE_DAY, month.start)
+    assert last_complete is not None  # _window raised otherwise
+    start = max(last_complete + _ONE_DAY, month.start)
     rest_period = Period(start, month.end, f"rest of {month.label}")
     actual = sum((cost for day, cost in costs.items() if month.start <= day), _ZERO)
+    trend = _trend_forecast(costs, last_complete, rest_period, metric, currency)
+    if trend is not None:
+        return MonthEndForecast(actual, trend)
     return MonthEndForecast(actual, _run_rate_forecast(window, rest_period, metric, currency))
 
 
@@ -201,9 +231,73 @@ def _band_width(days: int, window: int) -> Decimal:
     return (Decimal(days) + Decimal(days * days) / window).sqrt()
 
 
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
 def _method(window: list[Decimal], rate: Decimal, period: Period, currency: str) -> str:
-    days = f"{period.days} day{'s' if period.days != 1 else ''}"
     return (
-        f"{days} × {rate:,.2f} {currency}/day (mean of the last {len(window)} complete days); "
-        f"{BAND_PERCENT}% band from day-to-day variation"
+        f"run-rate of the last {len(window)} days ({rate:,.2f} {currency}/day) "
+        f"for {_days(period.days)}; {BAND_PERCENT}% band from day-to-day variation"
+    )
+
+
+def _trend_forecast(
+    costs: dict[date, Decimal], last: date, period: Period, metric: Metric, currency: str
+) -> Forecast | None:
+    """The weekday-pattern trend of the last 28 days, or None: too few days or no trend.
+
+    Least squares with one level per weekday and one shared slope (``y = level[weekday] +
+    slope · t``) reduces to a regression within weekdays: the slope from each day's distance
+    to its weekday's mean day and mean cost, the levels from those means.
+    """
+    first = last - timedelta(days=TREND_DAYS - 1)
+    if min(costs) > first:
+        return None
+    with localcontext(_ARITHMETIC):
+        window = [costs.get(first + timedelta(days=t), _ZERO) for t in range(TREND_DAYS)]
+        weeks = TREND_DAYS // 7
+        # Day t is weekday t % 7 of the window; its weekday's mean day is t % 7 + middle.
+        middle = Decimal(7 * (weeks - 1)) / 2
+        means = [sum(window[w::7], _ZERO) / weeks for w in range(7)]
+        spread = [Decimal(t // 7 * 7) - middle for t in range(TREND_DAYS)]  # t - mean day
+        sxx = sum((x * x for x in spread), _ZERO)
+        sxy = sum((spread[t] * (y - means[t % 7]) for t, y in enumerate(window)), _ZERO)
+        slope = sxy / sxx
+        residuals = [y - means[t % 7] - slope * spread[t] for t, y in enumerate(window)]
+        freedom = TREND_DAYS - 7 - 1
+        sigma = (sum((r * r for r in residuals), _ZERO) / freedom).sqrt()
+        if slope == 0 or abs(slope) * sxx.sqrt() < TREND_T * sigma:
+            return None
+        ahead = [(period.start - first).days + n for n in range(period.days)]
+        floor = None if min(window) < 0 else _ZERO
+        amount = _ZERO
+        on_weekday = [0] * 7
+        distance = _ZERO
+        for t in ahead:
+            x = Decimal(t - t % 7) - middle
+            day = means[t % 7] + slope * x
+            amount += day if floor is None else max(day, floor)
+            on_weekday[t % 7] += 1
+            distance += x
+        width = (
+            Decimal(period.days)
+            + Decimal(sum(k * k for k in on_weekday)) / weeks
+            + distance * distance / sxx
+        ).sqrt()
+        band = BAND_T * sigma * width
+        lower = amount - band if floor is None else max(amount - band, floor)
+    return Forecast(
+        period=period,
+        metric=metric,
+        currency=currency,
+        amount=amount,
+        lower=lower,
+        upper=amount + band,
+        method=(
+            f"linear trend of the last {TREND_DAYS} days, with weekday pattern "
+            f"(daily cost {'rising' if slope > 0 else 'falling'} {abs(slope):,.2f} {currency} "
+            f"each day) for {_days(period.days)}; "
+            f"{BAND_PERCENT}% band from the scatter around the trend"
+        ),
     )

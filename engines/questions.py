@@ -368,7 +368,7 @@ def month_end_forecast(
     metric: Metric = Metric.BILLED,
 ) -> ForecastAnswer:
     """Spend to the end of this month: Cost Explorer's own forecast where the source has
-    one, otherwise month to date plus a stated run-rate (``engines.forecast``)."""
+    one, otherwise month to date plus a stated trend or run-rate (``engines.forecast``)."""
     team = find_team(teams, team_name) if team_name else None
     cost_filter = _team_filter(team) if team else CostFilter()
     subject = team.name if team else "all teams"

@@ -55,6 +55,8 @@ def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
     kind = "weekly digest" if digest.week else "daily digest"
     title = f"{figures.team} · {kind} · {figures.today:%a %b %-d}"
     blocks: list[Block] = [header(title), _fields_only(_headline_fields(figures))]
+    if figures.forecast is not None:
+        blocks.append(context(f"Forecast: {escape(figures.forecast.method)}"))
     if digest.week is not None:
         week = digest.week
         change = week.total - week.previous_total
@@ -128,6 +130,9 @@ def _headline_fields(figures: TeamFigures) -> list[str]:
             share = figures.forecast.amount / figures.budget * 100
             icon = " :rotating_light:" if share >= 100 else ""
             forecast += f" ({percent(share)} of budget){icon}"
+        low, high = figures.forecast.lower, figures.forecast.upper
+        if low is not None and high is not None:
+            forecast += f"\nlikely {money(low, currency)} – {money(high, currency)}"
         fields.append(forecast)
     return fields
 
@@ -221,9 +226,10 @@ def build_alert_message(alert: Alert) -> Message:
             f"{percent(alert.percent_of_reference - 100, signed=True)} on the 7-day average of "
             f"{money(alert.reference, currency)} (alert above +{percent_text(alert.threshold)}%)"
         )
-    blocks = [
-        header(f":rotating_light: {title}"),
-        section(body),
+    blocks = [header(f":rotating_light: {title}"), section(body)]
+    if alert.method:
+        blocks.append(context(f"Forecast: {escape(alert.method)}"))
+    blocks += [
         _alert_actions(alert),
         context("Each alert is sent once per period. Snooze silences this team's alerts."),
     ]

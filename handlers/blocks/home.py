@@ -71,8 +71,17 @@ def _team_details(team: Team, home: TeamHome | None, user: str) -> list[dict[str
             )
         else:
             lines.append(f"*Spend this month*: {spent}")
-        if figures.forecast is not None:
-            lines.append(f"Month-end forecast: {money(figures.forecast.amount, figures.currency)}")
+        forecast = figures.forecast
+        if forecast is not None:
+            line = f"Month-end forecast: {money(forecast.amount, figures.currency)}"
+            if forecast.lower is not None and forecast.upper is not None:
+                low, high = (
+                    money(forecast.lower, figures.currency),
+                    money(forecast.upper, figures.currency),
+                )
+                line += f" (likely {low} – {high})"
+            lines.append(line)
+            lines.append(f"_Forecast: {escape(forecast.method)}_")
     elif home.problem:
         lines.append(f"Spend this month: unavailable ({escape(home.problem)})")
     if home.pending:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import statistics
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from engines.forecast import MonthEndForecast, forecast_month_end
+from engines.models import Metric
 from handlers.blocks.common import limit_violations, money, percent, signed_money
 from tests.conftest import ANY_TEAM, SmallExport, Stack
 
@@ -308,16 +309,17 @@ def test_against_missing_data_no_change_figure_and_no_arrow_on_any_service(
 # --- forecast -----------------------------------------------------------------------------
 
 
-def _forecast(small_export: SmallExport, **team: str) -> tuple[Decimal, Decimal, Decimal]:
-    """Month to date up to yesterday + 11 days at the mean of the last 14 days, and its band."""
-    history = small_export.by_day(start=dt.date(2026, 11, 6), end=TODAY, **team)
-    assert len(history) == 14
-    rate = sum(history.values()) / 14
+def _forecast(small_export: SmallExport, **team: str) -> tuple[MonthEndForecast, Decimal]:
+    """What the engine forecasts from the export's own days, and the old flat run-rate's figure
+    (month to date + 11 days at the mean of the last 14), which a growing export exceeds."""
+    history = small_export.by_day(start=dt.date(2026, 10, 16), end=TODAY, **team)
+    assert len(history) >= 28  # enough for the trend
+    expected = forecast_month_end(
+        sorted(history.items()), today=TODAY, metric=Metric.BILLED, currency="USD"
+    )
+    last_14 = [cost for day, cost in history.items() if day >= dt.date(2026, 11, 6)]
     actual = small_export.total(start=dt.date(2026, 11, 1), end=TODAY, **team)
-    amount = actual + 11 * rate  # Nov 20 (today, partial) to Nov 30
-    sigma = statistics.stdev(float(cost) for cost in history.values())
-    band = Decimal(1.2816 * sigma * (11 + 11 * 11 / 14) ** 0.5)
-    return amount, rate, band
+    return expected, actual + 11 * sum(last_14) / 14  # Nov 20 (today, partial) to Nov 30
 
 
 @pytest.mark.parametrize(
@@ -327,22 +329,27 @@ def _forecast(small_export: SmallExport, **team: str) -> tuple[Decimal, Decimal,
         ("forecast", {"team": ANY_TEAM}, "all teams", Decimal(95000)),
     ],
 )
-def test_forecast_states_its_method_and_a_range(
+def test_forecast_follows_the_trend_and_states_its_method_and_a_range(
     stack: Stack, small_export: SmallExport, text, team, subject, budget
 ):
     answer = ask(stack, text)
 
-    amount, rate, band = _forecast(small_export, **team)
+    expected, flat = _forecast(small_export, **team)
     shown_text = shown(answer)
     assert f"{subject} · forecast to month end" in shown_text
-    assert f"*{money(amount)}* billed cost (unblended) expected for Nov 1 – Nov 30" in shown_text
     assert (
-        f"Method: month to date (Nov 1–19) + 11 days × {rate:,.2f} USD/day "
-        "(mean of the last 14 complete days); 80% band from day-to-day variation"
+        f"*{money(expected.amount)}* billed cost (unblended) expected for Nov 1 – Nov 30"
     ) in shown_text
+    assert expected.amount > flat  # the export grows every day: the trend sees it
+    assert (
+        "Method: month to date (Nov 1–19) + linear trend of the last 28 days, with weekday "
+        "pattern (daily cost rising "
+    ) in shown_text
+    assert "for 11 days; 80% band from the scatter around the trend" in shown_text
     low, high = dollars(re.search(r"Likely between \S+ and \S+", shown_text).group(0))
-    assert abs(low - (amount - band)) <= Decimal("0.01")
-    assert abs(high - (amount + band)) <= Decimal("0.01")
+    assert expected.lower is not None and expected.upper is not None
+    assert abs(low - expected.lower) <= Decimal("0.01")
+    assert abs(high - expected.upper) <= Decimal("0.01")
     assert f"of the budget of {money(budget)}" in shown_text
 
 

@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from bot.demo.slack_standin import validate_blocks
-from engines.budgets import Alert, AlertKind
+from engines.budgets import Alert, AlertKind, evaluate_alerts
 from engines.digests import build_digest
 from engines.teams import load_config
 from handlers import action_ids
 from handlers.blocks.common import limit_violations
 from handlers.blocks.digest import budget_bar, build_alert_message, build_digest_message, sparkline
+from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
 from tests.engines.daily_costs import DailyCosts
 
@@ -62,3 +63,42 @@ def test_an_alert_has_its_three_buttons_and_says_what_crossed():
     assert ids == [action_ids.ALERT_SNOOZE, action_ids.ALERT_DRIVERS,
                    action_ids.ALERT_PROPOSE_SAVINGS]  # fmt: skip
     assert limit_violations(message) == [] and validate_blocks(message["blocks"]) == []
+
+
+def rising_costs() -> DailyCosts:
+    """nlp's EC2 bill rises 2 a day from 60 on Oct 1 to 158 on Nov 19."""
+    costs = DailyCosts()
+    for n in range(50):
+        costs.add(dt.date(2026, 10, 1) + dt.timedelta(days=n), "nlp", "EC2", str(60 + 2 * n))
+    return costs
+
+
+def test_every_forecast_surface_shows_the_method_and_the_range():
+    today = dt.date(2026, 11, 20)
+    digest = build_digest(rising_costs(), TEAMS, (), team_name="nlp", today=today)
+    forecast = digest.figures.forecast
+    assert forecast is not None and forecast.lower is not None and forecast.upper is not None
+    # Nov 1..19 cost 2,660; Nov 20..30 go on rising, 160 to 180: 1,870 more.
+    assert forecast.amount == Decimal(4530)
+    method = (
+        "month to date (Nov 1–19) + linear trend of the last 28 days, with weekday pattern "
+        "(daily cost rising 2.00 USD each day) for 11 days; "
+        "80% band from the scatter around the trend"
+    )
+
+    digest_text = render_text(build_digest_message(digest))
+    assert "Month-end forecast: $4,530.00 (151.0% of budget)" in digest_text
+    assert "likely $4,530.00 – $4,530.00" in digest_text  # a perfect line: no spread
+    assert f"Forecast: {method}" in digest_text
+
+    home = render_text(
+        build_app_home(user="U1", teams=[TEAMS["nlp"]], homes={"nlp": TeamHome(digest.figures)})
+    )
+    assert "Month-end forecast: $4,530.00 (likely $4,530.00 – $4,530.00)" in home
+    assert f"Forecast: {method}" in home
+
+    (alert,) = [a for a in evaluate_alerts(TEAMS["nlp"], digest.figures)
+                if a.kind is AlertKind.FORECAST]  # fmt: skip
+    alert_text = render_text(build_alert_message(alert))
+    assert "Month-end forecast: $4,530.00, 151.0% of the $3,000.00 budget" in alert_text
+    assert f"Forecast: {method}" in alert_text
