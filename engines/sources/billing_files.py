@@ -59,6 +59,12 @@ _CANONICAL_TYPES = {
     ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
     ColumnKind.JSON: "VARCHAR",
 }
+# Dates as FOCUS writes them (ISO 8601): a date, optionally a time (T or a space), optionally
+# a zone. DuckDB's own cast is looser (it reads '4/1/25' as 25 January of year 4), so every
+# date column is checked against this first, and its year against FIRST_YEAR..LAST_YEAR.
+_ISO_8601 = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+_DATE_EXAMPLE = "2025-04-01T00:00:00Z"
 _CHECKED_CASTS = {
     ColumnKind.MONEY: (MONEY, "a number"),
     ColumnKind.TIMESTAMP: ("TIMESTAMPTZ", "a timestamp"),
@@ -106,6 +112,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         self._answers_lock = threading.Lock()
         self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
         self._coverage: tuple[object, Period | None] | None = None
+        self._dates_checked: set[tuple[str, int, int]] = set()  # files (by identity) found good
         # One in-memory database, opened once (~15 ms, more than a small scan); each scan
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
@@ -182,6 +189,8 @@ class BillingFileSource(ServiceBreakdownMixin):
         columns = referenced_columns(query, self.schema)
         with self._database.cursor() as connection:
             files = [self._describe_file(connection, path, columns) for path in paths]
+            for file in files:
+                self._check_dates(connection, file)
             rows = self._query(connection, files, columns, query)
         return cost_result(query, rows, self.name)
 
@@ -253,6 +262,33 @@ class BillingFileSource(ServiceBreakdownMixin):
                     f"{self.export} export?"
                 )
         return replace(file, column_types=column_types)
+
+    def _check_dates(self, connection: duckdb.DuckDBPyConnection, file: _BillingFile) -> None:
+        """Refuse a file whose date columns hold anything but ISO 8601 dates in 2000–2100.
+
+        One scan of the date columns per file version (path, size, mtime), so only the
+        first question about a new export pays for it.
+
+        Raises:
+            CostSourceError: naming the file, the row, the column and the value.
+        """
+        identity = _file_identity(file.path)
+        if identity in self._dates_checked:
+            return
+        dates = [column for column in self.schema.dates if column in file.column_types]
+        bad = _first_bad_date(connection, file, dates) if dates else None
+        if bad is not None:
+            where = f"{self.kind} file {file.path} row {bad.row}, {bad.column}"
+            if not bad.readable:
+                raise CostSourceError(
+                    f"{where}: '{bad.value}' is not an ISO 8601 date (e.g. {_DATE_EXAMPLE}). "
+                    "Export dates as year-month-day, like the example."
+                )
+            raise CostSourceError(
+                f"{where}: '{bad.value}' is outside the years {FIRST_YEAR}–{LAST_YEAR}: "
+                f"check how the export writes dates (e.g. {_DATE_EXAMPLE})."
+            )
+        self._dates_checked.add(identity)
 
     def _bad_value_error(
         self,
@@ -348,12 +384,71 @@ def _bad_value(
     return (str(found[0][0]), expected) if found else None
 
 
+@dataclass(frozen=True)
+class _BadDate:
+    row: int  # as a spreadsheet shows it: a CSV's header is row 1
+    column: str
+    value: str
+    readable: bool  # a date, but outside the years allowed
+
+
+def _first_bad_date(
+    connection: duckdb.DuckDBPyConnection, file: _BillingFile, columns: list[str]
+) -> _BadDate | None:
+    """The first row with a date that is not ISO 8601 or not in 2000–2100, if any."""
+    selects, conditions = [], []
+    for n, column in enumerate(columns):
+        quoted = f'"{column}"'
+        if file.column_types[column].startswith(("TIMESTAMP", "DATE")):
+            readable = "true"
+            in_range = (
+                f"{quoted} IS NULL OR {quoted} >= TIMESTAMP '{FIRST_YEAR}-01-01' "
+                f"AND {quoted} < TIMESTAMP '{LAST_YEAR + 1}-01-01'"
+            )
+        else:
+            text = f"billing_value(CAST({quoted} AS VARCHAR))"
+            readable = (
+                f"{text} IS NULL OR regexp_full_match({text}, '{_ISO_8601}') "
+                f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
+            )
+            in_range = (
+                f"{text} IS NULL "
+                f"OR TRY_CAST(substr({text}, 1, 4) AS INTEGER) BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+            )
+        selects.append(
+            f"CAST({quoted} AS VARCHAR) AS value_{n}, "
+            f"coalesce({readable}, false) AS readable_{n}, "
+            f"coalesce({readable}, false) AND coalesce({in_range}, false) AS good_{n}"
+        )
+        conditions.append(f"NOT good_{n}")
+    if file.is_parquet:
+        scan, row = "read_parquet(?, file_row_number = true)", "file_row_number + 1"
+    else:  # DuckDB keeps a CSV's order (preserve_insertion_order), and row 1 is the header
+        scan, row = file.scan(), "row_number() OVER () + 1"
+    sql = f"""
+        SELECT * FROM (SELECT {row} AS row_number, {", ".join(selects)} FROM {scan})
+        WHERE {" OR ".join(conditions)} ORDER BY row_number LIMIT 1
+    """
+    try:
+        found = connection.execute(sql, [file.path]).fetchone()
+    except duckdb.Error:
+        return None  # an unreadable file is named by the query's own error path
+    if found is None:
+        return None
+    for n, column in enumerate(columns):
+        value, readable, good = found[1 + 3 * n : 4 + 3 * n]
+        if not good:
+            return _BadDate(int(found[0]), column, str(value), bool(readable))
+    return None
+
+
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
-    identity = []
-    for path in paths:
-        stat = os.stat(path)
-        identity.append((path, stat.st_size, stat.st_mtime_ns))
-    return tuple(identity)
+    return tuple(_file_identity(path) for path in paths)
+
+
+def _file_identity(path: str) -> tuple[str, int, int]:
+    stat = os.stat(path)
+    return (path, stat.st_size, stat.st_mtime_ns)
 
 
 def _is_billing_file(path: str) -> bool:

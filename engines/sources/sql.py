@@ -130,6 +130,8 @@ class BillingSchema:
         tags: the tags column; ``tags_format`` says how it stores them.
         tag_key: turns a tag key as people write it into the key the table stores.
         optional: columns a file may lack (read as null) without failing the query.
+        dates: the date columns a file is checked for (strict ISO 8601, years 2000–2100)
+            wherever it has them, used by the question or not.
     """
 
     name: str
@@ -146,6 +148,7 @@ class BillingSchema:
     tags_format: TagsFormat
     tag_key: Callable[[str], str] = _identity
     optional: frozenset[str] = field(default_factory=frozenset)
+    dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ FOCUS = BillingSchema(
     charge_category="ChargeCategory",
     tags="Tags",
     tags_format=TagsFormat.MAP,
+    dates=("ChargePeriodStart", "ChargePeriodEnd"),
 )
 """FOCUS 1.x as AWS Data Exports delivers it (and as Athena sees it): ``Tags`` is a map."""
 
@@ -295,6 +299,7 @@ CUR = BillingSchema(
     tags_format=TagsFormat.MAP,
     tag_key=cur_tag_key,
     optional=frozenset({"product", "product_servicecode"}),
+    dates=("line_item_usage_start_date", "line_item_usage_end_date"),
 )
 """CUR 2.0 (AWS Data Exports): fixed columns, ``product`` and ``resource_tags`` maps."""
 

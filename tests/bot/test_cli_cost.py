@@ -7,6 +7,7 @@ from the export's rows by the test.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import json
@@ -18,7 +19,7 @@ import pytest
 import bot.app
 from bot.cli import main
 from handlers.blocks.common import money
-from tests.conftest import DEMO_TEAMS, FROZEN_NOW, SmallExport
+from tests.conftest import DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SmallExport
 
 MTD = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 21)}
 LAST_30_DAYS = {"start": dt.date(2026, 10, 21), "end": dt.date(2026, 11, 20)}
@@ -137,3 +138,32 @@ def test_help_exits_0_with_the_usage_and_the_teams(capsys):
     assert "`fraud-detection`, `nlp`, `recommendations`" in out
     for question in ("top", "untagged", "compare", "forecast", "trend"):
         assert f"`/cost {question} " in out
+
+
+# --- exports read as the FOCUS spec says ----------------------------------------------------
+
+
+def use_export(monkeypatch, path, rows: list[dict[str, str]], columns: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{path}")
+
+
+def test_dates_written_as_4_1_25_are_refused_naming_file_row_and_column(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    """Read leniently, '4/1/25' was year 4: "No costs" for 2025-04 and $3,960 for 0004-01."""
+    rows = [dict(row) for row in small_export.rows[:5]]
+    rows[2]["ChargePeriodStart"] = "4/1/25"
+    use_export(monkeypatch, tmp_path / "export.csv", rows, FOCUS_COLUMNS)
+
+    for period in ("2025-04", "0004-01", "mtd"):
+        code, out, err = cost(capsys, "untagged", period)
+
+        assert (code, out) == (1, "")
+        assert (
+            "export.csv row 4, ChargePeriodStart: '4/1/25' is not an ISO 8601 date "
+            "(e.g. 2025-04-01T00:00:00Z)"
+        ) in err
