@@ -30,6 +30,7 @@ from engines.models import Period
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.sql import (
     MONEY,
+    SCHEMAS,
     BillingSchema,
     ColumnKind,
     Dialect,
@@ -65,6 +66,9 @@ _CANONICAL_TYPES = {
 _ISO_8601 = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _DATE_EXAMPLE = "2025-04-01T00:00:00Z"
+# Legacy CUR (CUR 1) CSV headers are category/Name; its Parquet spells out resource_tags_*.
+_LEGACY_CUR_PREFIXES = ("lineItem/", "identity/", "bill/", "pricing/", "product/", "resourceTags/")
+_EXPORT_NAMES = {"focus": "FOCUS 1.x", "cur": "CUR 2.0"}
 _CHECKED_CASTS = {
     ColumnKind.MONEY: (MONEY, "a number"),
     ColumnKind.TIMESTAMP: ("TIMESTAMPTZ", "a timestamp"),
@@ -255,6 +259,9 @@ class BillingFileSource(ServiceBreakdownMixin):
                 f"Cannot read {self.kind} file {path}: {_first_line(error)}"
             ) from None
         column_types = {str(row[0]): str(row[1]) for row in rows}
+        wrong_kind = self._wrong_export(path, column_types)
+        if wrong_kind:
+            raise CostSourceError(wrong_kind)
         for column in columns:
             if column not in column_types and column not in self.schema.optional:
                 raise CostSourceError(
@@ -262,6 +269,31 @@ class BillingFileSource(ServiceBreakdownMixin):
                     f"{self.export} export?"
                 )
         return replace(file, column_types=column_types)
+
+    def _wrong_export(self, path: str, column_types: dict[str, str]) -> str:
+        """What to do instead when ``path`` is an export of a kind this source cannot read."""
+        names = set(column_types)
+        if any(name.startswith(_LEGACY_CUR_PREFIXES) for name in names) or (
+            "resource_tags" not in names and any(n.startswith("resource_tags_") for n in names)
+        ):
+            return (
+                f"{self.kind} file {path} is a legacy Cost and Usage Report (CUR 1, with "
+                "headers like lineItem/UsageStartDate), which costbot does not read. Create a "
+                "CUR 2.0 or a FOCUS 1.x export in AWS Data Exports (Billing and Cost "
+                "Management → Data Exports) and point costbot at its files."
+            )
+        for kind, schema in SCHEMAS.items():
+            marker = schema.charge_start
+            if (
+                kind != self.schema.name
+                and marker in names
+                and self.schema.charge_start not in names
+            ):
+                return (
+                    f"{self.kind} file {path} looks like a {_EXPORT_NAMES[kind]} export (it has "
+                    f"'{marker}'): read it as one (cost source '{kind}:{self.path_or_glob}')."
+                )
+        return ""
 
     def _check_dates(self, connection: duckdb.DuckDBPyConnection, file: _BillingFile) -> None:
         """Refuse a file whose date columns hold anything but ISO 8601 dates in 2000–2100.

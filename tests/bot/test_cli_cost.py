@@ -167,3 +167,14 @@ def test_dates_written_as_4_1_25_are_refused_naming_file_row_and_column(
             "export.csv row 4, ChargePeriodStart: '4/1/25' is not an ISO 8601 date "
             "(e.g. 2025-04-01T00:00:00Z)"
         ) in err
+
+
+def test_a_legacy_cur_is_told_which_export_to_make_instead(capsys, monkeypatch, tmp_path):
+    row = {"lineItem/UsageStartDate": "2026-11-02T00:00:00Z", "lineItem/UnblendedCost": "1"}
+    use_export(monkeypatch, tmp_path / "cur.csv", [row], list(row))
+
+    code, out, err = cost(capsys, "top")
+
+    assert (code, out) == (1, "")
+    assert "is a legacy Cost and Usage Report (CUR 1" in err
+    assert "Create a CUR 2.0 or a FOCUS 1.x export in AWS Data Exports" in err

@@ -19,6 +19,7 @@ from engines.errors import CostSourceError
 from engines.models import CostBreakdown, Metric, Period
 from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter
+from engines.sources.cur import CurFileSource
 from engines.sources.focus import METRIC_COLUMNS, FocusFileSource
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
@@ -786,3 +787,79 @@ def test_answers_are_remembered_by_the_whole_question(tmp_path: Path) -> None:
 
     assert len(scans) == 2  # by service (asked three ways) and by region
     assert again is first
+
+
+# --- exports of another kind ----------------------------------------------------------------
+
+LEGACY_CUR_HEADER = [
+    "identity/LineItemId",
+    "identity/TimeInterval",
+    "bill/PayerAccountId",
+    "lineItem/UsageAccountId",
+    "lineItem/UsageStartDate",
+    "lineItem/UnblendedCost",
+    "lineItem/CurrencyCode",
+    "product/ProductName",
+    "resourceTags/user:team",
+]
+LEGACY_CUR_ROW = [
+    "abc123",
+    "2026-10-01T00:00:00Z/2026-10-01T01:00:00Z",
+    "111122223333",
+    "012345678901",
+    "2026-10-01T00:00:00Z",
+    "1.25",
+    "USD",
+    "Amazon Elastic Compute Cloud",
+    "nlp",
+]
+
+
+@pytest.mark.parametrize("source_class", [FocusFileSource, CurFileSource])
+def test_a_legacy_cur_says_which_export_to_make_instead(
+    tmp_path: Path, source_class: type[FocusFileSource] | type[CurFileSource]
+) -> None:
+    path = tmp_path / "legacy-cur.csv"
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows([LEGACY_CUR_HEADER, LEGACY_CUR_ROW])
+
+    with pytest.raises(CostSourceError) as caught:
+        source_class(str(path)).costs(CostQuery(OCTOBER))
+
+    message = str(caught.value)
+    assert f"{path} is a legacy Cost and Usage Report (CUR 1" in message
+    assert "lineItem/UsageStartDate" in message
+    assert "CUR 2.0 or a FOCUS 1.x export in AWS Data Exports" in message
+    assert "is it a" not in message  # no longer "is it a CUR 2.0 export?"
+
+
+def test_a_legacy_cur_in_parquet_is_recognised_by_its_spelled_out_tag_columns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "legacy.parquet"
+    table = pa.table(
+        {
+            "line_item_usage_start_date": pa.array([datetime(2026, 10, 1)], pa.timestamp("us")),
+            "line_item_unblended_cost": pa.array([1.25]),
+            "line_item_currency_code": pa.array(["USD"]),
+            "resource_tags_user_team": pa.array(["nlp"]),
+        }
+    )
+    pq.write_table(table, path)
+
+    with pytest.raises(CostSourceError, match="is a legacy Cost and Usage Report"):
+        CurFileSource(str(path)).costs(CostQuery(OCTOBER))
+
+
+def test_a_cur_2_file_given_as_focus_says_to_read_it_as_cur(tmp_path: Path) -> None:
+    path = tmp_path / "cur2.csv"
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows(
+            [["line_item_usage_start_date", "line_item_unblended_cost"], ["2026-10-01", "1"]]
+        )
+
+    with pytest.raises(CostSourceError) as caught:
+        FocusFileSource(str(path)).costs(CostQuery(OCTOBER))
+
+    assert f"{path} looks like a CUR 2.0 export" in str(caught.value)
+    assert f"cost source 'cur:{path}'" in str(caught.value)
