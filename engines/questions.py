@@ -204,12 +204,14 @@ def team_cost(
     """
     team = find_team(teams, team_name)
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     notes = check_coverage(source, period)
     before = previous_period(period)
     notes += _comparison_note(source, before)
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
     then = _team_lines(source, teams, shared, team, before, metric, dimension)
     answer = _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
+    notes += source.notes()
     if not answer.total and not answer.lines:
         notes += (
             f"No costs matched {team.name}'s rule ({_describe_rule(team)}) in this period: "
@@ -229,6 +231,7 @@ def top_costs(
     count: int = 10,
 ) -> Answer:
     """The biggest costs across the organisation, by team (allocated) or by a dimension."""
+    source = _NotingSource(source)
     notes = check_coverage(source, period)
     before = previous_period(period)
     notes += _comparison_note(source, before)
@@ -240,7 +243,7 @@ def top_costs(
         now = _grouped(source, CostQuery(period, metric, CostFilter(), (dimension,)))
         then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
     answer = _answer("all teams", period, before, metric, by, now, then, count, source)
-    return replace(answer, notes=notes)
+    return replace(answer, notes=notes + source.notes())
 
 
 def untagged_costs(
@@ -255,13 +258,14 @@ def untagged_costs(
 ) -> Answer:
     """Cost that no team or shared rule claims, grouped by a dimension."""
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     notes = check_coverage(source, period)
     before = previous_period(period)
     notes += _comparison_note(source, before)
     now = _untagged(source, teams, shared, period, metric, dimension)
     then = _untagged(source, teams, shared, before, metric, dimension)
     answer = _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
-    return replace(answer, notes=notes)
+    return replace(answer, notes=notes + source.notes())
 
 
 def compare_periods(
@@ -278,6 +282,7 @@ def compare_periods(
 ) -> Answer:
     """Two periods side by side, lines ordered by how much they moved (biggest first)."""
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     notes = check_coverage(source, current) + check_coverage(source, baseline)
     if team_name:
         team = find_team(teams, team_name)
@@ -292,6 +297,7 @@ def compare_periods(
     movers = sorted(answer.lines, key=lambda line: (-abs(line.change), line.key))
     kept, rest = movers[:count], movers[count:]
     others = sum((line.amount for line in rest), _ZERO)
+    notes += source.notes()
     return replace(answer, lines=tuple(kept), others=others, notes=notes)
 
 
@@ -463,6 +469,31 @@ def check_coverage(source: Source, period: Period) -> tuple[str, ...]:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+class _NotingSource:
+    """A source that keeps the notes of the results it hands back (e.g. "the export has no
+    Tags column"), so a question can pass them on once in its answer.
+
+    Everything else (``coverage``, ``forecast``, ``max_dimensions``) is the source's own.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.name = source.name
+        self._notes: dict[str, None] = {}
+
+    def costs(self, query: CostQuery) -> CostResult:
+        result = self._source.costs(query)
+        self._notes.update(dict.fromkeys(result.notes))
+        return result
+
+    def notes(self) -> tuple[str, ...]:
+        """Each note once, in the order they first came."""
+        return tuple(self._notes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
 
 def _comparison_note(source: Source, before: Period) -> tuple[str, ...]:

@@ -80,6 +80,14 @@ class _BillingFile:
     path: str
     is_parquet: bool
     column_types: dict[str, str] = field(default_factory=dict)
+    # Each column a question reads → the file's column answering it (the column itself, an
+    # older name or a stand-in); a column absent here is read as null.
+    reads: dict[str, str] = field(default_factory=dict)
+
+    def read_type(self, column: str) -> tuple[str, str] | None:
+        """The file's column answering ``column`` and its type; None when it has none."""
+        name = self.reads.get(column)
+        return None if name is None else (name, self.column_types[name])
 
     def scan(self) -> str:
         """The table function reading this file, its path a ``?`` parameter."""
@@ -196,7 +204,7 @@ class BillingFileSource(ServiceBreakdownMixin):
             for file in files:
                 self._check_dates(connection, file)
             rows = self._query(connection, files, columns, query)
-        return cost_result(query, rows, self.name)
+        return cost_result(query, rows, self.name, self._notes(files, columns))
 
     def _query(
         self,
@@ -262,13 +270,50 @@ class BillingFileSource(ServiceBreakdownMixin):
         wrong_kind = self._wrong_export(path, column_types)
         if wrong_kind:
             raise CostSourceError(wrong_kind)
+        reads = {}
         for column in columns:
-            if column not in column_types and column not in self.schema.optional:
+            schema = self.schema
+            candidates = (
+                column,
+                *schema.former_names.get(column, ()),
+                schema.stand_ins.get(column),
+            )
+            found = next((name for name in candidates if name in column_types), None)
+            if found is not None:
+                reads[column] = found
+            elif column not in schema.optional:
                 raise CostSourceError(
                     f"{self.kind} file {path} has no column '{column}': is it a "
                     f"{self.export} export?"
                 )
-        return replace(file, column_types=column_types)
+        return replace(file, column_types=column_types, reads=reads)
+
+    def _notes(self, files: list[_BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
+        """One note per column the question needs that some files lack or stand in for."""
+        notes = []
+        for column in columns:
+            meaning = self.schema.when_missing.get(column)
+            stand_in = self.schema.stand_ins.get(column)
+            if meaning is None and stand_in is None:
+                continue
+            lacking = [file for file in files if file.reads.get(column) != column]
+            if not lacking:
+                continue
+            if len(files) == 1:
+                which = f"The {self.kind} export {files[0].path} has"
+            elif len(lacking) == len(files):
+                which = f"None of the {len(files)} {self.kind} files has"
+            else:
+                which = (
+                    f"{len(lacking)} of the {len(files)} {self.kind} files "
+                    f"(e.g. {lacking[0].path}) have"
+                )
+            what = f"no {column} column ({self.kind} makes it conditional)"
+            if stand_in is not None and any(f.reads.get(column) == stand_in for f in lacking):
+                notes.append(f"{which} {what}: accounts are matched by its {stand_in}.")
+            elif meaning is not None:
+                notes.append(f"{which} {what}: {meaning}.")
+        return tuple(notes)
 
     def _wrong_export(self, path: str, column_types: dict[str, str]) -> str:
         """What to do instead when ``path`` is an export of a kind this source cannot read."""
@@ -332,6 +377,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         for file in files:
             for column in columns:
                 found = _bad_value(connection, file, column, self.schema.columns[column])
+                column = file.reads.get(column, column)
                 if found is not None:
                     value, expected = found
                     return CostSourceError(
@@ -363,10 +409,11 @@ def _file_select(file: _BillingFile, columns: tuple[str, ...], schema: BillingSc
 
 def _cleaned(file: _BillingFile, column: str, kind: ColumnKind) -> str:
     """SQL reading ``column`` of ``file`` as ``kind``'s one type (NULL when absent)."""
-    column_type = file.column_types.get(column)
-    if column_type is None:
+    found = file.read_type(column)
+    if found is None:
         return f"CAST(NULL AS {_CANONICAL_TYPES[kind]})"
-    quoted = f'"{column}"'
+    name, column_type = found
+    quoted = f'"{name}"'
     text = f"billing_value(CAST({quoted} AS VARCHAR))"
     if kind is ColumnKind.TIMESTAMP:
         if column_type.startswith(("TIMESTAMP", "DATE")):
@@ -403,12 +450,12 @@ def _bad_value(
     connection: duckdb.DuckDBPyConnection, file: _BillingFile, column: str, kind: ColumnKind
 ) -> tuple[str, str] | None:
     """The first value of a text ``column`` that does not convert to ``kind``, if any."""
-    column_type = file.column_types.get(column)
-    if kind not in _CHECKED_CASTS or column_type is None or column_type != "VARCHAR":
+    found_column = file.read_type(column)
+    if kind not in _CHECKED_CASTS or found_column is None or found_column[1] != "VARCHAR":
         return None
     target, expected = _CHECKED_CASTS[kind]
     sql = f"""
-        SELECT value FROM (SELECT billing_value("{column}") AS value FROM {file.scan()})
+        SELECT value FROM (SELECT billing_value("{found_column[0]}") AS value FROM {file.scan()})
         WHERE value IS NOT NULL AND TRY_CAST(value AS {target}) IS NULL
         LIMIT 1
     """

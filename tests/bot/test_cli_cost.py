@@ -178,3 +178,70 @@ def test_a_legacy_cur_is_told_which_export_to_make_instead(capsys, monkeypatch, 
     assert (code, out) == (1, "")
     assert "is a legacy Cost and Usage Report (CUR 1" in err
     assert "Create a CUR 2.0 or a FOCUS 1.x export in AWS Data Exports" in err
+
+
+AZURE_SUBSCRIPTION = "8f3c2a1e-5b7d-4c9e-a1f2-3d4e5f6a7b8c"
+GCP_PROJECT = "fraud-ml-prod-4821"
+
+
+def test_a_focus_export_of_several_clouds_is_allocated_by_their_account_ids(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    base = small_export.rows[-1]  # 2026-11-23: a day of this month, once the clock is frozen
+    day = {"ChargePeriodStart": "2026-11-02T00:00:00Z", "Tags": ""}
+    rows = [
+        {**base, **day, "SubAccountId": "123456789012", "BilledCost": "100"},
+        {**base, **day, "SubAccountId": AZURE_SUBSCRIPTION, "BilledCost": "40.50"},
+        {**base, **day, "SubAccountId": GCP_PROJECT, "BilledCost": "12.25"},
+        {**base, **day, "SubAccountId": GCP_PROJECT, "BilledCost": "-2.25"},
+    ]
+    use_export(monkeypatch, tmp_path / "multi.csv", rows, FOCUS_COLUMNS)
+    teams = tmp_path / "teams.toml"
+    teams.write_text(
+        '[teams.aws-team]\naccounts = ["123456789012"]\nchannel = "#aws"\n'
+        f'[teams.azure-team]\naccounts = ["{AZURE_SUBSCRIPTION}"]\nchannel = "#az"\n'
+        f'[teams.gcp-team]\naccounts = ["{GCP_PROJECT}"]\nchannel = "#gcp"\n'
+    )
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+
+    code, out, err = cost(capsys, "top", "--json")
+
+    assert (code, err) == (0, "")
+    groups = {group["key"]: Decimal(group["cost"]) for group in json.loads(out)["groups"]}
+    assert groups == {"aws-team": 100, "azure-team": Decimal("40.50"), "gcp-team": 10}
+
+
+def test_with_cost_explorer_an_azure_subscription_in_the_teams_file_is_refused(
+    capsys, monkeypatch, tmp_path
+):
+    teams = tmp_path / "teams.toml"
+    teams.write_text(f'[teams.azure-team]\naccounts = ["{AZURE_SUBSCRIPTION}"]\nchannel = "#az"\n')
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", "ce")
+
+    code, out, err = cost(capsys, "top")
+
+    assert (code, out) == (2, "")  # a configuration problem, as for every teams file mistake
+    assert f"'{AZURE_SUBSCRIPTION}' is not a 12-digit AWS account id (Cost Explorer" in err
+
+
+def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    without_tags = [column for column in FOCUS_COLUMNS if column != "Tags"]
+    use_export(monkeypatch, tmp_path / "export.csv", small_export.rows, without_tags)
+
+    code, out, err = cost(capsys, "untagged", "--json")
+
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert Decimal(answer["total"]) == small_export.total(**MTD)  # every team's cost too
+    tags_notes = [note for note in answer["notes"] if "Tags" in note]
+    assert tags_notes == [
+        f"The FOCUS export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
+        "conditional): its costs count as untagged (tag rules match none of them)."
+    ]
+
+    code, out, _ = cost(capsys, "untagged")
+    assert code == 0
+    assert "has no Tags column (FOCUS makes it conditional)" in out

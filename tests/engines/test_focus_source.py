@@ -375,8 +375,8 @@ def test_a_column_only_needed_by_another_query_is_not_required(tmp_path: Path) -
     )
 
     assert as_totals(costs(path)) == expected_totals(ROWS)
-    with pytest.raises(CostSourceError, match="no column 'Tags'"):
-        costs(path, CostFilter(tags={"team": "nlp"}))
+    with pytest.raises(CostSourceError, match="no column 'ListCost'"):
+        costs(path, metric=Metric.LIST)
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
