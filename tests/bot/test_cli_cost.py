@@ -245,3 +245,25 @@ def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
     code, out, _ = cost(capsys, "untagged")
     assert code == 0
     assert "has no Tags column (FOCUS makes it conditional)" in out
+
+
+def test_credits_are_summed_and_read_as_credits(capsys, monkeypatch, tmp_path, small_export):
+    base = {**small_export.rows[-1], "ChargePeriodStart": "2026-11-02T00:00:00Z"}
+    base["Tags"] = json.dumps({"team": "nlp"})
+    rows = [
+        {**base, "ServiceName": "Amazon EC2", "BilledCost": "30.10"},
+        {**base, "ServiceName": "AWS Support", "BilledCost": "-40", "ChargeCategory": "Credit"},
+        {**base, "ServiceName": "AWS Support", "BilledCost": "28"},
+    ]
+    use_export(monkeypatch, tmp_path / "credits.csv", rows, FOCUS_COLUMNS)
+
+    code, out, _ = cost(capsys, "team", "nlp", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert Decimal(answer["total"]) == Decimal("18.10")
+    groups = {group["key"]: Decimal(group["cost"]) for group in answer["groups"]}
+    assert groups == {"Amazon EC2": Decimal("30.10"), "AWS Support": Decimal("-12")}
+
+    code, out, _ = cost(capsys, "team", "nlp")
+    assert code == 0
+    assert "  AWS Support: \u2212$12.00 (credit)" in out
