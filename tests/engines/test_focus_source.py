@@ -767,7 +767,7 @@ def test_a_dimension_needs_its_column(tmp_path: Path) -> None:
 
     assert (
         str(caught.value)
-        == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.0 export?"
+        == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.x export?"
     )
 
 

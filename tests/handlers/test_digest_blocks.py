@@ -62,3 +62,15 @@ def test_an_alert_has_its_three_buttons_and_says_what_crossed():
     assert ids == [action_ids.ALERT_SNOOZE, action_ids.ALERT_DRIVERS,
                    action_ids.ALERT_PROPOSE_SAVINGS]  # fmt: skip
     assert limit_violations(message) == [] and validate_blocks(message["blocks"]) == []
+
+
+def test_a_day_of_credits_reads_as_a_credit_in_the_digest():
+    costs = DailyCosts()
+    costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
+    costs.add(dt.date(2026, 11, 19), "nlp", "Credits", "-500")
+    digest = build_digest(costs, TEAMS, (), team_name="nlp", today=dt.date(2026, 11, 20))
+
+    text = render_text(build_digest_message(digest))
+
+    assert "Thu Nov 19: \u2212$420.00 (credit)" in text  # 80 of EC2 less a 500 credit
+    assert "• Credits: \u2212$500.00 (credit)" in text
