@@ -159,7 +159,7 @@ def test_dates_written_as_4_1_25_are_refused_naming_file_row_and_column(
     rows[2]["ChargePeriodStart"] = "4/1/25"
     use_export(monkeypatch, tmp_path / "export.csv", rows, FOCUS_COLUMNS)
 
-    for period in ("2025-04", "0004-01", "mtd"):
+    for period in ("2025-04", "mtd"):
         code, out, err = cost(capsys, "untagged", period)
 
         assert (code, out) == (1, "")
@@ -167,6 +167,10 @@ def test_dates_written_as_4_1_25_are_refused_naming_file_row_and_column(
             "export.csv row 4, ChargePeriodStart: '4/1/25' is not an ISO 8601 date "
             "(e.g. 2025-04-01T00:00:00Z)"
         ) in err
+
+    code, out, err = cost(capsys, "untagged", "0004-01")  # once answered "$3,960.00 … 4"
+    assert (code, out) == (1, "")
+    assert "I can't use '0004-01' as a period: the year 4 is before 2000" in err
 
 
 def test_a_legacy_cur_is_told_which_export_to_make_instead(capsys, monkeypatch, tmp_path):
