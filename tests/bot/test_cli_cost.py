@@ -18,6 +18,8 @@ import pytest
 
 import bot.app
 from bot.cli import main
+from bot.settings import Settings
+from engines.teams import AccountIds
 from handlers.blocks.common import money
 from tests.conftest import DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SmallExport
 
@@ -271,3 +273,21 @@ def test_credits_are_summed_and_read_as_credits(capsys, monkeypatch, tmp_path, s
     code, out, _ = cost(capsys, "team", "nlp")
     assert code == 0
     assert "  AWS Support: \u2212$12.00 (credit)" in out
+
+
+@pytest.mark.parametrize(
+    ("cost_source", "athena_schema", "account_ids"),
+    [
+        ("focus:/exports/*.parquet", "focus", AccountIds.ANY),
+        ("athena:billing.focus", "focus", AccountIds.ANY),
+        ("athena:billing.cur", "cur", AccountIds.AWS),
+        ("cur:/cur/*.parquet", "focus", AccountIds.AWS),
+        ("ce", "focus", AccountIds.AWS),
+    ],
+)
+def test_which_account_ids_the_teams_file_may_hold_follows_the_cost_source(
+    cost_source, athena_schema, account_ids
+):
+    settings = Settings(cost_source=cost_source, athena_schema=athena_schema)
+
+    assert bot.app.account_ids_of(settings) is account_ids

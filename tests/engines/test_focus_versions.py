@@ -363,3 +363,54 @@ def test_credits_and_refunds_reduce_the_sum_exactly(tmp_path: Path) -> None:
     assert grouped(result) == {("Amazon EC2",): Decimal("18.05"), ("AWS Support",): Decimal(-12)}
     assert result.totals() == {"USD": Decimal("6.05")}
     assert [group.key for group in result.groups] == [("Amazon EC2",), ("AWS Support",)]
+
+
+# --- Parquet, as AWS Data Exports delivers FOCUS --------------------------------------------
+
+
+def write_parquet(path: Path, rows: list[dict[str, str]], columns: list[str]) -> Path:
+    """Typed as AWS writes it: UTC timestamps, decimals, Tags a map, x_ columns of any type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def typed(column: str) -> pa.Array:
+        values = [row[column] for row in rows]
+        if column.startswith(("ChargePeriod", "BillingPeriod")):
+            moments = [dt.datetime.fromisoformat(value) for value in values]
+            return pa.array(moments, pa.timestamp("us", tz="UTC"))
+        if column in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
+            return pa.array([Decimal(v) if v else None for v in values], pa.decimal128(38, 10))
+        if column == "Tags":
+            maps = [list(json.loads(v).items()) if v else [] for v in values]
+            return pa.array(maps, pa.map_(pa.string(), pa.string()))
+        if column == "x_SkuDetails":
+            return pa.array([{"CoreCount": 2, "Os": "Linux"}] * len(rows))
+        return pa.array(values, pa.string())
+
+    pq.write_table(pa.table({column: typed(column) for column in columns}), path)
+    return path
+
+
+@pytest.mark.parametrize("left_out", [(), ("Tags",), ("SubAccountId",)])
+def test_parquet_focus_1_2_with_provider_columns_and_conditional_ones_left_out(
+    tmp_path: Path, left_out: tuple[str, ...]
+) -> None:
+    columns = [c for c in FOCUS_1_2 + PROVIDER_COLUMNS if c not in left_out]
+    path = write_parquet(tmp_path / "focus.parquet", ROWS, columns)
+    source = FocusFileSource(str(path))
+
+    by_account = source.costs(CostQuery(OCTOBER, group_by=(Dimension.parse("account"),)))
+    nlp = source.costs(CostQuery(OCTOBER, cost_filter=CostFilter(tags={"team": "nlp"})))
+
+    account_column = "BillingAccountId" if "SubAccountId" in left_out else "SubAccountId"
+    assert grouped(by_account) == expected(ROWS, account_column)
+    tagged = [row for row in ROWS if row["Tags"] == json.dumps({"team": "nlp"})]
+    if "Tags" in left_out:
+        assert nlp.groups == ()
+        assert nlp.notes == (
+            f"The FOCUS export {path} has no Tags column (FOCUS makes it conditional): "
+            "its costs count as untagged (tag rules match none of them).",
+        )
+    else:
+        assert grouped(nlp) == expected(tagged, "ServiceName")
+        assert nlp.notes == ()
