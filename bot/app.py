@@ -34,7 +34,7 @@ from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
 from engines.spot_advisor import FeedFile
 from engines.spot_review import SpotAdvisor
-from engines.teams import CostConfig, load_config
+from engines.teams import AccountIds, CostConfig, load_config
 from handlers.deps import Deps
 from handlers.register import register_all
 
@@ -60,8 +60,11 @@ class Costbot:
     outbox: Outbox
 
 
-def load_teams_file(path: Path) -> CostConfig:
-    """Reads the teams file named by ``COSTBOT_TEAMS``; ``ConfigError`` says what is wrong."""
+def load_teams_file(path: Path, *, account_ids: AccountIds = AccountIds.AWS) -> CostConfig:
+    """Reads the teams file named by ``COSTBOT_TEAMS``; ``ConfigError`` says what is wrong.
+
+    ``account_ids``: which ids team ``accounts`` may hold (``account_ids_of(settings)``).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -71,7 +74,15 @@ def load_teams_file(path: Path) -> CostConfig:
         ) from None
     except OSError as error:
         raise ConfigError(f"COSTBOT_TEAMS: cannot read {path}: {error.strerror}.") from None
-    return load_config(text, filename=str(path))
+    return load_config(text, filename=str(path), account_ids=account_ids)
+
+
+def account_ids_of(settings: Settings) -> AccountIds:
+    """A FOCUS source (files, or Athena over a FOCUS table) may mix providers, so its
+    teams may name any provider's accounts; Cost Explorer and CUR know AWS accounts only."""
+    kind = settings.cost_source.partition(":")[0]
+    focus = kind == "focus" or (kind == "athena" and settings.athena_schema == "focus")
+    return AccountIds.ANY if focus else AccountIds.AWS
 
 
 def build_cost_source(
@@ -140,7 +151,8 @@ def build_deps(
     outbox: Outbox | None = None,
 ) -> Deps:
     """Everything the listeners (and the CLI's questions) use, built from settings."""
-    config = config if config is not None else load_teams_file(settings.teams_file)
+    if config is None:
+        config = load_teams_file(settings.teams_file, account_ids=account_ids_of(settings))
     aws = aws or AwsClients(settings, accounts=config.accounts)
     changes = ChangeRunner(
         lambda account_id, region: aws.client_for("ec2", account_id=account_id, region=region),

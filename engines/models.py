@@ -91,7 +91,8 @@ class SharedCost:
     Args:
         name: the table's name, e.g. ``platform``.
         tags: cost allocation tags that all must match.
-        accounts: AWS account ids; the line's account must be one of them.
+        accounts: account ids (AWS ones, or any provider's for a FOCUS source); the line's
+            account must be one of them.
         split: ``"proportional"`` (to each team's direct cost), ``"even"``, or fixed
             percentages by team name (summing to 100).
         among: the teams that share it, in order; empty means every team. With fixed

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from engines.errors import UserInputError
 from engines.models import Period
 
+FIRST_YEAR = 2000  # billing data before it is a typo ('0004-01'), as in the export readers
 MAX_DAYS = 3660
 """The longest "last N days" accepted (ten years): longer is almost surely a typo."""
 
@@ -136,6 +137,7 @@ def _year_month(words: str, today: date) -> Period | None:
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12:
         raise _not_understood(words, today, why=f"there is no month {month}")
+    _check_year(year, words, today)
     return _calendar_month(date(year, month, 1), today, typed=words)
 
 
@@ -145,6 +147,7 @@ def _named_month(words: str, today: date) -> Period | None:
     if match is None or month is None:
         return None
     if match.group(2):
+        _check_year(int(match.group(2)), words, today)
         return _calendar_month(date(int(match.group(2)), month, 1), today, typed=words)
     year = today.year if month <= today.month else today.year - 1
     return _calendar_month(date(year, month, 1), today, typed=words)
@@ -191,9 +194,17 @@ def _calendar_month(first: date, today: date, *, typed: str) -> Period:
 def _iso_day(text: str, today: date) -> date:
     try:
         year, month, day = (int(part) for part in text.split("-"))
-        return date(year, month, day)
+        typed = date(year, month, day)
     except ValueError:
         raise _not_understood(text, today, why=f"'{text}' is not a date") from None
+    _check_year(year, text, today)
+    return typed
+
+
+def _check_year(year: int, typed: str, today: date) -> None:
+    if year < FIRST_YEAR:
+        why = f"the year {year} is before {FIRST_YEAR}: write it in full, like {today.year}"
+        raise _not_understood(typed, today, why=why)
 
 
 def _month_number(word: str) -> int | None:

@@ -96,11 +96,16 @@ class CostGroup:
 
 @dataclass(frozen=True)
 class CostResult:
-    """A source's answer. Groups are sorted by amount, largest first."""
+    """A source's answer. Groups are sorted by amount, largest first.
+
+    ``notes``: what a person should know about how the data answered, e.g. that an export
+    has no ``Tags`` column (so every cost is untagged); questions pass them on to answers.
+    """
 
     query: CostQuery
     groups: tuple[CostGroup, ...]
     source: str
+    notes: tuple[str, ...] = ()
 
     def totals(self) -> dict[str, Decimal]:
         """Total per currency (never added across currencies)."""

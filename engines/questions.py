@@ -220,6 +220,7 @@ def team_cost(
     """
     team = find_team(teams, team_name)
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
     fair = fair_comparison(period, coverage)
@@ -227,7 +228,7 @@ def team_cost(
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
     then = _team_lines(source, teams, shared, team, before, metric, dimension) if before else _NONE
     answer = _answer(team.name, period, before, metric, dimension.label, now, then, count, source)
-    notes += fair.notes
+    notes += fair.notes + source.notes()
     if not answer.total and not answer.lines:
         notes += (
             f"No costs matched {team.name}'s rule ({_describe_rule(team)}) in this period: "
@@ -247,6 +248,7 @@ def top_costs(
     count: int = 10,
     today: dt.date | None = None,
 ) -> Answer:
+    source = _NotingSource(source)
     """The biggest costs across the organisation, by team (allocated) or by a dimension.
 
     Compared as ``team_cost`` is (``today`` likewise)."""
@@ -265,7 +267,9 @@ def top_costs(
         if before:
             then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
     answer = _answer("all teams", period, before, metric, by, now, then, count, source)
-    return replace(answer, notes=notes + fair.notes, data_through=fair.data_through)
+    return replace(
+        answer, notes=notes + fair.notes + source.notes(), data_through=fair.data_through
+    )
 
 
 def untagged_costs(
@@ -282,6 +286,7 @@ def untagged_costs(
     """Cost that no team or shared rule claims, grouped by a dimension (compared as
     ``team_cost`` is)."""
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
     fair = fair_comparison(period, coverage)
@@ -289,7 +294,9 @@ def untagged_costs(
     now = _untagged(source, teams, shared, period, metric, dimension)
     then = _untagged(source, teams, shared, before, metric, dimension) if before else _NONE
     answer = _answer(UNTAGGED, period, before, metric, dimension.label, now, then, count, source)
-    return replace(answer, notes=notes + fair.notes, data_through=fair.data_through)
+    return replace(
+        answer, notes=notes + fair.notes + source.notes(), data_through=fair.data_through
+    )
 
 
 def compare_periods(
@@ -310,6 +317,7 @@ def compare_periods(
     Both are cut at the last day with data; when a day of either falls outside the data
     there is no change figure (``engines.coverage.fair_comparison``)."""
     dimension = _dimension(by, allow_team=False)
+    source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, current)
     fair = fair_comparison(current, coverage, baseline=baseline)
@@ -334,7 +342,7 @@ def compare_periods(
         answer,
         lines=tuple(kept),
         others=others,
-        notes=notes + fair.notes,
+        notes=notes + fair.notes + source.notes(),
         data_through=fair.data_through,
     )
 
@@ -523,6 +531,31 @@ def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+class _NotingSource:
+    """A source that keeps the notes of the results it hands back (e.g. "the export has no
+    Tags column"), so a question can pass them on once in its answer.
+
+    Everything else (``coverage``, ``forecast``, ``max_dimensions``) is the source's own.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.name = source.name
+        self._notes: dict[str, None] = {}
+
+    def costs(self, query: CostQuery) -> CostResult:
+        result = self._source.costs(query)
+        self._notes.update(dict.fromkeys(result.notes))
+        return result
+
+    def notes(self) -> tuple[str, ...]:
+        """Each note once, in the order they first came."""
+        return tuple(self._notes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
 
 def _span(period: Period) -> str:

@@ -28,6 +28,12 @@ Off-hours schedules select a team's resources by tags (see ``engines.schedules``
     holidays = [2026-12-25]             # optional: dates (or "YYYY-MM-DD") off all day
     mode = "start_stop"                 # or "stop_only" (never starts anything)
 
+Account ids in ``accounts`` are 12-digit AWS account ids when costs come from Cost Explorer
+or a CUR; a FOCUS source may mix providers, so there they are any provider's account: an
+Azure subscription GUID, a Google Cloud project id, an OCI compartment OCID
+(``load_config(..., account_ids=AccountIds.ANY)``). ``[accounts.<id>]`` tables, the AWS
+accounts costbot assumes a role in, always take 12-digit ids.
+
 ``split`` defaults to ``"proportional"`` (to each team's direct cost). Fixed percentages
 must add up to exactly 100 and already name the teams, so they take no ``among``.
 
@@ -46,6 +52,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,6 +72,16 @@ _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,})$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Any provider's account id as FOCUS writes it in SubAccountId: letters, digits and the
+# punctuation of GUIDs, project ids, OCIDs and resource paths; no spaces or quotes.
+_ANY_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,254}$")
+
+
+class AccountIds(StrEnum):
+    """Which account ids the cost source knows, so which ``accounts`` the teams file takes."""
+
+    AWS = "aws"  # Cost Explorer, CUR: 12-digit AWS account ids
+    ANY = "any"  # FOCUS (files or Athena): any provider's sub account ids
 
 
 class _Invalid(Exception):
@@ -127,11 +144,28 @@ def _validate_tags(value: object) -> dict[str, str]:
 def _validate_accounts(value: object) -> tuple[str, ...]:
     if isinstance(value, list) and any(isinstance(item, int) for item in value):
         raise _Invalid('write account ids as text in quotes, like ["012345678901"]')
-    accounts = _text_list(value, "12-digit AWS account ids")
+    accounts = _text_list(value, "account ids")
+    for account in accounts:
+        if not _ANY_ACCOUNT_ID.match(account):
+            raise _Invalid(
+                f"'{account}' is not an account id (a 12-digit AWS account, an Azure "
+                "subscription, a Google Cloud project or an OCI compartment OCID)",
+                value=account,
+            )
+    return tuple(accounts)
+
+
+def _check_aws_accounts(
+    path: tuple[str, ...], accounts: tuple[str, ...], locator: _Locator
+) -> None:
+    """Cost Explorer and CUR know AWS accounts only: refuse any other id, saying why."""
     for account in accounts:
         if not _ACCOUNT_ID.match(account):
-            raise _Invalid(f"'{account}' is not a 12-digit AWS account id", value=account)
-    return tuple(accounts)
+            message = (
+                f"'{account}' is not a 12-digit AWS account id (Cost Explorer and CUR "
+                "sources know AWS accounts only; a FOCUS source takes any provider's)"
+            )
+            raise locator.error((*path, "accounts"), message, value=account)
 
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
@@ -346,7 +380,7 @@ class KeySpec:
 
 TEAM_SCHEMA: dict[str, KeySpec] = {
     "tags": KeySpec(_validate_tags, "cost allocation tags that all must match"),
-    "accounts": KeySpec(_validate_accounts, "AWS account ids whose costs are the team's"),
+    "accounts": KeySpec(_validate_accounts, "account ids whose costs are the team's"),
     "channel": KeySpec(_validate_channel, "the team's Slack channel"),
     "approvers": KeySpec(_validate_user_ids, "Slack user ids allowed to approve changes"),
     "members": KeySpec(_validate_user_ids, "Slack user ids of the team's members"),
@@ -370,7 +404,7 @@ REQUIRED_KEYS = ("channel",)
 
 SHARED_SCHEMA: dict[str, KeySpec] = {
     "tags": KeySpec(_validate_tags, "cost allocation tags that all must match"),
-    "accounts": KeySpec(_validate_accounts, "AWS account ids whose costs are shared"),
+    "accounts": KeySpec(_validate_accounts, "account ids whose costs are shared"),
     "split": KeySpec(_validate_split, 'how to divide it: "proportional", "even" or percentages'),
     "among": KeySpec(_validate_among, "the teams that share it (default: every team)"),
 }
@@ -485,12 +519,16 @@ class CostConfig:
     schedules: tuple[Schedule, ...] = ()
 
 
-def load_config(text: str, *, filename: str) -> CostConfig:
+def load_config(
+    text: str, *, filename: str, account_ids: AccountIds = AccountIds.AWS
+) -> CostConfig:
     """Parse and validate a teams file, shared costs included.
 
     Args:
         text: the file's contents (TOML).
         filename: how to name the file in error messages, e.g. ``"teams.toml"``.
+        account_ids: which account ids team and shared ``accounts`` may hold: AWS ones
+            (Cost Explorer, CUR) or any provider's (FOCUS).
 
     Returns:
         The teams by name and the shared costs, both in file order. Each shared cost's
@@ -512,6 +550,11 @@ def load_config(text: str, *, filename: str) -> CostConfig:
     shared = tuple(
         _load_shared(name, body, locator, list(teams)) for name, body in shared_table.items()
     )
+    if account_ids is AccountIds.AWS:
+        for team in teams.values():
+            _check_aws_accounts(("teams", team.name), team.accounts, locator)
+        for cost in shared:
+            _check_aws_accounts(("shared", cost.name), cost.accounts, locator)
     accounts_table = _top_level_table(document, "accounts", locator)
     accounts = tuple(
         _load_account(account_id, body, locator) for account_id, body in accounts_table.items()
@@ -523,12 +566,15 @@ def load_config(text: str, *, filename: str) -> CostConfig:
     return CostConfig(teams=teams, shared=shared, accounts=accounts, schedules=schedules)
 
 
-def load_teams(text: str, *, filename: str) -> dict[str, Team]:
+def load_teams(
+    text: str, *, filename: str, account_ids: AccountIds = AccountIds.AWS
+) -> dict[str, Team]:
     """Parse and validate a teams file; the teams only (``load_config`` has shared costs).
 
     Args:
         text: the file's contents (TOML).
         filename: how to name the file in error messages, e.g. ``"teams.toml"``.
+        account_ids: as ``load_config``.
 
     Returns:
         Teams by name, in file order.
@@ -536,7 +582,7 @@ def load_teams(text: str, *, filename: str) -> dict[str, Team]:
     Raises:
         ConfigError: as ``load_config`` (shared tables are validated too).
     """
-    return load_config(text, filename=filename).teams
+    return load_config(text, filename=filename, account_ids=account_ids).teams
 
 
 def _unknown_top_level_message(key: str) -> str:

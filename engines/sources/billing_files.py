@@ -30,6 +30,7 @@ from engines.errors import CostSourceError
 from engines.query import CostQuery, CostResult
 from engines.sources.sql import (
     MONEY,
+    SCHEMAS,
     BillingSchema,
     ColumnKind,
     Dialect,
@@ -58,6 +59,15 @@ _CANONICAL_TYPES = {
     ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
     ColumnKind.JSON: "VARCHAR",
 }
+# Dates as FOCUS writes them (ISO 8601): a date, optionally a time (T or a space), optionally
+# a zone. DuckDB's own cast is looser (it reads '4/1/25' as 25 January of year 4), so every
+# date column is checked against this first, and its year against FIRST_YEAR..LAST_YEAR.
+_ISO_8601 = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+_DATE_EXAMPLE = "2025-04-01T00:00:00Z"
+# Legacy CUR (CUR 1) CSV headers are category/Name; its Parquet spells out resource_tags_*.
+_LEGACY_CUR_PREFIXES = ("lineItem/", "identity/", "bill/", "pricing/", "product/", "resourceTags/")
+_EXPORT_NAMES = {"focus": "FOCUS 1.x", "cur": "CUR 2.0"}
 _CHECKED_CASTS = {
     ColumnKind.MONEY: (MONEY, "a number"),
     ColumnKind.TIMESTAMP: ("TIMESTAMPTZ", "a timestamp"),
@@ -69,6 +79,14 @@ class _BillingFile:
     path: str
     is_parquet: bool
     column_types: dict[str, str] = field(default_factory=dict)
+    # Each column a question reads → the file's column answering it (the column itself, an
+    # older name or a stand-in); a column absent here is read as null.
+    reads: dict[str, str] = field(default_factory=dict)
+
+    def read_type(self, column: str) -> tuple[str, str] | None:
+        """The file's column answering ``column`` and its type; None when it has none."""
+        name = self.reads.get(column)
+        return None if name is None else (name, self.column_types[name])
 
     def scan(self) -> str:
         """The table function reading this file, its path a ``?`` parameter."""
@@ -105,6 +123,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         self._answers_lock = threading.Lock()
         self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
         self._coverage: tuple[object, Coverage | None] | None = None
+        self._dates_checked: set[tuple[str, int, int]] = set()  # files (by identity) found good
         # One in-memory database, opened once (~15 ms, more than a small scan); each scan
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
@@ -167,6 +186,8 @@ class BillingFileSource(ServiceBreakdownMixin):
         keys = ", ".join([*part_sql, day_sql])
         with self._database.cursor() as connection:
             files = [self._describe_file(connection, path, columns) for path in paths]
+            for file in files:  # a date read leniently would move the coverage to year 4
+                self._check_dates(connection, file)
             lines = _joined_files(files, columns, schema)
             sql = (
                 SqlQuery(f"SELECT {keys}, {usage_sql} FROM ")
@@ -206,8 +227,10 @@ class BillingFileSource(ServiceBreakdownMixin):
         columns = referenced_columns(query, self.schema)
         with self._database.cursor() as connection:
             files = [self._describe_file(connection, path, columns) for path in paths]
+            for file in files:
+                self._check_dates(connection, file)
             rows = self._query(connection, files, columns, query)
-        return cost_result(query, rows, self.name)
+        return cost_result(query, rows, self.name, self._notes(files, columns))
 
     def _query(
         self,
@@ -270,13 +293,105 @@ class BillingFileSource(ServiceBreakdownMixin):
                 f"Cannot read {self.kind} file {path}: {_first_line(error)}"
             ) from None
         column_types = {str(row[0]): str(row[1]) for row in rows}
+        wrong_kind = self._wrong_export(path, column_types)
+        if wrong_kind:
+            raise CostSourceError(wrong_kind)
+        reads = {}
         for column in columns:
-            if column not in column_types and column not in self.schema.optional:
+            schema = self.schema
+            candidates = (
+                column,
+                *schema.former_names.get(column, ()),
+                schema.stand_ins.get(column),
+            )
+            found = next((name for name in candidates if name in column_types), None)
+            if found is not None:
+                reads[column] = found
+            elif column not in schema.optional:
                 raise CostSourceError(
                     f"{self.kind} file {path} has no column '{column}': is it a "
                     f"{self.export} export?"
                 )
-        return replace(file, column_types=column_types)
+        return replace(file, column_types=column_types, reads=reads)
+
+    def _notes(self, files: list[_BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
+        """One note per column the question needs that some files lack or stand in for."""
+        notes = []
+        for column in columns:
+            meaning = self.schema.when_missing.get(column)
+            stand_in = self.schema.stand_ins.get(column)
+            if meaning is None and stand_in is None:
+                continue
+            lacking = [file for file in files if file.reads.get(column) != column]
+            if not lacking:
+                continue
+            if len(files) == 1:
+                which = f"The {self.kind} export {files[0].path} has"
+            elif len(lacking) == len(files):
+                which = f"None of the {len(files)} {self.kind} files has"
+            else:
+                which = (
+                    f"{len(lacking)} of the {len(files)} {self.kind} files "
+                    f"(e.g. {lacking[0].path}) have"
+                )
+            what = f"no {column} column ({self.kind} makes it conditional)"
+            if stand_in is not None and any(f.reads.get(column) == stand_in for f in lacking):
+                notes.append(f"{which} {what}: accounts are matched by its {stand_in}.")
+            elif meaning is not None:
+                notes.append(f"{which} {what}: {meaning}.")
+        return tuple(notes)
+
+    def _wrong_export(self, path: str, column_types: dict[str, str]) -> str:
+        """What to do instead when ``path`` is an export of a kind this source cannot read."""
+        names = set(column_types)
+        if any(name.startswith(_LEGACY_CUR_PREFIXES) for name in names) or (
+            "resource_tags" not in names and any(n.startswith("resource_tags_") for n in names)
+        ):
+            return (
+                f"{self.kind} file {path} is a legacy Cost and Usage Report (CUR 1, with "
+                "headers like lineItem/UsageStartDate), which costbot does not read. Create a "
+                "CUR 2.0 or a FOCUS 1.x export in AWS Data Exports (Billing and Cost "
+                "Management → Data Exports) and point costbot at its files."
+            )
+        for kind, schema in SCHEMAS.items():
+            marker = schema.charge_start
+            if (
+                kind != self.schema.name
+                and marker in names
+                and self.schema.charge_start not in names
+            ):
+                return (
+                    f"{self.kind} file {path} looks like a {_EXPORT_NAMES[kind]} export (it has "
+                    f"'{marker}'): read it as one (cost source '{kind}:{self.path_or_glob}')."
+                )
+        return ""
+
+    def _check_dates(self, connection: duckdb.DuckDBPyConnection, file: _BillingFile) -> None:
+        """Refuse a file whose date columns hold anything but ISO 8601 dates in 2000–2100.
+
+        One scan of the date columns per file version (path, size, mtime), so only the
+        first question about a new export pays for it.
+
+        Raises:
+            CostSourceError: naming the file, the row, the column and the value.
+        """
+        identity = _file_identity(file.path)
+        if identity in self._dates_checked:
+            return
+        dates = [column for column in self.schema.dates if column in file.column_types]
+        bad = _first_bad_date(connection, file, dates) if dates else None
+        if bad is not None:
+            where = f"{self.kind} file {file.path} row {bad.row}, {bad.column}"
+            if not bad.readable:
+                raise CostSourceError(
+                    f"{where}: '{bad.value}' is not an ISO 8601 date (e.g. {_DATE_EXAMPLE}). "
+                    "Export dates as year-month-day, like the example."
+                )
+            raise CostSourceError(
+                f"{where}: '{bad.value}' is outside the years {FIRST_YEAR}–{LAST_YEAR}: "
+                f"check how the export writes dates (e.g. {_DATE_EXAMPLE})."
+            )
+        self._dates_checked.add(identity)
 
     def _bad_value_error(
         self,
@@ -288,6 +403,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         for file in files:
             for column in columns:
                 found = _bad_value(connection, file, column, self.schema.columns[column])
+                column = file.reads.get(column, column)
                 if found is not None:
                     value, expected = found
                     return CostSourceError(
@@ -319,10 +435,11 @@ def _file_select(file: _BillingFile, columns: tuple[str, ...], schema: BillingSc
 
 def _cleaned(file: _BillingFile, column: str, kind: ColumnKind) -> str:
     """SQL reading ``column`` of ``file`` as ``kind``'s one type (NULL when absent)."""
-    column_type = file.column_types.get(column)
-    if column_type is None:
+    found = file.read_type(column)
+    if found is None:
         return f"CAST(NULL AS {_CANONICAL_TYPES[kind]})"
-    quoted = f'"{column}"'
+    name, column_type = found
+    quoted = f'"{name}"'
     text = f"billing_value(CAST({quoted} AS VARCHAR))"
     if kind is ColumnKind.TIMESTAMP:
         if column_type.startswith(("TIMESTAMP", "DATE")):
@@ -359,12 +476,12 @@ def _bad_value(
     connection: duckdb.DuckDBPyConnection, file: _BillingFile, column: str, kind: ColumnKind
 ) -> tuple[str, str] | None:
     """The first value of a text ``column`` that does not convert to ``kind``, if any."""
-    column_type = file.column_types.get(column)
-    if kind not in _CHECKED_CASTS or column_type is None or column_type != "VARCHAR":
+    found_column = file.read_type(column)
+    if kind not in _CHECKED_CASTS or found_column is None or found_column[1] != "VARCHAR":
         return None
     target, expected = _CHECKED_CASTS[kind]
     sql = f"""
-        SELECT value FROM (SELECT billing_value("{column}") AS value FROM {file.scan()})
+        SELECT value FROM (SELECT billing_value("{found_column[0]}") AS value FROM {file.scan()})
         WHERE value IS NOT NULL AND TRY_CAST(value AS {target}) IS NULL
         LIMIT 1
     """
@@ -380,12 +497,71 @@ def _part_name(values: tuple[object, ...], parts: tuple[tuple[str, str], ...]) -
     return " ".join(words)
 
 
+@dataclass(frozen=True)
+class _BadDate:
+    row: int  # as a spreadsheet shows it: a CSV's header is row 1
+    column: str
+    value: str
+    readable: bool  # a date, but outside the years allowed
+
+
+def _first_bad_date(
+    connection: duckdb.DuckDBPyConnection, file: _BillingFile, columns: list[str]
+) -> _BadDate | None:
+    """The first row with a date that is not ISO 8601 or not in 2000–2100, if any."""
+    selects, conditions = [], []
+    for n, column in enumerate(columns):
+        quoted = f'"{column}"'
+        if file.column_types[column].startswith(("TIMESTAMP", "DATE")):
+            readable = "true"
+            in_range = (
+                f"{quoted} IS NULL OR {quoted} >= TIMESTAMP '{FIRST_YEAR}-01-01' "
+                f"AND {quoted} < TIMESTAMP '{LAST_YEAR + 1}-01-01'"
+            )
+        else:
+            text = f"billing_value(CAST({quoted} AS VARCHAR))"
+            readable = (
+                f"{text} IS NULL OR regexp_full_match({text}, '{_ISO_8601}') "
+                f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
+            )
+            in_range = (
+                f"{text} IS NULL "
+                f"OR TRY_CAST(substr({text}, 1, 4) AS INTEGER) BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+            )
+        selects.append(
+            f"CAST({quoted} AS VARCHAR) AS value_{n}, "
+            f"coalesce({readable}, false) AS readable_{n}, "
+            f"coalesce({readable}, false) AND coalesce({in_range}, false) AS good_{n}"
+        )
+        conditions.append(f"NOT good_{n}")
+    if file.is_parquet:
+        scan, row = "read_parquet(?, file_row_number = true)", "file_row_number + 1"
+    else:  # DuckDB keeps a CSV's order (preserve_insertion_order), and row 1 is the header
+        scan, row = file.scan(), "row_number() OVER () + 1"
+    sql = f"""
+        SELECT * FROM (SELECT {row} AS row_number, {", ".join(selects)} FROM {scan})
+        WHERE {" OR ".join(conditions)} ORDER BY row_number LIMIT 1
+    """
+    try:
+        found = connection.execute(sql, [file.path]).fetchone()
+    except duckdb.Error:
+        return None  # an unreadable file is named by the query's own error path
+    if found is None:
+        return None
+    for n, column in enumerate(columns):
+        value, readable, good = found[1 + 3 * n : 4 + 3 * n]
+        if not good:
+            return _BadDate(int(found[0]), column, str(value), bool(readable))
+    return None
+
+
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
-    identity = []
-    for path in paths:
-        stat = os.stat(path)
-        identity.append((path, stat.st_size, stat.st_mtime_ns))
-    return tuple(identity)
+    return tuple(_file_identity(path) for path in paths)
+
+
+def _file_identity(path: str) -> tuple[str, int, int]:
+    stat = os.stat(path)
+    return (path, stat.st_size, stat.st_mtime_ns)
 
 
 def _is_billing_file(path: str) -> bool:

@@ -31,5 +31,5 @@ class FocusFileSource(BillingFileSource):
 
     name = "focus"
     kind = "FOCUS"
-    export = "FOCUS 1.0"
+    export = "FOCUS 1.x"
     schema: BillingSchema = FOCUS_JSON_TAGS

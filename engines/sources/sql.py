@@ -133,6 +133,14 @@ class BillingSchema:
         export_parts: columns naming who delivers each part of the export (provider,
             billing account), with the word that goes before a value in a message ("" for
             none); coverage and its gaps are found per part. Optional columns.
+        dates: the date columns a file is checked for (strict ISO 8601, years 2000–2100)
+            wherever it has them, used by the question or not.
+        former_names: older names of a column, read when a file lacks the column (FOCUS
+            0.5 and 1.0-preview spell some columns differently).
+        stand_ins: a column read in place of a missing one that means something close,
+            e.g. ``BillingAccountId`` for a missing ``SubAccountId``; the answer says so.
+        when_missing: optional columns whose absence changes the answer, with what it
+            means; the answer carries a note saying the column is missing.
     """
 
     name: str
@@ -150,6 +158,10 @@ class BillingSchema:
     tag_key: Callable[[str], str] = _identity
     optional: frozenset[str] = field(default_factory=frozenset)
     export_parts: tuple[tuple[str, str], ...] = ()
+    dates: tuple[str, ...] = ()
+    former_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    when_missing: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,8 +210,23 @@ FOCUS = BillingSchema(
     charge_category="ChargeCategory",
     tags="Tags",
     tags_format=TagsFormat.MAP,
-    optional=frozenset({"ProviderName", "BillingAccountId"}),
+    dates=("ChargePeriodStart", "ChargePeriodEnd"),
     export_parts=(("ProviderName", ""), ("BillingAccountId", "account")),
+    # Tags and SubAccountId are conditional in FOCUS 1.0–1.2: present only where the
+    # provider has tags and sub accounts; without sub accounts the billing account is it.
+    optional=frozenset({"Tags", "SubAccountId", "ProviderName", "BillingAccountId"}),
+    when_missing={
+        "Tags": "its costs count as untagged (tag rules match none of them)",
+        "SubAccountId": "account rules match none of its costs",
+    },
+    stand_ins={"SubAccountId": "BillingAccountId"},
+    # The FOCUS changelog: Region became RegionId in 1.0; AmortizedCost and ChargeType
+    # became EffectiveCost and ChargeCategory in 1.0-preview.
+    former_names={
+        "RegionId": ("Region",),
+        "EffectiveCost": ("AmortizedCost",),
+        "ChargeCategory": ("ChargeType",),
+    },
 )
 """FOCUS 1.x as AWS Data Exports delivers it (and as Athena sees it): ``Tags`` is a map."""
 
@@ -305,6 +332,7 @@ CUR = BillingSchema(
     tag_key=cur_tag_key,
     optional=frozenset({"product", "product_servicecode", "bill_payer_account_id"}),
     export_parts=(("bill_payer_account_id", "payer account"),),
+    dates=("line_item_usage_start_date", "line_item_usage_end_date"),
 )
 """CUR 2.0 (AWS Data Exports): fixed columns, ``product`` and ``resource_tags`` maps."""
 
@@ -573,13 +601,19 @@ def _joined(parts: Iterable[SqlQuery], separator: str) -> SqlQuery:
 # --- answers --------------------------------------------------------------------------------
 
 
-def cost_result(query: CostQuery, rows: Iterable[Sequence[str | None]], source: str) -> CostResult:
+def cost_result(
+    query: CostQuery,
+    rows: Iterable[Sequence[str | None]],
+    source: str,
+    notes: tuple[str, ...] = (),
+) -> CostResult:
     """A ``CostResult`` from rows of ``build_cost_query``, amounts as ``Decimal``.
 
     Args:
         query: the question the rows answer.
         rows: ``(*dimension values, currency, amount)``, all text (None read as ``''``).
         source: the answering source's name.
+        notes: what the person should know about how the data answered (a missing column).
     """
     width = len(query.group_by)
     amounts: dict[tuple[tuple[str, ...], str], Decimal] = {}
@@ -597,7 +631,7 @@ def cost_result(query: CostQuery, rows: Iterable[Sequence[str | None]], source: 
         CostGroup(key, currency, _trimmed(total)) for (key, currency), total in amounts.items()
     ]
     groups.sort(key=lambda group: (-group.amount, group.key, group.currency))
-    return CostResult(query=query, groups=tuple(groups), source=source)
+    return CostResult(query=query, groups=tuple(groups), source=source, notes=notes)
 
 
 def service_breakdown(result: CostResult) -> CostBreakdown:

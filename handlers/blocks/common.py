@@ -30,6 +30,14 @@ def money(amount: Decimal, currency: str = "USD") -> str:
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
 
 
+def cost(amount: Decimal, currency: str = "USD") -> str:
+    """A cost as people read a bill: ``$12.00``, and a negative one (credits, refunds
+    exceeding charges) as ``−$12.00 (credit)``, with a true minus sign."""
+    if amount.quantize(CENT, rounding=ROUND_HALF_UP) >= 0:
+        return money(amount, currency)
+    return f"\N{MINUS SIGN}{money(-amount, currency)} (credit)"
+
+
 def signed_money(amount: Decimal, currency: str = "USD") -> str:
     return ("+" if amount > 0 else "") + money(amount, currency)
 

@@ -13,6 +13,7 @@ from handlers.blocks.common import (
     Block,
     Message,
     context,
+    cost,
     divider,
     escape,
     header,
@@ -123,7 +124,7 @@ def build_answer_message(
         movers: lines are the biggest movers of a comparison (show both periods).
     """
     currency = answer.currency
-    total = money(answer.total, currency)
+    total = cost(answer.total, currency)
     headline = f"*{total}* {answer.metric.label}\n{answer.period.describe()}"
     change_line = _change_line(answer)
     blocks = [header(title), section(f"{headline}\n{change_line}" if change_line else headline)]
@@ -134,7 +135,7 @@ def build_answer_message(
     if budget_line:
         blocks.append(section(budget_line))
     if answer.other_currencies:
-        others = ", ".join(money(amount, code) for code, amount in answer.other_currencies.items())
+        others = ", ".join(cost(amount, code) for code, amount in answer.other_currencies.items())
         blocks.append(
             section(f":information_source: Also billed in other currencies (not added): {others}")
         )
@@ -204,7 +205,7 @@ def _group_sections(answer: Answer, *, movers: bool) -> list[Block]:
         for line in answer.lines
     ]
     if answer.others:
-        fields.append(f"*Others*\n{money(answer.others, answer.currency)}")
+        fields.append(f"*Others*\n{cost(answer.others, answer.currency)}")
     fields.extend(
         _field(line, answer.currency, movers=False, compared=answer.compared)
         for line in answer.shared
@@ -224,9 +225,9 @@ def _field(line: Line, currency: str, *, movers: bool, compared: bool = True) ->
     delta = line.change if compared else Decimal(0)
     arrow = ":arrow_up:" if delta > 0 else (":arrow_down:" if delta < 0 else "")
     change = f" {arrow} {signed_money(delta, currency)}" if delta else ""
-    name, amount = escape(line.key), money(line.amount, currency)
+    name, amount = escape(line.key), cost(line.amount, currency)
     if movers:
-        return f"*{name}*\n{money(line.previous, currency)} → {amount}{change}"
+        return f"*{name}*\n{cost(line.previous, currency)} → {amount}{change}"
     return f"*{name}*\n{amount}{change}"
 
 

@@ -13,6 +13,7 @@ from handlers.blocks.common import (
     Block,
     Message,
     context,
+    cost,
     divider,
     escape,
     header,
@@ -62,7 +63,7 @@ def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
         change = week.total - week.previous_total
         blocks.append(
             section(
-                f"*Last week* ({week.period.describe()}): {money(week.total, figures.currency)}, "
+                f"*Last week* ({week.period.describe()}): {cost(week.total, figures.currency)}, "
                 f"{signed_money(change, figures.currency)} on the week before\n"
                 + _mover_lines(week.movers, figures.currency, "the week before")
             )
@@ -112,17 +113,17 @@ def _headline_fields(figures: TeamFigures) -> list[str]:
         change = figures.day_change_pct()
         versus = "" if change is None else f" ({percent(change, signed=True)} vs 7-day average)"
         day = (
-            f"*{figures.day:%a %b %-d}*\n{money(figures.day_cost, currency)}{versus}\n"
+            f"*{figures.day:%a %b %-d}*\n{cost(figures.day_cost, currency)}{versus}\n"
             f"7-day average {money(figures.average, currency)}"
         )
     if figures.budget:
         bar = budget_bar(figures.month_to_date, figures.budget)
         month = (
-            f"*Month to date*\n{money(figures.month_to_date, currency)} of "
+            f"*Month to date*\n{cost(figures.month_to_date, currency)} of "
             f"{money(figures.budget, currency)}\n{bar}"
         )
     else:
-        month = f"*Month to date*\n{money(figures.month_to_date, currency)} (no budget set)"
+        month = f"*Month to date*\n{cost(figures.month_to_date, currency)} (no budget set)"
     fields = [day, month]
     if figures.forecast is not None:
         forecast = f"*Month-end forecast*\n{money(figures.forecast.amount, currency)}"
@@ -138,11 +139,11 @@ def _headline_fields(figures: TeamFigures) -> list[str]:
 
 
 def _headline_text(figures: TeamFigures) -> str:
-    text = f"month to date {money(figures.month_to_date, figures.currency)}"
+    text = f"month to date {cost(figures.month_to_date, figures.currency)}"
     if figures.budget:
         text += f" of {money(figures.budget, figures.currency)}"
     if figures.day is not None:
-        text += f"; {figures.day:%b %-d} {money(figures.day_cost, figures.currency)}"
+        text += f"; {figures.day:%b %-d} {cost(figures.day_cost, figures.currency)}"
     return text
 
 
@@ -154,9 +155,9 @@ def _mover_lines(movers: Sequence[Mover], currency: str, versus: str) -> str:
         pct = mover.change_pct
         how = "new" if pct is None else percent(pct, signed=True)
         lines.append(
-            f"• {escape(mover.key)}: {money(mover.amount, currency)} "
+            f"• {escape(mover.key)}: {cost(mover.amount, currency)} "
             f"({signed_money(mover.change, currency)}, {how} vs {versus} "
-            f"{money(mover.previous, currency)})"
+            f"{cost(mover.previous, currency)})"
         )
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ from the export's rows by the test.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import json
@@ -17,8 +18,10 @@ import pytest
 
 import bot.app
 from bot.cli import main
+from bot.settings import Settings
+from engines.teams import AccountIds
 from handlers.blocks.common import money
-from tests.conftest import DEMO_TEAMS, FROZEN_NOW, SmallExport
+from tests.conftest import DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SmallExport
 
 MTD = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 21)}
 LAST_30_DAYS = {"start": dt.date(2026, 10, 21), "end": dt.date(2026, 11, 20)}
@@ -137,3 +140,154 @@ def test_help_exits_0_with_the_usage_and_the_teams(capsys):
     assert "`fraud-detection`, `nlp`, `recommendations`" in out
     for question in ("top", "untagged", "compare", "forecast", "trend"):
         assert f"`/cost {question} " in out
+
+
+# --- exports read as the FOCUS spec says ----------------------------------------------------
+
+
+def use_export(monkeypatch, path, rows: list[dict[str, str]], columns: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{path}")
+
+
+def test_dates_written_as_4_1_25_are_refused_naming_file_row_and_column(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    """Read leniently, '4/1/25' was year 4: "No costs" for 2025-04 and $3,960 for 0004-01."""
+    rows = [dict(row) for row in small_export.rows[:5]]
+    rows[2]["ChargePeriodStart"] = "4/1/25"
+    use_export(monkeypatch, tmp_path / "export.csv", rows, FOCUS_COLUMNS)
+
+    for period in ("2025-04", "mtd"):
+        code, out, err = cost(capsys, "untagged", period)
+
+        assert (code, out) == (1, "")
+        assert (
+            "export.csv row 4, ChargePeriodStart: '4/1/25' is not an ISO 8601 date "
+            "(e.g. 2025-04-01T00:00:00Z)"
+        ) in err
+
+    code, out, err = cost(capsys, "untagged", "0004-01")  # once answered "$3,960.00 … 4"
+    assert (code, out) == (1, "")
+    assert "I can't use '0004-01' as a period: the year 4 is before 2000" in err
+
+
+def test_a_legacy_cur_is_told_which_export_to_make_instead(capsys, monkeypatch, tmp_path):
+    row = {"lineItem/UsageStartDate": "2026-11-02T00:00:00Z", "lineItem/UnblendedCost": "1"}
+    use_export(monkeypatch, tmp_path / "cur.csv", [row], list(row))
+
+    code, out, err = cost(capsys, "top")
+
+    assert (code, out) == (1, "")
+    assert "is a legacy Cost and Usage Report (CUR 1" in err
+    assert "Create a CUR 2.0 or a FOCUS 1.x export in AWS Data Exports" in err
+
+
+AZURE_SUBSCRIPTION = "8f3c2a1e-5b7d-4c9e-a1f2-3d4e5f6a7b8c"
+GCP_PROJECT = "fraud-ml-prod-4821"
+
+
+def test_a_focus_export_of_several_clouds_is_allocated_by_their_account_ids(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    base = small_export.rows[-1]  # 2026-11-23: a day of this month, once the clock is frozen
+    day = {"ChargePeriodStart": "2026-11-02T00:00:00Z", "Tags": ""}
+    rows = [
+        {**base, **day, "SubAccountId": "123456789012", "BilledCost": "100"},
+        {**base, **day, "SubAccountId": AZURE_SUBSCRIPTION, "BilledCost": "40.50"},
+        {**base, **day, "SubAccountId": GCP_PROJECT, "BilledCost": "12.25"},
+        {**base, **day, "SubAccountId": GCP_PROJECT, "BilledCost": "-2.25"},
+    ]
+    use_export(monkeypatch, tmp_path / "multi.csv", rows, FOCUS_COLUMNS)
+    teams = tmp_path / "teams.toml"
+    teams.write_text(
+        '[teams.aws-team]\naccounts = ["123456789012"]\nchannel = "#aws"\n'
+        f'[teams.azure-team]\naccounts = ["{AZURE_SUBSCRIPTION}"]\nchannel = "#az"\n'
+        f'[teams.gcp-team]\naccounts = ["{GCP_PROJECT}"]\nchannel = "#gcp"\n'
+    )
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+
+    code, out, err = cost(capsys, "top", "--json")
+
+    assert (code, err) == (0, "")
+    groups = {group["key"]: Decimal(group["cost"]) for group in json.loads(out)["groups"]}
+    assert groups == {"aws-team": 100, "azure-team": Decimal("40.50"), "gcp-team": 10}
+
+
+def test_with_cost_explorer_an_azure_subscription_in_the_teams_file_is_refused(
+    capsys, monkeypatch, tmp_path
+):
+    teams = tmp_path / "teams.toml"
+    teams.write_text(f'[teams.azure-team]\naccounts = ["{AZURE_SUBSCRIPTION}"]\nchannel = "#az"\n')
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", "ce")
+
+    code, out, err = cost(capsys, "top")
+
+    assert (code, out) == (2, "")  # a configuration problem, as for every teams file mistake
+    assert f"'{AZURE_SUBSCRIPTION}' is not a 12-digit AWS account id (Cost Explorer" in err
+
+
+def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
+    capsys, monkeypatch, tmp_path, small_export: SmallExport
+):
+    without_tags = [column for column in FOCUS_COLUMNS if column != "Tags"]
+    use_export(monkeypatch, tmp_path / "export.csv", small_export.rows, without_tags)
+
+    code, out, err = cost(capsys, "untagged", "--json")
+
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert Decimal(answer["total"]) == small_export.total(**MTD)  # every team's cost too
+    tags_notes = [note for note in answer["notes"] if "Tags" in note]
+    assert tags_notes == [
+        f"The FOCUS export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
+        "conditional): its costs count as untagged (tag rules match none of them)."
+    ]
+
+    code, out, _ = cost(capsys, "untagged")
+    assert code == 0
+    assert "has no Tags column (FOCUS makes it conditional)" in out
+
+
+def test_credits_are_summed_and_read_as_credits(capsys, monkeypatch, tmp_path, small_export):
+    base = {**small_export.rows[-1], "ChargePeriodStart": "2026-11-02T00:00:00Z"}
+    base["Tags"] = json.dumps({"team": "nlp"})
+    rows = [
+        {**base, "ServiceName": "Amazon EC2", "BilledCost": "30.10"},
+        {**base, "ServiceName": "AWS Support", "BilledCost": "-40", "ChargeCategory": "Credit"},
+        {**base, "ServiceName": "AWS Support", "BilledCost": "28"},
+    ]
+    use_export(monkeypatch, tmp_path / "credits.csv", rows, FOCUS_COLUMNS)
+
+    code, out, _ = cost(capsys, "team", "nlp", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert Decimal(answer["total"]) == Decimal("18.10")
+    groups = {group["key"]: Decimal(group["cost"]) for group in answer["groups"]}
+    assert groups == {"Amazon EC2": Decimal("30.10"), "AWS Support": Decimal("-12")}
+
+    code, out, _ = cost(capsys, "team", "nlp")
+    assert code == 0
+    assert "  AWS Support: \u2212$12.00 (credit)" in out
+
+
+@pytest.mark.parametrize(
+    ("cost_source", "athena_schema", "account_ids"),
+    [
+        ("focus:/exports/*.parquet", "focus", AccountIds.ANY),
+        ("athena:billing.focus", "focus", AccountIds.ANY),
+        ("athena:billing.cur", "cur", AccountIds.AWS),
+        ("cur:/cur/*.parquet", "focus", AccountIds.AWS),
+        ("ce", "focus", AccountIds.AWS),
+    ],
+)
+def test_which_account_ids_the_teams_file_may_hold_follows_the_cost_source(
+    cost_source, athena_schema, account_ids
+):
+    settings = Settings(cost_source=cost_source, athena_schema=athena_schema)
+
+    assert bot.app.account_ids_of(settings) is account_ids

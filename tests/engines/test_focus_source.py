@@ -19,6 +19,7 @@ from engines.errors import CostSourceError
 from engines.models import CostBreakdown, Metric, Period
 from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter
+from engines.sources.cur import CurFileSource
 from engines.sources.focus import METRIC_COLUMNS, FocusFileSource
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
@@ -374,8 +375,8 @@ def test_a_column_only_needed_by_another_query_is_not_required(tmp_path: Path) -
     )
 
     assert as_totals(costs(path)) == expected_totals(ROWS)
-    with pytest.raises(CostSourceError, match="no column 'Tags'"):
-        costs(path, CostFilter(tags={"team": "nlp"}))
+    with pytest.raises(CostSourceError, match="no column 'ListCost'"):
+        costs(path, metric=Metric.LIST)
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
@@ -412,8 +413,99 @@ def test_a_start_that_is_not_a_timestamp_is_named(tmp_path: Path) -> None:
         costs(bad)
 
     assert str(caught.value) == (
-        f"FOCUS file {bad}, column ChargePeriodStart: 'last tuesday' is not a timestamp."
+        f"FOCUS file {bad} row 2, ChargePeriodStart: 'last tuesday' is not an ISO 8601 date "
+        "(e.g. 2025-04-01T00:00:00Z). Export dates as year-month-day, like the example."
     )
+
+
+# --- dates: ISO 8601 only, years 2000-2100 --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "complaint"),
+    [
+        ("4/1/25", "is not an ISO 8601 date (e.g. 2025-04-01T00:00:00Z)"),
+        ("garbage", "is not an ISO 8601 date (e.g. 2025-04-01T00:00:00Z)"),
+        ("2026-13-01T00:00:00Z", "is not an ISO 8601 date (e.g. 2025-04-01T00:00:00Z)"),
+        ("0004-01-01", "is outside the years 2000–2100"),
+        ("2101-01-01", "is outside the years 2000–2100"),
+    ],
+)
+def test_a_date_that_is_not_iso_8601_in_2000_to_2100_is_refused_naming_file_row_and_column(
+    tmp_path: Path, written: str, complaint: str
+) -> None:
+    """DuckDB alone would read '4/1/25' as 25 January of year 4 and answer "no costs"."""
+    rows = [ROWS[0], ROWS[1], {**ROWS[4], "ChargePeriodStart": written}, ROWS[5]]
+    bad = write_csv(tmp_path / "export.csv", rows)
+
+    with pytest.raises(CostSourceError) as caught:
+        costs(bad)
+
+    message = str(caught.value)
+    assert message.startswith(f"FOCUS file {bad} row 4, ChargePeriodStart: '{written}' ")
+    assert complaint in message
+
+
+def test_a_bad_end_date_is_refused_too(tmp_path: Path) -> None:
+    columns = [*COLUMNS, "ChargePeriodEnd"]
+    rows = [{**row, "ChargePeriodEnd": "2026-10-02T00:00:00Z"} for row in ROWS[:3]]
+    rows[1]["ChargePeriodEnd"] = "10/2/26"
+    bad = write_csv(tmp_path / "export.csv", rows, columns)
+
+    with pytest.raises(CostSourceError, match=r"row 3, ChargePeriodEnd: '10/2/26' is not an ISO"):
+        costs(bad)
+
+
+def test_a_parquet_timestamp_outside_2000_to_2100_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "export.parquet"
+    starts = [datetime(2026, 10, 1), datetime(2026, 10, 2), datetime(4, 1, 25)]
+    table = pa.table(
+        {
+            "ChargePeriodStart": pa.array(starts, pa.timestamp("us", tz="UTC")),
+            "BilledCost": pa.array([Decimal(1)] * 3, pa.decimal128(38, 10)),
+            "BillingCurrency": pa.array(["USD"] * 3),
+            "ServiceName": pa.array(["Amazon EC2"] * 3),
+        }
+    )
+    pq.write_table(table, path)
+
+    with pytest.raises(CostSourceError) as caught:
+        costs(path)
+
+    assert f"{path} row 3, ChargePeriodStart: '0004-01-25 00:00:00" in str(caught.value)
+    assert "outside the years 2000–2100" in str(caught.value)
+
+
+def test_iso_8601_dates_in_every_form_focus_writes_them_are_read(tmp_path: Path) -> None:
+    forms = [
+        "2026-10-03",
+        "2026-10-03T00:00:00Z",
+        "2026-10-03T00:00Z",
+        "2026-10-03 00:00:00",
+        "2026-10-03T00:00:00.000Z",
+        "2026-10-03T02:00:00+02:00",
+        "2026-10-02T20:00:00-0400",
+    ]
+    rows = [{**ROWS[0], "ChargePeriodStart": form, "BilledCost": "1"} for form in forms]
+    path = write_csv(tmp_path / "export.csv", rows)
+
+    source = FocusFileSource(str(path))
+    result = source.costs(CostQuery(OCTOBER, group_by=(Dimension.parse("day"),)))
+
+    assert [(g.key, g.amount) for g in result.groups] == [(("2026-10-03",), Decimal(len(forms)))]
+
+
+def test_dates_are_checked_once_per_version_of_a_file(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "export.csv", ROWS)
+    source = FocusFileSource(str(path))
+    costs_total(source)
+    write_csv(path, [*ROWS, {**ROWS[0], "ChargePeriodStart": "4/1/25"}])
+    import os
+
+    os.utime(path, ns=(1, 1))
+
+    with pytest.raises(CostSourceError, match="'4/1/25' is not an ISO 8601 date"):
+        costs_total(source)
 
 
 # --- repeated questions ---------------------------------------------------------------------
@@ -675,7 +767,7 @@ def test_a_dimension_needs_its_column(tmp_path: Path) -> None:
 
     assert (
         str(caught.value)
-        == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.0 export?"
+        == f"FOCUS file {path} has no column 'RegionId': is it a FOCUS 1.x export?"
     )
 
 
@@ -695,3 +787,79 @@ def test_answers_are_remembered_by_the_whole_question(tmp_path: Path) -> None:
 
     assert len(scans) == 2  # by service (asked three ways) and by region
     assert again is first
+
+
+# --- exports of another kind ----------------------------------------------------------------
+
+LEGACY_CUR_HEADER = [
+    "identity/LineItemId",
+    "identity/TimeInterval",
+    "bill/PayerAccountId",
+    "lineItem/UsageAccountId",
+    "lineItem/UsageStartDate",
+    "lineItem/UnblendedCost",
+    "lineItem/CurrencyCode",
+    "product/ProductName",
+    "resourceTags/user:team",
+]
+LEGACY_CUR_ROW = [
+    "abc123",
+    "2026-10-01T00:00:00Z/2026-10-01T01:00:00Z",
+    "111122223333",
+    "012345678901",
+    "2026-10-01T00:00:00Z",
+    "1.25",
+    "USD",
+    "Amazon Elastic Compute Cloud",
+    "nlp",
+]
+
+
+@pytest.mark.parametrize("source_class", [FocusFileSource, CurFileSource])
+def test_a_legacy_cur_says_which_export_to_make_instead(
+    tmp_path: Path, source_class: type[FocusFileSource] | type[CurFileSource]
+) -> None:
+    path = tmp_path / "legacy-cur.csv"
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows([LEGACY_CUR_HEADER, LEGACY_CUR_ROW])
+
+    with pytest.raises(CostSourceError) as caught:
+        source_class(str(path)).costs(CostQuery(OCTOBER))
+
+    message = str(caught.value)
+    assert f"{path} is a legacy Cost and Usage Report (CUR 1" in message
+    assert "lineItem/UsageStartDate" in message
+    assert "CUR 2.0 or a FOCUS 1.x export in AWS Data Exports" in message
+    assert "is it a" not in message  # no longer "is it a CUR 2.0 export?"
+
+
+def test_a_legacy_cur_in_parquet_is_recognised_by_its_spelled_out_tag_columns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "legacy.parquet"
+    table = pa.table(
+        {
+            "line_item_usage_start_date": pa.array([datetime(2026, 10, 1)], pa.timestamp("us")),
+            "line_item_unblended_cost": pa.array([1.25]),
+            "line_item_currency_code": pa.array(["USD"]),
+            "resource_tags_user_team": pa.array(["nlp"]),
+        }
+    )
+    pq.write_table(table, path)
+
+    with pytest.raises(CostSourceError, match="is a legacy Cost and Usage Report"):
+        CurFileSource(str(path)).costs(CostQuery(OCTOBER))
+
+
+def test_a_cur_2_file_given_as_focus_says_to_read_it_as_cur(tmp_path: Path) -> None:
+    path = tmp_path / "cur2.csv"
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows(
+            [["line_item_usage_start_date", "line_item_unblended_cost"], ["2026-10-01", "1"]]
+        )
+
+    with pytest.raises(CostSourceError) as caught:
+        FocusFileSource(str(path)).costs(CostQuery(OCTOBER))
+
+    assert f"{path} looks like a CUR 2.0 export" in str(caught.value)
+    assert f"cost source 'cur:{path}'" in str(caught.value)

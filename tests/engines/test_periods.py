@@ -84,6 +84,9 @@ def test_last_days_cross_year_ends() -> None:
         ("2026-11", "November 2026 is in the future"),
         ("november", None),  # November 2025: the most recent November is not in the future
         ("2026-13", "there is no month 13"),
+        ("0004-01", "the year 4 is before 2000: write it in full, like 2026"),
+        ("jan 0025", "the year 25 is before 2000"),
+        ("0004-01-01..2025-01-01", "the year 4 is before 2000"),
         ("0d", "the number of days must be 1 to"),
         ("last 99999d", "the number of days must be 1 to"),
         ("2026-02-30", "'2026-02-30' is not a date"),

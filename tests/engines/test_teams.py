@@ -13,6 +13,7 @@ from engines.models import SharedCost, Team
 from engines.teams import (
     SHARED_SCHEMA,
     TEAM_SCHEMA,
+    AccountIds,
     CostConfig,
     find_team,
     load_config,
@@ -510,3 +511,58 @@ def test_a_schedule_loads_with_the_teams_time_zone_and_tags() -> None:
 )
 def test_schedule_mistakes_name_the_line_and_key(body: str, expected: str) -> None:
     assert expected in schedule_error("[schedules.dev]\n" + body)
+
+
+# --- account ids: AWS for Cost Explorer and CUR, any provider's for FOCUS --------------------
+
+AZURE_SUBSCRIPTION = "8f3c2a1e-5b7d-4c9e-a1f2-3d4e5f6a7b8c"
+GCP_PROJECT = "fraud-ml-prod-4821"
+OCI_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaa4sx2dq6ljmqqvo3rhz7ubyiuu5xwr6rsdwdkxo"
+MULTI_CLOUD_TEAMS = f"""
+[teams.fraud]
+accounts = ["012345678901", "{AZURE_SUBSCRIPTION}"]
+channel = "#fraud"
+
+[teams.nlp]
+accounts = ["{GCP_PROJECT}"]
+channel = "#nlp"
+
+[shared.platform]
+accounts = ["{OCI_COMPARTMENT}"]
+"""
+
+
+def test_a_focus_source_takes_any_providers_account_ids() -> None:
+    config = load_config(MULTI_CLOUD_TEAMS, filename="teams.toml", account_ids=AccountIds.ANY)
+
+    assert config.teams["fraud"].accounts == ("012345678901", AZURE_SUBSCRIPTION)
+    assert config.teams["nlp"].accounts == (GCP_PROJECT,)
+    assert config.shared[0].accounts == (OCI_COMPARTMENT,)
+
+
+def test_cost_explorer_and_cur_take_12_digit_aws_ids_only_and_say_why() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(MULTI_CLOUD_TEAMS, filename="teams.toml", account_ids=AccountIds.AWS)
+
+    assert str(caught.value) == (
+        f"teams.toml:3: teams.fraud.accounts: '{AZURE_SUBSCRIPTION}' is not a 12-digit AWS "
+        "account id (Cost Explorer and CUR sources know AWS accounts only; a FOCUS source "
+        "takes any provider's)"
+    )
+
+
+def test_a_shared_cost_with_a_non_aws_account_is_refused_for_aws_sources() -> None:
+    text = TWO_TEAMS + f'[shared.platform]\naccounts = ["{GCP_PROJECT}"]\n'
+
+    with pytest.raises(ConfigError, match=f"shared.platform.accounts: '{GCP_PROJECT}' is not a 12"):
+        load_config(text, filename="teams.toml")
+
+
+@pytest.mark.parametrize("junk", ["", "two words", "'quoted'", "-starts-with-a-dash"])
+def test_something_that_is_no_accounts_id_is_refused_for_focus_too(junk: str) -> None:
+    text = f'[teams.nlp]\naccounts = ["{junk}"]\nchannel = "#nlp"\n'
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, filename="teams.toml", account_ids=AccountIds.ANY)
+
+    assert f"teams.nlp.accounts: '{junk}' is not an account id (a 12-digit AWS" in str(caught.value)

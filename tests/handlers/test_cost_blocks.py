@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Metric, Period, Team
 from engines.questions import Answer, Line
-from handlers.blocks.common import limit_violations, money
+from handlers.blocks.common import cost, limit_violations, money
 from handlers.blocks.cost import (
     build_answer_message,
     build_error_message,
@@ -188,3 +188,48 @@ def test_app_home_shows_role_and_budget():
 )
 def test_money(amount, expected):
     assert money(amount) == expected
+
+
+@pytest.mark.parametrize(
+    "amount,expected",
+    [
+        (Decimal("12.5"), "$12.50"),
+        (Decimal("0"), "$0.00"),
+        (Decimal("-0.004"), "$0.00"),  # rounds to nothing: not a credit
+        (Decimal("-12"), "\u2212$12.00 (credit)"),
+        (Decimal("-1234.565"), "\u2212$1,234.57 (credit)"),
+        (Decimal("-5"), "\u22125.00 CHF (credit)"),
+    ],
+)
+def test_a_negative_cost_reads_as_a_credit(amount, expected):
+    currency = "CHF" if "CHF" in expected else "USD"
+    assert cost(amount, currency) == expected
+
+
+def test_credits_in_an_answer_read_as_credits_and_reduce_the_total():
+    msg = build_team_cost_message(
+        summary(
+            [
+                ServiceCost("Amazon EC2", Decimal("30.10"), Decimal("20")),
+                ServiceCost("AWS Support", Decimal("-12.00"), Decimal("0")),
+            ],
+            previous_total=Decimal("20"),
+        ),
+        TEAM,
+    )
+    text = render_text(msg)
+
+    assert "$18.10" in text  # the total: 30.10 less the 12.00 credit
+    fields = [f["text"] for block in msg["blocks"] for f in block.get("fields", [])]
+    assert "*AWS Support*\n\u2212$12.00 (credit) :arrow_down: -$12.00" in fields
+    assert "\n-$12.00" not in text  # the amount itself never a bare minus (the change may be)
+
+
+def test_a_period_of_credits_only_reads_as_a_credit_in_the_headline():
+    msg = build_team_cost_message(
+        summary([ServiceCost("Credits", Decimal("-40"), Decimal("0"))], previous_total=Decimal(0)),
+        TEAM,
+    )
+
+    assert msg["blocks"][1]["text"]["text"].startswith("*\u2212$40.00 (credit)* billed")
+    assert "\u2212$40.00 (credit)" in msg["text"]

@@ -102,3 +102,15 @@ def test_every_forecast_surface_shows_the_method_and_the_range():
     alert_text = render_text(build_alert_message(alert))
     assert "Month-end forecast: $4,530.00, 151.0% of the $3,000.00 budget" in alert_text
     assert f"Forecast: {method}" in alert_text
+
+
+def test_a_day_of_credits_reads_as_a_credit_in_the_digest():
+    costs = DailyCosts()
+    costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
+    costs.add(dt.date(2026, 11, 19), "nlp", "Credits", "-500")
+    digest = build_digest(costs, TEAMS, (), team_name="nlp", today=dt.date(2026, 11, 20))
+
+    text = render_text(build_digest_message(digest))
+
+    assert "Thu Nov 19: \u2212$420.00 (credit)" in text  # 80 of EC2 less a 500 credit
+    assert "• Credits: \u2212$500.00 (credit)" in text
