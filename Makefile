@@ -25,8 +25,11 @@ COMPILE = $(abspath $(UV)) pip compile pyproject.toml --universal --python-versi
 demo: $(STAMP)
 	$(BIN)/costbot demo $(ARGS)
 
+# One worker per core (pytest-xdist); a file's tests stay together, so a module's fixtures
+# (a demo sandbox, a moto) are built once. `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 install: $(STAMP)
 
