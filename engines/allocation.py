@@ -224,6 +224,51 @@ def allocation_dimensions(
     return account + tuple(Dimension(DimensionKind.TAG, key) for key in keys)
 
 
+# --- who owns a resource -----------------------------------------------------------------
+
+
+def claiming_rules(
+    account: str,
+    tags: Mapping[str, str],
+    *,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost] = (),
+) -> tuple[str, ...]:
+    """Every rule that matches a resource (or a cost line), in the order ``allocate`` tries
+    them: shared costs, then teams, each in file order. Labels as in ``Overlap``.
+
+    Args:
+        account: the resource's account id ("" when unknown: rules with accounts then miss).
+        tags: the resource's tags.
+        teams: the teams in file order.
+        shared: the shared costs in file order.
+    """
+    return tuple(rule.label for rule in _rules(teams, shared) if rule.matches(account, tags))
+
+
+def owner_of(
+    account: str,
+    tags: Mapping[str, str],
+    *,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost] = (),
+) -> str:
+    """The team that owns a resource: the team whose rule claims it, decided as allocation
+    decides (the first matching rule). "" when a shared cost claims it or no rule matches:
+    then no team decides about it.
+
+    Args:
+        account: as ``claiming_rules``.
+        tags: the resource's tags.
+        teams: the teams in file order.
+        shared: the shared costs in file order.
+    """
+    rules = claiming_rules(account, tags, teams=teams, shared=shared)
+    if not rules or not rules[0].startswith("teams."):
+        return ""
+    return rules[0].removeprefix("teams.")
+
+
 # --- allocating --------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engines import questions
+from engines.allocation import owner_of
 from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
 from engines.errors import UserInputError
@@ -392,7 +393,8 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
         for team in teams:
             review = reviewer.review(team)
             lookback = review.lookback_days
-            proposals += _proposals(review.recommendations, team.name, asked_by, deps)
+            owned = [rec for rec in review.recommendations if _owner(rec, deps) == team.name]
+            proposals += _proposals(owned, team.name, deps)
         proposals.sort(key=lambda pair: -pair[1].monthly_saving)
         approvers = tuple(dict.fromkeys(a for team in teams for a in team.approvers))
         return RightsizeResult(subject, tuple(proposals), approvers, lookback)
@@ -413,11 +415,22 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
     return Work(f"right-sizing for *{subject}*", result, render)
 
 
+def _owner(recommendation: Recommendation, deps: Deps) -> str:
+    """The team whose rule claims the instance (the first matching rule, as in allocation):
+    a team's review shows only its own instances, never another team's that its tags
+    happen to match too."""
+    instance = recommendation.instance
+    return owner_of(instance.account_id, instance.tags, teams=deps.teams, shared=deps.shared)
+
+
 def _proposals(
-    recommendations: Sequence[Recommendation], team: str, asked_by: str, deps: Deps
+    recommendations: Sequence[Recommendation], team: str, deps: Deps
 ) -> list[tuple[str, Recommendation]]:
     """Each recommendation with the change behind its buttons: an open change for the same
-    instance is reused; a dismissed or still-snoozed one keeps the recommendation away."""
+    instance is reused; a dismissed or still-snoozed one keeps the recommendation away.
+
+    Showing recommendations makes nobody a requester: costbot proposes the changes, and
+    only the owning team's approvers decide them."""
     assert deps.changes is not None
     pairs: list[tuple[str, Recommendation]] = []
     for rec in recommendations:
@@ -429,9 +442,7 @@ def _proposals(
             continue
         open_change = next((c for c in earlier if c.state in OPEN), None)
         if open_change is None:
-            request = ChangeRequest.from_recommendation(
-                rec, requested_by=asked_by or "costbot", team=team
-            )
+            request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
             open_change = deps.changes.propose(request)
         pairs.append((str(open_change.id), rec))
     return pairs

@@ -18,6 +18,8 @@ from engines.allocation import (
     TeamAllocation,
     allocate,
     allocation_dimensions,
+    claiming_rules,
+    owner_of,
     split_exactly,
 )
 from engines.models import Period, SharedCost, SplitRule, Team
@@ -492,3 +494,21 @@ def test_split_exactly_is_within_one_unit_of_each_exact_quota(
     for name, weight in zip(named, weights, strict=True):
         quota = Fraction(amount) * weight / sum(weights)
         assert abs(Fraction(parts[name]) - quota) < unit
+
+
+def test_a_resources_owner_is_the_first_matching_team_rule_as_in_allocation():
+    nlp = Team(name="nlp", tags={"team": "nlp"}, channel="#nlp")
+    prod = Team(name="prod-owners", tags={"env": "prod"}, channel="#prod")
+    platform = SharedCost(name="platform", tags={"team": "platform"})
+    box = {"team": "nlp", "env": "prod"}
+
+    assert owner_of("", box, teams={"nlp": nlp, "prod-owners": prod}) == "nlp"
+    assert owner_of("", box, teams={"prod-owners": prod, "nlp": nlp}) == "prod-owners"
+    assert claiming_rules("", box, teams={"nlp": nlp, "prod-owners": prod}) == (
+        "teams.nlp",
+        "teams.prod-owners",
+    )
+    # A shared cost claims first, so no team decides about it; nor about an untagged box.
+    shared_box = {"team": "platform", "env": "prod"}
+    assert owner_of("", shared_box, teams={"prod-owners": prod}, shared=[platform]) == ""
+    assert owner_of("", {"env": "dev"}, teams={"nlp": nlp, "prod-owners": prod}) == ""
