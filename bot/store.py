@@ -95,6 +95,11 @@ def _add_change_kind(db: Database) -> None:
     db.table("changes").add_column("kind", str, not_null_default="resize")  # resize | stop
 
 
+def _add_change_first_approval(db: Database) -> None:
+    # Four-eyes (a team's require_second_approver): who approved first.
+    db.table("changes").add_column("first_approved_by", str, not_null_default="")
+
+
 def _create_schedules(db: Database) -> None:
     # Schedules defined from Slack (the teams file's live in the file), and which schedules
     # (from either place) are paused.
@@ -185,6 +190,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0011_schedule_overrides", _create_schedule_overrides),
     ("0012_schedule_state", _create_schedule_state),
     ("0020_change_kind", _add_change_kind),
+    ("0030_change_first_approval", _add_change_first_approval),
 ]
 
 

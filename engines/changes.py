@@ -166,6 +166,7 @@ class Change:
     direction: Direction = Direction.FORWARD
     was_running: bool | None = None
     kind: Kind = Kind.RESIZE
+    first_approved_by: str = ""  # four-eyes: the first of two approvals
 
     @property
     def label(self) -> str:
@@ -203,6 +204,7 @@ class Change:
             direction=Direction(row["direction"] or Direction.FORWARD),
             was_running=None if row["was_running"] is None else bool(row["was_running"]),
             kind=Kind(row.get("kind") or Kind.RESIZE),
+            first_approved_by=row.get("first_approved_by") or "",
         )
 
 
@@ -288,12 +290,15 @@ class Outcome:
         change: the change afterwards (None when there is no such change).
         instance_may_be_stopped: a failure left the instance in an unknown state; tell
             people loudly.
+        refused: the person may not decide this (only the owning team's approvers do);
+            tell only them, and record nothing about where they clicked.
     """
 
     ok: bool
     text: str
     change: Change | None = None
     instance_may_be_stopped: bool = False
+    refused: bool = False
 
     @property
     def state(self) -> State | None:
@@ -390,32 +395,55 @@ class ChangeRunner:
         *,
         approver: str,
         approvers: Collection[str],
-        requested_by: str | None = None,
+        second_approver: bool = False,
         at: dt.datetime | None = None,
     ) -> Outcome:
         """Approves a proposed (or snoozed) change; with ``at``, schedules it for then.
 
+        Only the owning team's approvers decide. With ``second_approver`` (the team's
+        ``require_second_approver``), the first approval is recorded and the change stays
+        proposed until a different approver approves it too. Asking for or showing a change
+        gives nobody any say in it.
+
         Args:
             change_id: the change.
             approver: who clicked (Slack user id).
-            approvers: who may approve changes for the instance's team.
-            requested_by: who asked for the change (default: as recorded); they may not
-                approve it themselves.
+            approvers: the approvers of the team that owns the instance.
+            second_approver: a first approval needs a second, different approver.
             at: run it at this time instead of now ("tonight at 22:00").
         """
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
-        requesters = {change.requested_by, requested_by or change.requested_by}
-        refusal = _approval_refusal(approver, approvers, requesters)
+        refusal = _approval_refusal(change, approver, approvers, second_approver=second_approver)
         if refusal:
             self._audit(change, approver, "change.approve_refused", {"why": refusal})
-            return Outcome(False, refusal, change)
+            return Outcome(False, refusal, change, refused=True)
+        if second_approver and not change.first_approved_by:
+            return self._first_approval(change, approver, approvers)
         new = State.APPROVED if at is None else State.SCHEDULED
         fields: dict[str, Any] = {"decided_by": approver, "decided_at": self.now()}
         if at is not None:
             fields["scheduled_for"] = at
         return self._decide(change, approver, {State.PROPOSED, State.SNOOZED}, new, **fields)
+
+    def _first_approval(self, change: Change, approver: str, approvers: Collection[str]) -> Outcome:
+        """Four-eyes: records the first approval; the change waits for a second approver."""
+        if not self.store.transition(
+            change.id,
+            expected={change.state},
+            new=change.state,
+            updated_at=self.now(),
+            first_approved_by=approver,
+        ):
+            return self._already(change.id)
+        self._audit(change, approver, "change.first_approval", {})
+        others = [user for user in approvers if user != approver]
+        text = (
+            f"<@{approver}> approved {change.label}; {change.team or 'this team'} needs a "
+            f"second approver: {_people(others)} can approve it now."
+        )
+        return Outcome(True, text, self.store.get_change(change.id))
 
     def deny(
         self,
@@ -431,45 +459,67 @@ class ChangeRunner:
             change_id: the change.
             by: who denied it.
             reason: why (kept with the change).
-            approvers: when given, only these people or the requester may deny.
+            approvers: when given, only these people (the owning team's approvers) may deny.
         """
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
-        if approvers is not None and by not in approvers and by != change.requested_by:
-            text = f"only {_people(approvers)} or <@{change.requested_by}> can deny this"
-            return Outcome(False, text, change)
+        refused = self._refused(change, by, approvers, "deny")
+        if refused:
+            return refused
         fields = {"decided_by": by, "decided_at": self.now(), "reason": reason or change.reason}
         return self._decide(change, by, OPEN, State.DENIED, **fields)
 
-    def snooze(self, change_id: int, *, by: str, days: int = 30) -> Outcome:
+    def snooze(
+        self, change_id: int, *, by: str, days: int = 30, approvers: Collection[str] | None = None
+    ) -> Outcome:
         """Puts a proposal aside for ``days``; it can still be approved meanwhile.
 
         Args:
             change_id: the change.
             by: who snoozed it.
             days: for how long.
+            approvers: when given, only these people (the owning team's approvers) may.
         """
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
+        refused = self._refused(change, by, approvers, "snooze")
+        if refused:
+            return refused
         until = self.now() + dt.timedelta(days=days)
         fields = {"decided_by": by, "decided_at": self.now(), "snoozed_until": until}
         return self._decide(change, by, {State.PROPOSED, State.SNOOZED}, State.SNOOZED, **fields)
 
-    def dismiss(self, change_id: int, *, by: str, reason: str) -> Outcome:
+    def dismiss(
+        self, change_id: int, *, by: str, reason: str, approvers: Collection[str] | None = None
+    ) -> Outcome:
         """Drops a proposal for good.
 
         Args:
             change_id: the change.
             by: who dismissed it.
             reason: why (kept with the change).
+            approvers: when given, only these people (the owning team's approvers) may.
         """
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
+        refused = self._refused(change, by, approvers, "dismiss")
+        if refused:
+            return refused
         fields = {"decided_by": by, "decided_at": self.now(), "reason": reason}
         return self._decide(change, by, {State.PROPOSED, State.SNOOZED}, State.DISMISSED, **fields)
+
+    def _refused(
+        self, change: Change, by: str, approvers: Collection[str] | None, verb: str
+    ) -> Outcome | None:
+        """An outcome refusing ``by`` unless they are one of ``approvers`` (None: checked)."""
+        if approvers is None or by in approvers:
+            return None
+        text = _only_approvers_text(change, approvers, verb)
+        self._audit(change, by, f"change.{verb}_refused", {"why": text})
+        return Outcome(False, text, change, refused=True)
 
     def due(self, now: dt.datetime) -> list[Change]:
         """Scheduled changes whose time has come (the scheduler executes them).
@@ -524,16 +574,22 @@ class ChangeRunner:
         expected = {State.APPROVED, State.SCHEDULED}
         return self._run(change, Direction.FORWARD, actor, expected, failed_state=State.FAILED)
 
-    def revert(self, change_id: int, *, by: str) -> Outcome:
+    def revert(
+        self, change_id: int, *, by: str, approvers: Collection[str] | None = None
+    ) -> Outcome:
         """Puts a done change back: the instance returns to its original type.
 
         Args:
             change_id: the change.
             by: who asked for the revert.
+            approvers: when given, only these people (the owning team's approvers) may.
         """
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
+        refused = self._refused(change, by, approvers, "revert")
+        if refused:
+            return refused
         if change.state is not State.DONE:
             return Outcome(
                 False,
@@ -1097,22 +1153,36 @@ def _people(users: Iterable[str]) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _approval_refusal(approver: str, approvers: Collection[str], requesters: set[str]) -> str:
-    """Why ``approver`` may not approve, or "" when they may."""
-    allowed = [user for user in approvers if user not in requesters]
-    if approver in approvers and approver not in requesters:
+def _approval_refusal(
+    change: Change, approver: str, approvers: Collection[str], *, second_approver: bool
+) -> str:
+    """Why ``approver`` may not approve ``change``, or "" when they may."""
+    if approver not in approvers:
+        return _only_approvers_text(change, approvers, "approve")
+    if not second_approver:
         return ""
-    if not allowed:
+    others = [user for user in approvers if user != approver]
+    if not others:
         return (
-            "nobody else can approve this: add an approver for this team to the teams file "
-            "(the person who asked cannot approve their own change)."
+            f"{change.team or 'this team'} requires a second approver, and you are its only "
+            "one: add another approver to the teams file (or drop require_second_approver)."
         )
-    if approver in requesters:
+    if change.first_approved_by == approver:
         return (
-            f"you asked for this change, so someone else must approve it: only "
-            f"{_people(allowed)} can approve this."
+            f"you approved this already; {change.team or 'this team'} needs a second "
+            f"approver: {_people(others)} can approve it."
         )
-    return f"only {_people(allowed)} can approve this."
+    return ""
+
+
+def _only_approvers_text(change: Change, approvers: Collection[str], verb: str) -> str:
+    team = change.team or "this instance's team"
+    if not approvers:
+        return (
+            f"nobody can {verb} this: {team} has no approvers in the teams file "
+            "(only the owning team's approvers decide)."
+        )
+    return f"only {team}'s approvers can {verb} this: {_people(approvers)}."
 
 
 def _words(state: State) -> str:

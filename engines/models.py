@@ -75,6 +75,7 @@ class Team:
     budget_alerts: tuple[Decimal, ...] = (Decimal(50), Decimal(80), Decimal(100))  # % of budget
     forecast_alert: Decimal | None = Decimal(100)  # % of budget the month-end forecast may reach
     spend_change_alert: Decimal | None = Decimal(50)  # % a day may exceed its 7-day average
+    require_second_approver: bool = False  # four-eyes: a first approval needs a second one
 
 
 SplitRule: TypeAlias = Literal["proportional", "even"] | dict[str, Decimal]

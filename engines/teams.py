@@ -6,6 +6,7 @@ The file is TOML, one table per team::
     tags = { team = "fraud-detection" }
     channel = "#fraud-detection-costs"
     approvers = ["U0DEMOALICE"]
+    require_second_approver = false     # true: every change needs two different approvers
     monthly_budget = 25000
     timezone = "America/New_York"
     digest_time = "09:00"               # the daily digest, in the team's time zone
@@ -398,6 +399,9 @@ TEAM_SCHEMA: dict[str, KeySpec] = {
     "spend_change_alert": KeySpec(
         _validate_optional_percentage,
         "alert when a day's spend exceeds its 7-day average by this % (50)",
+    ),
+    "require_second_approver": KeySpec(
+        _validate_flag, "four-eyes: a change needs two different approvers (false)"
     ),
 }
 REQUIRED_KEYS = ("channel",)

@@ -6,6 +6,7 @@ RIGHTSIZE_DENY = "rightsize_deny"
 RIGHTSIZE_SNOOZE = "rightsize_snooze"
 RIGHTSIZE_DISMISS = "rightsize_dismiss"
 RIGHTSIZE_REVERT = "rightsize_revert"
+RIGHTSIZE_ASK = "rightsize_ask"  # a member asks the approvers (decides nothing)
 
 RIGHTSIZE_PREFIX = "rightsize_"
 RIGHTSIZE_DISMISS_MODAL = "rightsize_dismiss_modal"

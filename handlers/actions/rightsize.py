@@ -20,7 +20,12 @@ from slack_sdk.webhook import WebhookClient
 from engines.changes import Change, Kind, Outcome, State
 from handlers import action_ids
 from handlers.blocks.common import escape
-from handlers.blocks.rightsize import ICONS, build_dismiss_modal, with_decision
+from handlers.blocks.rightsize import (
+    ICONS,
+    build_approval_request,
+    build_dismiss_modal,
+    with_decision,
+)
 from handlers.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -37,7 +42,7 @@ def register(app: App, deps: Deps) -> None:
         if action["action_id"] == action_ids.RIGHTSIZE_DISMISS:
             _open_dismiss_modal(client, body, action, deps)
             return
-        deps.run_later(lambda: decide(body, action, respond=respond, deps=deps))
+        deps.run_later(lambda: decide(body, action, respond=respond, deps=deps, client=client))
 
     @app.view(action_ids.RIGHTSIZE_DISMISS_MODAL)
     def handle_dismiss_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -51,28 +56,42 @@ def register(app: App, deps: Deps) -> None:
         deps.run_later(lambda: _dismiss(int(change_id), user, reason.strip(), response_url, deps))
 
 
-def decide(body: dict[str, Any], action: dict[str, Any], *, respond: Respond, deps: Deps) -> None:
-    """Carries out one click and updates the message (or tells only the clicker why not)."""
+def decide(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    *,
+    respond: Respond,
+    deps: Deps,
+    client: WebClient | None = None,
+) -> None:
+    """Carries out one click and updates the message (or tells only the clicker why not).
+
+    Only the approvers of the team that owns the instance decide; the message becomes the
+    change's thread only once an authorized decision was made on it.
+    """
     runner = deps.changes
     if runner is None:
-        respond(
-            response_type="ephemeral", replace_original=False, text="Right-sizing is not set up."
-        )
+        _tell(respond, "Right-sizing is not set up.")
         return
     change_id = int(action["value"])
     user = body["user"]["id"]
     change = runner.store.get_change(change_id)
     if change is None:
-        respond(
-            response_type="ephemeral", replace_original=False, text="That change no longer exists."
-        )
+        _tell(respond, "That change no longer exists.")
         return
-    _remember_message(runner, change, body)
-    approvers = _approvers(deps, change.team)
+    team = deps.teams.get(change.team)
+    approvers = tuple(team.approvers) if team else ()
+    four_eyes = bool(team and team.require_second_approver)
     kind = action["action_id"]
+    if kind == action_ids.RIGHTSIZE_ASK:
+        _ask_for_approval(body, change, user, respond=respond, deps=deps, client=client)
+        return
     if kind == action_ids.RIGHTSIZE_APPROVE:
-        outcome = runner.approve(change_id, approver=user, approvers=approvers)
-        if outcome.ok:
+        outcome = runner.approve(
+            change_id, approver=user, approvers=approvers, second_approver=four_eyes
+        )
+        if outcome.ok and outcome.state is State.APPROVED:
+            _remember_message(runner, change, body)
             _update(
                 body,
                 respond,
@@ -82,21 +101,75 @@ def decide(body: dict[str, Any], action: dict[str, Any], *, respond: Respond, de
             outcome = runner.execute(change_id)
     elif kind == action_ids.RIGHTSIZE_APPROVE_TONIGHT:
         at = _tonight(deps, change.team)
-        outcome = runner.approve(change_id, approver=user, approvers=approvers, at=at)
+        outcome = runner.approve(
+            change_id, approver=user, approvers=approvers, second_approver=four_eyes, at=at
+        )
     elif kind == action_ids.RIGHTSIZE_DENY:
         outcome = runner.deny(change_id, by=user, approvers=approvers)
     elif kind == action_ids.RIGHTSIZE_SNOOZE:
-        outcome = _only_approvers(user, approvers) or runner.snooze(change_id, by=user)
+        outcome = runner.snooze(change_id, by=user, approvers=approvers)
     elif kind == action_ids.RIGHTSIZE_REVERT:
-        outcome = _only_approvers(user, approvers) or runner.revert(change_id, by=user)
+        outcome = runner.revert(change_id, by=user, approvers=approvers)
     else:
+        return
+    if outcome.ok:  # an authorized decision: this message is now the change's thread
+        _remember_message(runner, change, body)
+    if outcome.ok and outcome.state in (State.PROPOSED, State.SNOOZED):
+        # Four-eyes: the first approval is told to the channel; the buttons stay for the
+        # second approver.
+        respond(response_type="in_channel", replace_original=False, text=outcome.text)
         return
     _report(body, respond, change_id, user, outcome)
 
 
+def _ask_for_approval(
+    body: dict[str, Any],
+    change: Change,
+    user: str,
+    *,
+    respond: Respond,
+    deps: Deps,
+    client: WebClient | None,
+) -> None:
+    """**Ask for approval**: a member mentions the approvers in the thread. It decides
+    nothing and records nothing on the change: asking gives nobody rights."""
+    team = deps.teams.get(change.team)
+    if team is None:
+        _tell(respond, f"No team in the teams file owns {change.label}, so nobody can decide it.")
+        return
+    if user not in team.members and user not in team.approvers:
+        _tell(respond, f"Only {team.name}'s members can ask its approvers about {change.label}.")
+        return
+    others = [a for a in team.approvers if a != user]
+    if user in team.approvers and not (team.require_second_approver and others):
+        _tell(respond, f"You approve for {team.name}: decide {change.label} with the buttons.")
+        return
+    if not others:
+        _tell(respond, f"{team.name} has no approvers in the teams file: ask for one to be added.")
+        return
+    text = build_approval_request(change.label, asked_by=user, approvers=others)
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    thread = container.get("thread_ts") or container.get("message_ts")
+    if client is not None and channel and thread and not container.get("is_ephemeral"):
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+    else:
+        respond(response_type="in_channel", replace_original=False, text=text)
+    deps.audit.record_audit(
+        actor=user,
+        action="change.approval_asked",
+        target=change.instance_id,
+        detail={"change_id": change.id, "team": team.name, "approvers": others},
+    )
+
+
+def _tell(respond: Respond, text: str) -> None:
+    respond(response_type="ephemeral", replace_original=False, text=text)
+
+
 def _remember_message(runner: Any, change: Change, body: dict[str, Any]) -> None:
     """Where the change was decided, so a later outcome (tonight's run, a recovery after a
-    restart) is told in that message's thread."""
+    restart) is told in that message's thread. Called only after an authorized decision."""
     container = body.get("container") or {}
     channel, ts = container.get("channel_id", ""), container.get("message_ts", "")
     if channel and ts and not container.get("is_ephemeral") and change.message_ts != ts:
@@ -106,7 +179,9 @@ def _remember_message(runner: Any, change: Change, body: dict[str, Any]) -> None
 def _report(
     body: dict[str, Any], respond: Respond, change_id: int, user: str, outcome: Outcome
 ) -> None:
-    if not outcome.ok and (outcome.change is None or outcome.state not in ICONS):
+    if outcome.refused or (
+        not outcome.ok and (outcome.change is None or outcome.state not in ICONS)
+    ):
         respond(response_type="ephemeral", replace_original=False, text=outcome.text)
         return
     state = outcome.state
@@ -142,7 +217,7 @@ def _dismiss(change_id: int, user: str, reason: str, response_url: str, deps: De
         return
     change = runner.store.get_change(change_id)
     approvers = _approvers(deps, change.team if change else "")
-    outcome = _only_approvers(user, approvers) or runner.dismiss(change_id, by=user, reason=reason)
+    outcome = runner.dismiss(change_id, by=user, reason=reason, approvers=approvers)
     if response_url:  # the click's response_url, carried through the modal
         reply = {"response_type": "ephemeral", "replace_original": False, "text": outcome.text}
         WebhookClient(response_url).send_dict(reply)
@@ -164,13 +239,6 @@ def _open_dismiss_modal(
 def _approvers(deps: Deps, team_name: str) -> tuple[str, ...]:
     team = deps.teams.get(team_name)
     return tuple(team.approvers) if team else ()
-
-
-def _only_approvers(user: str, approvers: tuple[str, ...]) -> Outcome | None:
-    if user in approvers:
-        return None
-    names = " or ".join(f"<@{a}>" for a in approvers) or "a team approver"
-    return Outcome(False, f"only {names} can decide this.")
 
 
 def _tonight(deps: Deps, team_name: str) -> dt.datetime:

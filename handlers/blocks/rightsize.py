@@ -126,6 +126,7 @@ def _buttons(change_id: str, rec: Recommendation) -> list[dict[str, object]]:
         _button("Deny", action_ids.RIGHTSIZE_DENY, change_id, style="danger"),
         _button("Snooze 30 days", action_ids.RIGHTSIZE_SNOOZE, change_id),
         _button("Dismiss", action_ids.RIGHTSIZE_DISMISS, change_id),
+        _button("Ask for approval", action_ids.RIGHTSIZE_ASK, change_id),
     ]
 
 
@@ -224,3 +225,9 @@ def build_dismiss_modal(change_id: str, *, response_url: str, label: str) -> dic
             },
         ],
     }
+
+
+def build_approval_request(change_label: str, *, asked_by: str, approvers: Sequence[str]) -> str:
+    """The thread reply a member's **Ask for approval** posts: it mentions the approvers."""
+    names = ", ".join(f"<@{a}>" for a in approvers) or "_no approver configured_"
+    return f":raising_hand: <@{asked_by}> asks {names} to decide {change_label}."

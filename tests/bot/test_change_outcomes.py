@@ -36,9 +36,7 @@ def test_a_change_approved_for_tonight_runs_when_due_and_tells_the_thread(
     change_id = propose(runner, instance_id)
     store.set_change_message(change_id, channel="C0DEMONLP", ts="1700000000.000100")
     tonight = NOW.replace(hour=22, minute=0)
-    assert runner.approve(
-        change_id, approver=ALICE, approvers=APPROVERS, requested_by=BOB, at=tonight
-    ).ok
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
     told = []
 
     assert run_due_changes(changes=runner, now=lambda: clock["now"], notify=told.append) == 0
@@ -64,7 +62,7 @@ def test_the_outcome_is_posted_in_the_thread_of_the_decision(
         runner = make_runner(recorder, store, fake_time)
         change_id = propose(runner, instance_id)
         store.set_change_message(change_id, channel="C0DEMONLP", ts=root["ts"])
-        runner.approve(change_id, approver=ALICE, approvers=APPROVERS, requested_by=BOB)
+        runner.approve(change_id, approver=ALICE, approvers=APPROVERS)
 
         assert post_change_outcome(client, runner.execute(change_id))
 
@@ -80,5 +78,5 @@ def test_the_outcome_is_posted_in_the_thread_of_the_decision(
 def test_an_outcome_without_a_message_is_not_posted(recorder, store, fake_time, instance_id):
     runner = make_runner(recorder, store, fake_time)
     change_id = propose(runner, instance_id)
-    runner.approve(change_id, approver=ALICE, approvers=APPROVERS, requested_by=BOB)
+    runner.approve(change_id, approver=ALICE, approvers=APPROVERS)
     assert not post_change_outcome(None, runner.execute(change_id))  # type: ignore[arg-type]

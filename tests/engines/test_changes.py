@@ -199,7 +199,7 @@ def propose(runner: ChangeRunner, instance_id: str, *, requested_by: str = BOB) 
 
 def approved(runner: ChangeRunner, instance_id: str) -> int:
     change_id = propose(runner, instance_id)
-    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, requested_by=BOB).ok
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS).ok
     return change_id
 
 
@@ -330,34 +330,53 @@ def test_an_outsider_cannot_approve_and_nothing_changes(runner, recorder, store,
     change_id = propose(runner, instance_id)
     before = store.get_change(change_id)
 
-    outcome = runner.approve(change_id, approver=MALLORY, approvers=APPROVERS, requested_by=BOB)
+    outcome = runner.approve(change_id, approver=MALLORY, approvers=APPROVERS)
 
-    assert not outcome.ok
-    assert outcome.text == f"only <@{ALICE}> or <@{CAROL}> can approve this."
+    assert not outcome.ok and outcome.refused
+    assert outcome.text == f"only nlp's approvers can approve this: <@{ALICE}> or <@{CAROL}>."
     assert store.get_change(change_id) == before
     assert not runner.execute(change_id).ok
     assert recorder.mutations() == []
     assert "change.approve_refused" in actions(store)
 
 
-def test_the_requester_cannot_approve_their_own_change(runner, recorder, store, instance_id):
-    change_id = propose(runner, instance_id, requested_by=ALICE)
-    before = store.get_change(change_id)
+def test_asking_for_a_change_gives_no_say_in_it(runner, store, instance_id):
+    # Bob's asking does not let him deny, and Alice's asking does not stop her approving.
+    change_id = propose(runner, instance_id, requested_by=BOB)
+    outcome = runner.deny(change_id, by=BOB, approvers=APPROVERS)
+    assert outcome.refused and store.get_change(change_id).state is State.PROPOSED
 
-    outcome = runner.approve(change_id, approver=ALICE, approvers=APPROVERS, requested_by=ALICE)
-
-    assert not outcome.ok
-    assert "someone else must approve it" in outcome.text
-    assert f"only <@{CAROL}> can approve this" in outcome.text
-    assert store.get_change(change_id) == before
-    assert recorder.mutations() == []
+    mine = propose(runner, instance_id, requested_by=ALICE)
+    assert runner.approve(mine, approver=ALICE, approvers=[ALICE]).state is State.APPROVED
 
 
-def test_a_lone_approver_who_asked_is_told_to_add_another(runner, instance_id):
-    change_id = propose(runner, instance_id, requested_by=ALICE)
+def test_a_teams_only_approver_decides_alone_without_four_eyes(runner, instance_id):
+    change_id = propose(runner, instance_id)
     outcome = runner.approve(change_id, approver=ALICE, approvers=[ALICE])
-    assert not outcome.ok
-    assert "nobody else can approve this" in outcome.text
+    assert outcome.ok and outcome.state is State.APPROVED
+
+
+def test_four_eyes_needs_a_second_different_approver(runner, recorder, store, instance_id):
+    change_id = propose(runner, instance_id)
+
+    first = runner.approve(change_id, approver=ALICE, approvers=APPROVERS, second_approver=True)
+    assert first.ok and first.state is State.PROPOSED
+    assert f"<@{CAROL}> can approve it now" in first.text
+    again = runner.approve(change_id, approver=ALICE, approvers=APPROVERS, second_approver=True)
+    assert again.refused and "second approver" in again.text
+    assert not runner.execute(change_id).ok and recorder.mutations() == []
+
+    second = runner.approve(change_id, approver=CAROL, approvers=APPROVERS, second_approver=True)
+    assert second.state is State.APPROVED
+    assert store.get_change(change_id).first_approved_by == ALICE
+    assert store.get_change(change_id).decided_by == CAROL
+
+
+def test_four_eyes_with_a_single_approver_says_to_add_one(runner, store, instance_id):
+    change_id = propose(runner, instance_id)
+    outcome = runner.approve(change_id, approver=ALICE, approvers=[ALICE], second_approver=True)
+    assert outcome.refused and "add another approver" in outcome.text
+    assert store.get_change(change_id).state is State.PROPOSED
 
 
 def test_deny_snooze_and_dismiss_are_decisions_that_block_execution(runner, store, ec2):
@@ -379,8 +398,8 @@ def test_deny_snooze_and_dismiss_are_decisions_that_block_execution(runner, stor
 def test_an_outsider_cannot_deny_when_approvers_are_given(runner, instance_id):
     change_id = propose(runner, instance_id)
     outcome = runner.deny(change_id, by=MALLORY, approvers=APPROVERS)
-    assert not outcome.ok
-    assert "can deny this" in outcome.text
+    assert not outcome.ok and outcome.refused
+    assert "approvers can deny this" in outcome.text
 
 
 def test_a_change_approved_for_tonight_runs_only_when_due(recorder, store, fake_time, ec2):
@@ -704,7 +723,7 @@ def approved_stop(runner: ChangeRunner, instance_id: str) -> int:
     request = ChangeRequest.from_recommendation(recommendation, requested_by=BOB, team="nlp")
     change = runner.propose(request)
     assert change.kind is Kind.STOP and change.label == f"`{instance_id}` (stop, m5.xlarge)"
-    assert runner.approve(change.id, approver=ALICE, approvers=APPROVERS, requested_by=BOB).ok
+    assert runner.approve(change.id, approver=ALICE, approvers=APPROVERS).ok
     return change.id
 
 

@@ -76,17 +76,20 @@ def test_the_list_ranks_savings_and_names_the_approver(sandbox):
 
 def test_an_outsider_is_refused_and_the_approver_carries_it_out(sandbox):
     slack = sandbox.standin
-    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")  # Bob asks: the requester
+    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")  # Bob asks: no rights
     change_id = change_for(message, "fraud-etl-prod")
     store = sandbox.costbot.store
+    assert store.get_change(int(change_id)).requested_by == "costbot"
 
     slack.click(user_id=BOB, channel_id=FRAUD, message_ts=message["ts"],
                 action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
     refusal = slack.wait_for_message(
         lambda m: m["ephemeral_for"] == BOB and "can approve this" in m["text"], timeout=20
     )
-    assert "only <@U0DEMOALICE> can approve this" in refusal["text"]
-    assert store.get_change(int(change_id)).state is State.PROPOSED
+    assert "only fraud-detection's approvers can approve this: <@U0DEMOALICE>" in refusal["text"]
+    refused = store.get_change(int(change_id))
+    assert refused.state is State.PROPOSED
+    assert refused.message_ts == ""  # a refused click does not make its message the thread
 
     slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
                 action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
@@ -106,17 +109,16 @@ def test_an_outsider_is_refused_and_the_approver_carries_it_out(sandbox):
     assert instance["Reservations"][0]["Instances"][0]["InstanceType"] == "m5.4xlarge"
 
 
-def test_the_requester_cannot_approve_their_own_change(sandbox):
+def test_a_teams_only_approver_who_asked_first_approves(sandbox):
+    # Cara is recommendations' only approver; asking for the review gives her no other role.
     slack = sandbox.standin
     message = ask_rightsize(sandbox, CARA, RECS, "recommendations")
     change_id = change_ids(message)[0]
     slack.click(user_id=CARA, channel_id=RECS, message_ts=message["ts"],
                 action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
-    refusal = slack.wait_for_message(
-        lambda m: m["ephemeral_for"] == CARA and "approve" in m["text"], timeout=20
-    )
-    assert "cannot approve their own change" in refusal["text"]
-    assert sandbox.costbot.store.get_change(int(change_id)).state is State.PROPOSED
+    store = sandbox.costbot.store
+    assert wait_until(lambda: store.get_change(int(change_id)).state is State.DONE, timeout=60)
+    assert store.get_change(int(change_id)).decided_by == CARA
 
 
 def test_a_denied_recommendation_is_recorded_and_audited(sandbox):
@@ -172,3 +174,26 @@ def test_dismiss_asks_why_and_the_recommendation_stops_coming_back(sandbox):
 
     again = ask_rightsize(sandbox, ERIN, NLP, "nlp")
     assert instance_id not in str(again["blocks"])
+
+
+def test_a_member_asks_for_approval_in_the_thread_and_decides_nothing(sandbox):
+    slack = sandbox.standin
+    message = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")
+    change_id = change_for(message, "fraud-etl-prod")
+    assert "Ask for approval" in buttons(message, change_id)
+
+    slack.click(user_id=BOB, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_ASK, value=change_id)  # fmt: skip
+    asked = slack.wait_for_message(
+        lambda m: m.get("thread_ts") == message["ts"] and "asks" in m["text"], timeout=20
+    )
+    assert "<@U0DEMOBOB> asks <@U0DEMOALICE> to decide" in asked["text"]
+    change = sandbox.costbot.store.get_change(int(change_id))
+    assert change.state is State.PROPOSED and change.requested_by == "costbot"
+
+    slack.click(user_id="U0DEMOERIN", channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_ASK, value=change_id)  # fmt: skip
+    refusal = slack.wait_for_message(
+        lambda m: m["ephemeral_for"] == "U0DEMOERIN" and "can ask" in m["text"], timeout=20
+    )
+    assert "Only fraud-detection's members can ask its approvers" in refusal["text"]

@@ -2,13 +2,18 @@
 the team's approver, the person who asked, someone outside the team and another team's
 approver. In Slack, on the demo world (dry run off, so allowed actions really happen).
 
-fraud-detection: approver Alice; member Bob (who asks for the changes); Erin is in
-recommendations; Cara approves for recommendations.
+The model: a resource's owner is the team whose rule claims it (the first matching rule,
+as in allocation); only that team's approvers decide about it; asking gives no rights.
+
+fraud-detection: approver Alice; member Bob; Erin is in recommendations; Cara approves for
+recommendations; Dev approves for nlp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,12 +21,14 @@ from slack_sdk import WebClient
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.changes import ChangeRequest, State
+from engines.models import Team
 from handlers import action_ids
 from tests.waiting import wait_until
 
 ALICE, BOB, ERIN, CARA = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOERIN", "U0DEMOCARA"
+DEV = "U0DEMODEV"
 FRAUD = "C0DEMOFRAUD"
-OUTSIDERS = {"the requester": BOB, "an outsider": ERIN, "another team's approver": CARA}
+OUTSIDERS = {"the owner's member": BOB, "an outsider": ERIN, "another team's approver": CARA}
 
 
 @pytest.fixture(scope="module")
@@ -88,48 +95,164 @@ def dismiss_through_the_modal(sandbox: DemoSandbox, user: str, ts: str, change_i
     return before
 
 
-# action, instance, type to propose, who may, the state their click leads to. Everyone
-# else in OUTSIDERS is refused. The requester may withdraw (deny) their own change.
-RIGHTSIZE_MATRIX = [
-    (action_ids.RIGHTSIZE_APPROVE, "fraud-notebook-alice", "m5.xlarge", ALICE, State.DONE),
-    (action_ids.RIGHTSIZE_APPROVE_TONIGHT, "fraud-scoring-prod-1", "c5.xlarge", ALICE,
-     State.SCHEDULED),
-    (action_ids.RIGHTSIZE_DENY, "fraud-scoring-prod-2", "c5.xlarge", ALICE, State.DENIED),
-    (action_ids.RIGHTSIZE_DENY, "fraud-xgb-experiment", "r5.large", BOB, State.DENIED),
-    (action_ids.RIGHTSIZE_SNOOZE, "fraud-scoring-prod-3", "c5.xlarge", ALICE, State.SNOOZED),
-    (action_ids.RIGHTSIZE_DISMISS, "fraud-feature-store-prod", "r5.xlarge", ALICE,
-     State.DISMISSED),
-    (action_ids.RIGHTSIZE_REVERT, "fraud-notebook-bob", "m5.large", ALICE, State.REVERTED),
-]  # fmt: skip
+@contextmanager
+def teams_file(sandbox: DemoSandbox) -> Iterator[dict[str, Team]]:
+    """The running bot's teams (by name, in file order) to edit; restored afterwards."""
+    teams = sandbox.costbot.deps.teams
+    assert isinstance(teams, dict)
+    saved = dict(teams)
+    try:
+        yield teams
+    finally:
+        teams.clear()
+        teams.update(saved)
 
 
-@pytest.mark.parametrize(("action", "instance", "to_type", "allowed", "end"), RIGHTSIZE_MATRIX)
-def test_only_the_teams_approver_decides_a_change(sandbox, action, instance, to_type, allowed, end):
-    store = sandbox.costbot.store
-    change_id, ts = proposed(sandbox, instance, to_type)
-    runner = sandbox.costbot.deps.changes
-    if action == action_ids.RIGHTSIZE_REVERT:  # only a done change has a Revert
-        assert runner.approve(change_id, approver=ALICE, approvers=(ALICE,)).ok
-        assert runner.execute(change_id).state is State.DONE
-    before_state = store.get_change(change_id).state
-    refused = {role: user for role, user in OUTSIDERS.items() if user != allowed}
-    if action == action_ids.RIGHTSIZE_DENY:
-        refused.pop("the requester", None)  # may withdraw: its own row above
-    for role, user in refused.items():
-        if action == action_ids.RIGHTSIZE_DISMISS:
-            since = dismiss_through_the_modal(sandbox, user, ts, change_id)
-        else:
-            since = click(sandbox, user, ts, action, change_id)
-        refusal = refusal_to(sandbox, user, since)
-        assert "<@U0DEMOALICE>" in refusal, f"{role}: {refusal}"
-        assert store.get_change(change_id).state is before_state, role
+def reorder(teams: dict[str, Team], order: list[str]) -> None:
+    """Rewrites the teams file's order (which decides ownership of overlapping rules)."""
+    by_name = dict(teams)
+    teams.clear()
+    teams.update({name: by_name[name] for name in order})
 
+
+def other_type(instance_type: str) -> str:
+    family, size = instance_type.split(".")
+    return f"{family}.{'xlarge' if size == 'large' else 'large'}"
+
+
+def proposed_on(sandbox: DemoSandbox, instance: str) -> tuple[int, str]:
+    ec2 = sandbox.world.client("ec2")
+    instance_id = sandbox.world.instance_ids[instance]
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    return proposed(sandbox, instance, other_type(described["Instances"][0]["InstanceType"]))
+
+
+def decide_as(sandbox: DemoSandbox, user: str, ts: str, action: str, change_id: int) -> float:
     if action == action_ids.RIGHTSIZE_DISMISS:
-        dismiss_through_the_modal(sandbox, allowed, ts, change_id)
-    else:
-        click(sandbox, allowed, ts, action, change_id)
-    assert wait_until(lambda: store.get_change(change_id).state is end, timeout=60)
-    assert store.get_change(change_id).decided_by == allowed
+        return dismiss_through_the_modal(sandbox, user, ts, change_id)
+    return click(sandbox, user, ts, action, change_id)
+
+
+# Every decision on a right-sizing change, the instance it is tried on, and where it ends.
+DECISIONS = [
+    (action_ids.RIGHTSIZE_APPROVE, "fraud-notebook-alice", State.DONE),
+    (action_ids.RIGHTSIZE_APPROVE_TONIGHT, "fraud-scoring-prod-1", State.SCHEDULED),
+    (action_ids.RIGHTSIZE_DENY, "fraud-scoring-prod-2", State.DENIED),
+    (action_ids.RIGHTSIZE_SNOOZE, "fraud-scoring-prod-3", State.SNOOZED),
+    (action_ids.RIGHTSIZE_DISMISS, "fraud-feature-store-prod", State.DISMISSED),
+    (action_ids.RIGHTSIZE_REVERT, "fraud-notebook-bob", State.REVERTED),
+]
+APPROVALS = {action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_APPROVE_TONIGHT}
+
+
+@pytest.mark.parametrize("four_eyes", [False, True], ids=["alone", "four-eyes"])
+@pytest.mark.parametrize(("action", "instance", "end"), DECISIONS)
+def test_only_the_owning_teams_approvers_decide(sandbox, action, instance, end, four_eyes):
+    """Roles: the owner's approver (Alice; the team's only one without four-eyes), the
+    owner's member (Bob), another team's approver (Cara), an outsider (Erin). With four-eyes
+    fraud-detection has a second approver, Dev, and an approval needs both."""
+    store, runner = sandbox.costbot.store, sandbox.costbot.deps.changes
+    with teams_file(sandbox) as teams:
+        fraud = teams["fraud-detection"]
+        if four_eyes:
+            teams["fraud-detection"] = replace(
+                fraud, approvers=(ALICE, DEV), require_second_approver=True
+            )
+        change_id, ts = proposed_on(sandbox, instance)
+        if action == action_ids.RIGHTSIZE_REVERT:  # only a done change has a Revert
+            assert runner.approve(change_id, approver=ALICE, approvers=(ALICE,)).ok
+            assert runner.execute(change_id).state is State.DONE
+        before = store.get_change(change_id).state
+
+        for role, user in OUTSIDERS.items():
+            since = decide_as(sandbox, user, ts, action, change_id)
+            refusal = refusal_to(sandbox, user, since)
+            assert "fraud-detection's approvers" in refusal, f"{role}: {refusal}"
+            assert "<@U0DEMOALICE>" in refusal, f"{role}: {refusal}"
+            after = store.get_change(change_id)
+            assert after.state is before, role
+            assert after.message_ts == "", f"{role}'s refused click became the thread"
+
+        deciders = [ALICE, DEV] if four_eyes and action in APPROVALS else [ALICE]
+        if len(deciders) == 2:
+            since = decide_as(sandbox, ALICE, ts, action, change_id)
+            assert wait_until(lambda: store.get_change(change_id).first_approved_by == ALICE)
+            assert store.get_change(change_id).state is before  # waits for a second approver
+            since = decide_as(sandbox, ALICE, ts, action, change_id)
+            assert "second approver" in refusal_to(sandbox, ALICE, since)
+        decide_as(sandbox, deciders[-1], ts, action, change_id)
+        assert wait_until(lambda: store.get_change(change_id).state is end, timeout=60)
+        decided = store.get_change(change_id)
+        assert decided.decided_by == deciders[-1]
+        if action != action_ids.RIGHTSIZE_DISMISS:  # the modal has no message
+            assert (decided.message_channel, decided.message_ts) == (FRAUD, ts)
+
+
+def test_a_teams_only_approver_with_four_eyes_is_told_to_add_one(sandbox):
+    store = sandbox.costbot.store
+    with teams_file(sandbox) as teams:
+        teams["fraud-detection"] = replace(teams["fraud-detection"], require_second_approver=True)
+        change_id, ts = proposed_on(sandbox, "fraud-sandbox-api")
+        since = click(sandbox, ALICE, ts, action_ids.RIGHTSIZE_APPROVE, change_id)
+        assert "add another approver" in refusal_to(sandbox, ALICE, since)
+        assert store.get_change(change_id).state is State.PROPOSED
+
+
+def rightsize_as(sandbox: DemoSandbox, user: str, team: str) -> dict:
+    """``/cost rightsize <team>`` as ``user``; the message with the buttons."""
+    before = latest_ts(sandbox)
+    sandbox.standin.send_command(user_id=user, channel_id=FRAUD, text=f"rightsize {team}")
+    return sandbox.standin.wait_for_message(
+        lambda m: m["ephemeral_for"] is None and f"{team} · right-sizing" in str(m["blocks"]),
+        timeout=90,
+        after_ts=str(before),
+    )
+
+
+def change_behind(message: dict, instance_name: str) -> int | None:
+    blocks = message["blocks"]
+    for block, following in zip(blocks, blocks[1:], strict=False):
+        if instance_name in str(block.get("text", "")) and following.get("type") == "actions":
+            return int(following["block_id"].split(":")[1])
+    return None
+
+
+PROD_OWNERS = Team(name="prod-owners", tags={"env": "prod"}, channel="#prod-owners",
+                   approvers=(CARA,), members=(CARA,))  # fmt: skip
+
+
+def test_an_overlapping_rule_listed_later_gets_nothing_of_the_owners(sandbox):
+    store = sandbox.costbot.store
+    with teams_file(sandbox) as teams:
+        teams["prod-owners"] = PROD_OWNERS  # after nlp: nlp's instances stay nlp's
+        theirs = rightsize_as(sandbox, CARA, "prod-owners")
+        assert change_behind(theirs, "nlp-tokenize-batch") is None
+        assert "fraud-etl-prod" not in str(theirs["blocks"])
+
+        message = rightsize_as(sandbox, DEV, "nlp")
+        change_id = change_behind(message, "nlp-tokenize-batch")
+        assert change_id is not None and store.get_change(change_id).team == "nlp"
+        since = click(sandbox, CARA, message["ts"], action_ids.RIGHTSIZE_DENY, change_id)
+        assert "only nlp's approvers" in refusal_to(sandbox, CARA, since)
+        click(sandbox, DEV, message["ts"], action_ids.RIGHTSIZE_DENY, change_id)
+        assert wait_until(lambda: store.get_change(change_id).state is State.DENIED)
+
+
+def test_an_overlapping_rule_listed_first_owns_them_and_decides(sandbox):
+    store = sandbox.costbot.store
+    with teams_file(sandbox) as teams:
+        teams["prod-owners"] = PROD_OWNERS
+        reorder(teams, ["prod-owners", *(name for name in teams if name != "prod-owners")])
+        nlp = rightsize_as(sandbox, DEV, "nlp")
+        assert change_behind(nlp, "nlp-tokenize-batch") is None  # no longer nlp's
+
+        message = rightsize_as(sandbox, CARA, "prod-owners")
+        change_id = change_behind(message, "nlp-tokenize-batch")
+        assert change_id is not None and store.get_change(change_id).team == "prod-owners"
+        since = click(sandbox, DEV, message["ts"], action_ids.RIGHTSIZE_SNOOZE, change_id)
+        assert "only prod-owners's approvers" in refusal_to(sandbox, DEV, since)
+        click(sandbox, CARA, message["ts"], action_ids.RIGHTSIZE_SNOOZE, change_id)
+        assert wait_until(lambda: store.get_change(change_id).state is State.SNOOZED)
 
 
 def ask(sandbox: DemoSandbox, user: str, text: str) -> str:
