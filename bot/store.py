@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -466,6 +466,12 @@ class Store:
             else:
                 cursor = self.db.execute("delete from schedule_pauses where name = ?", [name])
             return cursor.rowcount == 1
+
+    def add_overrides(self, overrides: Sequence[Override], *, at: dt.datetime) -> list[int]:
+        """Saves every override in one transaction (a command over several teams is all or
+        nothing); returns their ids."""
+        with self._write_lock(), self.db.atomic():
+            return [self.add_override(override, at=at) for override in overrides]
 
     def add_override(self, override: Override, *, at: dt.datetime) -> int:
         with self._write_lock():

@@ -85,6 +85,10 @@ class ScheduleStore(Protocol):
 
     def add_override(self, override: Override, *, at: dt.datetime) -> int: ...
 
+    def add_overrides(self, overrides: Sequence[Override], *, at: dt.datetime) -> list[int]:
+        """Saves every override in one transaction: all of them, or none."""
+        ...
+
     def schedule_overrides(self, *, active_at: dt.datetime) -> list[Override]: ...
 
     def last_schedule_states(self) -> dict[str, str]: ...
@@ -410,14 +414,15 @@ class OffHours:
         by_team: dict[str, tuple[Schedule, list[ScheduledResource]]] = {}
         for resource, schedule in matched:
             by_team.setdefault(schedule.team, (schedule, []))[1].append(resource)
-        overrides = []
-        for team, (schedule, _) in by_team.items():
+        # All or nothing: every team's rights first, then every override in one transaction.
+        for team in by_team:
             if not self.may_override(by, team):
                 raise ScheduleError(_not_allowed(self.teams.get(team), "keep its resources up"))
-            until = _next_local(clock, schedule.zone, now)
-            override = Override(OverrideKind.KEEP, team, target, now, until, by)
-            overrides.append(self._save_override(override, now))
-        return overrides, [resource for resource, _ in matched]
+        overrides = [
+            Override(OverrideKind.KEEP, team, target, now, _next_local(clock, s.zone, now), by)
+            for team, (s, _) in by_team.items()
+        ]
+        return self._save_overrides(overrides, now), [resource for resource, _ in matched]
 
     def keep_schedule_running(
         self, name: str, stop_at: dt.datetime, *, by: str, now: dt.datetime
@@ -441,10 +446,12 @@ class OffHours:
             chosen = [s for s in self.schedules() if s.team == team and not s.paused]
             if not chosen:
                 raise ScheduleError(f"Team {team} has no active schedule to skip.")
-        overrides = []
+        # All or nothing: every team's rights first, then every override in one transaction.
         for schedule in chosen:
             if not self.may_override(by, schedule.team):
                 raise ScheduleError(_not_allowed(self.teams.get(schedule.team), "skip a day"))
+        overrides = []
+        for schedule in chosen:
             tomorrow = now.astimezone(schedule.zone).date() + dt.timedelta(days=1)
             starts = dt.datetime.combine(tomorrow, dt.time(), tzinfo=schedule.zone)
             until = dt.datetime.combine(
@@ -458,23 +465,28 @@ class OffHours:
                 until.astimezone(dt.UTC),
                 by,
             )
-            overrides.append(self._save_override(override, now))
-        return overrides
+            overrides.append(override)
+        return self._save_overrides(overrides, now)
 
     def _save_override(self, override: Override, now: dt.datetime) -> Override:
-        override_id = self.store.add_override(override, at=now)
-        self.audit(
-            actor=override.created_by,
-            action=f"schedule.override.{override.kind.value}",
-            target=override.target,
-            detail={
-                "team": override.team,
-                "starts": override.starts.isoformat(),
-                "until": override.until.isoformat(),
-            },
-            at=now,
-        )
-        return replace(override, id=override_id)
+        return self._save_overrides([override], now)[0]
+
+    def _save_overrides(self, overrides: Sequence[Override], now: dt.datetime) -> list[Override]:
+        """Saves the overrides in one transaction (all or none), then audits each."""
+        ids = self.store.add_overrides(overrides, at=now)
+        for override in overrides:
+            self.audit(
+                actor=override.created_by,
+                action=f"schedule.override.{override.kind.value}",
+                target=override.target,
+                detail={
+                    "team": override.team,
+                    "starts": override.starts.isoformat(),
+                    "until": override.until.isoformat(),
+                },
+                at=now,
+            )
+        return [replace(override, id=i) for override, i in zip(overrides, ids, strict=True)]
 
     def _require_manager(self, user: str, team: str, what: str) -> None:
         if not self.may_manage(user, team):

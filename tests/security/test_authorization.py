@@ -338,3 +338,13 @@ def test_only_the_team_snoozes_its_budget_alerts(sandbox):
     alert = post_alert(sandbox, "2025-12")
     click(sandbox, ALICE, alert["ts"], action_ids.ALERT_SNOOZE, "fraud-detection")
     assert wait_until(lambda: store.alerts_snoozed_until("fraud-detection"))
+
+
+def test_keep_over_several_teams_is_all_or_nothing(sandbox):
+    # env=dev names fraud-detection's dev boxes and nlp's notebook: Bob may keep only the first.
+    before = overrides(sandbox)
+    answer = ask(sandbox, BOB, "schedule keep env=dev until 23:30")
+    assert "Only nlp's members and approvers" in answer, answer
+    assert overrides(sandbox) == before  # fraud-detection's part was not saved either
+    answer = ask(sandbox, ALICE, "schedule keep env=dev until 23:30")
+    assert "Only nlp's" in answer and overrides(sandbox) == before
