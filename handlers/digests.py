@@ -95,6 +95,10 @@ class DigestRun:
     failed: dict[str, str]
 
 
+MANUAL_KEY_SUFFIX = ":by-hand"
+"""Appended to a digest's key when ``/cost digest post`` queues it."""
+
+
 class DigestJob:
     """The every-minute job: queue each team's digest once its local time has come.
 
@@ -109,17 +113,21 @@ class DigestJob:
     def __call__(self, now: dt.datetime | None = None) -> DigestRun:
         return self.run(now or self.deps.now())
 
-    def run(self, now: dt.datetime, *, force: bool = False) -> DigestRun:
-        """Queues the due digests; ``force``: today's digest of every team, due or not."""
+    def run(
+        self, now: dt.datetime, *, force: bool = False, teams: Sequence[Team] | None = None
+    ) -> DigestRun:
+        """Queues the due digests; ``force``: today's digest of ``teams`` (default every
+        team), due or not, posted by hand: under a key of its own, so it never uses up the
+        scheduled digest (once a day by hand, once on schedule)."""
         outbox = self.deps.outbox
         run = DigestRun([], [], {})
         if outbox is None:
             return run
-        for team in self.deps.teams.values():
+        for team in self.deps.teams.values() if teams is None else teams:
             day = local_today(team, now) if force else digests.digest_due_date(team, now)
             if day is None:
                 continue
-            key = digests.digest_key(team.name, day)
+            key = digests.digest_key(team.name, day) + (MANUAL_KEY_SUFFIX if force else "")
             if outbox.has(key):
                 run.already.append(team.name)
                 continue

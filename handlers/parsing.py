@@ -15,7 +15,7 @@ The grammar, the same for the slash command and ``costbot cost``::
     spot team <name>
     schedule [list [team] | show <name> | create | pause <name> | resume <name>
               | keep <resource, Name or key=value> until HH:MM | skip tomorrow [<name>]]
-    digest [team] | digest post                          (post: queue today's digests now)
+    digest [team] | digest post                          (post: approvers, your teams' now)
 
 A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
 """

@@ -670,8 +670,15 @@ def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
         if deps.outbox is None:
             raise UserInputError("Posting digests needs the outbox, which is not set up here.")
 
+        mine = [t for t in deps.teams.values() if asked_by in t.approvers]
+        if not mine:
+            raise UserInputError(
+                "Only a team's approvers can post its digest by hand, and you approve for no team.",
+                hint="`/cost digest <team>` shows a team's digest to you alone.",
+            )
+
         def post() -> Result:
-            run = DigestJob(deps).run(deps.now(), force=True)
+            run = DigestJob(deps).run(deps.now(), force=True, teams=mine)
             return DigestPostResult(
                 tuple(run.queued), tuple(run.already), tuple(run.failed.items())
             )

@@ -37,7 +37,7 @@ USAGE_EXAMPLES = (
     ("/cost forecast nlp", "where this month will end, and how that is estimated"),
     ("/cost trend nlp", "a chart of the daily cost, the last 30 days by default"),
     ("/cost digest nlp", "the team's morning digest, now"),
-    ("/cost digest post", "today's digest in every team channel that has not had it"),
+    ("/cost digest post", "approvers: post today's digest of your teams now"),
     ("/cost help", "this message"),
 )
 WARNING, FAILED = ":warning:", ":x:"

@@ -274,7 +274,10 @@ def build_digest_post_message(
     if queued:
         lines.append(f":outbox_tray: Posting today's digest for {', '.join(queued)}.")
     if already:
-        lines.append(f"Already posted today: {', '.join(already)} (one digest per team a day).")
+        lines.append(
+            f"Already posted by hand today: {', '.join(already)} (once a day by hand; the "
+            "scheduled digest still comes at its time)."
+        )
     lines += [f":x: {escape(team)}: {escape(why)}" for team, why in failed]
     text = "\n".join(lines) or "There are no teams in the teams file."
     return message(text, [section(text)], response_type="in_channel")

@@ -12,10 +12,11 @@ import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.budgets import Alert, AlertKind
+from engines.digests import digest_key
 from handlers import action_ids
 from handlers.blocks.common import limit_violations
 from handlers.blocks.digest import build_alert_message
-from handlers.digests import check_budget_alerts
+from handlers.digests import check_budget_alerts, local_today
 from tests.waiting import wait_until
 
 ALICE, BOB, CARA, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA", "U0DEMOERIN"
@@ -80,23 +81,34 @@ def test_a_misspelt_team_gets_a_suggestion(sandbox):
     assert " digest · " not in str(message["blocks"])
 
 
-def test_posting_todays_digests_reaches_every_team_channel_once(sandbox):
-    reply = ask(sandbox, ERIN, FRAUD, "digest post", "Posting today's digest")
-    assert "fraud-detection, recommendations, nlp" in reply["text"]
+def test_only_approvers_post_digests_and_never_use_up_the_scheduled_one(sandbox):
+    refused = ask(sandbox, ERIN, FRAUD, "digest post", "approvers")
+    assert refused["ephemeral_for"] == ERIN and "you approve for no team" in refused["text"]
+
+    reply = ask(sandbox, ALICE, FRAUD, "digest post", "Posting today's digest")
+    assert "fraud-detection" in reply["text"] and "nlp" not in reply["text"]
     deliver(sandbox)
-
-    for channel, team in ((FRAUD, "fraud-detection"), (RECS, "recommendations"), (NLP, "nlp")):
-        posted = [
-            m
-            for m in sandbox.standin.messages(channel, include_ephemeral=False)
-            if m["origin"] != "response_url"  # posted by the outbox, not a /cost answer
-            and m["text"].startswith(f"{team} · ")
-            and " digest · " in m["text"]
+    posted = [
+        m
+        for m in sandbox.standin.messages(FRAUD, include_ephemeral=False)
+        if m["origin"] != "response_url"  # posted by the outbox, not a /cost answer
+        and m["text"].startswith("fraud-detection · ")
+        and " digest · " in m["text"]
+    ]
+    assert len(posted) == 1
+    for channel in (RECS, NLP):  # not Alice's to post
+        outbox_posts = [
+            m for m in sandbox.standin.messages(channel) if m["origin"] != "response_url"
         ]
-        assert len(posted) == 1, channel
+        assert not any(" digest · " in m["text"] for m in outbox_posts)
 
-    again = ask(sandbox, ERIN, FRAUD, "digest post", "Already posted today")
-    assert "fraud-detection, recommendations, nlp" in again["text"]
+    team = sandbox.costbot.deps.teams["fraud-detection"]
+    day = local_today(team, sandbox.now())
+    # The scheduled digest's key is not used up: it still goes out at its time.
+    assert not sandbox.costbot.deps.outbox.has(digest_key("fraud-detection", day))
+
+    again = ask(sandbox, ALICE, FRAUD, "digest post", "Already posted by hand today")
+    assert "fraud-detection" in again["text"]
 
 
 def post_alert(sandbox: DemoSandbox, period: str) -> dict:
