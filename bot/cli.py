@@ -1,4 +1,4 @@
-"""The ``costbot`` command: serve, demo, ask."""
+"""The ``costbot`` command: serve, demo, ask, check."""
 
 from __future__ import annotations
 
@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
     check.set_defaults(run=run_alerts_check)
 
+    teams_check = commands.add_parser(
+        "check", help="validate the teams file against the data: which rules overlap, where"
+    )
+    teams_check.add_argument("--days", type=int, default=30, help="cost history to read (30)")
+    teams_check.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
+    teams_check.set_defaults(run=run_check)
+
     outbox = commands.add_parser("outbox", help="what the scheduler posted, or failed to post")
     outbox.add_argument("--state", choices=["pending", "sending", "sent", "failed", "superseded"])
     outbox.add_argument("--limit", type=int, default=50)
@@ -183,6 +190,7 @@ def run_serve(args: argparse.Namespace) -> int:
         logger.debug("start-up failed", exc_info=True)
         print(f"costbot cannot start: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    warn_overlapping_rules(costbot.deps.teams, costbot.deps.shared)
     _recover_changes(costbot)
     scheduler = build_scheduler(
         costbot.store,
@@ -224,6 +232,23 @@ def run_serve(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=False)
         costbot.outbox.stop()
     return EXIT_OK
+
+
+def warn_overlapping_rules(teams: Any, shared: Any) -> None:
+    """One warning per pair of teams-file rules that could match the same resource: the
+    first listed owns it, so the other team's approvers never decide about it."""
+    from engines.allocation import possible_overlaps
+
+    for overlap in possible_overlaps(teams, shared):
+        first, second = overlap.rules
+        logger.warning(
+            "teams file: %s and %s both match %s; the first listed, %s, owns such resources "
+            "and decides about them (run costbot check)",
+            first,
+            second,
+            overlap.where[0],
+            first,
+        )
 
 
 class StartupError(Exception):
@@ -443,6 +468,91 @@ def run_alerts_check(args: argparse.Namespace) -> int:
               f"{percent_text(alert.threshold):>4}%  {alert.period}  "
               f"{alert.amount:,.2f} {alert.currency} (of {alert.reference:,.2f})")  # fmt: skip
     return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``costbot check``: overlapping rules in the teams file, and where the data (cost
+    lines, instances) shows them. The first rule listed owns what rules share, so an
+    overlap hands a team's resources, and the decisions about them, to another. Exit 1
+    when any."""
+    from bot.logs import configure_logging
+
+    configure_logging("WARNING")
+    if not 1 <= args.days <= 365:
+        print("costbot: --days must be between 1 and 365.", file=sys.stderr)
+        return EXIT_CONFIG
+    with _question_context(args) as deps:
+        lines, problems = _ownership_report(deps, days=args.days)
+    print("\n".join(lines))
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
+    import datetime as dt
+
+    from engines.allocation import (
+        RuleOverlap,
+        allocation_dimensions,
+        cost_combinations,
+        find_overlaps,
+        possible_overlaps,
+    )
+    from engines.aws_errors import explain
+    from engines.catalog import describe_instances
+    from engines.errors import CostbotError
+    from engines.fleet_review import ACTIVE_STATES
+    from engines.models import Period
+    from engines.query import CostQuery
+
+    teams, shared = deps.teams, deps.shared
+    lines = [f"Teams file: {len(teams)} teams, {len(shared)} shared costs."]
+    problems = 0
+
+    def report(title: str, overlaps: list[RuleOverlap]) -> None:
+        nonlocal problems
+        problems += len(overlaps)
+        if not overlaps:
+            lines.append(f"{title}: no overlapping rules.")
+            return
+        lines.append(f"{title}: {len(overlaps)} overlapping rules:")
+        for overlap in overlaps:
+            others = ", ".join(overlap.rules[1:])
+            more = f" (and {overlap.count - len(overlap.where)} more)"
+            shown = "; ".join(overlap.where) + (more if overlap.count > len(overlap.where) else "")
+            lines.append(f"  {overlap.owner} owns what {others} also match: {shown}")
+
+    report("The rules themselves", possible_overlaps(teams, shared))
+    today = deps.today()
+    period = Period(today - dt.timedelta(days=days), today)
+    query = CostQuery(period=period, group_by=allocation_dimensions(teams, shared))
+    try:
+        result = deps.cost_source.costs(query)
+        combinations = cost_combinations(result, teams=teams, shared=shared)
+        found = find_overlaps(combinations, teams=teams, shared=shared)
+        report(f"Cost lines of the last {days} days", found)
+    except (CostbotError, ValueError) as error:
+        problems += 1
+        lines.append(f"Cost lines: could not read them: {error}")
+    reviewer = deps.rightsizing
+    if reviewer is None:
+        lines.append("Instances: AWS is not configured here; not checked.")
+        return lines, problems
+    items = []
+    try:
+        for account_id, region in reviewer.targets:
+            ec2 = reviewer.ec2_for(account_id, region)
+            state = [{"Name": "instance-state-name", "Values": list(ACTIVE_STATES)}]
+            for instance in describe_instances(
+                ec2, region=region, account_id=account_id, filters=state
+            ):
+                what = f"{instance.name} ({instance.instance_id})"
+                items.append((what, instance.account_id, instance.tags))
+    except Exception as error:  # AWS unreachable or refusing: say so, do not crash
+        problems += 1
+        lines.append(f"Instances: could not list them: {explain(error)}")
+        return lines, problems
+    report(f"Instances ({len(items)})", find_overlaps(items, teams=teams, shared=shared))
+    return lines, problems
 
 
 def run_outbox(args: argparse.Namespace) -> int:

@@ -108,3 +108,58 @@ def test_serve_refuses_a_focus_source_that_matches_no_file(monkeypatch, capsys, 
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "COSTBOT_COST_SOURCE" in err and "exports/*.parquet" in err
+
+
+def test_check_reports_overlapping_rules_with_where_they_overlap(
+    small_export, tmp_path, capsys, monkeypatch
+):
+    teams = tmp_path / "teams.toml"
+    teams.write_text(
+        DEMO_TEAMS.read_text()
+        + '\n[teams.prod-owners]\naccounts = ["123456789012"]\nchannel = "#prod"\n'
+        + 'approvers = ["U0DEMOCARA"]\n'
+    )
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{small_export.path}")
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "check.db"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    code = main(["check", "--days", "60"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "The rules themselves: " in out
+    assert (
+        "teams.nlp owns what teams.prod-owners also match: "
+        "cost lines tagged team=nlp in account 123456789012"
+    ) in out
+    assert "teams.fraud-detection owns what teams.prod-owners also match" in out
+    assert "Traceback" not in out
+
+
+def test_check_passes_a_teams_file_without_overlaps(small_export, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COSTBOT_TEAMS", str(DEMO_TEAMS))
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{small_export.path}")
+    monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "check.db"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = main(["check", "--days", "60"])
+    out = capsys.readouterr().out
+    assert "Cost lines of the last 60 days: no overlapping rules." in out
+    assert "The rules themselves: no overlapping rules." in out
+    # AWS is not configured in tests: a check that could not look does not pass.
+    assert "Instances: could not list them" in out and code == 1
+
+
+def test_serve_warns_at_start_up_about_overlapping_rules(caplog):
+    from bot.cli import warn_overlapping_rules
+    from engines.models import Team
+
+    nlp = Team(name="nlp", tags={"team": "nlp"}, channel="#nlp")
+    prod = Team(name="prod-owners", tags={"env": "prod"}, channel="#prod")
+    with caplog.at_level("WARNING", logger="costbot"):
+        warn_overlapping_rules({"nlp": nlp, "prod-owners": prod}, ())
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "teams file: teams.nlp and teams.prod-owners both match env=prod, team=nlp; the first "
+        "listed, teams.nlp, owns such resources and decides about them (run costbot check)"
+    )
