@@ -186,7 +186,10 @@ class OffHours:
                 logger.warning("schedule %s: team %s is gone", definition["name"], team)
                 continue
             defined.append(Schedule.from_dict(definition, team_tags=team.tags))
-        return [replace(s, paused=s.name in paused) for s in defined]
+        return [
+            replace(s, paused=s.name in paused, claimed_first=_claimed_before(self.teams, s.team))
+            for s in defined
+        ]
 
     def find(self, name: str) -> Schedule:
         by_name = {s.name: s for s in self.schedules()}
@@ -379,7 +382,8 @@ class OffHours:
         self._require_manager(by, schedule.team, "create schedules")
         if any(s.name == schedule.name for s in self.schedules()):
             raise ScheduleError(f"A schedule called '{schedule.name}' exists: pick another name.")
-        selected = check_selects_something(schedule, self.inventory())
+        owned = replace(schedule, claimed_first=_claimed_before(self.teams, schedule.team))
+        selected = check_selects_something(owned, self.inventory())
         if not self.store.save_schedule(schedule.as_dict() | {"created_by": by}, at=now):
             raise ScheduleError(f"A schedule called '{schedule.name}' exists: pick another name.")
         self.audit(
@@ -491,6 +495,20 @@ class OffHours:
     def _require_manager(self, user: str, team: str, what: str) -> None:
         if not self.may_manage(user, team):
             raise ScheduleError(_not_allowed(self.teams.get(team), what, approvers_only=True))
+
+
+def _claimed_before(
+    teams: Mapping[str, Team], team: str
+) -> tuple[tuple[Mapping[str, str], tuple[str, ...]], ...]:
+    """The rules of the teams listed before ``team``: what they match is theirs (ownership
+    is allocation: the first matching rule in file order), never ``team``'s to schedule."""
+    rules = []
+    for name, other in teams.items():
+        if name == team:
+            break
+        if other.tags or other.accounts:
+            rules.append((dict(other.tags), tuple(other.accounts)))
+    return tuple(rules)
 
 
 def _first_stop(

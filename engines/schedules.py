@@ -131,6 +131,9 @@ class Schedule:
             ``team_tags``.
         team_tags: the team's own tags (from the teams file), so a schedule never reaches
             another team's resources.
+        claimed_first: the (tags, accounts) rules of the teams listed before this one: a
+            resource one of them matches is that team's (the first matching rule owns it,
+            as in allocation), so the schedule leaves it alone.
         holidays: local dates that are off all day.
         mode: ``start_stop`` or ``stop_only``.
         paused: a paused schedule does nothing.
@@ -148,6 +151,7 @@ class Schedule:
     paused: bool = False
     source: str = "slack"
     created_by: str = ""
+    claimed_first: tuple[tuple[Mapping[str, str], tuple[str, ...]], ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -155,7 +159,13 @@ class Schedule:
 
     def selects(self, resource: ScheduledResource) -> bool:
         wanted = {**self.team_tags, **self.tags}
-        return bool(wanted) and all(resource.tags.get(k) == v for k, v in wanted.items())
+        if not wanted or any(resource.tags.get(k) != v for k, v in wanted.items()):
+            return False
+        return not any(
+            all(resource.tags.get(k) == v for k, v in tags.items())
+            and (not accounts or resource.account_id in accounts)
+            for tags, accounts in self.claimed_first
+        )
 
     def describe_periods(self) -> str:
         return ", ".join(period.describe() for period in self.periods)

@@ -329,3 +329,33 @@ def test_aws_that_cannot_be_read_is_said_in_words(store):
     offhours = make_offhours(lambda service: NoCredentials(), store)
     with pytest.raises(ScheduleError, match="could not list the resources in AWS: Unable to"):
         offhours.inventory()
+
+
+PROD_OWNERS = Team(name="prod-owners", tags={"env": "prod"}, channel="#prod",
+                   approvers=(MALLORY,), timezone="America/New_York")  # fmt: skip
+
+
+def prod_nights(aws, store, teams: dict[str, Team]) -> OffHours:
+    schedule = build_schedule(name="prod-nights", team=PROD_OWNERS.name,
+                              team_tags=PROD_OWNERS.tags, timezone="America/New_York",
+                              periods="mon-fri 09:00-19:00", source="teams file")  # fmt: skip
+    return OffHours(targets=[AwsScheduleTarget(client_for=aws, region=REGION)], store=store,
+                    teams=teams, file_schedules=[schedule], audit=store.record_audit,
+                    dry_run=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("listed_first", [False, True], ids=["after", "before"])
+def test_a_schedule_stops_only_what_its_team_owns(aws, store, listed_first):
+    """prod-owners (env=prod) owns fraud-detection's prod boxes only when listed before it."""
+    fraud_api = launch(aws, "api", team="fraud-detection", env="prod")
+    orphan = launch(aws, "orphan", env="prod")
+    order = [PROD_OWNERS, TEAM] if listed_first else [TEAM, PROD_OWNERS]
+    offhours = prod_nights(aws, store, {team.name: team for team in order})
+
+    offhours.enforce(local(2026, 11, 18, 19, 0))
+
+    assert ec2_state(aws, orphan) == "stopped"
+    assert ec2_state(aws, fraud_api) == ("stopped" if listed_first else "running")
+    if not listed_first:  # nor can its people keep fraud's box up through it
+        with pytest.raises(ScheduleError, match="names no resource"):
+            offhours.keep(fraud_api, "23:00", by=MALLORY, now=local(2026, 11, 18, 18, 0))
