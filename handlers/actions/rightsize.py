@@ -114,7 +114,8 @@ def decide(
         return
     if outcome.ok:  # an authorized decision: this message is now the change's thread
         _remember_message(runner, change, body)
-    if outcome.ok and outcome.state in (State.PROPOSED, State.SNOOZED):
+    first_approval = kind in (action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_APPROVE_TONIGHT)
+    if first_approval and outcome.ok and outcome.state in (State.PROPOSED, State.SNOOZED):
         # Four-eyes: the first approval is told to the channel; the buttons stay for the
         # second approver.
         respond(response_type="in_channel", replace_original=False, text=outcome.text)

@@ -133,6 +133,11 @@ def decide_as(sandbox: DemoSandbox, user: str, ts: str, action: str, change_id: 
     return click(sandbox, user, ts, action, change_id)
 
 
+def shown(sandbox: DemoSandbox, ts: str) -> list[dict]:
+    """The message's blocks as people see them now."""
+    return next(m for m in sandbox.standin.messages(FRAUD) if m["ts"] == ts)["blocks"]
+
+
 # Every decision on a right-sizing change, the instance it is tried on, and where it ends.
 DECISIONS = [
     (action_ids.RIGHTSIZE_APPROVE, "fraud-notebook-alice", State.DONE),
@@ -186,6 +191,8 @@ def test_only_the_owning_teams_approvers_decide(sandbox, action, instance, end, 
         assert decided.decided_by == deciders[-1]
         if action != action_ids.RIGHTSIZE_DISMISS:  # the modal has no message
             assert (decided.message_channel, decided.message_ts) == (FRAUD, ts)
+            # and the message shows the decision in place of the buttons
+            assert wait_until(lambda: f"<@{deciders[-1]}>" in str(shown(sandbox, ts)))
 
 
 def test_a_teams_only_approver_with_four_eyes_is_told_to_add_one(sandbox):
@@ -241,7 +248,9 @@ def test_an_overlapping_rule_listed_later_gets_nothing_of_the_owners(sandbox):
 def test_an_overlapping_rule_listed_first_owns_them_and_decides(sandbox):
     store = sandbox.costbot.store
     with teams_file(sandbox) as teams:
-        teams["prod-owners"] = PROD_OWNERS
+        teams["prod-owners"] = PROD_OWNERS  # listed after nlp: nlp proposes a change
+        nlp_change = store.get_change(change_behind(rightsize_as(sandbox, DEV, "nlp"),
+                                                    "nlp-tokenize-batch"))  # fmt: skip
         reorder(teams, ["prod-owners", *(name for name in teams if name != "prod-owners")])
         nlp = rightsize_as(sandbox, DEV, "nlp")
         assert change_behind(nlp, "nlp-tokenize-batch") is None  # no longer nlp's
@@ -249,6 +258,8 @@ def test_an_overlapping_rule_listed_first_owns_them_and_decides(sandbox):
         message = rightsize_as(sandbox, CARA, "prod-owners")
         change_id = change_behind(message, "nlp-tokenize-batch")
         assert change_id is not None and store.get_change(change_id).team == "prod-owners"
+        # nlp's pending change was withdrawn when prod-owners' review found the box.
+        assert store.get_change(nlp_change.id).state is State.DENIED
         since = click(sandbox, DEV, message["ts"], action_ids.RIGHTSIZE_SNOOZE, change_id)
         assert "only prod-owners's approvers" in refusal_to(sandbox, DEV, since)
         click(sandbox, CARA, message["ts"], action_ids.RIGHTSIZE_SNOOZE, change_id)
