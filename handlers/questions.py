@@ -441,6 +441,12 @@ def _proposals(
         if any(_keeps_away(change, deps) for change in earlier):
             continue
         open_change = next((c for c in earlier if c.state in OPEN), None)
+        if open_change is not None and open_change.team != team:
+            # The teams file now gives the instance to another team: the old team's pending
+            # change is withdrawn, and the owner decides a fresh one.
+            reason = f"the teams file now gives this instance to {team}"
+            deps.changes.deny(open_change.id, by="costbot", reason=reason)
+            open_change = None
         if open_change is None:
             request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
             open_change = deps.changes.propose(request)
