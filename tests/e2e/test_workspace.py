@@ -75,9 +75,15 @@ def test_a_typo_gets_a_suggestion_only_the_asker_sees(sandbox, browser):
 
 
 def test_the_post_todays_digests_button_shows_a_newcomer_the_digest(sandbox, browser):
+    # Posting digests by hand is for approvers: Erin is told so; Alice (the demo's first
+    # user, whom a newcomer is) posts them.
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.goto(sandbox.workspace_url + "/")
     page.select_option("select#whoami", "U0DEMOERIN")
+    page.click('a[data-channel-id="C0DEMOFRAUD"]')
+    page.click("#post-digests")
+    page.locator(".message", has_text="you approve for no team").wait_for(timeout=30_000)
+    page.select_option("select#whoami", "U0DEMOALICE")
     page.click('a[data-channel-id="C0DEMOFRAUD"]')
     page.click("#post-digests")
 
