@@ -141,7 +141,8 @@ def _ask_for_approval(
     if user not in team.members and user not in team.approvers:
         _tell(respond, f"Only {team.name}'s members can ask its approvers about {change.label}.")
         return
-    others = [a for a in team.approvers if a != user]
+    # Nobody is asked twice: not the asker, nor the approver who already approved (four-eyes).
+    others = [a for a in team.approvers if a not in (user, change.first_approved_by)]
     if user in team.approvers and not (team.require_second_approver and others):
         _tell(respond, f"You approve for {team.name}: decide {change.label} with the buttons.")
         return
