@@ -332,9 +332,7 @@ def _history(
     )
 
 
-def _figures(
-    days: questions.TeamDays, team: Team, today: dt.date, view: MonthView
-) -> TeamFigures:
+def _figures(days: questions.TeamDays, team: Team, today: dt.date, view: MonthView) -> TeamFigures:
     """The day, its average and the chart from ``days``; the month (month to date, budget,
     forecast) from the team's month view, as every other surface shows it."""
     totals = days.totals()

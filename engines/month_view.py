@@ -124,6 +124,7 @@ def month_view(
     today: dt.date,
     team_name: str = "",
     metric: Metric = Metric.BILLED,
+    with_forecast: bool = True,
 ) -> MonthView:
     """The month view of a team (or of every team, ``team_name`` empty) as of ``today``.
 
@@ -133,6 +134,7 @@ def month_view(
         today: the as-of date (the team's local date); only the days before it count.
         team_name: as typed (near misses raise ``UnknownTeamError``); empty: all teams.
         metric: the cost type of every figure.
+        with_forecast: False: the month to date only (``forecast`` None, no history read).
 
     Raises:
         CostSourceError: the source failed (a forecast that cannot be made is a note).
@@ -141,7 +143,7 @@ def month_view(
     through = _data_through(source, today)
     month_start = today.replace(day=1)
     history_start = min(through - dt.timedelta(days=HISTORY_DAYS - 1), month_start)
-    if hasattr(source, "forecast"):  # it forecasts itself: the month to date is enough
+    if not with_forecast or hasattr(source, "forecast"):  # the month to date is enough
         history_start = month_start
     notes: list[str] = []
     daily: dict[dt.date, Decimal] = {}
@@ -159,7 +161,11 @@ def month_view(
     month_to_date, share = totals.get(currency, (_ZERO, _ZERO))
     subject = team.name if team else ALL_TEAMS
     budget = team.monthly_budget if team else _sum_budgets(teams)
-    forecast = _forecast(source, team, daily, month_to_date, share, today, metric, currency, notes)
+    forecast = (
+        _forecast(source, team, daily, month_to_date, share, today, metric, currency, notes)
+        if with_forecast
+        else None
+    )
     return MonthView(
         subject=subject,
         today=today,

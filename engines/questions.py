@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
 from engines.coverage import Coverage, coverage_up_to_yesterday, fair_comparison
@@ -24,6 +24,9 @@ from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.teams import find_team
+
+if TYPE_CHECKING:
+    from engines.month_view import MonthView
 
 TEAM = "team"  # the pseudo-dimension "by team" (allocation, not a column)
 DAY = Dimension(DimensionKind.DAY)
@@ -82,6 +85,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     lines_compared: bool = True  # False when lines have no counterpart before (by day)
     data_through: dt.date | None = None  # the last day the source's data covers
+    month: MonthView | None = None  # the subject's month view (``engines.month_view``)
 
     @property
     def compared(self) -> bool:
@@ -135,6 +139,8 @@ class Answer:
             "source": self.source,
             "notes": list(self.notes),
             "data_through": self.data_through.isoformat() if self.data_through else None,
+            "month_to_date": _cents(self.month.month_to_date) if self.month else None,
+            "month": self.month.as_json() if self.month else None,
         }
 
 
