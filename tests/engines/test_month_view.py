@@ -144,7 +144,7 @@ def test_every_surface_gives_the_month_views_forecast_for_the_same_date(
     answer = questions.month_end_forecast(
         source, teams, today=today, team_name="nlp", shared=shared
     )
-    alert = next(a for a in alerts if a.kind is AlertKind.FORECAST)
+    forecast_alerts = [a for a in alerts if a.kind is AlertKind.FORECAST]
     home = render_text(
         {
             "text": "",
@@ -159,7 +159,8 @@ def test_every_surface_gives_the_month_views_forecast_for_the_same_date(
         assert other is not None
         assert (other.amount, other.lower, other.upper) == (made.amount, made.lower, made.upper)
         assert other.method == made.method
-    assert alert.amount == made.amount
+    # The alert fires when the view's forecast reaches the budget, with the view's figure.
+    assert [a.amount for a in forecast_alerts] == ([made.amount] if made.amount >= 1 else [])
     assert f"Month-end forecast: {money(made.amount)}" in home
     assert answer.month_to_date == view.month_to_date == made.actual
 
