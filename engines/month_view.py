@@ -146,7 +146,7 @@ def month_view(
     if not with_forecast or hasattr(source, "forecast"):  # the month to date is enough
         history_start = month_start
     notes: list[str] = []
-    daily: dict[dt.date, Decimal] = {}
+    daily: dict[str, dict[dt.date, Decimal]] = {}  # currency → day → cost (never mixed)
     totals: dict[str, tuple[Decimal, Decimal]] = {}  # currency → (month to date, shared part)
     currency = questions.DEFAULT_CURRENCY
     for chunk in _month_chunks(history_start, through):
@@ -156,16 +156,18 @@ def month_view(
         currency = chunk_currency  # the latest month's: this month's when it has a day
         if chunk.start == month_start:
             totals[currency] = (mtd, share)
+        in_currency = daily.setdefault(chunk_currency, {})
         for day, amount in days.items():
-            daily[day] = daily.get(day, _ZERO) + amount
+            in_currency[day] = in_currency.get(day, _ZERO) + amount
     month_to_date, share = totals.get(currency, (_ZERO, _ZERO))
     subject = team.name if team else ALL_TEAMS
     budget = team.monthly_budget if team else _sum_budgets(teams)
-    forecast = (
-        _forecast(source, team, daily, month_to_date, share, today, metric, currency, notes)
-        if with_forecast
-        else None
-    )
+    forecast: MonthEndForecast | None = None
+    if with_forecast:
+        history = daily.get(currency, {})
+        forecast = _forecast(
+            source, team, history, month_to_date, share, today, metric, currency, notes
+        )
     return MonthView(
         subject=subject,
         today=today,
