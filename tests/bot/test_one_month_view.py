@@ -173,3 +173,26 @@ def test_json_of_top_carries_data_through_and_the_organisations_month_to_date(ca
     assert cents(top["month_to_date"]) == cents(top["total"])
     teams = [as_json(capsys, "cost", "team", name) for name in ("fraud-detection", "nlp")]
     assert all(answer["data_through"] == top["data_through"] for answer in teams)
+
+
+def test_a_teams_month_is_seen_from_its_own_date_on_every_surface(capsys, monkeypatch):
+    # 03:00 UTC on Dec 6 is still Dec 5 in Los Angeles: nlp's digest and App Home see the
+    # month through Dec 4, and so does /cost forecast nlp (it used the UTC date before).
+    early = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(
+        bot.app, "build_deps", functools.partial(bot.app.build_deps.func, now=lambda: early)
+    )
+
+    forecast = as_json(capsys, "cost", "forecast", "nlp")
+    digest = as_json(capsys, "digest", "--team", "nlp")["digest"]
+    team = as_json(capsys, "cost", "team", "nlp")
+
+    assert digest["date"] == "2026-12-05"
+    assert forecast["data_through"] == digest["data_through"] == "2026-12-04"
+    assert team["month"]["data_through"] == "2026-12-04"
+    assert cents(forecast["total"]) == cents(digest["forecast"]) == cents(team["month"]["forecast"])
+    assert (
+        cents(forecast["month_to_date"])
+        == cents(digest["month_to_date"])
+        == cents(team["month_to_date"])
+    )
