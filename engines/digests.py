@@ -42,8 +42,8 @@ from engines.models import Metric, Period, SharedCost, Team
 from engines.month_view import MonthView, month_view
 
 HISTORY_DAYS = 42
-"""How far back a digest looks: a month to date, 28 days for the forecast's trend (with an
-export's lag), two weeks for anomalies."""
+"""How far back a digest looks for its day, movers, anomalies and chart: six weeks, so an
+export's lag still leaves two weeks of baseline (the month itself is the month view's)."""
 AVERAGE_DAYS = 7
 ANOMALY_BASELINE_DAYS = 14
 ANOMALY_SIGMAS = 3
