@@ -33,6 +33,7 @@ from bot.store import Store
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "acting"
+FORGET_GONE_AFTER = dt.timedelta(days=1)  # heartbeats of processes gone this long are dropped
 
 
 def new_process_id() -> str:
@@ -100,6 +101,7 @@ class ActingLease:
         )
         if held:
             self._held_until = until
+            self.store.forget_processes_gone_before(now - FORGET_GONE_AFTER)
             if not self._holding:
                 self._holding = True
                 logger.info("this process acts now (scheduler, outbox, recovery)")

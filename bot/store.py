@@ -637,6 +637,13 @@ class Store:
         rows = self.db.execute("select id from processes where expires_at > ?", [_stamp(now)])
         return {row[0] for row in rows}
 
+    def forget_processes_gone_before(self, cutoff: dt.datetime) -> int:
+        """Drops the heartbeats that expired before ``cutoff`` (a missing heartbeat means
+        the same as an expired one: the process is gone)."""
+        with self._write_lock():
+            cursor = self.db.execute("delete from processes where expires_at < ?", [_stamp(cutoff)])
+            return cursor.rowcount
+
     def forget_process(self, process_id: str) -> None:
         """A process that stops cleanly says so: nothing of it needs to expire first."""
         with self._write_lock():

@@ -160,3 +160,17 @@ def test_the_outbox_requeues_only_what_a_process_that_is_gone_left_sending(tmp_p
     state = {row["key"]: row["state"] for row in store.outbox_rows()}
     assert state == {"digest:a": "sending", "digest:b": "pending"}
     assert json.loads(store.outbox_rows(state="pending")[0]["message"]) == {"text": "digest:b"}
+
+
+def test_the_heartbeats_of_processes_gone_for_a_day_are_dropped(tmp_path, clock):
+    store = Store(tmp_path / "costbot.db")
+    Process("gone", store, clock, may_act=False).lease.beat()
+    holder = Process("holder", store, clock)
+    clock.advance(23 * 3600)
+    holder.lease.beat()
+    assert {row["id"] for row in store.db.table("processes").rows} == {"gone", "holder"}
+
+    clock.advance(3600 + 21)  # over a day after its heartbeat expired
+    holder.lease.beat()
+
+    assert {row["id"] for row in store.db.table("processes").rows} == {"holder"}
