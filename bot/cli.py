@@ -21,6 +21,7 @@ from bot.settings import Settings, SettingsError
 from engines.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bot.lease import ActingLease
     from handlers.deps import Deps
 
 logger = logging.getLogger("costbot")
@@ -282,7 +283,7 @@ def _slack_error_code(error: Any) -> str:
     return str(error.response.get("error") or "refused")
 
 
-def _acting_lease(costbot: Any, scheduler: Any, *, process_id: str) -> Any:
+def _acting_lease(costbot: Any, scheduler: Any, *, process_id: str) -> ActingLease:
     """The lease that makes this process act (``bot.lease``): while it holds it, it runs
     the scheduler, delivers the outbox and settles what dead processes left half-way."""
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -327,9 +328,7 @@ def _acting_lease(costbot: Any, scheduler: Any, *, process_id: str) -> Any:
 def _settle_the_dead(costbot: Any, live_processes: Callable[[], set[str]]) -> None:
     try:
         live = live_processes()
-        requeued = costbot.outbox.recover(live=live)
-        if requeued:
-            logger.info("outbox: %d message(s) of a process that is gone queued again", requeued)
+        costbot.outbox.recover(live=live)  # it logs what it queued again
         _recover_changes(costbot, live=live)
     except Exception:
         logger.exception("settling what a stopped process left failed; trying again soon")
