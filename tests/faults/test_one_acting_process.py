@@ -1,7 +1,7 @@
 """Two `costbot serve` processes on one database: one acts, the other stands by.
 
 Real processes against moto (through a proxy that counts and can hold EC2 calls) and the
-Slack stand-in, with a lease of two seconds and a scheduler that ticks every second, so
+Slack stand-in, with a lease of three seconds and a scheduler that ticks every second, so
 what takes minutes in production takes seconds here. Only the process holding the lease
 runs the schedules and sends the outbox; a change the standby carries out is never
 "recovered" under it; and when the holder is killed with SIGKILL the standby takes over
@@ -42,7 +42,7 @@ from tests.faults.test_sigkill_mid_change import (
 )
 from tests.waiting import wait_until
 
-LEASE_SECONDS = 2
+LEASE_SECONDS = 3  # beats every 0.75 s: room for a busy machine
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_two_processes_on_one_database_one_acts_and_leaves_the_others_change_alo
         slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message_ts,
                     action_id=action_ids.RIGHTSIZE_APPROVE, value=str(change_id))  # fmt: skip
         assert proxy.held.wait(30), "the standby never stopped the instance"
-        time.sleep(3 * LEASE_SECONDS)
+        time.sleep(LEASE_SECONDS)  # the holder settles the dead every beat (4 times) meanwhile
         assert change_state(tmp_path / "costbot.db", change_id) == State.STOPPING.value
         proxy.hold_action = ""
         proxy.released.set()
@@ -211,7 +211,8 @@ def test_when_the_holder_is_killed_the_standby_takes_over_settles_and_sends(
         queue_message(store, "lease-test:after", "sent after the takeover")
 
         wait_until(lambda: acting(second), timeout=30)
-        assert time.monotonic() - killed_at < 2 * LEASE_SECONDS + 3  # the lease, a beat, slack
+        # Within the lease time and a beat (and the test's own polling).
+        assert time.monotonic() - killed_at < 1.25 * LEASE_SECONDS + 4
         assert f":{second.pid}:" in holder(store)
         # The standby, now acting, settles the change the dead holder left half-way ...
         wait_until(
