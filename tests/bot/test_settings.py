@@ -74,3 +74,16 @@ def test_repr_never_shows_secrets():
 
 def test_demo_and_ask_do_not_need_slack_credentials():
     assert Settings.from_env({}, require_slack=False).slack_bot_token == ""
+
+
+def test_a_standby_takes_over_within_30_s_by_default_and_the_lease_time_is_settable():
+    default = Settings.from_env(VALID)
+    # A standby takes the lease once it expires, and looks every quarter of it.
+    assert default.lease_seconds * 1.25 <= 30
+    assert default.scheduler_tick_seconds == 60
+    fast = Settings.from_env(
+        {**VALID, "COSTBOT_LEASE_SECONDS": "2", "COSTBOT_SCHEDULER_TICK_SECONDS": "1"}
+    )
+    assert (fast.lease_seconds, fast.scheduler_tick_seconds) == (2, 1)
+    with pytest.raises(SettingsError, match="COSTBOT_LEASE_SECONDS='0'"):
+        Settings.from_env({**VALID, "COSTBOT_LEASE_SECONDS": "0"})
