@@ -167,6 +167,8 @@ Result = (
     | DigestPostResult
 )
 DEFAULT_TREND = "last 30d"
+TOO_LONG = "this took too long: try again in a few minutes"
+TOO_LONG_PERIOD = "this took too long: try a shorter period"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class Work:
     description: str
     result: Callable[[], Result]
     render: Callable[[Result], Reply]
+    too_long: str = TOO_LONG  # what the user is told past the time limit
 
     def reply(self) -> Reply:
         return self.render(self.result())
@@ -230,7 +233,9 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             )
         )
 
-    return Work(f"the cost of *{team.name}* for {period.describe()}", result, render)
+    return Work(
+        f"the cost of *{team.name}* for {period.describe()}", result, render, TOO_LONG_PERIOD
+    )
 
 
 def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
@@ -254,6 +259,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
         f"the top costs for {period.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, period),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -277,6 +283,7 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
         f"untagged costs for {period.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, period),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -303,6 +310,7 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
         f"a comparison of {current.describe()} with {baseline.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, current, movers=True),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -340,7 +348,7 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
         chart = render_daily_trend_png(trend.days, title=title, currency=trend.currency)
         return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
 
-    return Work(f"the daily trend of *{team.name}*", result, render)
+    return Work(f"the daily trend of *{team.name}*", result, render, TOO_LONG_PERIOD)
 
 
 def _check_grouping(by: str, *, across_teams: bool) -> None:
