@@ -339,13 +339,21 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
 
     def result() -> Result:
         return questions.daily_trend(
-            deps.cost_source, deps.teams, team_name=team.name, period=period, metric=request.metric
+            deps.cost_source,
+            deps.teams,
+            team_name=team.name,
+            period=period,
+            metric=request.metric,
+            today=deps.today(),
         )
 
     def render(trend: Result) -> Reply:
         assert isinstance(trend, questions.Trend)
-        title = f"{trend.subject} · {trend.metric.label} · {period.label or period.describe()}"
-        chart = render_daily_trend_png(trend.days, title=title, currency=trend.currency)
+        shown = trend.period.label or trend.period.describe()
+        title = f"{trend.subject} · {trend.metric.label} · {trend.unit.adjective} · {shown}"
+        chart = render_daily_trend_png(
+            trend.days, title=title, currency=trend.currency, unit=trend.unit.value
+        )
         return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
 
     return Work(f"the daily trend of *{team.name}*", result, render, TOO_LONG_PERIOD)
