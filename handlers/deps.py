@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_QUESTION_SECONDS = 60.0
 """How long a question may take (``COSTBOT_QUESTION_SECONDS``)."""
+_LONGEST_LIMIT = 24 * 3600.0
 
 
 class AuditLog(Protocol):
@@ -138,7 +139,8 @@ class Deps:
             too_long: tells the user the question took too long.
         """
         claim = _Once()
-        timer = threading.Timer(self.question_seconds, lambda: expire())
+        limit = min(self.question_seconds, _LONGEST_LIMIT)  # "inf" would overflow the wait
+        timer = threading.Timer(limit, lambda: expire())
         timer.daemon = True
 
         def logged() -> None:
