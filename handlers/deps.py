@@ -112,9 +112,11 @@ class Deps:
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS
 
-    def run_later(self, work: Callable[[], object]) -> None:
-        """Runs ``work`` on the background pool; its result is dropped, an exception is
-        logged, never lost."""
+    def run_later(self, work: Callable[[], object], *, slow: bool = False) -> None:
+        """Runs ``work`` on the clicks' pool (``background``), or with ``slow`` on the
+        questions' pool (cost questions that are not typed, such as App Home's, so that
+        they never hold up a click); its result is dropped, an exception is logged, never
+        lost."""
 
         def logged() -> None:
             try:
@@ -122,7 +124,7 @@ class Deps:
             except Exception:
                 logger.exception("background work failed")
 
-        self.background.submit(logged)
+        (self.questions if slow else self.background).submit(logged)
 
     def run_question(
         self, work: Callable[[Callable[[], bool]], object], *, too_long: Callable[[], object]
