@@ -254,7 +254,8 @@ def team_cost(
         source: where costs come from.
         teams, shared: the teams file.
         team_name: as typed (case-insensitive; near misses raise ``UnknownTeamError``).
-        period: the period, cut at the last day with data; it is compared with the same
+        period: the period, clipped to the days with data and capped at a year
+            (``engines.coverage.bound_period``, the notes say so); it is compared with the same
             days before (``engines.coverage.fair_comparison``), or not at all.
         metric: billed, effective or list.
         by: a dimension (``service``, ``tag:<key>``, ...).
