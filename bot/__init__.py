@@ -1,1 +1,2 @@
-"""The composition root: settings, app factory, store, scheduler, CLI and the demo sandbox."""
+"""The composition root: settings, app factory, store, the acting lease, scheduler, CLI and
+the demo sandbox."""

@@ -128,7 +128,9 @@ def build_slack_client(settings: Settings) -> WebClient:
     return client
 
 
-def build_outbox(settings: Settings, store: Store, *, now: Callable[[], dt.datetime]) -> Outbox:
+def build_outbox(
+    settings: Settings, store: Store, *, now: Callable[[], dt.datetime], process_id: str = ""
+) -> Outbox:
     """The outbox, posting with a client that does not retry by itself: the outbox waits
     out a 429's Retry-After without holding a thread."""
     client = WebClient(
@@ -136,7 +138,7 @@ def build_outbox(settings: Settings, store: Store, *, now: Callable[[], dt.datet
         base_url=settings.slack_api_url or WebClient.BASE_URL,
         retry_handlers=[],
     )
-    return Outbox(store, SlackPoster(client), clock=now)
+    return Outbox(store, SlackPoster(client), clock=now, process_id=process_id)
 
 
 def build_deps(
@@ -150,6 +152,7 @@ def build_deps(
     background: Executor | None = None,
     questions: Executor | None = None,
     outbox: Outbox | None = None,
+    process_id: str = "",
 ) -> Deps:
     """Everything the listeners (and the CLI's questions) use, built from settings.
 
@@ -165,6 +168,7 @@ def build_deps(
         audit=store.record_audit,
         dry_run=settings.dry_run,
         now=now,
+        process_id=process_id,
     )
     prices = PriceBook(
         # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
@@ -248,6 +252,7 @@ def build_costbot(
     listener_executor: Executor | None = None,
     background: Executor | None = None,
     questions: Executor | None = None,
+    process_id: str = "",
 ) -> Costbot:
     """Builds the Bolt app with every listener registered.
 
@@ -264,9 +269,11 @@ def build_costbot(
         listener_executor: where Bolt runs listeners (they ack, then hand slow work on).
         background: where clicks do their work after the ack (``costbot ask`` waits on it).
         questions: where ``/cost`` questions run, under ``settings.question_seconds``.
+        process_id: this process (``bot.lease.new_process_id``), recorded on the changes it
+            carries out and the messages it sends.
     """
     store = store or Store(settings.db_path)
-    outbox = build_outbox(settings, store, now=now)
+    outbox = build_outbox(settings, store, now=now, process_id=process_id)
     deps = build_deps(
         settings,
         store=store,
@@ -277,6 +284,7 @@ def build_costbot(
         background=background,
         questions=questions,
         outbox=outbox,
+        process_id=process_id,
     )
     app = App(
         name="costbot",

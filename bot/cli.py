@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import gc
 import json
 import logging
@@ -20,6 +21,7 @@ from bot.settings import Settings, SettingsError
 from engines.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bot.lease import ActingLease
     from handlers.deps import Deps
 
 logger = logging.getLogger("costbot")
@@ -161,6 +163,7 @@ def run_refresh_advisor(args: argparse.Namespace, *, fetch: Callable | None = No
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from bot.lease import new_process_id
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
@@ -175,15 +178,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from bot.app import build_costbot
 
+    process_id = new_process_id()  # what this process carries out is recorded with it
     # What is local is checked first (database, teams file, cost source), then Slack.
     try:
-        costbot = build_costbot(settings, store=_open_store(settings), verify_token=False)
+        costbot = build_costbot(
+            settings, store=_open_store(settings), verify_token=False, process_id=process_id
+        )
         _check_slack(settings)
     except StartupError as error:
         logger.debug("start-up failed", exc_info=True)
         print(f"costbot cannot start: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    _recover_changes(costbot)
     scheduler = build_scheduler(
         costbot.store,
         now=costbot.deps.now,
@@ -191,15 +196,16 @@ def run_serve(args: argparse.Namespace) -> int:
         notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
         schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
         deps=costbot.deps,
+        tick=dt.timedelta(seconds=settings.scheduler_tick_seconds),
     )
-    if settings.scheduler_enabled:  # one process runs the jobs and delivers the outbox
-        scheduler.start()
-        costbot.outbox.start()
+    # Any number of processes answer Slack; the one holding the lease acts.
+    lease = _acting_lease(costbot, scheduler, process_id=process_id).start()
     server = HttpServer(
         build_wsgi_app(
             costbot.app,
             signing_secret=settings.slack_signing_secret,
             health=costbot.store.ping,
+            acting=lambda: lease.holding,
         ),
         host=settings.host,
         port=settings.port,
@@ -220,6 +226,7 @@ def run_serve(args: argparse.Namespace) -> int:
             )
             server.serve_forever()
     finally:
+        lease.stop(forget=not _executing(costbot, process_id))
         if scheduler.running:
             scheduler.shutdown(wait=False)
         costbot.outbox.stop()
@@ -276,15 +283,80 @@ def _slack_error_code(error: Any) -> str:
     return str(error.response.get("error") or "refused")
 
 
-def _recover_changes(costbot: Any) -> None:
-    """A change a crash left half-way is finished or rolled back before serving again."""
+def _acting_lease(costbot: Any, scheduler: Any, *, process_id: str) -> ActingLease:
+    """The lease that makes this process act (``bot.lease``): while it holds it, it runs
+    the scheduler, delivers the outbox and settles what dead processes left half-way."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from bot.lease import ActingLease
+
+    settings = costbot.settings
+    settling = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recovery")
+    pending: list[Future[None]] = []
+
+    def settle_the_dead() -> None:
+        # Recovery polls EC2 for minutes at worst: never in the lease's own thread.
+        if pending and not pending[-1].done():
+            return
+        pending[:] = [settling.submit(_settle_the_dead, costbot, lease.live_processes)]
+
+    def acquire() -> None:
+        costbot.outbox.start(live=lease.live_processes())
+        if scheduler.running:
+            scheduler.resume()
+        else:
+            scheduler.start()
+
+    def lose() -> None:
+        if scheduler.running:
+            scheduler.pause()
+        costbot.outbox.stop()
+
+    lease = ActingLease(
+        costbot.store,
+        process_id=process_id,
+        now=costbot.deps.now,
+        lease_time=dt.timedelta(seconds=settings.lease_seconds),
+        may_act=settings.scheduler_enabled,
+        on_acquire=acquire,
+        on_lose=lose,
+        while_holding=settle_the_dead,
+    )
+    return lease
+
+
+def _settle_the_dead(costbot: Any, live_processes: Callable[[], set[str]]) -> None:
+    try:
+        live = live_processes()
+        costbot.outbox.recover(live=live)  # it logs what it queued again
+        _recover_changes(costbot, live=live)
+    except Exception:
+        logger.exception("settling what a stopped process left failed; trying again soon")
+
+
+def _recover_changes(costbot: Any, *, live: set[str]) -> None:
+    """A change a dead process left half-way is finished or rolled back (not the changes
+    of a process in ``live``: it is still carrying them out)."""
     if costbot.deps.changes is None:
         return
     from handlers.notify import post_change_outcome
 
-    for outcome in costbot.deps.changes.recover():
+    for outcome in costbot.deps.changes.recover(live=live):
         logger.warning("recovered a change left half-way: %s", outcome.text)
         post_change_outcome(costbot.app.client, outcome)
+
+
+def _executing(costbot: Any, process_id: str) -> bool:
+    """Whether this process is carrying out a change (at shutdown; when the database cannot
+    say, assume so: the heartbeat then expires by itself)."""
+    from engines.changes import IN_FLIGHT
+
+    try:
+        in_flight = costbot.store.list_changes(states=IN_FLIGHT)
+    except Exception:
+        logger.debug("could not list the changes in flight", exc_info=True)
+        return True
+    return any(change.executor == process_id for change in in_flight)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -15,8 +15,10 @@ Delivery (``deliver_due``, run in a loop by ``start``) keeps Slack's rules (FACT
   leaves the row ``failed`` with the error, for a person to see (``costbot outbox``).
 
 Each row moves ``pending → sending → sent`` by compare-and-set, so of two deliverers one
-wins. A crash between ``sending`` and ``sent`` leaves the row ``sending``; ``recover`` (at
-start-up) puts it back to ``pending``. That one window, the post made but not recorded,
+wins, and records which process claimed it (``sender``). Only the process holding the acting
+lease (``bot.lease``) delivers; any process may add. A crash between ``sending`` and ``sent``
+leaves the row ``sending``; ``recover`` (when a process takes the lease) puts it back to
+``pending`` unless its sender is still alive. That one window, the post made but not recorded,
 is the only way a message could be sent twice; every other path sends it exactly once.
 """
 
@@ -27,7 +29,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,7 +44,7 @@ logger = logging.getLogger(__name__)
 CHANNEL_INTERVAL = dt.timedelta(seconds=1)
 FIRST_BACKOFF = dt.timedelta(seconds=2)
 MAX_BACKOFF = dt.timedelta(minutes=5)
-IDLE_WAIT_S = 30.0
+IDLE_WAIT_S = 5.0  # other processes add messages too: look for them this often
 PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -152,6 +154,9 @@ class Outbox:
         clock: UTC now; tests freeze it and call ``deliver_due`` themselves.
         channel_interval: the least time between two messages to one channel.
         workers: how many channels are sent to at once.
+        process_id: this process, recorded on the messages it claims for sending.
+        idle_wait_s: how long the delivery thread sleeps when nothing is due (messages
+            other processes add do not wake it).
     """
 
     def __init__(
@@ -162,7 +167,11 @@ class Outbox:
         clock: Callable[[], dt.datetime],
         channel_interval: dt.timedelta = CHANNEL_INTERVAL,
         workers: int = 16,
+        process_id: str = "",
+        idle_wait_s: float = IDLE_WAIT_S,
     ) -> None:
+        self.process_id = process_id
+        self.idle_wait_s = idle_wait_s
         self.store = store
         self.poster = poster
         self.clock = clock
@@ -219,9 +228,10 @@ class Outbox:
 
     # --- delivering ------------------------------------------------------------------------
 
-    def recover(self) -> int:
-        """At start-up: messages a crash left half-sent are sent again."""
-        count = self.store.outbox_requeue_sending()
+    def recover(self, *, live: Collection[str] = ()) -> int:
+        """Messages a crash left half-sent are sent again, except those a process in
+        ``live`` is still sending."""
+        count = self.store.outbox_requeue_sending(live=live)
         if count:
             logger.warning("outbox: %d message(s) left sending by a crash are queued again", count)
         return count
@@ -238,7 +248,9 @@ class Outbox:
             claimed = [
                 row
                 for row in chosen.values()
-                if self.store.outbox_update(row["id"], expected="pending", new="sending")
+                if self.store.outbox_update(
+                    row["id"], expected="pending", new="sending", sender=self.process_id
+                )
             ]
             for row in claimed:
                 self._free_at[row["channel"]] = now + self.channel_interval
@@ -301,9 +313,10 @@ class Outbox:
 
     # --- the delivery thread ------------------------------------------------------------------
 
-    def start(self) -> Outbox:
-        """Re-queues what a crash left half-sent, then delivers in a background thread."""
-        self.recover()
+    def start(self, *, live: Collection[str] = ()) -> Outbox:
+        """Re-queues what a crash left half-sent (not what a process in ``live`` is still
+        sending), then delivers in a background thread."""
+        self.recover(live=live)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
@@ -323,7 +336,7 @@ class Outbox:
             except Exception:
                 logger.exception("outbox: a delivery pass failed; trying again shortly")
                 result = DeliveryPass(next_wake=self.clock() + FIRST_BACKOFF)
-            wait = IDLE_WAIT_S
+            wait = self.idle_wait_s
             if result.next_wake is not None:
                 wait = min(wait, (result.next_wake - self.clock()).total_seconds())
             if wait > 0:

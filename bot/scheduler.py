@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 SEEN_REQUESTS_KEPT = dt.timedelta(days=2)
 BUDGET_CHECK_EVERY = dt.timedelta(hours=3)
 FIRST_BUDGET_CHECK_AFTER = dt.timedelta(minutes=2)
+MINUTE = dt.timedelta(minutes=1)
 
 
 def build_scheduler(
@@ -28,6 +30,7 @@ def build_scheduler(
     notify: Callable[[Outcome], object] | None = None,
     schedules: Callable[[], object] | None = None,
     deps: Deps | None = None,
+    tick: dt.timedelta = MINUTE,
 ) -> BackgroundScheduler:
     """A background scheduler (UTC) with costbot's jobs registered; not started.
 
@@ -44,6 +47,8 @@ def build_scheduler(
             its deps and Slack client); run 5 seconds past every minute, so a 19:00 stop
             happens at 19:00:05. What was applied is in the database, so a restart
             does nothing twice.
+        tick: how often the every-minute jobs run (tests shorten it; with a tick other than
+            a minute, schedules run every tick instead of 5 s past each minute).
     """
     scheduler = BackgroundScheduler(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -60,17 +65,18 @@ def build_scheduler(
         scheduler.add_job(
             run_due_changes,
             "interval",
-            minutes=1,
+            seconds=tick.total_seconds(),
             id="changes.run_due",
             replace_existing=True,
             kwargs={"changes": changes, "now": now, "notify": notify},
         )
     if schedules is not None:
+        every_minute: dict[str, Any] = {"trigger": "cron", "minute": "*", "second": 5}
+        if tick != MINUTE:
+            every_minute = {"trigger": "interval", "seconds": tick.total_seconds()}
         scheduler.add_job(
             _logged(schedules, "off-hours schedules"),
-            "cron",
-            minute="*",
-            second=5,
+            **every_minute,
             id="schedules.evaluate",
             replace_existing=True,
             misfire_grace_time=50,
@@ -79,7 +85,7 @@ def build_scheduler(
         scheduler.add_job(
             DigestJob(deps),
             "interval",
-            minutes=1,
+            seconds=tick.total_seconds(),
             id="digests.enqueue_due",
             replace_existing=True,
         )

@@ -39,9 +39,16 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def build_wsgi_app(
-    app: App, *, signing_secret: str, health: Callable[[], bool] = lambda: True
+    app: App,
+    *,
+    signing_secret: str,
+    health: Callable[[], bool] = lambda: True,
+    acting: Callable[[], bool] | None = None,
 ) -> WsgiApp:
-    """Routes Slack's requests to Bolt and answers health checks; everything else is 404."""
+    """Routes Slack's requests to Bolt and answers health checks; everything else is 404.
+
+    ``acting``, when given, says whether this process holds the acting lease; ``/healthz``
+    then reports it (``"acting": true`` or false: a standby)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret.encode()
 
@@ -60,7 +67,10 @@ def build_wsgi_app(
         if path == "/healthz" and method in {"GET", "HEAD"}:
             healthy = _safe(health)
             status = "200 OK" if healthy else "503 Service Unavailable"
-            return _json(start_response, status, {"ok": healthy})
+            report: dict[str, Any] = {"ok": healthy}
+            if acting is not None:
+                report["acting"] = _safe(acting)
+            return _json(start_response, status, report)
         if path == EVENTS_PATH:
             return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
         return _json(start_response, "404 Not Found", {"error": "not found"})

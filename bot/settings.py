@@ -49,6 +49,8 @@ class Settings:
     aws_endpoint_url: str = ""
     aws_profile: str = ""
     scheduler_enabled: bool = True
+    lease_seconds: float = 20.0
+    scheduler_tick_seconds: float = 60.0
     log_level: str = "INFO"
     ce_cache_hours: float = 6.0
     athena_workgroup: str = "primary"
@@ -109,6 +111,8 @@ class Settings:
             aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
             aws_profile=reader.text("AWS_PROFILE"),
             scheduler_enabled=reader.boolean("COSTBOT_SCHEDULER", True),
+            lease_seconds=reader.positive_number("COSTBOT_LEASE_SECONDS", 20.0),
+            scheduler_tick_seconds=reader.positive_number("COSTBOT_SCHEDULER_TICK_SECONDS", 60.0),
             log_level=reader.log_level("COSTBOT_LOG_LEVEL"),
             ce_cache_hours=reader.positive_number("COSTBOT_CE_CACHE_HOURS", 6.0),
             athena_workgroup=reader.text("COSTBOT_ATHENA_WORKGROUP") or "primary",

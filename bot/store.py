@@ -173,6 +173,23 @@ def _create_alert_snoozes(db: Database) -> None:
     db.table("alert_snoozes").create({"team": str, "until": str, "by": str}, pk="team")
 
 
+def _create_processes_and_lease(db: Database) -> None:
+    # Every running costbot process, with its liveness heartbeat: a process whose heartbeat
+    # has expired is gone, and what it left in flight may be settled by the lease's holder.
+    db.table("processes").create(
+        {"id": str, "host": str, "pid": int, "started_at": str, "heartbeat_at": str,
+         "expires_at": str},
+        pk="id",
+    )  # fmt: skip
+    # The one acting process (scheduler, outbox, recovery): whoever renews it before it expires.
+    db.table("lease").create(
+        {"name": str, "holder": str, "acquired_at": str, "heartbeat_at": str, "expires_at": str},
+        pk="name",
+    )
+    db.table("changes").add_column("executor", str)  # the process carrying the change out
+    db.table("outbox").add_column("sender", str)  # the process that claimed it for sending
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -185,6 +202,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0011_schedule_overrides", _create_schedule_overrides),
     ("0012_schedule_state", _create_schedule_state),
     ("0020_change_kind", _add_change_kind),
+    ("0030_processes_and_lease", _create_processes_and_lease),
 ]
 
 
@@ -564,11 +582,14 @@ class Store:
             )
             return cursor.rowcount == 1
 
-    def outbox_requeue_sending(self) -> int:
-        """Start-up: messages a crash left in ``sending`` go back to ``pending``."""
+    def outbox_requeue_sending(self, *, live: Collection[str] = ()) -> int:
+        """Messages a crash left in ``sending`` go back to ``pending``, except those of a
+        process in ``live`` (it is still sending them)."""
+        marks = ", ".join("?" * len(live))
+        spare = f" and coalesce(sender, '') not in ({marks})" if live else ""
         with self._write_lock():
             return self.db.execute(
-                "update outbox set state = 'pending' where state = 'sending'"
+                f"update outbox set state = 'pending' where state = 'sending'{spare}", list(live)
             ).rowcount
 
     def outbox_rows(
@@ -596,8 +617,81 @@ class Store:
         row = self.db.execute("select until from alert_snoozes where team = ?", [team]).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row else None
 
-    def ping(self) -> bool:
+    # --- processes and the acting lease (``bot.lease``) ------------------------------------
 
+    def beat(
+        self, process_id: str, *, host: str, pid: int, now: dt.datetime, expires_at: dt.datetime
+    ) -> None:
+        """Records that ``process_id`` is alive until ``expires_at``."""
+        with self._write_lock():
+            self.db.execute(
+                "insert into processes (id, host, pid, started_at, heartbeat_at, expires_at) "
+                "values (:id, :host, :pid, :now, :now, :expires) on conflict(id) do update "
+                "set heartbeat_at = :now, expires_at = :expires",
+                {"id": process_id, "host": host, "pid": pid, "now": _stamp(now),
+                 "expires": _stamp(expires_at)},
+            )  # fmt: skip
+
+    def live_processes(self, now: dt.datetime) -> set[str]:
+        """The processes whose heartbeat has not expired at ``now``."""
+        rows = self.db.execute("select id from processes where expires_at > ?", [_stamp(now)])
+        return {row[0] for row in rows}
+
+    def forget_processes_gone_before(self, cutoff: dt.datetime) -> int:
+        """Drops the heartbeats that expired before ``cutoff`` (a missing heartbeat means
+        the same as an expired one: the process is gone)."""
+        with self._write_lock():
+            cursor = self.db.execute("delete from processes where expires_at < ?", [_stamp(cutoff)])
+            return cursor.rowcount
+
+    def forget_process(self, process_id: str) -> None:
+        """A process that stops cleanly says so: nothing of it needs to expire first."""
+        with self._write_lock():
+            self.db.execute("delete from processes where id = ?", [process_id])
+
+    def take_lease(
+        self, name: str, holder: str, *, now: dt.datetime, expires_at: dt.datetime
+    ) -> bool:
+        """Takes or renews the lease ``name`` for ``holder``: True when ``holder`` holds it
+        until ``expires_at``. It is taken only when free or expired (one statement, so of
+        two processes at once exactly one gets it)."""
+        with self._write_lock():
+            cursor = self.db.execute(
+                "insert into lease (name, holder, acquired_at, heartbeat_at, expires_at) "
+                "values (:name, :holder, :now, :now, :expires) on conflict(name) do update "
+                "set acquired_at = case when holder = :holder then acquired_at else :now end, "
+                "holder = :holder, heartbeat_at = :now, expires_at = :expires "
+                "where holder = :holder or expires_at <= :now",
+                {"name": name, "holder": holder, "now": _stamp(now),
+                 "expires": _stamp(expires_at)},
+            )  # fmt: skip
+            return cursor.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Gives the lease up (if ``holder`` has it), so a standby need not wait for it to
+        expire."""
+        with self._write_lock():
+            self.db.execute("delete from lease where name = ? and holder = ?", [name, holder])
+
+    def lease_holder(self, name: str, *, now: dt.datetime) -> str | None:
+        """Who holds the lease ``name`` at ``now`` (None when nobody does)."""
+        row = self.db.execute(
+            "select holder from lease where name = ? and expires_at > ?", [name, _stamp(now)]
+        ).fetchone()
+        return row[0] if row else None
+
+    def claim_change(self, change_id: int, *, version: int, executor: str) -> bool:
+        """Makes ``executor`` the process carrying out the change, if the change is still at
+        ``version`` (compare-and-set: of two recoverers one wins)."""
+        with self._write_lock():
+            cursor = self.db.execute(
+                "update changes set executor = ?, version = version + 1 "
+                "where id = ? and version = ?",
+                [executor, change_id, version],
+            )
+            return cursor.rowcount == 1
+
+    def ping(self) -> bool:
         return self.db.execute("select 1").fetchone() == (1,)
 
     def close(self) -> None:
@@ -619,6 +713,11 @@ def _retry_while_busy(operation: Callable[[], Any], *, attempts: int) -> Any:
             logger.warning("the database is busy; trying again (%s)", error)
             time.sleep(min(0.5 * 2**attempt, 5.0))
     raise AssertionError("unreachable")
+
+
+def _stamp(when: dt.datetime) -> str:
+    """A UTC time as fixed-width text, so that comparing texts compares times."""
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _utc_now_text() -> str:

@@ -1,7 +1,8 @@
 """Budget alerts: which thresholds a team's spend has crossed, each once per budget period.
 
-Pure: it takes a team and its ``TeamFigures`` (``engines.digests``) and says which alerts
-hold now. Each alert has a key that names its period; whoever sends alerts records the key
+Pure: it takes a team and its ``TeamFigures`` (``engines.digests``), whose month to date and
+forecast are the team's month view (``engines.month_view``), and says which alerts hold
+now. Each alert has a key that names its period; whoever sends alerts records the key
 (costbot's outbox does, atomically), so an alert that still holds tomorrow is not sent
 again. Three kinds:
 
@@ -19,6 +20,7 @@ as superseded, so they are recorded and never sent later either.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,6 +51,7 @@ class Alert:
     reference: Decimal  # the budget, or the 7-day average
     currency: str
     method: str = ""  # how a forecast was made (``MonthEndForecast.method``); else empty
+    data_through: dt.date | None = None  # budget and forecast: the month view's last day
 
     @property
     def key(self) -> str:
@@ -71,6 +74,7 @@ class Alert:
             "amount": str(self.amount.quantize(_CENT)),
             "reference": str(self.reference.quantize(_CENT)),
             "currency": self.currency,
+            "data_through": self.data_through.isoformat() if self.data_through else None,
         }
 
 
@@ -96,6 +100,7 @@ def evaluate_alerts(team: Team, figures: TeamFigures) -> list[Alert]:
                         figures.month_to_date,
                         budget,
                         figures.currency,
+                        data_through=figures.data_through,
                     )
                 )
         forecast = figures.forecast
@@ -111,6 +116,7 @@ def evaluate_alerts(team: Team, figures: TeamFigures) -> list[Alert]:
                     budget,
                     figures.currency,
                     forecast.method,
+                    data_through=figures.data_through,
                 )
             )
     change = team.spend_change_alert

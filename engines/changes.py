@@ -166,6 +166,7 @@ class Change:
     direction: Direction = Direction.FORWARD
     was_running: bool | None = None
     kind: Kind = Kind.RESIZE
+    executor: str = ""  # the process carrying it out (while in flight)
 
     @property
     def label(self) -> str:
@@ -203,6 +204,7 @@ class Change:
             direction=Direction(row["direction"] or Direction.FORWARD),
             was_running=None if row["was_running"] is None else bool(row["was_running"]),
             kind=Kind(row.get("kind") or Kind.RESIZE),
+            executor=row.get("executor") or "",
         )
 
 
@@ -261,6 +263,10 @@ class ChangeStore(Protocol):
 
     def set_change_message(self, change_id: int, *, channel: str, ts: str) -> None:
         """Records the Slack message the change was decided on."""
+        ...
+
+    def claim_change(self, change_id: int, *, version: int, executor: str) -> bool:
+        """Makes ``executor`` the change's executor if the change is still at ``version``."""
         ...
 
 
@@ -347,6 +353,8 @@ class ChangeRunner:
         poll_s: seconds between ``DescribeInstances`` polls.
         timeout_s: how long to wait for an instance to stop or start.
         now: the wall clock (UTC, timezone-aware), for timestamps.
+        process_id: this process, recorded on each change it carries out, so that
+            ``recover`` elsewhere leaves the changes of a live process alone.
     """
 
     def __init__(
@@ -361,7 +369,9 @@ class ChangeRunner:
         clock: Callable[[], float] = time.monotonic,
         poll_s: float = 5,
         timeout_s: float = 600,
+        process_id: str = "",
     ) -> None:
+        self.process_id = process_id
         self.ec2_client_for = ec2_client_for
         self.store = store
         self.audit = audit
@@ -576,6 +586,7 @@ class ChangeRunner:
             was_running=plan.was_running,
             dry_run=False,
             last_error="",
+            executor=self.process_id,
         )
         if not claimed:
             return self._already(change.id)
@@ -832,6 +843,7 @@ class ChangeRunner:
             dry_run=True,
             was_running=plan.was_running,
             direction=plan.direction,
+            executor=self.process_id,
         ):
             return self._already(plan.change.id)
         try:
@@ -911,18 +923,32 @@ class ChangeRunner:
 
     # --- recovery ------------------------------------------------------------------------
 
-    def recover(self, now: dt.datetime | None = None) -> list[Outcome]:
+    def recover(
+        self, now: dt.datetime | None = None, *, live: Collection[str] = ()
+    ) -> list[Outcome]:
         """Settles every change a crash left half-way: finishes it or rolls it back.
 
         A change whose instance already has the target type is finished (started again
         if it was running); any other is rolled back to the original type. Which one
-        happened is audited (``change.recovered``).
+        happened is audited (``change.recovered``). A change being carried out by a live
+        process (its executor in ``live``) is that process's business and is left alone;
+        one that is settled is claimed first, so of two recoverers only one settles it.
 
         Args:
             now: when recovery runs (for the audit; default the runner's clock).
+            live: the processes known to be alive (their heartbeat has not expired).
         """
         when = now or self.now()
-        return [self._recover_one(c, when) for c in self.store.list_changes(states=IN_FLIGHT)]
+        outcomes = []
+        for change in self.store.list_changes(states=IN_FLIGHT):
+            if change.executor and change.executor in live:
+                continue
+            if not self.store.claim_change(
+                change.id, version=change.version, executor=self.process_id
+            ):
+                continue  # it moved on, or another process claimed it
+            outcomes.append(self._recover_one(change, when))
+        return outcomes
 
     def _recover_one(self, change: Change, when: dt.datetime) -> Outcome:
         actor = "costbot"

@@ -11,9 +11,11 @@ Figures (all in the team's main currency and one metric, shared costs included):
 
 * **The day**: the last complete day with cost before today (normally yesterday; exports
   lag), against the mean of the 7 days before it.
-* **Month to date**: the complete days of this month, against the monthly budget, with
-  the month-end forecast of ``engines.forecast`` (the trend of the last 28 complete days,
-  or the run-rate of the last 14; the digest says which).
+* **Month to date**: the team's month view (``engines.month_view``), as every surface
+  shows it: the month through the last complete day (``data_through``), shared costs split
+  as ``/cost team`` splits them, against the monthly budget, with the month-end forecast of
+  ``engines.forecast`` (the trend of the last 28 complete days, or the run-rate of the last
+  14; the digest says which).
 * **Movers**: the 3 services whose cost on the day differs most from their 7-day mean.
 * **Anomalies**: services whose cost on the day is more than 3 standard deviations and
   more than ``ANOMALY_MIN_SHARE`` of the team's daily mean above their previous 14 days.
@@ -35,12 +37,13 @@ from zoneinfo import ZoneInfo
 
 from engines import questions
 from engines.changes import Change, State
-from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
+from engines.forecast import MonthEndForecast
 from engines.models import Metric, Period, SharedCost, Team
+from engines.month_view import MonthView, month_view
 
 HISTORY_DAYS = 42
-"""How far back a digest looks: a month to date, 28 days for the forecast's trend (with an
-export's lag), two weeks for anomalies."""
+"""How far back a digest looks for its day, movers, anomalies and chart: six weeks, so an
+export's lag still leaves two weeks of baseline (the month itself is the month view's)."""
 AVERAGE_DAYS = 7
 ANOMALY_BASELINE_DAYS = 14
 ANOMALY_SIGMAS = 3
@@ -174,6 +177,7 @@ class TeamFigures:
     forecast: MonthEndForecast | None
     daily: tuple[tuple[dt.date, Decimal], ...]  # the last CHART_DAYS complete days
     notes: tuple[str, ...] = ()
+    data_through: dt.date | None = None  # the last complete day in ``month_to_date``
 
     @property
     def month_label(self) -> str:
@@ -200,6 +204,7 @@ class TeamFigures:
             "day_cost": _text(self.day_cost),
             "seven_day_average": _text(self.average),
             "month_to_date": _text(self.month_to_date),
+            "data_through": self.data_through.isoformat() if self.data_through else None,
             "budget": None if self.budget is None else str(self.budget),
             "budget_used_pct": _optional(self.budget_used_pct()),
             "forecast": None if forecast is None else _text(forecast.amount),
@@ -279,7 +284,8 @@ def build_digest(
     """
     days = _history(source, teams, shared, team_name, today, metric)
     team = teams[days.subject]
-    figures = _figures(days, team, today)
+    view = month_view(source, teams, shared, today=today, team_name=team.name, metric=metric)
+    figures = _figures(days, team, today, view)
     movers: tuple[Mover, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
     if figures.day is not None:
@@ -307,7 +313,9 @@ def team_figures(
 ) -> TeamFigures:
     """The digest's headline numbers only (what budget alerts and App Home need)."""
     days = _history(source, teams, shared, team_name, today, metric)
-    return _figures(days, teams[days.subject], today)
+    team = teams[days.subject]
+    view = month_view(source, teams, shared, today=today, team_name=team.name, metric=metric)
+    return _figures(days, team, today, view)
 
 
 def _history(
@@ -324,7 +332,9 @@ def _history(
     )
 
 
-def _figures(days: questions.TeamDays, team: Team, today: dt.date) -> TeamFigures:
+def _figures(days: questions.TeamDays, team: Team, today: dt.date, view: MonthView) -> TeamFigures:
+    """The day, its average and the chart from ``days``; the month (month to date, budget,
+    forecast) from the team's month view, as every other surface shows it."""
     totals = days.totals()
     with_cost = [day for day, amount in totals if amount]
     day = with_cost[-1] if with_cost else None
@@ -338,16 +348,7 @@ def _figures(days: questions.TeamDays, team: Team, today: dt.date) -> TeamFigure
     if day is not None:
         before = [by_day.get(day - dt.timedelta(days=n), _ZERO) for n in range(1, 8)]
         average = sum(before, _ZERO) / AVERAGE_DAYS
-    month_start = today.replace(day=1)
-    month_to_date = sum((a for d, a in totals if d >= month_start), _ZERO)
-    forecast: MonthEndForecast | None = None
-    try:
-        known = [(d, a) for d, a in totals if day is not None and d <= day]  # not the lag
-        forecast = forecast_month_end(
-            known, today=today, metric=days.metric, currency=days.currency
-        )
-    except NotEnoughHistoryError as error:
-        notes.append(str(error))
+    notes += [note for note in view.notes if note not in notes]
     last = day or today - _ONE_DAY
     chart = tuple((d, a) for d, a in totals if last - dt.timedelta(days=CHART_DAYS) < d <= last)
     return TeamFigures(
@@ -358,11 +359,12 @@ def _figures(days: questions.TeamDays, team: Team, today: dt.date) -> TeamFigure
         day=day,
         day_cost=by_day.get(day, _ZERO) if day else _ZERO,
         average=average,
-        month_to_date=month_to_date,
-        budget=team.monthly_budget,
-        forecast=forecast,
+        month_to_date=view.month_to_date,
+        budget=view.budget,
+        forecast=view.forecast,
         daily=chart,
         notes=tuple(notes),
+        data_through=view.data_through,
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
 from engines.coverage import (
@@ -25,12 +25,15 @@ from engines.coverage import (
     fair_comparison,
 )
 from engines.errors import CostSourceError, UserInputError
-from engines.forecast import MonthEndForecast, forecast_month_end
+from engines.forecast import MonthEndForecast
 from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.teams import find_team
+
+if TYPE_CHECKING:
+    from engines.month_view import MonthView
 
 TEAM = "team"  # the pseudo-dimension "by team" (allocation, not a column)
 DAY = Dimension(DimensionKind.DAY)
@@ -89,6 +92,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     lines_compared: bool = True  # False when lines have no counterpart before (by day)
     data_through: dt.date | None = None  # the last day the source's data covers
+    month: MonthView | None = None  # the subject's month view (``engines.month_view``)
 
     @property
     def compared(self) -> bool:
@@ -142,6 +146,8 @@ class Answer:
             "source": self.source,
             "notes": list(self.notes),
             "data_through": self.data_through.isoformat() if self.data_through else None,
+            "month_to_date": _cents(self.month.month_to_date) if self.month else None,
+            "month": self.month.as_json() if self.month else None,
         }
 
 
@@ -212,6 +218,8 @@ class ForecastAnswer:
     forecast: Forecast | MonthEndForecast
     budget: Decimal | None
     source: str
+    month_to_date: Decimal | None = None  # through ``data_through``, shared costs included
+    data_through: dt.date | None = None  # the last complete day in ``month_to_date``
 
     def as_json(self) -> dict[str, Any]:
         f = self.forecast
@@ -226,7 +234,13 @@ class ForecastAnswer:
             "method": f.method,
             "budget": None if self.budget is None else str(self.budget),
             "groups": [],
+            "month_to_date": _cents(self.month_to_date),
+            "data_through": self.data_through.isoformat() if self.data_through else None,
         }
+
+
+def _cents(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount.quantize(Decimal("0.01")))
 
 
 def _period_json(period: Period) -> dict[str, str]:
@@ -452,35 +466,30 @@ def month_end_forecast(
     today: dt.date,
     team_name: str = "",
     metric: Metric = Metric.BILLED,
+    shared: Sequence[SharedCost] = (),
 ) -> ForecastAnswer:
-    """Spend to the end of this month: Cost Explorer's own forecast where the source has
-    one, otherwise month to date plus a stated trend or run-rate (``engines.forecast``)."""
-    team = find_team(teams, team_name) if team_name else None
-    cost_filter = _team_filter(team) if team else CostFilter()
-    subject = team.name if team else "all teams"
-    budget = team.monthly_budget if team else _sum_budgets(teams)
-    month_start = today.replace(day=1)
-    if hasattr(source, "forecast"):
-        actual = (
-            _total(source, Period(month_start, today), metric, cost_filter)
-            if today.day > 1
-            else _ZERO
-        )
-        rest = source.forecast(cost_filter=cost_filter, metric=metric, today=today)
-        return ForecastAnswer(
-            subject, MonthEndForecast(actual=actual, rest=rest), budget, source.name
-        )
-    history = Period(today - dt.timedelta(days=35), today + dt.timedelta(days=1))
-    result = source.costs(CostQuery(history, metric, cost_filter, (DAY,)))
-    currency, per_day = _per_day(result)
-    if not any(per_day.values()):
-        raise CostSourceError(
-            f"There is nothing to forecast for {subject}: no costs in {history.describe()}."
-        )
-    forecast = forecast_month_end(
-        sorted(per_day.items()), today=today, metric=metric, currency=currency
+    """Spend to the end of this month, from the team's month view
+    (``engines.month_view``): month to date through the last complete day, shared costs
+    included, plus Cost Explorer's own forecast where the source has one, otherwise a
+    stated trend or run-rate (``engines.forecast``).
+
+    Raises:
+        CostSourceError: there is no forecast (too little history, nothing to forecast);
+            the message says why.
+    """
+    from engines.month_view import month_view  # it builds on this module's helpers
+
+    view = month_view(source, teams, shared, today=today, team_name=team_name, metric=metric)
+    if view.forecast is None:
+        raise CostSourceError(" ".join(view.notes) or f"There is no forecast for {view.subject}.")
+    return ForecastAnswer(
+        view.subject,
+        view.forecast,
+        view.budget,
+        source.name,
+        month_to_date=view.month_to_date,
+        data_through=view.data_through,
     )
-    return ForecastAnswer(subject, forecast, budget, source.name)
 
 
 @dataclass(frozen=True)
@@ -794,12 +803,6 @@ def _key(key: tuple[str, ...]) -> str:
     return " · ".join(part or NO_VALUE for part in key) if key else NO_VALUE
 
 
-def _total(source: Source, period: Period, metric: Metric, cost_filter: CostFilter) -> Decimal:
-    result = source.costs(CostQuery(period, metric, cost_filter, ()))
-    totals = result.totals()
-    return totals.get(DEFAULT_CURRENCY, next(iter(totals.values()), _ZERO))
-
-
 def _per_day(result: CostResult) -> tuple[str, dict[dt.date, Decimal]]:
     totals = result.totals()
     currency = max(totals, key=lambda code: abs(totals[code])) if totals else DEFAULT_CURRENCY
@@ -809,11 +812,6 @@ def _per_day(result: CostResult) -> tuple[str, dict[dt.date, Decimal]]:
             day = dt.date.fromisoformat(group.key[0][:10])
             per_day[day] = per_day.get(day, _ZERO) + group.amount
     return currency, per_day
-
-
-def _sum_budgets(teams: Mapping[str, Team]) -> Decimal | None:
-    budgets = [team.monthly_budget for team in teams.values() if team.monthly_budget is not None]
-    return sum(budgets, _ZERO) if budgets else None
 
 
 def _answer(

@@ -59,6 +59,7 @@ def digest_meta(digest: digests.Digest) -> dict[str, Any]:
         "date": figures.today.isoformat(),
         "currency": figures.currency,
         "month_to_date": str(figures.month_to_date),
+        "data_through": figures.data_through.isoformat() if figures.data_through else None,
         "budget": None if figures.budget is None else str(figures.budget),
         "forecast": None if figures.forecast is None else str(figures.forecast.amount),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engines import questions
@@ -16,6 +16,7 @@ from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
 from engines.errors import UserInputError
 from engines.models import Period, Team
+from engines.month_view import month_view
 from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
 from engines.pricing import REGION_LOCATIONS
@@ -202,6 +203,9 @@ def plan_answer(request: CostCommand, *, deps: Deps, asked_by: str = "") -> Work
     return planner(request, deps, asked_by)
 
 
+MONTH_TO_DATE = "month to date"  # the label ``parse_period`` gives the month so far
+
+
 def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
     period = parse_period(request.period_text, today=deps.today())
@@ -209,7 +213,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     _check_grouping(by, across_teams=False)
 
     def result() -> Result:
-        return questions.team_cost(
+        answer = questions.team_cost(
             deps.cost_source,
             deps.teams,
             deps.shared,
@@ -219,6 +223,18 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             by=by,
             today=deps.today(),
         )
+        # The budget line shows the team's month view, as the digest and App Home do; its
+        # forecast only where that line is shown (month to date).
+        month = month_view(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            today=local_today(team, deps.now()),
+            team_name=team.name,
+            metric=request.metric,
+            with_forecast=period.label == MONTH_TO_DATE,
+        )
+        return replace(answer, month=month)
 
     def render(answer: Result) -> Reply:
         assert isinstance(answer, questions.Answer)
@@ -243,7 +259,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
     _check_grouping(request.group_by, across_teams=True)
 
     def result() -> Result:
-        return questions.top_costs(
+        answer = questions.top_costs(
             deps.cost_source,
             deps.teams,
             deps.shared,
@@ -253,6 +269,15 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
             count=request.count,
             today=deps.today(),
         )
+        month = month_view(
+            deps.cost_source,
+            deps.teams,
+            deps.shared,
+            today=deps.today(),
+            metric=request.metric,
+            with_forecast=False,
+        )
+        return replace(answer, month=month)
 
     title = f"Top {request.count} by {request.group_by} · {period.label or 'cost'}"
     return Work(
@@ -315,15 +340,19 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
 
 
 def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
-    team_name = find_team(deps.teams, request.team).name if request.team else ""
+    team = find_team(deps.teams, request.team) if request.team else None
+    team_name = team.name if team else ""
+    # A team's month is seen from its own date, as its digest and App Home see it.
+    today = local_today(team, deps.now()) if team else deps.today()
 
     def result() -> Result:
         return questions.month_end_forecast(
             deps.cost_source,
             deps.teams,
-            today=deps.today(),
+            today=today,
             team_name=team_name,
             metric=request.metric,
+            shared=deps.shared,
         )
 
     def render(answer: Result) -> Reply:

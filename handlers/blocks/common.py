@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -36,6 +37,11 @@ def cost(amount: Decimal, currency: str = "USD") -> str:
     if amount.quantize(CENT, rounding=ROUND_HALF_UP) >= 0:
         return money(amount, currency)
     return f"\N{MINUS SIGN}{money(-amount, currency)} (credit)"
+
+
+def through(day: dt.date) -> str:
+    """``through Dec 5``: the last complete day a month-to-date figure includes."""
+    return f"through {day:%b %-d}"
 
 
 def signed_money(amount: Decimal, currency: str = "USD") -> str:

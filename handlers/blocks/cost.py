@@ -22,6 +22,7 @@ from handlers.blocks.common import (
     percent,
     section,
     signed_money,
+    through,
 )
 
 USAGE_EXAMPLES = (
@@ -155,6 +156,11 @@ def build_forecast_message(answer: ForecastAnswer, *, asked_by: str = "") -> Mes
     if forecast.lower is not None and forecast.upper is not None:
         low, high = money(forecast.lower, currency), money(forecast.upper, currency)
         lines.append(f"Likely between {low} and {high}")
+    if answer.month_to_date is not None and answer.data_through is not None:
+        lines.append(
+            f"Month to date {cost(answer.month_to_date, currency)} "
+            f"{through(answer.data_through)}, shared costs included"
+        )
     if answer.budget:
         share = forecast.amount / answer.budget * 100
         icon = (
@@ -268,11 +274,21 @@ def _describe_short(period: Period) -> str:
 
 
 def _budget_line(answer: Answer, budget: Decimal | None) -> str:
+    """Month to date only: the budget used, from the team's month view when the answer has
+    one (the figure the digest, App Home and alerts show, through the last complete day)."""
     if not budget or answer.period.label != "month to date":
         return ""
-    used = answer.total / budget * Decimal(100)
+    view = answer.month
+    spent = answer.total if view is None else view.month_to_date
+    used = spent / budget * Decimal(100)
     icon = ":rotating_light:" if used >= 100 else (":warning:" if used >= 80 else ":moneybag:")
-    return f"{icon} {percent(used)} of the monthly budget of {money(budget, answer.currency)} used"
+    line = f"{icon} {percent(used)} of the monthly budget of {money(budget, answer.currency)} used"
+    if view is None:
+        return line
+    line += f": {cost(view.month_to_date, view.currency)} {through(view.data_through)}"
+    if view.forecast is not None:
+        line += f", heading for {money(view.forecast.amount, view.currency)} by month end"
+    return line
 
 
 def _footer(answer: Answer, asked_by: str, today_in_period: bool) -> str:

@@ -22,6 +22,7 @@ from handlers.blocks.common import (
     percent,
     section,
     signed_money,
+    through,
 )
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -116,14 +117,17 @@ def _headline_fields(figures: TeamFigures) -> list[str]:
             f"*{figures.day:%a %b %-d}*\n{cost(figures.day_cost, currency)}{versus}\n"
             f"7-day average {money(figures.average, currency)}"
         )
+    heading = "*Month to date*" + (
+        f" ({through(figures.data_through)})" if figures.data_through else ""
+    )
     if figures.budget:
         bar = budget_bar(figures.month_to_date, figures.budget)
         month = (
-            f"*Month to date*\n{cost(figures.month_to_date, currency)} of "
+            f"{heading}\n{cost(figures.month_to_date, currency)} of "
             f"{money(figures.budget, currency)}\n{bar}"
         )
     else:
-        month = f"*Month to date*\n{cost(figures.month_to_date, currency)} (no budget set)"
+        month = f"{heading}\n{cost(figures.month_to_date, currency)} (no budget set)"
     fields = [day, month]
     if figures.forecast is not None:
         forecast = f"*Month-end forecast*\n{money(figures.forecast.amount, currency)}"
@@ -140,6 +144,8 @@ def _headline_fields(figures: TeamFigures) -> list[str]:
 
 def _headline_text(figures: TeamFigures) -> str:
     text = f"month to date {cost(figures.month_to_date, figures.currency)}"
+    if figures.data_through:
+        text += f" {through(figures.data_through)}"
     if figures.budget:
         text += f" of {money(figures.budget, figures.currency)}"
     if figures.day is not None:
@@ -227,6 +233,8 @@ def build_alert_message(alert: Alert) -> Message:
             f"{percent(alert.percent_of_reference - 100, signed=True)} on the 7-day average of "
             f"{money(alert.reference, currency)} (alert above +{percent_text(alert.threshold)}%)"
         )
+    if alert.data_through and alert.kind is not AlertKind.SPEND_CHANGE:
+        body += f"\nData {through(alert.data_through)}."
     blocks = [header(f":rotating_light: {title}"), section(body)]
     if alert.method:
         blocks.append(context(f"Forecast: {escape(alert.method)}"))

@@ -10,7 +10,7 @@ from typing import Any
 from engines.changes import Change
 from engines.digests import TeamFigures
 from engines.models import Team
-from handlers.blocks.common import context, divider, escape, header, money, section
+from handlers.blocks.common import context, divider, escape, header, money, section, through
 from handlers.blocks.digest import budget_bar
 
 
@@ -64,6 +64,8 @@ def _team_details(team: Team, home: TeamHome | None, user: str) -> list[dict[str
     figures = home.figures
     if figures is not None:
         spent = money(figures.month_to_date, figures.currency)
+        if figures.data_through:
+            spent += f" ({through(figures.data_through)})"
         if team.monthly_budget:
             lines.append(
                 f"*Spend this month*: {spent} of {money(team.monthly_budget, figures.currency)}  "

@@ -43,3 +43,19 @@ def test_without_an_outbox_no_digest_job_is_registered(tmp_path):
     store = Store(tmp_path / "costbot.db")
     scheduler = build_scheduler(store, now=lambda: FROZEN_NOW)
     assert {job.id for job in scheduler.get_jobs()} == {"housekeeping.prune_seen_requests"}
+
+
+def test_a_shorter_tick_runs_the_every_minute_jobs_that_often(tmp_path, small_export):
+    store = Store(tmp_path / "costbot.db")
+    settings = Settings(db_path=tmp_path / "costbot.db", teams_file=DEMO_TEAMS)
+    deps = build_deps(
+        settings, store=store, cost_source=FocusFileSource(str(small_export.path)),
+        now=lambda: FROZEN_NOW,
+    )  # fmt: skip
+
+    scheduler = build_scheduler(store, now=lambda: FROZEN_NOW, changes=deps.changes, deps=deps,
+                                schedules=lambda: 0, tick=dt.timedelta(seconds=1))  # fmt: skip
+
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    for job_id in ("digests.enqueue_due", "changes.run_due", "schedules.evaluate"):
+        assert jobs[job_id].trigger.interval == dt.timedelta(seconds=1), job_id

@@ -81,3 +81,16 @@ def test_questions_have_a_60_s_time_limit_that_can_be_set():
     assert Settings.from_env({**VALID, "COSTBOT_QUESTION_SECONDS": "20"}).question_seconds == 20
     with pytest.raises(SettingsError, match="COSTBOT_QUESTION_SECONDS"):
         Settings.from_env({**VALID, "COSTBOT_QUESTION_SECONDS": "0"})
+
+
+def test_a_standby_takes_over_within_30_s_by_default_and_the_lease_time_is_settable():
+    default = Settings.from_env(VALID)
+    # A standby takes the lease once it expires, and looks every quarter of it.
+    assert default.lease_seconds * 1.25 <= 30
+    assert default.scheduler_tick_seconds == 60
+    fast = Settings.from_env(
+        {**VALID, "COSTBOT_LEASE_SECONDS": "2", "COSTBOT_SCHEDULER_TICK_SECONDS": "1"}
+    )
+    assert (fast.lease_seconds, fast.scheduler_tick_seconds) == (2, 1)
+    with pytest.raises(SettingsError, match="COSTBOT_LEASE_SECONDS='0'"):
+        Settings.from_env({**VALID, "COSTBOT_LEASE_SECONDS": "0"})

@@ -3,9 +3,10 @@
 The real thing, end to end: `costbot serve` runs as its own process with dry run off, against
 moto (through a proxy that can hold one EC2 call) and the Slack stand-in. The approver clicks
 Approve; while EC2 is carrying out the chosen call, the bot is killed with SIGKILL. The
-restarted bot must settle the change before it serves again — finished when the type was
-already changed, rolled back otherwise — say which in the audit log, and tell the channel in
-the thread of the recommendation.
+restarted bot must settle the change once the killed process's heartbeat has expired (the
+lease time, two seconds here) — finished when the type was already changed, rolled back
+otherwise — say which in the audit log, and tell the channel in the thread of the
+recommendation.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tests.waiting import wait_until
 SECRET = "sigkill-signing-secret-0123456789"
 TOKEN = "xoxb-sigkill-0000-costbot"
 ALICE, BOB, FRAUD = "U0DEMOALICE", "U0DEMOBOB", "C0DEMOFRAUD"
+ACTING = {"COSTBOT_SCHEDULER": "true"}  # it may take the lease, and so settle changes
 
 
 @pytest.fixture
@@ -73,6 +75,7 @@ def start_serve(
         "COSTBOT_DB": str(tmp_path / "costbot.db"),
         "COSTBOT_DRY_RUN": "false",
         "COSTBOT_SCHEDULER": "false",
+        "COSTBOT_LEASE_SECONDS": "2",
         "COSTBOT_LOG_LEVEL": "WARNING",
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -92,6 +95,7 @@ def start_serve(
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=1):
                 slack.connect_bot(base + "/slack/events")
+                process.base_url = base  # type: ignore[attr-defined]
                 return process
         except OSError:
             if process.poll() is not None:
@@ -135,7 +139,7 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
         text="fraud-detection · right-sizing",
         blocks=[{"type": "actions", "block_id": f"rightsize:{change.id}", "elements": [button]}],
     )
-    bot = start_serve(tmp_path, slack, proxy.url, small_export.path)
+    bot = start_serve(tmp_path, slack, proxy.url, small_export.path, **ACTING)
     try:
         proxy.hold_action = killed_during
         slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
@@ -147,9 +151,9 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
         proxy.hold_action = ""
         proxy.released.set()
 
-        bot = start_serve(tmp_path, slack, proxy.url, small_export.path)
+        bot = start_serve(tmp_path, slack, proxy.url, small_export.path, **ACTING)
 
-        assert change_state(tmp_path / "costbot.db", change.id) == settled.value
+        wait_until(lambda: change_state(tmp_path / "costbot.db", change.id) == settled.value)
         instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0][
             "Instances"
         ][0]
