@@ -150,10 +150,15 @@ def build_deps(
     aws: AwsClients | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     background: Executor | None = None,
+    questions: Executor | None = None,
     outbox: Outbox | None = None,
     process_id: str = "",
 ) -> Deps:
-    """Everything the listeners (and the CLI's questions) use, built from settings."""
+    """Everything the listeners (and the CLI's questions) use, built from settings.
+
+    Clicks (``background``) and questions (``questions``) get a pool each, so a click never
+    waits behind slow questions.
+    """
     if config is None:
         config = load_teams_file(settings.teams_file, account_ids=account_ids_of(settings))
     aws = aws or AwsClients(settings, accounts=config.accounts)
@@ -197,7 +202,9 @@ def build_deps(
         audit=store,
         ledger=store,
         dry_run=settings.dry_run,
-        background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="work"),
+        background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="click"),
+        questions=questions or ThreadPoolExecutor(max_workers=2, thread_name_prefix="question"),
+        question_seconds=settings.question_seconds,
         changes=changes,
         rightsizing=reviewer,
         spot=spot,
@@ -244,6 +251,7 @@ def build_costbot(
     verify_token: bool = True,
     listener_executor: Executor | None = None,
     background: Executor | None = None,
+    questions: Executor | None = None,
     process_id: str = "",
 ) -> Costbot:
     """Builds the Bolt app with every listener registered.
@@ -259,7 +267,8 @@ def build_costbot(
             as the ack is ready instead of after Bolt's 10 ms ack polling.
         verify_token: call ``auth.test`` at start-up to check the bot token.
         listener_executor: where Bolt runs listeners (they ack, then hand slow work on).
-        background: where slow work runs after the ack (``costbot ask`` waits on both).
+        background: where clicks do their work after the ack (``costbot ask`` waits on it).
+        questions: where ``/cost`` questions run, under ``settings.question_seconds``.
         process_id: this process (``bot.lease.new_process_id``), recorded on the changes it
             carries out and the messages it sends.
     """
@@ -273,6 +282,7 @@ def build_costbot(
         aws=aws,
         now=now,
         background=background,
+        questions=questions,
         outbox=outbox,
         process_id=process_id,
     )

@@ -58,6 +58,7 @@ class Settings:
     athena_scan_limit_gb: float = 10.0
     athena_schema: str = "focus"
     spot_advisor_file: Path | None = None
+    question_seconds: float = 60.0
 
     @property
     def socket_mode(self) -> bool:
@@ -118,6 +119,7 @@ class Settings:
             athena_output=reader.s3_url("COSTBOT_ATHENA_OUTPUT"),
             athena_scan_limit_gb=reader.positive_number("COSTBOT_ATHENA_SCAN_LIMIT_GB", 10.0),
             athena_schema=reader.choice("COSTBOT_ATHENA_SCHEMA", ("focus", "cur"), "focus"),
+            question_seconds=reader.positive_number("COSTBOT_QUESTION_SECONDS", 60.0),
             spot_advisor_file=Path(reader.text("COSTBOT_SPOT_ADVISOR_FILE"))
             if reader.text("COSTBOT_SPOT_ADVISOR_FILE")
             else None,

@@ -22,6 +22,8 @@ from engines.models import Period
 from engines.periods import previous_period
 
 _ONE_DAY = dt.timedelta(days=1)
+MAX_PERIOD_DAYS = 366
+"""The most days one question covers: about a year. Longer periods keep their last days."""
 _NAMED_PARTS = 4  # a gap names at most this many parts of the export, then "N more"
 
 
@@ -181,6 +183,42 @@ def fair_comparison(
             notes.append(note)
     fair = not missing_before and not gaps_now
     return Comparison(period, previous if fair else None, tuple(notes), coverage.through)
+
+
+def bound_period(
+    period: Period, coverage: Coverage | None, *, max_days: int = MAX_PERIOD_DAYS
+) -> tuple[Period, tuple[str, ...]]:
+    """``period`` clipped to the data and capped at ``max_days``, with a note on the cap.
+
+    Days before the data's first day and after its last are dropped (a period the data does
+    not reach at all is returned as it is: the question says so). Beyond ``max_days`` only
+    the last ``max_days`` are kept, and the note says which days were used. A period whose
+    first day moved loses its label (it no longer means what was typed) and is compared as
+    a window ("rolling"). The questions note the clipping themselves (what the data covers).
+
+    Args:
+        period: the period asked about.
+        coverage: what the data covers (None: unknown, only capped).
+        max_days: the longest period answered.
+    """
+    start, end = period.start, period.end
+    if coverage is not None:
+        if coverage.first is not None and start < coverage.first < end:
+            start = coverage.first
+        if start <= coverage.through < end - _ONE_DAY:
+            end = coverage.through + _ONE_DAY
+    notes: tuple[str, ...] = ()
+    if (end - start).days > max_days:
+        start = end - dt.timedelta(days=max_days)
+        notes = (
+            f"A question covers at most {max_days} days: this one uses the last {max_days}, "
+            f"{_span(start, end)}.",
+        )
+    if (start, end) == (period.start, period.end):
+        return period, notes
+    if start == period.start:
+        return Period(start, end, period.label, rolling=period.rolling), notes
+    return Period(start, end, rolling=True), notes
 
 
 def cut_at(period: Period, through: dt.date) -> Period:

@@ -13,10 +13,17 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
-from engines.coverage import Coverage, coverage_up_to_yesterday, fair_comparison
+from engines.coverage import (
+    MAX_PERIOD_DAYS,
+    Coverage,
+    bound_period,
+    coverage_up_to_yesterday,
+    fair_comparison,
+)
 from engines.errors import CostSourceError, UserInputError
 from engines.forecast import MonthEndForecast
 from engines.forecast_models import Forecast
@@ -144,14 +151,49 @@ class Answer:
         }
 
 
+DAILY_UP_TO = 90
+"""A trend over more days than this is drawn week by week."""
+WEEKLY_UP_TO = 730
+"""... and over more than this (two years) month by month."""
+
+
+class TrendUnit(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+    @property
+    def adjective(self) -> str:
+        return {"day": "daily", "week": "weekly", "month": "monthly"}[self.value]
+
+
+def trend_unit(days: int) -> TrendUnit:
+    """What one bar of a trend over ``days`` days adds up: a day up to 90 days, a week up to
+    two years, a month beyond (so a chart never has more than about 100 bars)."""
+    if days > WEEKLY_UP_TO:
+        return TrendUnit.MONTH
+    if days > DAILY_UP_TO:
+        return TrendUnit.WEEK
+    return TrendUnit.DAY
+
+
 @dataclass(frozen=True)
 class Trend:
+    """A team's cost over a period, one figure per ``unit`` (day, week or month).
+
+    ``days`` holds each bar's first day and its cost, every bar of the period (zero where
+    there is none); a week is 7 days counted from the period's first day, a month a
+    calendar month; the first and last bars may be shorter, cut by the period.
+    """
+
     subject: str
     period: Period
     metric: Metric
     currency: str
     days: tuple[tuple[dt.date, Decimal], ...]
     source: str
+    unit: TrendUnit = TrendUnit.DAY
+    notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -164,7 +206,9 @@ class Trend:
             "metric": self.metric.value,
             "currency": self.currency,
             "total": str(self.total),
+            "unit": self.unit.value,
             "groups": [{"key": day.isoformat(), "cost": str(amount)} for day, amount in self.days],
+            "notes": list(self.notes),
         }
 
 
@@ -224,7 +268,8 @@ def team_cost(
         source: where costs come from.
         teams, shared: the teams file.
         team_name: as typed (case-insensitive; near misses raise ``UnknownTeamError``).
-        period: the period, cut at the last day with data; it is compared with the same
+        period: the period, clipped to the days with data and capped at a year
+            (``engines.coverage.bound_period``, the notes say so); it is compared with the same
             days before (``engines.coverage.fair_comparison``), or not at all.
         metric: billed, effective or list.
         by: a dimension (``service``, ``tag:<key>``, ...).
@@ -237,6 +282,8 @@ def team_cost(
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
+    period, capped = bound_period(period, coverage)
+    notes += capped
     fair = fair_comparison(period, coverage)
     period, before = fair.period, fair.previous
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
@@ -268,6 +315,8 @@ def top_costs(
     Compared as ``team_cost`` is (``today`` likewise)."""
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
+    period, capped = bound_period(period, coverage)
+    notes += capped
     fair = fair_comparison(period, coverage)
     period, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = _NONE
@@ -303,6 +352,8 @@ def untagged_costs(
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
+    period, capped = bound_period(period, coverage)
+    notes += capped
     fair = fair_comparison(period, coverage)
     period, before = fair.period, fair.previous
     now = _untagged(source, teams, shared, period, metric, dimension)
@@ -334,6 +385,9 @@ def compare_periods(
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, current)
+    current, capped = bound_period(current, coverage)
+    baseline, capped_before = bound_period(baseline, None)  # capped, not clipped: compared fairly
+    notes += capped + capped_before
     fair = fair_comparison(current, coverage, baseline=baseline)
     current, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = _NONE
@@ -368,17 +422,41 @@ def daily_trend(
     team_name: str,
     period: Period,
     metric: Metric = Metric.BILLED,
+    today: dt.date | None = None,
+    max_days: int = MAX_PERIOD_DAYS,
 ) -> Trend:
-    """A team's direct cost per day (every day of the period, zero where there is none)."""
+    """A team's direct cost per day, week or month (``trend_unit``) over the period clipped
+    to the data and capped at ``max_days`` (the notes say so), zero where there is none.
+
+    Args:
+        today: as for ``team_cost``: a source that cannot say what it covers is taken to
+            cover the days up to yesterday.
+        max_days: the longest period drawn (``engines.coverage.MAX_PERIOD_DAYS``).
+    """
     team = find_team(teams, team_name)
-    check_coverage(source, period)
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, period)
+    period, capped = bound_period(period, coverage, max_days=max_days)
     result = source.costs(CostQuery(period, metric, _team_filter(team), (DAY,)))
     currency, per_day = _per_day(result)
-    days = tuple(
-        (day, per_day.get(day, _ZERO))
-        for day in (period.start + dt.timedelta(days=n) for n in range(period.days))
-    )
-    return Trend(team.name, period, metric, currency, days, source.name)
+    unit = trend_unit(period.days)
+    bars: dict[dt.date, Decimal] = {}
+    for day in (period.start + dt.timedelta(days=n) for n in range(period.days)):
+        first = _bar_start(day, period.start, unit)
+        bars[first] = bars.get(first, _ZERO) + per_day.get(day, _ZERO)
+    return Trend(
+        team.name, period, metric, currency, tuple(bars.items()), source.name, unit,
+        notes + capped,
+    )  # fmt: skip
+
+
+def _bar_start(day: dt.date, first: dt.date, unit: TrendUnit) -> dt.date:
+    """The first day of the bar ``day`` falls in, bars starting at ``first``."""
+    if unit is TrendUnit.WEEK:
+        return first + dt.timedelta(days=(day - first).days // 7 * 7)
+    if unit is TrendUnit.MONTH:
+        return max(day.replace(day=1), first)
+    return day
 
 
 def month_end_forecast(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ from engines.offhours import OffHours
 from engines.spot_review import SpotAdvisor
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_QUESTION_SECONDS = 60.0
+"""How long a question may take (``COSTBOT_QUESTION_SECONDS``)."""
+_LONGEST_LIMIT = 24 * 3600.0
 
 
 class AuditLog(Protocol):
@@ -82,8 +87,12 @@ class Deps:
         outbox: where digests and alerts are queued for posting (None: not set up).
         snoozes: remembers which teams silenced their alerts, and until when.
 
-        background: where slow work goes after the ack, so that Bolt's listener threads
-            are free to acknowledge the next requests within Slack's 3 seconds.
+        background: where clicks and approvals do their work after the ack, so that
+            Bolt's listener threads are free to acknowledge the next requests within
+            Slack's 3 seconds. Questions never run here: a click never waits behind them.
+        questions: where ``/cost`` questions run (``run_question``), a pool of their own.
+        question_seconds: how long a question may take before the user is told it took
+            too long (its result, if it comes later, is dropped).
     """
 
     teams: Mapping[str, Team]
@@ -100,10 +109,14 @@ class Deps:
     outbox: Outbox | None = None
     snoozes: AlertSnoozes | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
+    questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
+    question_seconds: float = DEFAULT_QUESTION_SECONDS
 
-    def run_later(self, work: Callable[[], object]) -> None:
-        """Runs ``work`` on the background pool; its result is dropped, an exception is
-        logged, never lost."""
+    def run_later(self, work: Callable[[], object], *, slow: bool = False) -> None:
+        """Runs ``work`` on the clicks' pool (``background``), or with ``slow`` on the
+        questions' pool (cost questions that are not typed, such as App Home's, so that
+        they never hold up a click); its result is dropped, an exception is logged, never
+        lost."""
 
         def logged() -> None:
             try:
@@ -111,7 +124,66 @@ class Deps:
             except Exception:
                 logger.exception("background work failed")
 
-        self.background.submit(logged)
+        (self.questions if slow else self.background).submit(logged)
+
+    def run_question(
+        self, work: Callable[[Callable[[], bool]], object], *, too_long: Callable[[], object]
+    ) -> None:
+        """Runs a question on the questions' pool under the time limit.
+
+        ``work`` computes, then calls the ``claim`` it is handed just before answering: it
+        answers only when ``claim()`` is true. When ``question_seconds`` pass first (queued
+        or running), ``too_long`` answers instead, a question still queued never starts,
+        and a late ``claim()`` is false, so the user gets exactly one answer.
+
+        Args:
+            work: the question; takes ``claim``.
+            too_long: tells the user the question took too long.
+        """
+        claim = _Once()
+        limit = min(self.question_seconds, _LONGEST_LIMIT)  # "inf" would overflow the wait
+        timer = threading.Timer(limit, lambda: expire())
+        timer.daemon = True
+
+        def logged() -> None:
+            try:
+                work(claim)
+            except Exception:
+                logger.exception("a question failed")
+            finally:
+                timer.cancel()
+
+        future = self.questions.submit(logged)
+
+        def expire() -> None:
+            if not claim():
+                return
+            future.cancel()  # still queued: it never starts
+            logger.warning("a question took longer than %s s: answered 'too long'",
+                           self.question_seconds)  # fmt: skip
+            try:
+                too_long()
+            except Exception:
+                logger.exception("telling the user a question took too long failed")
+
+        if not future.done():
+            timer.start()
 
     def today(self) -> dt.date:
         return self.now().astimezone(dt.UTC).date()
+
+
+class _Once:
+    """True for the first call only (thread-safe): who answers a question, the question or
+    its time limit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = False
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if self._taken:
+                return False
+            self._taken = True
+            return True

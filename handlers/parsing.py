@@ -194,10 +194,11 @@ def _parse_team(words: list[str]) -> TeamCostRequest:
 
 def _parse_top(words: list[str]) -> TopRequest:
     count = 10
-    if words and words[0].isdigit():
-        count = int(words[0])
+    if words and words[0].isdigit():  # "²" too: refused below, like 5,000 digits
+        count = int(words[0]) if words[0].isdecimal() and len(words[0]) <= 3 else 0
         if not 1 <= count <= MAX_TOP:
-            raise UserInputError(f"`/cost top {count}`: choose between 1 and {MAX_TOP}.")
+            shown = words[0] if len(words[0]) <= 6 else words[0][:6] + "…"
+            raise UserInputError(f"`/cost top {shown}`: choose between 1 and {MAX_TOP}.")
         words = words[1:]
     options = _take_options(words, allowed={"by", "metric"})
     return TopRequest(

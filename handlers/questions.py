@@ -169,6 +169,8 @@ Result = (
     | DigestPostResult
 )
 DEFAULT_TREND = "last 30d"
+TOO_LONG = "this took too long: try again in a few minutes"
+TOO_LONG_PERIOD = "this took too long: try a shorter period"
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class Work:
     description: str
     result: Callable[[], Result]
     render: Callable[[Result], Reply]
+    too_long: str = TOO_LONG  # what the user is told past the time limit
 
     def reply(self) -> Reply:
         return self.render(self.result())
@@ -247,7 +250,9 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             )
         )
 
-    return Work(f"the cost of *{team.name}* for {period.describe()}", result, render)
+    return Work(
+        f"the cost of *{team.name}* for {period.describe()}", result, render, TOO_LONG_PERIOD
+    )
 
 
 def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
@@ -280,6 +285,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
         f"the top costs for {period.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, period),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -303,6 +309,7 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
         f"untagged costs for {period.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, period),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -329,6 +336,7 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
         f"a comparison of {current.describe()} with {baseline.describe()}",
         result,
         _answer_renderer(title, deps, asked_by, current, movers=True),
+        TOO_LONG_PERIOD,
     )
 
 
@@ -361,16 +369,24 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
 
     def result() -> Result:
         return questions.daily_trend(
-            deps.cost_source, deps.teams, team_name=team.name, period=period, metric=request.metric
+            deps.cost_source,
+            deps.teams,
+            team_name=team.name,
+            period=period,
+            metric=request.metric,
+            today=deps.today(),
         )
 
     def render(trend: Result) -> Reply:
         assert isinstance(trend, questions.Trend)
-        title = f"{trend.subject} · {trend.metric.label} · {period.label or period.describe()}"
-        chart = render_daily_trend_png(trend.days, title=title, currency=trend.currency)
+        shown = trend.period.label or trend.period.describe()
+        title = f"{trend.subject} · {trend.metric.label} · {trend.unit.adjective} · {shown}"
+        chart = render_daily_trend_png(
+            trend.days, title=title, currency=trend.currency, unit=trend.unit.value
+        )
         return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
 
-    return Work(f"the daily trend of *{team.name}*", result, render)
+    return Work(f"the daily trend of *{team.name}*", result, render, TOO_LONG_PERIOD)
 
 
 def _check_grouping(by: str, *, across_teams: bool) -> None:

@@ -246,5 +246,6 @@ def stack(tmp_path, small_export) -> Iterator[Stack]:
         server.stop()
         # Answers still being sent finish while Slack is there: a thread that outlives its
         # test and retries against a stopped stand-in would disturb the next tests.
+        costbot.deps.questions.shutdown(wait=True)
         costbot.deps.background.shutdown(wait=True)
         slack.stop()

@@ -68,7 +68,8 @@ class DemoSandbox:
         self.bot_server: HttpServer | None = None
         self.costbot: Costbot | None = None
         self.listener_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
-        self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="work")
+        self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="click")
+        self.questions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="question")
         self._scheduler: BackgroundScheduler | None = None
 
     @property
@@ -100,6 +101,7 @@ class DemoSandbox:
             now=self.now,
             listener_executor=self.listener_executor,
             background=self.background,
+            questions=self.questions,
         )
         wsgi_app = build_wsgi_app(
             self.costbot.app, signing_secret=self.signing_secret, health=self.costbot.store.ping
@@ -135,6 +137,7 @@ class DemoSandbox:
     def wait_for_listeners(self) -> None:
         """Blocks until every listener started so far has finished (for one-off questions)."""
         self.listener_executor.shutdown(wait=True)
+        self.questions.shutdown(wait=True)
         self.background.shutdown(wait=True)
 
     def stop(self) -> None:
@@ -147,6 +150,7 @@ class DemoSandbox:
         # Work already running finishes while Slack and AWS are still there; the rest is
         # dropped (nothing is half-done: a change in flight is settled at the next start).
         self.listener_executor.shutdown(wait=True, cancel_futures=True)
+        self.questions.shutdown(wait=True, cancel_futures=True)
         self.background.shutdown(wait=True, cancel_futures=True)
         if self.standin is not None:
             self.standin.stop()

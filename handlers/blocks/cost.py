@@ -178,20 +178,31 @@ def build_forecast_message(answer: ForecastAnswer, *, asked_by: str = "") -> Mes
 
 
 def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = "") -> Message:
-    """A team's daily cost trend: total, average, peak day, and the chart when uploaded."""
+    """A team's cost trend: total, average and peak per bar (a day, a week or a month, as
+    the header says), the notes on what the period was cut to, and the chart when uploaded."""
     currency = trend.currency
-    days = [amount for _, amount in trend.days]
-    average = trend.total / len(days) if days else Decimal(0)
+    unit = trend.unit.value
+    bars = [amount for _, amount in trend.days]
+    average = trend.total / len(bars) if bars else Decimal(0)
     peak_day, peak = max(trend.days, key=lambda item: item[1]) if trend.days else (None, Decimal(0))
+    peak_when = ""
+    if peak_day and peak:
+        when = {"day": f"on {peak_day:%b %-d}", "week": f"in the week from {peak_day:%b %-d}",
+                "month": f"in {peak_day:%B %Y}"}[unit]  # fmt: skip
+        peak_when = f" · peak {money(peak, currency)} {when}"
     text = (
         f"*{money(trend.total, currency)}* {trend.metric.label}, {trend.period.describe()}\n"
-        f"Average {money(average, currency)}/day"
-        + (f" · peak {money(peak, currency)} on {peak_day:%b %-d}" if peak_day and peak else "")
+        f"Average {money(average, currency)}/{unit}" + peak_when
     )
-    blocks = [header(f"{trend.subject} · daily trend"), section(text)]
+    blocks = [header(f"{trend.subject} · {trend.unit.adjective} trend"), section(text)]
+    blocks.extend(section(f":information_source: {escape(note)}") for note in trend.notes)
     if image_url:
         blocks.append(
-            {"type": "image", "image_url": image_url, "alt_text": f"daily cost of {trend.subject}"}
+            {
+                "type": "image",
+                "image_url": image_url,
+                "alt_text": f"{trend.unit.adjective} cost of {trend.subject}",
+            }
         )
     blocks.append(context(_source_credit(trend.source, trend.metric.label, currency, asked_by)))
     total = money(trend.total, currency)

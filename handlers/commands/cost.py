@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -78,7 +79,10 @@ def _answer(
         ack(**_internal_failure("an answer", text))
         return
     ack(**build_working_message(work.description))
-    deps.run_later(lambda: _deliver(work, respond=respond, client=client, command=command))
+    deps.run_question(
+        lambda claim: _deliver(work, respond=respond, client=client, command=command, claim=claim),
+        too_long=lambda: respond(**build_failure_message(work.description, work.too_long)),
+    )
 
 
 def _open_schedule_form(
@@ -95,23 +99,41 @@ def _open_schedule_form(
         ack()
 
 
-def _deliver(work: Work, *, respond: Respond, client: WebClient, command: dict[str, Any]) -> None:
-    """The slow part, after the ack: compute, upload a chart if any, answer in the channel."""
+def _deliver(
+    work: Work,
+    *,
+    respond: Respond,
+    client: WebClient,
+    command: dict[str, Any],
+    claim: Callable[[], bool],
+) -> None:
+    """The slow part, after the ack: compute, upload a chart if any, answer in the channel,
+    unless the time limit answered first (``claim()`` is false then)."""
     try:
         reply = work.reply()
-        message = reply.message
-        if reply.chart is not None:
-            problem = _upload_chart(client, command.get("channel_id", ""), reply.chart, message)
-            if problem:
-                message = with_note(message, problem)
-        respond(**message)
     except CostbotError as error:  # user input found wrong only now, AWS refusals, ...
-        respond(**build_failure_message(work.description, str(error)))
+        failure = build_failure_message(work.description, str(error))
     except (ClientError, BotoCoreError, ResponseParserError) as error:
         logger.warning("/cost %r: AWS failed: %s", command.get("text", ""), error)
-        respond(**build_failure_message(work.description, _aws_failure(error)))
+        failure = build_failure_message(work.description, _aws_failure(error))
     except Exception:
-        respond(**_internal_failure(work.description, command.get("text", "")))
+        failure = _internal_failure(work.description, command.get("text", ""))
+    else:
+        if not claim():
+            logger.info("/cost %r answered after its time limit: dropped", command.get("text", ""))
+            return
+        message = reply.message
+        try:
+            if reply.chart is not None:
+                problem = _upload_chart(client, command.get("channel_id", ""), reply.chart, message)
+                if problem:
+                    message = with_note(message, problem)
+            respond(**message)
+        except Exception:
+            respond(**_internal_failure(work.description, command.get("text", "")))
+        return
+    if claim():
+        respond(**failure)
 
 
 def _upload_chart(client: WebClient, channel: str, chart: bytes, message: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ def register(app: App, deps: Deps) -> None:
         teams = [
             team for team in deps.teams.values() if user in team.members or user in team.approvers
         ]
-        deps.run_later(lambda: publish_home(client, user, teams, deps))
+        deps.run_later(lambda: publish_home(client, user, teams, deps), slow=True)
 
 
 def publish_home(client: WebClient, user: str, teams: list[Team], deps: Deps) -> None:

@@ -104,7 +104,8 @@ def test_last_999d_shows_no_change_figure_and_says_once_there_is_nothing_to_comp
     assert "%" not in text.split("By service")[0]
     assert "↑" not in text and "↓" not in text and "↗" not in text and "↘" not in text
     assert text.count("to compare with") == 1
-    assert "There is no data for Jun 17, 2021 – Mar 11, 2024 to compare with" in text
+    # clipped to the export's days (Sep 22 – Dec 5, 2026), compared with the 75 days before
+    assert "There is no data for Jul 9 – Sep 21, 2026 to compare with" in text
     assert "Data through Dec 5, 2026" in text
     nothing = answer(capsys, "team", "nlp", "last", "999d")
     assert nothing["previous_period"] is None and nothing["previous_total"] is None

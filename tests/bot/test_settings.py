@@ -76,6 +76,13 @@ def test_demo_and_ask_do_not_need_slack_credentials():
     assert Settings.from_env({}, require_slack=False).slack_bot_token == ""
 
 
+def test_questions_have_a_60_s_time_limit_that_can_be_set():
+    assert Settings.from_env(VALID).question_seconds == 60.0
+    assert Settings.from_env({**VALID, "COSTBOT_QUESTION_SECONDS": "20"}).question_seconds == 20
+    with pytest.raises(SettingsError, match="COSTBOT_QUESTION_SECONDS"):
+        Settings.from_env({**VALID, "COSTBOT_QUESTION_SECONDS": "0"})
+
+
 def test_a_standby_takes_over_within_30_s_by_default_and_the_lease_time_is_settable():
     default = Settings.from_env(VALID)
     # A standby takes the lease once it expires, and looks every quarter of it.

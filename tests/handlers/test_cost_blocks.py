@@ -233,3 +233,30 @@ def test_a_period_of_credits_only_reads_as_a_credit_in_the_headline():
 
     assert msg["blocks"][1]["text"]["text"].startswith("*\u2212$40.00 (credit)* billed")
     assert "\u2212$40.00 (credit)" in msg["text"]
+
+
+# --- a long trend: one bar a week, and what the period was cut to --------------------------
+
+
+def test_a_weekly_trend_says_per_week_and_what_the_period_was_cut_to():
+    from engines.questions import Trend, TrendUnit
+    from handlers.blocks.cost import build_trend_message
+    from handlers.charts import render_daily_trend_png
+
+    weeks = tuple(
+        (dt.date(2025, 12, 4) + dt.timedelta(days=7 * n), Decimal(70 + n)) for n in range(53)
+    )
+    note = "A question covers at most 366 days: this one uses the last 366, Dec 4, 2025 – …"
+    trend = Trend("nlp", Period(dt.date(2025, 12, 4), dt.date(2026, 12, 5)), Metric.BILLED,
+                  "USD", weeks, "focus", TrendUnit.WEEK, (note,))  # fmt: skip
+
+    message = build_trend_message(trend)
+    text = render_text(message)
+    assert "nlp · weekly trend" in text
+    assert "/week" in text and "/day" not in text
+    assert "peak $122.00 in the week from Dec 3" in text
+    assert note in text
+    assert limit_violations(message) == []
+    for unit in ("week", "month"):
+        png = render_daily_trend_png(weeks, title="nlp · weekly", unit=unit)
+        assert png.startswith(b"\x89PNG")

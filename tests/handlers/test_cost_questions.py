@@ -302,8 +302,10 @@ def test_against_missing_data_no_change_figure_and_no_arrow_on_any_service(
         for service, amount in sorted(services.items(), key=lambda item: -item[1])
     ]
     assert text.count("to compare with") == 1
-    # The 999 days before Feb 25, 2024 (none in the export, which starts Sep 25, 2026)
-    assert "There is no data for Jun 1, 2021 – Feb 24, 2024 to compare with" in text
+    # The period is clipped to the export (from Sep 25, 2026), and said so; there is no
+    # data for the 56 days before it to compare with.
+    assert "has data for Sep 25 – Nov 19, 2026 only, not all of" in text
+    assert "There is no data for Jul 31 – Sep 24, 2026 to compare with" in text
 
 
 # --- forecast -----------------------------------------------------------------------------
@@ -377,6 +379,19 @@ def test_trend_uploads_a_png_chart_to_the_channel_and_answers_with_total_and_ave
     assert f"*{money(total)}* billed cost (unblended), Oct 21 – Nov 19, 2026" in text
     assert f"Average {money(total / 30)}/day" in text
     assert f"peak {money(days[peak_day])} on {peak_day:%b %-d}" in text
+
+
+def test_a_trend_since_2000_is_drawn_over_the_days_with_data_and_says_so(
+    stack: Stack, small_export: SmallExport
+):
+    answer = ask(stack, "trend nlp 2000-01-01..2026-11-19")
+
+    days = small_export.by_day(team="nlp", start=dt.date(2026, 9, 25), end=TODAY)
+    text = shown(answer)
+    assert "nlp · daily trend" in text  # 56 days with data: one bar a day
+    assert f"*{money(sum(days.values()))}* billed cost (unblended), Sep 25 – Nov 19, 2026" in text
+    assert f"Average {money(sum(days.values()) / 56)}/day" in text
+    assert "has data for Sep 25 – Nov 19, 2026 only, not all of Jan 1, 2000" in text
 
 
 def test_what_the_user_typed_never_becomes_a_mention_in_the_channel(stack: Stack):

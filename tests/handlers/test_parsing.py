@@ -86,3 +86,10 @@ def test_bad_input_says_what_was_wrong(text, says):
     with pytest.raises(UserInputError) as caught:
         parse_cost_command(text)
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("count", ["9" * 5000, "²", "0", "26"])
+def test_a_top_count_of_any_size_is_refused_in_words(count):
+    # Was: 5,000 digits raised ValueError (Python's limit on int digits): no answer at all.
+    with pytest.raises(UserInputError, match="choose between 1 and 25"):
+        parse_cost_command(f"top {count}")

@@ -98,7 +98,7 @@ def deps(tmp_path_factory, small_export) -> Iterator[Deps]:
         aws_region="us-east-1",
     )
     costbot = build_costbot(settings, now=lambda: FROZEN_NOW, verify_token=False)
-    yield dataclasses.replace(costbot.deps, background=RightAway())
+    yield dataclasses.replace(costbot.deps, background=RightAway(), questions=RightAway())
     moto.stop()
     patch.undo()
 
