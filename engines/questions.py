@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from engines.allocation import Allocation, allocate, allocation_dimensions
 from engines.coverage import (
     MAX_PERIOD_DAYS,
+    Comparison,
     Coverage,
     bound_period,
     coverage_up_to_yesterday,
@@ -279,12 +280,7 @@ def team_cost(
     """
     team = find_team(teams, team_name)
     dimension = _dimension(by, allow_team=False)
-    source = _NotingSource(source)
-    coverage = data_coverage(source, today)
-    notes = _coverage_notes(coverage, period)
-    period, capped = bound_period(period, coverage)
-    notes += capped
-    fair = fair_comparison(period, coverage)
+    source, fair, notes = _asked(source, period, today)
     period, before = fair.period, fair.previous
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
     then = _team_lines(source, teams, shared, team, before, metric, dimension) if before else _NONE
@@ -309,15 +305,10 @@ def top_costs(
     count: int = 10,
     today: dt.date | None = None,
 ) -> Answer:
-    source = _NotingSource(source)
     """The biggest costs across the organisation, by team (allocated) or by a dimension.
 
     Compared as ``team_cost`` is (``today`` likewise)."""
-    coverage = data_coverage(source, today)
-    notes = _coverage_notes(coverage, period)
-    period, capped = bound_period(period, coverage)
-    notes += capped
-    fair = fair_comparison(period, coverage)
+    source, fair, notes = _asked(source, period, today)
     period, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = _NONE
     if by == TEAM:
@@ -349,12 +340,7 @@ def untagged_costs(
     """Cost that no team or shared rule claims, grouped by a dimension (compared as
     ``team_cost`` is)."""
     dimension = _dimension(by, allow_team=False)
-    source = _NotingSource(source)
-    coverage = data_coverage(source, today)
-    notes = _coverage_notes(coverage, period)
-    period, capped = bound_period(period, coverage)
-    notes += capped
-    fair = fair_comparison(period, coverage)
+    source, fair, notes = _asked(source, period, today)
     period, before = fair.period, fair.previous
     now = _untagged(source, teams, shared, period, metric, dimension)
     then = _untagged(source, teams, shared, before, metric, dimension) if before else _NONE
@@ -618,6 +604,19 @@ def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _asked(
+    source: Source, period: Period, today: dt.date | None
+) -> tuple[_NotingSource, Comparison, tuple[str, ...]]:
+    """What a question about ``period`` answers: the period clipped to the data and capped,
+    compared over the days covered on both sides; with the source that keeps its notes, and
+    the notes on coverage and the cap so far."""
+    source = _NotingSource(source)
+    coverage = data_coverage(source, today)
+    notes = _coverage_notes(coverage, period)
+    period, capped = bound_period(period, coverage)
+    return source, fair_comparison(period, coverage), notes + capped
 
 
 class _NotingSource:
