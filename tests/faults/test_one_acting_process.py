@@ -17,40 +17,32 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
 import pytest
-from slack_sdk import WebClient
 
 from bot.demo.slack_standin import SlackStandIn
 from bot.outbox import Outbox
 from bot.store import Store
-from engines.changes import ChangeRequest, State
+from engines.changes import State
 from handlers import action_ids
 from tests.conftest import DEMO_TEAMS
 from tests.faults.aws_proxy import AwsProxy
-from tests.faults.test_sigkill_mid_change import (
+from tests.faults.test_sigkill_mid_change import (  # noqa: F401  (the slack fixture)
     ALICE,
     BOB,
     FRAUD,
     SECRET,
     TOKEN,
+    approve_button,
     change_state,
+    slack,
     start_serve,
 )
 from tests.waiting import wait_until
 
 LEASE_SECONDS = 3  # beats every 0.75 s: room for a busy machine
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    standin = SlackStandIn(signing_secret=SECRET, bot_token=TOKEN)
-    standin.start()
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture
@@ -101,21 +93,6 @@ def instance_state(ec2, instance_id: str) -> tuple[str, str]:
 def stop_calls(proxy: AwsProxy, instance_id: str) -> int:
     return sum(b"Action=StopInstances" in body and instance_id.encode() in body
                for body in list(proxy.seen))  # fmt: skip
-
-
-def approve_button(store: Store, slack: SlackStandIn, instance_id: str) -> tuple[int, str]:
-    """A proposed resize of ``instance_id`` and its message with an Approve button."""
-    request = ChangeRequest(instance_id, "", "us-east-1", "m5.xlarge", "m5.large",
-                            Decimal("70.08"), BOB, team="fraud-detection")  # fmt: skip
-    change = store.create_change(request, now=dt.datetime.now(dt.UTC))
-    button = {"type": "button", "text": {"type": "plain_text", "text": "Approve"},
-              "action_id": action_ids.RIGHTSIZE_APPROVE, "value": str(change.id)}  # fmt: skip
-    message = WebClient(token=TOKEN, base_url=slack.base_url + "/api/").chat_postMessage(
-        channel=FRAUD,
-        text="fraud-detection · right-sizing",
-        blocks=[{"type": "actions", "block_id": f"rightsize:{change.id}", "elements": [button]}],
-    )
-    return change.id, message["ts"]
 
 
 def queue_message(store: Store, key: str, text: str) -> None:

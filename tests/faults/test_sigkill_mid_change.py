@@ -111,6 +111,21 @@ def change_state(db: Path, change_id: int) -> str:
     return row[0]
 
 
+def approve_button(store: Store, slack: SlackStandIn, instance_id: str) -> tuple[int, str]:
+    """A proposed resize of ``instance_id`` and its message with an Approve button."""
+    request = ChangeRequest(instance_id, "", "us-east-1", "m5.xlarge", "m5.large",
+                            Decimal("70.08"), BOB, team="fraud-detection")  # fmt: skip
+    change = store.create_change(request, now=dt.datetime.now(dt.UTC))
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Approve"},
+              "action_id": action_ids.RIGHTSIZE_APPROVE, "value": str(change.id)}  # fmt: skip
+    message = WebClient(token=TOKEN, base_url=slack.base_url + "/api/").chat_postMessage(
+        channel=FRAUD,
+        text="fraud-detection · right-sizing",
+        blocks=[{"type": "actions", "block_id": f"rightsize:{change.id}", "elements": [button]}],
+    )
+    return change.id, message["ts"]
+
+
 @pytest.mark.parametrize(
     ("killed_during", "state_at_kill", "settled", "decision", "final_type"),
     [
@@ -129,23 +144,14 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
         ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.xlarge"
     )["Instances"][0]["InstanceId"]
     store = Store(tmp_path / "costbot.db")
-    request = ChangeRequest(instance_id, "", "us-east-1", "m5.xlarge", "m5.large",
-                            Decimal("70.08"), BOB, team="fraud-detection")  # fmt: skip
-    change = store.create_change(request, now=dt.datetime.now(dt.UTC))
-    button = {"type": "button", "text": {"type": "plain_text", "text": "Approve"},
-              "action_id": action_ids.RIGHTSIZE_APPROVE, "value": str(change.id)}  # fmt: skip
-    message = WebClient(token=TOKEN, base_url=slack.base_url + "/api/").chat_postMessage(
-        channel=FRAUD,
-        text="fraud-detection · right-sizing",
-        blocks=[{"type": "actions", "block_id": f"rightsize:{change.id}", "elements": [button]}],
-    )
+    change_id, message_ts = approve_button(store, slack, instance_id)
     bot = start_serve(tmp_path, slack, proxy.url, small_export.path, **ACTING)
     try:
         proxy.hold_action = killed_during
-        slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
-                    action_id=action_ids.RIGHTSIZE_APPROVE, value=str(change.id))  # fmt: skip
+        slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message_ts,
+                    action_id=action_ids.RIGHTSIZE_APPROVE, value=str(change_id))  # fmt: skip
         assert proxy.held.wait(30), f"{killed_during} never came"
-        assert change_state(tmp_path / "costbot.db", change.id) == state_at_kill
+        assert change_state(tmp_path / "costbot.db", change_id) == state_at_kill
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
         proxy.hold_action = ""
@@ -153,7 +159,7 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
 
         bot = start_serve(tmp_path, slack, proxy.url, small_export.path, **ACTING)
 
-        wait_until(lambda: change_state(tmp_path / "costbot.db", change.id) == settled.value)
+        wait_until(lambda: change_state(tmp_path / "costbot.db", change_id) == settled.value)
         instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0][
             "Instances"
         ][0]
@@ -162,7 +168,7 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
         assert [r["detail"]["decision"] for r in recovered] == [decision]
         assert recovered[0]["detail"]["state_at_crash"] == state_at_kill
         told = wait_until(
-            lambda: [m for m in slack.messages(FRAUD) if m.get("thread_ts") == message["ts"]]
+            lambda: [m for m in slack.messages(FRAUD) if m.get("thread_ts") == message_ts]
         )
         assert instance_id in told[-1]["text"]
     finally:
