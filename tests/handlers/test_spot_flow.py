@@ -46,7 +46,9 @@ def ask(sandbox: DemoSandbox, text: str) -> dict:
     result = slack.send_command(user_id=DEV, channel_id=NLP, text=text)
     assert result.status == 200 and result.elapsed_s < 3.0
     return slack.wait_for_message(
-        lambda m: m["channel"] == NLP and m["origin"] == "response_url",
+        lambda m: (
+            m["channel"] == NLP and m["origin"] == "response_url" and "Working on" not in m["text"]
+        ),  # the answer, in the note's place
         timeout=60,
         after_ts=before,
     )
