@@ -68,7 +68,8 @@ def answer_cost_command(
     user = command.get("user_id", "")
     text = command.get("text", "")
     try:
-        reply: Respond | _WebApiReply = respond or _WebApiReply(client, command)
+        has_url = respond is not None and bool(getattr(respond, "response_url", None))
+        reply: Respond | _WebApiReply = respond if has_url else _WebApiReply(client, command)  # type: ignore[assignment]
         _answer(text, ack=ack, respond=reply, client=client, deps=deps, command=command)
     finally:  # off the ack path: Bolt answers Slack only when this listener returns
         deps.run_later(
@@ -263,9 +264,14 @@ class _WebApiReply:
             reason = error.response.get("error", "no answer") if error.response else "no answer"
             logger.warning("/cost without a response_url: Slack refused the answer in %s: %s "
                            "(ref %s)", self.channel, reason, reference)  # fmt: skip
+            advice = (
+                "Invite me there with /invite @costbot, or ask me here."
+                if reason in {"not_in_channel", "channel_not_found", "user_not_in_channel"}
+                else "Try again in a minute, or ask me here."
+            )
             self._tell_directly(
                 f"{FAILED} I could not answer your /cost in <#{self.channel}> ({reason}; "
-                f"ref {reference}). Invite me there with /invite @costbot, or ask me here."
+                f"ref {reference}). {advice}"
             )
 
     def _tell_directly(self, sentence: str) -> None:
