@@ -69,7 +69,7 @@ def answer_cost_command(
     text = command.get("text", "")
     try:
         has_url = respond is not None and bool(getattr(respond, "response_url", None))
-        reply: Respond | _WebApiReply = respond if has_url else _WebApiReply(client, command)  # type: ignore[assignment]
+        reply: Any = respond if has_url else _WebApiReply(client, command)
         _answer(text, ack=ack, respond=reply, client=client, deps=deps, command=command)
     finally:  # off the ack path: Bolt answers Slack only when this listener returns
         deps.run_later(
