@@ -22,7 +22,7 @@ SCREENSHOTS = os.environ.get("COSTBOT_SCREENSHOTS", "")
 
 
 @pytest.fixture
-def page(sandbox, browser) -> Iterator[object]:  # noqa: F811 (the fixtures above)
+def page(sandbox, browser) -> Iterator[object]:
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.goto(sandbox.workspace_url + "/")
     yield page
@@ -91,7 +91,7 @@ def test_the_trend_chart_is_inside_its_answer_below_what_it_shows(page):
     assert bot_messages.count() == before + 1  # one message: the answer with its chart
 
 
-def test_mentions_channels_links_and_emoji_codes_render_as_in_slack(sandbox, page):  # noqa: F811
+def test_mentions_channels_links_and_emoji_codes_render_as_in_slack(sandbox, page):
     sandbox.standin.post_as_bot(
         "C0DEMOFINOPS",
         ":wastebasket: <@U0DEMOCARA> dismissed it in <#C0DEMORECS>; "
