@@ -127,6 +127,12 @@ def _post_working_note(respond: Any, note: dict[str, Any]) -> bool:
     try:
         response = client.send_dict(note)
     except OSError as error:
+        if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None),
+                                                         TimeoutError):  # fmt: skip
+            # Slack may have it after all: a second note in the ack would linger for good.
+            logger.info("the working note took over %s s at Slack: not sent again",
+                        WORKING_NOTE_SECONDS)  # fmt: skip
+            return True
         logger.info("the working note did not reach Slack (%s): sent in the ack", error)
         return False
     if response.status_code != 200:
@@ -143,8 +149,10 @@ def _answer_in_place(respond: Any, message: dict[str, Any]) -> None:
     if message.get("response_type") == "in_channel":
         respond(delete_original=True)
         respond(**message)
-    else:
-        respond(**{**message, "replace_original": True})
+        return
+    replaced = respond(**{**message, "replace_original": True})
+    if getattr(replaced, "status_code", 200) == 404:  # no note to replace: a message of its own
+        respond(**message)
 
 
 def _open_schedule_form(

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Iterator
 
 import pytest
+from slack_bolt import Respond
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from handlers.commands.cost import _answer_in_place, _post_working_note
 from tests.waiting import wait_until
 
 BOB, FRAUD = "U0DEMOBOB", "C0DEMOFRAUD"  # a fraud-detection member, in #fraud-detection-costs
@@ -120,3 +123,38 @@ def test_without_response_url_a_refused_answer_becomes_a_sentence_and_a_logged_r
     assert told["text"].startswith(":x: I could not answer your /cost in <#C0DEMOFRAUD>")
     reference = re.search(r"ref ([0-9a-f]{8})", told["text"])
     assert reference and reference.group(1) in caplog.text
+
+
+# --- when the response_url misbehaves ---------------------------------------------------------
+
+
+class Recorded:
+    """A ``respond`` that records what it was given and answers with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        self.status, self.sent = status, []
+
+    def __call__(self, **message: object) -> object:
+        self.sent.append(message)
+        return type("Answer", (), {"status_code": self.status})()
+
+
+def test_an_ephemeral_answer_with_no_note_to_replace_is_posted_all_the_same():
+    respond = Recorded(404)  # Slack: message_not_found
+    _answer_in_place(respond, {"text": ":x: no", "response_type": "ephemeral"})
+
+    assert [m.get("replace_original") for m in respond.sent] == [True, None]
+    assert respond.sent[-1]["text"] == ":x: no"
+
+
+def test_a_working_note_slack_is_slow_to_take_is_never_sent_twice():
+    with socket.socket() as silent, socket.socket() as closed:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # accepts, never answers
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: refuses
+        slow = Respond(response_url=f"http://127.0.0.1:{silent.getsockname()[1]}/r")
+        refused = Respond(response_url=f"http://127.0.0.1:{closed.getsockname()[1]}/r")
+        note = {"text": "⏳ Working on it…", "response_type": "ephemeral"}
+
+        assert _post_working_note(slow, note)  # it may be there: the ack adds no second one
+        assert not _post_working_note(refused, note)  # surely not there: the ack carries it
