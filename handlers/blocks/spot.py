@@ -189,6 +189,8 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
         blocks.append(_candidate_block(candidate))
     if count > MAX_CANDIDATES:
         blocks.append(context(f"…and {count - MAX_CANDIDATES} more."))
+    if report.held_back:
+        blocks += [divider(), section(_held_back(report))]
     if report.left_out:
         blocks += [divider(), section(_left_out(report))]
     notes = [
@@ -200,6 +202,8 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
     ]
     if report.feed.problem:
         notes.append(escape(report.feed.problem))
+    if report.rightsizing_problem:
+        notes.append(escape(report.rightsizing_problem))
     if asked_by:
         notes.append(f"Asked by <@{asked_by}>")
     blocks.append(context(*notes))
@@ -241,6 +245,22 @@ def parse_plan_button_value(value: str) -> tuple[str, str, str]:
     """(account id, region, instance id) from a Fleet plan button."""
     account_id, region, instance_id = value.split("|", 2)
     return account_id, region, instance_id
+
+
+def _held_back(report: TeamSpotReport) -> str:
+    """Suited to spot, but right-sizing comes first: one line each, no saving counted."""
+    shown = report.held_back[:MAX_CANDIDATES]
+    lines = [
+        f"*{escape(instance.name)}* (`{instance.instance_id}`, {instance.instance_type}) · "
+        f"{escape(why)}"
+        for instance, why in shown
+    ]
+    more = len(report.held_back) - len(shown)
+    if more:
+        lines.append(f"…and {more} more.")
+    return "*Right-sizing first* (no spot saving counted until it is done or dismissed):\n" + (
+        "\n".join(lines)
+    )
 
 
 def _left_out(report: TeamSpotReport) -> str:

@@ -20,6 +20,7 @@ import pytest
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.spot_market import placement_scores, price_history
+from engines.changes import State
 from engines.errors import UserInputError
 from engines.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
@@ -57,7 +58,8 @@ def shown(message: dict) -> str:
     for block in message["blocks"]:
         for part in (block.get("text"), *block.get("fields", []), *block.get("elements", [])):
             if isinstance(part, dict):
-                texts.append(part.get("text", ""))
+                inner = part.get("text", "")  # a button's text is itself an object
+                texts.append(inner.get("text", "") if isinstance(inner, dict) else inner)
     return "\n".join(texts)
 
 
@@ -107,15 +109,13 @@ def test_spot_prices_per_zone_with_saving_risk_scores_and_sources(sandbox):
 def test_team_candidates_with_monthly_savings_total_and_risk(sandbox):
     answer = ask(sandbox, "spot team nlp")
     text = shown(answer)
-    expected = {}
-    for name in ("nlp-finetune-g5", "nlp-tokenize-batch", "nlp-eval-runner-dev"):
-        box = FLEET_BY_NAME[name]
-        records = price_history(box.instance_type, "us-east-1", now=NOW)
-        spot = hourly_sampled_average(records, box.availability_zone)
-        expected[name] = (SHIPPED_SNAPSHOT.prices[box.instance_type] - spot) * 730
-        assert f"*{name}*" in text
-        assert f"*Saves {money(expected[name])}/month*" in text
-    assert f"*{money(sum(expected.values()))}/month* could be saved by running 3" in text
+    box = FLEET_BY_NAME["nlp-finetune-g5"]
+    records = price_history(box.instance_type, "us-east-1", now=NOW)
+    spot = hourly_sampled_average(records, box.availability_zone)
+    saving = (SHIPPED_SNAPSHOT.prices[box.instance_type] - spot) * 730
+    assert "*nlp-finetune-g5*" in text
+    assert f"*Saves {money(saving)}/month*" in text
+    assert f"*{money(saving)}/month* could be saved by running 1" in text
     for serving in ("nlp-inference-prod-1", "nlp-api-prod", "nlp-vector-db-prod"):
         assert serving not in text
     nlp_fleet = [box for box in FLEET_BY_NAME.values() if box.team == "nlp"]
@@ -125,8 +125,43 @@ def test_team_candidates_with_monthly_savings_total_and_risk(sandbox):
     assert f"stateful (notebook): {notebooks}" in text
     assert "risk:" in text
     buttons = [block["accessory"] for block in answer["blocks"] if "accessory" in block]
-    assert len(buttons) == 3 and all(b["action_id"] == action_ids.SPOT_PLAN for b in buttons)
+    assert len(buttons) == 1 and buttons[0]["action_id"] == action_ids.SPOT_PLAN
     assert limit_violations(answer) == []
+
+
+def held_back_line(message: dict, name: str) -> str:
+    return next(line for line in shown(message).splitlines() if f"*{name}*" in line)
+
+
+def test_spot_never_contradicts_right_sizing(sandbox):
+    """nlp-eval-runner-dev is idle and nlp-tokenize-batch over-provisioned: both suit spot,
+    but the spot answer sends them to right-sizing first and counts no saving for them."""
+    before = ask(sandbox, "spot team nlp")
+    idle = held_back_line(before, "nlp-eval-runner-dev")
+    assert idle.endswith("· idle: stop it first")
+    big = held_back_line(before, "nlp-tokenize-batch")
+    assert big.endswith("· over-provisioned: resize to c5.xlarge first")
+    assert "Saves" not in idle + big
+    assert "*Right-sizing first*" in shown(before)
+
+    rightsize = ask(sandbox, "rightsize nlp")  # proposes the stop and the resize
+    assert "nlp-eval-runner-dev" in shown(rightsize) and "is idle: stop it" in shown(rightsize)
+    runner = sandbox.costbot.deps.changes
+    stop = next(
+        c for c in runner.store.list_changes(
+            instance_id=sandbox.world.instance_ids["nlp-eval-runner-dev"])
+        if c.state is State.PROPOSED
+    )  # fmt: skip
+    resize = held_back_line(ask(sandbox, "spot team nlp"), "nlp-tokenize-batch")
+    assert resize.endswith("· has an open resize proposal (c5.4xlarge → c5.xlarge)")
+
+    assert runner.dismiss(stop.id, by=DEV, reason="it runs evals on demand").ok
+    after = shown(ask(sandbox, "spot team nlp"))
+    box = FLEET_BY_NAME["nlp-eval-runner-dev"]
+    records = price_history(box.instance_type, "us-east-1", now=NOW)
+    saving = (SHIPPED_SNAPSHOT.prices[box.instance_type] - hourly_sampled_average(
+        records, box.availability_zone)) * 730  # fmt: skip
+    assert f"*Saves {money(saving)}/month*" in after  # the owner declined the stop
 
 
 def test_the_fleet_plan_button_uploads_a_plan_built_from_the_instance(sandbox):
