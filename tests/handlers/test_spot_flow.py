@@ -20,6 +20,7 @@ import pytest
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.spot_market import placement_scores, price_history
+from engines.catalog import describe_instance_types
 from engines.changes import State
 from engines.errors import UserInputError
 from engines.pricing import SHIPPED_SNAPSHOT
@@ -190,7 +191,12 @@ def test_the_fleet_plan_button_uploads_a_plan_built_from_the_instance(sandbox):
     vpc_subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [box["VpcId"]]}])
     overrides = plan["CreateFleet"]["LaunchTemplateConfigs"][0]["Overrides"]
     assert {o["SubnetId"] for o in overrides} == {s["SubnetId"] for s in vpc_subnets["Subnets"]}
-    assert len({o["InstanceType"] for o in overrides}) >= 3
+    types = {o["InstanceType"] for o in overrides}
+    assert len(types) >= 3
+    catalog = describe_instance_types(ec2)  # nlp-finetune-g5 runs 4 A10G of 24 GB each
+    per_gpu = catalog[box["InstanceType"]].gpu_memory_per_gpu_mib
+    assert all(catalog[name].gpu_memory_per_gpu_mib >= per_gpu for name in types), types
+    assert "g4dn.metal" not in upload["text"]  # 8 GPUs, but 16 GB each
     assert "capacity-optimized" in upload["text"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
