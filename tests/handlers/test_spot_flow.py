@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,11 +28,12 @@ from engines.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
 from handlers.actions.spot import upload_plan
 from handlers.blocks.common import limit_violations, money
-from handlers.blocks.spot import plan_button_value
+from handlers.blocks.spot import PLAN_STATUS_PREFIX, plan_button_value
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
+from tests.waiting import wait_until
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-DEV, NLP = "U0DEMODEV", "C0DEMONLP"
+DEV, CARA, NLP = "U0DEMODEV", "U0DEMOCARA", "C0DEMONLP"
 HOURS_30D = 30 * 24
 
 
@@ -277,3 +279,110 @@ def test_a_plan_for_an_instance_gone_meanwhile_is_refused_to_the_clicker_only(sa
     assert message["response_type"] == "ephemeral" and message["replace_original"] is False
     assert f"Could not build the spot plan for {gone}" in message["text"]
     assert "is terminated" in message["text"]
+
+
+# --- the fleet plan: progress, once per plan ----------------------------------------------------
+
+FINOPS = "C0DEMOFINOPS"  # a channel of its own: a plan posted once in a channel is not posted again
+
+
+def plan_view(sandbox: DemoSandbox, channel: str, ts: str, value: str) -> tuple[str, str]:
+    """(the candidate's button label, the line under it) as the channel shows them now."""
+    message = next(m for m in sandbox.standin.messages(channel) if m["ts"] == ts)
+    blocks = message["blocks"]
+    at = next(i for i, b in enumerate(blocks) if b.get("accessory", {}).get("value") == value)
+    below = blocks[at + 1] if at + 1 < len(blocks) else {}
+    status = ""
+    if below.get("block_id", "").startswith(PLAN_STATUS_PREFIX):
+        status = below["elements"][0]["text"]
+    return blocks[at]["accessory"]["text"]["text"], status
+
+
+def told(sandbox: DemoSandbox, channel: str, user: str, words: str, after: str) -> dict:
+    return sandbox.standin.wait_for_message(
+        lambda m: m["channel"] == channel and m["ephemeral_for"] == user and words in m["text"],
+        timeout=60,
+        after_ts=after,
+    )
+
+
+def uploads(sandbox: DemoSandbox, channel: str, after: str) -> list[dict]:
+    return [
+        m for m in sandbox.standin.messages(channel) if m["files"] and float(m["ts"]) > float(after)
+    ]
+
+
+def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
+    slack = sandbox.standin
+    before = max((m["ts"] for m in slack.messages()), default="0", key=float)
+    slack.send_command(user_id=DEV, channel_id=FINOPS, text="spot team nlp")
+    answer = slack.wait_for_message(
+        lambda m: m["channel"] == FINOPS and m["origin"] == "response_url" and bool(m["blocks"]),
+        timeout=60,
+        after_ts=before,
+    )
+    instance_id = sandbox.world.instance_ids["nlp-finetune-g5"]
+    value = next(
+        b["accessory"]["value"]
+        for b in answer["blocks"]
+        if instance_id in b.get("accessory", {}).get("value", "")
+    )
+    advisor = sandbox.costbot.deps.spot
+    release = threading.Event()
+    real_plan = advisor.plan
+
+    def held_plan(*args, **kwargs):  # the plan is being made until the test says so
+        assert release.wait(60)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(advisor, "plan", held_plan)
+
+    def click(user: str = DEV):
+        result = slack.click(user_id=user, channel_id=FINOPS, message_ts=answer["ts"],
+                             action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+        assert result.status == 200 and result.elapsed_s < 3.0
+
+    click()
+    making = ("Making the plan…", f":hourglass_flowing_sand: Making the fleet plan for <@{DEV}>…")
+    wait_until(lambda: plan_view(sandbox, FINOPS, answer["ts"], value) == making)
+
+    click(CARA)  # a second click while it is being made: told, nothing else
+    told(sandbox, FINOPS, CARA, "Already on it", after=answer["ts"])
+    assert plan_view(sandbox, FINOPS, answer["ts"], value) == making
+
+    release.set()
+    wait_until(lambda: uploads(sandbox, FINOPS, answer["ts"]))
+    posted = f":white_check_mark: Fleet plan `spot-plan-nlp-finetune-g5.json` posted for <@{DEV}>."
+    wait_until(lambda: plan_view(sandbox, FINOPS, answer["ts"], value) == ("Fleet plan", posted))
+
+    click(CARA)  # the same plan again, once it is posted: nothing has changed since
+    again = told(sandbox, FINOPS, CARA, "already posted in this channel", after=answer["ts"])
+    assert "nothing in it has changed since" in again["text"]
+    wait_until(
+        lambda: plan_view(sandbox, FINOPS, answer["ts"], value)[1].endswith("changed since.")
+    )
+    assert len(uploads(sandbox, FINOPS, answer["ts"])) == 1
+
+
+def test_a_plan_whose_upload_failed_is_posted_on_the_next_click(sandbox):
+    slack, channel = sandbox.standin, "C0DEMORECS"
+    before = max((m["ts"] for m in slack.messages()), default="0", key=float)
+    slack.send_command(user_id=DEV, channel_id=channel, text="spot team nlp")
+    answer = slack.wait_for_message(
+        lambda m: m["channel"] == channel and m["origin"] == "response_url" and bool(m["blocks"]),
+        timeout=60,
+        after_ts=before,
+    )
+    value = next(b["accessory"]["value"] for b in answer["blocks"] if "accessory" in b)
+    slack.fail_next("files.completeUploadExternal", status=400)
+    slack.click(user_id=DEV, channel_id=channel, message_ts=answer["ts"],
+                action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+    failed = told(sandbox, channel, DEV, "I could not upload the plan here", after=answer["ts"])
+    assert failed["text"].startswith(":x:")
+    wait_until(lambda: plan_view(sandbox, channel, answer["ts"], value) == ("Fleet plan", ""))
+    assert uploads(sandbox, channel, answer["ts"]) == []
+
+    slack.click(user_id=DEV, channel_id=channel, message_ts=answer["ts"],
+                action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+    (upload,) = wait_until(lambda: uploads(sandbox, channel, answer["ts"]))
+    assert upload["files"][0]["name"].startswith("spot-plan-")
