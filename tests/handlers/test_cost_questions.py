@@ -62,11 +62,12 @@ def ask(stack: Stack, text: str, *, channel: str = NLP_CHANNEL) -> dict[str, Any
     )
     assert answer["ephemeral_for"] is None, f"/cost {text} failed: {answer['text']}"
     assert answer["channel"] == channel
-    first = stack.slack.ui_events(seq, timeout=0)["events"][0]
-    assert first["type"] == "message" and first["message"]["text"].startswith(WORKING), first
+    events = stack.slack.ui_events(seq, timeout=0)["events"]
+    first = next(e for e in events if e["type"] == "message")
+    assert first["message"]["text"].startswith(WORKING), first
     assert first["message"]["ephemeral_for"] == DEV  # the note came first, to the asker only
     wait_until(  # a chart's answer is posted first, then the note goes
-        lambda: not any(m["text"].startswith(WORKING) for m in stack.slack.messages()), 5
+        lambda: not any(m["text"].startswith(WORKING) for m in stack.slack.messages()), 15
     )
     return answer
 

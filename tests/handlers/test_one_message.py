@@ -49,7 +49,7 @@ def ask(
         after_ts=newest,
     )  # fmt: skip
     if how.get("response_url", True):
-        wait_until(lambda: not any(WORKING in m["text"] for m in slack.messages(FRAUD)), 5)
+        wait_until(lambda: not any(WORKING in m["text"] for m in slack.messages(FRAUD)), 15)
     new = [m for m in slack.messages() if m["ts"] not in before]
     return answer, new, slack.ui_events(seq, timeout=0)["events"]
 
