@@ -55,7 +55,7 @@ def test_a_question_leaves_one_message_and_no_working_note(page):
     page.wait_for_function(
         "() => ![...document.querySelectorAll('.message')]"
         ".some((m) => m.innerText.includes('Working on'))",
-        timeout=5_000,
+        timeout=15_000,
     )
 
     assert bot_messages.count() == before + 1  # the answer alone: no note left behind
@@ -76,7 +76,7 @@ def test_the_trend_chart_is_inside_its_answer_below_what_it_shows(page):
     answer = page.locator(".message.from-bot", has_text="nlp · daily trend")
     answer.wait_for(timeout=30_000)
     chart = answer.locator("img")
-    chart.wait_for(timeout=5_000)
+    chart.wait_for(timeout=15_000)
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0") or chart.evaluate(
         "img => new Promise((ok) => img.onload = () => ok(img.naturalWidth > 0))"
     )
@@ -86,7 +86,7 @@ def test_the_trend_chart_is_inside_its_answer_below_what_it_shows(page):
     page.wait_for_function(
         "() => ![...document.querySelectorAll('.message')]"
         ".some((m) => m.innerText.includes('Working on'))",
-        timeout=5_000,
+        timeout=15_000,
     )
     assert bot_messages.count() == before + 1  # one message: the answer with its chart
 

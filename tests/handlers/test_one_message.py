@@ -60,8 +60,8 @@ def test_an_error_found_after_the_ack_takes_the_notes_place_never_comes_before_i
     )
 
     assert new == [answer] and answer["ephemeral_for"] == BOB  # one message, for Bob alone
-    first = events[0]
-    assert first["type"] == "message" and first["message"]["text"].startswith(WORKING)
+    first = next(e for e in events if e["type"] == "message")
+    assert first["message"]["text"].startswith(WORKING)
     assert first["message"]["ts"] == answer["ts"]  # the note, replaced in place
     assert "'25:99' is not a time" in answer["text"]
 
