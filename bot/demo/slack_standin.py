@@ -811,15 +811,22 @@ class SlackStandIn:
             return f["data"] if f else None
 
     def fail_next(
-        self, method: str, *, status: int = 429, retry_after: int | None = None, count: int = 1
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: int | None = None,
+        count: int = 1,
+        error: str = "",
     ) -> None:
-        """Fail the next ``count`` calls of a Web API method (or "upload", "response_url")."""
+        """Fail the next ``count`` calls of a Web API method (or "upload", "response_url");
+        ``error`` names Slack's error (``status=200, error="invalid_blocks"``: a refusal)."""
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
             queue = self._failures.setdefault(method, deque())
             for _ in range(count):
-                queue.append({"status": status, "retry_after": retry_after})
+                queue.append({"status": status, "retry_after": retry_after, "error": error})
 
     def _take_failure(self, method: str) -> _Response | None:
         with self._lock:
@@ -831,9 +838,11 @@ class SlackStandIn:
         headers = []
         if failure["retry_after"] is not None:
             headers.append(("Retry-After", str(failure["retry_after"])))
-        error = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}.get(
-            status, "fatal_error"
-        )
+        error = failure.get("error") or {
+            429: "ratelimited",
+            500: "internal_error",
+            503: "service_unavailable",
+        }.get(status, "fatal_error")
         return _json_response({"ok": False, "error": error}, status, headers)
 
     def _over_channel_rate(self, channel: Any) -> _Response | None:

@@ -201,6 +201,10 @@ def _deliver(
                 if not problem:  # the answer and its chart are one message in the channel
                     respond(delete_original=True)
                     return
+                if problem is _BLOCKS_REFUSED:  # the chart goes right under its answer
+                    _answer_in_place(respond, message)
+                    _post_with_chart(client, command.get("channel_id", ""), reply.chart, None)
+                    return
                 message = with_note(message, problem)
             _answer_in_place(respond, message)
         except Exception:
@@ -210,21 +214,30 @@ def _deliver(
         _answer_in_place(respond, failure)
 
 
-def _post_with_chart(client: WebClient, channel: str, chart: bytes, message: dict[str, Any]) -> str:
+_BLOCKS_REFUSED = "Slack took no blocks with the chart"
+
+
+def _post_with_chart(
+    client: WebClient, channel: str, chart: bytes, message: dict[str, Any] | None
+) -> str:
     """Posts the answer in the channel as one message with its chart below its blocks
-    (``files.completeUploadExternal`` takes ``blocks``); returns what went wrong, or ""
+    (``files.completeUploadExternal`` takes ``blocks``), or with no ``message`` the chart
+    alone; returns what went wrong, ``_BLOCKS_REFUSED`` when only the blocks were, or ""
     when it worked."""
+    extra: dict[str, Any] = {"blocks": json.dumps(message["blocks"])} if message else {}
     try:
         client.files_upload_v2(
             channel=channel,
             content=chart,
             filename="trend.png",
-            title=message["text"][:250],
-            blocks=json.dumps(message["blocks"]),
+            title=(message["text"] if message else "chart")[:250],
+            **extra,
         )
     except SlackApiError as error:
         reason = error.response.get("error", "unknown error") if error.response else "no answer"
         logger.warning("chart upload to %s failed: %s", channel, reason)
+        if message and reason in {"invalid_blocks", "invalid_blocks_format"}:
+            return _BLOCKS_REFUSED
         if reason in {"not_in_channel", "channel_not_found"}:
             return "I could not post the chart here: invite me to this channel (/invite @costbot)."
         return f"I could not post the chart here ({reason})."

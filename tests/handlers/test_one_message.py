@@ -85,6 +85,21 @@ def test_a_trend_chart_travels_in_its_answers_message(sandbox):
     assert sandbox.standin.file_bytes(chart["id"]).startswith(b"\x89PNG")
 
 
+def test_a_slack_that_takes_no_blocks_with_a_file_gets_the_chart_right_under_its_answer(sandbox):
+    sandbox.standin.fail_next("files.completeUploadExternal", status=200, error="invalid_blocks")
+    answer, new, _ = ask(sandbox, "trend fraud-detection last 7d", done="fraud-detection · daily")
+
+    assert answer["ephemeral_for"] is None and not answer["files"]
+    chart = wait_until(
+        lambda: [
+            m
+            for m in sandbox.standin.messages(FRAUD)
+            if m["files"] and float(m["ts"]) > float(answer["ts"])
+        ]  # fmt: skip
+    )
+    assert len(chart) == 1 and "I could not post the chart" not in str(answer["blocks"])
+
+
 def test_an_upper_case_command_is_the_same_question_and_keeps_the_teams_spelling(sandbox):
     answer, _, _ = ask(sandbox, "TEAM FRAUD-DETECTION LAST 7D", done="fraud-detection · ",
                        command="/COST")  # fmt: skip
