@@ -244,7 +244,7 @@ def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
     assert Decimal(answer["total"]) == small_export.total(**MTD)  # every team's cost too
     tags_notes = [note for note in answer["notes"] if "Tags" in note]
     assert tags_notes == [
-        f"The FOCUS export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
+        f"The FOCUS billing export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
         "conditional): its costs count as untagged (tag rules match none of them)."
     ]
 
