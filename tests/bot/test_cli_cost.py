@@ -122,7 +122,7 @@ def test_a_typo_in_a_team_exits_1_with_the_suggestion_on_stderr(capsys):
     [
         (["team", "nlp", "by", "colour"], "Group by one of: service, account, region"),
         (["top", "2026-13"], "Try one of: mtd, yesterday, last 7d"),
-        (["top", "2025-01"], "costbot: There is no cost data for Jan 1 – Jan 31, 2025"),
+        (["top", "2025-01"], "There is no cost data for Jan 1 – Jan 31, 2025"),
     ],
 )
 def test_other_mistakes_exit_1_saying_what_would_work(capsys, words, says):
