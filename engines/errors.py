@@ -28,7 +28,9 @@ class UnknownTeamError(UserInputError):
 
     def __init__(self, name: str, *, suggestions: list[str], known: list[str]) -> None:
         did_you_mean = f" — did you mean '{suggestions[0]}'?" if suggestions else ""
-        super().__init__(f"There is no team '{echo(name)}'{did_you_mean}", hint="Teams: " + ", ".join(known))
+        super().__init__(
+            f"There is no team '{echo(name)}'{did_you_mean}", hint="Teams: " + ", ".join(known)
+        )
         self.name = name
         self.suggestions = suggestions
         self.known = known

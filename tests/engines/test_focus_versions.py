@@ -219,8 +219,8 @@ def test_without_tags_every_cost_is_untagged_with_one_note(tmp_path: Path) -> No
         Decimal(0),
     )
     note = (
-        f"The FOCUS billing export {path} has no Tags column (FOCUS makes it conditional): its costs "
-        "count as untagged (tag rules match none of them)."
+        f"The FOCUS billing export {path} has no Tags column (FOCUS makes it conditional): "
+        "its costs count as untagged (tag rules match none of them)."
     )
     assert note in answer.notes
     assert len([n for n in answer.notes if "Tags" in n]) == 1

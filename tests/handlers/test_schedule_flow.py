@@ -176,8 +176,8 @@ def test_skip_tomorrow_on_a_saturday_says_there_is_nothing_to_skip_and_records_n
         answer = command(sandbox, BOB, text, "nothing to skip")
         assert answer["ephemeral_for"] == BOB  # nothing happened: only Bob is told
         assert answer["text"].startswith(":warning:")
-        assert "Schedule `fraud-dev-hours` doesn't run on Sunday: nothing to skip." in (
-            answer["text"]
+        assert (
+            "Schedule `fraud-dev-hours` doesn't run on Sunday: nothing to skip." in (answer["text"])
         )
         assert "skips tomorrow" not in answer["text"]
 
