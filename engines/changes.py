@@ -811,8 +811,8 @@ class ChangeRunner:
         self._audit(plan.change, plan.actor, "change.failed", {**_types(plan), "why": error_text})
         text = (
             f":rotating_light: {plan.change.label} FAILED and I could not put it back. "
-            f"`{plan.instance_id}` MAY BE STOPPED RIGHT NOW (account {plan.change.account_id}, "
-            f"{plan.change.region}); it should be {plan.original_type}"
+            f"{plan.change.display_name} MAY BE STOPPED RIGHT NOW (account "
+            f"{plan.change.account_id}, {plan.change.region}); it should be {plan.original_type}"
             f"{', running' if plan.was_running else ''}. Please check it in the EC2 console. "
             f"First error: {why}. Rollback error: {second}."
         )
@@ -1263,9 +1263,9 @@ def _finished_text(plan: _Plan, *, recovered: bool) -> str:
     after = "running again" if plan.was_running else "left stopped, as it was before"
     prefix = "After a restart I finished " if recovered else "Done: "
     if plan.direction is Direction.REVERT:
-        return f"{prefix}reverted `{change.instance_id}` to {plan.target_type}; it is {after}."
+        return f"{prefix}reverted {change.display_name} to {plan.target_type}; it is {after}."
     return (
-        f"{prefix}`{change.instance_id}` is now {plan.target_type} (was {plan.original_type}) "
+        f"{prefix}{change.display_name} is now {plan.target_type} (was {plan.original_type}) "
         f"and {after}. Saving ${change.monthly_saving:,.2f}/month."
     )
 
@@ -1274,9 +1274,9 @@ def _finished_power_text(plan: _Plan, *, recovered: bool) -> str:
     change = plan.change
     prefix = "After a restart I finished: " if recovered else "Done: "
     if plan.direction is Direction.REVERT:
-        return f"{prefix}`{change.instance_id}` is running again ({change.from_type})."
+        return f"{prefix}{change.display_name} is running again ({change.from_type})."
     return (
-        f"{prefix}`{change.instance_id}` ({change.from_type}) is stopped; its EBS volumes and "
+        f"{prefix}{change.display_name} ({change.from_type}) is stopped; its EBS volumes and "
         f"data are kept. Saving ${change.monthly_saving:,.2f}/month. Revert starts it again."
     )
 
@@ -1285,12 +1285,12 @@ def _rolled_back_text(plan: _Plan, why: str) -> str:
     if plan.change.kind is Kind.STOP:
         verb = "Starting" if plan.direction is Direction.REVERT else "Stopping"
         state = "running" if plan.was_running else "stopped"
-        return f"{verb} `{plan.instance_id}` failed ({why}). It is {state}, as it was before."
+        return f"{verb} {plan.change.display_name} failed ({why}). It is {state}, as it was before."
     verb = "The revert of" if plan.direction is Direction.REVERT else "Changing"
     state = "running" if plan.was_running else "stopped, as it was before"
     return (
-        f"{verb} `{plan.instance_id}` to {plan.target_type} failed ({why}). I rolled it back: "
-        f"it is {plan.original_type} again and {state}."
+        f"{verb} {plan.change.display_name} to {plan.target_type} failed ({why}). I rolled it "
+        f"back: it is {plan.original_type} again and {state}."
     )
 
 
