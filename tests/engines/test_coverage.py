@@ -121,7 +121,7 @@ def test_a_comparison_with_days_in_the_gap_has_no_change_and_names_the_gap():
     assert fair.previous is None
     assert fair.notes == (
         "There is no data for Oct 1 – Oct 31, 2026 to compare with, so no change is shown.",
-        "The FOCUS billing export has no data for AWS account 111111111111 or AWS account "
+        "The FOCUS export has no data for AWS account 111111111111 or AWS account "
         "222222222222 from Sep 2 to Oct 31, 2026.",
     )
     inside = fair_comparison(parse_period("2026-09", today=DEC_6), TWO_ACCOUNTS)
