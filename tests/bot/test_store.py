@@ -85,3 +85,11 @@ def test_a_change_keeps_the_instance_name_and_older_changes_read_without_one(tmp
     named = store.create_change(request, now=now)
     assert store.get_change(named.id).instance_name == "nlp-batch"
     assert store.get_change(named.id).label == "nlp-batch (`i-0abc`, c5.xlarge → c5.large)"
+
+
+def test_a_forgotten_key_is_new_again(tmp_path):
+    store = Store(tmp_path / "state.db")
+    assert store.first_time_seen("spot-plan:C1:abc") is True
+    assert store.first_time_seen("spot-plan:C1:abc") is False
+    store.forget_seen("spot-plan:C1:abc")
+    assert store.first_time_seen("spot-plan:C1:abc") is True
