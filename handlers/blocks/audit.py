@@ -9,6 +9,11 @@ from engines.words import audit_action_label, change_summary, echo
 from handlers.blocks.common import Message, context, escape, header, message, section
 
 SHOWN = 20
+# Decisions about a change are the same in a dry run: only what was (or would be) done says so.
+NOT_REHEARSED = frozenset(
+    {"change.proposed", "change.denied", "change.snoozed", "change.dismissed",
+     "change.approval_asked", "command"}
+)  # fmt: skip
 
 
 def build_audit_message(subject: str, records: Sequence[dict[str, Any]]) -> Message:
@@ -36,7 +41,7 @@ def _line(record: dict[str, Any]) -> str:
             str(detail.get("kind", "")), str(detail.get("from_type", "")), detail.get("to_type", "")
         )
         what += f": {escape(summary)}"
-    dry = " (dry run)" if record.get("dry_run") else ""
+    dry = " (dry run)" if record.get("dry_run") and action not in NOT_REHEARSED else ""
     return f"`{when}` {who} {what}{dry}"
 
 

@@ -263,11 +263,12 @@ def test_the_audit_reads_as_sentences_with_names_first():
 
     assert lines[0] == (
         "`2026-12-06 05:46` costbot proposed nlp-eval-runner-dev (`i-a9bb63634921fcb75`): "
-        "stop (idle) (dry run)"
+        "stop (idle)"  # a proposal is not rehearsed: no "(dry run)"
     )
     assert "denied nlp-tokenize-batch (`i-a9bb63634921fcb75`): c5.4xlarge → c5.xlarge" in lines[1]
     assert "proposed `i-a9bb63634921fcb75`: stop (idle)" in lines[2]
     assert "called EC2 StopInstances on nlp-eval-runner-dev" in lines[3]
+    assert lines[3].endswith("(dry run)")
     text = "\n".join(lines)
     assert "123456789012/us-east-1" not in text and "g4dn.xlarge → g4dn.xlarge" not in text
     assert "change." not in text and "ec2." not in text
