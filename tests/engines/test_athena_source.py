@@ -701,3 +701,30 @@ def test_a_table_without_a_column_every_export_has_is_refused_by_name(
     assert str(caught.value) == (
         "Athena table billing.focus_1_0 has no column 'ServiceName': is it a FOCUS 1.x table?"
     )
+
+
+def test_a_throttled_catalog_is_asked_again_at_the_next_question(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    query = query_of(("tag:team",))
+    plain = build_cost_query(query, FOCUS, Dialect.ATHENA, table_reference(TABLE))
+    client = athena_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "get_table_metadata",
+            "ThrottlingException",
+            "Rate exceeded",
+            400,
+            None,
+            metadata_request(TABLE),
+        )
+        expect_query(stubber, athena_like, plain, result_names(query), "q-1")
+        expect_columns_and_dates(stubber, athena_like, TABLE)  # asked again, then the dates
+        expect_query(stubber, athena_like, plain, result_names(query), "q-2")
+
+        athena = source(client)
+        first, second = athena.costs(query), athena.costs(query)
+        stubber.assert_no_pending_responses()
+
+    assert as_groups(first) == as_groups(second) == focus_expected(FOCUS_LINES, query)
+    assert first.notes == second.notes == ()
