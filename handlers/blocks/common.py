@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -56,6 +57,17 @@ def percent(value: Decimal, *, signed: bool = False) -> str:
 def escape(text: str) -> str:
     """Escapes user or cloud text for mrkdwn (Slack's three control characters)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[a-z0-9_-]+)?)&gt;")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """Escapes a sentence costbot wrote around data (ids, names, AWS's words) for mrkdwn,
+    keeping the user and channel mentions it built (``<@U…>``, ``<#C…>``) working.
+
+    Use it for sentences that already hold mentions; escape bare data with ``escape``."""
+    return _ESCAPED_MENTION.sub(r"<\1>", escape(text))
 
 
 def clip(text: str, limit: int) -> str:
