@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from engines.changes import Change, Outcome, State
 from handlers import action_ids
@@ -85,7 +84,8 @@ class Click:
             message_ts=container.get("message_ts") or (message or {}).get("ts", ""),
             blocks=list(message["blocks"]) if message and "blocks" in message else None,
             ephemeral=ephemeral,
-            respond=respond,
+            # Bolt hands a ``respond`` even without a response_url (views); it then raises.
+            respond=respond if respond is not None and respond.response_url else None,
             client=client,
             fallback_text=(message or {}).get("text", ""),
         )
@@ -143,8 +143,8 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         user = (body.get("user") or {}).get("id", "")
-        blocks = cards.take(form.channel, form.message_ts)
-        deps.run_later(lambda: _dismiss(form, user, reason, blocks, client, deps))
+        card = cards.take(form.channel, form.message_ts)
+        deps.run_later(lambda: _dismiss(form, user, reason, card, client, deps))
 
 
 def decide_safely(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
@@ -256,9 +256,9 @@ def _ask_for_approval(click: Click, change: Change, *, deps: Deps) -> None:
 def _remember_message(runner: Any, change: Change, click: Click) -> None:
     """Where the change was decided, so a later outcome (tonight's run, a recovery after a
     restart) is told in that message's thread. Called only after an authorized decision."""
-    if click.channel and click.message_ts and not click.ephemeral:
-        if change.message_ts != click.message_ts:
-            runner.store.set_change_message(change.id, channel=click.channel, ts=click.message_ts)
+    where = (click.channel, click.message_ts)
+    if all(where) and not click.ephemeral and change.message_ts != click.message_ts:
+        runner.store.set_change_message(change.id, channel=click.channel, ts=click.message_ts)
 
 
 def _report(
@@ -310,13 +310,13 @@ def _show(
         if click.respond is not None:
             click.respond(replace_original=True, text=click.fallback_text or status, blocks=blocks)
             return
-    # An ephemeral message or a view: Slack sent no copy of the card to update, so the
-    # clicker gets the line (the card's other buttons stay), and the card's thread too.
+    # An ephemeral message, a view, or a form submitted to another process: there is no
+    # copy of the card to update, so the clicker gets the line (an ephemeral card keeps its
+    # other buttons), and the thread of the card the change was decided on, if any, too.
     click.tell(status)
     change = deps.changes.store.get_change(change_id) if deps.changes else None
     if change is not None and change.message_channel and click.client is not None:
-        if (change.message_channel, change.message_ts) != (click.channel, click.message_ts):
-            _post_in_thread(click.client, change, status)
+        _post_in_thread(click.client, change, status)
 
 
 def _update_card(
@@ -352,18 +352,18 @@ class _Cards:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._blocks: OrderedDict[tuple[str, str], list[Block]] = OrderedDict()
+        self._cards: OrderedDict[tuple[str, str], tuple[list[Block], str]] = OrderedDict()
 
-    def keep(self, channel: str, ts: str, blocks: list[Block]) -> None:
+    def keep(self, channel: str, ts: str, blocks: list[Block], text: str) -> None:
         with self._lock:
-            self._blocks[(channel, ts)] = blocks
-            self._blocks.move_to_end((channel, ts))
-            while len(self._blocks) > CARDS_KEPT:
-                self._blocks.popitem(last=False)
+            self._cards[(channel, ts)] = (blocks, text)
+            self._cards.move_to_end((channel, ts))
+            while len(self._cards) > CARDS_KEPT:
+                self._cards.popitem(last=False)
 
-    def take(self, channel: str, ts: str) -> list[Block] | None:
+    def take(self, channel: str, ts: str) -> tuple[list[Block], str] | None:
         with self._lock:
-            return self._blocks.pop((channel, ts), None)
+            return self._cards.pop((channel, ts), None)
 
 
 @dataclass(frozen=True)
@@ -429,7 +429,7 @@ def _open_dismiss_modal(
     view = build_dismiss_modal(value, metadata=form.metadata(), label=label)
     if click.on_channel_card:
         assert click.blocks is not None
-        cards.keep(click.channel, click.message_ts, click.blocks)
+        cards.keep(click.channel, click.message_ts, click.blocks, click.fallback_text)
     try:
         if click.client is None or not body.get("trigger_id"):
             raise ValueError("no trigger_id to open a form with")
@@ -453,19 +453,19 @@ def _dismiss(
     form: _DismissForm,
     user: str,
     reason: str,
-    blocks: list[Block] | None,
+    card: tuple[list[Block], str] | None,
     client: WebClient | None,
     deps: Deps,
 ) -> None:
     runner = deps.changes
-    respond = WebhookClient(form.response_url).send_dict if form.response_url else None
     click = Click(
         user=user,
         channel=form.channel,
         message_ts=form.message_ts,
-        blocks=blocks,
+        blocks=card[0] if card else None,
+        fallback_text=card[1] if card else "",
         ephemeral=form.ephemeral,
-        respond=(lambda **reply: respond(reply)) if respond else None,  # type: ignore[misc]
+        respond=Respond(response_url=form.response_url) if form.response_url else None,
         client=client,
     )
     try:
@@ -503,4 +503,3 @@ def _tonight(deps: Deps, team_name: str) -> dt.datetime:
 
 def _reference() -> str:
     return uuid.uuid4().hex[:8]
-

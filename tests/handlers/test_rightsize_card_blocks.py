@@ -135,7 +135,7 @@ class RecordingClient:
     def __init__(self) -> None:
         self.posts: list[dict] = []
 
-    def chat_postMessage(self, **kwargs):  # noqa: N802 (slack_sdk's name)
+    def chat_postMessage(self, **kwargs):
         self.posts.append(kwargs)
 
 
