@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from engines.changes import Change, Outcome, State
 from handlers import action_ids
+from handlers.actions.clicks import Click
 from handlers.blocks.common import Block, escape_keeping_mentions
 from handlers.blocks.rightsize import (
     ICONS,
@@ -44,70 +45,6 @@ logger = logging.getLogger(__name__)
 
 MAINTENANCE_HOUR = 22
 CARDS_KEPT = 256  # cards remembered between a Dismiss click and its form's submission
-
-
-@dataclass(frozen=True)
-class Click:
-    """Where a click came from, and the ways back to the person and to the card.
-
-    Args:
-        user: who clicked.
-        channel: the channel of the message clicked ("" in App Home or a modal).
-        message_ts: that message ("" in App Home or a modal).
-        blocks: the card as Slack holds it; None when Slack sent no copy (an ephemeral
-            message, a view).
-        ephemeral: the clicked message is visible only to the clicker.
-        respond: the click's ``response_url`` (None when Slack sent none: views).
-        client: the Web API.
-    """
-
-    user: str
-    channel: str = ""
-    message_ts: str = ""
-    blocks: list[Block] | None = None
-    ephemeral: bool = False
-    respond: Respond | None = None
-    client: WebClient | None = None
-    fallback_text: str = ""
-
-    @classmethod
-    def from_body(
-        cls, body: dict[str, Any], respond: Respond | None, client: WebClient | None
-    ) -> Click:
-        container = body.get("container") or {}
-        message = body.get("message")
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
-        ephemeral = bool(container.get("is_ephemeral")) or container.get("type") == "ephemeral"
-        return cls(
-            user=(body.get("user") or {}).get("id", ""),
-            channel=channel or "",
-            message_ts=container.get("message_ts") or (message or {}).get("ts", ""),
-            blocks=list(message["blocks"]) if message and "blocks" in message else None,
-            ephemeral=ephemeral,
-            # Bolt hands a ``respond`` even without a response_url (views); it then raises.
-            respond=respond if respond is not None and respond.response_url else None,
-            client=client,
-            fallback_text=(message or {}).get("text", ""),
-        )
-
-    @property
-    def on_channel_card(self) -> bool:
-        """The click was on a message everyone in the channel sees, and Slack sent it."""
-        return bool(self.channel and self.message_ts and not self.ephemeral) and (
-            self.blocks is not None
-        )
-
-    def tell(self, text: str) -> None:
-        """Tells only the clicker (never raises: a failure is logged)."""
-        try:
-            if self.respond is not None:
-                self.respond(response_type="ephemeral", replace_original=False, text=text)
-            elif self.client is not None and self.channel:
-                self.client.chat_postEphemeral(channel=self.channel, user=self.user, text=text)
-            elif self.client is not None and self.user:  # App Home, a modal: a direct message
-                self.client.chat_postMessage(channel=self.user, text=text)
-        except Exception:
-            logger.exception("could not tell %s: %s", self.user, text[:80])
 
 
 def register(app: App, deps: Deps) -> None:
@@ -304,11 +241,7 @@ def _show(
     if click.on_channel_card:
         assert click.blocks is not None
         blocks = with_decision(click.blocks, str(change_id), status, buttons=buttons)
-        if _update_card(click.client, click.channel, click.message_ts, blocks,
-                        click.fallback_text or status):  # fmt: skip
-            return
-        if click.respond is not None:
-            click.respond(replace_original=True, text=click.fallback_text or status, blocks=blocks)
+        if click.update_card(blocks, text=status):
             return
     # An ephemeral message, a view, or a form submitted to another process: there is no
     # copy of the card to update, so the clicker gets the line (an ephemeral card keeps its
@@ -317,20 +250,6 @@ def _show(
     change = deps.changes.store.get_change(change_id) if deps.changes else None
     if change is not None and change.message_channel and click.client is not None:
         _post_in_thread(click.client, change, status)
-
-
-def _update_card(
-    client: WebClient | None, channel: str, ts: str, blocks: list[Block], text: str
-) -> bool:
-    if client is None:
-        return False
-    try:
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-    except SlackApiError as error:
-        reason = error.response.get("error", "unknown error") if error.response else "no answer"
-        logger.warning("could not update the card %s/%s: %s", channel, ts, reason)
-        return False
-    return True
 
 
 def _post_in_thread(client: WebClient, change: Change, text: str) -> None:

@@ -91,6 +91,11 @@ def post_payload(sandbox: DemoSandbox, payload: dict) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def unique() -> str:
+    """A fresh trigger_id / action_ts: the bot skips a delivery it has seen (Slack's retries)."""
+    return f"{time.time_ns()}.{time.perf_counter_ns()}"
+
+
 def last_ts(sandbox: DemoSandbox) -> str:
     return max((m["ts"] for m in sandbox.standin.messages()), default="0", key=float)
 
@@ -184,11 +189,11 @@ def test_a_click_from_a_view_gets_an_answer_without_a_response_url(sandbox):
     change_id = next(c for c in change_ids(card) if buttons_of(card, c))
     payload = {
         "type": "block_actions", "user": {"id": CARA, "team_id": "T0DEMO"},
-        "api_app_id": "A0DEMO", "team": {"id": "T0DEMO"}, "trigger_id": "1.2.deadbeef",
+        "api_app_id": "A0DEMO", "team": {"id": "T0DEMO"}, "trigger_id": unique(),
         "container": {"type": "view", "view_id": "V0HOME"},
         "view": {"id": "V0HOME", "type": "home", "blocks": [], "state": {"values": {}}},
         "actions": [{"action_id": action_ids.RIGHTSIZE_SNOOZE, "block_id": f"rightsize:{change_id}",
-                     "value": change_id, "type": "button", "action_ts": "1.3"}],
+                     "value": change_id, "type": "button", "action_ts": unique()}],
     }  # fmt: skip
     status, _ = post_payload(sandbox, payload)
     assert status == 200
@@ -230,6 +235,7 @@ def test_a_dismiss_form_with_an_empty_state_asks_for_a_reason(sandbox, state):
             "private_metadata": '{"change":1}'}  # fmt: skip
     if state is not None:
         view["state"] = state
+    view["id"] = "V" + unique().replace(".", "")
     payload = {"type": "view_submission", "user": {"id": CARA}, "team": {"id": "T0DEMO"},
                "api_app_id": "A0DEMO", "view": view}  # fmt: skip
     status, body = post_payload(sandbox, payload)
@@ -243,6 +249,7 @@ def test_a_dismiss_form_that_lost_its_change_says_so_with_a_reference(sandbox, c
     view = {"id": "V0FORM", "type": "modal", "callback_id": action_ids.RIGHTSIZE_DISMISS_MODAL,
             "private_metadata": "",
             "state": {"values": {"reason": {"reason": {"value": "sized for Q4"}}}}}  # fmt: skip
+    view["id"] = "V" + unique().replace(".", "")
     payload = {"type": "view_submission", "user": {"id": CARA}, "team": {"id": "T0DEMO"},
                "api_app_id": "A0DEMO", "view": view}  # fmt: skip
     with caplog.at_level(logging.WARNING):
@@ -285,3 +292,31 @@ def test_approve_then_revert_in_the_demo_shows_each_step_on_the_card(sandbox):
     assert status_of(reverted, change_id).startswith(":leftwards_arrow_with_hook: ")
     assert buttons_of(reverted, change_id) == []
     assert store.get_change(int(change_id)).state is State.REVERTED
+
+
+@pytest.mark.parametrize(
+    ("user", "action_id", "value", "words"),
+    [
+        (ALICE, action_ids.ALERT_SNOOZE, "fraud-detection", "snoozed fraud-detection's alerts"),
+        (BOB, action_ids.SCHEDULE_KEEP_RUNNING, "fraud-dev-hours|not-a-time", "out of date"),
+        (BOB, action_ids.SCHEDULE_KEEP_RUNNING, "no-such-schedule|2026-11-18T20:00:00-05:00",
+         "no-such-schedule"),
+    ],
+)  # fmt: skip
+def test_other_buttons_clicked_in_a_view_answer_the_clicker_directly(
+    sandbox, user, action_id, value, words
+):
+    before = last_ts(sandbox)
+    payload = {
+        "type": "block_actions", "user": {"id": user, "team_id": "T0DEMO"},
+        "api_app_id": "A0DEMO", "team": {"id": "T0DEMO"}, "trigger_id": unique(),
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home", "blocks": [], "state": {"values": {}}},
+        "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
+                     "action_ts": unique()}],
+    }  # fmt: skip
+    assert post_payload(sandbox, payload)[0] == 200
+    direct = sandbox.standin.wait_for_message(
+        lambda m: m["channel"] == "D" + user[1:] and float(m["ts"]) > float(before), timeout=30
+    )
+    assert words in direct["text"]
