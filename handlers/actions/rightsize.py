@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 MAINTENANCE_HOUR = 22
 CARDS_KEPT = 256  # cards remembered between a Dismiss click and its form's submission
+CLICKED_BY = {
+    action_ids.RIGHTSIZE_APPROVE: "approved by",
+    action_ids.RIGHTSIZE_REVERT: "reverted by",
+}
+"""How the card's line names the clicker when the sentence does not (an execution's outcome)."""
 
 
 def register(app: App, deps: Deps) -> None:
@@ -148,7 +153,8 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         return
     if outcome.ok:  # an authorized decision: this message is now the change's thread
         _remember_message(runner, change, click)
-    _report(click, change_id, outcome, before=change.state, deps=deps)
+    clicked = CLICKED_BY.get(kind or "", "by")
+    _report(click, change_id, outcome, before=change.state, deps=deps, clicked=clicked)
 
 
 def _ask_for_approval(click: Click, change: Change, *, deps: Deps) -> None:
@@ -199,7 +205,13 @@ def _remember_message(runner: Any, change: Change, click: Click) -> None:
 
 
 def _report(
-    click: Click, change_id: int, outcome: Outcome, *, before: State | None, deps: Deps
+    click: Click,
+    change_id: int,
+    outcome: Outcome,
+    *,
+    before: State | None,
+    deps: Deps,
+    clicked: str = "by",
 ) -> None:
     """Shows the outcome on the card when the click decided something; otherwise tells the
     clicker why not (and, when the card was out of date, brings it up to date)."""
@@ -209,7 +221,7 @@ def _report(
         return
     decided = outcome.ok or change.state is not before
     if decided:
-        status = decision_status(outcome, click.user, now=deps.now())
+        status = decision_status(outcome, click.user, now=deps.now(), clicked=clicked)
         _show(click, change_id, status, buttons=card_buttons(change), deps=deps)
         return
     click.tell(outcome.text)
@@ -218,7 +230,7 @@ def _report(
         _show(click, change_id, status, buttons=card_buttons(change), deps=deps)
 
 
-def decision_status(outcome: Outcome, user: str, *, now: dt.datetime) -> str:
+def decision_status(outcome: Outcome, user: str, *, now: dt.datetime, clicked: str = "by") -> str:
     """The card's line for a decision: what happened (the engine's sentence, its data
     escaped, its mentions real), who clicked and when (no clicker: what the card missed)."""
     state = outcome.state
@@ -227,8 +239,10 @@ def decision_status(outcome: Outcome, user: str, *, now: dt.datetime) -> str:
         icon = ":ballot_box_with_check:"
     when = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     status = f"{icon} {escape_keeping_mentions(outcome.text)}"
-    if user:
-        status += f" (<@{user}>, {when})"
+    if user and f"<@{user}>" in outcome.text:  # "<@U…> denied …": the sentence says who
+        status += f" ({when})"
+    elif user:  # the outcome of carrying it out: say whose click it was
+        status += f" ({clicked} <@{user}>, {when})"
     if outcome.instance_may_be_stopped:
         status = ":rotating_light: " + status
     return status

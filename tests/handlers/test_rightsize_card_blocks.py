@@ -66,9 +66,15 @@ def test_a_snooze_line_mentions_the_person_for_real_and_escapes_the_data():
     blocks = with_decision(card(7), "7", status, buttons=card_buttons(outcome.change))
     line = next(t for t in context_texts(blocks) if "snoozed" in t)
     assert line.startswith(f":zzz: <@{CARA}> snoozed `i-0abc` &lt;nlp &amp; co&gt; until")
-    assert line.endswith(f"(<@{CARA}>, 2026-12-06 05:50 UTC)")
+    assert line.endswith("until 2027-01-05. (2026-12-06 05:50 UTC)")  # the sentence says who
     assert "&lt;@" not in line
     assert limit_violations({"text": "x", "blocks": blocks}) == []
+
+
+def test_a_done_line_says_whose_click_carried_it_out():
+    outcome = Outcome(True, "`i-0abc` is now m5.xlarge.", change(State.DONE))
+    line = decision_status(outcome, ALICE, now=NOW, clicked="approved by")
+    assert line.endswith(f"(approved by <@{ALICE}>, 2026-12-06 05:50 UTC)")
 
 
 def test_already_dismissed_by_names_the_person_with_a_real_mention():
