@@ -31,12 +31,13 @@ from slack_sdk.errors import SlackApiError
 from engines.changes import Change, Outcome, State
 from handlers import action_ids
 from handlers.actions.clicks import Click
-from handlers.blocks.common import Block, escape_keeping_mentions
+from handlers.blocks.common import Block
 from handlers.blocks.rightsize import (
     ICONS,
     build_approval_request,
     build_dismiss_modal,
     card_buttons,
+    decision_status,
     with_decision,
 )
 from handlers.deps import Deps
@@ -228,24 +229,6 @@ def _report(
     if change.state in ICONS and click.on_channel_card:  # the card still offered buttons
         status = decision_status(outcome, "", now=deps.now())
         _show(click, change_id, status, buttons=card_buttons(change), deps=deps)
-
-
-def decision_status(outcome: Outcome, user: str, *, now: dt.datetime, clicked: str = "by") -> str:
-    """The card's line for a decision: what happened (the engine's sentence, its data
-    escaped, its mentions real), who clicked and when (no clicker: what the card missed)."""
-    state = outcome.state
-    icon = ICONS.get(state, ":information_source:") if state else ":information_source:"
-    if state is State.PROPOSED and outcome.ok:  # four-eyes: a first approval
-        icon = ":ballot_box_with_check:"
-    when = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    status = f"{icon} {escape_keeping_mentions(outcome.text)}"
-    if user and f"<@{user}>" in outcome.text:  # "<@U…> denied …": the sentence says who
-        status += f" ({when})"
-    elif user:  # the outcome of carrying it out: say whose click it was
-        status += f" ({clicked} <@{user}>, {when})"
-    if outcome.instance_may_be_stopped:
-        status = ":rotating_light: " + status
-    return status
 
 
 def _show(

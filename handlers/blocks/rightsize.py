@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from engines.changes import Change, Kind, State
+from engines.changes import Change, Kind, Outcome, State
 from engines.rightsizing_models import Finding, Recommendation
 from handlers import action_ids
 from handlers.blocks.common import (
@@ -14,6 +15,7 @@ from handlers.blocks.common import (
     context,
     divider,
     escape,
+    escape_keeping_mentions,
     header,
     message,
     money,
@@ -181,6 +183,24 @@ def card_buttons(change: Change) -> list[dict[str, object]]:
         revert = _button("Revert", action_ids.RIGHTSIZE_REVERT, change_id, style="danger")
         return [revert | {"confirm": _revert_confirmation(stop=change.kind is Kind.STOP)}]
     return []
+
+
+def decision_status(outcome: Outcome, user: str, *, now: dt.datetime, clicked: str = "by") -> str:
+    """The card's line for a decision: what happened (the engine's sentence, its data
+    escaped, its mentions real), who clicked and when (no clicker: what the card missed)."""
+    state = outcome.state
+    icon = ICONS.get(state, ":information_source:") if state else ":information_source:"
+    if state is State.PROPOSED and outcome.ok:  # four-eyes: a first approval
+        icon = ":ballot_box_with_check:"
+    when = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    status = f"{icon} {escape_keeping_mentions(outcome.text)}"
+    if user and f"<@{user}>" in outcome.text:  # "<@U…> denied …": the sentence says who
+        status += f" ({when})"
+    elif user:  # the outcome of carrying it out: say whose click it was
+        status += f" ({clicked} <@{user}>, {when})"
+    if outcome.instance_may_be_stopped:
+        status = ":rotating_light: " + status
+    return status
 
 
 def with_decision(

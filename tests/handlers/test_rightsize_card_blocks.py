@@ -11,9 +11,13 @@ import pytest
 from engines.changes import Change, Kind, Outcome, State
 from engines.rightsizing_models import Finding, Instance, Recommendation
 from handlers import action_ids
-from handlers.actions.rightsize import decision_status
 from handlers.blocks.common import escape_keeping_mentions, limit_violations
-from handlers.blocks.rightsize import build_rightsize_message, card_buttons, with_decision
+from handlers.blocks.rightsize import (
+    build_rightsize_message,
+    card_buttons,
+    decision_status,
+    with_decision,
+)
 from handlers.notify import post_change_outcome
 
 NOW = dt.datetime(2026, 12, 6, 5, 50, tzinfo=dt.UTC)
