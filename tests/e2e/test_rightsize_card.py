@@ -2,11 +2,14 @@
 approves on the card, and Bob's page shows the card changed (who, when, Revert) without a
 reload; Alice reverts it. The demo's AWS is a sandbox, so the change and the revert are real.
 
-Saves docs/rightsize-card-before.png and docs/rightsize-card-after.png (the README shows them).
+With ``COSTBOT_SCREENSHOTS=docs`` it refreshes docs/rightsize-card-before.png and
+docs/rightsize-card-after.png (the README shows them); otherwise they go to a temporary
+directory, so a test run leaves the working tree clean.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +47,9 @@ def open_as(browser, sandbox: DemoSandbox, user: str):
 def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     sandbox,
     browser,
+    tmp_path,
 ):
+    shots = DOCS if os.environ.get("COSTBOT_SCREENSHOTS") == "docs" else tmp_path
     bob = open_as(browser, sandbox, BOB)
     notice = bob.locator("#sandbox-notice")
     assert notice.is_visible() and "moto" in notice.inner_text()  # says it is a sandbox
@@ -56,7 +61,7 @@ def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     approve = card.locator("button", has_text="Approve")
     approve.wait_for(timeout=10_000)
     assert card.locator("button", has_text="Revert").count() == 0
-    card.screenshot(path=str(DOCS / "rightsize-card-before.png"))
+    card.screenshot(path=str(shots / "rightsize-card-before.png"))
     change_id = int(approve.get_attribute("data-value") or "0")
     assert change_id
 
@@ -74,7 +79,7 @@ def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     assert card.locator(".mention", has_text="Alice").count() >= 1
     assert card.locator("button", has_text="Approve").count() == 0
     assert card.locator("button", has_text="Stop").count() == 1  # the other change's stay
-    card.screenshot(path=str(DOCS / "rightsize-card-after.png"))
+    card.screenshot(path=str(shots / "rightsize-card-after.png"))
     store = sandbox.costbot.store
     assert store.get_change(change_id).state is State.DONE
 
