@@ -52,7 +52,8 @@ def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     shots = DOCS if os.environ.get("COSTBOT_SCREENSHOTS") == "docs" else tmp_path
     bob = open_as(browser, sandbox, BOB)
     notice = bob.locator("#sandbox-notice")
-    assert notice.is_visible() and "moto" in notice.inner_text()  # says it is a sandbox
+    notice.wait_for(state="visible", timeout=20_000)
+    assert "moto" in notice.inner_text()  # the page says its AWS is a sandbox
 
     bob.fill("#composer", "/cost rightsize fraud-detection")
     bob.press("#composer", "Enter")
