@@ -61,6 +61,7 @@ from engines.rightsizing_models import (
     Risk,
     Utilization,
 )
+from engines.words import risk_label
 
 DEFAULT_HEADROOM = 0.20
 MIN_HOURS_OF_DATA = 30.0
@@ -134,6 +135,12 @@ class Needs:
     gpu_memory_mib: int
     gpu_kept: bool  # the GPU is in use or unmeasured: stay in the GPU family
 
+    @property
+    def gpu_memory_per_gpu_mib(self) -> int:
+        """What one GPU must hold: the memory needed, spread over the GPUs needed (a model
+        sharded over more, smaller GPUs still needs its shard to fit each one)."""
+        return math.ceil(self.gpu_memory_mib / self.gpus) if self.gpus else 0
+
     def fits(self, facts: InstanceTypeFacts) -> bool:
         """Whether ``facts`` offers at least what is needed.
 
@@ -145,6 +152,7 @@ class Needs:
             and facts.memory_mib >= self.memory_mib
             and facts.gpus >= self.gpus
             and facts.gpu_memory_mib >= self.gpu_memory_mib
+            and facts.gpu_memory_per_gpu_mib >= self.gpu_memory_per_gpu_mib
         )
 
 
@@ -586,7 +594,7 @@ def _change(
         f"{facts.instance_type} ({_describe_type(facts)}) fits at {_usd(hourly)}/h against "
         f"{_usd(current_hourly)}/h for {current.instance_type} ({_describe_type(current)}), "
         f"{money} {_usd_month(abs(saving))} a month. On {facts.instance_type} the busiest "
-        f"metric would run at about {projected:.0f}% ({risk} risk{peaks}).{notes}"
+        f"metric would run at about {projected:.0f}% ({risk_label(risk)}{peaks}).{notes}"
         f"{_group_note(case.instance)}"
     )
     return case.result(

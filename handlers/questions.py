@@ -13,9 +13,9 @@ from typing import Any
 
 from engines import questions
 from engines.allocation import owner_of
-from engines.changes import OPEN, Change, ChangeRequest, State
+from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
-from engines.errors import UserInputError
+from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
 from engines.month_view import month_view
 from engines.offhours import OffHours, ScheduleView
@@ -24,8 +24,9 @@ from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
 from engines.rightsizing_models import Recommendation
 from engines.schedules import ScheduleError
-from engines.spot_review import SpotOutlook, TeamSpotReport
+from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
+from engines.words import echo
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.digest import build_digest_message, build_digest_post_message
@@ -209,7 +210,10 @@ MONTH_TO_DATE = "month to date"  # the label ``parse_period`` gives the month so
 
 def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
-    period = parse_period(request.period_text, today=deps.today())
+    # The team's own date, for the headline and the budget line alike: in Los Angeles on
+    # the evening of Nov 30 (Dec 1 in UTC) "month to date" is still November.
+    today = local_today(team, deps.now())
+    period = parse_period(request.period_text, today=today)
     by = request.group_by or "service"
     _check_grouping(by, across_teams=False)
 
@@ -222,7 +226,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             period=period,
             metric=request.metric,
             by=by,
-            today=deps.today(),
+            today=today,
         )
         # The budget line shows the team's month view, as the digest and App Home do; its
         # forecast only where that line is shown (month to date).
@@ -230,7 +234,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             deps.cost_source,
             deps.teams,
             deps.shared,
-            today=local_today(team, deps.now()),
+            today=today,
             team_name=team.name,
             metric=request.metric,
             with_forecast=period.label == MONTH_TO_DATE,
@@ -246,7 +250,6 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
                 title=title,
                 budget=team.monthly_budget,
                 asked_by=asked_by,
-                today_in_period=answer.period.start <= deps.today() < answer.period.end,
             )
         )
 
@@ -415,7 +418,6 @@ def _answer_renderer(
             answer,
             title=title,
             asked_by=asked_by,
-            today_in_period=answer.period.start <= deps.today() < answer.period.end,
             movers=movers,
         )
         return Reply(message)
@@ -541,13 +543,41 @@ def _plan_spot_team(request: SpotTeamRequest, deps: Deps, asked_by: str) -> Work
     team = find_team(deps.teams, request.team)
 
     def result() -> Result:
-        return advisor.team_report(team)
+        advice, problem = _rightsizing_first(team, deps)
+        return advisor.team_report(team, advice_first=advice, rightsizing_problem=problem)
 
     def render(answer: Result) -> Reply:
         assert isinstance(answer, TeamSpotReport)
         return Reply(build_spot_team_message(answer, asked_by=asked_by))
 
     return Work(f"spot candidates of *{team.name}*", result, render)
+
+
+def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
+    """What right-sizing advises first for the team's instances (so that spot never
+    contradicts it), and why it could not be asked, if so.
+
+    The findings are the same review ``/cost rightsize`` shows; the changes are every open
+    or under-way one, plus the history of each instance right-sizing would change (a
+    dismissed proposal lets spot be offered)."""
+    if deps.changes is None:
+        return {}, ""
+    store = deps.changes.store
+    findings: tuple[Recommendation, ...] = ()
+    problem = ""
+    if deps.rightsizing is not None:
+        try:
+            findings = deps.rightsizing.review(team).recommendations
+        except CostbotError as error:
+            problem = (
+                f"Right-sizing could not be checked ({error}), so idle instances may be listed."
+            )
+    changes = {c.id: c for c in store.list_changes(states=OPEN | IN_FLIGHT, limit=1000)}
+    for rec in findings:
+        if rec.action in ("modify", "stop") and rec.monthly_saving > 0:
+            for change in store.list_changes(instance_id=rec.instance.instance_id, limit=20):
+                changes[change.id] = change
+    return advice_first(findings, list(changes.values())), problem
 
 
 def _spot_advisor(deps: Deps) -> Any:
@@ -647,10 +677,10 @@ def _outcome(change: Callable[[], str]) -> ScheduleOutcome:
 
 def _describe_change(request: ScheduleRequest) -> str:
     if request.verb == "keep":
-        return f"keeping *{request.target}* running until {request.until}"
+        return f"keeping *{echo(request.target)}* running until {echo(request.until)}"
     if request.verb == "skip":
-        return f"skipping tomorrow for {request.name or 'your team'}"
-    return f"{request.verb.rstrip('e')}ing *{request.name}*"
+        return f"skipping tomorrow for {echo(request.name) or 'your team'}"
+    return f"{request.verb.rstrip('e')}ing *{echo(request.name)}*"
 
 
 def _pause(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
@@ -687,10 +717,18 @@ def _skip(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -
                                        team=team)  # fmt: skip
     names = ", ".join(f"`{o.target}`" for o in overrides)
     day = overrides[0].starts.astimezone(offhours.find(overrides[0].target).zone)
-    return (
-        f"<@{user}> skips tomorrow ({day:%a %b %-d}) for {names}: its resources stay off all "
+    its = "its" if len(overrides) == 1 else "their"
+    text = (
+        f"<@{user}> skips tomorrow ({day:%a %b %-d}) for {names}: {its} resources stay off all "
         "day, as on a holiday."
     )
+    skipped = {o.target for o in overrides}
+    left = [
+        f"`{s.name}` {offhours.day_off_tomorrow(s, deps.now())}"
+        for s in offhours.schedules()
+        if team and s.team == team and not s.paused and s.name not in skipped
+    ]
+    return text + (f" ({'; '.join(left)}: nothing to skip there.)" if left else "")
 
 
 def _team_of(user: str, deps: Deps) -> str:

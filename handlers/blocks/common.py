@@ -62,12 +62,18 @@ def escape(text: str) -> str:
 _ESCAPED_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[a-z0-9_-]+)?)&gt;")
 
 
+_BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
 def escape_keeping_mentions(text: str) -> str:
     """Escapes a sentence costbot wrote around data (ids, names, AWS's words) for mrkdwn,
     keeping the user and channel mentions it built (``<@U…>``, ``<#C…>``) working.
 
-    Use it for sentences that already hold mentions; escape bare data with ``escape``."""
-    return _ESCAPED_MENTION.sub(r"<\1>", escape(text))
+    Parts already escaped (an engine's ``Change.label`` escapes the Name tag) are not
+    escaped twice. Use it for sentences that already hold mentions; escape bare data with
+    ``escape``."""
+    escaped = _BARE_AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
 
 
 def clip(text: str, limit: int) -> str:

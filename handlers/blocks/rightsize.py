@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from engines.changes import Change, Kind, Outcome, State
 from engines.rightsizing_models import Finding, Recommendation
+from engines.words import plural, risk_label
 from handlers import action_ids
 from handlers.blocks.common import (
     Block,
@@ -72,7 +73,7 @@ def build_rightsize_message(
     blocks: list[Block] = [
         header(f"{subject} · right-sizing"),
         section(
-            f"*{money(total)}/month* could be saved by {len(actionable)} change(s) "
+            f"*{money(total)}/month* could be saved by {plural(len(actionable), 'change')} "
             f"(on-demand list prices, 730 h a month). Approvers: {names}."
         ),
     ]
@@ -90,7 +91,9 @@ def build_rightsize_message(
             + (f" Asked by <@{asked_by}>" if asked_by else "")
         )
     )
-    fallback = f"{subject}: {money(total)}/month could be saved by {len(actionable)} change(s)."
+    fallback = (
+        f"{subject}: {money(total)}/month could be saved by {plural(len(actionable), 'change')}."
+    )
     return message(fallback, blocks, response_type="in_channel")
 
 
@@ -101,7 +104,7 @@ def _recommendation_blocks(change_id: str, rec: Recommendation) -> list[Block]:
     )
     if rec.action == "launch-template":
         target += " (in its launch template)"
-    risk = f" · risk {rec.risk.value}" if rec.risk else ""
+    risk = f" · {risk_label(rec.risk)}" if rec.risk else ""
     blocks: list[Block] = [
         section(
             f"{icon} *{escape(rec.instance.name)}* (`{rec.instance.instance_id}`) is "
@@ -249,7 +252,8 @@ def build_dismiss_modal(change_id: str, *, metadata: str, label: str) -> dict[st
     Args:
         change_id: the change.
         metadata: what the submission needs to find the card again (``private_metadata``).
-        label: how people know the instance.
+        label: how people know the instance: mrkdwn already (``Change.label``: the Name
+            tag, escaped, then the id).
     """
     return {
         "type": "modal",
@@ -259,7 +263,7 @@ def build_dismiss_modal(change_id: str, *, metadata: str, label: str) -> dict[st
         "submit": {"type": "plain_text", "text": "Dismiss"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            section(f"Dismiss {escape(label)}? It will not be proposed again."),
+            section(f"Dismiss {label}? It will not be proposed again."),
             {
                 "type": "input",
                 "block_id": "reason",

@@ -91,6 +91,8 @@ def test_already_dismissed_by_names_the_person_with_a_real_mention():
 def test_a_mention_typed_as_data_stays_escaped_only_where_it_is_not_ours():
     assert escape_keeping_mentions("<@U1> & <b>") == "<@U1> &amp; &lt;b&gt;"
     assert escape_keeping_mentions("<!channel>") == "&lt;!channel&gt;"  # no broadcast
+    already = "nlp &amp; co &lt;b&gt;"  # a Name tag the engine escaped in Change.label
+    assert escape_keeping_mentions(f"{already} <@U1> & <x>") == f"{already} <@U1> &amp; &lt;x&gt;"
 
 
 @pytest.mark.parametrize(
