@@ -44,11 +44,14 @@ def build_wsgi_app(
     signing_secret: str,
     health: Callable[[], bool] = lambda: True,
     acting: Callable[[], bool] | None = None,
+    socket: Callable[[], dict[str, Any]] | None = None,
 ) -> WsgiApp:
     """Routes Slack's requests to Bolt and answers health checks; everything else is 404.
 
     ``acting``, when given, says whether this process holds the acting lease; ``/healthz``
-    then reports it (``"acting": true`` or false: a standby)."""
+    then reports it (``"acting": true`` or false: a standby). ``socket``, in Socket Mode,
+    reports the connection to Slack (``bot.socket_mode.SocketModeRunner.report``): it is
+    under ``"socket"``, and one down for long makes ``/healthz`` fail."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret.encode()
 
@@ -66,10 +69,13 @@ def build_wsgi_app(
             return bolt(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             healthy = _safe(health)
-            status = "200 OK" if healthy else "503 Service Unavailable"
             report: dict[str, Any] = {"ok": healthy}
+            if socket is not None:
+                report["socket"] = _socket_report(socket)
+                healthy = report["ok"] = healthy and bool(report["socket"].get("healthy"))
             if acting is not None:
                 report["acting"] = _safe(acting)
+            status = "200 OK" if healthy else "503 Service Unavailable"
             return _json(start_response, status, report)
         if path == EVENTS_PATH:
             return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
@@ -121,6 +127,14 @@ def _safe(check: Callable[[], bool]) -> bool:
     except Exception:
         logger.exception("health check failed")
         return False
+
+
+def _socket_report(socket: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return dict(socket())
+    except Exception:
+        logger.exception("health check failed")
+        return {"connected": False, "healthy": False}
 
 
 def _json(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
