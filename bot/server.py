@@ -51,7 +51,9 @@ def build_wsgi_app(
     ``acting``, when given, says whether this process holds the acting lease; ``/healthz``
     then reports it (``"acting": true`` or false: a standby). ``socket``, in Socket Mode,
     reports the connection to Slack (``bot.socket_mode.SocketModeRunner.report``): it is
-    under ``"socket"``, and one down for long makes ``/healthz`` fail."""
+    under ``"socket"``, and one down for long makes ``/healthz`` fail; Slack's requests come
+    over the socket then, so ``/slack/events`` is not served (Bolt verifies no signature in
+    Socket Mode: a request to it would be taken as Slack's)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret.encode()
 
@@ -60,6 +62,8 @@ def build_wsgi_app(
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and socket is not None:
+            return _json(start_response, "404 Not Found", {"error": "Socket Mode: not served"})
         if path == EVENTS_PATH and method == "POST":
             refusal = _refusal(environ, secret)
             if refusal is not None:
@@ -114,6 +118,8 @@ def _refusal(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
 def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
     """Slack's v0 signature, checked over the raw bytes as sent (slack_sdk's verifier decodes
     them first, and fails on a body that is not UTF-8)."""
+    if not secret:  # a secret nobody set signs nothing
+        return False
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
         return False
     signed = b"v0:" + timestamp.encode() + b":" + body

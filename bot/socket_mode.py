@@ -15,7 +15,12 @@ Bolt dispatches as in HTTP mode; the connection is slack_sdk's built-in Socket M
   at once, so the supervisor reconnects.
 * **Once per envelope.** Slack may deliver an envelope again (over a second connection
   during a refresh, or a retry after a late ack); Bolt would run the listener each time. An
-  ``envelope_id`` (or an event's ``event_id``) seen in the last ``DEDUPE_SIZE`` is dropped.
+  ``envelope_id`` (or an event's ``event_id``) seen in the last ``DEDUPE_SIZE`` is not run
+  again, and is acknowledged once: a copy that comes while the first is running, or after
+  its ack went out on the same connection, is dropped; one that comes on a newer connection
+  (the ack may have been lost with the old one) gets the same ack again. (The listeners'
+  middleware also runs a request once, by ``trigger_id`` or ``event_id``, across processes:
+  ``handlers.middleware``.)
 * **Health.** ``report()`` says whether the socket is connected, since when it is not, and
   how often it reconnected; ``/healthz`` carries it (``bot.server``).
 """
@@ -34,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode.base_handler import BaseSocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk import WebClient
@@ -61,6 +66,14 @@ class Backoff:
         """The wait after the ``failures``-th failure in a row (1, 2, …)."""
         ceiling = min(self.cap, self.first * 2 ** max(0, failures - 1))
         return draw(ceiling / 2, ceiling)
+
+
+@dataclass
+class _Seen:
+    """An envelope being carried out (``response`` None) or acknowledged, on ``session``."""
+
+    response: BoltResponse | None = None
+    session: str | None = None
 
 
 class _EndOfStream:
@@ -150,7 +163,7 @@ class SocketModeRunner(BaseSocketModeHandler):
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
-        self._seen: OrderedDict[str, bool] = OrderedDict()
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
         self._connected = False
         self._since = clock()
         self._ever_connected = False
@@ -164,27 +177,46 @@ class SocketModeRunner(BaseSocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         """Bolt's dispatch and ack, once per envelope."""
-        if not self._first_time(req):
+        seen = self._remember(req)
+        if seen is not None:
+            self._repeat(client, req, seen)
             return
         started = time.time()
-        send_response(client, req, run_bolt_app(self.app, req), started)
+        response = run_bolt_app(self.app, req)
+        send_response(client, req, response, started)
+        with self._lock:
+            seen = self._seen.get(req.envelope_id)
+            if seen is not None:
+                seen.response, seen.session = response, client.session_id()
 
-    def _first_time(self, req: SocketModeRequest) -> bool:
+    def _remember(self, req: SocketModeRequest) -> _Seen | None:
+        """None the first time; else what the first delivery left."""
         keys = [req.envelope_id]
         event_id = req.payload.get("event_id") if isinstance(req.payload, dict) else None
         if isinstance(event_id, str):
-            keys.append(event_id)
+            keys.append(f"event:{event_id}")
         with self._lock:
-            if any(key in self._seen for key in keys):
-                self.duplicates += 1
-                logger.info("Socket Mode: %s %s delivered again; carried out once",
-                            req.type, req.envelope_id)  # fmt: skip
-                return False
             for key in keys:
-                self._seen[key] = True
+                if key in self._seen:
+                    self.duplicates += 1
+                    return self._seen[key]
+            seen = _Seen()
+            for key in keys:
+                self._seen[key] = seen
             while len(self._seen) > DEDUPE_SIZE:
                 self._seen.popitem(last=False)
-        return True
+        return None
+
+    def _repeat(self, client: SocketModeClient, req: SocketModeRequest, seen: _Seen) -> None:
+        with self._lock:
+            response, session = seen.response, seen.session
+        if response is None or session == client.session_id():
+            logger.info("Socket Mode: %s %s delivered again; carried out and acked once",
+                        req.type, req.envelope_id)  # fmt: skip
+            return
+        logger.info("Socket Mode: %s %s delivered again on a new connection; acked again, "
+                    "not carried out again", req.type, req.envelope_id)  # fmt: skip
+        send_response(client, req, response, time.time())
 
     # ------------------------------------------------------------------ connection
 
@@ -245,22 +277,22 @@ class SocketModeRunner(BaseSocketModeHandler):
 
     def _connection_up(self) -> bool:
         """Whether the client is connected; records a change of state."""
-        up = self.client.is_connected()
-        if up != self._connected:
-            with self._lock:
-                self._connected, self._since = up, self.clock()
+        with self._lock:
+            up = self.client.is_connected()
+            if up == self._connected:
+                return up
+            self._connected, self._since = up, self.clock()
+            again, failures = self._ever_connected, self.failures
             if up:
-                if self._ever_connected:
-                    self.reconnects += 1
-                    logger.info("Socket Mode: connected again (after %d failed attempts)",
-                                self.failures)  # fmt: skip
-                else:
-                    logger.info("Socket Mode: connected")
-                self._ever_connected = True
-                self.failures = 0
-            else:
-                logger.warning("Socket Mode: connection lost (%s); reconnecting",
-                               self.last_error or "closed")  # fmt: skip
+                self.reconnects += 1 if again else 0
+                self._ever_connected, self.failures = True, 0
+        if not up:
+            logger.warning("Socket Mode: connection lost (%s); reconnecting",
+                           self.last_error or "closed")  # fmt: skip
+        elif again:
+            logger.info("Socket Mode: connected again (after %d failed attempts)", failures)
+        else:
+            logger.info("Socket Mode: connected")
         return up
 
     # ------------------------------------------------------------------ health
@@ -268,6 +300,7 @@ class SocketModeRunner(BaseSocketModeHandler):
     def report(self) -> dict[str, Any]:
         """What ``/healthz`` says of the socket; ``healthy`` is False once it has been down
         for ``UNHEALTHY_AFTER_S``."""
+        self._connection_up()  # as it is now, whether or not the supervisor looked yet
         with self._lock:
             connected, since = self._connected, self._since
         down_for = None if connected else round(self.clock() - since, 1)
