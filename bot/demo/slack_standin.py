@@ -25,6 +25,10 @@ block_actions payload of an ephemeral message carries no ``message`` (use
 ``container.message_ts``). ``fail_next`` injects 429/5xx answers; ``calls`` records every
 Web API call. ``channel_rate_limit`` (messages per second per channel, off by default)
 answers ``chat.postMessage`` beyond it with 429 and ``Retry-After``, as Slack does.
+
+``enable_socket_mode(app_token)`` plays Socket Mode instead (``bot.demo.socket_mode``):
+``apps.connections.open`` answers a ``ws://`` URL and the same requests go to the bot as
+envelopes on its WebSocket, their acks standing for the HTTP answers.
 """
 
 from __future__ import annotations
