@@ -118,6 +118,13 @@ class _Client(SocketModeClient):
         if session is not None and session.sock is not None:
             session.sock = _EndOfStream(session.sock)  # type: ignore[assignment]
 
+    def close(self) -> None:
+        session = self.current_session
+        if session is not None and isinstance(session.sock, _EndOfStream):
+            self.current_session_state.terminated = True  # (as above: no 3 s wait)
+            session.sock.retire()
+        super().close()
+
 
 class SocketModeRunner(BaseSocketModeHandler):
     """Runs ``app`` over Socket Mode until ``close()``.

@@ -331,6 +331,21 @@ class SocketModeServer:
         return Delivery(envelope_id, envelope_type, False, None, time.monotonic() - started,
                         retries + 1, error)  # fmt: skip
 
+    def deliver_again(self, envelope_id: str) -> Delivery:
+        """Send an envelope already sent once more, as Slack does when it holds no ack for it
+        (one lost with its connection); it waits for a new ack."""
+        with self._cond:
+            envelope = next(e for e in reversed(self.envelopes) if e["envelope_id"] == envelope_id)
+            self._acked.pop(envelope_id, None)
+        started = time.monotonic()
+        sent, error = self._send(envelope, copies=1)
+        ack = self._wait_for_ack(envelope_id) if sent else None
+        elapsed = time.monotonic() - started
+        if ack is None:
+            error = error or f"no acknowledgement within {self.ack_timeout:g} s"
+            return Delivery(envelope_id, envelope["type"], False, None, elapsed, 1, error)
+        return Delivery(envelope_id, envelope["type"], True, ack.get("payload"), elapsed, 1)
+
     def send_next_twice(self) -> None:
         """The next envelope goes out twice at once, as when Slack delivers it on two
         connections (the app is to carry it out once)."""

@@ -166,6 +166,24 @@ def test_an_envelope_delivered_twice_is_acked_once_and_carried_out_once(sandbox)
     assert answers == [answer]
 
 
+def test_an_envelope_sent_again_on_a_new_connection_is_acked_again_not_run_again(sandbox):
+    slack = sandbox.standin
+    runner = sandbox.socket_runner
+    answer = ask(sandbox, BOB, "team recommendations", "recommendations: $")
+    envelope = slack.socket_mode.envelopes[-1]
+    assert len(slack.socket_mode.acks_for(envelope["envelope_id"])) == 1
+
+    slack.socket_mode.refresh()  # the ack might have been lost with the old connection
+    assert wait_until(lambda: slack.socket_mode.connected)
+    duplicates = runner.duplicates
+    again = slack.socket_mode.deliver_again(envelope["envelope_id"])
+    assert again.acked
+    assert len(slack.socket_mode.acks_for(envelope["envelope_id"])) == 2
+    assert runner.duplicates == duplicates + 1
+    answers = [m for m in slack.messages(FRAUD) if m["text"].startswith("recommendations: $")]
+    assert answers == [answer]
+
+
 def test_slack_killed_and_restarted_the_bot_reconnects_and_answers(sandbox):
     slack = sandbox.standin
     runner = sandbox.socket_runner
