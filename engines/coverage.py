@@ -182,7 +182,8 @@ def fair_comparison(
         if note not in notes:
             notes.append(note)
     fair = not missing_before and not gaps_now
-    return Comparison(period, previous if fair else None, tuple(notes), coverage.through)
+    last_day_included = min(coverage.through, period.end - _ONE_DAY)
+    return Comparison(period, previous if fair else None, tuple(notes), last_day_included)
 
 
 def bound_period(

@@ -42,6 +42,7 @@ UNTAGGED = "(untagged)"
 NO_VALUE = "(none)"
 DEFAULT_CURRENCY = "USD"
 _ZERO = Decimal(0)
+_ONE_DAY = dt.timedelta(days=1)
 EXPECTED_LAG = dt.timedelta(days=2)
 _SOURCE_DATA = {"ce": "Cost Explorer data", "athena": "Athena table"}
 
@@ -195,6 +196,7 @@ class Trend:
     source: str
     unit: TrendUnit = TrendUnit.DAY
     notes: tuple[str, ...] = ()
+    data_through: dt.date | None = None  # the last day of data in the bars
 
     @property
     def total(self) -> Decimal:
@@ -210,6 +212,7 @@ class Trend:
             "unit": self.unit.value,
             "groups": [{"key": day.isoformat(), "cost": str(amount)} for day, amount in self.days],
             "notes": list(self.notes),
+            "data_through": self.data_through.isoformat() if self.data_through else None,
         }
 
 
@@ -371,7 +374,7 @@ def compare_periods(
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, current)
-    current, capped = bound_period(current, coverage)
+    current, capped = bound_period(_before_today(current, today), coverage)
     baseline, capped_before = bound_period(baseline, None)  # capped, not clipped: compared fairly
     notes += capped + capped_before
     fair = fair_comparison(current, coverage, baseline=baseline)
@@ -422,7 +425,7 @@ def daily_trend(
     team = find_team(teams, team_name)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
-    period, capped = bound_period(period, coverage, max_days=max_days)
+    period, capped = bound_period(_before_today(period, today), coverage, max_days=max_days)
     result = source.costs(CostQuery(period, metric, _team_filter(team), (DAY,)))
     currency, per_day = _per_day(result)
     unit = trend_unit(period.days)
@@ -430,9 +433,10 @@ def daily_trend(
     for day in (period.start + dt.timedelta(days=n) for n in range(period.days)):
         first = _bar_start(day, period.start, unit)
         bars[first] = bars.get(first, _ZERO) + per_day.get(day, _ZERO)
+    through = None if coverage is None else min(coverage.through, period.end - _ONE_DAY)
     return Trend(
         team.name, period, metric, currency, tuple(bars.items()), source.name, unit,
-        notes + capped,
+        notes + capped, through,
     )  # fmt: skip
 
 
@@ -606,6 +610,15 @@ def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _before_today(period: Period, today: dt.date | None) -> Period:
+    """``period`` without today and later when it holds today: today's costs are still
+    arriving, so an answer about "now" runs through yesterday, as the month view's month to
+    date does (``engines.month_view``)."""
+    if today is not None and period.start < today < period.end:
+        return replace(period, end=today)
+    return period
+
+
 def _asked(
     source: Source, period: Period, today: dt.date | None
 ) -> tuple[_NotingSource, Comparison, tuple[str, ...]]:
@@ -615,7 +628,7 @@ def _asked(
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
-    period, capped = bound_period(period, coverage)
+    period, capped = bound_period(_before_today(period, today), coverage)
     return source, fair_comparison(period, coverage), notes + capped
 
 

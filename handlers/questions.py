@@ -209,7 +209,10 @@ MONTH_TO_DATE = "month to date"  # the label ``parse_period`` gives the month so
 
 def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
-    period = parse_period(request.period_text, today=deps.today())
+    # The team's own date, for the headline and the budget line alike: in Los Angeles on
+    # the evening of Nov 30 (Dec 1 in UTC) "month to date" is still November.
+    today = local_today(team, deps.now())
+    period = parse_period(request.period_text, today=today)
     by = request.group_by or "service"
     _check_grouping(by, across_teams=False)
 
@@ -222,7 +225,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             period=period,
             metric=request.metric,
             by=by,
-            today=deps.today(),
+            today=today,
         )
         # The budget line shows the team's month view, as the digest and App Home do; its
         # forecast only where that line is shown (month to date).
@@ -230,7 +233,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             deps.cost_source,
             deps.teams,
             deps.shared,
-            today=local_today(team, deps.now()),
+            today=today,
             team_name=team.name,
             metric=request.metric,
             with_forecast=period.label == MONTH_TO_DATE,
@@ -246,7 +249,6 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
                 title=title,
                 budget=team.monthly_budget,
                 asked_by=asked_by,
-                today_in_period=answer.period.start <= deps.today() < answer.period.end,
             )
         )
 
@@ -415,7 +417,6 @@ def _answer_renderer(
             answer,
             title=title,
             asked_by=asked_by,
-            today_in_period=answer.period.start <= deps.today() < answer.period.end,
             movers=movers,
         )
         return Reply(message)

@@ -16,7 +16,8 @@ What every query does:
 
 - groups by the query's dimensions and by currency (currencies are never added together);
   a missing or null dimension value becomes ``''`` (``engines.query.UNKNOWN_KEY``);
-- keeps lines whose charge starts on a UTC day in the half-open period;
+- keeps lines whose charge starts on a UTC day in the half-open period; a line charged for
+  more than a day (a month's tax) only when its whole charge period is inside;
 - keeps lines whose tags all match, and whose account is one of the query's accounts;
 - sums the metric as ``DECIMAL(38, 10)`` (exact) and returns it as text.
 
@@ -123,6 +124,9 @@ class BillingSchema:
         name: ``"focus"`` or ``"cur"``.
         columns: every column the SQL may read, with what it holds.
         charge_start: when the charge starts (a timestamp; its UTC day is the line's day).
+        charge_end: when the charge period ends (exclusive). A line whose charge period spans
+            more than a day (a month's tax, a monthly fee) counts only in periods that hold
+            its whole charge period; a file without the column has one-day lines.
         costs: the amount of each metric.
         currency: the currency code of the amounts.
         service, region: candidates, the first non-empty one wins.
@@ -146,6 +150,7 @@ class BillingSchema:
     name: str
     columns: Mapping[str, ColumnKind]
     charge_start: str
+    charge_end: str
     costs: Mapping[Metric, CostRule]
     currency: str
     service: tuple[Field, ...]
@@ -179,6 +184,7 @@ class SqlQuery:
 
 _FOCUS_COLUMNS = {
     "ChargePeriodStart": ColumnKind.TIMESTAMP,
+    "ChargePeriodEnd": ColumnKind.TIMESTAMP,
     "BilledCost": ColumnKind.MONEY,
     "EffectiveCost": ColumnKind.MONEY,
     "ListCost": ColumnKind.MONEY,
@@ -197,6 +203,7 @@ FOCUS = BillingSchema(
     name="focus",
     columns=_FOCUS_COLUMNS,
     charge_start="ChargePeriodStart",
+    charge_end="ChargePeriodEnd",
     costs={
         Metric.BILLED: CostRule("{BilledCost}"),
         Metric.EFFECTIVE: CostRule("{EffectiveCost}"),
@@ -214,7 +221,9 @@ FOCUS = BillingSchema(
     export_parts=(("ProviderName", ""), ("BillingAccountId", "account")),
     # Tags and SubAccountId are conditional in FOCUS 1.0–1.2: present only where the
     # provider has tags and sub accounts; without sub accounts the billing account is it.
-    optional=frozenset({"Tags", "SubAccountId", "ProviderName", "BillingAccountId"}),
+    optional=frozenset(
+        {"Tags", "SubAccountId", "ProviderName", "BillingAccountId", "ChargePeriodEnd"}
+    ),
     when_missing={
         "Tags": "its costs count as untagged (tag rules match none of them)",
         "SubAccountId": "account rules match none of its costs",
@@ -290,6 +299,7 @@ CUR = BillingSchema(
     name="cur",
     columns={
         "line_item_usage_start_date": ColumnKind.TIMESTAMP,
+        "line_item_usage_end_date": ColumnKind.TIMESTAMP,
         "line_item_unblended_cost": ColumnKind.MONEY,
         "line_item_line_item_type": ColumnKind.TEXT,
         "savings_plan_savings_plan_effective_cost": ColumnKind.MONEY,
@@ -311,6 +321,7 @@ CUR = BillingSchema(
         "bill_payer_account_id": ColumnKind.ACCOUNT,
     },
     charge_start="line_item_usage_start_date",
+    charge_end="line_item_usage_end_date",
     costs={
         Metric.BILLED: CostRule("{line_item_unblended_cost}"),
         Metric.EFFECTIVE: _CUR_AMORTIZED,
@@ -330,7 +341,9 @@ CUR = BillingSchema(
     tags="resource_tags",
     tags_format=TagsFormat.MAP,
     tag_key=cur_tag_key,
-    optional=frozenset({"product", "product_servicecode", "bill_payer_account_id"}),
+    optional=frozenset(
+        {"product", "product_servicecode", "bill_payer_account_id", "line_item_usage_end_date"}
+    ),
     export_parts=(("bill_payer_account_id", "payer account"),),
     dates=("line_item_usage_start_date", "line_item_usage_end_date"),
 )
@@ -400,7 +413,12 @@ def referenced_columns(query: CostQuery, schema: BillingSchema) -> tuple[str, ..
         query: the question.
         schema: the table's schema.
     """
-    columns = [schema.charge_start, *schema.costs[query.metric].columns, schema.currency]
+    columns = [
+        schema.charge_start,
+        schema.charge_end,
+        *schema.costs[query.metric].columns,
+        schema.currency,
+    ]
     for dimension in query.group_by:
         columns.extend(_dimension_columns(dimension, schema))
     if query.cost_filter.tags:
@@ -463,9 +481,19 @@ def _where_sql(query: CostQuery, schema: BillingSchema, dialect: Dialect) -> Sql
     start = _column(schema.charge_start)
     # A line is in the period when its charge starts on or after the first UTC midnight and
     # before the last: the same as comparing UTC days, and it lets engines skip row groups.
+    end = _column(schema.charge_end)
+    period_end = f"{query.period.end} 00:00:00"
     conditions = [
         SqlQuery(f"{start} >= CAST(? AS TIMESTAMP)", (f"{query.period.start} 00:00:00",)),
-        SqlQuery(f"{start} < CAST(? AS TIMESTAMP)", (f"{query.period.end} 00:00:00",)),
+        SqlQuery(f"{start} < CAST(? AS TIMESTAMP)", (period_end,)),
+        # A charge for more than a day (a month's tax, a monthly fee) belongs to the whole
+        # charge period: counted only where all of it is inside the period, so a part of a
+        # month is never compared with a whole month's tax.
+        SqlQuery(
+            f"({end} IS NULL OR {end} <= {start} + INTERVAL '1' DAY"
+            f" OR {end} <= CAST(? AS TIMESTAMP))",
+            (period_end,),
+        ),
     ]
     for key, value in query.cost_filter.tags.items():
         conditions.extend(_tag_conditions(schema, dialect, key, value))

@@ -111,7 +111,6 @@ def build_answer_message(
     title: str,
     budget: Decimal | None = None,
     asked_by: str = "",
-    today_in_period: bool = False,
     movers: bool = False,
 ) -> Message:
     """A grouped cost answer: total, change, the groups, shared shares, budget, cost type.
@@ -121,7 +120,6 @@ def build_answer_message(
         title: the header, e.g. "fraud-detection · month to date".
         budget: the monthly budget to show progress against (month-to-date answers only).
         asked_by: the Slack user id who asked, credited in the footer.
-        today_in_period: whether the period includes today (data still arriving).
         movers: lines are the biggest movers of a comparison (show both periods).
     """
     currency = answer.currency
@@ -140,7 +138,7 @@ def build_answer_message(
         blocks.append(
             section(f":information_source: Also billed in other currencies (not added): {others}")
         )
-    blocks.append(context(_footer(answer, asked_by, today_in_period)))
+    blocks.append(context(_footer(answer, asked_by)))
     fallback = f"{answer.subject}: {total} {answer.metric.label}, {answer.period.describe()}."
     if answer.compared:
         fallback += " " + _change_text(answer)
@@ -204,7 +202,9 @@ def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = ""
                 "alt_text": f"{trend.unit.adjective} cost of {trend.subject}",
             }
         )
-    blocks.append(context(_source_credit(trend.source, trend.metric.label, currency, asked_by)))
+    credit = _source_credit(trend.source, trend.metric.label, currency, asked_by)
+    through = trend.data_through
+    blocks.append(context((f"Data through {through:%b %-d, %Y} · " if through else "") + credit))
     total = money(trend.total, currency)
     fallback = f"{trend.subject}: {total} {trend.metric.label}, {trend.period.describe()}."
 
@@ -291,14 +291,10 @@ def _budget_line(answer: Answer, budget: Decimal | None) -> str:
     return line
 
 
-def _footer(answer: Answer, asked_by: str, today_in_period: bool) -> str:
+def _footer(answer: Answer, asked_by: str) -> str:
     credit = _source_credit(answer.source, answer.metric.label, answer.currency, asked_by)
     through = answer.data_through
-    return (
-        ("Today's costs are still arriving. · " if today_in_period else "")
-        + (f"Data through {through:%b %-d, %Y} · " if through else "")
-        + credit
-    )
+    return (f"Data through {through:%b %-d, %Y} · " if through else "") + credit
 
 
 def _source_credit(source: str, metric_label: str, currency: str, asked_by: str) -> str:

@@ -23,7 +23,7 @@ from engines.teams import AccountIds
 from handlers.blocks.common import money
 from tests.conftest import DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SmallExport
 
-MTD = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 21)}
+MTD = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 20)}  # today still arriving
 LAST_30_DAYS = {"start": dt.date(2026, 10, 21), "end": dt.date(2026, 11, 20)}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
@@ -58,7 +58,7 @@ def test_json_has_the_documented_keys_and_the_exact_sums(capsys, small_export: S
     documented = {"team", "period", "metric", "currency", "total", "groups"}
     assert documented <= answer.keys()  # README: {"team", …, "groups": [{"key", "cost"}], ...}
     assert answer["team"] == "nlp"
-    assert (answer["period"]["start"], answer["period"]["end"]) == ("2026-11-01", "2026-11-21")
+    assert (answer["period"]["start"], answer["period"]["end"]) == ("2026-11-01", "2026-11-20")
     assert (answer["metric"], answer["currency"]) == ("billed", "USD")
     assert DECIMAL.match(answer["total"])
     assert Decimal(answer["total"]) == small_export.total(team="nlp", **MTD)
@@ -85,6 +85,7 @@ def test_json_of_top_and_trend(capsys, small_export: SmallExport):
     }
     assert Decimal(trend["total"]) == sum(days.values())
     assert trend["period"] == {"start": "2026-10-21", "end": "2026-11-20", "label": "last 30 days"}
+    assert trend["data_through"] == "2026-11-19"
 
 
 def test_trend_writes_the_chart_as_png(capsys, tmp_path, small_export: SmallExport):
@@ -96,6 +97,7 @@ def test_trend_writes_the_chart_as_png(capsys, tmp_path, small_export: SmallExpo
     total = small_export.total(team="nlp", **LAST_30_DAYS)
     assert f"{money(total)} billed cost (unblended), Oct 21 – Nov 19, 2026" in out
     assert f"Average {money(total / 30)}/day" in out
+    assert "Data through Nov 19, 2026" in out
 
 
 def test_a_chart_that_cannot_be_written_or_drawn_is_said_plainly(capsys, tmp_path):
@@ -194,7 +196,11 @@ def test_a_focus_export_of_several_clouds_is_allocated_by_their_account_ids(
     capsys, monkeypatch, tmp_path, small_export: SmallExport
 ):
     base = small_export.rows[-1]  # 2026-11-23: a day of this month, once the clock is frozen
-    day = {"ChargePeriodStart": "2026-11-02T00:00:00Z", "Tags": ""}
+    day = {
+        "ChargePeriodStart": "2026-11-02T00:00:00Z",
+        "ChargePeriodEnd": "2026-11-03T00:00:00Z",
+        "Tags": "",
+    }
     rows = [
         {**base, **day, "SubAccountId": "123456789012", "BilledCost": "100"},
         {**base, **day, "SubAccountId": AZURE_SUBSCRIPTION, "BilledCost": "40.50"},
@@ -254,7 +260,11 @@ def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
 
 
 def test_credits_are_summed_and_read_as_credits(capsys, monkeypatch, tmp_path, small_export):
-    base = {**small_export.rows[-1], "ChargePeriodStart": "2026-11-02T00:00:00Z"}
+    base = {
+        **small_export.rows[-1],
+        "ChargePeriodStart": "2026-11-02T00:00:00Z",
+        "ChargePeriodEnd": "2026-11-03T00:00:00Z",
+    }
     base["Tags"] = json.dumps({"team": "nlp"})
     rows = [
         {**base, "ServiceName": "Amazon EC2", "BilledCost": "30.10"},

@@ -135,3 +135,43 @@ def test_a_gap_between_two_accounts_is_named_with_no_change_figure(capsys, tmp_p
     assert "Data through Dec 5, 2026" in text
     # Days on both sides of the comparison in the data: compared as usual.
     assert "vs $50.00 in same days of November" in cost(capsys, "team", "nlp")
+
+
+def _taxes(demo_export: Path, month: str) -> Decimal:
+    """November's sales tax as the demo export bills it: one line per service, dated the 1st,
+    charged for the whole month."""
+    return sum(
+        (
+            Decimal(str(row["BilledCost"]))
+            for path in demo_export.glob("*.parquet")
+            for row in pq.read_table(
+                path, columns=["ChargeCategory", "ChargePeriodStart", "BilledCost"]
+            ).to_pylist()
+            if row["ChargeCategory"] == "Tax"
+            and row["ChargePeriodStart"].strftime("%Y-%m") == month
+        ),
+        Decimal(0),
+    )
+
+
+def test_a_months_tax_counts_in_the_whole_month_never_in_its_first_days(capsys, demo_export):
+    tax = _taxes(demo_export, "2026-11")
+    assert tax > 100  # the demo bills November's tax on Nov 1, for all of November
+
+    mtd = answer(capsys, "top")
+    first_days = answer(capsys, "top", "2026-11-01..2026-11-05")
+    november = answer(capsys, "top", "2026-11")
+    november_by_day = answer(capsys, "top", "2026-11-01..2026-11-15")
+
+    # Dec 1–5 has no tax yet (December is not closed), so Nov 1–5 must not carry November's:
+    # the comparison is then like for like, as the same days typed out.
+    assert Decimal(mtd["previous_total"]) == Decimal(first_days["total"])
+    untagged_now, untagged_before = (
+        next(Decimal(g["cost"]) for g in a["groups"] if g["key"] == "(untagged)")
+        for a in (mtd, first_days)
+    )
+    assert abs(untagged_now - untagged_before) < tax / 10
+    # The whole month holds its tax; half a month holds none of it.
+    second_half = answer(capsys, "top", "2026-11-16..2026-11-30")
+    halves = Decimal(november_by_day["total"]) + Decimal(second_half["total"])
+    assert Decimal(november["total"]) == halves + tax

@@ -63,7 +63,7 @@ def test_signed_command_is_acked_within_3s_and_answered_in_channel(stack: Stack,
     import datetime as dt
 
     expected = small_export.billed(
-        team="fraud-detection", start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 21)
+        team="fraud-detection", start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 20)
     )
     assert f"${expected:,.2f}" in answer["text"]
     assert "billed cost (unblended)" in answer["text"]

@@ -196,3 +196,23 @@ def test_a_teams_month_is_seen_from_its_own_date_on_every_surface(capsys, monkey
         == cents(digest["month_to_date"])
         == cents(team["month_to_date"])
     )
+
+
+def test_cost_team_headline_and_budget_line_use_the_teams_own_date(capsys, monkeypatch, tmp_path):
+    # 05:00 UTC on Dec 1 is still Nov 30 in Los Angeles, nlp's home: its "month to date" is
+    # November in the headline and in the budget line alike.
+    evening_of_nov_30 = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
+    export = tmp_path / "focus"
+    write_focus_export(export, instance_ids={}, account_id="123456789012", now=evening_of_nov_30)
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}/*.parquet")
+    frozen = functools.partial(bot.app.build_deps.func, now=lambda: evening_of_nov_30)
+    monkeypatch.setattr(bot.app, "build_deps", frozen)
+
+    answer = as_json(capsys, "cost", "team", "nlp")
+
+    assert answer["period"]["start"] == "2026-11-01"
+    assert answer["data_through"] == "2026-11-29"
+    assert answer["month_to_date"] == str(cents(Decimal(answer["total"])))
+    text = run(capsys, "cost", "team", "nlp")
+    assert "Nov 1 – Nov 29, 2026 (month to date)" in text
+    assert "Data through Nov 29, 2026" in text

@@ -71,9 +71,11 @@ def _focus(
     tags: dict[str, str] | None = None,
     effective: str | None = "same",
     listed: str | None = "same",
+    end: str | None = None,
 ) -> Line:
     return {
         "ChargePeriodStart": at(start),
+        "ChargePeriodEnd": at(end) if end else at(start) + dt.timedelta(hours=1),
         "BilledCost": money(billed),
         "EffectiveCost": money(billed if effective == "same" else effective),
         "ListCost": money(billed if listed == "same" else listed),
@@ -105,6 +107,8 @@ FOCUS_LINES: list[Line] = [
     _focus("2026-11-01T00:00:00Z", "7", "AWS Lambda", tags=NLP),  # November
     _focus("2026-10-11T00:00:00Z", "0.5", "Amazon EC2", currency=None, tags=ODD),
     _focus("2026-10-12T00:00:00Z", "0.25", "Amazon Bedrock", resource="model-1", tags=ODD),
+    # A month's support fee: only in periods holding all of October.
+    _focus("2026-10-01T00:00:00Z", "100", "AWS Support", category="Fee", end="2026-11-01T00:00:00Z"),  # noqa: E501
 ]  # fmt: skip
 
 
@@ -120,6 +124,7 @@ def focus_expected(lines: Iterable[Line], query: CostQuery) -> Groups:
         query,
         amount=lambda line: line[column[query.metric]],
         start=lambda line: line["ChargePeriodStart"],
+        end=lambda line: line["ChargePeriodEnd"],
         tags=lambda line: line["Tags"] or {},
         account=lambda line: line["SubAccountId"],
         currency=lambda line: line["BillingCurrency"],
@@ -146,7 +151,8 @@ def _focus_dimension(line: Line, dimension: Dimension) -> str | None:
 
 FOCUS_TABLE_DDL = """
     CREATE TABLE {name} (
-        ChargePeriodStart TIMESTAMP, BilledCost DOUBLE, EffectiveCost DOUBLE, ListCost DOUBLE,
+        ChargePeriodStart TIMESTAMP, ChargePeriodEnd TIMESTAMP,
+        BilledCost DOUBLE, EffectiveCost DOUBLE, ListCost DOUBLE,
         BillingCurrency VARCHAR, ServiceName VARCHAR, SubAccountId VARCHAR, RegionId VARCHAR,
         ResourceId VARCHAR, ChargeCategory VARCHAR, Tags MAP(VARCHAR, VARCHAR)
     )
@@ -157,11 +163,12 @@ def create_focus_table(connection: duckdb.DuckDBPyConnection, name: str, lines: 
     """A table shaped as AWS Data Exports' FOCUS 1.0 in Athena: double costs, map tags."""
     connection.execute(FOCUS_TABLE_DDL.format(name=name))
     connection.executemany(
-        f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "CASE WHEN ? THEN MAP(?::VARCHAR[], ?::VARCHAR[]) END)",
         [
             [
                 line["ChargePeriodStart"],
+                line["ChargePeriodEnd"],
                 *(_float(line[c]) for c in FOCUS_MONEY_COLUMNS),
                 *(line[c] for c in FOCUS_TEXT_COLUMNS),
                 line["Tags"] is not None,
@@ -185,10 +192,13 @@ def write_focus_parquet(path: Path, lines: list[Line], *, tags_as: str = "json")
         )
     table = pa.table(
         {
-            "ChargePeriodStart": pa.array(
-                [line["ChargePeriodStart"].replace(tzinfo=dt.UTC) for line in lines],
-                pa.timestamp("ms", tz="UTC"),
-            ),
+            **{
+                column: pa.array(
+                    [line[column].replace(tzinfo=dt.UTC) for line in lines],
+                    pa.timestamp("ms", tz="UTC"),
+                )
+                for column in ("ChargePeriodStart", "ChargePeriodEnd")
+            },
             **{
                 c: pa.array([line[c] for line in lines], pa.decimal128(38, 10))
                 for c in FOCUS_MONEY_COLUMNS
@@ -242,10 +252,12 @@ def _cur(
     resource: str | None = "",
     tags: dict[str, str] | None = None,
     on_demand: str | None = "same",
+    end: str | None = None,
     **extra: str | None,
 ) -> Line:
     line: Line = {
         "line_item_usage_start_date": at(start),
+        "line_item_usage_end_date": at(end) if end else at(start) + dt.timedelta(hours=1),
         "line_item_line_item_type": line_type,
         "line_item_unblended_cost": money(unblended),
         "pricing_public_on_demand_cost": money(unblended if on_demand == "same" else on_demand),
@@ -272,7 +284,7 @@ CUR_LINES: list[Line] = [
     _cur("2026-10-01T00:00:00Z", "SavingsPlanRecurringFee", "100", code="ComputeSavingsPlans", service_code=None, resource="sp-1", savings_plan_total_commitment_to_date="100", savings_plan_used_commitment="80", on_demand=None),  # noqa: E501
     _cur("2026-10-01T00:00:00Z", "SavingsPlanUpfrontFee", "1000", code="ComputeSavingsPlans", service_code=None, resource="sp-1", on_demand=None),  # noqa: E501
     _cur("2026-10-02T00:00:00Z", "DiscountedUsage", "0", code="AmazonRDS", service_code="AmazonRDS", product={"servicename": "Amazon Relational Database Service"}, region="eu-west-1", resource="db-1", tags={"user_team": "fraud-detection"}, reservation_effective_cost="1.25", on_demand="3"),  # noqa: E501
-    _cur("2026-10-01T00:00:00Z", "RIFee", "50", code="AmazonRDS", service_code="AmazonRDS", resource="ri-1", reservation_unused_amortized_upfront_fee_for_billing_period="5.5", reservation_unused_recurring_fee="2.25", on_demand=None),  # noqa: E501
+    _cur("2026-10-01T00:00:00Z", "RIFee", "50", code="AmazonRDS", service_code="AmazonRDS", resource="ri-1", reservation_unused_amortized_upfront_fee_for_billing_period="5.5", reservation_unused_recurring_fee="2.25", on_demand=None, end="2026-11-01T00:00:00Z"),  # noqa: E501
     _cur("2026-10-01T00:00:00Z", "Fee", "300", code="AmazonRDS", service_code="AmazonRDS", resource="ri-1", arn="arn:aws:rds:us-east-1:012345678901:ri:ri-1", on_demand=None),  # noqa: E501
     _cur("2026-10-04T00:00:00Z", "Fee", "9.99", code="AWSMarketplace", service_code=None, product={"product_name": "Some Vendor Appliance"}, region="", on_demand=None),  # noqa: E501
     _cur("2026-10-31T23:00:00Z", "Tax", "12.34", product=None, region="", tags=None, on_demand=None),  # noqa: E501
@@ -349,6 +361,7 @@ def cur_expected(lines: Iterable[Line], query: CostQuery) -> Groups:
         tag_query,
         amount=amounts[query.metric],
         start=lambda line: line["line_item_usage_start_date"],
+        end=lambda line: line["line_item_usage_end_date"],
         tags=lambda line: line["resource_tags"] or {},
         account=lambda line: line["line_item_usage_account_id"],
         currency=lambda line: line["line_item_currency_code"],
@@ -385,6 +398,7 @@ def _cur_dimension(line: Line, dimension: Dimension) -> str | None:
 CUR_TABLE_DDL = """
     CREATE TABLE {name} (
         line_item_usage_start_date TIMESTAMP,
+        line_item_usage_end_date TIMESTAMP,
         {money},
         {text},
         product MAP(VARCHAR, VARCHAR),
@@ -405,10 +419,11 @@ def create_cur_table(connection: duckdb.DuckDBPyConnection, name: str, lines: li
     slots = ", ".join("?" for _ in (*CUR_MONEY_COLUMNS, *CUR_TEXT_COLUMNS))
     a_map = "CASE WHEN ? THEN MAP(?::VARCHAR[], ?::VARCHAR[]) END"
     connection.executemany(
-        f"INSERT INTO {name} VALUES (?, {slots}, {a_map}, {a_map})",
+        f"INSERT INTO {name} VALUES (?, ?, {slots}, {a_map}, {a_map})",
         [
             [
                 line["line_item_usage_start_date"],
+                line["line_item_usage_end_date"],
                 *(_float(line[c]) for c in CUR_MONEY_COLUMNS),
                 *(line[c] for c in CUR_TEXT_COLUMNS),
                 *_map_params(line["product"]),
@@ -423,9 +438,10 @@ def write_cur_parquet(path: Path, lines: list[Line]) -> Path:
     """CUR 2.0 Parquet: naive UTC timestamps, double amounts, string maps."""
     table = pa.table(
         {
-            "line_item_usage_start_date": pa.array(
-                [line["line_item_usage_start_date"] for line in lines], pa.timestamp("ms")
-            ),
+            **{
+                column: pa.array([line[column] for line in lines], pa.timestamp("ms"))
+                for column in ("line_item_usage_start_date", "line_item_usage_end_date")
+            },
             **{
                 c: pa.array([_float(line[c]) for line in lines], pa.float64())
                 for c in CUR_MONEY_COLUMNS
@@ -451,6 +467,7 @@ def write_cur_csv_gz(path: Path, lines: list[Line]) -> Path:
     """CUR 2.0 as gzip CSV: ISO timestamps, maps as JSON text, nulls spelled every which way."""
     columns = [
         "line_item_usage_start_date",
+        "line_item_usage_end_date",
         *CUR_MONEY_COLUMNS,
         *CUR_TEXT_COLUMNS,
         *CUR_MAP_COLUMNS,
@@ -494,6 +511,7 @@ def _expected(
     *,
     amount: Callable[[Line], Decimal | None],
     start: Callable[[Line], dt.datetime],
+    end: Callable[[Line], dt.datetime | None],
     tags: Callable[[Line], dict[str, str]],
     account: Callable[[Line], str | None],
     currency: Callable[[Line], str | None],
@@ -507,6 +525,7 @@ def _expected(
         if (
             value is None
             or not query.period.start <= start(line).date() < query.period.end
+            or not _whole_charge_inside(start(line), end(line), query)
             or any(line_tags.get(k) != v for k, v in wanted.tags.items())
             or (wanted.accounts and account(line) not in wanted.accounts)
         ):
@@ -514,6 +533,13 @@ def _expected(
         key = (tuple(dimension(line, d) or "" for d in query.group_by), currency(line) or "")
         groups[key] = groups.get(key, Decimal(0)) + value
     return groups
+
+
+def _whole_charge_inside(start: dt.datetime, end: dt.datetime | None, query: CostQuery) -> bool:
+    """A charge for more than a day counts only where all of its charge period is inside."""
+    if end is None or end - start <= dt.timedelta(days=1):
+        return True
+    return end <= dt.datetime.combine(query.period.end, dt.time())
 
 
 def as_groups(result: CostResult) -> Groups:

@@ -162,6 +162,7 @@ def test_the_request_is_the_builders_sql_with_quoted_parameters(
     assert execution.execution_parameters == [
         "'2026-10-01 00:00:00'",
         "'2026-11-01 00:00:00'",
+        "'2026-11-01 00:00:00'",
         "'team'",
         "'team'",
         "'nlp'' OR ''1''=''1'",
@@ -352,7 +353,7 @@ def test_the_request_names_workgroup_output_location_and_parameters(
     expected = {
         "QueryString": ANY,
         "WorkGroup": "costbot",
-        "ExecutionParameters": ["'2026-10-01 00:00:00'", "'2026-11-01 00:00:00'"],
+        "ExecutionParameters": ["'2026-10-01 00:00:00'"] + ["'2026-11-01 00:00:00'"] * 2,
         "ResultConfiguration": {"OutputLocation": "s3://results/costbot/"},
     }
     stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"}, expected)

@@ -151,7 +151,7 @@ def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path
 
     assert answer.total == Decimal("300.00")
     assert answer.previous_period is None and answer.change_pct is None  # not "vs $0.00"
-    assert answer.data_through == dt.date(2026, 12, 5)
+    assert answer.data_through == dt.date(2026, 11, 30)  # the last day of data it holds
     assert answer.notes == (
         "There is no data for Oct 1 – Oct 31, 2026 to compare with, so no change is shown.",
         "The FOCUS export has no data for AWS account 111111111111 or AWS account "

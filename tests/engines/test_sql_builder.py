@@ -236,7 +236,8 @@ def test_athena_writes_a_grouped_tag_key_as_a_literal_and_filters_by_parameters(
 
     assert "?" not in select_list  # Athena takes parameters only in WHERE
     assert "'cost-center'" in select_list
-    assert sql.params == ("2026-10-01 00:00:00", "2026-11-01 00:00:00", "team", "team", "nlp")
+    month_end = "2026-11-01 00:00:00"  # the period's end, for the charge's end too
+    assert sql.params == ("2026-10-01 00:00:00", month_end, month_end, "team", "team", "nlp")
 
 
 def test_the_athena_sql_uses_no_duckdb_only_syntax() -> None:
@@ -283,12 +284,14 @@ def test_only_the_columns_a_question_needs_are_read() -> None:
 
     assert referenced_columns(plain, FOCUS) == (
         "ChargePeriodStart",
+        "ChargePeriodEnd",
         "BilledCost",
         "BillingCurrency",
         "ServiceName",
     )
     assert referenced_columns(tagged, FOCUS) == (
         "ChargePeriodStart",
+        "ChargePeriodEnd",
         "ListCost",
         "BillingCurrency",
         "RegionId",
