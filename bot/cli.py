@@ -289,7 +289,8 @@ def _open_store(settings: Settings) -> Any:
 
 
 def _check_slack(settings: Settings) -> None:
-    """One ``auth.test``, without retries: is Slack there, and does it take the token?"""
+    """One ``auth.test``, without retries: is Slack there, and does it take the token? In
+    Socket Mode, one ``apps.connections.open`` too: does it take the app-level token?"""
     import urllib.error
 
     from slack_sdk import WebClient
@@ -301,6 +302,8 @@ def _check_slack(settings: Settings) -> None:
     level, sdk_logger.level = sdk_logger.level, logging.CRITICAL  # the sentence below says it
     try:
         client.auth_test()
+        if settings.socket_mode:
+            _check_app_token(client, settings.slack_app_token)
     except SlackApiError as error:
         raise StartupError(
             f"Slack refused SLACK_BOT_TOKEN ({_slack_error_code(error)}): use the Bot User "
@@ -314,6 +317,20 @@ def _check_slack(settings: Settings) -> None:
         ) from error
     finally:
         sdk_logger.setLevel(level)
+
+
+def _check_app_token(client: Any, app_token: str) -> None:
+    """Socket Mode: does Slack hand this token a WebSocket URL (which then goes unused)?"""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.apps_connections_open(app_token=app_token)
+    except SlackApiError as error:
+        raise StartupError(
+            f"Slack refused SLACK_APP_TOKEN ({_slack_error_code(error)}): use an app-level "
+            "token (xapp-…) with the connections:write scope (Basic Information > App-Level "
+            "Tokens), and turn Socket Mode on in the app's settings."
+        ) from error
 
 
 def _slack_error_code(error: Any) -> str:

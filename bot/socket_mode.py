@@ -184,20 +184,29 @@ class SocketModeRunner(BaseSocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         """Bolt's dispatch and ack, once per envelope."""
-        seen = self._remember(req)
-        if seen is not None:
+        keys, seen, first = self._remember(req)
+        if not first:
             self._repeat(client, req, seen)
             return
         started = time.time()
-        response = run_bolt_app(self.app, req)
-        send_response(client, req, response, started)
+        try:
+            response = run_bolt_app(self.app, req)
+        except Exception:  # not carried out: a delivery again may try once more
+            with self._lock:
+                for key in keys:
+                    self._seen.pop(key, None)
+            raise
         with self._lock:
-            seen = self._seen.get(req.envelope_id)
-            if seen is not None:
-                seen.response, seen.session = response, client.session_id()
+            seen.response, seen.session = response, client.session_id()
+        try:
+            send_response(client, req, response, started)
+        except Exception:  # the connection went: a delivery again gets this ack
+            with self._lock:
+                seen.session = None
+            raise
 
-    def _remember(self, req: SocketModeRequest) -> _Seen | None:
-        """None the first time; else what the first delivery left."""
+    def _remember(self, req: SocketModeRequest) -> tuple[list[str], _Seen, bool]:
+        """The envelope's keys, what its first delivery left, and whether this is it."""
         keys = [req.envelope_id]
         event_id = req.payload.get("event_id") if isinstance(req.payload, dict) else None
         if isinstance(event_id, str):
@@ -206,13 +215,13 @@ class SocketModeRunner(BaseSocketModeHandler):
             for key in keys:
                 if key in self._seen:
                     self.duplicates += 1
-                    return self._seen[key]
+                    return keys, self._seen[key], False
             seen = _Seen()
             for key in keys:
                 self._seen[key] = seen
             while len(self._seen) > DEDUPE_SIZE:
                 self._seen.popitem(last=False)
-        return None
+        return keys, seen, True
 
     def _repeat(self, client: SocketModeClient, req: SocketModeRequest, seen: _Seen) -> None:
         with self._lock:
