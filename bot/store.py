@@ -339,6 +339,11 @@ class Store:
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             return cursor.rowcount == 1
 
+    def forget_seen(self, key: str) -> None:
+        """Forgets one key, so that it is new again (a claim whose work failed)."""
+        with self._write_lock():
+            self.db.execute("delete from seen_requests where key = ?", [key])
+
     def forget_seen_before(self, cutoff: dt.datetime) -> int:
         """Drops de-duplication keys older than ``cutoff``; returns how many."""
         with self._write_lock():

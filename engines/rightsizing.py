@@ -134,6 +134,12 @@ class Needs:
     gpu_memory_mib: int
     gpu_kept: bool  # the GPU is in use or unmeasured: stay in the GPU family
 
+    @property
+    def gpu_memory_per_gpu_mib(self) -> int:
+        """What one GPU must hold: the memory needed, spread over the GPUs needed (a model
+        sharded over more, smaller GPUs still needs its shard to fit each one)."""
+        return math.ceil(self.gpu_memory_mib / self.gpus) if self.gpus else 0
+
     def fits(self, facts: InstanceTypeFacts) -> bool:
         """Whether ``facts`` offers at least what is needed.
 
@@ -145,6 +151,7 @@ class Needs:
             and facts.memory_mib >= self.memory_mib
             and facts.gpus >= self.gpus
             and facts.gpu_memory_mib >= self.gpu_memory_mib
+            and facts.gpu_memory_per_gpu_mib >= self.gpu_memory_per_gpu_mib
         )
 
 

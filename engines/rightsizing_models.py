@@ -103,6 +103,12 @@ class InstanceTypeFacts:
     current_generation: bool = True
     gpu_manufacturer: str = ""  # "NVIDIA", "AMD", ...; "" without GPUs
 
+    @property
+    def gpu_memory_per_gpu_mib(self) -> int:
+        """Memory of one GPU (0 without GPUs). A model is sharded to fit one GPU's memory,
+        so eight 16 GiB GPUs do not replace four 24 GiB ones, whatever the total."""
+        return self.gpu_memory_mib // self.gpus if self.gpus else 0
+
 
 @dataclass(frozen=True)
 class Recommendation:

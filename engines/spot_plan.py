@@ -8,8 +8,9 @@ subnets of its VPC, one per Availability Zone. No placeholder ids.
 Diversification is what makes spot survivable: ``capacity-optimized`` places instances in the
 pools (type x zone) with the most spare capacity, so more pools mean fewer interruptions.
 ``compatible_types`` picks types that can run the same work: the same architecture, at least
-the vCPUs, memory, GPUs and GPU memory, the same GPU maker, and not more than twice the size
-(wider if fewer than three types qualify).
+the vCPUs, memory, GPUs and GPU memory (in total *and per GPU*: work sized for a 24 GiB GPU
+does not fit on a 16 GiB one, however many there are), the same GPU maker, and not more than
+twice the size (wider if fewer than three types qualify).
 
 The legacy ``RequestSpotFleet`` is deliberately not offered: AWS recommends EC2 Fleet or
 Auto Scaling groups instead.
@@ -110,6 +111,8 @@ def _can_replace(current: InstanceTypeFacts, other: InstanceTypeFacts, limit: in
         return False
     if other.gpus < current.gpus or other.gpu_memory_mib < current.gpu_memory_mib:
         return False
+    if other.gpu_memory_per_gpu_mib < current.gpu_memory_per_gpu_mib:
+        return False  # a model sized for one GPU's memory must fit on each one
     if current.gpus == 0 and other.gpus > 0:
         return False  # never pay for a GPU the work does not use
     if other.gpu_manufacturer != current.gpu_manufacturer:

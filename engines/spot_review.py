@@ -1,6 +1,13 @@
 """The spot advisor: one instance type's spot outlook in a region, a team's spot candidates,
 and a fleet plan for one candidate.
 
+**One piece of advice per instance.** Right-sizing speaks first: an instance that right-sizing
+finds idle or over-provisioned, or that has an open stop or resize proposal, is not offered as
+a spot candidate (moving an idle instance to spot saves less than stopping it, and a resize
+changes the type a spot plan would copy). ``advice_first`` turns the right-sizing findings and
+the change records it is handed into what the spot answer says instead; the advisor never
+reads them itself.
+
 Brings together the spot price history (``engines.spot``), on-demand prices
 (``engines.pricing.PriceBook``), the Spot Instance Advisor feed (``engines.spot_advisor``),
 the instance type catalog and the running instances (``engines.catalog``). AWS clients come
@@ -14,16 +21,17 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from engines.catalog import describe_instance_types, describe_instances
+from engines.changes import IN_FLIGHT, OPEN, Change, Kind, State
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.pricing import LINUX, PriceBook, PriceQuote, operating_system_of
-from engines.rightsizing_models import Instance, InstanceTypeFacts
+from engines.rightsizing_models import Instance, InstanceTypeFacts, Recommendation
 from engines.sources.base import ResponseCache
 from engines.spot import (
     LINUX_PRODUCT,
@@ -140,11 +148,16 @@ class SpotCandidate:
 
 @dataclass(frozen=True)
 class TeamSpotReport:
+    """A team's spot candidates; ``left_out`` are not suited to spot, ``held_back`` are
+    suited but right-sizing advises something else first (no saving counted)."""
+
     team: str
     candidates: tuple[SpotCandidate, ...]
     left_out: tuple[tuple[Instance, str], ...]
     feed: FeedStatus
     now: dt.datetime
+    held_back: tuple[tuple[Instance, str], ...] = ()
+    rightsizing_problem: str = ""  # why right-sizing could not be consulted, or ""
 
     @property
     def total_monthly_saving(self) -> Decimal:
@@ -173,6 +186,10 @@ class TeamSpotReport:
             "left_out": [
                 {"key": i.instance_id, "name": i.name, "reason": why} for i, why in self.left_out
             ],
+            "held_back": [
+                {"key": i.instance_id, "name": i.name, "reason": why} for i, why in self.held_back
+            ],
+            "rightsizing_problem": self.rightsizing_problem or None,
         }
 
 
@@ -283,14 +300,29 @@ class SpotAdvisor:
 
     # --- /cost spot team <name> ---------------------------------------------------------------
 
-    def team_report(self, team: Team) -> TeamSpotReport:
+    def team_report(
+        self,
+        team: Team,
+        *,
+        advice_first: Mapping[str, str] | None = None,
+        rightsizing_problem: str = "",
+    ) -> TeamSpotReport:
         """The team's running instances: which could run on spot, what each would save a
         month at its zone's 30-day average spot price, and how often that capacity is taken
-        back."""
+        back.
+
+        Args:
+            team: whose instances.
+            advice_first: instance id -> what right-sizing advises first (``advice_first()``
+                makes it); those instances are held back, with no saving counted.
+            rightsizing_problem: why right-sizing could not be consulted (shown as a note).
+        """
         now = self.now()
         feed, status = self.feed()
+        first = advice_first or {}
         candidates: list[SpotCandidate] = []
         left_out: list[tuple[Instance, str]] = []
+        held_back: list[tuple[Instance, str]] = []
         zones_seen: dict[tuple[str, str, str, str], dict[str, ZonePrices]] = {}
         for account_id, region in self.targets:
             ec2 = self.ec2_for(account_id, region)
@@ -299,9 +331,21 @@ class SpotAdvisor:
                 if not suitable:
                     left_out.append((instance, reason))
                     continue
+                if instance.instance_id in first:
+                    held_back.append((instance, first[instance.instance_id]))
+                    continue
                 candidates.append(self._candidate(ec2, instance, reason, feed, now, zones_seen))
         candidates.sort(key=lambda c: (-(c.monthly_saving or Decimal(0)), c.instance.name))
-        return TeamSpotReport(team.name, tuple(candidates), tuple(left_out), status, now)
+        held_back.sort(key=lambda pair: pair[0].name)
+        return TeamSpotReport(
+            team.name,
+            tuple(candidates),
+            tuple(left_out),
+            status,
+            now,
+            held_back=tuple(held_back),
+            rightsizing_problem=rightsizing_problem,
+        )
 
     def _team_instances(self, ec2: Any, team: Team, account_id: str, region: str) -> list[Instance]:
         filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in team.tags.items()]
@@ -416,6 +460,56 @@ class SpotAdvisor:
         if self.cache is not None and scores.by_zone:  # a refusal is asked again next time
             self.cache.put(key, {"by_zone": scores.by_zone, "problem": scores.problem}, now=now)
         return scores
+
+
+def advice_first(findings: Sequence[Recommendation], changes: Sequence[Change]) -> dict[str, str]:
+    """What right-sizing advises first, by instance id, in the words the spot answer uses.
+
+    The newest change of an instance decides when there is one:
+
+    - open (proposed, approved, scheduled, snoozed): a stop is "idle: stop it first", a
+      resize "has an open resize proposal (from → to)";
+    - under way (stopping, modifying, starting): "a stop is under way" / "a resize is under way";
+    - dismissed: the owner declined right-sizing, so spot may be offered.
+
+    Otherwise the finding decides: an idle instance (a stop) is "idle: stop it first", an
+    over-provisioned one with a saving "over-provisioned: resize to <type> first". Findings
+    that change nothing (optimized, left alone, not enough data) hold nothing back.
+
+    Args:
+        findings: right-sizing's recommendations for the instances (any team).
+        changes: the change records of those instances (and any open ones), in any order.
+    """
+    newest: dict[str, Change] = {}
+    for change in sorted(changes, key=lambda c: (c.created_at, c.id)):
+        newest[change.instance_id] = change
+    advice: dict[str, str] = {}
+    for instance_id, change in newest.items():
+        said = _change_advice(change)
+        if said:
+            advice[instance_id] = said
+    for rec in findings:
+        instance_id = rec.instance.instance_id
+        if instance_id in newest and (
+            instance_id in advice or newest[instance_id].state is State.DISMISSED
+        ):
+            continue
+        if rec.action == "stop" and rec.monthly_saving > 0:
+            advice[instance_id] = "idle: stop it first"
+        elif rec.action == "modify" and rec.monthly_saving > 0 and rec.recommended_type:
+            advice[instance_id] = f"over-provisioned: resize to {rec.recommended_type} first"
+    return advice
+
+
+def _change_advice(change: Change) -> str:
+    stop = change.kind is Kind.STOP
+    if change.state in OPEN:
+        if stop:
+            return "idle: stop it first"
+        return f"has an open resize proposal ({change.from_type} → {change.to_type})"
+    if change.state in IN_FLIGHT:
+        return "a stop is under way" if stop else "a resize is under way"
+    return ""
 
 
 def _spot_price_for(instance: Instance, zones: dict[str, ZonePrices]) -> tuple[Decimal | None, str]:

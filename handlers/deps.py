@@ -40,6 +40,8 @@ class AuditLog(Protocol):
 class RequestLedger(Protocol):
     def first_time_seen(self, key: str) -> bool: ...
 
+    def forget_seen(self, key: str) -> None: ...
+
 
 class Outbox(Protocol):
     """Where scheduled messages go (``bot.outbox.Outbox``): once per key, at Slack's pace."""

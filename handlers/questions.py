@@ -13,9 +13,9 @@ from typing import Any
 
 from engines import questions
 from engines.allocation import owner_of
-from engines.changes import OPEN, Change, ChangeRequest, State
+from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
-from engines.errors import UserInputError
+from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
 from engines.month_view import month_view
 from engines.offhours import OffHours, ScheduleView
@@ -24,7 +24,7 @@ from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
 from engines.rightsizing_models import Recommendation
 from engines.schedules import ScheduleError
-from engines.spot_review import SpotOutlook, TeamSpotReport
+from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
@@ -542,13 +542,41 @@ def _plan_spot_team(request: SpotTeamRequest, deps: Deps, asked_by: str) -> Work
     team = find_team(deps.teams, request.team)
 
     def result() -> Result:
-        return advisor.team_report(team)
+        advice, problem = _rightsizing_first(team, deps)
+        return advisor.team_report(team, advice_first=advice, rightsizing_problem=problem)
 
     def render(answer: Result) -> Reply:
         assert isinstance(answer, TeamSpotReport)
         return Reply(build_spot_team_message(answer, asked_by=asked_by))
 
     return Work(f"spot candidates of *{team.name}*", result, render)
+
+
+def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
+    """What right-sizing advises first for the team's instances (so that spot never
+    contradicts it), and why it could not be asked, if so.
+
+    The findings are the same review ``/cost rightsize`` shows; the changes are every open
+    or under-way one, plus the history of each instance right-sizing would change (a
+    dismissed proposal lets spot be offered)."""
+    if deps.changes is None:
+        return {}, ""
+    store = deps.changes.store
+    findings: tuple[Recommendation, ...] = ()
+    problem = ""
+    if deps.rightsizing is not None:
+        try:
+            findings = deps.rightsizing.review(team).recommendations
+        except CostbotError as error:
+            problem = (
+                f"Right-sizing could not be checked ({error}), so idle instances may be listed."
+            )
+    changes = {c.id: c for c in store.list_changes(states=OPEN | IN_FLIGHT, limit=1000)}
+    for rec in findings:
+        if rec.action in ("modify", "stop") and rec.monthly_saving > 0:
+            for change in store.list_changes(instance_id=rec.instance.instance_id, limit=20):
+                changes[change.id] = change
+    return advice_first(findings, list(changes.values())), problem
 
 
 def _spot_advisor(deps: Deps) -> Any:

@@ -189,6 +189,8 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
         blocks.append(_candidate_block(candidate))
     if count > MAX_CANDIDATES:
         blocks.append(context(f"…and {count - MAX_CANDIDATES} more."))
+    if report.held_back:
+        blocks += [divider(), section(_held_back(report))]
     if report.left_out:
         blocks += [divider(), section(_left_out(report))]
     notes = [
@@ -200,6 +202,8 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
     ]
     if report.feed.problem:
         notes.append(escape(report.feed.problem))
+    if report.rightsizing_problem:
+        notes.append(escape(report.rightsizing_problem))
     if asked_by:
         notes.append(f"Asked by <@{asked_by}>")
     blocks.append(context(*notes))
@@ -224,13 +228,65 @@ def _candidate_block(candidate: SpotCandidate) -> Block:
         lines.append(f"_No saving figure: {escape(candidate.problem)}._")
     lines.append(risk_text(candidate.interruption))
     block = section("\n".join(lines))
-    block["accessory"] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Fleet plan"},
-        "action_id": action_ids.SPOT_PLAN,
-        "value": plan_button_value(instance.account_id, instance.region, instance.instance_id),
-    }
+    value = plan_button_value(instance.account_id, instance.region, instance.instance_id)
+    block["accessory"] = _plan_button(value)
     return block
+
+
+PLAN_BUTTON = "Fleet plan"
+PLAN_BUTTON_BUSY = "Making the plan…"
+PLAN_STATUS_PREFIX = "spot_plan_status|"
+"""The ``block_id`` of the line under a candidate that says how its fleet plan is going."""
+
+
+def _plan_button(value: str, *, busy: bool = False) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": PLAN_BUTTON_BUSY if busy else PLAN_BUTTON},
+        "action_id": action_ids.SPOT_PLAN,
+        "value": value,
+    }
+
+
+def plan_making_status(user: str) -> str:
+    return f":hourglass_flowing_sand: Making the fleet plan for <@{user}>…"
+
+
+def plan_posted_status(user: str, filename: str) -> str:
+    return f":white_check_mark: Fleet plan `{escape(filename)}` posted for <@{user}>."
+
+
+def plan_unchanged_status(filename: str) -> str:
+    return (
+        f":white_check_mark: Fleet plan `{escape(filename)}` is already posted in this "
+        f"channel; nothing in it has changed since."
+    )
+
+
+def with_plan_status(blocks: list[Block], value: str, status: str, *, busy: bool) -> list[Block]:
+    """The message's blocks with one candidate's fleet plan shown as it stands: while it is
+    being made the button says so (a click then changes nothing), and the line under the
+    candidate says what happened (``status``; "" removes the line). Other blocks are kept.
+
+    Args:
+        blocks: the message's blocks as Slack has them.
+        value: the candidate's Fleet plan button value.
+        status: the line to show under the candidate, or "".
+        busy: whether the plan is being made.
+    """
+    status_id = (PLAN_STATUS_PREFIX + value)[:255]
+    updated: list[Block] = []
+    for block in blocks:
+        if block.get("block_id") == status_id:
+            continue  # replaced below, right after its candidate
+        accessory = block.get("accessory") or {}
+        if accessory.get("action_id") == action_ids.SPOT_PLAN and accessory.get("value") == value:
+            updated.append({**block, "accessory": _plan_button(value, busy=busy)})
+            if status:
+                updated.append({**context(status), "block_id": status_id})
+            continue
+        updated.append(block)
+    return updated
 
 
 def plan_button_value(account_id: str, region: str, instance_id: str) -> str:
@@ -241,6 +297,22 @@ def parse_plan_button_value(value: str) -> tuple[str, str, str]:
     """(account id, region, instance id) from a Fleet plan button."""
     account_id, region, instance_id = value.split("|", 2)
     return account_id, region, instance_id
+
+
+def _held_back(report: TeamSpotReport) -> str:
+    """Suited to spot, but right-sizing comes first: one line each, no saving counted."""
+    shown = report.held_back[:MAX_CANDIDATES]
+    lines = [
+        f"*{escape(instance.name)}* (`{instance.instance_id}`, {instance.instance_type}) · "
+        f"{escape(why)}"
+        for instance, why in shown
+    ]
+    more = len(report.held_back) - len(shown)
+    if more:
+        lines.append(f"…and {more} more.")
+    return "*Right-sizing first* (no spot saving counted until it is done or dismissed):\n" + (
+        "\n".join(lines)
+    )
 
 
 def _left_out(report: TeamSpotReport) -> str:

@@ -51,3 +51,11 @@ def test_old_request_keys_are_forgotten(tmp_path):
     assert store.forget_seen_before(old + dt.timedelta(days=1)) == 1
     assert store.first_time_seen("event:old") is True
     assert store.first_time_seen("event:new") is False
+
+
+def test_a_forgotten_key_is_new_again(tmp_path):
+    store = Store(tmp_path / "state.db")
+    assert store.first_time_seen("spot-plan:C1:abc") is True
+    assert store.first_time_seen("spot-plan:C1:abc") is False
+    store.forget_seen("spot-plan:C1:abc")
+    assert store.first_time_seen("spot-plan:C1:abc") is True

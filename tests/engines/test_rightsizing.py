@@ -22,6 +22,7 @@ from bot.demo.fleet import PRICES
 from engines.catalog import describe_instance_types
 from engines.pricing import PriceBook
 from engines.rightsizing import (
+    Needs,
     candidate_types,
     family_of,
     needs_of,
@@ -366,6 +367,15 @@ def test_fewer_gpus_when_the_gpus_are_lightly_used() -> None:
 
     assert rec.recommended_type == "g5.2xlarge"
     assert rec.monthly_saving == Decimal("3255.80")  # (5.672 - 1.212) x 730
+
+
+def test_more_smaller_gpus_do_not_fit_a_model_sharded_over_bigger_ones() -> None:
+    # 4 GPUs holding 90 GiB between them: 22.5 GiB each. Eight 16 GiB GPUs hold more in
+    # total (128 GiB) but not one shard; four 24 GiB GPUs do.
+    needs = Needs(vcpus=8, memory_mib=32768, gpus=4, gpu_memory_mib=90 * 1024, gpu_kept=True)
+
+    assert not needs.fits(facts("g4dn.metal", 96, 384, gpus=8, gpu_gib=128, model="T4"))
+    assert needs.fits(facts("g5.12xlarge", 48, 192, gpus=4, gpu_gib=96, model="A10G"))
 
 
 # --- Under-provisioned and optimized ------------------------------------------------------------

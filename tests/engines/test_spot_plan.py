@@ -11,6 +11,7 @@ import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
+from engines.catalog import describe_instance_types
 from engines.pricing import PriceBook
 from engines.rightsizing_models import InstanceTypeFacts
 from engines.spot_advisor import load_snapshot
@@ -60,6 +61,43 @@ def test_gpu_work_stays_on_enough_nvidia_gpu_memory_nearest_size_first():
         "g6.xlarge",
         "g5.2xlarge",
     ]
+
+
+def test_more_but_smaller_gpus_do_not_replace_bigger_ones():
+    """Eight 16 GiB T4s hold more in total than four 24 GiB A10Gs, but a model sharded for
+    24 GiB per GPU does not fit on any of them."""
+    multi = {
+        f.instance_type: f
+        for f in (
+            facts("g5.12xlarge", 48, 192, 4, 22888, "NVIDIA"),
+            facts("g4dn.metal", 96, 384, 8, 16384, "NVIDIA"),
+            facts("g6.12xlarge", 48, 192, 4, 22888, "NVIDIA"),
+            facts("g5.24xlarge", 96, 384, 4, 22888, "NVIDIA"),
+        )
+    }
+    assert multi["g4dn.metal"].gpu_memory_mib > multi["g5.12xlarge"].gpu_memory_mib
+    assert compatible_types(multi["g5.12xlarge"], multi) == [
+        "g5.12xlarge",
+        "g6.12xlarge",
+        "g5.24xlarge",
+    ]
+
+
+def test_a_g5_12xlarge_plan_keeps_24_gib_per_gpu_in_the_real_catalog(aws):
+    """AWS's own DescribeInstanceTypes data (as moto ships it), read by our catalog."""
+    catalog = describe_instance_types(boto3.client("ec2", region_name=REGION))
+    current = catalog["g5.12xlarge"]
+    assert (current.gpus, current.gpu_memory_per_gpu_mib) == (4, 22888)  # 4 x A10G
+    metal = catalog["g4dn.metal"]
+    assert (metal.gpus, metal.gpu_memory_per_gpu_mib) == (8, 16384)  # 8 x T4, more in total
+    found = compatible_types(current, catalog)
+    assert "g4dn.metal" not in found and "g4dn.12xlarge" not in found
+    assert len(found) >= 3
+    for name in found:
+        other = catalog[name]
+        assert other.gpu_memory_per_gpu_mib >= current.gpu_memory_per_gpu_mib, name
+        assert current.gpus <= other.gpus <= 2 * current.gpus, name
+        assert other.gpu_manufacturer == "NVIDIA", name
 
 
 def test_cpu_work_never_pays_for_a_gpu_and_stays_within_twice_the_size():

@@ -13,11 +13,18 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from engines.changes import Change, Kind, State
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.pricing import PriceBook
+from engines.rightsizing_models import Finding, Instance, Recommendation
 from engines.spot_advisor import AdvisorFeedError, load_snapshot
-from engines.spot_review import NoSpotMarketError, SpotAdvisor, UnknownInstanceTypeError
+from engines.spot_review import (
+    NoSpotMarketError,
+    SpotAdvisor,
+    UnknownInstanceTypeError,
+    advice_first,
+)
 from tests.engines.test_spot import MARKET, NOW, PLACEMENT_RESPONSE, ZONES_RESPONSE
 
 REGION = "us-east-1"
@@ -192,3 +199,122 @@ def test_team_candidates_save_at_their_own_zone_average_and_serving_is_left_out(
         "i-spot": "already on spot",
     }
     assert report.candidates[0].interruption.bucket == "10-15%"
+
+
+def test_an_instance_right_sizing_speaks_for_is_held_back_with_no_saving_counted(ec2):
+    nlp = {"team": "nlp"}
+    reservations = {
+        "Reservations": [
+            {
+                "OwnerId": "111122223333",
+                "Instances": [
+                    instance("i-train", "us-east-1b", {**nlp, "workload_type": "training"}),
+                    instance("i-batch", "us-east-1a", {**nlp, "spot_eligible": "true"}),
+                ],
+            }
+        ]
+    }
+    ec2.stub.add_response("describe_instances", reservations, {"Filters": ANY})
+    for instance_id in ("i-train", "i-batch"):
+        ec2.stub.add_response(
+            "describe_instance_attribute",
+            {"DisableApiStop": {"Value": False}},
+            {"InstanceId": instance_id, "Attribute": "disableApiStop"},
+        )
+    ec2.stub.add_response(
+        "describe_spot_price_history", history_response(MARKET), history_request("g5.xlarge")
+    )
+    report = advisor(ec2).team_report(
+        Team(name="nlp", tags=nlp, channel="#nlp"),
+        advice_first={"i-train": "idle: stop it first"},
+    )
+    assert [c.instance.instance_id for c in report.candidates] == ["i-batch"]
+    assert report.total_monthly_saving == Decimal("442.38")  # i-train's $529.98 not counted
+    assert [(i.instance_id, why) for i, why in report.held_back] == [
+        ("i-train", "idle: stop it first")
+    ]
+    assert report.as_json()["held_back"] == [
+        {"key": "i-train", "name": "i-train", "reason": "idle: stop it first"}
+    ]
+
+
+# --- advice_first: right-sizing speaks first ----------------------------------------------------
+
+
+def box(instance_id: str) -> Instance:
+    return Instance(instance_id=instance_id, instance_type="g4dn.xlarge", state="running",
+                    region=REGION, tags={"Name": instance_id})  # fmt: skip
+
+
+def finding(
+    instance_id: str, kind: Finding, *, to: str = "", saving: str = "100"
+) -> Recommendation:
+    action = {Finding.IDLE: "stop", Finding.OVER_PROVISIONED: "modify"}.get(kind, "none")
+    return Recommendation(
+        instance=box(instance_id), finding=kind, current_type="g4dn.xlarge",
+        recommended_type=to, current_hourly=Decimal("0.526"), recommended_hourly=None,
+        monthly_saving=Decimal(saving) if action != "none" else Decimal(0), risk=None,
+        reason="", action=action,
+    )  # fmt: skip
+
+
+def change(change_id: int, instance_id: str, state: State, kind: Kind = Kind.STOP, *,
+           day: int = 1, to: str = "g4dn.xlarge") -> Change:  # fmt: skip
+    at = NOW.replace(day=day)
+    return Change(
+        id=change_id, created_at=at, updated_at=at, state=state, instance_id=instance_id,
+        account_id="", region=REGION, team="nlp", from_type="g4dn.xlarge", to_type=to,
+        monthly_saving=Decimal("100"), requested_by="costbot", kind=kind,
+    )  # fmt: skip
+
+
+def test_an_idle_finding_says_stop_it_first():
+    assert advice_first([finding("i-idle", Finding.IDLE)], []) == {"i-idle": "idle: stop it first"}
+
+
+def test_an_over_provisioned_finding_says_resize_first():
+    findings = [finding("i-big", Finding.OVER_PROVISIONED, to="c5.xlarge")]
+    assert advice_first(findings, []) == {"i-big": "over-provisioned: resize to c5.xlarge first"}
+
+
+def test_findings_that_change_nothing_hold_nothing_back():
+    findings = [
+        finding("i-ok", Finding.OPTIMIZED),
+        finding("i-new", Finding.NOT_ENOUGH_DATA),
+        finding("i-alone", Finding.LEFT_ALONE),
+        finding("i-free", Finding.IDLE, saving="0"),
+    ]
+    assert advice_first(findings, []) == {}
+
+
+def test_open_proposals_hold_back_even_without_a_finding():
+    changes = [
+        change(1, "i-stop", State.PROPOSED),
+        change(2, "i-resize", State.APPROVED, Kind.RESIZE, to="g4dn.large"),
+        change(3, "i-snoozed", State.SNOOZED),
+        change(4, "i-going", State.MODIFYING, Kind.RESIZE, to="g4dn.large"),
+    ]
+    assert advice_first([], changes) == {
+        "i-stop": "idle: stop it first",
+        "i-resize": "has an open resize proposal (g4dn.xlarge → g4dn.large)",
+        "i-snoozed": "idle: stop it first",
+        "i-going": "a resize is under way",
+    }
+
+
+def test_a_dismissed_proposal_lets_spot_be_offered_until_a_newer_one_opens():
+    idle = [finding("i-idle", Finding.IDLE)]
+    assert advice_first(idle, [change(1, "i-idle", State.DISMISSED)]) == {}
+    newer = [
+        change(1, "i-idle", State.DISMISSED, day=1),
+        change(2, "i-idle", State.PROPOSED, day=5),
+    ]
+    assert advice_first(idle, newer) == {"i-idle": "idle: stop it first"}
+
+
+def test_a_finished_change_leaves_the_word_to_the_finding():
+    done = [change(1, "i-idle", State.DENIED)]
+    assert advice_first([finding("i-idle", Finding.IDLE)], done) == {
+        "i-idle": "idle: stop it first"
+    }
+    assert advice_first([finding("i-idle", Finding.OPTIMIZED)], done) == {}

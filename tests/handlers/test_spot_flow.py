@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,16 +21,19 @@ import pytest
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.spot_market import placement_scores, price_history
+from engines.catalog import describe_instance_types
+from engines.changes import State
 from engines.errors import UserInputError
 from engines.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
 from handlers.actions.spot import upload_plan
 from handlers.blocks.common import limit_violations, money
-from handlers.blocks.spot import plan_button_value
+from handlers.blocks.spot import PLAN_STATUS_PREFIX, plan_button_value
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
+from tests.waiting import wait_until
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-DEV, NLP = "U0DEMODEV", "C0DEMONLP"
+DEV, CARA, NLP = "U0DEMODEV", "U0DEMOCARA", "C0DEMONLP"
 HOURS_30D = 30 * 24
 
 
@@ -57,7 +61,8 @@ def shown(message: dict) -> str:
     for block in message["blocks"]:
         for part in (block.get("text"), *block.get("fields", []), *block.get("elements", [])):
             if isinstance(part, dict):
-                texts.append(part.get("text", ""))
+                inner = part.get("text", "")  # a button's text is itself an object
+                texts.append(inner.get("text", "") if isinstance(inner, dict) else inner)
     return "\n".join(texts)
 
 
@@ -107,15 +112,13 @@ def test_spot_prices_per_zone_with_saving_risk_scores_and_sources(sandbox):
 def test_team_candidates_with_monthly_savings_total_and_risk(sandbox):
     answer = ask(sandbox, "spot team nlp")
     text = shown(answer)
-    expected = {}
-    for name in ("nlp-finetune-g5", "nlp-tokenize-batch", "nlp-eval-runner-dev"):
-        box = FLEET_BY_NAME[name]
-        records = price_history(box.instance_type, "us-east-1", now=NOW)
-        spot = hourly_sampled_average(records, box.availability_zone)
-        expected[name] = (SHIPPED_SNAPSHOT.prices[box.instance_type] - spot) * 730
-        assert f"*{name}*" in text
-        assert f"*Saves {money(expected[name])}/month*" in text
-    assert f"*{money(sum(expected.values()))}/month* could be saved by running 3" in text
+    box = FLEET_BY_NAME["nlp-finetune-g5"]
+    records = price_history(box.instance_type, "us-east-1", now=NOW)
+    spot = hourly_sampled_average(records, box.availability_zone)
+    saving = (SHIPPED_SNAPSHOT.prices[box.instance_type] - spot) * 730
+    assert "*nlp-finetune-g5*" in text
+    assert f"*Saves {money(saving)}/month*" in text
+    assert f"*{money(saving)}/month* could be saved by running 1" in text
     for serving in ("nlp-inference-prod-1", "nlp-api-prod", "nlp-vector-db-prod"):
         assert serving not in text
     nlp_fleet = [box for box in FLEET_BY_NAME.values() if box.team == "nlp"]
@@ -125,8 +128,43 @@ def test_team_candidates_with_monthly_savings_total_and_risk(sandbox):
     assert f"stateful (notebook): {notebooks}" in text
     assert "risk:" in text
     buttons = [block["accessory"] for block in answer["blocks"] if "accessory" in block]
-    assert len(buttons) == 3 and all(b["action_id"] == action_ids.SPOT_PLAN for b in buttons)
+    assert len(buttons) == 1 and buttons[0]["action_id"] == action_ids.SPOT_PLAN
     assert limit_violations(answer) == []
+
+
+def held_back_line(message: dict, name: str) -> str:
+    return next(line for line in shown(message).splitlines() if f"*{name}*" in line)
+
+
+def test_spot_never_contradicts_right_sizing(sandbox):
+    """nlp-eval-runner-dev is idle and nlp-tokenize-batch over-provisioned: both suit spot,
+    but the spot answer sends them to right-sizing first and counts no saving for them."""
+    before = ask(sandbox, "spot team nlp")
+    idle = held_back_line(before, "nlp-eval-runner-dev")
+    assert idle.endswith("· idle: stop it first")
+    big = held_back_line(before, "nlp-tokenize-batch")
+    assert big.endswith("· over-provisioned: resize to c5.xlarge first")
+    assert "Saves" not in idle + big
+    assert "*Right-sizing first*" in shown(before)
+
+    rightsize = ask(sandbox, "rightsize nlp")  # proposes the stop and the resize
+    assert "nlp-eval-runner-dev" in shown(rightsize) and "is idle: stop it" in shown(rightsize)
+    runner = sandbox.costbot.deps.changes
+    stop = next(
+        c for c in runner.store.list_changes(
+            instance_id=sandbox.world.instance_ids["nlp-eval-runner-dev"])
+        if c.state is State.PROPOSED
+    )  # fmt: skip
+    resize = held_back_line(ask(sandbox, "spot team nlp"), "nlp-tokenize-batch")
+    assert resize.endswith("· has an open resize proposal (c5.4xlarge → c5.xlarge)")
+
+    assert runner.dismiss(stop.id, by=DEV, reason="it runs evals on demand").ok
+    after = shown(ask(sandbox, "spot team nlp"))
+    box = FLEET_BY_NAME["nlp-eval-runner-dev"]
+    records = price_history(box.instance_type, "us-east-1", now=NOW)
+    saving = (SHIPPED_SNAPSHOT.prices[box.instance_type] - hourly_sampled_average(
+        records, box.availability_zone)) * 730  # fmt: skip
+    assert f"*Saves {money(saving)}/month*" in after  # the owner declined the stop
 
 
 def test_the_fleet_plan_button_uploads_a_plan_built_from_the_instance(sandbox):
@@ -155,7 +193,12 @@ def test_the_fleet_plan_button_uploads_a_plan_built_from_the_instance(sandbox):
     vpc_subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [box["VpcId"]]}])
     overrides = plan["CreateFleet"]["LaunchTemplateConfigs"][0]["Overrides"]
     assert {o["SubnetId"] for o in overrides} == {s["SubnetId"] for s in vpc_subnets["Subnets"]}
-    assert len({o["InstanceType"] for o in overrides}) >= 3
+    types = {o["InstanceType"] for o in overrides}
+    assert len(types) >= 3
+    catalog = describe_instance_types(ec2)  # nlp-finetune-g5 runs 4 A10G of 24 GB each
+    per_gpu = catalog[box["InstanceType"]].gpu_memory_per_gpu_mib
+    assert all(catalog[name].gpu_memory_per_gpu_mib >= per_gpu for name in types), types
+    assert "g4dn.metal" not in upload["text"]  # 8 GPUs, but 16 GB each
     assert "capacity-optimized" in upload["text"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -236,3 +279,110 @@ def test_a_plan_for_an_instance_gone_meanwhile_is_refused_to_the_clicker_only(sa
     assert message["response_type"] == "ephemeral" and message["replace_original"] is False
     assert f"Could not build the spot plan for {gone}" in message["text"]
     assert "is terminated" in message["text"]
+
+
+# --- the fleet plan: progress, once per plan ----------------------------------------------------
+
+FINOPS = "C0DEMOFINOPS"  # a channel of its own: a plan posted once in a channel is not posted again
+
+
+def plan_view(sandbox: DemoSandbox, channel: str, ts: str, value: str) -> tuple[str, str]:
+    """(the candidate's button label, the line under it) as the channel shows them now."""
+    message = next(m for m in sandbox.standin.messages(channel) if m["ts"] == ts)
+    blocks = message["blocks"]
+    at = next(i for i, b in enumerate(blocks) if b.get("accessory", {}).get("value") == value)
+    below = blocks[at + 1] if at + 1 < len(blocks) else {}
+    status = ""
+    if below.get("block_id", "").startswith(PLAN_STATUS_PREFIX):
+        status = below["elements"][0]["text"]
+    return blocks[at]["accessory"]["text"]["text"], status
+
+
+def told(sandbox: DemoSandbox, channel: str, user: str, words: str, after: str) -> dict:
+    return sandbox.standin.wait_for_message(
+        lambda m: m["channel"] == channel and m["ephemeral_for"] == user and words in m["text"],
+        timeout=60,
+        after_ts=after,
+    )
+
+
+def uploads(sandbox: DemoSandbox, channel: str, after: str) -> list[dict]:
+    return [
+        m for m in sandbox.standin.messages(channel) if m["files"] and float(m["ts"]) > float(after)
+    ]
+
+
+def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
+    slack = sandbox.standin
+    before = max((m["ts"] for m in slack.messages()), default="0", key=float)
+    slack.send_command(user_id=DEV, channel_id=FINOPS, text="spot team nlp")
+    answer = slack.wait_for_message(
+        lambda m: m["channel"] == FINOPS and m["origin"] == "response_url" and bool(m["blocks"]),
+        timeout=60,
+        after_ts=before,
+    )
+    instance_id = sandbox.world.instance_ids["nlp-finetune-g5"]
+    value = next(
+        b["accessory"]["value"]
+        for b in answer["blocks"]
+        if instance_id in b.get("accessory", {}).get("value", "")
+    )
+    advisor = sandbox.costbot.deps.spot
+    release = threading.Event()
+    real_plan = advisor.plan
+
+    def held_plan(*args, **kwargs):  # the plan is being made until the test says so
+        assert release.wait(60)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(advisor, "plan", held_plan)
+
+    def click(user: str = DEV):
+        result = slack.click(user_id=user, channel_id=FINOPS, message_ts=answer["ts"],
+                             action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+        assert result.status == 200 and result.elapsed_s < 3.0
+
+    click()
+    making = ("Making the plan…", f":hourglass_flowing_sand: Making the fleet plan for <@{DEV}>…")
+    wait_until(lambda: plan_view(sandbox, FINOPS, answer["ts"], value) == making)
+
+    click(CARA)  # a second click while it is being made: told, nothing else
+    told(sandbox, FINOPS, CARA, "Already on it", after=answer["ts"])
+    assert plan_view(sandbox, FINOPS, answer["ts"], value) == making
+
+    release.set()
+    wait_until(lambda: uploads(sandbox, FINOPS, answer["ts"]))
+    posted = f":white_check_mark: Fleet plan `spot-plan-nlp-finetune-g5.json` posted for <@{DEV}>."
+    wait_until(lambda: plan_view(sandbox, FINOPS, answer["ts"], value) == ("Fleet plan", posted))
+
+    click(CARA)  # the same plan again, once it is posted: nothing has changed since
+    again = told(sandbox, FINOPS, CARA, "already posted in this channel", after=answer["ts"])
+    assert "nothing in it has changed since" in again["text"]
+    wait_until(
+        lambda: plan_view(sandbox, FINOPS, answer["ts"], value)[1].endswith("changed since.")
+    )
+    assert len(uploads(sandbox, FINOPS, answer["ts"])) == 1
+
+
+def test_a_plan_whose_upload_failed_is_posted_on_the_next_click(sandbox):
+    slack, channel = sandbox.standin, "C0DEMORECS"
+    before = max((m["ts"] for m in slack.messages()), default="0", key=float)
+    slack.send_command(user_id=DEV, channel_id=channel, text="spot team nlp")
+    answer = slack.wait_for_message(
+        lambda m: m["channel"] == channel and m["origin"] == "response_url" and bool(m["blocks"]),
+        timeout=60,
+        after_ts=before,
+    )
+    value = next(b["accessory"]["value"] for b in answer["blocks"] if "accessory" in b)
+    slack.fail_next("files.completeUploadExternal", status=400)
+    slack.click(user_id=DEV, channel_id=channel, message_ts=answer["ts"],
+                action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+    failed = told(sandbox, channel, DEV, "I could not upload the plan here", after=answer["ts"])
+    assert failed["text"].startswith(":x:")
+    wait_until(lambda: plan_view(sandbox, channel, answer["ts"], value) == ("Fleet plan", ""))
+    assert uploads(sandbox, channel, answer["ts"]) == []
+
+    slack.click(user_id=DEV, channel_id=channel, message_ts=answer["ts"],
+                action_id=action_ids.SPOT_PLAN, value=value)  # fmt: skip
+    (upload,) = wait_until(lambda: uploads(sandbox, channel, answer["ts"]))
+    assert upload["files"][0]["name"].startswith("spot-plan-")
