@@ -48,7 +48,7 @@ def answered(slack: SlackStandIn, team: str) -> dict:
     result = slack.send_command(user_id=BOB, channel_id=FRAUD, text=f"team {team}")
     assert result.status == 200, result
     return slack.wait_for_message(
-        lambda m: m["user"] != BOB and team in m["text"] and "Working on" not in m["text"],
+        lambda m: bool(m["bot_id"]) and "Working on" not in m["text"],
         timeout=60,
         after_ts=before,
     )
