@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 DEMO_TEAMS_FILE = Path(__file__).with_name("teams.toml")
 DEMO_BOT_TOKEN = "xoxb-0000000000-demo-costbot-token"
 DEMO_APP_TOKEN = "xapp-1-A0DEMOCOST-0000000000-demo-costbot-app-token"
+SANDBOX_NOTICE = (
+    "Sandbox: this workspace is a local stand-in for Slack, and its AWS is moto, an "
+    "in-process fake. Approving a change really stops, resizes and starts the sandbox's "
+    "instances (Revert puts them back); no real account is touched."
+)
 
 
 @dataclass
@@ -46,7 +51,10 @@ class DemoOptions:
         settings: a configuration to honour (teams file, cost source); the demo's when None.
         use_demo_world: start the AWS sandbox and use its billing export.
         run_scheduler: start the scheduler (the demo does; a one-off ``ask`` does not).
-        dry_run: rehearse approved changes only (always, in ``costbot demo``).
+        dry_run: rehearse approved changes only. Off by default: the demo's AWS is moto, so
+            approving really stops, resizes and starts its instances, and Revert can be
+            tried. Only the sandbox's AWS is affected (a configured ``settings`` with
+            ``use_demo_world=False`` keeps its own ``dry_run``).
         socket_mode: connect the bot to the stand-in over Socket Mode instead of HTTP.
         socket_backoff: the bot's delays between failed Socket Mode connection attempts.
     """
@@ -57,7 +65,7 @@ class DemoOptions:
     settings: Settings | None = None
     use_demo_world: bool = True
     run_scheduler: bool = True
-    dry_run: bool = True  # the demo never changes anything unless a test asks it to
+    dry_run: bool = False  # the demo's AWS is a sandbox: changes there are real, and harmless
     socket_mode: bool = False
     socket_backoff: Backoff = field(default_factory=Backoff)
 
@@ -93,7 +101,11 @@ class DemoSandbox:
             self.world = start_demo_world(workdir=workdir / "aws", now=self.now())
             settings = self._demo_settings(settings, self.world)
             aws = AwsClients(settings, session=sandbox_session(self.world.region))
-        self.standin = SlackStandIn(signing_secret=self.signing_secret, bot_token=DEMO_BOT_TOKEN)
+        self.standin = SlackStandIn(
+            signing_secret=self.signing_secret,
+            bot_token=DEMO_BOT_TOKEN,
+            notice=self._notice(),
+        )
         if self.options.socket_mode:
             self.standin.enable_socket_mode(DEMO_APP_TOKEN)
         self.standin.start(port=self.options.port)
@@ -141,6 +153,13 @@ class DemoSandbox:
             self._scheduler.start()
             self.costbot.outbox.start()
         return self
+
+    def _notice(self) -> str:
+        if not self.options.use_demo_world:
+            return ""
+        if self.options.dry_run:
+            return SANDBOX_NOTICE.split(" Approving")[0] + " Approvals are rehearsed only."
+        return SANDBOX_NOTICE
 
     def _demo_settings(self, settings: Settings, world: DemoWorld) -> Settings:
         configured = self.options.settings is not None

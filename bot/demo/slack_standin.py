@@ -377,8 +377,12 @@ class SlackStandIn:
         app_home_events: bool = True,
         channel_rate_limit: float | None = None,
         rate_limit_tolerance: float = 0.1,
+        notice: str = "",
     ) -> None:
-        """Set up the workspace; ``commands=None`` forwards every slash command to the bot."""
+        """Set up the workspace; ``commands=None`` forwards every slash command to the bot;
+        ``notice`` is a line the page always shows above the messages (the demo says there
+        that its AWS is a sandbox)."""
+        self.notice = notice
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.team_id = team_id
@@ -2122,6 +2126,7 @@ class SlackStandIn:
             return {
                 "seq": self._seq,
                 "team": {"id": self.team_id, "name": self.team_name, "domain": self.team_domain},
+                "notice": self.notice,
                 "bot": {
                     "user_id": self.bot_user_id,
                     "bot_id": self.bot_id,

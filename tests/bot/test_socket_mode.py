@@ -33,7 +33,7 @@ FAST = Backoff(first=0.1, cap=0.5)  # the restart test waits for the back-off
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
     options = DemoOptions(workdir=tmp_path_factory.mktemp("demo"), run_scheduler=False,
-                          socket_mode=True, socket_backoff=FAST)  # fmt: skip
+                          dry_run=True, socket_mode=True, socket_backoff=FAST)  # fmt: skip
     with DemoSandbox(options) as running:
         yield running
 
