@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import boto3
@@ -24,6 +24,7 @@ from bot.demo.world import DemoWorld, start_demo_world
 from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
+from bot.socket_mode import Backoff, SocketModeRunner
 from handlers.jobs import run_schedules
 from handlers.notify import post_change_outcome
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_TEAMS_FILE = Path(__file__).with_name("teams.toml")
 DEMO_BOT_TOKEN = "xoxb-0000000000-demo-costbot-token"
+DEMO_APP_TOKEN = "xapp-1-A0DEMOCOST-0000000000-demo-costbot-app-token"
 SANDBOX_NOTICE = (
     "Sandbox: this workspace is a local stand-in for Slack, and its AWS is moto, an "
     "in-process fake. Approving a change really stops, resizes and starts the sandbox's "
@@ -53,6 +55,8 @@ class DemoOptions:
             approving really stops, resizes and starts its instances, and Revert can be
             tried. Only the sandbox's AWS is affected (a configured ``settings`` with
             ``use_demo_world=False`` keeps its own ``dry_run``).
+        socket_mode: connect the bot to the stand-in over Socket Mode instead of HTTP.
+        socket_backoff: the bot's delays between failed Socket Mode connection attempts.
     """
 
     workdir: Path
@@ -62,6 +66,8 @@ class DemoOptions:
     use_demo_world: bool = True
     run_scheduler: bool = True
     dry_run: bool = False  # the demo's AWS is a sandbox: changes there are real, and harmless
+    socket_mode: bool = False
+    socket_backoff: Backoff = field(default_factory=Backoff)
 
 
 class DemoSandbox:
@@ -74,6 +80,7 @@ class DemoSandbox:
         self.world: DemoWorld | None = None
         self.standin: SlackStandIn | None = None
         self.bot_server: HttpServer | None = None
+        self.socket_runner: SocketModeRunner | None = None
         self.costbot: Costbot | None = None
         self.listener_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="click")
@@ -99,12 +106,14 @@ class DemoSandbox:
             bot_token=DEMO_BOT_TOKEN,
             notice=self._notice(),
         )
+        if self.options.socket_mode:
+            self.standin.enable_socket_mode(DEMO_APP_TOKEN)
         self.standin.start(port=self.options.port)
         settings = replace(
             settings,
             slack_bot_token=DEMO_BOT_TOKEN,
             slack_signing_secret=self.signing_secret,
-            slack_app_token="",
+            slack_app_token=DEMO_APP_TOKEN if self.options.socket_mode else "",
             slack_api_url=self.standin.api_url,
         )
         self.costbot = build_costbot(
@@ -115,11 +124,22 @@ class DemoSandbox:
             background=self.background,
             questions=self.questions,
         )
+        if self.options.socket_mode:
+            self.socket_runner = SocketModeRunner(
+                self.costbot.app, DEMO_APP_TOKEN, backoff=self.options.socket_backoff
+            )
+            self.socket_runner.connect()
+            if not self.socket_runner.wait_connected(timeout=30):
+                raise RuntimeError("the bot did not connect to the stand-in over Socket Mode")
         wsgi_app = build_wsgi_app(
-            self.costbot.app, signing_secret=self.signing_secret, health=self.costbot.store.ping
+            self.costbot.app,
+            signing_secret=self.signing_secret,
+            health=self.costbot.store.ping,
+            socket=self.socket_runner.report if self.socket_runner else None,
         )
         self.bot_server = HttpServer(wsgi_app).start()
-        self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
+        if not self.options.socket_mode:
+            self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
             costbot = self.costbot
             self._scheduler = build_scheduler(
@@ -166,6 +186,8 @@ class DemoSandbox:
                 self.costbot.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
+        if self.socket_runner is not None:
+            self.socket_runner.close()
         # Work already running finishes while Slack and AWS are still there; the rest is
         # dropped (nothing is half-done: a change in flight is settled at the next start).
         self.listener_executor.shutdown(wait=True, cancel_futures=True)
