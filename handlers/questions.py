@@ -368,7 +368,9 @@ def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
 
 def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
-    period = parse_period(request.period_text or DEFAULT_TREND, today=deps.today())
+    # The team's own date, as /cost team and its digest use: the bars end where they do.
+    today = local_today(team, deps.now())
+    period = parse_period(request.period_text or DEFAULT_TREND, today=today)
 
     def result() -> Result:
         return questions.daily_trend(
@@ -377,7 +379,7 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
             team_name=team.name,
             period=period,
             metric=request.metric,
-            today=deps.today(),
+            today=today,
         )
 
     def render(trend: Result) -> Reply:
