@@ -523,6 +523,19 @@ class ChangeRunner:
         fields = {"decided_by": by, "decided_at": self.now(), "snoozed_until": until}
         return self._decide(change, by, {State.PROPOSED, State.SNOOZED}, State.SNOOZED, **fields)
 
+    def why_not_dismiss(
+        self, change_id: int, *, by: str, approvers: Collection[str] | None = None
+    ) -> Outcome | None:
+        """Why ``by`` could not dismiss the change now (None: they could), checked before a
+        form asks them for a reason."""
+        change = self.store.get_change(change_id)
+        if change is None:
+            return None  # the submission says so
+        refused = self._refused(change, by, approvers, "dismiss")
+        if refused:
+            return refused
+        return None if change.state in {State.PROPOSED, State.SNOOZED} else self._already(change.id)
+
     def dismiss(
         self, change_id: int, *, by: str, reason: str, approvers: Collection[str] | None = None
     ) -> Outcome:

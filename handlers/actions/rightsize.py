@@ -335,6 +335,11 @@ def _open_dismiss_modal(
     if deps.changes is not None:
         change = deps.changes.store.get_change(int(value))
         label = change.label if change else label
+        approvers = _approvers(deps, change.team if change else "")
+        stop = deps.changes.why_not_dismiss(int(value), by=click.user, approvers=approvers)
+        if stop is not None:  # refused or decided already: no form to fill in for nothing
+            _report(click, int(value), stop, before=change.state if change else None, deps=deps)
+            return
     form = _DismissForm(
         int(value),
         channel=click.channel,

@@ -321,3 +321,38 @@ def test_other_buttons_clicked_in_a_view_answer_the_clicker_directly(
         lambda m: m["channel"] == "D" + user[1:] and float(m["ts"]) > float(before), timeout=30
     )
     assert words in direct["text"]
+
+
+# --- found by a hostile review ----------------------------------------------------------------
+
+
+def test_dismiss_by_another_teams_user_is_refused_before_a_form_asks_for_a_reason(sandbox):
+    # Bob (fraud-detection) clicked Dismiss on nlp's card: the form opened, he typed why,
+    # and only then learned that only nlp's approvers decide.
+    slack = sandbox.standin
+    card = ask_rightsize(sandbox, DEV, NLP, "nlp")
+    change_id = next(c for c in change_ids(card) if "Dismiss" in buttons_of(card, c))
+    modals_before = len(slack.open_modals(BOB))
+    before = last_ts(sandbox)
+    slack.click(user_id=BOB, channel_id=NLP, message_ts=card["ts"],
+                action_id=action_ids.RIGHTSIZE_DISMISS, value=change_id)  # fmt: skip
+    told = ephemeral_to(sandbox, BOB, "approvers", after=before)
+    assert "only nlp's approvers can dismiss this" in told["text"]
+    assert f"<@{DEV}>" in told["text"]
+    assert len(slack.open_modals(BOB)) == modals_before  # no form to fill in for nothing
+
+
+def test_dismiss_on_an_out_of_date_copy_says_who_decided_instead_of_opening_a_form(sandbox):
+    slack = sandbox.standin
+    card = ask_rightsize(sandbox, DEV, NLP, "nlp")
+    change_id = next(c for c in change_ids(card) if "Dismiss" in buttons_of(card, c))
+    stale = slack.post_as_bot(NLP, card["text"], card["blocks"])
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=card["ts"],
+                action_id=action_ids.RIGHTSIZE_DENY, value=change_id)  # fmt: skip
+    line_shows(sandbox, NLP, card["ts"], change_id, "denied")
+    modals_before = len(slack.open_modals(DEV))
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=stale["ts"],
+                action_id=action_ids.RIGHTSIZE_DISMISS, value=change_id)  # fmt: skip
+    told = ephemeral_to(sandbox, DEV, "is already denied", after=stale["ts"])
+    assert f"by <@{DEV}>" in told["text"]
+    assert len(slack.open_modals(DEV)) == modals_before

@@ -88,10 +88,19 @@ def click(sandbox: DemoSandbox, user: str, ts: str, action: str, value: int | st
 
 
 def dismiss_through_the_modal(sandbox: DemoSandbox, user: str, ts: str, change_id: int) -> float:
+    """Someone who may not dismiss is told so at the click, before a form asks why."""
     before = click(sandbox, user, ts, action_ids.RIGHTSIZE_DISMISS, change_id)
-    modal = wait_until(lambda: sandbox.standin.open_modals(user))[-1]
-    sandbox.standin.submit_view(user_id=user, view_id=modal["id"],
-                                values={"reason": "sized for the Q4 batch"})  # fmt: skip
+
+    def opened_or_told() -> list:
+        told = [m for m in sandbox.standin.messages(FRAUD)
+                if m["ephemeral_for"] == user and float(m["ts"]) > before]  # fmt: skip
+        return sandbox.standin.open_modals(user) or told
+
+    wait_until(opened_or_told)
+    modals = sandbox.standin.open_modals(user)
+    if modals:
+        sandbox.standin.submit_view(user_id=user, view_id=modals[-1]["id"],
+                                    values={"reason": "sized for the Q4 batch"})  # fmt: skip
     return before
 
 
