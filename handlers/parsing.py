@@ -189,7 +189,10 @@ def parse_cost_command(text: str) -> CostCommand:
     subcommand, rest = words[0].lower(), words[1:]
     parser = _PARSERS.get(subcommand)
     if parser is None:
-        close = difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.6)
+        # Swapped letters, or a close spelling: at 0.6 "unit" (not built) was offered "audit".
+        close = [name for name in SUBCOMMANDS if sorted(name) == sorted(subcommand)]
+        close = close or (["digest"] if subcommand.rstrip("s") == "budget" else [])
+        close = close or difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.7)
         did_you_mean = f" Did you mean `/cost {close[0]}`?" if close else ""
         raise UserInputError(
             f"I don't know `/cost {_short(words[0])}`.{did_you_mean}",

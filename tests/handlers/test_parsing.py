@@ -93,3 +93,20 @@ def test_a_top_count_of_any_size_is_refused_in_words(count):
     # Was: 5,000 digits raised ValueError (Python's limit on int digits): no answer at all.
     with pytest.raises(UserInputError, match="choose between 1 and 25"):
         parse_cost_command(f"top {count}")
+
+
+@pytest.mark.parametrize("word", ["unit", "units"])
+def test_a_command_costbot_lacks_is_not_offered_an_unrelated_one(word):
+    # Found in review: `/cost unit nlp` (unit cost: not built) answered "Did you mean
+    # `/cost audit`?" with audit's usage, as if the audit trail were the unit cost.
+    with pytest.raises(UserInputError) as caught:
+        parse_cost_command(f"{word} nlp")
+    said = str(caught.value)
+    assert f"I don't know `/cost {word}`" in said
+    assert "Did you mean" not in said
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("tpo", "top"), ("tema", "team"), ("hlep", "help")])
+def test_a_short_typo_is_still_offered_its_command(typed, meant):
+    with pytest.raises(UserInputError, match=f"Did you mean `/cost {meant}`"):
+        parse_cost_command(f"{typed} nlp")
