@@ -317,9 +317,12 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
 
 
 def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
-    current = parse_period(request.left_text, today=deps.today())
-    baseline = parse_period(request.right_text, today=deps.today())
-    team_name = find_team(deps.teams, request.team).name if request.team else ""
+    team = find_team(deps.teams, request.team) if request.team else None
+    team_name = team.name if team else ""
+    # A team's periods are seen from its own date, as /cost team sees them.
+    today = local_today(team, deps.now()) if team else deps.today()
+    current = parse_period(request.left_text, today=today)
+    baseline = parse_period(request.right_text, today=today)
 
     def result() -> Result:
         return questions.compare_periods(
@@ -330,7 +333,7 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
             baseline=baseline,
             team_name=team_name,
             metric=request.metric,
-            today=deps.today(),
+            today=today,
         )
 
     subject = team_name or "all teams"

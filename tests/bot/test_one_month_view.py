@@ -261,3 +261,13 @@ def test_top_and_team_give_one_month_to_date_for_a_team(capsys, monkeypatch):
     top = as_json(capsys, "cost", "top")
     listed = next(group for group in top["groups"] if group["key"] == "nlp")
     assert cents(Decimal(listed["cost"])) == cents(team["month_to_date"])
+
+
+def test_a_teams_comparison_sees_its_month_from_the_teams_own_date(capsys, monkeypatch):
+    # At 07:00 UTC on Dec 6 (Dec 5 in Los Angeles) `/cost compare mtd vs last month team nlp`
+    # counted Dec 1–5 while `/cost team nlp`'s month to date was Dec 1–4.
+    _at(monkeypatch, dt.datetime(2026, 12, 6, 7, 0, tzinfo=dt.UTC))
+    team = as_json(capsys, "cost", "team", "nlp")
+    compared = as_json(capsys, "cost", "compare", "mtd", "vs", "last", "month", "team", "nlp")
+    assert compared["data_through"] == team["data_through"] == "2026-12-04"
+    assert cents(Decimal(compared["total"])) == cents(team["month_to_date"])
