@@ -173,3 +173,16 @@ def test_a_working_note_slack_is_slow_to_take_is_never_sent_twice():
 
         assert _post_working_note(slow, note)  # it may be there: the ack adds no second one
         assert not _post_working_note(refused, note)  # surely not there: the ack carries it
+
+
+# --- found by a hostile review ----------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="a cost answer by resource lists raw ids, never Name tags")
+def test_a_cost_answer_by_resource_names_instances_that_have_a_name(sandbox):
+    # `/cost team fraud-detection by resource` listed "i-600ecddbcadeac49c: $544.51": the
+    # instance has a Name tag (the right-sizing card and the audit show it) and no text a
+    # user reads should carry a raw id where a name exists.
+    answer, _, _ = ask(sandbox, "team fraud-detection by resource", done="By resource")
+    lines = [*answer["text"].splitlines(), str(answer["blocks"])]
+    assert not any(re.search(r"(?<![`(])\bi-[0-9a-f]{8,17}\b(?![`)])", line) for line in lines)
