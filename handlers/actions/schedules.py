@@ -86,7 +86,7 @@ def read_create_form(
     view: dict[str, Any], *, user: str, deps: Deps
 ) -> tuple[Schedule | None, dict[str, str]]:
     """The schedule the form describes, or the errors to show next to its fields."""
-    values = view["state"]["values"]
+    values = (view.get("state") or {}).get("values") or {}  # Slack may send none
 
     def text(key: str) -> str:
         element = values.get(SCHEDULE_BLOCKS[key], {}).get(key, {})
@@ -98,8 +98,12 @@ def read_create_form(
     if team is None:
         errors[SCHEDULE_BLOCKS["team"]] = "Pick a team."
     elif deps.offhours is not None and not deps.offhours.may_manage(user, team.name):
-        names = ", ".join(team.approvers) or "none configured"
-        errors[SCHEDULE_BLOCKS["team"]] = f"Only {team.name}'s approvers can ({names})."
+        # A form error is plain text: a mention would show as a bare user id there.
+        errors[SCHEDULE_BLOCKS["team"]] = (
+            f"Only {team.name}'s approvers can create its schedules."
+            if team.approvers
+            else f"{team.name} has no approvers in the teams file: ask for one to be added."
+        )
     fields: dict[str, Any] = {}
     steps = {
         "name": lambda raw: check_name(raw.strip()),

@@ -7,6 +7,8 @@ mon-fri 08:00-20:00 New York time, from the demo teams file) are about to stop.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -233,3 +235,40 @@ def test_the_create_form_refuses_bad_input_and_saves_nothing_then_saves_a_good_o
     assert [s["name"] for s in store.slack_schedules()] == ["fraud-gpu-nights"]
     listed = command(sandbox, BOB, "schedule show fraud-gpu-nights", "off-hours schedule")
     assert "workload_type=notebook" in str(listed["blocks"])
+
+
+# --- found by a hostile review ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [{"values": {}}, {}, None])
+def test_a_create_form_with_an_empty_state_gets_field_errors_not_a_500(sandbox, state):
+    # Slack documents `view.state.values` as possibly empty; the Dismiss form was fixed for
+    # it, the schedule form raised KeyError (HTTP 500: "We had some trouble connecting").
+    from tests.handlers.test_rightsize_cards import post_payload, unique
+
+    view = {"id": "V" + unique().replace(".", ""), "type": "modal",
+            "callback_id": action_ids.SCHEDULE_CREATE_MODAL, "private_metadata": ""}  # fmt: skip
+    if state is not None:
+        view["state"] = state
+    payload = {"type": "view_submission", "user": {"id": ALICE}, "team": {"id": "T0DEMO"},
+               "api_app_id": "A0DEMO", "view": view}  # fmt: skip
+    status, body = post_payload(sandbox, payload)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["response_action"] == "errors"
+    assert answer["errors"]["schedule_team"] == "Pick a team."
+
+
+def test_a_non_approvers_create_form_error_names_no_raw_user_ids(sandbox):
+    # Form errors are plain text: "<@U…>" is not rendered there, and a bare "U0DEMOALICE"
+    # is an id where a name exists.
+    slack = sandbox.standin
+    slack.send_command(user_id=BOB, channel_id=FRAUD, text="schedule create")
+    modal = wait_until(lambda: slack.open_modals(BOB))[-1]
+    form = {"name": "fraud-bob-nights", "team": "fraud-detection",
+            "periods": "mon-fri 07:00-21:00", "tags": "workload_type=notebook",
+            "timezone": "", "holidays": "", "mode": "start_stop"}  # fmt: skip
+    answer = slack.submit_view(user_id=BOB, view_id=modal["id"], values=form).json()
+    error = answer["errors"]["schedule_team"]
+    assert "fraud-detection's approvers" in error
+    assert not re.search(r"\bU0[A-Z0-9]{6,}\b", error), error
