@@ -271,3 +271,22 @@ def test_a_teams_comparison_sees_its_month_from_the_teams_own_date(capsys, monke
     compared = as_json(capsys, "cost", "compare", "mtd", "vs", "last", "month", "team", "nlp")
     assert compared["data_through"] == team["data_through"] == "2026-12-04"
     assert cents(Decimal(compared["total"])) == cents(team["month_to_date"])
+
+
+@pytest.mark.xfail(strict=True, reason="mtd on the 1st is an empty period, refused as bad input")
+def test_the_default_question_on_the_first_of_the_month_is_answered_not_refused(
+    capsys, monkeypatch, tmp_path
+):
+    # On Dec 1 (12:00 UTC) `/cost team fraud-detection` — the command help puts first, with
+    # nothing typed after the team — answered "⚠ There is no cost data for Dec 1, 2026 (month
+    # to date) … Ask about a period in that range.": the ⚠ of bad input, every 1st of the
+    # month, while the digest and /cost forecast answered ("Month to date $0.00").
+    first = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    export = tmp_path / "focus"
+    write_focus_export(export, instance_ids={}, account_id="123456789012", now=first)
+    monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}/*.parquet")
+    _at(monkeypatch, first)
+    code = main(["cost", "team", "fraud-detection"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "Ask about a period in that range" not in out + err
