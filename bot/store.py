@@ -611,6 +611,11 @@ class Store:
     def outbox_has(self, key: str) -> bool:
         return bool(self.db.execute("select 1 from outbox where key = ?", [key]).fetchone())
 
+    def outbox_row(self, key: str) -> dict[str, Any] | None:
+        """The message stored under ``key``, or None."""
+        rows = list(self.db.query("select * from outbox where key = ?", [key]))
+        return rows[0] if rows else None
+
     def outbox_due(self, now: dt.datetime, *, limit: int = 1000) -> list[dict[str, Any]]:
         """Pending messages, oldest first (due or not: the caller decides per channel)."""
         del now  # every pending row matters to the next wake-up time
