@@ -207,7 +207,9 @@ def run_serve(args: argparse.Namespace) -> int:
         costbot.store,
         now=costbot.deps.now,
         changes=costbot.deps.changes,
-        notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+        notify=lambda outcome: post_change_outcome(
+            costbot.app.client, outcome, cards=costbot.store, now=costbot.deps.now
+        ),
         schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
         deps=costbot.deps,
         tick=dt.timedelta(seconds=settings.scheduler_tick_seconds),
@@ -398,7 +400,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
 
     for outcome in costbot.deps.changes.recover(live=live):
         logger.warning("recovered a change left half-way: %s", outcome.text)
-        post_change_outcome(costbot.app.client, outcome)
+        post_change_outcome(costbot.app.client, outcome, cards=costbot.store, now=costbot.deps.now)
 
 
 def _executing(costbot: Any, process_id: str) -> bool:
