@@ -7,6 +7,9 @@ null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 1
 tags to the schema's format. The cleaned files are read as one table by the SQL of
 ``engines.sources.sql``, so the question itself is written once for every source.
 
+Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``) that end
+before a question's period starts are not read (``partitions_for``).
+
 Answers are remembered by the question and the files' identity (path, size, mtime): an
 unchanged export gives the same answer without a scan, and concurrent askers of one question
 wait for one scan. One in-memory DuckDB database serves every scan, each from its own cursor.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -144,7 +148,7 @@ class BillingFileSource(ServiceBreakdownMixin):
                 question needs, or holds a value that is not a number or timestamp; the
                 message names the file (and the column).
         """
-        return self.costs_of_files(self._matching_paths(), query)
+        return self.costs_of_files(partitions_for(self._matching_paths(), query), query)
 
     def costs_of_files(self, paths: list[str], query: CostQuery) -> CostResult:
         """``costs`` over ``paths`` only (some of the matching files, e.g. the ones whose
@@ -590,6 +594,36 @@ def _first_bad_date(
         if not good:
             return _BadDate(int(found[0]), column, str(value), bool(readable))
     return None
+
+
+_BILLING_PERIOD = re.compile(r"(?:^|[/\\])BILLING_PERIOD=(\d{4})-(\d{2})(?:[/\\]|$)")
+
+
+def partitions_for(paths: list[str], query: CostQuery) -> list[str]:
+    """``paths`` without the files of monthly partitions that end before ``query``'s period.
+
+    AWS Data Exports writes each billing period's files under ``BILLING_PERIOD=YYYY-MM/``.
+    A line is billed in the period it is charged in or later (a correction of an earlier
+    month is billed later, never earlier), so every line of a partition is charged before
+    its month ends: a partition ending on or before the period's first day holds nothing
+    for it. Later partitions are read, for their corrections of earlier months. Files
+    outside such folders are always read.
+
+    Args:
+        paths: the matching files.
+        query: the question (its period).
+    """
+    kept = []
+    for path in paths:
+        found = _BILLING_PERIOD.search(path)
+        if found is not None:
+            year, month = int(found.group(1)), int(found.group(2))
+            if 1 <= month <= 12:
+                ends = dt.date(year + month // 12, month % 12 + 1, 1)
+                if ends <= query.period.start:
+                    continue
+        kept.append(path)
+    return kept
 
 
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:

@@ -62,6 +62,7 @@ from engines.sources.billing_files import (
     BillingFile,
     BillingFileSource,
     file_identity,
+    partitions_for,
 )
 from engines.sources.sql import (
     BillingSchema,
@@ -483,7 +484,7 @@ class RollupSource(ServiceBreakdownMixin):
                 and entry.last_day >= period.start
             ):
                 chosen.append(path)
-        return chosen
+        return partitions_for(chosen, query)
 
     def _remembered(self, query: CostQuery) -> CostResult:
         with self._database.cursor() as connection:

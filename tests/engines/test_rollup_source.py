@@ -459,3 +459,32 @@ def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) ->
     assert_same(source, FocusFileSource(str(path)), query_of(("service", "tag:team")))
     off = Settings.from_env({**env, "COSTBOT_ROLLUP_DB": "off"}, require_slack=False)
     assert isinstance(build_cost_source(off, None, None, now=dt.datetime.now), FocusFileSource)  # type: ignore[arg-type]
+
+
+def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
+    tmp_path: Path,
+) -> None:
+    exports = tmp_path / "exports"
+    for month in ("2026-08", "2026-09", "2026-10"):
+        (exports / f"BILLING_PERIOD={month}").mkdir(parents=True)
+    lines = {
+        "2026-08": [_focus("2026-08-10T00:00:00Z", "1", "Amazon EC2", resource="i-8")],
+        "2026-09": [_focus("2026-09-10T00:00:00Z", "2", "Amazon EC2", resource="i-9")],
+        # October's export corrects September: billed in October, charged in September.
+        "2026-10": [
+            _focus("2026-10-10T00:00:00Z", "4", "Amazon EC2", resource="i-10"),
+            _focus("2026-09-20T00:00:00Z", "-0.5", "Amazon EC2", resource="i-9", category="Credit"),
+        ],
+    }
+    for month, month_lines in lines.items():
+        write_focus_parquet(exports / f"BILLING_PERIOD={month}" / "part-0.parquet", month_lines)
+    files = FocusFileSource(str(exports))
+    spy = Spy(files)
+
+    september = files.costs(query_of(("resource",), period=SEPTEMBER))
+    assert exactly(september) == [(("i-9",), "USD", "1.5")]  # the correction is counted
+    read = [Path(p).parent.name for p in files.matching_files()]
+    assert len(read) == 3
+    assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]  # August's is not read
+    november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    assert files.costs(query_of(("resource",), period=november)).groups == ()
