@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from summary import figures_line, print_table  # noqa: E402
 
-TARGET_BUILD_S = 60.0
+TARGET_BUILD_S = 5.0
 DELIVERY_SLACK_S = 15.0  # on top of the pace's floor: (most messages in one channel - 1) s
 NOW = dt.datetime(2026, 10, 30, 15, 0, tzinfo=dt.UTC)  # a Friday late in the generated month
 ZONES = ["America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Berlin",
@@ -91,13 +91,14 @@ def main() -> int:
 def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, object]:
     from slack_sdk import WebClient
 
-    from bot.app import build_deps
+    from bot.app import build_deps, rule_tag_keys
     from bot.demo.people import DemoChannel
     from bot.demo.slack_standin import SlackStandIn
     from bot.outbox import Outbox, SlackPoster
     from bot.settings import Settings
     from bot.store import Store
     from engines.sources.focus import FocusFileSource
+    from engines.sources.rollup import RollupSource
     from engines.teams import load_config
     from handlers.digests import DigestJob, check_budget_alerts
 
@@ -113,8 +114,18 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     store = Store(db_path)
     settings = Settings(db_path=db_path, teams_file=teams_path, slack_bot_token=TOKEN,
                         slack_api_url=slack.api_url)  # fmt: skip
-    deps = build_deps(settings, store=store, config=config,
-                      cost_source=FocusFileSource(str(month)), now=lambda: NOW)  # fmt: skip
+    # The export's daily rollup, as the bot keeps it next to its database: built once when
+    # the file lands (timed apart), so the digests read its sums, not the 10M lines.
+    rollup_path = args.dir / f"digest-org-rollup-{args.rows}-t{args.teams}.duckdb"
+    for stale in args.dir.glob(rollup_path.name + "*"):
+        stale.unlink()
+    rollup_started = time.perf_counter()
+    source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
+                          tag_keys=rule_tag_keys(config))  # fmt: skip
+    source.refresh()
+    rollup_s = time.perf_counter() - rollup_started
+    deps = build_deps(settings, store=store, config=config, cost_source=source,
+                      now=lambda: NOW)  # fmt: skip
     try:
         build_started = time.perf_counter()
         digests = DigestJob(deps).run(NOW, force=True)
@@ -153,6 +164,7 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
         "rate_limited_429s": slack.rate_limited,  # refused for going faster than 1/s
         "injected_429s": args.inject_429s,
         "failed_rows": len([r for r in queued if r["state"] == "failed"]),
+        "rollup_build_s": round(rollup_s, 2),
         "build_s": round(build_s, 2),
         "delivery_s": round(delivery_s, 2),
     }
@@ -184,7 +196,8 @@ def report(figures: dict[str, object], args: argparse.Namespace) -> int:
         f"{figures['alerts_queued']} alerts; at most "
         f"{figures['most_in_one_channel']} in one channel; {figures['injected_429s']} posts "
         f"answered 429 + Retry-After: 2 on purpose and {figures['rate_limited_429s']} for "
-        f"going too fast, all waited out; whole run {figures['whole_run_s']} s)"
+        f"going too fast, all waited out; the rollup built once in "
+        f"{figures['rollup_build_s']} s before; whole run {figures['whole_run_s']} s)"
     )
     met = all(row[3] for row in rows)
     print(figures_line("digest_org", rows, figures))
