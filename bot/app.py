@@ -319,6 +319,9 @@ def build_costbot(
         listener_executor=listener_executor,
     )
     register_all(app, deps)
+    start_refresh = getattr(deps.cost_source, "start_refresh", None)
+    if start_refresh is not None:  # export files' rollup: built while the bot starts
+        start_refresh()
 
     @app.error
     def log_unhandled_error(error: Exception) -> None:

@@ -250,6 +250,18 @@ class RollupSource(ServiceBreakdownMixin):
         with self._refresh_lock:
             return self._refresh(self.files.matching_files())
 
+    def start_refresh(self) -> bool:
+        """Start bringing the rollup up to the files in a background thread (at start-up,
+        so the first build is under way before the first question); False when a refresh
+        is already under way. Questions meanwhile get the previous data with a note, or,
+        before the first build is done, the files' own answer."""
+        if not self._refresh_lock.acquire(blocking=False):
+            return False
+        threading.Thread(
+            target=self._refresh_in_background, name="rollup-refresh", daemon=True
+        ).start()
+        return True
+
     def status(self) -> RollupStatus:
         """What the rollup holds now."""
         with self._database.cursor() as connection:
@@ -300,11 +312,7 @@ class RollupSource(ServiceBreakdownMixin):
             with self._refresh_lock:
                 self._refresh_quietly(self.files.matching_files())
             return ()
-        if self._refresh_lock.acquire(blocking=False):
-            thread = threading.Thread(
-                target=self._refresh_in_background, name="rollup-refresh", daemon=True
-            )
-            thread.start()
+        self.start_refresh()
         return (updating_note(len(changed)),)
 
     def _refresh_in_background(self) -> None:

@@ -488,3 +488,31 @@ def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
     assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]  # August's is not read
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
     assert files.costs(query_of(("resource",), period=november)).groups == ()
+
+
+def test_while_the_first_build_is_under_way_the_files_answer(tmp_path: Path) -> None:
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    files = FocusFileSource(str(path))
+    building, release = threading.Event(), threading.Event()
+    cleaned = files.cleaned_lines
+
+    def slow_cleaned_lines(connection, path, columns):  # type: ignore[no-untyped-def]
+        building.set()
+        assert release.wait(10)
+        return cleaned(connection, path, columns)
+
+    files.cleaned_lines = slow_cleaned_lines  # type: ignore[method-assign]
+    rollup = rollup_of(files, tmp_path, "team", background=True)
+    spy = Spy(files)
+    assert rollup.start_refresh()
+    assert building.wait(10)
+    assert not rollup.start_refresh()  # one build at a time
+    question = query_of(("service", "tag:team"))
+    assert_same(rollup, FocusFileSource(str(path)), question)  # the files answered, exactly
+    assert len(spy.scanned) == 1
+
+    release.set()
+    rollup.close()  # waits for the build
+    reopened = rollup_of(FocusFileSource(str(path)), tmp_path, "team")
+    assert reopened.status().files == 1
+    assert_same(reopened, FocusFileSource(str(path)), question)
