@@ -195,6 +195,11 @@ def _create_processes_and_lease(db: Database) -> None:
     db.table("outbox").add_column("sender", str)  # the process that claimed it for sending
 
 
+def _add_change_instance_name(db: Database) -> None:
+    # The instance's Name tag when proposed: messages and the audit name it, the id second.
+    db.table("changes").add_column("instance_name", str, not_null_default="")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -209,6 +214,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0020_change_kind", _add_change_kind),
     ("0030_processes_and_lease", _create_processes_and_lease),
     ("0031_change_first_approval", _add_change_first_approval),
+    ("0040_change_instance_name", _add_change_instance_name),
 ]
 
 
@@ -386,6 +392,7 @@ class Store:
             "message_channel": request.message_channel,
             "message_ts": request.message_ts,
             "kind": request.kind.value,
+            "instance_name": request.instance_name,
         }
         columns = ", ".join(row)
         values = ", ".join(f":{name}" for name in row)

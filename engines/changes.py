@@ -53,6 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from engines.aws_errors import error_code, explain
 from engines.errors import CostbotError
 from engines.rightsizing_models import Recommendation
+from engines.words import mrkdwn_safe
 
 EC2_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
 """The botocore config for the EC2 clients ``ec2_client_for`` returns."""
@@ -112,6 +113,7 @@ class ChangeRequest:
     message_channel: str = ""
     message_ts: str = ""
     kind: Kind = Kind.RESIZE
+    instance_name: str = ""  # the Name tag when proposed ("" without one)
 
     @classmethod
     def from_recommendation(
@@ -138,6 +140,7 @@ class ChangeRequest:
             requested_by=requested_by,
             team=team,
             reason=recommendation.reason,
+            instance_name=instance.tags.get("Name", ""),
         )
 
 
@@ -172,13 +175,27 @@ class Change:
     kind: Kind = Kind.RESIZE
     executor: str = ""  # the process carrying it out (while in flight)
     first_approved_by: str = ""  # four-eyes: the first of two approvals
+    instance_name: str = ""  # the instance's Name tag when proposed ("" without one)
 
     @property
     def label(self) -> str:
-        """``i-0abc (m5.xlarge → m5.large)`` or ``i-0abc (stop, g5.xlarge)``, for messages."""
-        if self.kind is Kind.STOP:
-            return f"`{self.instance_id}` (stop, {self.from_type})"
-        return f"`{self.instance_id}` ({self.from_type} → {self.to_type})"
+        """``web-1 (`i-0abc`, m5.xlarge → m5.large)`` or ``web-1 (`i-0abc`, stop: idle
+        g5.xlarge)``, for messages: the Name tag first (mrkdwn-escaped), the id second."""
+        what = (
+            f"stop: idle {self.from_type}"
+            if self.kind is Kind.STOP
+            else f"{self.from_type} → {self.to_type}"
+        )
+        if self.instance_name:
+            return f"{mrkdwn_safe(self.instance_name)} (`{self.instance_id}`, {what})"
+        return f"`{self.instance_id}` ({what})"
+
+    @property
+    def display_name(self) -> str:
+        """The Name tag (mrkdwn-escaped) with the id in parentheses, or the id alone."""
+        if self.instance_name:
+            return f"{mrkdwn_safe(self.instance_name)} (`{self.instance_id}`)"
+        return f"`{self.instance_id}`"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Change:
@@ -211,6 +228,7 @@ class Change:
             kind=Kind(row.get("kind") or Kind.RESIZE),
             executor=row.get("executor") or "",
             first_approved_by=row.get("first_approved_by") or "",
+            instance_name=row.get("instance_name") or "",
         )
 
 
@@ -793,8 +811,8 @@ class ChangeRunner:
         self._audit(plan.change, plan.actor, "change.failed", {**_types(plan), "why": error_text})
         text = (
             f":rotating_light: {plan.change.label} FAILED and I could not put it back. "
-            f"`{plan.instance_id}` MAY BE STOPPED RIGHT NOW (account {plan.change.account_id}, "
-            f"{plan.change.region}); it should be {plan.original_type}"
+            f"{plan.change.display_name} MAY BE STOPPED RIGHT NOW (account "
+            f"{plan.change.account_id}, {plan.change.region}); it should be {plan.original_type}"
             f"{', running' if plan.was_running else ''}. Please check it in the EC2 console. "
             f"First error: {why}. Rollback error: {second}."
         )
@@ -1095,6 +1113,8 @@ class ChangeRunner:
         base = {
             "change_id": change.id,
             "instance_id": change.instance_id,
+            "instance_name": change.instance_name,
+            "kind": change.kind.value,
             "from_type": change.from_type,
             "to_type": change.to_type,
             "monthly_saving": str(change.monthly_saving),
@@ -1243,9 +1263,9 @@ def _finished_text(plan: _Plan, *, recovered: bool) -> str:
     after = "running again" if plan.was_running else "left stopped, as it was before"
     prefix = "After a restart I finished " if recovered else "Done: "
     if plan.direction is Direction.REVERT:
-        return f"{prefix}reverted `{change.instance_id}` to {plan.target_type}; it is {after}."
+        return f"{prefix}reverted {change.display_name} to {plan.target_type}; it is {after}."
     return (
-        f"{prefix}`{change.instance_id}` is now {plan.target_type} (was {plan.original_type}) "
+        f"{prefix}{change.display_name} is now {plan.target_type} (was {plan.original_type}) "
         f"and {after}. Saving ${change.monthly_saving:,.2f}/month."
     )
 
@@ -1254,9 +1274,9 @@ def _finished_power_text(plan: _Plan, *, recovered: bool) -> str:
     change = plan.change
     prefix = "After a restart I finished: " if recovered else "Done: "
     if plan.direction is Direction.REVERT:
-        return f"{prefix}`{change.instance_id}` is running again ({change.from_type})."
+        return f"{prefix}{change.display_name} is running again ({change.from_type})."
     return (
-        f"{prefix}`{change.instance_id}` ({change.from_type}) is stopped; its EBS volumes and "
+        f"{prefix}{change.display_name} ({change.from_type}) is stopped; its EBS volumes and "
         f"data are kept. Saving ${change.monthly_saving:,.2f}/month. Revert starts it again."
     )
 
@@ -1265,12 +1285,12 @@ def _rolled_back_text(plan: _Plan, why: str) -> str:
     if plan.change.kind is Kind.STOP:
         verb = "Starting" if plan.direction is Direction.REVERT else "Stopping"
         state = "running" if plan.was_running else "stopped"
-        return f"{verb} `{plan.instance_id}` failed ({why}). It is {state}, as it was before."
+        return f"{verb} {plan.change.display_name} failed ({why}). It is {state}, as it was before."
     verb = "The revert of" if plan.direction is Direction.REVERT else "Changing"
     state = "running" if plan.was_running else "stopped, as it was before"
     return (
-        f"{verb} `{plan.instance_id}` to {plan.target_type} failed ({why}). I rolled it back: "
-        f"it is {plan.original_type} again and {state}."
+        f"{verb} {plan.change.display_name} to {plan.target_type} failed ({why}). I rolled it "
+        f"back: it is {plan.original_type} again and {state}."
     )
 
 

@@ -40,11 +40,13 @@ from engines.schedules import (
     action_for,
     change_candidates,
     check_selects_something,
+    day_off_reason,
     desired_state,
     estimate_saving,
     next_change,
     parse_time,
 )
+from engines.words import echo
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +201,9 @@ class OffHours:
         close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.6)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         known = ", ".join(sorted(by_name)) or "none yet"
-        raise ScheduleError(f"There is no schedule '{name}'.{hint} Schedules: {known}.")
+        if not wanted:
+            raise ScheduleError(f"Which schedule? Name one of: {known}.")
+        raise ScheduleError(f"There is no schedule '{echo(name)}'.{hint} Schedules: {known}.")
 
     def inventory(self) -> list[ScheduledResource]:
         """Every resource of every target.
@@ -443,7 +447,11 @@ class OffHours:
     def skip_tomorrow(
         self, *, by: str, now: dt.datetime, schedule_name: str = "", team: str = ""
     ) -> list[Override]:
-        """Tomorrow (local to each schedule) the schedule stays off, like a holiday."""
+        """Tomorrow (local to each schedule) the schedule stays off, like a holiday.
+
+        A schedule that would run nothing tomorrow anyway (not one of its days, or a
+        holiday) is left out; when that is every chosen schedule, nothing is recorded and
+        the error says why ("nlp-dev's schedule doesn't run on Sunday: nothing to skip")."""
         if schedule_name:
             chosen = [self.find(schedule_name)]
         else:
@@ -454,8 +462,15 @@ class OffHours:
         for schedule in chosen:
             if not self.may_override(by, schedule.team):
                 raise ScheduleError(_not_allowed(self.teams.get(schedule.team), "skip a day"))
+        idle = {s.name: self.day_off_tomorrow(s, now) for s in chosen}
+        if all(idle.values()):
+            whys = [f"schedule `{name}` {why}" for name, why in idle.items()]
+            text = "; ".join(whys) + ": nothing to skip."
+            raise ScheduleError(text[0].upper() + text[1:])
         overrides = []
         for schedule in chosen:
+            if idle[schedule.name]:
+                continue
             tomorrow = now.astimezone(schedule.zone).date() + dt.timedelta(days=1)
             starts = dt.datetime.combine(tomorrow, dt.time(), tzinfo=schedule.zone)
             until = dt.datetime.combine(
@@ -471,6 +486,11 @@ class OffHours:
             )
             overrides.append(override)
         return self._save_overrides(overrides, now)
+
+    def day_off_tomorrow(self, schedule: Schedule, now: dt.datetime) -> str:
+        """Why ``schedule`` runs nothing tomorrow (its local tomorrow) anyway, or ""."""
+        tomorrow = now.astimezone(schedule.zone).date() + dt.timedelta(days=1)
+        return day_off_reason(schedule, tomorrow, self.holidays)
 
     def _save_override(self, override: Override, now: dt.datetime) -> Override:
         return self._save_overrides([override], now)[0]
@@ -562,8 +582,8 @@ def _matching(
     close = difflib.get_close_matches(target, names, n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise ScheduleError(
-        f"'{target}' names no resource an active schedule looks after.{hint} Name an instance "
-        "id, its Name, or a tag as key=value (e.g. `env=dev`)."
+        f"'{echo(target)}' names no resource an active schedule looks after.{hint} Name an "
+        "instance id, its Name, or a tag as key=value (e.g. `env=dev`)."
     )
 
 

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.aws_errors import explain
 from engines.schedules import ResourceKind, ScheduledResource
+from engines.words import plural
 
 RDS_RUNNING = "available"
 RDS_STOPPED = "stopped"
@@ -125,7 +126,7 @@ class AwsScheduleTarget:
                     size=next((t for t in types if t), ""),
                     count=group["DesiredCapacity"],
                     account_id=self.account_id,
-                    state=f"{group['DesiredCapacity']} instance(s)",
+                    state=plural(group["DesiredCapacity"], "instance"),
                 )
 
     # --- actions -------------------------------------------------------------------------
@@ -209,7 +210,7 @@ class AwsScheduleTarget:
     ) -> ActionResult:
         group = self._describe_group(resource.resource_id)
         if group["DesiredCapacity"] > 0:
-            return ActionResult(False, f"already at {group['DesiredCapacity']} instance(s)")
+            return ActionResult(False, f"already at {plural(group['DesiredCapacity'], 'instance')}")
         if capacity is None:
             raise ActionError(
                 f"I do not know the size {resource.label} had before it was scaled to zero, "

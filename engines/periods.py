@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from engines.errors import UserInputError
 from engines.models import Period
+from engines.words import echo
 
 FIRST_YEAR = 2000  # billing data before it is a typo ('0004-01'), as in the export readers
 MAX_DAYS = 3660
@@ -243,5 +244,5 @@ def _not_understood(text: str, today: date, *, why: str = "") -> UserInputError:
         _MONTH_NAMES[last_month.month - 1].lower(),
         f"{last_month:%Y-%m}-01..{last_month:%Y-%m}-15",
     ]
-    message = f"I can't use '{text}' as a period" + (f": {why}" if why else "")
+    message = f"I can't use '{echo(text)}' as a period" + (f": {why}" if why else "")
     return UserInputError(message, hint="Try one of: " + ", ".join(examples))

@@ -12,6 +12,7 @@ from enum import StrEnum
 from engines.errors import UserInputError
 from engines.models import Metric, Period
 from engines.sources.base import CostFilter
+from engines.words import echo
 
 
 class DimensionKind(StrEnum):
@@ -50,7 +51,7 @@ class Dimension:
         except ValueError:
             choices = "service, account, region, resource, day, tag:<key>"
             raise UserInputError(
-                f"I can't group by '{word}'.", hint=f"Group by one of: {choices}."
+                f"I can't group by '{echo(word)}'.", hint=f"Group by one of: {choices}."
             ) from None
 
 

@@ -25,13 +25,14 @@ from engines.coverage import (
     coverage_up_to_yesterday,
     fair_comparison,
 )
-from engines.errors import CostSourceError, UserInputError
+from engines.errors import CostSourceError, PeriodNotCoveredError, UserInputError
 from engines.forecast import MonthEndForecast
 from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.teams import find_team
+from engines.words import source_name
 
 if TYPE_CHECKING:
     from engines.month_view import MonthView
@@ -44,7 +45,7 @@ DEFAULT_CURRENCY = "USD"
 _ZERO = Decimal(0)
 _ONE_DAY = dt.timedelta(days=1)
 EXPECTED_LAG = dt.timedelta(days=2)
-_SOURCE_DATA = {"ce": "Cost Explorer data", "athena": "Athena table"}
+_SOURCE_DATA = {"ce": "AWS Cost Explorer data", "athena": source_name("athena")}
 
 
 class Source(Protocol):
@@ -592,7 +593,7 @@ def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]
         return ()
     span = Period(covered.first, covered.through + dt.timedelta(days=1))
     if period.end <= span.start or period.start >= span.end:
-        raise CostSourceError(
+        raise PeriodNotCoveredError(
             f"There is no cost data for {period.describe()}: the {covered.label} covers "
             f"{_span(span)}. Ask about a period in that range."
         )

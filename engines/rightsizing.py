@@ -61,6 +61,7 @@ from engines.rightsizing_models import (
     Risk,
     Utilization,
 )
+from engines.words import risk_label
 
 DEFAULT_HEADROOM = 0.20
 MIN_HOURS_OF_DATA = 30.0
@@ -593,7 +594,7 @@ def _change(
         f"{facts.instance_type} ({_describe_type(facts)}) fits at {_usd(hourly)}/h against "
         f"{_usd(current_hourly)}/h for {current.instance_type} ({_describe_type(current)}), "
         f"{money} {_usd_month(abs(saving))} a month. On {facts.instance_type} the busiest "
-        f"metric would run at about {projected:.0f}% ({risk} risk{peaks}).{notes}"
+        f"metric would run at about {projected:.0f}% ({risk_label(risk)}{peaks}).{notes}"
         f"{_group_note(case.instance)}"
     )
     return case.result(

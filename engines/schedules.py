@@ -42,6 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from engines.errors import UserInputError
+from engines.words import echo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_WORDS = {
@@ -295,6 +296,20 @@ class Decision:
     reason: str
 
 
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+"""Day names by ``date.weekday()`` (Monday is 0, as in ``Period.days``), for messages."""
+
+
+def day_off_reason(schedule: Schedule, day: dt.date, holidays: Collection[dt.date] = ()) -> str:
+    """Why ``schedule`` runs nothing on the local date ``day`` anyway, as a predicate
+    ("doesn't run on Sunday"), or "" when it runs that day."""
+    if day in holidays or day in schedule.holidays:
+        return f"is off on {DAY_NAMES[day.weekday()]} {day:%b %-d} anyway (a holiday)"
+    if not any(day.weekday() in period.days for period in schedule.periods):
+        return f"doesn't run on {DAY_NAMES[day.weekday()]}"
+    return ""
+
+
 # --- desired state -----------------------------------------------------------------------
 
 
@@ -471,10 +486,20 @@ def estimate_saving(
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not name.strip():
         raise ScheduleError(
-            f"'{name}' cannot be a schedule name: use lowercase letters, digits and '-', "
-            "like `fraud-dev-hours`."
+            "A schedule needs a name: lowercase letters, digits and '-', like `fraud-dev-hours`."
+        )
+    if not _NAME.match(name):
+        why = (
+            f"it is {len(name)} characters long, and 63 is the most"
+            if len(name) > 63 and _NAME.match(name[:63])
+            else "it may only have lowercase letters, digits and '-', and start with a "
+            "letter or digit"
+        )
+        raise ScheduleError(
+            f"'{echo(name)}' cannot be a schedule name: {why}. Try something like "
+            "`fraud-dev-hours`."
         )
     return name
 
@@ -499,7 +524,7 @@ def check_timezone(name: str) -> str:
     close = difflib.get_close_matches(text.lower(), list(by_lower), n=1, cutoff=0.7)
     hint = f" Did you mean `{by_lower[close[0]]}`?" if close else ""
     raise ScheduleError(
-        f"'{text}' is not a time zone I know.{hint} Use an IANA name like "
+        f"'{echo(text)}' is not a time zone I know.{hint} Use an IANA name like "
         "`America/New_York` or `Europe/London`."
     )
 
@@ -507,7 +532,9 @@ def check_timezone(name: str) -> str:
 def parse_time(text: str) -> dt.time:
     match = _TIME.match(text.strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ScheduleError(f"'{text}' is not a time: write 24-hour HH:MM, like 09:00 or 19:30.")
+        raise ScheduleError(
+            f"'{echo(text)}' is not a time: write 24-hour HH:MM, like 09:00 or 19:30."
+        )
     return dt.time(int(match[1]), int(match[2]))
 
 
@@ -537,7 +564,7 @@ def _weekday(word: str) -> int:
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise ScheduleError(
-        f"'{word}' is not a day.{hint} Use mon, tue, wed, thu, fri, sat, sun, ranges like "
+        f"'{echo(word)}' is not a day.{hint} Use mon, tue, wed, thu, fri, sat, sun, ranges like "
         "`mon-fri`, or `weekdays`, `weekends`, `daily`."
     )
 
@@ -547,14 +574,14 @@ def parse_period(text: str) -> Period:
     parts = text.split()
     if len(parts) != 2 or parts[1].count("-") != 1:
         raise ScheduleError(
-            f"'{text}' is not a period: write days and hours like `mon-fri 09:00-19:00`."
+            f"'{echo(text)}' is not a period: write days and hours like `mon-fri 09:00-19:00`."
         )
     days = parse_days(parts[0])
     start_text, _, stop_text = parts[1].partition("-")
     start, stop = parse_time(start_text), parse_time(stop_text)
     if stop <= start:
         raise ScheduleError(
-            f"In '{text}' the stop ({stop:%H:%M}) is not after the start ({start:%H:%M}). "
+            f"In '{echo(text)}' the stop ({stop:%H:%M}) is not after the start ({start:%H:%M}). "
             "A period stops later the same day; for a night write two periods, e.g. "
             "`mon-fri 22:00-23:59` and `tue-sat 00:00-06:00`."
         )
@@ -591,7 +618,7 @@ def parse_holidays(values: Iterable[str | dt.date]) -> tuple[dt.date, ...]:
             days.append(dt.date.fromisoformat(value.strip()))
         except ValueError:
             raise ScheduleError(
-                f"'{value}' is not a date: write holidays as YYYY-MM-DD, like 2026-12-25."
+                f"'{echo(value)}' is not a date: write holidays as YYYY-MM-DD, like 2026-12-25."
             ) from None
     return tuple(sorted(set(days)))
 
@@ -605,7 +632,8 @@ def parse_tags(text: str) -> dict[str, str]:
         key, equals, value = part.partition("=")
         if not equals or not key or not value:
             raise ScheduleError(
-                f"'{part}' is not a tag: write key=value pairs like `env=dev`, separated by commas."
+                f"'{echo(part)}' is not a tag: write key=value pairs like `env=dev`, "
+                "separated by commas."
             )
         tags[key] = value
     return tags
@@ -616,7 +644,10 @@ def parse_mode(text: str) -> Mode:
     aliases = {"start_stop": Mode.START_STOP, "stop_only": Mode.STOP_ONLY, "stop": Mode.STOP_ONLY}
     if word in aliases:
         return aliases[word]
-    raise ScheduleError(f"'{text}' is not a mode: use `start_stop` or `stop_only`.")
+    raise ScheduleError(
+        f"'{echo(text)}' is not a mode: say `start_stop` (stops and starts) or `stop_only` "
+        "(stops only; people start them)."
+    )
 
 
 def describe_days(days: tuple[int, ...]) -> str:

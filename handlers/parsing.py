@@ -56,6 +56,23 @@ METRIC_WORDS = {
 }
 MAX_TOP = 25
 
+USAGE = {
+    "help": "`/cost help`",
+    "team": "`/cost team <name> [period] [by <dimension>] [metric billed|effective|list]`",
+    "top": "`/cost top [n] [period] [by <dimension>] [metric …]`",
+    "untagged": "`/cost untagged [period] [by <dimension>] [metric …]`",
+    "compare": "`/cost compare <period> vs <period> [team <name>] [metric …]`",
+    "forecast": "`/cost forecast [team] [metric …]`",
+    "trend": "`/cost trend <team> [period] [metric …]`",
+    "rightsize": "`/cost rightsize [team]`",
+    "audit": "`/cost audit [team]`",
+    "spot": "`/cost spot <instance-type> [region]` or `/cost spot team <name>`",
+    "schedule": "`/cost schedule list [team] | show <name> | create | pause <name> | "
+    "resume <name> | keep <instance or key=value> until HH:MM | skip tomorrow [<name>]`",
+    "digest": "`/cost digest [team]` or `/cost digest post`",
+}
+"""The one usage line of each subcommand: an error about it shows this line, not all of them."""
+
 
 @dataclass(frozen=True)
 class HelpRequest:
@@ -174,8 +191,15 @@ def parse_cost_command(text: str) -> CostCommand:
     if parser is None:
         close = difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.6)
         did_you_mean = f" Did you mean `/cost {close[0]}`?" if close else ""
-        raise UserInputError(f"I don't know `/cost {_short(words[0])}`.{did_you_mean}")
-    return parser(rest)
+        raise UserInputError(
+            f"I don't know `/cost {_short(words[0])}`.{did_you_mean}",
+            usage=USAGE[close[0]] if close else "",
+        )
+    try:
+        return parser(rest)
+    except UserInputError as error:
+        error.usage = error.usage or USAGE.get(subcommand, USAGE["schedule"])
+        raise
 
 
 def _parse_team(words: list[str]) -> TeamCostRequest:

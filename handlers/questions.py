@@ -26,6 +26,7 @@ from engines.rightsizing_models import Recommendation
 from engines.schedules import ScheduleError
 from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
+from engines.words import echo
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.digest import build_digest_message, build_digest_post_message
@@ -676,10 +677,10 @@ def _outcome(change: Callable[[], str]) -> ScheduleOutcome:
 
 def _describe_change(request: ScheduleRequest) -> str:
     if request.verb == "keep":
-        return f"keeping *{request.target}* running until {request.until}"
+        return f"keeping *{echo(request.target)}* running until {echo(request.until)}"
     if request.verb == "skip":
-        return f"skipping tomorrow for {request.name or 'your team'}"
-    return f"{request.verb.rstrip('e')}ing *{request.name}*"
+        return f"skipping tomorrow for {echo(request.name) or 'your team'}"
+    return f"{request.verb.rstrip('e')}ing *{echo(request.name)}*"
 
 
 def _pause(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -> str:
@@ -716,10 +717,18 @@ def _skip(request: ScheduleRequest, offhours: OffHours, deps: Deps, user: str) -
                                        team=team)  # fmt: skip
     names = ", ".join(f"`{o.target}`" for o in overrides)
     day = overrides[0].starts.astimezone(offhours.find(overrides[0].target).zone)
-    return (
-        f"<@{user}> skips tomorrow ({day:%a %b %-d}) for {names}: its resources stay off all "
+    its = "its" if len(overrides) == 1 else "their"
+    text = (
+        f"<@{user}> skips tomorrow ({day:%a %b %-d}) for {names}: {its} resources stay off all "
         "day, as on a holiday."
     )
+    skipped = {o.target for o in overrides}
+    left = [
+        f"`{s.name}` {offhours.day_off_tomorrow(s, deps.now())}"
+        for s in offhours.schedules()
+        if team and s.team == team and not s.paused and s.name not in skipped
+    ]
+    return text + (f" ({'; '.join(left)}: nothing to skip there.)" if left else "")
 
 
 def _team_of(user: str, deps: Deps) -> str:

@@ -44,6 +44,7 @@ from engines.sources.sql import (
     cost_result,
     referenced_columns,
 )
+from engines.words import source_name
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -224,7 +225,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         # Usage days tell what the export covers; a month's tax line dated on the 1st does
         # not, nor a part (a billing account) with monthly fees only: it would look like a
         # month of gaps.
-        return coverage_from_days(f"{self.kind} export", usage or days)
+        return coverage_from_days(source_name(self.name), usage or days)
 
     def matching_files(self) -> list[str]:
         """The files the path or glob names now; ``CostSourceError`` when there are none."""
@@ -367,7 +368,7 @@ class BillingFileSource(ServiceBreakdownMixin):
             if not lacking:
                 continue
             if len(files) == 1:
-                which = f"The {self.kind} export {files[0].path} has"
+                which = f"The {source_name(self.name)} {files[0].path} has"
             elif len(lacking) == len(files):
                 which = f"None of the {len(files)} {self.kind} files has"
             else:

@@ -25,6 +25,7 @@ from engines.schedules import (
     parse_periods,
     parse_tags,
 )
+from engines.words import mode_label, plural
 from handlers import action_ids
 from handlers.blocks.schedules import (
     SCHEDULE_BLOCKS,
@@ -142,8 +143,8 @@ def _create(schedule: Schedule, user: str, channel: str, client: WebClient, deps
     more = f" and {len(selected) - 10} more" if len(selected) > 10 else ""
     text = (
         f"<@{user}> created schedule `{schedule.name}` for {schedule.team}: "
-        f"{schedule.describe_periods()} ({schedule.timezone}), {schedule.mode.value}, "
-        f"over {len(selected)} resource(s): {names}{more}."
+        f"{schedule.describe_periods()} ({schedule.timezone}), {mode_label(schedule.mode)}, "
+        f"over {plural(len(selected), 'resource')}: {names}{more}."
     )
     client.chat_postMessage(channel=channel or user, **_plain(build_schedule_done(text)))
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Period
 from engines.questions import Answer, ForecastAnswer, Line, Trend
+from engines.words import FAILED, INPUT, source_name
 from handlers.blocks.common import (
     MAX_FIELDS,
     Block,
     Message,
     context,
     cost,
-    divider,
     escape,
     header,
     message,
@@ -41,11 +41,20 @@ USAGE_EXAMPLES = (
     ("/cost digest post", "approvers: post today's digest of your teams now"),
     ("/cost help", "this message"),
 )
-WARNING, FAILED = ":warning:", ":x:"
+WARNING = INPUT  # the word guide's emoji: ⚠️ about your input, ❌ we failed
 FAILURE_MARKERS = (WARNING, FAILED)  # how error replies begin (``costbot ask`` exits 1 on them)
 AWS_COMMANDS = (
-    "`rightsize [team]`, `audit [team]`, off-hours `schedule list | show <name> | create | "
-    "pause <name> | resume <name> | keep <instance> until 22:00 | skip tomorrow`"
+    ("/cost rightsize [team]", "right-sizing and idle instances, with Approve buttons"),
+    ("/cost audit [team]", "what was proposed, decided and carried out"),
+    ("/cost spot <instance-type> [region]", "spot prices, saving and interruptions per zone"),
+    ("/cost spot team <name>", "a team's spot candidates, each with a fleet plan"),
+    ("/cost schedule list [team]", "off-hours schedules and what they save"),
+    ("/cost schedule show <name>", "one schedule: its hours, resources and overrides"),
+    ("/cost schedule create", "a form for a new schedule (approvers)"),
+    ("/cost schedule pause <name>", "stop a schedule acting; `resume <name>` undoes it"),
+    ("/cost schedule resume <name>", "a paused schedule acts again"),
+    ("/cost schedule keep <instance or key=value> until HH:MM", "keep resources up tonight"),
+    ("/cost schedule skip tomorrow [<name>]", "resources stay off all day tomorrow"),
 )
 PERIOD_FORMS = (
     "`mtd` (default), `last 7d`, `last 30d`, `yesterday`, `last month`, "
@@ -57,19 +66,25 @@ def build_help_message(teams: Iterable[str] = ()) -> Message:
     """Usage with examples, and the teams this workspace knows."""
     lines = "\n".join(f"`{example}` — {what}" for example, what in USAGE_EXAMPLES)
     known = ", ".join(f"`{name}`" for name in sorted(teams)) or "_none configured yet_"
+    aws = "\n".join(f"`{escape(usage)}` — {what}" for usage, what in AWS_COMMANDS)
     blocks = [
         header("costbot: cloud cost, in the channel"),
         section(f"*Usage*\n{lines}"),
         section(f"*Periods:* {PERIOD_FORMS}\n*Teams:* {known}"),
-        section(f"*With AWS access:* {AWS_COMMANDS}"),
+        section(f"*With AWS access*\n{aws}"),
         context("Figures say which cost type they are: billed (unblended) unless stated."),
     ]
-    fallback = "costbot usage: " + "; ".join(example for example, _ in USAGE_EXAMPLES)
+    fallback = "costbot usage: " + "; ".join(
+        [example for example, _ in USAGE_EXAMPLES] + [usage for usage, _ in AWS_COMMANDS]
+    )
     return message(fallback, blocks, response_type="ephemeral")
 
 
 def build_error_message(error: UserInputError, *, show_usage: bool = False) -> Message:
-    """A clear, specific answer to input we could not use: what was wrong, what would work."""
+    """A clear, specific answer to input we could not use: what was wrong, what would work.
+
+    With ``show_usage``, the one usage line of the command it was about (``error.usage``),
+    or where to find them all: never the whole help."""
     text = f"{WARNING} {escape(str(error))}"
     blocks = [section(text)]
     if isinstance(error, UnknownTeamError):
@@ -77,10 +92,13 @@ def build_error_message(error: UserInputError, *, show_usage: bool = False) -> M
         blocks.append(section(f"*Teams:* {known}"))
     elif error.hint:
         blocks.append(section(escape(error.hint)))
+    usage = ""
     if show_usage:
-        blocks.append(divider())
-        blocks.extend(build_help_message()["blocks"][1:2])
-    fallback = f"{WARNING} {error}" + (f" {error.hint}" if error.hint else "")
+        usage = f"Usage: {error.usage}" if error.usage else "`/cost help` lists every command."
+        blocks.append(context(escape(usage)))
+    fallback = " ".join(
+        part for part in (f"{WARNING} {error}", error.hint, usage.replace("`", "")) if part
+    )
     return message(fallback, blocks, response_type="ephemeral")
 
 
@@ -298,15 +316,7 @@ def _footer(answer: Answer, asked_by: str) -> str:
 
 
 def _source_credit(source: str, metric_label: str, currency: str, asked_by: str) -> str:
-    parts = [f"Source: {SOURCE_NAMES.get(source, source)}", metric_label, currency]
+    parts = [f"Source: {source_name(source)}", metric_label, currency]
     if asked_by:
         parts.append(f"Asked by <@{asked_by}>")
     return " · ".join(parts)
-
-
-SOURCE_NAMES = {
-    "ce": "AWS Cost Explorer",
-    "focus": "FOCUS billing export",
-    "cur": "CUR 2.0 export",
-    "athena": "Amazon Athena",
-}

@@ -8,6 +8,7 @@ from typing import Any
 
 from engines.budgets import Alert, AlertKind, percent_text
 from engines.digests import Digest, Mover, Savings, TeamFigures
+from engines.words import plural, source_name
 from handlers import action_ids
 from handlers.blocks.common import (
     Block,
@@ -195,14 +196,18 @@ def _savings_text(savings: Savings, figures: TeamFigures) -> str:
 
 
 def _changes(count: int) -> str:
-    return f"{count} change{'s' if count != 1 else ''}"
+    return plural(count, "change")
 
 
 def _footer(digest: Digest, asked_by: str) -> str:
-    parts = [digest.figures.metric.label, f"source: {digest.source}"] if digest.source else []
+    parts = (
+        [digest.figures.metric.label, f"Source: {source_name(digest.source)}"]
+        if digest.source
+        else []
+    )
     parts += list(digest.figures.notes)
     if asked_by:
-        parts.append(f"asked by <@{asked_by}>")
+        parts.append(f"Asked by <@{asked_by}>")
     return " · ".join(parts) or digest.figures.metric.label
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from engines.changes import Change
 from engines.digests import TeamFigures
 from engines.models import Team
+from engines.words import plural, role_label
 from handlers.blocks.common import context, divider, escape, header, money, section, through
 from handlers.blocks.digest import budget_bar
 
@@ -45,7 +46,7 @@ def build_app_home(
         blocks += [
             divider(),
             section(
-                f"*{escape(team.name)}* — you are {role}",
+                f"*{escape(team.name)}* — {role_label(role)}",
                 fields=[f"*Channel*\n{escape(team.channel)}", f"*Monthly budget*\n{budget}"],
             ),
         ]
@@ -94,8 +95,8 @@ def _team_details(team: Team, home: TeamHome | None, user: str) -> list[dict[str
             else "approval by " + (", ".join(f"<@{a}>" for a in team.approvers) or "an approver")
         )
         lines.append(
-            f"*Waiting for {whose}*: {len(home.pending)} change"
-            f"{'s' if len(home.pending) != 1 else ''}, saving {money(saving)}/month"
+            f"*Waiting for {whose}*: {plural(len(home.pending), 'change')}, "
+            f"saving {money(saving)}/month"
         )
         lines += [
             f"• {change.label}: {money(change.monthly_saving)}/month" for change in home.pending[:5]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from engines.changes import State
 from engines.rightsizing_models import Finding, Recommendation
+from engines.words import plural, risk_label
 from handlers import action_ids
 from handlers.blocks.common import (
     Block,
@@ -70,7 +71,7 @@ def build_rightsize_message(
     blocks: list[Block] = [
         header(f"{subject} · right-sizing"),
         section(
-            f"*{money(total)}/month* could be saved by {len(actionable)} change(s) "
+            f"*{money(total)}/month* could be saved by {plural(len(actionable), 'change')} "
             f"(on-demand list prices, 730 h a month). Approvers: {names}."
         ),
     ]
@@ -88,7 +89,9 @@ def build_rightsize_message(
             + (f" Asked by <@{asked_by}>" if asked_by else "")
         )
     )
-    fallback = f"{subject}: {money(total)}/month could be saved by {len(actionable)} change(s)."
+    fallback = (
+        f"{subject}: {money(total)}/month could be saved by {plural(len(actionable), 'change')}."
+    )
     return message(fallback, blocks, response_type="in_channel")
 
 
@@ -99,7 +102,7 @@ def _recommendation_blocks(change_id: str, rec: Recommendation) -> list[Block]:
     )
     if rec.action == "launch-template":
         target += " (in its launch template)"
-    risk = f" · risk {rec.risk.value}" if rec.risk else ""
+    risk = f" · {risk_label(rec.risk)}" if rec.risk else ""
     blocks: list[Block] = [
         section(
             f"{icon} *{escape(rec.instance.name)}* (`{rec.instance.instance_id}`) is "
@@ -197,7 +200,9 @@ def _revert_confirmation(*, stop: bool) -> dict[str, object]:
 
 
 def build_dismiss_modal(change_id: str, *, response_url: str, label: str) -> dict[str, object]:
-    """Asks why a recommendation is dismissed (so it stops coming back for a reason)."""
+    """Asks why a recommendation is dismissed (so it stops coming back for a reason).
+
+    ``label`` is mrkdwn already (``Change.label``: the Name tag, escaped, then the id)."""
     return {
         "type": "modal",
         "callback_id": action_ids.RIGHTSIZE_DISMISS_MODAL,
@@ -206,7 +211,7 @@ def build_dismiss_modal(change_id: str, *, response_url: str, label: str) -> dic
         "submit": {"type": "plain_text", "text": "Dismiss"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            section(f"Dismiss {escape(label)}? It will not be proposed again."),
+            section(f"Dismiss {label}? It will not be proposed again."),
             {
                 "type": "input",
                 "block_id": "reason",

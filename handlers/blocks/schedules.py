@@ -11,6 +11,7 @@ from decimal import Decimal
 from engines.models import Team
 from engines.offhours import KEEP_RUNNING_FOR, ScheduleView, StopWarning
 from engines.schedules import Desired, Mode, Schedule
+from engines.words import mode_label, plural
 from handlers import action_ids
 from handlers.blocks.common import (
     Block,
@@ -78,7 +79,7 @@ def build_schedule_list(
     blocks: list[Block] = [
         header(f"{subject} · off-hours schedules"),
         section(
-            f"*{len(views)} schedule(s)*, saving an estimated *{money(total)}/month* "
+            f"*{plural(len(views), 'schedule')}*, saving an estimated *{money(total)}/month* "
             "(hours off × on-demand list prices)."
             if views
             else "No schedules yet. An approver can add one with `/cost schedule create`, "
@@ -89,16 +90,20 @@ def build_schedule_list(
         schedule = view.schedule
         blocks.append(
             section(
-                f"*{escape(schedule.name)}* ({escape(schedule.team)}, {schedule.mode.value}) · "
+                f"*{escape(schedule.name)}* ({escape(schedule.team)}, "
+                f"{mode_label(schedule.mode)}) · "
                 f"{escape(schedule.describe_periods())} {schedule.timezone}\n"
-                f"{len(view.resources)} resource(s) with {escape(schedule.describe_selector())}"
+                f"{plural(len(view.resources), 'resource')} with "
+                f"{escape(schedule.describe_selector())}"
                 f" · {_status(view)}\n{_saving(view)}"
             )
         )
     if len(views) > MAX_LISTED:
         blocks.append(context(f"…and {len(views) - MAX_LISTED} more."))
     blocks.append(context(_footer(dry_run, asked_by)))
-    fallback = f"{subject}: {len(views)} off-hours schedule(s), ~{money(total)}/month saved."
+    fallback = (
+        f"{subject}: {plural(len(views), 'off-hours schedule')}, ~{money(total)}/month saved."
+    )
     return message(fallback, blocks, response_type="ephemeral")
 
 
@@ -118,7 +123,7 @@ def build_schedule_detail(view: ScheduleView, *, dry_run: bool, asked_by: str = 
     blocks: list[Block] = [
         header(f"{schedule.name} · off-hours schedule"),
         section(
-            f"*Team:* {escape(schedule.team)} · *Mode:* {schedule.mode.value} · "
+            f"*Team:* {escape(schedule.team)} · *Mode:* {mode_label(schedule.mode)} · "
             f"*Time zone:* {schedule.timezone} · *From:* {schedule.source}\n"
             f"*Runs:* {escape(schedule.describe_periods())}\n"
             f"*Selects:* {escape(schedule.describe_selector())} (and the team's own tags)\n"
@@ -171,7 +176,7 @@ def build_stop_warning(warning: StopWarning, *, dry_run: bool) -> Message:
     hours = int(KEEP_RUNNING_FOR.total_seconds() // 3600)
     text = (
         f":alarm_clock: At {stop_local:%H:%M %Z} schedule *{escape(schedule.name)}* stops "
-        f"{len(warning.resources)} resource(s): {names}."
+        f"{plural(len(warning.resources), 'resource')}: {names}."
     )
     blocks: list[Block] = [
         section(text),

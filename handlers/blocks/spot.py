@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from engines.spot import WindowAverage, age_text, monthly_saving
 from engines.spot_advisor import Interruption
 from engines.spot_review import FeedStatus, SpotCandidate, SpotOutlook, SpotPlan, TeamSpotReport
+from engines.words import plural
 from handlers import action_ids
 from handlers.blocks.common import (
     MAX_FIELDS,
@@ -178,9 +179,9 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
     blocks: list[Block] = [
         header(f"{report.team} · spot candidates"),
         section(
-            f"*{money(report.total_monthly_saving)}/month* could be saved by running {count} "
-            f"instance(s) on spot (each at its zone's 30-day time-weighted average spot price "
-            f"against the on-demand list price, 730 h a month)."
+            f"*{money(report.total_monthly_saving)}/month* could be saved by running "
+            f"{plural(count, 'instance')} on spot (each at its zone's 30-day time-weighted "
+            f"average spot price against the on-demand list price, 730 h a month)."
             if count
             else "No instance of this team is a spot candidate right now."
         ),
@@ -209,7 +210,7 @@ def build_spot_team_message(report: TeamSpotReport, *, asked_by: str = "") -> Me
     blocks.append(context(*notes))
     fallback = (
         f"{report.team}: {money(report.total_monthly_saving)}/month on spot "
-        f"across {count} candidate(s)."
+        f"across {plural(count, 'candidate')}."
     )
     return message(fallback, blocks, response_type="in_channel")
 

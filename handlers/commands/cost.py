@@ -111,7 +111,9 @@ def _deliver(
     unless the time limit answered first (``claim()`` is false then)."""
     try:
         reply = work.reply()
-    except CostbotError as error:  # user input found wrong only now, AWS refusals, ...
+    except UserInputError as error:  # input found wrong only now: ⚠️, in its own words
+        failure = build_error_message(error)
+    except CostbotError as error:  # AWS refusals, unreadable exports, ...
         failure = build_failure_message(work.description, str(error))
     except (ClientError, BotoCoreError, ResponseParserError) as error:
         logger.warning("/cost %r: AWS failed: %s", command.get("text", ""), error)

@@ -124,7 +124,7 @@ def test_a_typo_in_a_team_exits_1_with_the_suggestion_on_stderr(capsys):
     [
         (["team", "nlp", "by", "colour"], "Group by one of: service, account, region"),
         (["top", "2026-13"], "Try one of: mtd, yesterday, last 7d"),
-        (["top", "2025-01"], "costbot: There is no cost data for Jan 1 – Jan 31, 2025"),
+        (["top", "2025-01"], "There is no cost data for Jan 1 – Jan 31, 2025"),
     ],
 )
 def test_other_mistakes_exit_1_saying_what_would_work(capsys, words, says):
@@ -250,7 +250,7 @@ def test_an_export_without_tags_answers_with_everything_untagged_and_says_why(
     assert Decimal(answer["total"]) == small_export.total(**MTD)  # every team's cost too
     tags_notes = [note for note in answer["notes"] if "Tags" in note]
     assert tags_notes == [
-        f"The FOCUS export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
+        f"The FOCUS billing export {tmp_path / 'export.csv'} has no Tags column (FOCUS makes it "
         "conditional): its costs count as untagged (tag rules match none of them)."
     ]
 

@@ -132,7 +132,7 @@ def test_a_gap_between_two_accounts_is_named_with_no_change_figure(capsys, tmp_p
         "no data for AWS account 111111111111 or AWS account 222222222222 "
         "from Sep 2 to Oct 31, 2026" in text
     )
-    assert "Data through Dec 5, 2026" in text
+    assert "Data through Nov 30, 2026" in text  # the last day of data the answer holds
     # Days on both sides of the comparison in the data: compared as usual.
     assert "vs $50.00 in same days of November" in cost(capsys, "team", "nlp")
 

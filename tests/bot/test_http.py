@@ -151,8 +151,10 @@ def test_unknown_subcommand_gets_the_usage(stack: Stack):
     reply = stack.slack.send_command(
         user_id="U0DEMOBOB", channel_id="C0DEMOFRAUD", text="budgets"
     ).json()
-    assert "I don't know `/cost budgets`" in reply["text"]
-    assert "/cost team fraud-detection" in json.dumps(reply["blocks"])
+    assert "I don't know `/cost budgets`. Did you mean `/cost digest`?" in reply["text"]
+    shown = json.dumps(reply["blocks"])
+    assert "Usage: `/cost digest [team]` or `/cost digest post`" in shown  # its one line
+    assert "/cost team fraud-detection" not in shown  # not the whole help
 
 
 def test_a_failing_cost_source_answers_plainly_without_a_traceback(stack: Stack, tmp_path):

@@ -53,6 +53,40 @@ def test_old_request_keys_are_forgotten(tmp_path):
     assert store.first_time_seen("event:new") is False
 
 
+def test_a_change_keeps_the_instance_name_and_older_changes_read_without_one(tmp_path, monkeypatch):
+    import datetime as dt
+    from decimal import Decimal
+
+    import bot.store
+    from engines.changes import ChangeRequest
+
+    now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    path = tmp_path / "state.db"
+    assert MIGRATIONS[-1][0] == "0040_change_instance_name"
+    with monkeypatch.context() as patched:  # a database from before migration 0040
+        patched.setattr(bot.store, "MIGRATIONS", MIGRATIONS[:-1])
+        old = Store(path)
+        old.db.execute(
+            "insert into changes (created_at, updated_at, state, instance_id, region, "
+            "from_type, to_type, version) values (?, ?, 'proposed', 'i-0old', 'us-east-1', "
+            "'m5.large', 'm5.large', 0)",
+            [now.isoformat(), now.isoformat()],
+        )
+        old.db.conn.commit()
+        old.close()
+
+    store = Store(path)  # applies 0040 only
+    assert store.get_change(1).instance_name == ""
+    assert store.get_change(1).label.startswith("`i-0old`")
+    request = ChangeRequest(
+        "i-0abc", "123456789012", "us-east-1", "c5.xlarge", "c5.large", Decimal("62.05"),
+        "costbot", team="nlp", instance_name="nlp-batch",
+    )  # fmt: skip
+    named = store.create_change(request, now=now)
+    assert store.get_change(named.id).instance_name == "nlp-batch"
+    assert store.get_change(named.id).label == "nlp-batch (`i-0abc`, c5.xlarge → c5.large)"
+
+
 def test_a_forgotten_key_is_new_again(tmp_path):
     store = Store(tmp_path / "state.db")
     assert store.first_time_seen("spot-plan:C1:abc") is True

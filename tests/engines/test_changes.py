@@ -722,7 +722,7 @@ def approved_stop(runner: ChangeRunner, instance_id: str) -> int:
     )
     request = ChangeRequest.from_recommendation(recommendation, requested_by=BOB, team="nlp")
     change = runner.propose(request)
-    assert change.kind is Kind.STOP and change.label == f"`{instance_id}` (stop, m5.xlarge)"
+    assert change.kind is Kind.STOP and change.label == f"`{instance_id}` (stop: idle m5.xlarge)"
     assert runner.approve(change.id, approver=ALICE, approvers=APPROVERS).ok
     return change.id
 

@@ -219,8 +219,8 @@ def test_without_tags_every_cost_is_untagged_with_one_note(tmp_path: Path) -> No
         Decimal(0),
     )
     note = (
-        f"The FOCUS export {path} has no Tags column (FOCUS makes it conditional): its costs "
-        "count as untagged (tag rules match none of them)."
+        f"The FOCUS billing export {path} has no Tags column (FOCUS makes it conditional): "
+        "its costs count as untagged (tag rules match none of them)."
     )
     assert note in answer.notes
     assert len([n for n in answer.notes if "Tags" in n]) == 1
@@ -246,7 +246,7 @@ def test_without_sub_accounts_accounts_are_the_billing_accounts(tmp_path: Path) 
 
     assert grouped(result) == expected(ROWS, "BillingAccountId")
     assert result.notes == (
-        f"The FOCUS export {path} has no SubAccountId column (FOCUS makes it conditional): "
+        f"The FOCUS billing export {path} has no SubAccountId column (FOCUS makes it conditional): "
         "accounts are matched by its BillingAccountId.",
     )
 
@@ -264,7 +264,7 @@ def test_without_any_account_column_account_rules_match_nothing(tmp_path: Path) 
     assert by_team["(untagged)"] == Decimal("7") + Decimal("50")  # fraud's line is untagged
     assert by_team["nlp"] == Decimal("120.25") + Decimal("3.3333333333") - Decimal("20.00")
     assert (
-        f"The FOCUS export {path} has no SubAccountId column (FOCUS makes it conditional): "
+        f"The FOCUS billing export {path} has no SubAccountId column (FOCUS makes it conditional): "
         "account rules match none of its costs."
     ) in answer.notes
 
@@ -408,7 +408,7 @@ def test_parquet_focus_1_2_with_provider_columns_and_conditional_ones_left_out(
     if "Tags" in left_out:
         assert nlp.groups == ()
         assert nlp.notes == (
-            f"The FOCUS export {path} has no Tags column (FOCUS makes it conditional): "
+            f"The FOCUS billing export {path} has no Tags column (FOCUS makes it conditional): "
             "its costs count as untagged (tag rules match none of them).",
         )
     else:

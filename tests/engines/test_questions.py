@@ -46,7 +46,7 @@ def test_team_cost_matches_the_rows_and_compares_the_same_days_of_the_month_befo
         "Amazon Elastic Compute Cloud",
         "Amazon Simple Storage Service",
     }
-    assert answer.notes == ("The FOCUS export has data for Nov 1 – Nov 23, 2026 only, "
+    assert answer.notes == ("The FOCUS billing export has data for Nov 1 – Nov 23, 2026 only, "
                             "not all of Nov 1 – Nov 30, 2026 (November 2026).",)  # fmt: skip
 
 
@@ -154,7 +154,7 @@ def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path
     assert answer.data_through == dt.date(2026, 11, 30)  # the last day of data it holds
     assert answer.notes == (
         "There is no data for Oct 1 – Oct 31, 2026 to compare with, so no change is shown.",
-        "The FOCUS export has no data for AWS account 111111111111 or AWS account "
+        "The FOCUS billing export has no data for AWS account 111111111111 or AWS account "
         "222222222222 from Sep 2 to Oct 31, 2026.",
     )
     covered = questions.team_cost(

@@ -266,7 +266,7 @@ def _build(**changes):
         ({"periods": "mon-fri 09:00-25:00"}, "'25:00' is not a time"),
         ({"holidays": ["25/12/2026"]}, "write holidays as YYYY-MM-DD"),
         ({"name": "Dev Hours"}, "cannot be a schedule name"),
-        ({"mode": "sometimes"}, "use `start_stop` or `stop_only`"),
+        ({"mode": "sometimes"}, "say `start_stop` (stops and starts) or `stop_only`"),
     ],
 )
 def test_bad_input_says_what_is_wrong(changes, expected):

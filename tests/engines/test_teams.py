@@ -432,7 +432,9 @@ def test_a_typo_suggests_the_close_team(demo_teams: dict[str, Team]) -> None:
 
     assert caught.value.suggestions == ["fraud-detection"]
     assert caught.value.known == ["fraud-detection", "nlp", "recommendations"]
-    assert str(caught.value) == "no team 'fraud-detectoin' — did you mean 'fraud-detection'?"
+    assert (
+        str(caught.value) == "There is no team 'fraud-detectoin' — did you mean 'fraud-detection'?"
+    )
     assert caught.value.hint == "Teams: fraud-detection, nlp, recommendations"
 
 
@@ -450,7 +452,7 @@ def test_an_unrelated_name_suggests_nothing_but_lists_the_teams(
         find_team(demo_teams, "payments")
 
     assert caught.value.suggestions == []
-    assert str(caught.value) == "no team 'payments'"
+    assert str(caught.value) == "There is no team 'payments'"
     assert caught.value.known == ["fraud-detection", "nlp", "recommendations"]
 
 

@@ -171,7 +171,7 @@ def test_limit_checker_catches_violations():
 def test_app_home_shows_role_and_budget():
     view = build_app_home(user="U0DEMOALICE", teams=[TEAM])
     text = render_text(view)
-    assert "fraud-detection — you are approver" in text
+    assert "fraud-detection — you approve its changes" in text
     assert "$25,000.00" in text
     assert len(view["blocks"]) <= 100
 

@@ -135,8 +135,12 @@ def test_a_denied_recommendation_is_recorded_and_audited(sandbox):
         lambda m: m["ephemeral_for"] == CARA and "recommendations · audit log" in str(m["blocks"]),
         timeout=20,
     )
-    assert "change.denied" in str(audit["blocks"])
-    assert "change.proposed" in str(audit["blocks"])
+    text = str(audit["blocks"])
+    assert "*denied*" in text and "*proposed*" in text
+    assert "change.denied" not in text and "change.proposed" not in text
+    change = store.get_change(int(first))
+    assert change.instance_name and f"{change.instance_name} (`{change.instance_id}`)" in text
+    assert f"/{change.region}/{change.instance_id}" not in text  # no account/region/id paths
 
 
 DEV, ERIN, NLP = "U0DEMODEV", "U0DEMOERIN", "C0DEMONLP"
@@ -168,6 +172,9 @@ def test_dismiss_asks_why_and_the_recommendation_stops_coming_back(sandbox):
                 action_id=action_ids.RIGHTSIZE_DISMISS, value=change_id)  # fmt: skip
     modal = wait_until(lambda: slack.open_modals(DEV))[-1]
     assert modal["callback_id"] == action_ids.RIGHTSIZE_DISMISS_MODAL
+    change = store.get_change(int(change_id))  # the modal names the instance, id second
+    asked = modal["blocks"][0]["text"]["text"]
+    assert asked.startswith(f"Dismiss {change.instance_name} (`{instance_id}`, ")
     slack.submit_view(user_id=DEV, view_id=modal["id"], values={"reason": "sized for Q4 batch"})
     wait_until(lambda: store.get_change(int(change_id)).state is State.DISMISSED)
     assert store.get_change(int(change_id)).reason == "sized for Q4 batch"

@@ -79,7 +79,9 @@ def test_the_list_shows_each_schedule_its_hours_and_saving(sandbox):
     text = str(message["blocks"])
     assert message["ephemeral_for"] == BOB
     assert "fraud-dev-hours" in text and "mon-fri 08:00-20:00 America/New_York" in text
-    assert "nlp-notebooks" in text and "stop_only" in text
+    assert "nlp-notebooks" in text and "(nlp, stops only)" in text
+    assert "(fraud-detection, stops and starts)" in text
+    assert "stop_only" not in text and "start_stop" not in text and "(s)" not in text
     assert "next: stops Wed Nov 18 20:00 EST" in text
     assert "/month" in text and "$0.00/month" not in text
     assert limit_violations(message) == []
@@ -162,6 +164,27 @@ def test_bad_schedule_commands_get_a_clear_answer(sandbox, user, text, expected)
     assert answer["ephemeral_for"] == user
     assert len(sandbox.costbot.store.schedule_overrides(active_at=CLOCK())) == before
     assert sandbox.costbot.store.paused_schedules() == set()
+
+
+def test_skip_tomorrow_on_a_saturday_says_there_is_nothing_to_skip_and_records_nothing(sandbox):
+    CLOCK.set_local(2026, 11, 21, 12, 0)  # Saturday: tomorrow is a Sunday
+    assert CLOCK().astimezone(NEW_YORK).strftime("%A") == "Saturday"
+    before = sandbox.costbot.store.schedule_overrides(active_at=CLOCK() + dt.timedelta(days=1))
+    audited = len(sandbox.costbot.store.audit_records(limit=10_000))
+
+    for text in ("schedule skip tomorrow", "schedule skip tomorrow fraud-dev-hours"):
+        answer = command(sandbox, BOB, text, "nothing to skip")
+        assert answer["ephemeral_for"] == BOB  # nothing happened: only Bob is told
+        assert answer["text"].startswith(":warning:")
+        assert (
+            "Schedule `fraud-dev-hours` doesn't run on Sunday: nothing to skip." in (answer["text"])
+        )
+        assert "skips tomorrow" not in answer["text"]
+
+    after = sandbox.costbot.store.schedule_overrides(active_at=CLOCK() + dt.timedelta(days=1))
+    assert after == before
+    records = sandbox.costbot.store.audit_records(limit=10_000)
+    assert not [r for r in records[: len(records) - audited] if r["action"].startswith("schedule.")]
 
 
 def test_pause_and_resume_by_the_approver(sandbox):
