@@ -75,6 +75,7 @@ from engines.sources.sql import (
     _tag_value,
     referenced_columns,
 )
+from engines.words import source_name
 
 ROLLUP_FORMAT = 1  # bump when the tables change: an older rollup is rebuilt
 _METRICS = {Metric.BILLED: "billed", Metric.EFFECTIVE: "effective", Metric.LIST: "listed"}
@@ -556,7 +557,7 @@ class RollupSource(ServiceBreakdownMixin):
             days.setdefault(name, set()).add(day)
             if row[-1]:
                 usage.setdefault(name, set()).add(day)
-        return coverage_from_days(f"{self.kind} export", usage or days)
+        return coverage_from_days(source_name(self.name), usage or days)  # as the files
 
 
 # --- the SQL ----------------------------------------------------------------------------------
