@@ -1,24 +1,28 @@
-"""`cost team <t> by service` over a large organisation's month of FOCUS data.
+"""`/cost team|top|compare` over a large organisation's month of FOCUS data, as users ask.
 
 Writes once (cached under .bench/, gitignored) a synthetic FOCUS 1.0 Parquet month: 10,000,000
 lines, 20 accounts, 60 services, 50 teams, 200,000 resources, realistic Tags JSON (team, env,
 project, cost-center, owner; about 10% of resources untagged, spelled as null, '' or '{}'),
 five charge categories, two currencies. DuckDB generates it from range() and hashes in
-seconds.
+seconds. The teams file has the 50 teams (``digest_org.teams_file``).
 
-Then it answers one team's cost by service two ways, each run in a fresh subprocess:
+Then it asks, through the engine functions the handlers call (``engines.questions``):
+``team_cost`` (team-07, October, by service and by region), ``top_costs`` (by team) and
+``compare_periods`` (team-07, the second half of October against the first), each way in a
+fresh subprocess:
 
-- the engine: ``FocusFileSource(path).costs(query)`` with a tag filter, grouped by service.
-  A new source per run, so its answer cache cannot help: every run scans the file.
-- pandas, the straightforward way: read_parquet of the needed columns, json.loads of every
-  Tags value, filter, groupby.
+- **scan**: ``FocusFileSource`` alone (the rollup off): every question scans the file.
+- **rollup**: the rollup is built from the file (timed: build time, rows, size on disk),
+  then every question is asked once (cold: the first question after the build) and
+  ``--runs`` times more for other teams (warm: what every later question costs).
+- **reopened**: a restarted bot: the rollup opened from disk, every question asked once.
 
-The time is the call alone (not interpreter start-up or imports); peak RSS is the whole
-subprocess's, imports included (its VmHWM from /proc at the end). Both answers must agree to
-the cent. Targets: engine median < 1 s, engine peak RSS < 1 GB, engine >= 10x faster than
-pandas.
+Every rollup answer (both processes) is checked against the scan's to the cent, and the
+report names which were; it also says whether they are identical digit for digit. Peak RSS
+is the subprocess's VmHWM (imports, build and questions). Targets: each question <= 0.3 s
+warm and cold after the build; peak RSS <= 1 GB.
 
-    .venv/bin/python benchmarks/cost_scan.py [--rows 10000000] [--runs 5] [--pandas-runs 3]
+    .venv/bin/python benchmarks/cost_scan.py [--rows 10000000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -181,6 +185,7 @@ def questions_asked(team: str) -> list[tuple[str, str, dict[str, object]]]:
     """(figure name, engine function, its arguments): what `/cost team|top|compare` runs."""
     return [
         ("team", "team_cost", {"team_name": team, "period": OCTOBER, "by": "service"}),
+        ("team by region", "team_cost", {"team_name": team, "period": OCTOBER, "by": "region"}),
         ("top", "top_costs", {"period": OCTOBER, "by": "team"}),
         ("compare", "compare_periods",
          {"current": SECOND_HALF, "baseline": FIRST_HALF, "team_name": team, "by": "service"}),
