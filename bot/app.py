@@ -34,7 +34,7 @@ from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
-from engines.sources.rollup import RollupSource
+from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot_advisor import FeedFile
 from engines.spot_review import SpotAdvisor
 from engines.teams import AccountIds, CostConfig, load_config
@@ -116,6 +116,9 @@ def build_cost_source(
             return source
         try:
             return RollupSource(source, path=settings.rollup_db, tag_keys=tag_keys)
+        except RollupInUseError as error:  # another costbot on this database keeps it
+            logger.warning("%s: this process scans the export files instead", error)
+            return source
         except CostSourceError as error:
             raise ConfigError(
                 f"COSTBOT_ROLLUP_DB: {error} (COSTBOT_ROLLUP_DB=off scans the files instead)."

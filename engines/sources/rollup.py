@@ -99,6 +99,11 @@ CREATE TABLE IF NOT EXISTS rollup_files (
 """
 
 
+class RollupInUseError(CostSourceError):
+    """Another process has the rollup open (DuckDB lets one process write a database file):
+    e.g. a second costbot on the same ``COSTBOT_DB``, which then scans the files."""
+
+
 def updating_note(files: int) -> str:
     """The note on an answer given from the previous data while new files are added."""
     which = "1 new or changed export file" if files == 1 else f"{files} new or changed files"
@@ -182,7 +187,8 @@ class RollupSource(ServiceBreakdownMixin):
             self._database.execute("SET preserve_insertion_order = false")
             self._database.execute(NULL_MACRO)
         except duckdb.Error as error:
-            raise CostSourceError(
+            kind = RollupInUseError if "lock" in str(error).lower() else CostSourceError
+            raise kind(
                 f"Cannot open the billing rollup {self.path}: {_first_line(error)}"
             ) from None
         self._columns = _ingest_columns(self.schema, self.tag_keys)

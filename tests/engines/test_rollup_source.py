@@ -516,3 +516,28 @@ def test_while_the_first_build_is_under_way_the_files_answer(tmp_path: Path) -> 
     reopened = rollup_of(FocusFileSource(str(path)), tmp_path, "team")
     assert reopened.status().files == 1
     assert_same(reopened, FocusFileSource(str(path)), question)
+
+
+def test_a_second_costbot_on_the_same_database_scans_the_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from bot.app import build_cost_source
+    from bot.settings import Settings
+
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    env = {"COSTBOT_DB": str(tmp_path / "costbot.db"), "COSTBOT_COST_SOURCE": f"focus:{path}"}
+    settings = Settings.from_env(env, require_slack=False)
+    assert settings.rollup_db is not None
+    holder = subprocess.Popen(  # another process keeps the rollup open
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(settings.rollup_db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        source = build_cost_source(settings, None, None, now=dt.datetime.now)  # type: ignore[arg-type]
+        assert isinstance(source, FocusFileSource)
+        assert_same(source, FocusFileSource(str(path)), query_of(("service",)))  # type: ignore[arg-type]
+    finally:
+        holder.communicate("")
