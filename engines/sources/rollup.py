@@ -229,10 +229,12 @@ class RollupSource(ServiceBreakdownMixin):
         self._freshen(paths)
         if self._cannot_hold(paths):
             return self.files.coverage()
+        remembered = self._coverage
+        if remembered is not None and remembered[0] == self._generation:
+            return remembered[1]
         with self._database.cursor() as connection:
             connection.execute("BEGIN TRANSACTION")
             generation = _generation(connection)
-            remembered = self._coverage
             if remembered is not None and remembered[0] == generation:
                 connection.execute("COMMIT")
                 return remembered[1]
@@ -502,6 +504,10 @@ class RollupSource(ServiceBreakdownMixin):
         return partitions_for(chosen, query)
 
     def _remembered(self, query: CostQuery) -> CostResult:
+        with self._state_lock:  # the usual case, without a database round trip
+            known = self._answers.get((self._generation, query.cache_key()))
+        if known is not None:
+            return known
         with self._database.cursor() as connection:
             connection.execute("BEGIN TRANSACTION")  # one snapshot: generation and sums agree
             try:
