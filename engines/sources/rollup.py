@@ -386,6 +386,7 @@ class RollupSource(ServiceBreakdownMixin):
                     del self._failed[identity]
             self._failed.update(problems)
             self._generation = generation
+            self._answers.clear()  # answers about the data before: never asked again
         self._last_build_s = self._clock() - started
         if problems:
             raise next(iter(problems.values()))
