@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--workdir", type=Path, default=Path(".demo"), help="where demo state goes")
+    demo.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="connect the bot to the workspace over Socket Mode (a WebSocket) instead of HTTP",
+    )
     demo.set_defaults(run=run_demo)
 
     ask = commands.add_parser(
@@ -208,32 +213,39 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     # Any number of processes answer Slack; the one holding the lease acts.
     lease = _acting_lease(costbot, scheduler, process_id=process_id).start()
+    socket_mode = None
+    if settings.socket_mode:
+        from bot.socket_mode import SocketModeRunner
+
+        socket_mode = SocketModeRunner(costbot.app, settings.slack_app_token)
     server = HttpServer(
         build_wsgi_app(
             costbot.app,
             signing_secret=settings.slack_signing_secret,
             health=costbot.store.ping,
             acting=lambda: lease.holding,
+            socket=socket_mode.report if socket_mode is not None else None,
         ),
         host=settings.host,
         port=settings.port,
     )
-    _stop_on_signals(server.stop, signal.SIGTERM)
+    _stop_on_signals(server.stop if socket_mode is None else socket_mode.close, signal.SIGTERM)
     gc.freeze()  # start-up objects (libraries, the app) never need collecting: shorter GC pauses
 
     try:
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            server.start()  # /healthz stays available
+        if socket_mode is not None:
+            server.start()  # no Slack requests over HTTP, but /healthz for the orchestrator
             logger.info("costbot in Socket Mode; health on %s/healthz", server.url)
-            SocketModeHandler(costbot.app, settings.slack_app_token).start()
+            socket_mode.start()  # until SIGTERM
         else:
             logger.info(
                 "costbot listening on %s/slack/events (dry run: %s)", server.url, settings.dry_run
             )
             server.serve_forever()
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
+            server.stop()
         lease.stop(forget=not _executing(costbot, process_id))
         if scheduler.running:
             scheduler.shutdown(wait=False)
@@ -277,7 +289,8 @@ def _open_store(settings: Settings) -> Any:
 
 
 def _check_slack(settings: Settings) -> None:
-    """One ``auth.test``, without retries: is Slack there, and does it take the token?"""
+    """One ``auth.test``, without retries: is Slack there, and does it take the token? In
+    Socket Mode, one ``apps.connections.open`` too: does it take the app-level token?"""
     import urllib.error
 
     from slack_sdk import WebClient
@@ -289,6 +302,8 @@ def _check_slack(settings: Settings) -> None:
     level, sdk_logger.level = sdk_logger.level, logging.CRITICAL  # the sentence below says it
     try:
         client.auth_test()
+        if settings.socket_mode:
+            _check_app_token(client, settings.slack_app_token)
     except SlackApiError as error:
         raise StartupError(
             f"Slack refused SLACK_BOT_TOKEN ({_slack_error_code(error)}): use the Bot User "
@@ -302,6 +317,20 @@ def _check_slack(settings: Settings) -> None:
         ) from error
     finally:
         sdk_logger.setLevel(level)
+
+
+def _check_app_token(client: Any, app_token: str) -> None:
+    """Socket Mode: does Slack hand this token a WebSocket URL (which then goes unused)?"""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.apps_connections_open(app_token=app_token)
+    except SlackApiError as error:
+        raise StartupError(
+            f"Slack refused SLACK_APP_TOKEN ({_slack_error_code(error)}): use an app-level "
+            "token (xapp-…) with the connections:write scope (Basic Information > App-Level "
+            "Tokens), and turn Socket Mode on in the app's settings."
+        ) from error
 
 
 def _slack_error_code(error: Any) -> str:
@@ -391,13 +420,21 @@ def run_demo(args: argparse.Namespace) -> int:
     env_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
     configure_logging("INFO", secrets=[env_secret])
     sandbox = DemoSandbox(
-        DemoOptions(workdir=args.workdir, port=args.port, signing_secret=env_secret)
+        DemoOptions(
+            workdir=args.workdir,
+            port=args.port,
+            signing_secret=env_secret,
+            socket_mode=args.socket_mode,
+        )
     )
     print("Starting the demo world (AWS sandbox, billing export, Slack stand-in)…", flush=True)
     with sandbox:
         url = sandbox.workspace_url
         print(f"\ncostbot demo workspace: {url}/")
-        print(f"Slack signing secret (demo only): {sandbox.signing_secret}")
+        if sandbox.socket_runner is not None:
+            print("The bot is connected over Socket Mode (no HTTP requests from Slack).")
+        else:
+            print(f"Slack signing secret (demo only): {sandbox.signing_secret}")
         print("Try: /cost team fraud-detection   ·   Ctrl-C stops everything.\n", flush=True)
         if not args.no_browser:
             webbrowser.open(url + "/")

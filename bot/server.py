@@ -44,11 +44,16 @@ def build_wsgi_app(
     signing_secret: str,
     health: Callable[[], bool] = lambda: True,
     acting: Callable[[], bool] | None = None,
+    socket: Callable[[], dict[str, Any]] | None = None,
 ) -> WsgiApp:
     """Routes Slack's requests to Bolt and answers health checks; everything else is 404.
 
     ``acting``, when given, says whether this process holds the acting lease; ``/healthz``
-    then reports it (``"acting": true`` or false: a standby)."""
+    then reports it (``"acting": true`` or false: a standby). ``socket``, in Socket Mode,
+    reports the connection to Slack (``bot.socket_mode.SocketModeRunner.report``): it is
+    under ``"socket"``, and one down for long makes ``/healthz`` fail; Slack's requests come
+    over the socket then, so ``/slack/events`` is not served (Bolt verifies no signature in
+    Socket Mode: a request to it would be taken as Slack's)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret.encode()
 
@@ -57,6 +62,8 @@ def build_wsgi_app(
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and socket is not None:
+            return _json(start_response, "404 Not Found", {"error": "Socket Mode: not served"})
         if path == EVENTS_PATH and method == "POST":
             refusal = _refusal(environ, secret)
             if refusal is not None:
@@ -66,10 +73,13 @@ def build_wsgi_app(
             return bolt(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             healthy = _safe(health)
-            status = "200 OK" if healthy else "503 Service Unavailable"
             report: dict[str, Any] = {"ok": healthy}
+            if socket is not None:
+                report["socket"] = _socket_report(socket)
+                healthy = report["ok"] = healthy and bool(report["socket"].get("healthy"))
             if acting is not None:
                 report["acting"] = _safe(acting)
+            status = "200 OK" if healthy else "503 Service Unavailable"
             return _json(start_response, status, report)
         if path == EVENTS_PATH:
             return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
@@ -108,6 +118,8 @@ def _refusal(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
 def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
     """Slack's v0 signature, checked over the raw bytes as sent (slack_sdk's verifier decodes
     them first, and fails on a body that is not UTF-8)."""
+    if not secret:  # a secret nobody set signs nothing
+        return False
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
         return False
     signed = b"v0:" + timestamp.encode() + b":" + body
@@ -121,6 +133,14 @@ def _safe(check: Callable[[], bool]) -> bool:
     except Exception:
         logger.exception("health check failed")
         return False
+
+
+def _socket_report(socket: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return dict(socket())
+    except Exception:
+        logger.exception("health check failed")
+        return {"connected": False, "healthy": False}
 
 
 def _json(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:

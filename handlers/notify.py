@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engines.changes import Outcome
-from handlers.blocks.common import escape
+from handlers.blocks.common import escape_keeping_mentions
 from handlers.blocks.rightsize import ICONS
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def post_change_outcome(client: WebClient, outcome: Outcome) -> bool:
         client.chat_postMessage(
             channel=change.message_channel,
             thread_ts=change.message_ts or None,
-            text=f"{icon} {escape(outcome.text)}".strip(),
+            text=f"{icon} {escape_keeping_mentions(outcome.text)}".strip(),
         )
     except SlackApiError as error:
         logger.warning(

@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import boto3
@@ -24,6 +24,7 @@ from bot.demo.world import DemoWorld, start_demo_world
 from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
+from bot.socket_mode import Backoff, SocketModeRunner
 from handlers.jobs import run_schedules
 from handlers.notify import post_change_outcome
 
@@ -31,6 +32,12 @@ logger = logging.getLogger(__name__)
 
 DEMO_TEAMS_FILE = Path(__file__).with_name("teams.toml")
 DEMO_BOT_TOKEN = "xoxb-0000000000-demo-costbot-token"
+DEMO_APP_TOKEN = "xapp-1-A0DEMOCOST-0000000000-demo-costbot-app-token"
+SANDBOX_NOTICE = (
+    "Sandbox: this workspace is a local stand-in for Slack, and its AWS is moto, an "
+    "in-process fake. Approving a change really stops, resizes and starts the sandbox's "
+    "instances (Revert puts them back); no real account is touched."
+)
 
 
 @dataclass
@@ -44,7 +51,12 @@ class DemoOptions:
         settings: a configuration to honour (teams file, cost source); the demo's when None.
         use_demo_world: start the AWS sandbox and use its billing export.
         run_scheduler: start the scheduler (the demo does; a one-off ``ask`` does not).
-        dry_run: rehearse approved changes only (always, in ``costbot demo``).
+        dry_run: rehearse approved changes only. Off by default: the demo's AWS is moto, so
+            approving really stops, resizes and starts its instances, and Revert can be
+            tried. Only the sandbox's AWS is affected (a configured ``settings`` with
+            ``use_demo_world=False`` keeps its own ``dry_run``).
+        socket_mode: connect the bot to the stand-in over Socket Mode instead of HTTP.
+        socket_backoff: the bot's delays between failed Socket Mode connection attempts.
     """
 
     workdir: Path
@@ -53,7 +65,9 @@ class DemoOptions:
     settings: Settings | None = None
     use_demo_world: bool = True
     run_scheduler: bool = True
-    dry_run: bool = True  # the demo never changes anything unless a test asks it to
+    dry_run: bool = False  # the demo's AWS is a sandbox: changes there are real, and harmless
+    socket_mode: bool = False
+    socket_backoff: Backoff = field(default_factory=Backoff)
 
 
 class DemoSandbox:
@@ -66,6 +80,7 @@ class DemoSandbox:
         self.world: DemoWorld | None = None
         self.standin: SlackStandIn | None = None
         self.bot_server: HttpServer | None = None
+        self.socket_runner: SocketModeRunner | None = None
         self.costbot: Costbot | None = None
         self.listener_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="click")
@@ -86,13 +101,19 @@ class DemoSandbox:
             self.world = start_demo_world(workdir=workdir / "aws", now=self.now())
             settings = self._demo_settings(settings, self.world)
             aws = AwsClients(settings, session=sandbox_session(self.world.region))
-        self.standin = SlackStandIn(signing_secret=self.signing_secret, bot_token=DEMO_BOT_TOKEN)
+        self.standin = SlackStandIn(
+            signing_secret=self.signing_secret,
+            bot_token=DEMO_BOT_TOKEN,
+            notice=self._notice(),
+        )
+        if self.options.socket_mode:
+            self.standin.enable_socket_mode(DEMO_APP_TOKEN)
         self.standin.start(port=self.options.port)
         settings = replace(
             settings,
             slack_bot_token=DEMO_BOT_TOKEN,
             slack_signing_secret=self.signing_secret,
-            slack_app_token="",
+            slack_app_token=DEMO_APP_TOKEN if self.options.socket_mode else "",
             slack_api_url=self.standin.api_url,
         )
         self.costbot = build_costbot(
@@ -103,11 +124,22 @@ class DemoSandbox:
             background=self.background,
             questions=self.questions,
         )
+        if self.options.socket_mode:
+            self.socket_runner = SocketModeRunner(
+                self.costbot.app, DEMO_APP_TOKEN, backoff=self.options.socket_backoff
+            )
+            self.socket_runner.connect()
+            if not self.socket_runner.wait_connected(timeout=30):
+                raise RuntimeError("the bot did not connect to the stand-in over Socket Mode")
         wsgi_app = build_wsgi_app(
-            self.costbot.app, signing_secret=self.signing_secret, health=self.costbot.store.ping
+            self.costbot.app,
+            signing_secret=self.signing_secret,
+            health=self.costbot.store.ping,
+            socket=self.socket_runner.report if self.socket_runner else None,
         )
         self.bot_server = HttpServer(wsgi_app).start()
-        self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
+        if not self.options.socket_mode:
+            self.standin.connect_bot(self.bot_server.url + EVENTS_PATH)
         if self.options.run_scheduler:
             costbot = self.costbot
             self._scheduler = build_scheduler(
@@ -121,6 +153,13 @@ class DemoSandbox:
             self._scheduler.start()
             self.costbot.outbox.start()
         return self
+
+    def _notice(self) -> str:
+        if not self.options.use_demo_world:
+            return ""
+        if self.options.dry_run:
+            return SANDBOX_NOTICE.split(" Approving")[0] + " Approvals are rehearsed only."
+        return SANDBOX_NOTICE
 
     def _demo_settings(self, settings: Settings, world: DemoWorld) -> Settings:
         configured = self.options.settings is not None
@@ -147,6 +186,8 @@ class DemoSandbox:
                 self.costbot.outbox.stop()
         if self.bot_server is not None:
             self.bot_server.stop()
+        if self.socket_runner is not None:
+            self.socket_runner.close()
         # Work already running finishes while Slack and AWS are still there; the rest is
         # dropped (nothing is half-done: a change in flight is settled at the next start).
         self.listener_executor.shutdown(wait=True, cancel_futures=True)

@@ -25,6 +25,10 @@ block_actions payload of an ephemeral message carries no ``message`` (use
 ``container.message_ts``). ``fail_next`` injects 429/5xx answers; ``calls`` records every
 Web API call. ``channel_rate_limit`` (messages per second per channel, off by default)
 answers ``chat.postMessage`` beyond it with 429 and ``Retry-After``, as Slack does.
+
+``enable_socket_mode(app_token)`` plays Socket Mode instead (``bot.demo.socket_mode``):
+``apps.connections.open`` answers a ``ws://`` URL and the same requests go to the bot as
+envelopes on its WebSocket, their acks standing for the HTTP answers.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from typing import Any
 from slack_sdk.signature import SignatureVerifier
 
 from . import people
+from .socket_mode import SocketModeServer, envelope_payload
 
 logger = logging.getLogger("costbot.demo.slack_standin")
 
@@ -372,8 +377,12 @@ class SlackStandIn:
         app_home_events: bool = True,
         channel_rate_limit: float | None = None,
         rate_limit_tolerance: float = 0.1,
+        notice: str = "",
     ) -> None:
-        """Set up the workspace; ``commands=None`` forwards every slash command to the bot."""
+        """Set up the workspace; ``commands=None`` forwards every slash command to the bot;
+        ``notice`` is a line the page always shows above the messages (the demo says there
+        that its AWS is a sandbox)."""
+        self.notice = notice
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.team_id = team_id
@@ -395,6 +404,7 @@ class SlackStandIn:
         self._last_post: dict[str, float] = {}
         self.verification_token = "demo-verification-" + secrets.token_hex(6)
         self.events_url: str | None = None
+        self.socket_mode: SocketModeServer | None = None  # enable_socket_mode()
         self.base_url: str = ""
         self.calls: list[dict] = []
         self.bot_requests: list[dict] = []  # what was sent to the bot, and its answer
@@ -459,6 +469,14 @@ class SlackStandIn:
         """Set where signed requests (commands, actions, events) are POSTed."""
         self.events_url = events_url
 
+    def enable_socket_mode(self, app_token: str, **options: Any) -> SocketModeServer:
+        """Socket Mode instead of HTTP (``bot.demo.socket_mode``): ``apps.connections.open``
+        takes ``app_token``, and requests go to the bot as envelopes on its WebSocket."""
+        self.socket_mode = SocketModeServer(app_token=app_token, app_id=self.app_id, **options)
+        if self._server is not None:
+            self.socket_mode.start(urllib.parse.urlsplit(self.base_url).hostname or "127.0.0.1")
+        return self.socket_mode
+
     def start(self, host: str = "127.0.0.1", port: int = 0, *, threads: int = 16) -> str:
         """Serve the WSGI app with waitress in a daemon thread; return the base URL."""
         from bot.server import HttpServer
@@ -468,6 +486,8 @@ class SlackStandIn:
             self.wsgi_app, host=host, port=port, threads=threads, ident="slack-standin"
         ).start()
         self.base_url = f"http://{host}:{self._server.port}"
+        if self.socket_mode is not None and not self.socket_mode.running:
+            self.socket_mode.start(host)
         return self.base_url
 
     def stop(self) -> None:
@@ -478,6 +498,8 @@ class SlackStandIn:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
 
     def __enter__(self) -> SlackStandIn:
         if not self.base_url or self._server is None:
@@ -860,6 +882,8 @@ class SlackStandIn:
         self, body: str, content_type: str, kind: str, headers_override: dict | None = None
     ) -> CommandResult:
         """POST a signed request to the bot from the calling thread (no lock held)."""
+        if self.socket_mode is not None:
+            return self._send_over_socket(body, content_type, kind)
         if not self.events_url:
             return CommandResult(0, "the bot is not connected (connect_bot was not called)", 0.0)
         headers = {
@@ -896,6 +920,21 @@ class SlackStandIn:
                     "time": time.time(),
                 }
             )
+        return result
+
+    def _send_over_socket(self, body: str, content_type: str, kind: str) -> CommandResult:
+        """Socket Mode: the request as an envelope; its ack is the answer an HTTP 200 carries."""
+        assert self.socket_mode is not None
+        delivery = self.socket_mode.deliver(kind, envelope_payload(body, content_type))
+        if delivery.acked:
+            answer = "" if delivery.payload is None else json.dumps(delivery.payload)
+            result = CommandResult(200, answer, delivery.elapsed_s)
+        else:
+            result = CommandResult(0, delivery.error, delivery.elapsed_s)
+        with self._lock:
+            self.bot_requests.append({"kind": kind, "body": body, "headers": {},
+                                      "envelope_id": delivery.envelope_id, "result": result,
+                                      "time": time.time()})  # fmt: skip
         return result
 
     def _dispatch_error(self, result: CommandResult, what: str) -> str | None:
@@ -1332,7 +1371,7 @@ class SlackStandIn:
     def open_app_home(self, user_id: str) -> CommandResult | None:
         """The person opened the App Home: send ``app_home_opened`` (when enabled)."""
         self._user(user_id)
-        if not self.app_home_events or not self.events_url:
+        if not self.app_home_events or not (self.events_url or self.socket_mode):
             return None
         with self._lock:
             vid = self._homes.get(user_id)
@@ -1534,6 +1573,8 @@ class SlackStandIn:
             return failure
         if not token:
             answer: dict[str, Any] = {"ok": False, "error": "not_authed"}
+        elif method == "apps.connections.open" and self.socket_mode is not None:
+            answer = self.socket_mode.open_connection(str(token))
         elif not secrets.compare_digest(str(token), self.bot_token):
             answer = {"ok": False, "error": "invalid_auth"}
         elif method not in self._api:
@@ -2085,6 +2126,7 @@ class SlackStandIn:
             return {
                 "seq": self._seq,
                 "team": {"id": self.team_id, "name": self.team_name, "domain": self.team_domain},
+                "notice": self.notice,
                 "bot": {
                     "user_id": self.bot_user_id,
                     "bot_id": self.bot_id,

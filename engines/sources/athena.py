@@ -10,6 +10,14 @@ cap through the workgroup's ``BytesScannedCutoffPerQuery`` and cancels a query g
 this source also stops a query whose ``Statistics.DataScannedInBytes`` passes
 ``scan_limit_bytes`` while it runs, and says so in plain words either way.
 
+Before its first question, the source asks the catalog for the table's columns
+(``GetTableMetadata``, once): a table lacking a conditional column (FOCUS ``Tags``,
+``SubAccountId``) is read through a subquery giving NULL (or the stand-in column) in its place,
+and the answer says so; a table lacking a column every export has is refused by name. Where
+the catalog cannot be asked (denied, unsupported), every column is taken to be there. The
+date columns are then checked once, by one small query: anything but ISO 8601 dates in
+2000–2100 is refused, naming the table, the column and the value.
+
 The boto3 ``athena`` client, the sleep and the clock are passed in; nothing here reads the
 environment.
 """
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,8 +40,14 @@ from engines.sources.sql import (
     Dialect,
     ServiceBreakdownMixin,
     SqlQuery,
+    bad_date_error,
+    bad_dates_query,
     build_cost_query,
+    column_read,
     cost_result,
+    missing_column_note,
+    projected_table,
+    referenced_columns,
     sql_literal,
     table_reference,
 )
@@ -42,13 +57,22 @@ FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 PAGE_SIZE = 1000  # the most get_query_results returns at once
 _SCAN_LIMIT_REASON = re.compile(r"bytes scanned|scan(ned)? limit|cutoff|data usage", re.I)
+CATALOG = "AwsDataCatalog"
+_EXPORT_NAMES = {"focus": "FOCUS 1.x", "cur": "CUR 2.0"}
+# Errors of GetTableMetadata worth asking again next time; any other means the catalog cannot
+# tell (denied, not a Glue table, unsupported) and the source goes on without it.
+_PASSING_ERRORS = {
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "InternalServerException",
+}
 
 _ERROR_ADVICE = {
     "AccessDeniedException": (
         "access was denied: the bot's IAM role needs athena:StartQueryExecution, "
-        "athena:GetQueryExecution, athena:GetQueryResults and athena:StopQueryExecution, "
-        "glue:GetTable on the table, read access to the export's S3 bucket and write access "
-        "to the results location"
+        "athena:GetQueryExecution, athena:GetQueryResults, athena:StopQueryExecution and "
+        "athena:GetTableMetadata, glue:GetTable on the table, read access to the export's "
+        "S3 bucket and write access to the results location"
     ),
     "InvalidRequestException": (
         "Athena rejected the request: check the workgroup exists and has a query result "
@@ -107,6 +131,10 @@ class AthenaSource(ServiceBreakdownMixin):
         self.deadline_s = deadline_s
         self.sleep = sleep
         self.clock = clock
+        self._lock = threading.Lock()  # one catalog look-up and one date check per source
+        self._column_types: dict[str, str] | None = None  # lower-cased name → catalog type
+        self._columns_known = False  # asked the catalog (the answer may be "cannot tell")
+        self._dates_checked = False
 
     def costs(self, query: CostQuery) -> CostResult:
         """The cost of each group of ``query.group_by`` and currency, largest first.
@@ -117,13 +145,110 @@ class AthenaSource(ServiceBreakdownMixin):
 
         Raises:
             CostSourceError: AWS refused, the query failed, went over its scan limit or took
-                longer than the deadline; the message says what to do.
+                longer than the deadline; the table lacks a column every export has, or
+                holds a date that is not ISO 8601 in 2000–2100; the message says what to do.
             UserInputError: a tag key AWS would not allow.
         """
+        # Built once before asking anything, so a tag key AWS would not allow is refused first.
         sql = build_cost_query(query, self.schema, Dialect.ATHENA, self.table_sql)
+        column_types = self._known_columns()
+        notes: tuple[str, ...] = ()
+        if column_types is not None:
+            table, notes = self._table_for(referenced_columns(query, self.schema), column_types)
+            self._check_dates(column_types)
+            sql = build_cost_query(query, self.schema, Dialect.ATHENA, table)
+        return cost_result(query, self._run(sql), self.name, notes)
+
+    def _run(self, sql: SqlQuery) -> Iterator[list[str | None]]:
         execution_id = self._start(sql)
         self._wait(execution_id)
-        return cost_result(query, self._rows(execution_id), self.name)
+        return self._rows(execution_id)
+
+    def _known_columns(self) -> dict[str, str] | None:
+        """The table's columns (lower-cased names, as the catalog keeps them) and types;
+        None when the catalog cannot tell. Asked once per source."""
+        with self._lock:
+            if not self._columns_known:
+                self._column_types, self._columns_known = self._table_metadata()
+            return self._column_types
+
+    def _table_metadata(self) -> tuple[dict[str, str] | None, bool]:
+        """``(columns, final)``: the catalog's columns, or None; ``final`` when not to ask again."""
+        database, _, table = self.table.rpartition(".")
+        try:
+            response = self.client.get_table_metadata(
+                CatalogName=CATALOG, DatabaseName=database or "default", TableName=table
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            return None, code not in _PASSING_ERRORS
+        except BotoCoreError:  # no credentials, no network: the query will say so
+            return None, False
+        metadata = response.get("TableMetadata") or {}
+        columns = [*(metadata.get("Columns") or []), *(metadata.get("PartitionKeys") or [])]
+        types = {str(c["Name"]).lower(): str(c.get("Type", "")) for c in columns if "Name" in c}
+        return (types or None), True
+
+    def _table_for(
+        self, columns: tuple[str, ...], column_types: dict[str, str]
+    ) -> tuple[SqlQuery, tuple[str, ...]]:
+        """What the cost query reads for ``columns``, and the notes on missing ones.
+
+        The table itself when it has them all; else a subquery reading an older name or the
+        stand-in where the table has one, NULL otherwise.
+        """
+        reads: dict[str, str | None] = {}
+        notes = []
+        kind = self.schema.name.upper()
+        for column in columns:
+            read = column_read(self.schema, column, lambda name: name.lower() in column_types)
+            if read is None and column not in self.schema.optional:
+                raise CostSourceError(
+                    f"Athena table {self.table} has no column '{column}': is it a "
+                    f"{_EXPORT_NAMES[self.schema.name]} table?"
+                )
+            reads[column] = read
+            if read != column:
+                note = missing_column_note(
+                    self.schema,
+                    column,
+                    which=f"The {kind} table {self.table} has",
+                    kind=kind,
+                    stand_in_read=read is not None and read == self.schema.stand_ins.get(column),
+                )
+                if note is not None:
+                    notes.append(note)
+        if all(read == column for column, read in reads.items()):
+            return self.table_sql, ()
+        return projected_table(self.table_sql, self.schema, reads), tuple(notes)
+
+    def _check_dates(self, column_types: dict[str, str]) -> None:
+        """Refuse a table whose date columns hold anything but ISO 8601 dates in 2000–2100.
+
+        One query, looking at the date columns only, the first time the source is asked;
+        a table found good is not checked again.
+
+        Raises:
+            CostSourceError: naming the table, the column and the value.
+        """
+        with self._lock:
+            if self._dates_checked:
+                return
+            dates = {
+                c: column_types[c.lower()] for c in self.schema.dates if c.lower() in column_types
+            }
+            sql = bad_dates_query(self.table_sql, dates)
+            found = next(iter(self._run(sql)), None) if sql is not None else None
+            if found is not None:
+                for n, column in enumerate(dates):
+                    value, verdict = found[2 * n], found[2 * n + 1]
+                    if verdict:
+                        raise bad_date_error(
+                            f"Athena table {self.table}, {column}",
+                            value or "",
+                            readable=verdict == "year",
+                        )
+            self._dates_checked = True
 
     def start_request(self, sql: SqlQuery) -> dict[str, Any]:
         """The ``StartQueryExecution`` arguments for ``sql``.

@@ -33,6 +33,9 @@ from engines.coverage import Coverage, coverage_from_days
 from engines.errors import CostSourceError
 from engines.query import CostQuery, CostResult
 from engines.sources.sql import (
+    FIRST_YEAR,
+    ISO_8601,
+    LAST_YEAR,
     MONEY,
     SCHEMAS,
     BillingSchema,
@@ -40,8 +43,11 @@ from engines.sources.sql import (
     Dialect,
     ServiceBreakdownMixin,
     SqlQuery,
+    bad_date_error,
     build_cost_query,
+    column_read,
     cost_result,
+    missing_column_note,
     referenced_columns,
 )
 from engines.words import source_name
@@ -64,12 +70,6 @@ _CANONICAL_TYPES = {
     ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
     ColumnKind.JSON: "VARCHAR",
 }
-# Dates as FOCUS writes them (ISO 8601): a date, optionally a time (T or a space), optionally
-# a zone. DuckDB's own cast is looser (it reads '4/1/25' as 25 January of year 4), so every
-# date column is checked against this first, and its year against FIRST_YEAR..LAST_YEAR.
-_ISO_8601 = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-_DATE_EXAMPLE = "2025-04-01T00:00:00Z"
 # Legacy CUR (CUR 1) CSV headers are category/Name; its Parquet spells out resource_tags_*.
 _LEGACY_CUR_PREFIXES = ("lineItem/", "identity/", "bill/", "pricing/", "product/", "resourceTags/")
 _EXPORT_NAMES = {"focus": "FOCUS 1.x", "cur": "CUR 2.0"}
@@ -340,16 +340,10 @@ class BillingFileSource(ServiceBreakdownMixin):
             raise CostSourceError(wrong_kind)
         reads = {}
         for column in columns:
-            schema = self.schema
-            candidates = (
-                column,
-                *schema.former_names.get(column, ()),
-                schema.stand_ins.get(column),
-            )
-            found = next((name for name in candidates if name in column_types), None)
+            found = column_read(self.schema, column, column_types.__contains__)
             if found is not None:
                 reads[column] = found
-            elif column not in schema.optional:
+            elif column not in self.schema.optional:
                 raise CostSourceError(
                     f"{self.kind} file {path} has no column '{column}': is it a "
                     f"{self.export} export?"
@@ -376,11 +370,15 @@ class BillingFileSource(ServiceBreakdownMixin):
                     f"{len(lacking)} of the {len(files)} {self.kind} files "
                     f"(e.g. {lacking[0].path}) have"
                 )
-            what = f"no {column} column ({self.kind} makes it conditional)"
-            if stand_in is not None and any(f.reads.get(column) == stand_in for f in lacking):
-                notes.append(f"{which} {what}: accounts are matched by its {stand_in}.")
-            elif meaning is not None:
-                notes.append(f"{which} {what}: {meaning}.")
+            note = missing_column_note(
+                self.schema,
+                column,
+                which=which,
+                kind=self.kind,
+                stand_in_read=any(f.reads.get(column) == stand_in for f in lacking),
+            )
+            if note is not None:
+                notes.append(note)
         return tuple(notes)
 
     def _wrong_export(self, path: str, column_types: dict[str, str]) -> str:
@@ -424,15 +422,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         bad = _first_bad_date(connection, file, dates) if dates else None
         if bad is not None:
             where = f"{self.kind} file {file.path} row {bad.row}, {bad.column}"
-            if not bad.readable:
-                raise CostSourceError(
-                    f"{where}: '{bad.value}' is not an ISO 8601 date (e.g. {_DATE_EXAMPLE}). "
-                    "Export dates as year-month-day, like the example."
-                )
-            raise CostSourceError(
-                f"{where}: '{bad.value}' is outside the years {FIRST_YEAR}–{LAST_YEAR}: "
-                f"check how the export writes dates (e.g. {_DATE_EXAMPLE})."
-            )
+            raise bad_date_error(where, bad.value, readable=bad.readable)
         self._dates_checked.add(identity)
 
     def _bad_value_error(
@@ -563,7 +553,7 @@ def _first_bad_date(
         else:
             text = f"billing_value(CAST({quoted} AS VARCHAR))"
             readable = (
-                f"{text} IS NULL OR regexp_full_match({text}, '{_ISO_8601}') "
+                f"{text} IS NULL OR regexp_full_match({text}, '{ISO_8601}') "
                 f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
             )
             in_range = (

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from engines.errors import UserInputError
+from engines.errors import CostSourceError, UserInputError
 from engines.models import CostBreakdown, CostLine, Metric, Period
 from engines.query import (
     SERVICE,
@@ -58,6 +58,16 @@ _AWS_TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
 # Characters every JSON encoder writes as themselves (no \-escape, no \u form).
 _JSON_VERBATIM = re.compile(r"[A-Za-z0-9 _.:=+@-]+")
 _TABLE_PART = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Dates as FOCUS writes them (ISO 8601): a date, optionally a time (T or a space), optionally
+# a zone. Engines cast more loosely (DuckDB reads '4/1/25' as 25 January of year 4), so date
+# columns are checked against this, and their years against FIRST_YEAR..LAST_YEAR. Written
+# without "?" (as {0,1}), which in SQL text would read as a parameter mark.
+ISO_8601 = (
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9}){0,1}){0,1}){0,1}"
+    r"([Zz]|[+-]\d{2}(:{0,1}\d{2}){0,1}){0,1}"
+)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+DATE_EXAMPLE = "2025-04-01T00:00:00Z"
 
 
 class Dialect(StrEnum):
@@ -553,6 +563,137 @@ def _check_tag_key(key: str) -> None:
             f"'{key}' is not a tag key AWS allows.",
             hint="Tag keys have letters, digits, spaces and _ . : / = + - @ only.",
         )
+
+
+# --- tables lacking columns, and their dates ------------------------------------------------
+
+NULL_TYPES = {
+    ColumnKind.TIMESTAMP: "TIMESTAMP",
+    ColumnKind.MONEY: MONEY,
+    ColumnKind.TEXT: "VARCHAR",
+    ColumnKind.ACCOUNT: "VARCHAR",
+    ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
+    ColumnKind.JSON: "VARCHAR",
+}
+"""The type a missing column is read as (a NULL of it), in SQL both dialects run."""
+
+
+def column_read(schema: BillingSchema, column: str, has: Callable[[str], bool]) -> str | None:
+    """The table's column answering ``column``: itself, an older name, or its stand-in.
+
+    Args:
+        schema: the table's schema (its ``former_names`` and ``stand_ins``).
+        column: a column a question reads.
+        has: whether the table has a column of that name.
+
+    Returns:
+        The name to read, or None when the table has none of them.
+    """
+    candidates = (column, *schema.former_names.get(column, ()), schema.stand_ins.get(column))
+    return next((name for name in candidates if name is not None and has(name)), None)
+
+
+def projected_table(
+    table: SqlQuery, schema: BillingSchema, reads: Mapping[str, str | None]
+) -> SqlQuery:
+    """``table`` as a subquery giving each column of ``reads`` under its schema name.
+
+    Args:
+        table: the table (e.g. ``table_reference("billing.focus")``).
+        schema: what each column holds.
+        reads: each column a question reads → the table's column answering it (from
+            ``column_read``), or None to read it as NULL of its type.
+    """
+    expressions = [
+        f"{_column(read)} AS {_column(column)}"
+        if read is not None
+        else f"CAST(NULL AS {NULL_TYPES[schema.columns[column]]}) AS {_column(column)}"
+        for column, read in reads.items()
+    ]
+    return SqlQuery(f"(SELECT {', '.join(expressions)} FROM ") + table + SqlQuery(") AS lines")
+
+
+def missing_column_note(
+    schema: BillingSchema, column: str, *, which: str, kind: str, stand_in_read: bool
+) -> str | None:
+    """What an answer says when the table lacks ``column``; None when nothing changes.
+
+    Args:
+        schema: the table's schema (``when_missing``, ``stand_ins``).
+        column: the missing column.
+        which: how the note names the table(s), with its verb: "The FOCUS export x has".
+        kind: "FOCUS" or "CUR".
+        stand_in_read: whether the stand-in column was read in its place.
+    """
+    what = f"no {column} column ({kind} makes it conditional)"
+    stand_in = schema.stand_ins.get(column)
+    if stand_in is not None and stand_in_read:
+        return f"{which} {what}: accounts are matched by its {stand_in}."
+    meaning = schema.when_missing.get(column)
+    if meaning is not None:
+        return f"{which} {what}: {meaning}."
+    return None
+
+
+def bad_dates_query(table: SqlQuery, column_types: Mapping[str, str]) -> SqlQuery | None:
+    """SQL finding one line whose date columns hold anything but ISO 8601 dates in
+    ``FIRST_YEAR``–``LAST_YEAR``; None when there are no date columns to check.
+
+    It answers at most one row: for each column, in order, its value as text and a verdict,
+    ``''`` (good or null), ``'format'`` (not ISO 8601) or ``'year'`` (outside the years). It
+    runs on Athena and DuckDB alike: ``regexp_extract`` is NULL (Athena) or ``''`` (DuckDB)
+    without a match, and both have ``year`` and ``try_cast``.
+
+    Args:
+        table: the table to check.
+        column_types: each date column → its type as the catalog names it (``timestamp``,
+            ``date``, ``string``, ``varchar(30)``...; case does not matter).
+    """
+    if not column_types:
+        return None
+    selects, conditions = [], []
+    for n, (column, column_type) in enumerate(column_types.items(), start=1):
+        quoted = _column(column)
+        if column_type.lower().startswith(("timestamp", "date")):
+            verdict = (
+                f"CASE WHEN {quoted} IS NOT NULL AND year({quoted}) NOT BETWEEN {FIRST_YEAR} "
+                f"AND {LAST_YEAR} THEN 'year' ELSE '' END"
+            )
+        else:
+            text = f"nullif(trim(CAST({quoted} AS VARCHAR)), '')"
+            verdict = (
+                f"CASE WHEN {text} IS NULL THEN '' "
+                f"WHEN NOT coalesce(regexp_extract({text}, '^{ISO_8601}$') = {text}, false) "
+                f"OR try_cast(substr({text}, 1, 10) AS DATE) IS NULL THEN 'format' "
+                f"WHEN try_cast(substr({text}, 1, 4) AS INTEGER) BETWEEN {FIRST_YEAR} "
+                f"AND {LAST_YEAR} THEN '' ELSE 'year' END"
+            )
+        selects.append(f"CAST({quoted} AS VARCHAR) AS value_{n}, {verdict} AS verdict_{n}")
+        conditions.append(f"verdict_{n} <> ''")
+    return (
+        SqlQuery(f"SELECT * FROM (SELECT {', '.join(selects)} FROM ")
+        + table
+        + SqlQuery(f") AS dates\nWHERE {' OR '.join(conditions)}\nLIMIT 1")
+    )
+
+
+def bad_date_error(where: str, value: str, *, readable: bool) -> CostSourceError:
+    """The refusal of a date that is not ISO 8601 (``readable`` False) or not in the years.
+
+    Args:
+        where: what holds it, e.g. "FOCUS file x.csv row 3, ChargePeriodStart".
+        value: the value as the table holds it.
+        readable: a date, but outside ``FIRST_YEAR``–``LAST_YEAR``.
+    """
+    if not readable:
+        return CostSourceError(
+            f"{where}: '{value}' is not an ISO 8601 date (e.g. {DATE_EXAMPLE}). "
+            "Export dates as year-month-day, like the example."
+        )
+    return CostSourceError(
+        f"{where}: '{value}' is outside the years {FIRST_YEAR}–{LAST_YEAR}: "
+        f"check how the export writes dates (e.g. {DATE_EXAMPLE})."
+    )
 
 
 # --- the dialect differences ----------------------------------------------------------------

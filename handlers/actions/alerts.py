@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import uuid
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from engines.errors import CostSourceError, UserInputError
 from handlers import action_ids
+from handlers.actions.clicks import Click
 from handlers.blocks.digest import with_alert_status
 from handlers.deps import Deps
 from handlers.parsing import RightsizeRequest, TeamCostRequest
@@ -30,43 +33,43 @@ SNOOZE_FOR = dt.timedelta(hours=24)
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(f"^{action_ids.ALERT_PREFIX}"))
     def handle_alert_click(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
     ) -> None:
         ack()
-        deps.run_later(lambda: answer_alert_click(body, action, respond=respond, deps=deps))
+        click = Click.from_body(body, respond, client)
+        deps.run_later(lambda: answer_alert_click(click, action, deps=deps))
 
 
-def answer_alert_click(
-    body: dict[str, Any], action: dict[str, Any], *, respond: Respond, deps: Deps
-) -> None:
+def answer_alert_click(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
     """Carries out one click on an alert; never raises (failures become a message)."""
-    user = body["user"]["id"]
+    user = click.user
     team = deps.teams.get(action.get("value", ""))
     if team is None:
-        _tell(respond, f"I no longer know the team '{action.get('value', '')}'.")
+        click.tell(f"I no longer know the team '{action.get('value', '')}'.")
         return
-    kind = action["action_id"]
+    kind = action.get("action_id")
     try:
         if kind == action_ids.ALERT_SNOOZE:
-            _snooze(body, respond, deps, team.name, user)
+            _snooze(click, deps, team.name, user)
         elif kind == action_ids.ALERT_DRIVERS:
-            _run_in_channel(respond, deps, TeamCostRequest(team=team.name, period_text="mtd"), user)
+            _run_in_channel(click, deps, TeamCostRequest(team=team.name, period_text="mtd"), user)
         elif kind == action_ids.ALERT_PROPOSE_SAVINGS:
-            _run_in_channel(respond, deps, RightsizeRequest(team=team.name), user)
+            _run_in_channel(click, deps, RightsizeRequest(team=team.name), user)
     except (UserInputError, CostSourceError) as error:
-        _tell(respond, str(error))
+        click.tell(str(error))
     except Exception:
-        logger.exception("alert button %s failed", kind)
-        _tell(respond, "Something went wrong on my side; it is logged.")
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("alert button %s failed (ref %s)", kind, reference)
+        click.tell(f"Something went wrong on my side (ref {reference}); it is logged.")
 
 
-def _snooze(body: dict[str, Any], respond: Respond, deps: Deps, team: str, user: str) -> None:
+def _snooze(click: Click, deps: Deps, team: str, user: str) -> None:
     members = deps.teams[team]
     if user not in members.members and user not in members.approvers:
-        _tell(respond, f"Only {team}'s members and approvers can snooze its alerts.")
+        click.tell(f"Only {team}'s members and approvers can snooze its alerts.")
         return
     if deps.snoozes is None:
-        _tell(respond, "Snoozing is not set up here.")
+        click.tell("Snoozing is not set up here.")
         return
     until = deps.now() + SNOOZE_FOR
     deps.snoozes.snooze_alerts(team, until=until, by=user)
@@ -74,18 +77,21 @@ def _snooze(body: dict[str, Any], respond: Respond, deps: Deps, team: str, user:
         actor=user, action="alerts.snoozed", target=team,
         detail={"team": team, "until": until.isoformat()},
     )  # fmt: skip
-    original = body.get("message") or {}
     status = f":zzz: <@{user}> snoozed {team}'s alerts until {until:%b %-d %H:%M} UTC."
-    blocks = with_alert_status(original.get("blocks", []), status)
-    respond(replace_original=True, text=original.get("text", status), blocks=blocks)
+    if click.blocks is None or not click.update_card(
+        with_alert_status(click.blocks, status), text=status
+    ):
+        click.tell(status)  # an ephemeral copy or a view: no card to update
 
 
-def _run_in_channel(respond: Respond, deps: Deps, request: Any, user: str) -> None:
-    """Answers a question in the channel, under the alert, as if ``user`` had asked it."""
+def _run_in_channel(click: Click, deps: Deps, request: Any, user: str) -> None:
+    """Answers a question in the channel, under the alert, as if ``user`` had asked it
+    (clicked in a view, there is no channel: the answer goes to the clicker directly)."""
     work = plan_answer(request, deps=deps, asked_by=user)
     reply = work.reply()
-    respond(**{**reply.message, "response_type": "in_channel", "replace_original": False})
-
-
-def _tell(respond: Respond, text: str) -> None:
-    respond(response_type="ephemeral", replace_original=False, text=text)
+    if click.respond is not None:
+        click.respond(**{**reply.message, "response_type": "in_channel", "replace_original": False})
+        return
+    if click.client is not None:
+        message = {k: v for k, v in reply.message.items() if k != "response_type"}
+        click.client.chat_postMessage(channel=click.channel or user, **message)

@@ -27,6 +27,7 @@ from engines.schedules import (
 )
 from engines.words import mode_label, plural
 from handlers import action_ids
+from handlers.actions.clicks import Click
 from handlers.blocks.schedules import (
     SCHEDULE_BLOCKS,
     build_create_modal,
@@ -42,10 +43,11 @@ logger = logging.getLogger(__name__)
 def register(app: App, deps: Deps) -> None:
     @app.action(action_ids.SCHEDULE_KEEP_RUNNING)
     def handle_keep_running_click(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
     ) -> None:
         ack()
-        deps.run_later(lambda: keep_running(body, action, respond=respond, deps=deps))
+        click = Click.from_body(body, respond, client)
+        deps.run_later(lambda: keep_running(click, action, deps=deps))
 
     @app.view(action_ids.SCHEDULE_CREATE_MODAL)
     def handle_create_submission(
@@ -153,26 +155,32 @@ def _plain(reply: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in reply.items() if key != "response_type"}
 
 
-def keep_running(
-    body: dict[str, Any], action: dict[str, Any], *, respond: Respond, deps: Deps
-) -> None:
-    """The warning's button: keep the schedule's resources up two hours past the stop."""
+def keep_running(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
+    """The warning's button: keep the schedule's resources up two hours past the stop.
+
+    The warning in the channel shows who kept them and until when, for everyone; clicked
+    anywhere Slack sends no copy of it (an ephemeral message, a view), the clicker is told.
+    """
     if deps.offhours is None:
+        click.tell("Off-hours schedules are not set up here.")
         return
-    name, _, stop_text = action["value"].partition("|")
-    user = body["user"]["id"]
+    name, _, stop_text = str(action.get("value", "")).partition("|")
     try:
-        override = deps.offhours.keep_schedule_running(
-            name, dt.datetime.fromisoformat(stop_text), by=user, now=deps.now()
-        )
+        stop_at = dt.datetime.fromisoformat(stop_text)
+    except ValueError:
+        click.tell("That button is out of date: the next warning will have a fresh one.")
+        return
+    try:
+        override = deps.offhours.keep_schedule_running(name, stop_at, by=click.user, now=deps.now())
     except ScheduleError as error:
-        respond(response_type="ephemeral", replace_original=False, text=str(error))
+        click.tell(str(error))
         return
     zone = deps.offhours.find(name).zone
     status = (
-        f":raised_hand: <@{user}> keeps them running until "
+        f":raised_hand: <@{click.user}> keeps them running until "
         f"{override.until.astimezone(zone):%H:%M %Z}; then the schedule stops them."
     )
-    original = body.get("message") or {}
-    blocks = with_kept(original.get("blocks", []), name, status)
-    respond(replace_original=True, text=original.get("text", status), blocks=blocks)
+    if click.blocks is None or not click.update_card(
+        with_kept(click.blocks, name, status), text=status
+    ):
+        click.tell(status)

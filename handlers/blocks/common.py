@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -56,6 +57,23 @@ def percent(value: Decimal, *, signed: bool = False) -> str:
 def escape(text: str) -> str:
     """Escapes user or cloud text for mrkdwn (Slack's three control characters)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[a-z0-9_-]+)?)&gt;")
+
+
+_BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """Escapes a sentence costbot wrote around data (ids, names, AWS's words) for mrkdwn,
+    keeping the user and channel mentions it built (``<@U…>``, ``<#C…>``) working.
+
+    Parts already escaped (an engine's ``Change.label`` escapes the Name tag) are not
+    escaped twice. Use it for sentences that already hold mentions; escape bare data with
+    ``escape``."""
+    escaped = _BARE_AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
 
 
 def clip(text: str, limit: int) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from engines.changes import State
+from engines.changes import Change, Kind, Outcome, State
 from engines.rightsizing_models import Finding, Recommendation
 from engines.words import plural, risk_label
 from handlers import action_ids
@@ -15,6 +16,7 @@ from handlers.blocks.common import (
     context,
     divider,
     escape,
+    escape_keeping_mentions,
     header,
     message,
     money,
@@ -153,35 +155,80 @@ def _others_summary(recommendations: Sequence[Recommendation]) -> str:
     return "Nothing to change for the rest: " + ", ".join(parts) + "."
 
 
+STATUS_PREFIX = "rightsize_status:"
+"""The ``block_id`` prefix of a change's status line on its card (the buttons' block is
+``rightsize:<id>``), so a later decision replaces the line instead of adding one."""
+
+
+def card_buttons(change: Change) -> list[dict[str, object]]:
+    """The buttons that still mean something for ``change`` in its current state.
+
+    Waiting (proposed, or proposed with a first approval): all of them. Snoozed: it can
+    still be approved, denied or dismissed. Scheduled: it can still be denied. Done for
+    real: Revert. Anything else (denied, dismissed, being carried out, failed, reverted, a
+    dry run): none, so nobody clicks a button that can only answer "already…".
+    """
+    change_id = str(change.id)
+    verb = "Stop" if change.kind is Kind.STOP else "Approve"
+    approve = _button(verb, action_ids.RIGHTSIZE_APPROVE, change_id, style="primary")
+    tonight = _button("Tonight at 22:00", action_ids.RIGHTSIZE_APPROVE_TONIGHT, change_id)
+    deny = _button("Deny", action_ids.RIGHTSIZE_DENY, change_id, style="danger")
+    dismiss = _button("Dismiss", action_ids.RIGHTSIZE_DISMISS, change_id)
+    ask = _button("Ask for approval", action_ids.RIGHTSIZE_ASK, change_id)
+    if change.state is State.PROPOSED:
+        snooze = _button("Snooze 30 days", action_ids.RIGHTSIZE_SNOOZE, change_id)
+        return [approve, tonight, deny, snooze, dismiss, ask]
+    if change.state is State.SNOOZED:
+        return [approve, tonight, deny, dismiss, ask]
+    if change.state is State.SCHEDULED:
+        return [deny]
+    if change.state is State.DONE and not change.dry_run:
+        revert = _button("Revert", action_ids.RIGHTSIZE_REVERT, change_id, style="danger")
+        return [revert | {"confirm": _revert_confirmation(stop=change.kind is Kind.STOP)}]
+    return []
+
+
+def decision_status(outcome: Outcome, user: str, *, now: dt.datetime, clicked: str = "by") -> str:
+    """The card's line for a decision: what happened (the engine's sentence, its data
+    escaped, its mentions real), who clicked and when (no clicker: what the card missed)."""
+    state = outcome.state
+    icon = ICONS.get(state, ":information_source:") if state else ":information_source:"
+    if state is State.PROPOSED and outcome.ok:  # four-eyes: a first approval
+        icon = ":ballot_box_with_check:"
+    when = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    status = f"{icon} {escape_keeping_mentions(outcome.text)}"
+    if user and f"<@{user}>" in outcome.text:  # "<@U…> denied …": the sentence says who
+        status += f" ({when})"
+    elif user:  # the outcome of carrying it out: say whose click it was
+        status += f" ({clicked} <@{user}>, {when})"
+    if outcome.instance_may_be_stopped:
+        status = ":rotating_light: " + status
+    return status
+
+
 def with_decision(
     blocks: Sequence[Block],
     change_id: str,
     status: str,
     *,
-    revert: bool = False,
-    stop: bool = False,
+    buttons: Sequence[dict[str, object]] = (),
 ) -> list[Block]:
-    """``blocks`` (the message as Slack holds it) with one change's buttons replaced by its
-    status, and a Revert button when the change is done (``stop``: the change stopped an
-    idle instance, so reverting starts it)."""
-    block_id = f"rightsize:{change_id}"
+    """``blocks`` (the card as Slack holds it) with one change's status line and buttons
+    replaced: ``status`` (mrkdwn, already escaped) says who decided what and when, and
+    ``buttons`` are the ones that fit the change now (``card_buttons``)."""
+    ids = (f"rightsize:{change_id}", f"{STATUS_PREFIX}{change_id}")
     updated: list[Block] = []
+    placed = False
     for block in blocks:
-        if block.get("block_id") != block_id:
+        if block.get("block_id") not in ids:
             updated.append(block)
             continue
-        updated.append(context(status))
-        if revert:
-            updated.append(
-                {
-                    "type": "actions",
-                    "block_id": block_id,
-                    "elements": [
-                        _button("Revert", action_ids.RIGHTSIZE_REVERT, change_id, style="danger")
-                        | {"confirm": _revert_confirmation(stop=stop)}
-                    ],
-                }
-            )
+        if placed:
+            continue
+        placed = True
+        updated.append(context(status) | {"block_id": ids[1]})
+        if buttons:
+            updated.append({"type": "actions", "block_id": ids[0], "elements": list(buttons)})
     return updated
 
 
@@ -199,14 +246,19 @@ def _revert_confirmation(*, stop: bool) -> dict[str, object]:
     }
 
 
-def build_dismiss_modal(change_id: str, *, response_url: str, label: str) -> dict[str, object]:
+def build_dismiss_modal(change_id: str, *, metadata: str, label: str) -> dict[str, object]:
     """Asks why a recommendation is dismissed (so it stops coming back for a reason).
 
-    ``label`` is mrkdwn already (``Change.label``: the Name tag, escaped, then the id)."""
+    Args:
+        change_id: the change.
+        metadata: what the submission needs to find the card again (``private_metadata``).
+        label: how people know the instance: mrkdwn already (``Change.label``: the Name
+            tag, escaped, then the id).
+    """
     return {
         "type": "modal",
         "callback_id": action_ids.RIGHTSIZE_DISMISS_MODAL,
-        "private_metadata": f"{change_id}|{response_url}",
+        "private_metadata": metadata or change_id,
         "title": {"type": "plain_text", "text": "Dismiss recommendation"},
         "submit": {"type": "plain_text", "text": "Dismiss"},
         "close": {"type": "plain_text", "text": "Cancel"},

@@ -69,6 +69,16 @@ def test_a_token_slack_refuses(environment, capsys, caplog):
     assert debug.exc_info is not None  # the traceback, for whoever turns DEBUG on
 
 
+def test_an_app_token_slack_refuses_in_socket_mode(environment, capsys):
+    environment.setenv("SLACK_APP_TOKEN", "xapp-1-A0DEMOCOST-revoked")
+
+    err = refused_start(capsys)
+
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in err
+    assert "connections:write" in err
+    assert "xapp-1-A0DEMOCOST-revoked" not in err
+
+
 def test_a_slack_that_cannot_be_reached(environment, capsys):
     url = closed_port_url()
     environment.setenv("SLACK_API_URL", url)

@@ -4,12 +4,18 @@ moto does not run SQL; it replays results queued through its ``/moto-api/static/
 query-results`` endpoint. The results queued here are what the very SQL the source sends
 answers when run on DuckDB against a table of the same name and shape, so the round trip
 checks the request, the paging and the conversion against an independent Python sum.
+
+moto does not implement ``GetTableMetadata`` either: the moto client has it answered, where
+botocore's Stubber answers calls, with the columns of the DuckDB table as Glue lists them
+(lower-case names, Hive types); the Stubber tests validate the same answer against the API's
+model.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +23,7 @@ import boto3
 import duckdb
 import pytest
 import requests
+from botocore.awsrequest import AWSResponse
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from moto.athena.models import athena_backends
@@ -33,7 +40,12 @@ from engines.sources.sql import (
     FOCUS,
     BillingSchema,
     Dialect,
+    SqlQuery,
+    bad_dates_query,
     build_cost_query,
+    projected_table,
+    referenced_columns,
+    sql_literal,
     table_reference,
 )
 from tests.engines.billing_lines import (
@@ -52,6 +64,8 @@ from tests.engines.billing_lines import (
 REGION = "us-east-1"
 TABLE = "billing.focus_1_0"
 GB = 1_000_000_000
+BILLING_ACCOUNT = "999988887777"
+DATE_CHECK_NAMES = ["value_1", "verdict_1", "value_2", "verdict_2"]
 QUERY_RESULTS = "http://motoapi.amazonaws.com/moto-api/static/athena/query-results"
 
 
@@ -89,14 +103,107 @@ def athena_like() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.execute("CREATE SCHEMA billing")
     create_focus_table(connection, TABLE, FOCUS_LINES)
     create_cur_table(connection, "billing.cur_2_0", CUR_LINES)
+    # FOCUS tables from providers without tags, or without sub accounts, and two whose dates
+    # were written wrong: as text in US form, and as a timestamp read as year 4.
+    connection.execute(
+        f"CREATE TABLE billing.focus_no_tags AS SELECT * EXCLUDE (Tags) FROM {TABLE}"
+    )
+    connection.execute(
+        "CREATE TABLE billing.focus_no_sub AS SELECT * EXCLUDE (SubAccountId), "
+        f"'{BILLING_ACCOUNT}' AS BillingAccountId FROM {TABLE}"
+    )
+    connection.execute(
+        "CREATE TABLE billing.focus_us_dates AS SELECT * REPLACE "
+        f"(CAST(ChargePeriodStart AS VARCHAR) AS ChargePeriodStart) FROM {TABLE}"
+    )
+    connection.execute(
+        "UPDATE billing.focus_us_dates SET ChargePeriodStart = '4/1/25' WHERE rowid = 2"
+    )
+    connection.execute(f"CREATE TABLE billing.focus_year_4 AS SELECT * FROM {TABLE}")
+    connection.execute(
+        "UPDATE billing.focus_year_4 SET ChargePeriodEnd = TIMESTAMP '0004-01-25 00:00:00' "
+        "WHERE rowid = 2"
+    )
     yield connection
     connection.close()
 
 
+_GLUE_TYPES = {"VARCHAR": "string", "DOUBLE": "double", "TIMESTAMP": "timestamp", "DATE": "date"}
+
+
+def catalog_columns(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """The DuckDB table's columns as the Glue catalog keeps them: lower-case, Hive types."""
+    with connection.cursor() as cursor:
+        described = cursor.execute(f"DESCRIBE {table}").fetchall()
+    return {
+        str(name).lower(): _GLUE_TYPES.get(str(kind), str(kind).lower())
+        .replace("map(varchar, varchar)", "map<string,string>")
+        .replace(" ", "")
+        for name, kind, *_ in described
+    }
+
+
+def table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
+    """``GetTableMetadata``'s answer for a Data Exports table (partitioned by billing period)."""
+    return {
+        "TableMetadata": {
+            "Name": table.split(".")[-1],
+            "CreateTime": datetime(2026, 9, 1, tzinfo=UTC),
+            "TableType": "EXTERNAL_TABLE",
+            "Columns": [
+                {"Name": name, "Type": kind}
+                for name, kind in catalog_columns(connection, table).items()
+            ],
+            "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
+            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+        }
+    }
+
+
+def metadata_request(table: str) -> dict[str, str]:
+    database, name = table.split(".")
+    return {"CatalogName": "AwsDataCatalog", "DatabaseName": database, "TableName": name}
+
+
 @pytest.fixture
-def moto_athena() -> Iterator[Any]:
+def moto_athena(athena_like: duckdb.DuckDBPyConnection) -> Iterator[Any]:
     with mock_aws():
-        yield athena_client()
+        client = athena_client()
+
+        def table_metadata_answer(params: dict[str, Any], **_: Any) -> Any:
+            asked = json.loads(params["body"])
+            table = f"{asked['DatabaseName']}.{asked['TableName']}"
+            return AWSResponse("https://athena", 200, {}, None), table_metadata(athena_like, table)
+
+        client.meta.events.register("before-call.athena.GetTableMetadata", table_metadata_answer)
+        yield client
+
+
+def date_check(
+    connection: duckdb.DuckDBPyConnection, schema: BillingSchema, table: str
+) -> SqlQuery:
+    """The one query checking the table's date columns, as the source sends it."""
+    types = catalog_columns(connection, table)
+    dates = {column: types[column.lower()] for column in schema.dates if column.lower() in types}
+    sql = bad_dates_query(table_reference(table), dates)
+    assert sql is not None
+    return sql
+
+
+def result_names(query: CostQuery) -> list[str]:
+    return [f"key_{n}" for n in range(1, len(query.group_by) + 1)] + ["currency", "_col"]
+
+
+def athena_answer(
+    connection: duckdb.DuckDBPyConnection, sql: SqlQuery, names: list[str]
+) -> list[dict[str, Any]]:
+    """The rows of ``get_query_results``: a header, then the SQL's rows run on DuckDB."""
+    header = {"Data": [{"VarCharValue": name} for name in names]}
+    rows = run_like_athena(connection, sql)
+    return [
+        header,
+        *({"Data": [{} if v is None else {"VarCharValue": str(v)} for v in row]} for row in rows),
+    ]
 
 
 def queue_answer(
@@ -105,18 +212,23 @@ def queue_answer(
     *,
     schema: BillingSchema = FOCUS,
     table: str = TABLE,
+    first_question: bool = True,
 ) -> None:
-    """Queue in moto what Athena would answer: the SQL's rows (run on DuckDB), with a header."""
-    sql = build_cost_query(query, schema, Dialect.ATHENA, table_reference(table))
-    rows = run_like_athena(connection, sql)
-    names = [f"key_{n}" for n in range(1, len(query.group_by) + 1)] + ["currency", "_col"]
-    header = {"Data": [{"VarCharValue": name} for name in names]}
-    data = [{"Data": [{} if v is None else {"VarCharValue": str(v)} for v in row]} for row in rows]
-    answer = {
-        "rows": [header, *data],
-        "column_info": [{"Name": n, "Type": "varchar"} for n in names],
-    }
-    response = requests.post(QUERY_RESULTS, json={"region": REGION, "results": [answer]})
+    """Queue in moto what Athena would answer: the SQL's rows (run on DuckDB), with a header;
+    before a source's first question, the answer of its date check."""
+    names = result_names(query)
+    answers = [(build_cost_query(query, schema, Dialect.ATHENA, table_reference(table)), names)]
+    if first_question:
+        check = date_check(connection, schema, table)
+        answers.insert(0, (check, DATE_CHECK_NAMES))
+    results = [
+        {
+            "rows": athena_answer(connection, sql, columns),
+            "column_info": [{"Name": n, "Type": "varchar"} for n in columns],
+        }
+        for sql, columns in answers
+    ]
+    response = requests.post(QUERY_RESULTS, json={"region": REGION, "results": results})
     assert response.status_code == 201
 
 
@@ -244,10 +356,19 @@ def running(scanned: int = 0, state: str = "RUNNING", reason: str = "") -> dict[
     }
 
 
+def deny_table_metadata(stubber: Stubber, table: str = TABLE) -> None:
+    message = "User is not authorized to perform: athena:GetTableMetadata"
+    stubber.add_client_error(
+        "get_table_metadata", "AccessDeniedException", message, 400, None, metadata_request(table)
+    )
+
+
 @pytest.fixture
 def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    """A stubbed client; the catalog refuses to list the table's columns, as it may."""
     client = athena_client()
     with Stubber(client) as stubber:
+        deny_table_metadata(stubber)
         yield client, stubber
         stubber.assert_no_pending_responses()
 
@@ -383,13 +504,12 @@ def test_client_errors_become_advice(stubbed: tuple[Any, Stubber], code: str, ad
     assert f"({code}: it went wrong)" in str(caught.value)
 
 
-def test_a_tag_key_aws_would_not_allow_is_refused_before_asking(
-    stubbed: tuple[Any, Stubber],
-) -> None:
-    client, _ = stubbed
-
-    with pytest.raises(UserInputError):
-        source(client).costs(query_of(("tag:x'); DROP TABLE t; --",)))
+def test_a_tag_key_aws_would_not_allow_is_refused_before_asking() -> None:
+    client = athena_client()
+    with Stubber(client) as stubber:  # nothing stubbed: any call would fail the test
+        with pytest.raises(UserInputError):
+            source(client).costs(query_of(("tag:x'); DROP TABLE t; --",)))
+        stubber.assert_no_pending_responses()
 
 
 def test_an_unknown_schema_or_table_name_is_refused() -> None:
@@ -397,3 +517,214 @@ def test_an_unknown_schema_or_table_name_is_refused() -> None:
         AthenaSource(object(), table=TABLE, schema="cur1", scan_limit_bytes=GB)
     with pytest.raises(UserInputError):
         AthenaSource(object(), table="db.t; DROP", schema="cur", scan_limit_bytes=GB)
+
+
+# --- tables lacking conditional columns, and dates written wrong (Stubber) -----------------
+
+
+def expect_query(
+    stubber: Stubber,
+    connection: duckdb.DuckDBPyConnection,
+    sql: SqlQuery,
+    names: list[str],
+    execution_id: str,
+) -> None:
+    """Expect ``sql`` to be sent as it is; answer with its rows when run on DuckDB."""
+    request: dict[str, Any] = {"QueryString": sql.text, "WorkGroup": "primary"}
+    if sql.params:
+        request["ExecutionParameters"] = [sql_literal(value) for value in sql.params]
+    asked = {"QueryExecutionId": execution_id}
+    stubber.add_response("start_query_execution", asked, request)
+    stubber.add_response("get_query_execution", running(GB, "SUCCEEDED"), asked)
+    rows = athena_answer(connection, sql, names)
+    stubber.add_response(
+        "get_query_results", {"ResultSet": {"Rows": rows}}, {**asked, "MaxResults": 1000}
+    )
+
+
+def expect_columns_and_dates(
+    stubber: Stubber, connection: duckdb.DuckDBPyConnection, table: str
+) -> None:
+    """What a source asks before its first question: the table's columns, then its dates."""
+    stubber.add_response(
+        "get_table_metadata", table_metadata(connection, table), metadata_request(table)
+    )
+    sql = date_check(connection, FOCUS, table)
+    expect_query(stubber, connection, sql, DATE_CHECK_NAMES, "dates-1")
+
+
+def cost_sql(query: CostQuery, table: str, reads: dict[str, str | None]) -> SqlQuery:
+    """The cost query reading the table through a subquery giving each column as ``reads``."""
+    columns = {column: reads.get(column, column) for column in referenced_columns(query, FOCUS)}
+    projected = projected_table(table_reference(table), FOCUS, columns)
+    return build_cost_query(query, FOCUS, Dialect.ATHENA, projected)
+
+
+def test_a_focus_table_without_tags_answers_everything_untagged_with_one_note(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    table = "billing.focus_no_tags"
+    by_team = query_of(("tag:team", "service"))
+    team_nlp = query_of(("service",), tags={"team": "nlp"})
+    client = athena_client()
+    with Stubber(client) as stubber:
+        expect_columns_and_dates(stubber, athena_like, table)
+        sql = cost_sql(by_team, table, {"Tags": None})
+        expect_query(stubber, athena_like, sql, result_names(by_team), "q-1")
+        # the second question asks neither the catalog nor the dates again
+        sql = cost_sql(team_nlp, table, {"Tags": None})
+        expect_query(stubber, athena_like, sql, result_names(team_nlp), "q-2")
+
+        athena = source(client, table=table)
+        answer, nlp_answer = athena.costs(by_team), athena.costs(team_nlp)
+        stubber.assert_no_pending_responses()
+
+    untagged = [{**line, "Tags": None} for line in FOCUS_LINES]
+    assert as_groups(answer) == focus_expected(untagged, by_team)
+    assert answer.groups and {group.key[0] for group in answer.groups} == {""}
+    note = (
+        "The FOCUS table billing.focus_no_tags has no Tags column (FOCUS makes it "
+        "conditional): its costs count as untagged (tag rules match none of them)."
+    )
+    assert answer.notes == (note,)
+    assert nlp_answer.groups == ()
+    assert nlp_answer.notes == (note,)
+
+
+def test_a_focus_table_without_sub_accounts_matches_accounts_by_billing_account(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    table = "billing.focus_no_sub"
+    query = query_of(("account", "service"), accounts=(BILLING_ACCOUNT,))
+    client = athena_client()
+    with Stubber(client) as stubber:
+        expect_columns_and_dates(stubber, athena_like, table)
+        sql = cost_sql(query, table, {"SubAccountId": "BillingAccountId"})
+        expect_query(stubber, athena_like, sql, result_names(query), "q-1")
+
+        answer = source(client, table=table).costs(query)
+        stubber.assert_no_pending_responses()
+
+    billed_to = [{**line, "SubAccountId": BILLING_ACCOUNT} for line in FOCUS_LINES]
+    assert as_groups(answer) == focus_expected(billed_to, query)
+    assert answer.groups and {group.key[0] for group in answer.groups} == {BILLING_ACCOUNT}
+    assert answer.notes == (
+        "The FOCUS table billing.focus_no_sub has no SubAccountId column (FOCUS makes it "
+        "conditional): accounts are matched by its BillingAccountId.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "refusal"),
+    [
+        (
+            "billing.focus_us_dates",
+            "Athena table billing.focus_us_dates, ChargePeriodStart: '4/1/25' is not an ISO "
+            "8601 date (e.g. 2025-04-01T00:00:00Z)",
+        ),
+        (
+            "billing.focus_year_4",
+            "Athena table billing.focus_year_4, ChargePeriodEnd: '0004-01-25 00:00:00' is "
+            "outside the years 2000–2100",
+        ),
+    ],
+)
+def test_a_table_with_dates_that_are_not_iso_8601_in_2000_to_2100_is_refused(
+    athena_like: duckdb.DuckDBPyConnection, table: str, refusal: str
+) -> None:
+    client = athena_client()
+    with Stubber(client) as stubber:
+        expect_columns_and_dates(stubber, athena_like, table)  # and no cost query
+
+        with pytest.raises(CostSourceError) as caught:
+            source(client, table=table).costs(query_of(("service",)))
+        stubber.assert_no_pending_responses()
+
+    assert refusal in str(caught.value)
+
+
+def test_the_date_check_finds_nothing_in_good_text_dates(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    good = SqlQuery(
+        "(SELECT * FROM (VALUES ('2025-04-01T00:00:00Z'), ('2025-04-01'), "
+        "('2100-12-31 23:59:59.123+02:00'), (''), (NULL)) AS t(ChargePeriodStart))"
+    )
+    bad = SqlQuery(
+        "(SELECT * FROM (VALUES ('2025-04-01'), ('2025-13-01')) AS t(ChargePeriodStart))"
+    )
+    check = {"ChargePeriodStart": "string"}
+
+    assert run_like_athena(athena_like, bad_dates_query(good, check) or SqlQuery("")) == []
+    assert run_like_athena(athena_like, bad_dates_query(bad, check) or SqlQuery("")) == [
+        ("2025-13-01", "format")
+    ]
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "InvalidRequestException"])
+def test_without_the_catalogs_columns_the_table_is_read_as_before(
+    athena_like: duckdb.DuckDBPyConnection, code: str
+) -> None:
+    query = query_of(("service",), tags={"team": "nlp"})
+    plain = build_cost_query(query, FOCUS, Dialect.ATHENA, table_reference(TABLE))
+    client = athena_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "get_table_metadata", code, "not allowed here", 400, None, metadata_request(TABLE)
+        )
+        expect_query(stubber, athena_like, plain, result_names(query), "q-1")
+        expect_query(stubber, athena_like, plain, result_names(query), "q-2")  # asked once
+
+        athena = source(client)
+        answers = [athena.costs(query), athena.costs(query)]
+        stubber.assert_no_pending_responses()
+
+    for answer in answers:
+        assert as_groups(answer) == focus_expected(FOCUS_LINES, query)
+        assert answer.notes == ()
+
+
+def test_a_table_without_a_column_every_export_has_is_refused_by_name(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    metadata = table_metadata(athena_like, TABLE)
+    columns = metadata["TableMetadata"]["Columns"]
+    metadata["TableMetadata"]["Columns"] = [c for c in columns if c["Name"] != "servicename"]
+    client = athena_client()
+    with Stubber(client) as stubber:
+        stubber.add_response("get_table_metadata", metadata, metadata_request(TABLE))
+
+        with pytest.raises(CostSourceError) as caught:
+            source(client).costs(query_of(("service",)))
+        stubber.assert_no_pending_responses()
+
+    assert str(caught.value) == (
+        "Athena table billing.focus_1_0 has no column 'ServiceName': is it a FOCUS 1.x table?"
+    )
+
+
+def test_a_throttled_catalog_is_asked_again_at_the_next_question(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    query = query_of(("tag:team",))
+    plain = build_cost_query(query, FOCUS, Dialect.ATHENA, table_reference(TABLE))
+    client = athena_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "get_table_metadata",
+            "ThrottlingException",
+            "Rate exceeded",
+            400,
+            None,
+            metadata_request(TABLE),
+        )
+        expect_query(stubber, athena_like, plain, result_names(query), "q-1")
+        expect_columns_and_dates(stubber, athena_like, TABLE)  # asked again, then the dates
+        expect_query(stubber, athena_like, plain, result_names(query), "q-2")
+
+        athena = source(client)
+        first, second = athena.costs(query), athena.costs(query)
+        stubber.assert_no_pending_responses()
+
+    assert as_groups(first) == as_groups(second) == focus_expected(FOCUS_LINES, query)
+    assert first.notes == second.notes == ()

@@ -28,9 +28,11 @@ from engines.sources.sql import (
     BillingSchema,
     Dialect,
     SqlQuery,
+    bad_dates_query,
     build_cost_query,
     cost_result,
     cur_tag_key,
+    projected_table,
     referenced_columns,
     service_breakdown,
     table_reference,
@@ -247,6 +249,22 @@ def test_the_athena_sql_uses_no_duckdb_only_syntax() -> None:
         text = build_cost_query(query, schema, Dialect.ATHENA, table_reference("db.t")).text
         for duckdb_only in ("::", "GROUP BY ALL", "json_extract_string", "json_valid", "list_"):
             assert duckdb_only not in text
+
+
+def test_the_athena_column_and_date_checks_use_no_duckdb_only_syntax() -> None:
+    query = query_of(("service", "tag:team", "account"))
+    columns = dict.fromkeys(referenced_columns(query, FOCUS), None)
+    lacking = build_cost_query(
+        query, FOCUS, Dialect.ATHENA, projected_table(table_reference("db.t"), FOCUS, columns)
+    )
+    dates = {"ChargePeriodStart": "string", "ChargePeriodEnd": "timestamp"}
+    checked = bad_dates_query(table_reference("db.t"), dates)
+
+    assert checked is not None and "?" not in checked.text  # no parameter marks to fill
+    for text in (lacking.text, checked.text):
+        for duckdb_only in ("::", "regexp_matches", "regexp_full_match", "TIMESTAMPTZ"):
+            assert duckdb_only not in text
+    assert 'CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS "Tags"' in lacking.text
 
 
 @pytest.mark.parametrize("name", ["db.t; DROP", 'db."t"', "a.b.c", "", "db t"])

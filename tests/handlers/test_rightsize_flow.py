@@ -18,7 +18,10 @@ FRAUD, RECS = "C0DEMOFRAUD", "C0DEMORECS"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
-    options = DemoOptions(workdir=tmp_path_factory.mktemp("demo"), run_scheduler=False)
+    # Dry run, as `costbot serve` defaults to (the demo itself changes its sandbox for real).
+    options = DemoOptions(
+        workdir=tmp_path_factory.mktemp("demo"), run_scheduler=False, dry_run=True
+    )
     with DemoSandbox(options) as running:
         yield running
 

@@ -204,7 +204,7 @@ def test_app_home_and_the_dismiss_modal_name_the_instance_first():
     assert "Waiting for your approval: 1 change, saving $124.10/month" in home
     assert "• nlp-eval-runner-dev (`i-0123456789abcdef0`, stop: idle c5.xlarge)" in home
 
-    modal = build_dismiss_modal("7", response_url="", label=change.label)
+    modal = build_dismiss_modal("7", metadata="", label=change.label)
     asked = modal["blocks"][0]["text"]["text"]
     assert asked == (
         "Dismiss nlp-eval-runner-dev (`i-0123456789abcdef0`, stop: idle c5.xlarge)? "

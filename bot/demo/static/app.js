@@ -477,6 +477,9 @@
     } else {
       banner.hidden = true;
     }
+    const notice = $("#sandbox-notice");
+    notice.textContent = S.notice || "";
+    notice.hidden = !S.notice;
   }
 
   function nearBottom(el) {
@@ -601,6 +604,7 @@
     S.seq = st.seq;
     S.team = st.team;
     S.bot = st.bot;
+    S.notice = st.notice || "";
     S.users = st.users;
     S.usersById = Object.fromEntries(st.users.map((u) => [u.id, u]));
     S.channels = st.channels;
