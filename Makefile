@@ -68,10 +68,11 @@ lock-check: $(UV)
 			     rm -rf $$tmp; exit 1; }; \
 		done; rm -rf $$tmp; echo "lock matches pyproject.toml"
 
-# The end-to-end test drives Debian's Chromium (no browser download).
+# The end-to-end tests drive Debian's Chromium (no browser download); the emoji font makes
+# the screenshots in docs/ show emoji, not boxes.
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -162,13 +163,14 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
         slack.stop()
         store.close()
     per_channel = Counter(row["channel"] for row in queued)
-    texts = Counter((m["channel"], m["text"]) for m in posted)
+    # A digest is one message with its chart (blocks, no text): count it by its blocks too.
+    texts = Counter((m["channel"], m["text"], json.dumps(m["blocks"])) for m in posted)
     return {
         "teams": len(config.teams),
         "digests_queued": len(digests.queued),
         "digest_failures": digests.failed,
         "alerts_queued": sum(1 for d in alerts if d.status == "sent"),
-        "charts_queued": sum(1 for row in queued if row["kind"] == "digest_chart"),
+        "charts_queued": sum(1 for row in queued if "chart" in json.loads(row["message"])),
         "messages_queued": len(queued),
         "messages_posted": len(posted),
         "duplicates": sum(count - 1 for count in texts.values() if count > 1),

@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -206,7 +207,9 @@ def run_serve(args: argparse.Namespace) -> int:
         costbot.store,
         now=costbot.deps.now,
         changes=costbot.deps.changes,
-        notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+        notify=lambda outcome: post_change_outcome(
+            costbot.app.client, outcome, cards=costbot.store, now=costbot.deps.now
+        ),
         schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
         deps=costbot.deps,
         tick=dt.timedelta(seconds=settings.scheduler_tick_seconds),
@@ -397,7 +400,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
 
     for outcome in costbot.deps.changes.recover(live=live):
         logger.warning("recovered a change left half-way: %s", outcome.text)
-        post_change_outcome(costbot.app.client, outcome)
+        post_change_outcome(costbot.app.client, outcome, cards=costbot.store, now=costbot.deps.now)
 
 
 def _executing(costbot: Any, process_id: str) -> bool:
@@ -479,8 +482,18 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(replies, indent=2, ensure_ascii=False))
     else:
-        print("\n\n".join(render_text(reply) for reply in replies))
+        print("\n\n".join(_shown(render_text(reply), reply) for reply in replies))
     return EXIT_FAILED if any(_is_failure(reply) for reply in replies) or not replies else EXIT_OK
+
+
+def _shown(text: str, reply: dict) -> str:
+    """The rendered reply as the workspace shows it: people by name (``@alice``, not their
+    id), and a line per file (a chart travels in its answer's message)."""
+    from bot.demo.people import USERS
+
+    names = {user.id: user.name for user in USERS}
+    text = re.sub(r"@(U[A-Z0-9]+)\b", lambda m: "@" + names.get(m[1], m[1]), text)
+    return "\n".join([text, *(f"(chart: {name})" for name in reply.get("files", []))])
 
 
 def run_cost(args: argparse.Namespace) -> int:
@@ -722,11 +735,14 @@ def _from_bot(message: dict) -> bool:
 
 def _payload(message: dict) -> dict:
     response_type = "ephemeral" if message.get("ephemeral_for") else "in_channel"
-    return {
+    payload = {
         "response_type": response_type,
         "text": message.get("text", ""),
         "blocks": message.get("blocks") or [],
     }
+    if message.get("files"):
+        payload["files"] = [f.get("name", "") for f in message["files"]]
+    return payload
 
 
 def _is_failure(reply: dict) -> bool:

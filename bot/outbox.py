@@ -14,6 +14,12 @@ Delivery (``deliver_due``, run in a loop by ``start``) keeps Slack's rules (FACT
 * a permanent failure (``channel_not_found``, ``not_in_channel``, ``invalid_blocks``...)
   leaves the row ``failed`` with the error, for a person to see (``costbot outbox``).
 
+A digest's chart travels with it: the row carries the chart (``"chart"``) and goes out as one
+message, the chart under the digest's blocks (``files.completeUploadExternal`` takes blocks).
+When Slack refuses blocks on an upload, the row is split where it stands: the chart becomes a
+row of its own (``<key>:chart``, keyed, so a second split adds nothing) that waits for the
+digest and goes into its thread, and the digest is sent again as a plain message.
+
 Each row moves ``pending → sending → sent`` by compare-and-set, so of two deliverers one
 wins, and records which process claimed it (``sender``). Only the process holding the acting
 lease (``bot.lease``) delivers; any process may add. A crash between ``sending`` and ``sent``
@@ -79,6 +85,13 @@ class PermanentFailure(DeliveryError):
     """Trying again will not help (the channel is gone, the blocks are invalid)."""
 
 
+class BlocksRefused(DeliveryError):
+    """Slack took no blocks with an upload: send the message and its chart apart."""
+
+
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+
+
 class Poster(Protocol):
     def post(self, channel: str, message: dict[str, Any]) -> str:
         """Posts ``message`` (chat.postMessage arguments); returns its ts."""
@@ -98,23 +111,38 @@ class SlackPoster:
 
     def post(self, channel: str, message: dict[str, Any]) -> str:
         """Posts a message, or uploads a file when ``message`` is ``{"upload": {...}}``
-        (``content_b64``, ``filename``, ``title``: a digest's chart)."""
+        (``content_b64``, ``filename``, ``title``, ``thread_ts``: a digest's chart), or both
+        as one message when it carries a ``"chart"`` (raises ``BlocksRefused`` when Slack
+        takes no blocks with the upload)."""
         try:
+            if "chart" in message:
+                return self._upload(channel, message["chart"], message=message)
             if "upload" in message:
                 return self._upload(channel, message["upload"])
             response = self.client.chat_postMessage(channel=channel, **message)
         except SlackApiError as error:
+            code = str(error.response.get("error", "") if error.response is not None else "")
+            if "chart" in message and code in BLOCK_ERRORS:
+                raise BlocksRefused(f"Slack took no blocks with the chart ({code})") from None
             raise _classify(error) from None
         except OSError as error:  # URLError, timeouts, refused connections
             raise TemporaryFailure(f"no answer from Slack: {error}") from None
         return str(response.get("ts", ""))
 
-    def _upload(self, channel: str, upload: dict[str, str]) -> str:
+    def _upload(
+        self, channel: str, upload: dict[str, str], *, message: dict[str, Any] | None = None
+    ) -> str:
+        extra: dict[str, Any] = {}
+        if upload.get("thread_ts"):
+            extra["thread_ts"] = upload["thread_ts"]
+        if message is not None:  # one message: the blocks, the chart below them
+            extra["blocks"] = json.dumps(message.get("blocks") or [])
         response = self.client.files_upload_v2(
             channel=channel,
             content=base64.b64decode(upload["content_b64"]),
             filename=upload["filename"],
             title=upload.get("title", upload["filename"]),
+            **extra,
         )
         file = response.get("file") or {}
         return str(file.get("id", "") if isinstance(file, dict) else "")
@@ -243,7 +271,7 @@ class Outbox:
             chosen: dict[str, dict[str, Any]] = {}
             for row in self.store.outbox_due(now):
                 channel = row["channel"]
-                if channel not in chosen and self._due_at(row) <= now:
+                if channel not in chosen and self._due_at(row) <= now and self._ready(row):
                     chosen[channel] = row
             claimed = [
                 row
@@ -269,13 +297,33 @@ class Outbox:
         return max(retry_at, free_at) if free_at else retry_at
 
     def _next_wake(self) -> dt.datetime | None:
-        return min((self._due_at(row) for row in self.store.outbox_due(self.clock())), default=None)
+        due = [self._due_at(row) for row in self.store.outbox_due(self.clock()) if self._ready(row)]
+        return min(due, default=None)
+
+    def _ready(self, row: dict[str, Any]) -> bool:
+        """False for a chart whose message is not sent yet (it goes into its thread)."""
+        parent = json.loads(row["message"]).get("thread_of")
+        if not parent:
+            return True
+        found = self.store.outbox_row(parent)
+        return found is None or found["state"] not in ("pending", "sending")
+
+    def _with_thread(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A chart waiting for its message gets that message's ts as its thread (none when
+        the message failed for good: the chart goes out alone)."""
+        parent = message.pop("thread_of", None)
+        if parent and "upload" in message:
+            found = self.store.outbox_row(parent)
+            if found is not None and found["state"] == "sent" and found["message_ts"]:
+                message["upload"] = {**message["upload"], "thread_ts": found["message_ts"]}
+        return message
 
     def _send(self, row: dict[str, Any]) -> tuple[str | DeliveryError, dt.datetime]:
         """Posts one row: (its ts or the error, when the post started)."""
         started = self.clock()
         try:
-            return self.poster.post(row["channel"], json.loads(row["message"])), started
+            message = self._with_thread(json.loads(row["message"]))
+            return self.poster.post(row["channel"], message), started
         except DeliveryError as error:
             return error, started
         except Exception as error:  # a bug or an unexpected answer: retry, and say so
@@ -290,6 +338,8 @@ class Outbox:
                 sent_at=self.clock().isoformat(), message_ts=outcome, last_error=None,
             )  # fmt: skip
             return "sent"
+        if isinstance(outcome, BlocksRefused):
+            return self._split(row, outcome, attempts=attempts, now=now)
         if isinstance(outcome, PermanentFailure):
             logger.error(
                 "outbox: %s to %s failed for good: %s", row["key"], row["channel"], outcome
@@ -308,6 +358,28 @@ class Outbox:
         self.store.outbox_update(
             row["id"], expected="sending", new="pending", attempts=attempts,
             next_attempt_at=retry_at.isoformat(), last_error=str(outcome),
+        )  # fmt: skip
+        return "retried"
+
+    def _split(
+        self, row: dict[str, Any], outcome: BlocksRefused, *, attempts: int, now: dt.datetime
+    ) -> str:
+        """The message goes again without its chart; the chart, keyed under the message,
+        waits for it and goes into its thread. Both steps can be repeated after a crash."""
+        message = json.loads(row["message"])
+        chart = message.pop("chart")
+        self.enqueue(
+            f"{row['key']}:chart",
+            channel=row["channel"],
+            message={"upload": chart, "thread_of": row["key"]},
+            kind=f"{row['kind']}_chart",
+            team=row["team"] or "",
+        )
+        logger.warning("outbox: %s: %s; its chart goes in its thread", row["key"], outcome)
+        self.store.outbox_update(
+            row["id"], expected="sending", new="pending", attempts=attempts,
+            message=json.dumps(message, default=str), next_attempt_at=now.isoformat(),
+            last_error=str(outcome),
         )  # fmt: skip
         return "retried"
 

@@ -200,6 +200,15 @@ def _add_change_instance_name(db: Database) -> None:
     db.table("changes").add_column("instance_name", str, not_null_default="")
 
 
+def _create_cards(db: Database) -> None:
+    # The last blocks costbot gave each channel card, so a change that runs later (tonight)
+    # can update its card in place: the bot cannot read channel history (no such scope).
+    db.table("cards").create(
+        {"channel": str, "ts": str, "text": str, "blocks": str, "updated_at": str},
+        pk=("channel", "ts"),
+    )
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -215,6 +224,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0030_processes_and_lease", _create_processes_and_lease),
     ("0031_change_first_approval", _add_change_first_approval),
     ("0040_change_instance_name", _add_change_instance_name),
+    ("0050_cards", _create_cards),
 ]
 
 
@@ -459,6 +469,21 @@ class Store:
                 [channel, ts, change_id],
             )
 
+    def save_card(self, channel: str, ts: str, *, blocks: list[dict[str, Any]], text: str) -> None:
+        """Remembers the blocks a channel card was last given (``card`` reads them back)."""
+        row = {"channel": channel, "ts": ts, "text": text, "blocks": json.dumps(blocks),
+               "updated_at": _utc_now_text()}  # fmt: skip
+        with self._write_lock():
+            self.db.table("cards").upsert(row, pk=("channel", "ts"))
+
+    def card(self, channel: str, ts: str) -> tuple[list[dict[str, Any]], str] | None:
+        """The blocks and text a card was last given, or None when costbot never kept them."""
+        sql = "select blocks, text from cards where channel = ? and ts = ?"
+        rows = list(self.db.query(sql, [channel, ts]))
+        if not rows:
+            return None
+        return json.loads(rows[0]["blocks"]), rows[0]["text"]
+
     # --- off-hours schedules (``engines.offhours.ScheduleStore``) ----------------------
 
     def slack_schedules(self) -> list[dict[str, Any]]:
@@ -585,6 +610,11 @@ class Store:
 
     def outbox_has(self, key: str) -> bool:
         return bool(self.db.execute("select 1 from outbox where key = ?", [key]).fetchone())
+
+    def outbox_row(self, key: str) -> dict[str, Any] | None:
+        """The message stored under ``key``, or None."""
+        rows = list(self.db.query("select * from outbox where key = ?", [key]))
+        return rows[0] if rows else None
 
     def outbox_due(self, now: dt.datetime, *, limit: int = 1000) -> list[dict[str, Any]]:
         """Pending messages, oldest first (due or not: the caller decides per channel)."""

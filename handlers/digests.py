@@ -145,38 +145,30 @@ class DigestJob:
                            "digest for %s not built: %s", team.name, error,
                            exc_info=not known)  # fmt: skip
                 continue
+            message = build_digest_message(digest)
+            chart = self._chart(team, digest)
+            if chart is not None:  # one message: the digest, its chart below it
+                message = {**message, "chart": chart}
             added = outbox.enqueue(
                 key,
                 channel=team.channel,
-                message=build_digest_message(digest),
+                message=message,
                 kind="digest",
                 team=team.name,
                 meta=digest_meta(digest),
             )
-            if added:
-                self._enqueue_chart(key, team, digest)
             (run.queued if added else run.already).append(team.name)
         return run
 
-    def _enqueue_chart(self, digest_key: str, team: Team, digest: digests.Digest) -> None:
-        """The digest's small chart, queued right behind it (a channel's messages go out
-        in order, so it lands just under the digest). A chart that cannot be drawn is
-        logged; the digest goes out anyway."""
-        assert self.deps.outbox is not None
+    def _chart(self, team: Team, digest: digests.Digest) -> dict[str, str] | None:
+        """The digest's small chart, sent in the digest's message (the outbox puts it in
+        the digest's thread if Slack takes no blocks with an upload). A chart that cannot
+        be drawn is logged; the digest goes out anyway."""
         try:
-            chart = digest_chart(team, digest)
+            return digest_chart(team, digest)
         except Exception:
             logger.exception("the chart of %s's digest could not be drawn", team.name)
-            return
-        if chart is None:
-            return
-        self.deps.outbox.enqueue(
-            f"{digest_key}:chart",
-            channel=team.channel,
-            message={"upload": chart},
-            kind="digest_chart",
-            team=team.name,
-        )
+            return None
 
 
 @dataclass(frozen=True)

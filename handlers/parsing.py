@@ -431,7 +431,8 @@ def _take_options(words: list[str], *, allowed: set[str]) -> _Options:
     by = found.get("by", "")
     return _Options(
         rest=" ".join(rest),
-        group_by=by if by.lower().startswith("tag:") else by.lower(),  # tag keys keep their case
+        # tag keys keep their case; the words around them do not matter ("BY TAG:Env")
+        group_by="tag:" + by[4:] if by.lower().startswith("tag:") else by.lower(),
         metric=_metric(found["metric"]) if "metric" in found else Metric.BILLED,
         team=found.get("team", ""),
     )

@@ -146,7 +146,9 @@ class DemoSandbox:
                 costbot.store,
                 now=self.now,
                 changes=costbot.deps.changes,
-                notify=lambda outcome: post_change_outcome(costbot.app.client, outcome),
+                notify=lambda outcome: post_change_outcome(
+                    costbot.app.client, outcome, cards=costbot.store, now=costbot.deps.now
+                ),
                 schedules=lambda: run_schedules(costbot.deps, costbot.app.client),
                 deps=costbot.deps,
             )

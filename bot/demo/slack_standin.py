@@ -19,8 +19,13 @@ It plays Slack's part in both directions, on one WSGI app served by waitress:
 Behaviour follows Slack where it matters to a bot: ``trigger_id`` is single-use and expires
 after 3 s; ``chat.update``/``chat.delete`` work only on the bot's own, non-ephemeral messages;
 a block_actions ``response_url`` replaces (``replace_original``) or deletes
-(``delete_original``) the message holding the button, while a slash command's one only posts
-new messages; blocks are checked against Block Kit's main limits (``invalid_blocks``); the
+(``delete_original``) the message holding the button (ephemeral ones too), and a slash
+command's one replaces or deletes the last message it posted (its ack included), keeping that
+message's visibility: an ephemeral note stays ephemeral; a slash command from a surface that
+gives none comes without ``response_url`` (``send_command(response_url=False)``);
+``files.completeUploadExternal`` takes ``blocks`` (ignored with ``initial_comment``), so an
+answer and its chart are one message; blocks are checked against Block Kit's main limits
+(``invalid_blocks``); the
 block_actions payload of an ephemeral message carries no ``message`` (use
 ``container.message_ts``). ``fail_next`` injects 429/5xx answers; ``calls`` records every
 Web API call. ``channel_rate_limit`` (messages per second per channel, off by default)
@@ -828,15 +833,22 @@ class SlackStandIn:
             return f["data"] if f else None
 
     def fail_next(
-        self, method: str, *, status: int = 429, retry_after: int | None = None, count: int = 1
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: int | None = None,
+        count: int = 1,
+        error: str = "",
     ) -> None:
-        """Fail the next ``count`` calls of a Web API method (or "upload", "response_url")."""
+        """Fail the next ``count`` calls of a Web API method (or "upload", "response_url");
+        ``error`` names Slack's error (``status=200, error="invalid_blocks"``: a refusal)."""
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
             queue = self._failures.setdefault(method, deque())
             for _ in range(count):
-                queue.append({"status": status, "retry_after": retry_after})
+                queue.append({"status": status, "retry_after": retry_after, "error": error})
 
     def _take_failure(self, method: str) -> _Response | None:
         with self._lock:
@@ -848,9 +860,11 @@ class SlackStandIn:
         headers = []
         if failure["retry_after"] is not None:
             headers.append(("Retry-After", str(failure["retry_after"])))
-        error = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}.get(
-            status, "fatal_error"
-        )
+        error = failure.get("error") or {
+            429: "ratelimited",
+            500: "internal_error",
+            503: "service_unavailable",
+        }.get(status, "fatal_error")
         return _json_response({"ok": False, "error": error}, status, headers)
 
     def _over_channel_rate(self, channel: Any) -> _Response | None:
@@ -1004,14 +1018,20 @@ class SlackStandIn:
         text: str,
         command: str = "/cost",
         headers_override: dict | None = None,
+        response_url: bool = True,
     ) -> CommandResult:
-        """Send a slash command as Slack does; show the ack (or the failure) to the user."""
+        """Send a slash command as Slack does; show the ack (or the failure) to the user.
+
+        The command is sent as typed (``/COST`` stays upper-case); ``commands`` match it
+        whatever its case. ``response_url=False`` leaves the field out, as some payloads
+        Slack documents do."""
         user = self._user(user_id)
         cid = self._channel_id(channel_id)
         if cid is None:
             raise ValueError(f"unknown channel {channel_id!r}")
         command = "/" + command.lstrip("/")
-        if self.commands is not None and command not in self.commands:
+        known = {c.lower() for c in self.commands} if self.commands is not None else None
+        if known is not None and command.lower() not in known:
             self._system_error(
                 user_id,
                 cid,
@@ -1019,10 +1039,10 @@ class SlackStandIn:
                 'the "/" character are interpreted as commands.',
             )
             return CommandResult(0, "not a valid command", 0.0)
-        response_url = self._new_response_url(
+        url = self._new_response_url(
             kind="command", user=user_id, channel=cid, command=command, text=text
         )
-        rid = response_url.rsplit("/", 1)[1]
+        rid = url.rsplit("/", 1)[1]
         form = [
             ("token", self.verification_token),
             ("team_id", self.team_id),
@@ -1035,9 +1055,11 @@ class SlackStandIn:
             ("text", text),
             ("api_app_id", self.app_id),
             ("is_enterprise_install", "false"),
-            ("response_url", response_url),
+            ("response_url", url),
             ("trigger_id", self._new_trigger(user_id)),
         ]
+        if not response_url:
+            form = [(key, value) for key, value in form if key != "response_url"]
         body = urllib.parse.urlencode(form)
         result = self._post_to_bot(
             body, "application/x-www-form-urlencoded", "command", headers_override
@@ -1429,21 +1451,27 @@ class SlackStandIn:
                 return 400, "invalid_blocks"
         user, cid = info["user"], info["channel"]
         is_action = info["kind"] == "action"
-        if is_action and _truthy(data.get("delete_original")):
-            self._delete(info["message_ts"])
+        # The message "original" means: the one holding the button, or for a slash command
+        # the last message this response_url (or the command's ack) posted.
+        original = info.get("message_ts") if is_action else info.get("last_ts")
+        if not from_ack and _truthy(data.get("delete_original")):
+            with self._lock:
+                exists = bool(original) and original in self._messages
+            if not exists:
+                return 404, "message_not_found"
+            self._delete(str(original))
             return 200, "ok"
         if not text and not blocks and not data.get("attachments"):
             return 400, "no_text"
         if text is not None and len(str(text)) > MAX_TEXT_CHARS:
             return 400, "msg_too_long"
-        if is_action and _truthy(data.get("replace_original")):
+        if not from_ack and _truthy(data.get("replace_original")):
             with self._lock:
-                exists = info["message_ts"] in self._messages
+                exists = bool(original) and original in self._messages
             if not exists:
                 return 404, "message_not_found"
-            self._replace(
-                info["message_ts"], text=str(text or ""), blocks=blocks or [], by=self.bot_user_id
-            )
+            self._replace(str(original), text=str(text or ""), blocks=blocks or [],
+                          by=self.bot_user_id)  # fmt: skip
             return 200, "ok"
         in_channel = data.get("response_type") == "in_channel"
         if in_channel and info["kind"] == "command":
@@ -1457,7 +1485,7 @@ class SlackStandIn:
                     text=f"{info['command']} {info['text']}".strip(),
                     origin="command",
                 )
-        self._store(
+        posted = self._store(
             channel=cid,
             user=self.bot_user_id,
             text=str(text or ""),
@@ -1470,6 +1498,10 @@ class SlackStandIn:
             else None,
             origin="ack" if from_ack else "response_url",
         )
+        if not is_action:
+            with self._lock:
+                if rid in self._response_urls:
+                    self._response_urls[rid]["last_ts"] = posted["ts"]
         return 200, "ok"
 
     def _handle_response_url(self, rid: str, environ: dict) -> _Response:
@@ -2024,11 +2056,20 @@ class SlackStandIn:
                 files.append(f)
         base = environ["_base"]
         comment = str(params.get("initial_comment") or "")
+        blocks = None if comment else params.get("blocks")  # Slack: a comment wins over blocks
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                raise _ApiError("invalid_blocks_format") from None
+        if blocks is not None and validate_blocks(blocks):
+            raise _ApiError("invalid_blocks", errors=validate_blocks(blocks))
         for cid in channels:
             msg = self._store(
                 channel=cid,
                 user=self.bot_user_id,
                 text=comment,
+                blocks=blocks,
                 bot=True,
                 files=[self._file_obj(f, base) for f in files],
                 thread_ts=params.get("thread_ts"),

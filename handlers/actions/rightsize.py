@@ -41,6 +41,7 @@ from handlers.blocks.rightsize import (
     with_decision,
 )
 from handlers.deps import Deps
+from handlers.notify import CardStore
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,10 @@ def _show(
         assert click.blocks is not None
         blocks = with_decision(click.blocks, str(change_id), status, buttons=buttons)
         if click.update_card(blocks, text=status):
+            store = deps.changes.store if deps.changes else None
+            if isinstance(store, CardStore):  # tonight's run updates it from this copy
+                store.save_card(click.channel, click.message_ts, blocks=blocks,
+                                text=click.fallback_text or status)  # fmt: skip
             return
     # An ephemeral message, a view, or a form submitted to another process: there is no
     # copy of the card to update, so the clicker gets the line (an ephemeral card keeps its

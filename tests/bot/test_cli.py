@@ -50,6 +50,17 @@ def test_ask_with_nothing_configured_uses_the_demo_world(tmp_path, capsys, monke
     assert answer["blocks"][0]["type"] == "header"
 
 
+def test_ask_shows_one_answer_with_its_chart_and_the_asker_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COSTBOT_TEAMS", raising=False)
+    monkeypatch.delenv("COSTBOT_COST_SOURCE", raising=False)
+    code = main(["ask", "/COST TREND NLP", "--workdir", str(tmp_path)])  # capitals work too
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("nlp · daily trend")  # the answer alone: no "Working on…" note
+    assert "Working on" not in out and "Asked by @alice" in out  # a name, not U0DEMOALICE
+    assert out.rstrip().endswith("(chart: trend.png)")  # in the answer's message
+
+
 def test_ask_uses_configured_teams_and_source_and_fails_on_a_typo(
     small_export, tmp_path, capsys, monkeypatch
 ):

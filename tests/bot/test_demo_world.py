@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import json
 import os
-import time
 import tomllib
 from collections.abc import Iterator
 from decimal import Decimal
@@ -131,10 +130,6 @@ def test_world_does_not_touch_the_environment(world: DemoWorld) -> None:
     assert {k: v for k, v in os.environ.items() if k.startswith("AWS_")} == AWS_ENV_BEFORE
     assert world.account_id == "123456789012"
     assert world.endpoint_url.startswith("http://127.0.0.1:")
-
-
-def test_seeding_is_fast(world: DemoWorld) -> None:
-    assert world.seed_seconds < 15  # about 6 s on a laptop; the target is under 10
 
 
 # --- CloudWatch -----------------------------------------------------------------------------
@@ -340,12 +335,11 @@ def test_duckdb_reads_the_export_through_the_glob(
     assert duckdb.sql(query).fetchall() == [(len(rows),)]
 
 
-def test_export_is_deterministic_fast_and_the_same_in_csv(tmp_path: Path) -> None:
+def test_export_is_deterministic_and_the_same_in_csv(tmp_path: Path) -> None:
+    # How fast it is: benchmarks/demo_world.py.
     ids = {instance.name: f"i-{index:017x}" for index, instance in enumerate(FLEET)}
     args: dict[str, Any] = dict(instance_ids=ids, account_id="123456789012", now=NOW)
-    started = time.perf_counter()
     first = write_focus_export(tmp_path / "a", fmt="csv", **args)
-    assert time.perf_counter() - started < 2
     second = write_focus_export(tmp_path / "b", fmt="csv", **args)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -453,3 +455,106 @@ def test_unreachable_bot_shows_dispatch_failed(world):
     assert result.status == 0
     (msg,) = standin.messages(FRAUD)
     assert msg["ephemeral_for"] == ALICE and "dispatch_failed" in msg["text"]
+
+
+# --- a slash command's response_url: one message per question ------------------------------
+
+
+def test_a_slash_commands_response_url_replaces_its_ephemeral_note_in_place(world):
+    standin, bot = world
+    standin.send_command(user_id=ALICE, channel_id=FRAUD, text="team nlp")
+    hook = WebhookClient(bot.requests[0]["data"]["response_url"], timeout=5)
+
+    assert hook.send(text="⏳ Working on nlp…").status_code == 200
+    (note,) = standin.messages(FRAUD)
+    assert hook.send(text="nlp: $12.00", replace_original=True).body == "ok"
+
+    (answer,) = standin.messages(FRAUD)
+    assert (answer["ts"], answer["text"]) == (note["ts"], "nlp: $12.00")
+    assert answer["ephemeral_for"] == ALICE  # a replaced ephemeral note stays ephemeral
+
+
+def test_a_slash_commands_response_url_deletes_its_note_then_answers_in_the_channel(world):
+    standin, bot = world
+    bot.answer = lambda req: (200, json.dumps({"text": "Working on nlp…"}))  # the ack's body
+    standin.send_command(user_id=ALICE, channel_id=FRAUD, text="team nlp")
+    hook = WebhookClient(bot.requests[0]["data"]["response_url"], timeout=5)
+
+    assert hook.send(delete_original=True).body == "ok"  # the ack's note is the original
+    assert standin.messages(FRAUD) == []
+    assert hook.send(text="nlp: $12.00", response_type="in_channel").status_code == 200
+
+    echo, answer = standin.messages(FRAUD)
+    assert (echo["user"], echo["text"]) == (ALICE, "/cost team nlp")
+    assert (answer["text"], answer["ephemeral_for"]) == ("nlp: $12.00", None)
+    again = hook.send(delete_original=True)  # the original is now the public answer
+    assert again.body == "ok" and [m["text"] for m in standin.messages(FRAUD)] == [echo["text"]]
+
+
+def test_replace_or_delete_before_anything_was_posted_is_message_not_found(world):
+    standin, bot = world
+    standin.send_command(user_id=ALICE, channel_id=FRAUD, text="team nlp")  # an empty ack
+    hook = WebhookClient(bot.requests[0]["data"]["response_url"], timeout=5)
+
+    assert (hook.send(delete_original=True).status_code, standin.messages(FRAUD)) == (404, [])
+    replaced = hook.send(text="x", replace_original=True)
+    assert (replaced.status_code, replaced.body) == (404, "message_not_found")
+
+
+def test_a_command_can_come_without_response_url_and_in_any_case(world):
+    standin, bot = world
+    standin.commands = ("/cost",)
+
+    standin.send_command(user_id=ALICE, channel_id=FRAUD, text="TEAM NLP", command="/COST",
+                         response_url=False)  # fmt: skip
+
+    form = bot.requests[0]["data"]
+    assert "response_url" not in form and form["trigger_id"]
+    assert (form["command"], form["text"]) == ("/COST", "TEAM NLP")  # as typed
+    assert standin.messages(FRAUD) == []  # no "not a valid command" from Slackbot
+
+
+def test_an_upload_with_blocks_is_one_message_with_the_file_below_them(world):
+    standin, _ = world
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*nlp* daily trend"}}]
+
+    _client(standin).files_upload_v2(
+        channel=FRAUD, content=PNG, filename="trend.png", title="trend", blocks=json.dumps(blocks)
+    )
+
+    (message,) = standin.messages(FRAUD)
+    assert message["blocks"][0]["text"]["text"] == "*nlp* daily trend"
+    assert [f["name"] for f in message["files"]] == ["trend.png"]
+
+
+def test_an_upload_with_a_comment_ignores_its_blocks_and_bad_blocks_are_refused(world):
+    standin, _ = world
+    client = _client(standin)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "ignored"}}
+    client.files_upload_v2(channel=FRAUD, content=PNG, filename="a.png",
+                           initial_comment="the chart", blocks=json.dumps([section]))  # fmt: skip
+    (message,) = standin.messages(FRAUD)
+    assert (message["text"], message["blocks"]) == ("the chart", [])
+
+    with pytest.raises(SlackApiError) as refused:
+        client.files_upload_v2(channel=FRAUD, content=PNG, filename="b.png",
+                               blocks=json.dumps([{"type": "section"}]))  # fmt: skip
+    assert refused.value.response["error"] == "invalid_blocks"
+
+
+def test_the_workspace_knows_every_emoji_code_costbot_writes():
+    """The page shows ``:wastebasket:`` as 🗑️, as Slack does: its table has every code the
+    handlers and engines write (a word glued to a colon, as in ``arn:aws:``, is no code)."""
+    root = Path(__file__).resolve().parents[2]
+    code = re.compile(r"(?<![\w:/.-]):([a-z0-9_+]+):(?![\w/:])")
+    written = {
+        name
+        for folder in ("handlers", "engines")
+        for path in (root / folder).rglob("*.py")
+        for name in code.findall(path.read_text())
+        if not name.isdigit()
+    }
+    table = (root / "bot" / "demo" / "static" / "app.js").read_text()
+    known = set(re.findall(r"[{ ,]\"?([a-z0-9_+\-]+)\"?: \"", table.split("function emojify")[0]))
+    assert "wastebasket" in written and "wastebasket" in known
+    assert written - known == set()

@@ -62,9 +62,9 @@ def test_a_change_keeps_the_instance_name_and_older_changes_read_without_one(tmp
 
     now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     path = tmp_path / "state.db"
-    assert MIGRATIONS[-1][0] == "0040_change_instance_name"
+    before_0040 = [name for name, _ in MIGRATIONS].index("0040_change_instance_name")
     with monkeypatch.context() as patched:  # a database from before migration 0040
-        patched.setattr(bot.store, "MIGRATIONS", MIGRATIONS[:-1])
+        patched.setattr(bot.store, "MIGRATIONS", MIGRATIONS[:before_0040])
         old = Store(path)
         old.db.execute(
             "insert into changes (created_at, updated_at, state, instance_id, region, "
@@ -93,3 +93,19 @@ def test_a_forgotten_key_is_new_again(tmp_path):
     assert store.first_time_seen("spot-plan:C1:abc") is False
     store.forget_seen("spot-plan:C1:abc")
     assert store.first_time_seen("spot-plan:C1:abc") is True
+
+
+def test_a_card_is_kept_and_read_back_and_a_database_from_before_0050_gains_the_table(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    old = Store(path)
+    old.db.execute("drop table cards")  # as a database made before migration 0050 was
+    old.db.execute("delete from migrations where name = '0050_cards'")
+    del old
+    store = Store(path)
+    assert store.card("C1", "1.2") is None
+    store.save_card("C1", "1.2", blocks=[{"type": "divider"}], text="nlp · right-sizing")
+    store.save_card("C1", "1.2", blocks=[{"type": "section"}], text="nlp · right-sizing")
+    assert store.card("C1", "1.2") == ([{"type": "section"}], "nlp · right-sizing")
+    assert sqlite3.connect(path).execute("select count(*) from cards").fetchone() == (1,)

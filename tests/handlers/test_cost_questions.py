@@ -21,6 +21,7 @@ from engines.forecast import MonthEndForecast, forecast_month_end
 from engines.models import Metric
 from handlers.blocks.common import limit_violations, money, percent, signed_money
 from tests.conftest import ANY_TEAM, SmallExport, Stack
+from tests.waiting import wait_until
 
 DEV, NLP_CHANNEL = "U0DEMODEV", "C0DEMONLP"  # the NLP lead, in #nlp-costs
 TODAY = dt.date(2026, 11, 20)
@@ -39,19 +40,35 @@ PERIOD_FORMS = "Try one of: mtd, yesterday, last 7d, last 30d, last month, 2026-
 # --- asking, and reading what Slack shows ---------------------------------------------------
 
 
+WORKING = ":hourglass_flowing_sand: Working on"
+
+
+def is_answer(message: dict[str, Any]) -> bool:
+    """A message costbot posted as an answer (not the "Working on…" note it replaces)."""
+    return message["origin"] in ("response_url", "upload") and not message["text"].startswith(
+        WORKING
+    )
+
+
 def ask(stack: Stack, text: str, *, channel: str = NLP_CHANNEL) -> dict[str, Any]:
-    """Sends ``/cost text``; checks the quick "working on it" ack; returns the answer."""
+    """Sends ``/cost text``; checks that a "working on it" note came at once and that the
+    answer took its place (one message per question); returns the answer."""
     seen = stack.slack.messages()
+    seq = stack.slack.ui_events(0, timeout=0)["seq"]
     result = stack.slack.send_command(user_id=DEV, channel_id=channel, text=text)
     assert result.status == 200 and result.elapsed_s < 3.0
-    assert result.json()["text"].startswith(":hourglass_flowing_sand: Working on"), result.body
     answer = stack.slack.wait_for_message(
-        lambda m: m["origin"] == "response_url",
-        timeout=10,
-        after_ts=seen[-1]["ts"] if seen else None,
+        is_answer, timeout=10, after_ts=seen[-1]["ts"] if seen else None
     )
     assert answer["ephemeral_for"] is None, f"/cost {text} failed: {answer['text']}"
     assert answer["channel"] == channel
+    events = stack.slack.ui_events(seq, timeout=0)["events"]
+    first = next(e for e in events if e["type"] == "message")
+    assert first["message"]["text"].startswith(WORKING), first
+    assert first["message"]["ephemeral_for"] == DEV  # the note came first, to the asker only
+    wait_until(  # a chart's answer is posted first, then the note goes
+        lambda: not any(m["text"].startswith(WORKING) for m in stack.slack.messages()), 15
+    )
     return answer
 
 
@@ -366,13 +383,11 @@ def test_trend_uploads_a_png_chart_to_the_channel_and_answers_with_total_and_ave
 ):
     answer = ask(stack, "trend nlp")
 
-    uploads = [m for m in public_messages(stack) if m["files"]]
-    assert len(uploads) == 1
-    (chart,) = uploads[0]["files"]
+    assert public_messages(stack) == [answer]  # one message: the answer with its chart
+    (chart,) = answer["files"]
     assert chart["mimetype"] == "image/png"
     assert NLP_CHANNEL in chart["channels"]
     assert stack.slack.file_bytes(chart["id"]).startswith(PNG_SIGNATURE)
-    assert float(uploads[0]["ts"]) < float(answer["ts"])  # the chart, then what it shows
 
     days = small_export.by_day(team="nlp", **LAST_30_DAYS)
     total = sum(days.values())
@@ -481,7 +496,7 @@ def test_other_mistakes_are_explained_in_the_ack(stack: Stack):
 
 def test_a_period_outside_the_data_names_what_the_data_covers(stack: Stack):
     stack.slack.send_command(user_id=DEV, channel_id=NLP_CHANNEL, text="top 2025-01")
-    failure = stack.slack.wait_for_message(lambda m: m["origin"] == "response_url", timeout=10)
+    failure = stack.slack.wait_for_message(is_answer, timeout=10)
 
     assert failure["ephemeral_for"] == DEV
     assert "There is no cost data for Jan 1 – Jan 31, 2025" in failure["text"]

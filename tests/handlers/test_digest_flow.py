@@ -63,10 +63,9 @@ def test_cost_digest_shows_a_team_its_morning_figures(sandbox):
     assert "vs 7-day average" in text and "Month to date" in text and "of $25,000.00" in text
     assert "▓" in text  # spend against budget as a bar
     assert "Month-end forecast" in text and "Top movers" in text and "daily cost" in text
-    assert limit_violations(message) == []
-    charts = [m for m in sandbox.standin.messages(FRAUD) if m["files"]]  # before the answer
-    (chart,) = charts[-1]["files"]
-    assert float(charts[-1]["ts"]) < float(message["ts"])
+    # One message: the digest's blocks with its chart below them (a file share has no text).
+    assert limit_violations({"text": "fallback", "blocks": message["blocks"]}) == []
+    (chart,) = message["files"]
     assert sandbox.standin.file_bytes(chart["id"]).startswith(b"\x89PNG")
 
 
@@ -92,15 +91,19 @@ def test_only_approvers_post_digests_and_never_use_up_the_scheduled_one(sandbox)
         m
         for m in sandbox.standin.messages(FRAUD, include_ephemeral=False)
         if m["origin"] != "response_url"  # posted by the outbox, not a /cost answer
-        and m["text"].startswith("fraud-detection · ")
-        and " digest · " in m["text"]
+        and float(m["ts"]) > float(reply["ts"])  # nor the answer to /cost digest before
+        and "fraud-detection · " in str(m["blocks"])
+        and " digest · " in str(m["blocks"])
     ]
     assert len(posted) == 1
+    assert [f["name"].endswith(".png") for f in posted[0]["files"]] == [True]  # its chart
     for channel in (RECS, NLP):  # not Alice's to post
         outbox_posts = [
-            m for m in sandbox.standin.messages(channel) if m["origin"] != "response_url"
+            m
+            for m in sandbox.standin.messages(channel)
+            if m["origin"] != "response_url" and float(m["ts"]) > float(reply["ts"])
         ]
-        assert not any(" digest · " in m["text"] for m in outbox_posts)
+        assert not any(" digest · " in str(m["blocks"]) + m["text"] for m in outbox_posts)
 
     team = sandbox.costbot.deps.teams["fraud-detection"]
     day = local_today(team, sandbox.now())

@@ -81,8 +81,9 @@ def test_a_restart_before_the_post_is_delivered_still_delivers_it_once(tmp_path,
     store, deps, job = start_process(tmp_path / "costbot.db", source, clock)
     job(clock.now)
     pending = store.outbox_rows(team="fraud-detection", state="pending")
-    # The new process's outbox delivers them (see tests/bot/test_outbox): once each.
-    assert sorted(row["kind"] for row in pending) == ["digest", "digest_chart"]
+    # The new process's outbox delivers it (see tests/bot/test_outbox): once, its chart in it.
+    assert [row["kind"] for row in pending] == ["digest"]
+    assert json.loads(pending[0]["message"])["chart"]["filename"].endswith(".png")
 
 
 def test_one_digest_per_team_per_weekday_across_both_dst_changes(tmp_path, source):
@@ -134,29 +135,90 @@ def test_budget_alerts_are_queued_once_per_period(tmp_path, source):
     assert len(store.outbox_rows(kind="alert")) == 2
 
 
-def test_the_digest_carries_its_chart_right_behind_it(tmp_path, source):
+def deliver_digest(store, clock, slack, *, passes=4, between=None):
+    """The outbox, as `costbot serve` runs it, against the stand-in; ``between`` runs after
+    the first pass (another message queued meanwhile)."""
     from slack_sdk import WebClient
 
-    from bot.demo.slack_standin import SlackStandIn
     from bot.outbox import Outbox, SlackPoster
 
+    client = WebClient(token="xoxb-chart", base_url=slack.api_url, retry_handlers=[])
+    outbox = Outbox(store, SlackPoster(client), clock=clock)
+    for n in range(passes):  # one message per channel per second
+        outbox.deliver_due()
+        if n == 0 and between is not None:
+            between(outbox)
+        clock.now += dt.timedelta(seconds=1)
+    return outbox
+
+
+@pytest.fixture
+def slack():
+    from bot.demo.slack_standin import SlackStandIn
+
+    standin = SlackStandIn(signing_secret="s" * 20, bot_token="xoxb-chart")
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+def test_the_digest_and_its_chart_are_one_message(tmp_path, source, slack):
     clock = Clock(at_new_york(9, 0))
     store, deps, job = start_process(tmp_path / "costbot.db", source, clock)
     job(clock.now)
     rows = store.outbox_rows(team="fraud-detection", limit=10)
-    assert sorted(row["kind"] for row in rows) == ["digest", "digest_chart"]
-    slack = SlackStandIn(signing_secret="s" * 20, bot_token="xoxb-chart")
-    slack.start()
-    try:
-        client = WebClient(token="xoxb-chart", base_url=slack.api_url, retry_handlers=[])
-        outbox = Outbox(store, SlackPoster(client), clock=clock)
-        for _ in range(4):  # one message per channel per second: digest, then chart
-            outbox.deliver_due()
-            clock.now += dt.timedelta(seconds=1)
-        posted = slack.messages("#fraud-detection-costs")
-    finally:
-        slack.stop()
-    assert [bool(m["files"]) for m in posted] == [False, True]  # the digest, then its chart
-    assert "daily digest" in posted[0]["text"]
-    chart = slack.file_bytes(posted[1]["files"][0]["id"])
-    assert chart is not None and chart.startswith(b"\x89PNG")
+    assert [row["kind"] for row in rows] == ["digest"]  # one row: one key, one post
+
+    def alert(outbox):  # something else for the channel, queued right after the digest
+        outbox.enqueue("alert:test", channel="#fraud-detection-costs",
+                       message={"text": "an alert"}, kind="alert")  # fmt: skip
+
+    deliver_digest(store, clock, slack, between=alert)
+    posted = slack.messages("#fraud-detection-costs")
+    assert len(posted) == 2
+    digest, other = posted
+    assert "daily digest" in str(digest["blocks"])
+    assert [f["name"].endswith(".png") for f in digest["files"]] == [True]  # the chart in it
+    assert other["text"] == "an alert" and not other["files"]
+
+
+def test_when_slack_takes_no_blocks_with_the_upload_the_chart_goes_in_the_digests_thread(
+    tmp_path, source, slack
+):
+    clock = Clock(at_new_york(9, 0))
+    store, deps, job = start_process(tmp_path / "costbot.db", source, clock)
+    job(clock.now)
+    queued = len(store.outbox_rows(kind="digest"))  # every team's: they go out in parallel
+    slack.fail_next(
+        "files.completeUploadExternal", status=200, error="invalid_blocks", count=queued
+    )
+
+    def alert(outbox):  # queued while the digest is being sent again
+        outbox.enqueue("alert:test", channel="#fraud-detection-costs",
+                       message={"text": "an alert"}, kind="alert")  # fmt: skip
+
+    outbox = deliver_digest(store, clock, slack, passes=6, between=alert)
+    posted = slack.messages("#fraud-detection-costs")
+    digests = [m for m in posted if "daily digest" in m["text"] + str(m["blocks"])]
+    assert len(digests) == 1 and not digests[0]["files"]  # posted once, as plain blocks
+    charts = [m for m in posted if m["files"]]
+    assert len(charts) == 1 and charts[0]["thread_ts"] == digests[0]["ts"]  # in its thread
+    assert [m["text"] for m in posted if not m.get("thread_ts") and not m["files"]][-1] == (
+        "an alert"
+    )
+
+    # A retry, a restart or a second split posts nothing again.
+    assert outbox.recover() == 0
+    outbox.deliver_due()
+    assert not store.outbox_due(clock.now)
+    assert len(slack.messages("#fraud-detection-costs")) == len(posted)
+    keys = {
+        row["key"]: row["state"]
+        for row in store.outbox_rows(limit=10)
+        if row["channel"] == "#fraud-detection-costs"
+    }
+    assert keys == {
+        "digest:fraud-detection:2026-11-20": "sent",
+        "digest:fraud-detection:2026-11-20:chart": "sent",
+        "alert:test": "sent",
+    }

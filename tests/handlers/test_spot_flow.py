@@ -50,7 +50,9 @@ def ask(sandbox: DemoSandbox, text: str) -> dict:
     result = slack.send_command(user_id=DEV, channel_id=NLP, text=text)
     assert result.status == 200 and result.elapsed_s < 3.0
     return slack.wait_for_message(
-        lambda m: m["channel"] == NLP and m["origin"] == "response_url",
+        lambda m: (
+            m["channel"] == NLP and m["origin"] == "response_url" and "Working on" not in m["text"]
+        ),  # the answer, in the note's place
         timeout=60,
         after_ts=before,
     )
@@ -317,7 +319,12 @@ def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
     before = max((m["ts"] for m in slack.messages()), default="0", key=float)
     slack.send_command(user_id=DEV, channel_id=FINOPS, text="spot team nlp")
     answer = slack.wait_for_message(
-        lambda m: m["channel"] == FINOPS and m["origin"] == "response_url" and bool(m["blocks"]),
+        lambda m: (
+            m["channel"] == FINOPS
+            and m["origin"] == "response_url"
+            and bool(m["blocks"])
+            and "Working on" not in m["text"]
+        ),  # the answer, in the note's place
         timeout=60,
         after_ts=before,
     )
@@ -369,7 +376,12 @@ def test_a_plan_whose_upload_failed_is_posted_on_the_next_click(sandbox):
     before = max((m["ts"] for m in slack.messages()), default="0", key=float)
     slack.send_command(user_id=DEV, channel_id=channel, text="spot team nlp")
     answer = slack.wait_for_message(
-        lambda m: m["channel"] == channel and m["origin"] == "response_url" and bool(m["blocks"]),
+        lambda m: (
+            m["channel"] == channel
+            and m["origin"] == "response_url"
+            and bool(m["blocks"])
+            and "Working on" not in m["text"]
+        ),  # the answer, in the note's place
         timeout=60,
         after_ts=before,
     )

@@ -78,6 +78,15 @@
     large_blue_diamond: "🔷", small_blue_diamond: "🔹", small_orange_diamond: "🔸",
     white_large_square: "⬜", black_large_square: "⬛", new: "🆕", up: "🆙", sos: "🆘",
     point_right: "👉", point_left: "👈", point_up: "☝️", point_down: "👇",
+    // the rest of the codes costbot writes (grep the handlers for :[a-z_]+:)
+    wastebasket: "🗑️", leftwards_arrow_with_hook: "↩️", arrow_right_hook: "↪️",
+    raising_hand: "🙋", person_raising_hand: "🙋", raised_hand: "✋", hand: "✋",
+    ballot_box_with_check: "☑️", heavy_multiplication_x: "✖️", arrows_clockwise: "🔃",
+    spiral_calendar_pad: "🗓️", calendar_spiral: "🗓️", label: "🏷️", pencil: "📝", pencil2: "✏️",
+    crescent_moon: "🌙", sunrise: "🌅", city_sunrise: "🌇", sleeping: "😴", dart: "🎯",
+    receipt: "🧾", coin: "🪙", ok: "🆗", mailbox: "📫", hourglass_done: "⌛",
+    clock2: "🕑", clock3: "🕒", clock4: "🕓", clock5: "🕔", clock6: "🕕", clock7: "🕖",
+    clock8: "🕗", clock9: "🕘", clock10: "🕙", clock11: "🕚", clock12: "🕛",
   };
 
   function emojify(s) {
