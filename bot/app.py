@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +22,19 @@ from bot.aws import AwsClients
 from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
+from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
 from engines.errors import ConfigError, CostSourceError
 from engines.fleet_review import FleetReviewer
 from engines.offhours import OffHours
 from engines.offhours_aws import AwsScheduleTarget
 from engines.pricing import PriceBook
+from engines.query import DimensionKind
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
+from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot_advisor import FeedFile
 from engines.spot_review import SpotAdvisor
 from engines.teams import AccountIds, CostConfig, load_config
@@ -77,6 +80,12 @@ def load_teams_file(path: Path, *, account_ids: AccountIds = AccountIds.AWS) -> 
     return load_config(text, filename=str(path), account_ids=account_ids)
 
 
+def rule_tag_keys(config: CostConfig) -> tuple[str, ...]:
+    """The tag keys the teams file's rules (teams and shared costs) match on."""
+    dimensions = allocation_dimensions(config.teams, config.shared)
+    return tuple(d.tag_key for d in dimensions if d.kind is DimensionKind.TAG)
+
+
 def account_ids_of(settings: Settings) -> AccountIds:
     """A FOCUS source (files, or Athena over a FOCUS table) may mix providers, so its
     teams may name any provider's accounts; Cost Explorer and CUR know AWS accounts only."""
@@ -86,10 +95,16 @@ def account_ids_of(settings: Settings) -> AccountIds:
 
 
 def build_cost_source(
-    settings: Settings, aws: AwsClients, store: Store, *, now: Callable[[], dt.datetime]
+    settings: Settings,
+    aws: AwsClients,
+    store: Store,
+    *,
+    now: Callable[[], dt.datetime],
+    tag_keys: Iterable[str] = (),
 ) -> Any:
     """The source ``COSTBOT_COST_SOURCE`` names: Cost Explorer (cached in the database),
-    FOCUS or CUR 2.0 files scanned with DuckDB, or the same tables in Athena."""
+    FOCUS or CUR 2.0 files scanned with DuckDB (through their daily rollup, holding
+    ``tag_keys``, when ``COSTBOT_ROLLUP_DB`` is not off), or the same tables in Athena."""
     kind, _, where = settings.cost_source.partition(":")
     if kind in {"focus", "cur"}:
         source = FocusFileSource(where) if kind == "focus" else CurFileSource(where)
@@ -97,7 +112,17 @@ def build_cost_source(
             source.matching_files()
         except CostSourceError as error:
             raise ConfigError(f"COSTBOT_COST_SOURCE: {error}") from None
-        return source
+        if settings.rollup_db is None:
+            return source
+        try:
+            return RollupSource(source, path=settings.rollup_db, tag_keys=tag_keys)
+        except RollupInUseError as error:  # another costbot on this database keeps it
+            logger.warning("%s: this process scans the export files instead", error)
+            return source
+        except CostSourceError as error:
+            raise ConfigError(
+                f"COSTBOT_ROLLUP_DB: {error} (COSTBOT_ROLLUP_DB=off scans the files instead)."
+            ) from None
     if kind == "athena":
         return AthenaSource(
             aws.client("athena"),
@@ -197,7 +222,8 @@ def build_deps(
     return Deps(
         teams=config.teams,
         shared=config.shared,
-        cost_source=cost_source or build_cost_source(settings, aws, store, now=now),
+        cost_source=cost_source
+        or build_cost_source(settings, aws, store, now=now, tag_keys=rule_tag_keys(config)),
         now=now,
         audit=store,
         ledger=store,
@@ -296,6 +322,9 @@ def build_costbot(
         listener_executor=listener_executor,
     )
     register_all(app, deps)
+    start_refresh = getattr(deps.cost_source, "start_refresh", None)
+    if start_refresh is not None:  # export files' rollup: built while the bot starts
+        start_refresh()
 
     @app.error
     def log_unhandled_error(error: Exception) -> None:

@@ -19,6 +19,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 SPOT_ADVISOR_FILENAME = "spot-advisor-data.json"
+ROLLUP_FILENAME = "costbot-rollup.duckdb"
 SECRET_FIELDS = {"slack_bot_token", "slack_signing_secret", "slack_app_token"}
 
 
@@ -59,6 +60,7 @@ class Settings:
     athena_schema: str = "focus"
     spot_advisor_file: Path | None = None
     question_seconds: float = 60.0
+    rollup_db: Path | None = None  # export files' daily rollup; None: scan the files
 
     @property
     def socket_mode(self) -> bool:
@@ -123,6 +125,7 @@ class Settings:
             spot_advisor_file=Path(reader.text("COSTBOT_SPOT_ADVISOR_FILE"))
             if reader.text("COSTBOT_SPOT_ADVISOR_FILE")
             else None,
+            rollup_db=reader.rollup_db("COSTBOT_ROLLUP_DB", reader.text("COSTBOT_DB")),
         )
         if require_slack:
             reader.problems.extend(_slack_problems(settings))
@@ -229,6 +232,15 @@ class _Reader:
             self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}.")
             return default
         return value
+
+    def rollup_db(self, name: str, db: str) -> Path | None:
+        """A path; ``off`` for none; unset: ``costbot-rollup.duckdb`` next to ``COSTBOT_DB``."""
+        value = self.text(name)
+        if value.lower() in FALSE_WORDS:
+            return None
+        if value:
+            return Path(value)
+        return Path(db or "costbot.db").with_name(ROLLUP_FILENAME)
 
     def s3_url(self, name: str) -> str:
         value = self.text(name)

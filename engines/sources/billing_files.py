@@ -7,6 +7,9 @@ null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 1
 tags to the schema's format. The cleaned files are read as one table by the SQL of
 ``engines.sources.sql``, so the question itself is written once for every source.
 
+Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``) that end
+before a question's period starts are not read (``partitions_for``).
+
 Answers are remembered by the question and the files' identity (path, size, mtime): an
 unchanged export gives the same answer without a scan, and concurrent askers of one question
 wait for one scan. One in-memory DuckDB database serves every scan, each from its own cursor.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -54,8 +58,8 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGIN
 _NUMERIC_PREFIXES = (*_INTEGER_TYPES, "DECIMAL", "DOUBLE", "FLOAT", "REAL", "USMALLINT")
 
 # One macro turns every spelling of null in an export into NULL.
-_NULL_MACRO = """
-CREATE MACRO billing_value(raw) AS
+NULL_MACRO = """
+CREATE OR REPLACE MACRO billing_value(raw) AS
     CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
 """
 _CANONICAL_TYPES = {
@@ -76,7 +80,9 @@ _CHECKED_CASTS = {
 
 
 @dataclass(frozen=True)
-class _BillingFile:
+class BillingFile:
+    """One export file as described: its column types and which column answers each."""
+
     path: str
     is_parquet: bool
     column_types: dict[str, str] = field(default_factory=dict)
@@ -129,7 +135,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
         self._database.execute("SET TimeZone = 'UTC'")
-        self._database.execute(_NULL_MACRO)
+        self._database.execute(NULL_MACRO)
 
     def costs(self, query: CostQuery) -> CostResult:
         """The cost of each group of ``query.group_by`` and currency, largest first.
@@ -143,7 +149,14 @@ class BillingFileSource(ServiceBreakdownMixin):
                 question needs, or holds a value that is not a number or timestamp; the
                 message names the file (and the column).
         """
-        paths = self._matching_paths()
+        return self.costs_of_files(partitions_for(self._matching_paths(), query), query)
+
+    def costs_of_files(self, paths: list[str], query: CostQuery) -> CostResult:
+        """``costs`` over ``paths`` only (some of the matching files, e.g. the ones whose
+        charge days meet the period: ``engines.sources.rollup`` knows them); no path, no
+        groups. Remembered and single-flight as ``costs`` is."""
+        if not paths:
+            return CostResult(query=query, groups=(), source=self.name)
         key = (_files_identity(paths), query.cache_key())
         with self._answers_lock:
             if key in self._answers:
@@ -218,6 +231,34 @@ class BillingFileSource(ServiceBreakdownMixin):
         """The files the path or glob names now; ``CostSourceError`` when there are none."""
         return self._matching_paths()
 
+    # --- for the rollup (``engines.sources.rollup``): one file, cleaned, its lines as SQL ---
+
+    def cleaned_lines(
+        self, connection: duckdb.DuckDBPyConnection, path: str, columns: tuple[str, ...]
+    ) -> tuple[BillingFile, SqlQuery]:
+        """``path`` described and its dates checked, and a subquery of its lines in the one
+        shape every question reads (``columns``; an optional one it lacks reads as null).
+
+        Raises:
+            CostSourceError: as ``costs`` (no such column, a bad date), naming the file.
+        """
+        file = self._describe_file(connection, path, columns)
+        self._check_dates(connection, file)
+        return file, _joined_files([file], columns, self.schema)
+
+    def value_error(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        files: list[BillingFile],
+        columns: tuple[str, ...],
+    ) -> CostSourceError | None:
+        """The error naming a file's value that is not a number or timestamp, if any."""
+        return self._bad_value_error(connection, files, columns)
+
+    def notes_about(self, files: list[BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
+        """The notes an answer reading ``columns`` of ``files`` carries (a missing column)."""
+        return self._notes(files, columns)
+
     def _remember(self, key: tuple[object, ...], result: CostResult) -> None:
         with self._answers_lock:
             self._answers[key] = result
@@ -236,7 +277,7 @@ class BillingFileSource(ServiceBreakdownMixin):
     def _query(
         self,
         connection: duckdb.DuckDBPyConnection,
-        files: list[_BillingFile],
+        files: list[BillingFile],
         columns: tuple[str, ...],
         query: CostQuery,
     ) -> list[tuple[str | None, ...]]:
@@ -279,13 +320,13 @@ class BillingFileSource(ServiceBreakdownMixin):
 
     def _describe_file(
         self, connection: duckdb.DuckDBPyConnection, path: str, columns: tuple[str, ...]
-    ) -> _BillingFile:
+    ) -> BillingFile:
         """Read ``path``'s column names and types; fail naming the file and a missing column."""
         if not _is_billing_file(path):
             raise CostSourceError(
                 f"Cannot read {self.kind} file {path}: expected a .csv, .csv.gz or .parquet file."
             )
-        file = _BillingFile(path, is_parquet=path.lower().endswith(_PARQUET_SUFFIXES))
+        file = BillingFile(path, is_parquet=path.lower().endswith(_PARQUET_SUFFIXES))
         try:
             described = connection.execute(f"DESCRIBE SELECT * FROM {file.scan()}", [path])
             rows = described.fetchall()
@@ -309,7 +350,7 @@ class BillingFileSource(ServiceBreakdownMixin):
                 )
         return replace(file, column_types=column_types, reads=reads)
 
-    def _notes(self, files: list[_BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
+    def _notes(self, files: list[BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
         """One note per column the question needs that some files lack or stand in for."""
         notes = []
         for column in columns:
@@ -365,7 +406,7 @@ class BillingFileSource(ServiceBreakdownMixin):
                 )
         return ""
 
-    def _check_dates(self, connection: duckdb.DuckDBPyConnection, file: _BillingFile) -> None:
+    def _check_dates(self, connection: duckdb.DuckDBPyConnection, file: BillingFile) -> None:
         """Refuse a file whose date columns hold anything but ISO 8601 dates in 2000–2100.
 
         One scan of the date columns per file version (path, size, mtime), so only the
@@ -374,7 +415,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         Raises:
             CostSourceError: naming the file, the row, the column and the value.
         """
-        identity = _file_identity(file.path)
+        identity = file_identity(file.path)
         if identity in self._dates_checked:
             return
         dates = [column for column in self.schema.dates if column in file.column_types]
@@ -387,7 +428,7 @@ class BillingFileSource(ServiceBreakdownMixin):
     def _bad_value_error(
         self,
         connection: duckdb.DuckDBPyConnection,
-        files: list[_BillingFile],
+        files: list[BillingFile],
         columns: tuple[str, ...],
     ) -> CostSourceError | None:
         """The file and column holding a value that is not a number or a timestamp, if any."""
@@ -408,7 +449,7 @@ class BillingFileSource(ServiceBreakdownMixin):
 
 
 def _joined_files(
-    files: list[_BillingFile], columns: tuple[str, ...], schema: BillingSchema
+    files: list[BillingFile], columns: tuple[str, ...], schema: BillingSchema
 ) -> SqlQuery:
     """Every file, cleaned to one shape, as one subquery (``UNION ALL``)."""
     selects = [_file_select(file, columns, schema) for file in files]
@@ -417,14 +458,14 @@ def _joined_files(
     return SqlQuery(f"(\n{text}\n) AS lines", params)
 
 
-def _file_select(file: _BillingFile, columns: tuple[str, ...], schema: BillingSchema) -> SqlQuery:
+def _file_select(file: BillingFile, columns: tuple[str, ...], schema: BillingSchema) -> SqlQuery:
     expressions = [
         f'{_cleaned(file, column, schema.columns[column])} AS "{column}"' for column in columns
     ]
     return SqlQuery(f"SELECT {', '.join(expressions)} FROM {file.scan()}", (file.path,))
 
 
-def _cleaned(file: _BillingFile, column: str, kind: ColumnKind) -> str:
+def _cleaned(file: BillingFile, column: str, kind: ColumnKind) -> str:
     """SQL reading ``column`` of ``file`` as ``kind``'s one type (NULL when absent)."""
     found = file.read_type(column)
     if found is None:
@@ -464,7 +505,7 @@ def _as_map(quoted: str, column_type: str) -> str:
 
 
 def _bad_value(
-    connection: duckdb.DuckDBPyConnection, file: _BillingFile, column: str, kind: ColumnKind
+    connection: duckdb.DuckDBPyConnection, file: BillingFile, column: str, kind: ColumnKind
 ) -> tuple[str, str] | None:
     """The first value of a text ``column`` that does not convert to ``kind``, if any."""
     found_column = file.read_type(column)
@@ -497,7 +538,7 @@ class _BadDate:
 
 
 def _first_bad_date(
-    connection: duckdb.DuckDBPyConnection, file: _BillingFile, columns: list[str]
+    connection: duckdb.DuckDBPyConnection, file: BillingFile, columns: list[str]
 ) -> _BadDate | None:
     """The first row with a date that is not ISO 8601 or not in 2000–2100, if any."""
     selects, conditions = [], []
@@ -546,11 +587,41 @@ def _first_bad_date(
     return None
 
 
+_BILLING_PERIOD = re.compile(r"(?:^|[/\\])BILLING_PERIOD=(\d{4})-(\d{2})(?:[/\\]|$)")
+
+
+def partitions_for(paths: list[str], query: CostQuery) -> list[str]:
+    """``paths`` without the files of monthly partitions that end before ``query``'s period.
+
+    AWS Data Exports writes each billing period's files under ``BILLING_PERIOD=YYYY-MM/``.
+    A line is billed in the period it is charged in or later (a correction of an earlier
+    month is billed later, never earlier), so every line of a partition is charged before
+    its month ends: a partition ending on or before the period's first day holds nothing
+    for it. Later partitions are read, for their corrections of earlier months. Files
+    outside such folders are always read.
+
+    Args:
+        paths: the matching files.
+        query: the question (its period).
+    """
+    kept = []
+    for path in paths:
+        found = _BILLING_PERIOD.search(path)
+        if found is not None:
+            year, month = int(found.group(1)), int(found.group(2))
+            if 1 <= month <= 12:
+                ends = dt.date(year + month // 12, month % 12 + 1, 1)
+                if ends <= query.period.start:
+                    continue
+        kept.append(path)
+    return kept
+
+
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
-    return tuple(_file_identity(path) for path in paths)
+    return tuple(file_identity(path) for path in paths)
 
 
-def _file_identity(path: str) -> tuple[str, int, int]:
+def file_identity(path: str) -> tuple[str, int, int]:
     stat = os.stat(path)
     return (path, stat.st_size, stat.st_mtime_ns)
 

@@ -94,3 +94,11 @@ def test_a_standby_takes_over_within_30_s_by_default_and_the_lease_time_is_setta
     assert (fast.lease_seconds, fast.scheduler_tick_seconds) == (2, 1)
     with pytest.raises(SettingsError, match="COSTBOT_LEASE_SECONDS='0'"):
         Settings.from_env({**VALID, "COSTBOT_LEASE_SECONDS": "0"})
+
+
+def test_the_export_files_rollup_sits_next_to_the_database_unless_moved_or_off():
+    beside = Settings.from_env({**VALID, "COSTBOT_DB": "/var/lib/costbot/state.db"})
+    assert beside.rollup_db == Path("/var/lib/costbot/costbot-rollup.duckdb")
+    moved = Settings.from_env({**VALID, "COSTBOT_ROLLUP_DB": "/fast/rollup.duckdb"})
+    assert moved.rollup_db == Path("/fast/rollup.duckdb")
+    assert Settings.from_env({**VALID, "COSTBOT_ROLLUP_DB": "off"}).rollup_db is None

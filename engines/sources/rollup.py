@@ -1,0 +1,742 @@
+"""A daily rollup of billing export files: every question it can answer, in a blink.
+
+A month of a large organisation's export is millions of lines; each new question used to
+scan them all again (and parse every line's tags). The rollup is a DuckDB database file
+(next to ``COSTBOT_DB``) holding the lines summed by:
+
+    UTC day · account · region · service · charge category · currency · the parts of the
+    export (provider, billing account) · each tag key the teams file's rules use
+
+with, per metric (billed, effective, list), the exact ``DECIMAL(38, 10)`` sum and how many
+lines had an amount (a group whose lines all lack one is no group, as in a scan).
+
+The decisions, in one place:
+
+* **Exact.** A question over the rollup gives the same groups, to the last digit, as
+  ``BillingFileSource.costs`` over the files: the same cleaning (it is the file source's own
+  SQL that reads each file), the same dimension values, the same period rule. A line charged
+  for more than a day (a month's tax) counts only in periods holding its whole charge
+  period; the rollup keeps the UTC day its charge period ends on (rounded up), so the rule is
+  the same comparison at day precision. Money is never a float.
+* **What it answers.** Grouping by service, account, region, day, charge category, a tag
+  key it holds, with tag filters on the keys it holds and account filters. ``by resource``,
+  a tag key it does not hold, are scanned from the files as before, and only from the
+  files whose charge days meet the period (the rollup knows each file's first and last day).
+* **Incremental.** Built per export file version (path, size, mtime): a new file
+  aggregates only itself, a changed one replaces its own rows, a removed one takes them
+  away. Rebuilt from scratch when the tag keys change (the teams file brings new ones) or
+  the export kind changes.
+* **Live.** Readers see the last committed version (DuckDB's MVCC): a question asked while
+  new files are added gets the previous data, with a note saying so; never half-built
+  numbers, never an error. The very first build is waited for.
+* **Fallback.** A file the rollup cannot hold (a required column missing, a bad value) is
+  not an error of the rollup: the questions are answered by scanning the files, which name
+  the problem where a question needs that column.
+
+Answers are remembered by the rollup's generation (a counter bumped by every change) and
+the question, so a repeated question costs nothing until the data changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from engines.coverage import Coverage, coverage_from_days
+from engines.errors import CostSourceError
+from engines.models import Metric, Period
+from engines.query import CostGroup, CostQuery, CostResult, Dimension, DimensionKind
+from engines.sources.billing_files import (
+    NULL_MACRO,
+    BillingFile,
+    BillingFileSource,
+    file_identity,
+    partitions_for,
+)
+from engines.sources.sql import (
+    BillingSchema,
+    Dialect,
+    ServiceBreakdownMixin,
+    SqlQuery,
+    _cost_sql,
+    _dimension_sql,
+    _tag_argument,
+    _tag_value,
+    referenced_columns,
+)
+from engines.words import source_name
+
+ROLLUP_FORMAT = 1  # bump when the tables change: an older rollup is rebuilt
+_METRICS = {Metric.BILLED: "billed", Metric.EFFECTIVE: "effective", Metric.LIST: "listed"}
+_HELD = {
+    DimensionKind.SERVICE,
+    DimensionKind.ACCOUNT,
+    DimensionKind.REGION,
+    DimensionKind.DAY,
+    DimensionKind.CHARGE_CATEGORY,
+}
+Identity = tuple[str, int, int]  # (path, size, mtime_ns)
+_ANY_PERIOD = Period(dt.date(2000, 1, 1), dt.date(2000, 1, 2))
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS rollup_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS rollup_files (
+    file_id INTEGER PRIMARY KEY, path VARCHAR, size BIGINT, mtime_ns BIGINT,
+    is_parquet BOOLEAN, column_types VARCHAR, reads VARCHAR,
+    first_day DATE, last_day DATE, lines BIGINT, rows BIGINT, seconds DOUBLE
+);
+"""
+
+
+class RollupInUseError(CostSourceError):
+    """Another process has the rollup open (DuckDB lets one process write a database file):
+    e.g. a second costbot on the same ``COSTBOT_DB``, which then scans the files."""
+
+
+def updating_note(files: int) -> str:
+    """The note on an answer given from the previous data while new files are added."""
+    which = "1 new or changed export file" if files == 1 else f"{files} new or changed files"
+    return (
+        f"Billing data is being updated ({which}): this answer is from the data as it was "
+        "before. Ask again in a minute for the newest figures."
+    )
+
+
+@dataclass(frozen=True)
+class RollupStatus:
+    """What the rollup holds: for the benchmark and ``costbot`` diagnostics.
+
+    Args:
+        files: export files held.
+        lines: billing lines they had.
+        rows: rows of the rollup (the lines summed).
+        bytes: the database file's size.
+        tag_keys: the tag keys it holds.
+        generation: bumped by every change.
+    """
+
+    files: int
+    lines: int
+    rows: int
+    bytes: int
+    tag_keys: tuple[str, ...]
+    generation: int
+
+
+@dataclass(frozen=True)
+class _Held:
+    """One file the rollup holds (as the rollup last saw it)."""
+
+    file_id: int
+    identity: Identity
+    file: BillingFile
+    first_day: dt.date | None
+    last_day: dt.date | None
+
+
+class RollupSource(ServiceBreakdownMixin):
+    """Costs from billing export files, answered from a daily rollup where it can.
+
+    Args:
+        files: the file source (FOCUS or CUR) whose files are rolled up; questions the
+            rollup cannot answer go to it. A rollup built for other files, another export
+            kind or other tag keys is rebuilt.
+        path: the rollup's DuckDB database file (created when missing).
+        tag_keys: the tag keys to hold (those the teams file's rules use); questions about
+            other keys are scanned from the files.
+        background: add new files in a background thread while questions are answered from
+            the previous data (False: the first question after a change waits for it).
+        memory_limit: DuckDB's memory limit for the rollup (it spills to disk beyond).
+    """
+
+    cache_size = 256
+
+    def __init__(
+        self,
+        files: BillingFileSource,
+        *,
+        path: str | Path,
+        tag_keys: Iterable[str] = (),
+        background: bool = True,
+        memory_limit: str = "512MB",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.files = files
+        self.name = files.name
+        self.kind = files.kind
+        self.schema: BillingSchema = files.schema
+        self.path = Path(path)
+        self.tag_keys = tuple(sorted(set(tag_keys)))
+        self.background = background
+        self._clock = clock
+        try:
+            self._database = duckdb.connect(str(self.path))
+            self._database.execute("SET TimeZone = 'UTC'")
+            self._database.execute(f"SET memory_limit = '{memory_limit}'")
+            self._database.execute("SET preserve_insertion_order = false")
+            self._database.execute(NULL_MACRO)
+        except duckdb.Error as error:
+            kind = RollupInUseError if "lock" in str(error).lower() else CostSourceError
+            raise kind(
+                f"Cannot open the billing rollup {self.path}: {_first_line(error)}"
+            ) from None
+        self._columns = _ingest_columns(self.schema, self.tag_keys)
+        self._refresh_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._held: dict[Identity, _Held] = {}
+        self._generation = 0
+        self._failed: dict[Identity, CostSourceError] = {}
+        self._last_build_s = 0.0
+        self._answers: OrderedDict[tuple[object, ...], CostResult] = OrderedDict()
+        self._in_flight: dict[tuple[object, ...], threading.Lock] = {}
+        self._coverage: tuple[int, Coverage | None] | None = None
+        self._open()
+
+    # --- questions --------------------------------------------------------------------------
+
+    def costs(self, query: CostQuery) -> CostResult:
+        """The cost of each group of ``query.group_by`` and currency, largest first: the
+        same answer ``BillingFileSource.costs`` gives, from the rollup where it holds what
+        the question needs, else from the files whose days meet the period.
+
+        Raises:
+            CostSourceError: as ``BillingFileSource.costs``.
+        """
+        paths = self.files.matching_files()
+        notes = self._freshen(paths)
+        if not self._answerable(query) or self._cannot_hold(paths):
+            return self.files.costs_of_files(self._files_for(paths, query), query)
+        result = self._remembered(query)
+        if notes:
+            result = dataclasses.replace(result, notes=result.notes + notes)
+        return result
+
+    def coverage(self) -> Coverage | None:
+        """The days the files have data for (``BillingFileSource.coverage``), from the
+        rollup where it holds every file."""
+        paths = self.files.matching_files()
+        self._freshen(paths)
+        if self._cannot_hold(paths):
+            return self.files.coverage()
+        remembered = self._coverage
+        if remembered is not None and remembered[0] == self._generation:
+            return remembered[1]
+        with self._database.cursor() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            generation = _generation(connection)
+            if remembered is not None and remembered[0] == generation:
+                connection.execute("COMMIT")
+                return remembered[1]
+            covered = self._read_coverage(connection)
+            connection.execute("COMMIT")
+        self._coverage = (generation, covered)
+        return covered
+
+    def matching_files(self) -> list[str]:
+        """The files the path or glob names now; ``CostSourceError`` when there are none."""
+        return self.files.matching_files()
+
+    def refresh(self) -> bool:
+        """Bring the rollup up to the files now: add new file versions, drop gone ones.
+
+        Returns whether anything changed. Waits for a refresh already under way.
+
+        Raises:
+            CostSourceError: a file cannot be read (it is left out and questions scan the
+                files; the next refresh tries again only once the file changes).
+        """
+        with self._refresh_lock:
+            return self._refresh(self.files.matching_files())
+
+    def start_refresh(self) -> bool:
+        """Start bringing the rollup up to the files in a background thread (at start-up,
+        so the first build is under way before the first question); False when a refresh
+        is already under way. Questions meanwhile get the previous data with a note, or,
+        before the first build is done, the files' own answer."""
+        if not self._refresh_lock.acquire(blocking=False):
+            return False
+        threading.Thread(
+            target=self._refresh_in_background, name="rollup-refresh", daemon=True
+        ).start()
+        return True
+
+    def status(self) -> RollupStatus:
+        """What the rollup holds now."""
+        with self._database.cursor() as connection:
+            files, lines = connection.execute(
+                "SELECT count(*), coalesce(sum(lines), 0) FROM rollup_files"
+            ).fetchone() or (0, 0)
+            rows = _row_count(connection)
+        size = self.path.stat().st_size if self.path.exists() else 0
+        wal = self.path.with_name(self.path.name + ".wal")
+        size += wal.stat().st_size if wal.exists() else 0
+        return RollupStatus(
+            files=int(files),
+            lines=int(lines),
+            rows=rows,
+            bytes=size,
+            tag_keys=self.tag_keys,
+            generation=self._generation,
+        )
+
+    @property
+    def last_build_seconds(self) -> float:
+        """How long the last refresh that changed something took."""
+        return self._last_build_s
+
+    def close(self) -> None:
+        """Close the database (a refresh under way finishes first)."""
+        with self._refresh_lock:
+            self._database.close()
+
+    # --- keeping up with the files ----------------------------------------------------------
+
+    def _freshen(self, paths: list[str]) -> tuple[str, ...]:
+        """Make sure the rollup holds ``paths``' current versions, or say why it does not.
+
+        A change seen while the rollup holds earlier data is added in the background (the
+        question gets the earlier data and a note); the first build is waited for.
+        """
+        current = {file_identity(path) for path in paths}
+        with self._state_lock:
+            held = set(self._held)
+            failed = set(self._failed)
+        changed = (current - held - failed) | (held - current)
+        if not changed:
+            return ()
+        if self._generation == 0 and self._refresh_lock.locked():
+            return ()  # the first build is under way: the files answer meanwhile
+        if self._generation == 0 or not self.background:
+            with self._refresh_lock:
+                self._refresh_quietly(self.files.matching_files())
+            return ()
+        self.start_refresh()
+        return (updating_note(len(changed)),)
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self._refresh_quietly(self.files.matching_files())
+        except CostSourceError:
+            pass  # no file matches now: the next question says so
+        finally:
+            self._refresh_lock.release()
+
+    def _refresh_quietly(self, paths: list[str]) -> None:
+        # A file it cannot read is remembered in ``_failed``: questions scan the files then,
+        # and name the problem where a question needs it.
+        with contextlib.suppress(CostSourceError):
+            self._refresh(paths)
+
+    def _refresh(self, paths: list[str]) -> bool:
+        """Add and drop files in one transaction (readers see all of it or none)."""
+        started = self._clock()
+        current = {file_identity(path): path for path in paths}
+        with self._state_lock:
+            held = dict(self._held)
+            failed = dict(self._failed)
+        gone = [entry for identity, entry in held.items() if identity not in current]
+        new = [
+            p for identity, p in current.items() if identity not in held and identity not in failed
+        ]
+        if not gone and not new:
+            return False
+        added: dict[Identity, _Held] = {}
+        problems: dict[Identity, CostSourceError] = {}
+        with self._database.cursor() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                for entry in gone:
+                    for table in (*_SUMMED, "rollup_files"):
+                        connection.execute(
+                            f"DELETE FROM {table} WHERE file_id = ?", [entry.file_id]
+                        )
+                next_id = _next_file_id(connection)
+                for path in new:
+                    identity = file_identity(path)
+                    try:
+                        added[identity] = self._ingest(connection, path, identity, next_id)
+                        next_id += 1
+                    except CostSourceError as error:
+                        problems[identity] = error
+                generation = _generation(connection) + 1
+                connection.execute(
+                    "INSERT OR REPLACE INTO rollup_meta VALUES ('generation', ?)", [str(generation)]
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        with self._state_lock:
+            for entry in gone:
+                self._held.pop(entry.identity, None)
+            self._held.update(added)
+            for identity in list(self._failed):
+                if identity not in current:
+                    del self._failed[identity]
+            self._failed.update(problems)
+            self._generation = generation
+            self._answers.clear()  # answers about the data before: never asked again
+        self._last_build_s = self._clock() - started
+        if problems:
+            raise next(iter(problems.values()))
+        return True
+
+    def _ingest(
+        self, connection: duckdb.DuckDBPyConnection, path: str, identity: Identity, file_id: int
+    ) -> _Held:
+        """Sum one file into the rollup (inside the caller's transaction)."""
+        started = self._clock()
+        file, lines = self.files.cleaned_lines(connection, path, self._columns)
+        select = _rollup_select(self.schema, self.tag_keys, lines)
+        try:
+            before = _row_count(connection)
+            connection.execute(
+                f"INSERT INTO rollup_lines SELECT {file_id} AS file_id, * FROM ({select.text})",
+                select.params,
+            )
+            rows = _row_count(connection) - before
+            for statement in _derived_inserts(len(self.tag_keys)):
+                connection.execute(statement, [file_id])
+            first, last, count = connection.execute(
+                "SELECT min(day), max(day), coalesce(sum(lines), 0) FROM rollup_lines "
+                "WHERE file_id = ?",
+                [file_id],
+            ).fetchone() or (None, None, 0)
+        except duckdb.Error as error:
+            bad = self.files.value_error(connection, [file], self._columns)
+            raise bad or CostSourceError(
+                f"Could not read {self.kind} file {path}: {_first_line(error)}"
+            ) from None
+        connection.execute(
+            "INSERT INTO rollup_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                file_id,
+                identity[0],
+                identity[1],
+                identity[2],
+                file.is_parquet,
+                json.dumps(file.column_types),
+                json.dumps(file.reads),
+                first,
+                last,
+                count,
+                rows,
+                self._clock() - started,
+            ],
+        )
+        return _Held(file_id, identity, file, first, last)
+
+    def _open(self) -> None:
+        """Read what an existing rollup holds, or (re)create its tables when it was built
+        for other tag keys, another export kind or an older format."""
+        wanted = {
+            "format": str(ROLLUP_FORMAT),
+            "schema": self.schema.name,
+            "tag_keys": json.dumps(self.tag_keys),
+            "files": self.files.path_or_glob,
+        }
+        with self._database.cursor() as connection:
+            connection.execute(_TABLES)
+            meta = dict(connection.execute("SELECT key, value FROM rollup_meta").fetchall())
+            if any(meta.get(key) != value for key, value in wanted.items()):
+                for table in _SUMMED:
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
+                connection.execute("DELETE FROM rollup_files")
+                connection.execute("DELETE FROM rollup_meta")
+                for statement in _summed_tables(self.tag_keys):
+                    connection.execute(statement)
+                for key, value in wanted.items():
+                    connection.execute("INSERT INTO rollup_meta VALUES (?, ?)", [key, value])
+                connection.execute("INSERT INTO rollup_meta VALUES ('generation', '0')")
+                connection.execute("CHECKPOINT")
+            rows = connection.execute(
+                "SELECT file_id, path, size, mtime_ns, is_parquet, column_types, reads, "
+                "first_day, last_day FROM rollup_files"
+            ).fetchall()
+            self._generation = _generation(connection)
+        for file_id, path, size, mtime, parquet, types, reads, first, last in rows:
+            identity = (str(path), int(size), int(mtime))
+            file = BillingFile(str(path), bool(parquet), json.loads(types), json.loads(reads))
+            self._held[identity] = _Held(int(file_id), identity, file, first, last)
+
+    # --- answering --------------------------------------------------------------------------
+
+    def _answerable(self, query: CostQuery) -> bool:
+        for dimension in query.group_by:
+            if dimension.kind is DimensionKind.TAG:
+                if dimension.tag_key not in self.tag_keys:
+                    return False
+            elif dimension.kind not in _HELD:
+                return False
+        return all(key in self.tag_keys for key in query.cost_filter.tags)
+
+    def _cannot_hold(self, paths: list[str]) -> bool:
+        """Whether some current file is not in the rollup (it could not be read whole)."""
+        with self._state_lock:
+            return any(file_identity(path) in self._failed for path in paths) or not self._held
+
+    def _files_for(self, paths: list[str], query: CostQuery) -> list[str]:
+        """The files a scan for ``query`` must read: those whose charge days meet its period
+        (by what the rollup saw of them), and any the rollup does not know."""
+        with self._state_lock:
+            held = dict(self._held)
+        period = query.period
+        chosen = []
+        for path in paths:
+            entry = held.get(file_identity(path))
+            if entry is None or (
+                entry.first_day is not None
+                and entry.last_day is not None
+                and entry.first_day < period.end
+                and entry.last_day >= period.start
+            ):
+                chosen.append(path)
+        return partitions_for(chosen, query)
+
+    def _remembered(self, query: CostQuery) -> CostResult:
+        with self._state_lock:  # the usual case, without a database round trip
+            known = self._answers.get((self._generation, query.cache_key()))
+        if known is not None:
+            return known
+        with self._database.cursor() as connection:
+            connection.execute("BEGIN TRANSACTION")  # one snapshot: generation and sums agree
+            try:
+                key = (_generation(connection), query.cache_key())
+                with self._state_lock:
+                    if key in self._answers:
+                        self._answers.move_to_end(key)
+                        return self._answers[key]
+                    key_lock = self._in_flight.setdefault(key, threading.Lock())
+                with key_lock:
+                    with self._state_lock:
+                        answered = self._answers.get(key)
+                    if answered is None:
+                        answered = self._answer(connection, query)
+                        with self._state_lock:
+                            self._answers[key] = answered
+                            while len(self._answers) > self.cache_size:
+                                self._answers.popitem(last=False)
+                with self._state_lock:
+                    self._in_flight.pop(key, None)
+                return answered
+            finally:
+                connection.execute("COMMIT")
+
+    def _answer(self, connection: duckdb.DuckDBPyConnection, query: CostQuery) -> CostResult:
+        sql = _rollup_query(query, self.tag_keys)
+        rows = [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
+        with self._state_lock:
+            files = [entry.file for entry in self._held.values()]
+        files.sort(key=lambda file: file.path)
+        columns = referenced_columns(query, self.schema)
+        notes = self.files.notes_about(files, columns)
+        width = len(query.group_by)
+        # Summed, trimmed and sorted by the SQL as ``cost_result`` would (largest first, then
+        # key and currency): a digest's 100,000 groups cost no Python sort.
+        groups = tuple(
+            CostGroup(tuple(row[:width]), str(row[width]), Decimal(str(row[width + 1])))
+            for row in rows
+        )
+        return CostResult(query=query, groups=groups, source=self.name, notes=notes)
+
+    def _read_coverage(self, connection: duckdb.DuckDBPyConnection) -> Coverage | None:
+        parts = self.schema.export_parts
+        part_sql = [f"coalesce(part_{n}, '')" for n in range(len(parts))]
+        keys = ", ".join([*part_sql, "CAST(day AS VARCHAR)"])
+        rows = connection.execute(
+            f"SELECT {keys}, bool_or(usage) FROM rollup_days GROUP BY ALL"
+        ).fetchall()
+        days: dict[str, set[dt.date]] = {}
+        usage: dict[str, set[dt.date]] = {}
+        for row in rows:
+            words = [
+                f"{word} {value}".strip()
+                for value, (_, word) in zip(row[: len(parts)], parts, strict=True)
+                if value
+            ]
+            name = " ".join(words)
+            day = dt.date.fromisoformat(str(row[len(parts)])[:10])
+            days.setdefault(name, set()).add(day)
+            if row[-1]:
+                usage.setdefault(name, set()).add(day)
+        return coverage_from_days(source_name(self.name), usage or days)  # as the files
+
+
+# --- the SQL ----------------------------------------------------------------------------------
+
+
+def _ingest_columns(schema: BillingSchema, tag_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Every column a question the rollup answers may read, and the export's parts."""
+    dimensions = [Dimension(kind) for kind in _HELD]
+    columns: list[str] = []
+    for metric in _METRICS:
+        query_columns = referenced_columns(
+            CostQuery(_ANY_PERIOD, metric, group_by=tuple(dimensions)), schema
+        )
+        columns.extend(query_columns)
+    columns.append(schema.account)
+    if tag_keys:
+        columns.append(schema.tags)
+    columns.extend(column for column, _ in schema.export_parts)
+    return tuple(dict.fromkeys(columns))
+
+
+_SUMMED = ("rollup_lines", "rollup_services", "rollup_days")
+"""The rollup's tables, each per file: every held dimension; the few most questions need
+(day, service, currency, tags: two orders of magnitude fewer rows); the days per part of
+the export (coverage)."""
+_NARROW = ["day", "whole_end", "service", "currency"]
+
+
+def _summed_tables(tag_keys: tuple[str, ...]) -> list[str]:
+    tags = "".join(f", tag_{n} VARCHAR" for n in range(len(tag_keys)))
+    sums = "".join(f", {name} DECIMAL(38, 10), {name}_n BIGINT" for name in _METRICS.values())
+    return [
+        "CREATE TABLE rollup_lines (file_id INTEGER, day DATE, whole_end DATE, "
+        "account VARCHAR, service VARCHAR, region VARCHAR, category VARCHAR, "
+        f"currency VARCHAR, part_0 VARCHAR, part_1 VARCHAR{tags}{sums}, lines BIGINT)",
+        "CREATE TABLE rollup_services (file_id INTEGER, day DATE, whole_end DATE, "
+        f"service VARCHAR, currency VARCHAR{tags}{sums}, lines BIGINT)",
+        "CREATE TABLE rollup_days (file_id INTEGER, part_0 VARCHAR, part_1 VARCHAR, "
+        "day DATE, usage BOOLEAN)",
+    ]
+
+
+def _derived_inserts(tag_count: int) -> list[str]:
+    """The narrower tables from one file's ``rollup_lines`` rows (its id a parameter)."""
+    keys = ", ".join([*_NARROW, *(f"tag_{n}" for n in range(tag_count))])
+    sums = ", ".join(f"sum({name}), CAST(sum({name}_n) AS BIGINT)" for name in _METRICS.values())
+    return [
+        f"INSERT INTO rollup_services SELECT file_id, {keys}, {sums}, CAST(sum(lines) AS BIGINT) "
+        "FROM rollup_lines WHERE file_id = ? GROUP BY ALL",
+        "INSERT INTO rollup_days SELECT file_id, part_0, part_1, day, "
+        "bool_or(lower(category) = 'usage') FROM rollup_lines "
+        "WHERE file_id = ? AND day IS NOT NULL GROUP BY ALL",
+    ]
+
+
+def _rollup_select(schema: BillingSchema, tag_keys: tuple[str, ...], lines: SqlQuery) -> SqlQuery:
+    """One file's lines (``lines``, cleaned) summed into rollup rows, every column in
+    ``rollup_lines``' order but the file id."""
+    start, end = f'"{schema.charge_start}"', f'"{schema.charge_end}"'
+    duck = Dialect.DUCKDB
+    values = [
+        SqlQuery(f"CAST({start} AS DATE) AS day"),
+        # The day a charge for more than a day ends on, rounded up to midnight: its whole
+        # charge period is inside a period ending at midnight D exactly when this is <= D.
+        SqlQuery(
+            f"CASE WHEN {end} IS NULL OR {end} <= {start} + INTERVAL '1' DAY THEN NULL "
+            f"ELSE CAST({end} - INTERVAL '1' MICROSECOND AS DATE) + 1 END AS whole_end"
+        ),
+        SqlQuery(f'"{schema.account}" AS account'),
+        _dimension_sql(Dimension(DimensionKind.SERVICE), schema, duck) + SqlQuery(" AS service"),
+        _dimension_sql(Dimension(DimensionKind.REGION), schema, duck) + SqlQuery(" AS region"),
+        _dimension_sql(Dimension(DimensionKind.CHARGE_CATEGORY), schema, duck)
+        + SqlQuery(" AS category"),
+        SqlQuery(f"coalesce(\"{schema.currency}\", '') AS currency"),
+    ]
+    parts = [column for column, _ in schema.export_parts][:2]
+    values += [SqlQuery(f'"{column}" AS part_{n}') for n, column in enumerate(parts)]
+    values += [SqlQuery(f"CAST(NULL AS VARCHAR) AS part_{n}") for n in range(len(parts), 2)]
+    for n, key in enumerate(tag_keys):
+        argument = _tag_argument(schema, duck, key, in_where=True)
+        values.append(_tag_value(schema, duck, argument) + SqlQuery(f" AS tag_{n}"))
+    for metric, name in _METRICS.items():
+        values.append(SqlQuery(f"{_cost_sql(schema, metric)} AS {name}"))
+    inner = SqlQuery("")
+    for position, value in enumerate(values):
+        inner = inner + SqlQuery(", " if position else "") + value
+    keys = ["day", "whole_end", "account", "service", "region", "category", "currency"]
+    keys += ["part_0", "part_1", *(f"tag_{n}" for n in range(len(tag_keys)))]
+    sums = ", ".join(f"sum({name}), count({name})" for name in _METRICS.values())
+    ordinals = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    return (
+        SqlQuery(f"SELECT {', '.join(keys)}, {sums}, count(*) FROM (SELECT ")
+        + inner
+        + SqlQuery(" FROM ")
+        + lines
+        + SqlQuery(f") GROUP BY {ordinals}")
+    )
+
+
+def _rollup_query(query: CostQuery, tag_keys: tuple[str, ...]) -> SqlQuery:
+    """The SQL answering ``query`` from ``rollup_lines``: the rows ``build_cost_query``
+    gives over the files."""
+    keys = [_held_sql(dimension, tag_keys) for dimension in query.group_by] + ["currency"]
+    detailed = query.cost_filter.accounts or any(
+        d.kind in (DimensionKind.ACCOUNT, DimensionKind.REGION, DimensionKind.CHARGE_CATEGORY)
+        for d in query.group_by
+    )
+    table = "rollup_lines" if detailed else "rollup_services"
+    metric = _METRICS[query.metric]
+    ordinals = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    conditions = [
+        SqlQuery("day >= CAST(? AS DATE)", (query.period.start.isoformat(),)),
+        SqlQuery("day < CAST(? AS DATE)", (query.period.end.isoformat(),)),
+        SqlQuery(
+            "(whole_end IS NULL OR whole_end <= CAST(? AS DATE))", (query.period.end.isoformat(),)
+        ),
+    ]
+    for key, value in query.cost_filter.tags.items():
+        conditions.append(SqlQuery(f"tag_{tag_keys.index(key)} = ?", (value,)))
+    if query.cost_filter.accounts:
+        marks = ", ".join("?" for _ in query.cost_filter.accounts)
+        conditions.append(SqlQuery(f"account IN ({marks})", tuple(query.cost_filter.accounts)))
+    where = SqlQuery("")
+    for position, condition in enumerate(conditions):
+        where = where + SqlQuery(" AND " if position else "") + condition
+    # The sum as text without trailing zeros ("3.3", "100", "0"), as ``cost_result`` trims.
+    text = f"CAST(sum({metric}) AS VARCHAR)"
+    trimmed = f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+    amount = f"CASE WHEN sum({metric}) = 0 THEN '0' ELSE {trimmed} END"
+    return (
+        SqlQuery(f"SELECT {', '.join(keys)}, {amount} FROM {table} WHERE ")
+        + where
+        + SqlQuery(
+            f" GROUP BY {ordinals} HAVING sum({metric}_n) > 0"
+            f" ORDER BY sum({metric}) DESC, {ordinals}"
+        )
+    )
+
+
+def _held_sql(dimension: Dimension, tag_keys: tuple[str, ...]) -> str:
+    kind = dimension.kind
+    if kind is DimensionKind.TAG:
+        return f"coalesce(tag_{tag_keys.index(dimension.tag_key)}, '')"
+    return {
+        DimensionKind.SERVICE: "service",
+        DimensionKind.ACCOUNT: "coalesce(nullif(account, ''), '')",
+        DimensionKind.REGION: "region",
+        DimensionKind.DAY: "coalesce(CAST(day AS VARCHAR), '')",
+        DimensionKind.CHARGE_CATEGORY: "category",
+    }[kind]
+
+
+def _generation(connection: duckdb.DuckDBPyConnection) -> int:
+    found = connection.execute("SELECT value FROM rollup_meta WHERE key = 'generation'").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _next_file_id(connection: duckdb.DuckDBPyConnection) -> int:
+    found = connection.execute("SELECT coalesce(max(file_id), 0) + 1 FROM rollup_files").fetchone()
+    return int(found[0]) if found else 1
+
+
+def _row_count(connection: duckdb.DuckDBPyConnection) -> int:
+    found = connection.execute("SELECT count(*) FROM rollup_lines").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
