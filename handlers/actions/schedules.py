@@ -73,8 +73,11 @@ def open_create_modal(client: WebClient, command: dict[str, Any], deps: Deps) ->
         "",
     )
     view = build_create_modal(deps.teams, team=team, channel_id=command.get("channel_id", ""))
+    trigger_id = command.get("trigger_id")
+    if not trigger_id:  # a form can only open on a fresh trigger from Slack
+        return "Slack sent no trigger to open the form with; type the command again."
     try:
-        client.views_open(trigger_id=command["trigger_id"], view=view)
+        client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:
         reason = error.response.get("error", "unknown error") if error.response else "no answer"
         logger.warning("views.open failed: %s", reason)
