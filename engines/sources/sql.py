@@ -177,6 +177,7 @@ class BillingSchema:
     former_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stand_ins: Mapping[str, str] = field(default_factory=dict)
     when_missing: Mapping[str, str] = field(default_factory=dict)
+    resource_name: tuple[Field, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ _FOCUS_COLUMNS = {
     "SubAccountId": ColumnKind.ACCOUNT,
     "RegionId": ColumnKind.TEXT,
     "ResourceId": ColumnKind.TEXT,
+    "ResourceName": ColumnKind.TEXT,
     "ChargeCategory": ColumnKind.TEXT,
     "Tags": ColumnKind.MAP,
     "ProviderName": ColumnKind.TEXT,
@@ -224,6 +226,7 @@ FOCUS = BillingSchema(
     account="SubAccountId",
     region=("RegionId",),
     resource="ResourceId",
+    resource_name=("ResourceName",),
     charge_category="ChargeCategory",
     tags="Tags",
     tags_format=TagsFormat.MAP,
@@ -232,7 +235,14 @@ FOCUS = BillingSchema(
     # Tags and SubAccountId are conditional in FOCUS 1.0–1.2: present only where the
     # provider has tags and sub accounts; without sub accounts the billing account is it.
     optional=frozenset(
-        {"Tags", "SubAccountId", "ProviderName", "BillingAccountId", "ChargePeriodEnd"}
+        {
+            "Tags",
+            "SubAccountId",
+            "ProviderName",
+            "BillingAccountId",
+            "ChargePeriodEnd",
+            "ResourceName",
+        }
     ),
     when_missing={
         "Tags": "its costs count as untagged (tag rules match none of them)",
@@ -347,6 +357,7 @@ CUR = BillingSchema(
     account="line_item_usage_account_id",
     region=("product_region_code", MapKey("product", "region")),
     resource="line_item_resource_id",
+    resource_name=(MapKey("resource_tags", "user_name"),),  # the Name tag
     charge_category="line_item_line_item_type",
     tags="resource_tags",
     tags_format=TagsFormat.MAP,
@@ -439,7 +450,9 @@ def referenced_columns(query: CostQuery, schema: BillingSchema) -> tuple[str, ..
 
 
 def _dimension_columns(dimension: Dimension, schema: BillingSchema) -> list[str]:
-    fields = _dimension_fields(dimension.kind, schema)
+    fields = list(_dimension_fields(dimension.kind, schema))
+    if dimension.kind is DimensionKind.RESOURCE:
+        fields.extend(schema.resource_name)
     return [f.column if isinstance(f, MapKey) else f for f in fields]
 
 
@@ -473,6 +486,15 @@ def _dimension_sql(dimension: Dimension, schema: BillingSchema, dialect: Dialect
     if kind is DimensionKind.TAG:
         argument = _tag_argument(schema, dialect, dimension.tag_key, in_where=False)
         return _wrapped("coalesce(", _tag_value(schema, dialect, argument), ", '')")
+    if kind is DimensionKind.RESOURCE and schema.resource_name:
+        # People read names: "nlp-finetune-g5 (i-0abc…)", the id alone without a name.
+        resource = f"nullif({_column(schema.resource)}, '')"
+        names = [f"nullif({_field_sql(f, dialect)}, '')" for f in schema.resource_name]
+        named = f"coalesce({', '.join(names)})"
+        return SqlQuery(
+            f"coalesce(CASE WHEN {named} <> {resource} THEN {named} || ' (' || {resource}"
+            f" || ')' END, {resource}, '')"
+        )
     if kind is DimensionKind.DAY:
         day = f"CAST(CAST({_column(schema.charge_start)} AS DATE) AS VARCHAR)"
         return SqlQuery(f"coalesce({day}, '')")

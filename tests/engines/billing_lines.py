@@ -51,6 +51,7 @@ FOCUS_TEXT_COLUMNS = (
     "SubAccountId",
     "RegionId",
     "ResourceId",
+    "ResourceName",
     "ChargeCategory",
 )
 FOCUS_MONEY_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost")
@@ -72,6 +73,7 @@ def _focus(
     effective: str | None = "same",
     listed: str | None = "same",
     end: str | None = None,
+    name: str | None = None,
 ) -> Line:
     return {
         "ChargePeriodStart": at(start),
@@ -84,6 +86,7 @@ def _focus(
         "SubAccountId": account,
         "RegionId": region,
         "ResourceId": resource,
+        "ResourceName": name,
         "ChargeCategory": category,
         "Tags": tags,
     }
@@ -92,7 +95,7 @@ def _focus(
 FOCUS_LINES: list[Line] = [
     _focus("2026-10-01T00:00:00Z", "120.25", "Amazon EC2", resource="i-1", tags=NLP, effective="100.1", listed="150"),  # noqa: E501
     _focus("2026-10-15T06:00:00Z", "0.000123", "Amazon EC2", resource="i-1", tags=NLP, effective="0.0001"),  # noqa: E501
-    _focus("2026-09-30T20:00:00-04:00", "3.333333", "Amazon S3", region="us-west-2", resource="bucket-a", tags=NLP),  # noqa: E501
+    _focus("2026-09-30T20:00:00-04:00", "3.333333", "Amazon S3", region="us-west-2", resource="bucket-a", tags=NLP, name="nlp-datasets"),  # noqa: E501
     _focus("2026-09-30T23:59:59Z", "999", "Amazon S3", tags=NLP),  # September in UTC
     _focus("2026-10-02T00:00:00Z", "50", "Amazon EC2", account="111122223333", resource="i-2", tags={"team": "fraud-detection"}),  # noqa: E501
     _focus("2026-10-31T23:00:00Z", "12.34", None, region=None, category="Tax"),
@@ -138,6 +141,8 @@ def _focus_dimension(line: Line, dimension: Dimension) -> str | None:
         return (line["Tags"] or {}).get(dimension.tag_key)
     if kind is DimensionKind.DAY:
         return line["ChargePeriodStart"].date().isoformat()
+    if kind is DimensionKind.RESOURCE and line["ResourceName"] and line["ResourceId"]:
+        return f"{line['ResourceName']} ({line['ResourceId']})"  # what people read
     column = {
         DimensionKind.SERVICE: "ServiceName",
         DimensionKind.ACCOUNT: "SubAccountId",
@@ -154,7 +159,8 @@ FOCUS_TABLE_DDL = """
         ChargePeriodStart TIMESTAMP, ChargePeriodEnd TIMESTAMP,
         BilledCost DOUBLE, EffectiveCost DOUBLE, ListCost DOUBLE,
         BillingCurrency VARCHAR, ServiceName VARCHAR, SubAccountId VARCHAR, RegionId VARCHAR,
-        ResourceId VARCHAR, ChargeCategory VARCHAR, Tags MAP(VARCHAR, VARCHAR)
+        ResourceId VARCHAR, ResourceName VARCHAR, ChargeCategory VARCHAR,
+        Tags MAP(VARCHAR, VARCHAR)
     )
 """
 
@@ -163,7 +169,7 @@ def create_focus_table(connection: duckdb.DuckDBPyConnection, name: str, lines: 
     """A table shaped as AWS Data Exports' FOCUS 1.0 in Athena: double costs, map tags."""
     connection.execute(FOCUS_TABLE_DDL.format(name=name))
     connection.executemany(
-        f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "CASE WHEN ? THEN MAP(?::VARCHAR[], ?::VARCHAR[]) END)",
         [
             [
