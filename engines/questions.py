@@ -411,12 +411,15 @@ def daily_trend(
     *,
     team_name: str,
     period: Period,
+    shared: Sequence[SharedCost] = (),
     metric: Metric = Metric.BILLED,
     today: dt.date | None = None,
     max_days: int = MAX_PERIOD_DAYS,
 ) -> Trend:
-    """A team's direct cost per day, week or month (``trend_unit``) over the period clipped
-    to the data and capped at ``max_days`` (the notes say so), zero where there is none.
+    """A team's cost per day, week or month (``trend_unit``) over the period clipped to the
+    data and capped at ``max_days`` (the notes say so), zero where there is none: its own
+    lines and its share of ``shared`` costs, day by day, as ``/cost team`` and the digest
+    count them (the direct lines only where the source cannot group finely enough).
 
     Args:
         today: as for ``team_cost``: a source that cannot say what it covers is taken to
@@ -427,8 +430,7 @@ def daily_trend(
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
     period, capped = bound_period(_before_today(period, today), coverage, max_days=max_days)
-    result = source.costs(CostQuery(period, metric, _team_filter(team), (DAY,)))
-    currency, per_day = _per_day(result)
+    currency, per_day = _allocated_per_day(source, teams, shared, team, period, metric)
     unit = trend_unit(period.days)
     bars: dict[dt.date, Decimal] = {}
     for day in (period.start + dt.timedelta(days=n) for n in range(period.days)):
@@ -439,6 +441,68 @@ def daily_trend(
         team.name, period, metric, currency, tuple(bars.items()), source.name, unit,
         notes + capped, through,
     )  # fmt: skip
+
+
+def _allocated_per_day(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    team: Team,
+    period: Period,
+    metric: Metric,
+) -> tuple[str, dict[dt.date, Decimal]]:
+    """A team's cost per day, its share of shared costs included, shared costs split month
+    by month as the month view splits them, so a month's bars add up to its month to date."""
+    currency, per_day = DEFAULT_CURRENCY, dict[dt.date, Decimal]()
+    for month in _calendar_months(period):
+        currency, days = _allocated_days(source, teams, shared, team, month, metric)
+        per_day.update(days)
+    return currency, per_day
+
+
+def _calendar_months(period: Period) -> list[Period]:
+    """``period`` cut at each first of a month."""
+    months: list[Period] = []
+    start = period.start
+    while start < period.end:
+        following = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        months.append(Period(start, min(following, period.end)))
+        start = following
+    return months
+
+
+def _allocated_days(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    team: Team,
+    period: Period,
+    metric: Metric,
+) -> tuple[str, dict[dt.date, Decimal]]:
+    allocation = _allocation(source, teams, shared, period, metric, (DAY,))
+    if allocation is None:
+        return _per_day(source.costs(CostQuery(period, metric, _team_filter(team), (DAY,))))
+    parts = allocation.currencies
+    currency = max(parts, key=lambda code: abs(parts[code].total)) if parts else DEFAULT_CURRENCY
+    part = parts.get(currency)
+    mine = part.teams.get(team.name) if part else None
+    per_day: dict[dt.date, Decimal] = {}
+    if part is None or mine is None:
+        return currency, per_day
+
+    def add(day_text: str, amount: Decimal) -> None:
+        if day_text:
+            day = dt.date.fromisoformat(day_text[:10])
+            per_day[day] = per_day.get(day, _ZERO) + amount
+
+    for (day_text, *_), amount in mine.direct.items():
+        add(day_text, amount)
+    for split in part.shared:
+        share = split.shares.get(team.name, _ZERO)
+        if share and split.amount:
+            for (day_text, *_), amount in split.by_key.items():
+                add(day_text, amount * share / split.amount)
+    return currency, per_day
 
 
 def _bar_start(day: dt.date, first: dt.date, unit: TrendUnit) -> dt.date:

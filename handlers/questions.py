@@ -381,6 +381,7 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
             deps.teams,
             team_name=team.name,
             period=period,
+            shared=deps.shared,
             metric=request.metric,
             today=today,
         )

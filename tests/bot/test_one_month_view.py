@@ -239,7 +239,6 @@ def test_a_teams_trend_runs_through_the_same_day_as_its_cost_answer(capsys, monk
     assert max(group["key"] for group in trend["groups"]) == "2026-12-04"
 
 
-@pytest.mark.xfail(strict=True, reason="daily_trend sums the team's direct lines only")
 def test_a_teams_trend_adds_up_to_its_month_to_date(capsys):
     # `/cost team nlp` (and the digest's "daily cost" sparkline) count nlp's share of the
     # shared platform cost; `/cost trend nlp` silently leaves it out, so its Dec bars add up
