@@ -6,6 +6,7 @@ answered in the ack; the returned ``Work`` carries the slow part for after it.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -208,12 +209,31 @@ def plan_answer(request: CostCommand, *, deps: Deps, asked_by: str = "") -> Work
 MONTH_TO_DATE = "month to date"  # the label ``parse_period`` gives the month so far
 
 
+def _asked_period(text: str, today: dt.date) -> tuple[Period, str]:
+    """The period ``text`` names, and a note when it was changed: on the 1st, "month to
+    date" holds no complete day yet (today's costs are still arriving), so the answer is
+    last month's and says so, never a refusal of the command's own default."""
+    period = parse_period(text, today=today)
+    if period.label != MONTH_TO_DATE or period.start != today:
+        return period, ""
+    last_month = parse_period("last month", today=today)
+    note = (
+        f"No day of {today:%B} is complete yet (its costs are still arriving), so this is "
+        f"{last_month.label}."
+    )
+    return last_month, note
+
+
+def _noted(answer: questions.Answer, note: str) -> questions.Answer:
+    return replace(answer, notes=(note, *answer.notes)) if note else answer
+
+
 def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
     # The team's own date, for the headline and the budget line alike: in Los Angeles on
     # the evening of Nov 30 (Dec 1 in UTC) "month to date" is still November.
     today = local_today(team, deps.now())
-    period = parse_period(request.period_text, today=today)
+    period, first_day_note = _asked_period(request.period_text, today)
     by = request.group_by or "service"
     _check_grouping(by, across_teams=False)
 
@@ -228,6 +248,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             by=by,
             today=today,
         )
+        answer = _noted(answer, first_day_note)
         # The budget line shows the team's month view, as the digest and App Home do; its
         # forecast only where that line is shown (month to date).
         month = month_view(
@@ -259,7 +280,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
 
 
 def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
-    period = parse_period(request.period_text, today=deps.today())
+    period, first_day_note = _asked_period(request.period_text, deps.today())
     _check_grouping(request.group_by, across_teams=True)
 
     def result() -> Result:
@@ -273,6 +294,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
             count=request.count,
             today=deps.today(),
         )
+        answer = _noted(answer, first_day_note)
         month = month_view(
             deps.cost_source,
             deps.teams,
@@ -293,11 +315,11 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
 
 
 def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
-    period = parse_period(request.period_text, today=deps.today())
+    period, first_day_note = _asked_period(request.period_text, deps.today())
     _check_grouping(request.group_by, across_teams=False)
 
     def result() -> Result:
-        return questions.untagged_costs(
+        answer = questions.untagged_costs(
             deps.cost_source,
             deps.teams,
             deps.shared,
@@ -306,6 +328,7 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
             by=request.group_by,
             today=deps.today(),
         )
+        return _noted(answer, first_day_note)
 
     title = f"Untagged · {period.label or 'cost'}"
     return Work(

@@ -272,7 +272,6 @@ def test_a_teams_comparison_sees_its_month_from_the_teams_own_date(capsys, monke
     assert cents(Decimal(compared["total"])) == cents(team["month_to_date"])
 
 
-@pytest.mark.xfail(strict=True, reason="mtd on the 1st is an empty period, refused as bad input")
 def test_the_default_question_on_the_first_of_the_month_is_answered_not_refused(
     capsys, monkeypatch, tmp_path
 ):
@@ -289,3 +288,5 @@ def test_the_default_question_on_the_first_of_the_month_is_answered_not_refused(
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert "Ask about a period in that range" not in out + err
+    assert "No day of December is complete yet" in out and "so this is November 2026" in out
+    assert "Nov 1 – Nov 30, 2026" in out

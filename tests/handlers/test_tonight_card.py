@@ -90,7 +90,9 @@ def test_a_card_costbot_kept_no_copy_of_gets_only_the_thread(sandbox):
     slack.click(user_id=DEV, channel_id=NLP, message_ts=card["ts"],
                 action_id=action_ids.RIGHTSIZE_APPROVE_TONIGHT, value=change_id)  # fmt: skip
     wait_until(lambda: buttons_of(current(sandbox, NLP, card["ts"]), change_id) == ["Deny"])
-    store.db.execute("delete from cards")  # a card decided on before costbot kept cards
+    channel = current(sandbox, NLP, card["ts"])["channel"]
+    wait_until(lambda: store.card(channel, card["ts"]))  # the click's copy is kept…
+    store.db.execute("delete from cards")  # …then lost: a card decided before costbot kept cards
     when = store.get_change(int(change_id)).scheduled_for
 
     assert run_tonight(sandbox, when + dt.timedelta(minutes=1)) == 1
