@@ -88,6 +88,9 @@ def register(app: App, deps: Deps) -> None:
         ack()
         user = (body.get("user") or {}).get("id", "")
         card = cards.take(form.channel, form.message_ts)
+        store = _card_store(deps)
+        if card is None and store is not None:  # the form was opened by another process
+            card = store.card(form.channel, form.message_ts)
         deps.run_later(lambda: _dismiss(form, user, reason, card, client, deps))
 
 
@@ -240,8 +243,8 @@ def _show(
         assert click.blocks is not None
         blocks = with_decision(click.blocks, str(change_id), status, buttons=buttons)
         if click.update_card(blocks, text=status):
-            store = deps.changes.store if deps.changes else None
-            if isinstance(store, CardStore):  # tonight's run updates it from this copy
+            store = _card_store(deps)
+            if store is not None:  # tonight's run updates it from this copy
                 store.save_card(click.channel, click.message_ts, blocks=blocks,
                                 text=click.fallback_text or status)  # fmt: skip
             return
@@ -252,6 +255,12 @@ def _show(
     change = deps.changes.store.get_change(change_id) if deps.changes else None
     if change is not None and change.message_channel and click.client is not None:
         _post_in_thread(click.client, change, status)
+
+
+def _card_store(deps: Deps) -> CardStore | None:
+    """Where cards' last blocks are kept, shared by every process (None: not kept)."""
+    store = deps.changes.store if deps.changes else None
+    return store if isinstance(store, CardStore) else None
 
 
 def _post_in_thread(client: WebClient, change: Change, text: str) -> None:
@@ -356,6 +365,10 @@ def _open_dismiss_modal(
     if click.on_channel_card:
         assert click.blocks is not None
         cards.keep(click.channel, click.message_ts, click.blocks, click.fallback_text)
+        store = _card_store(deps)
+        if store is not None:  # for the process the form's submission may reach instead
+            store.save_card(click.channel, click.message_ts, blocks=click.blocks,
+                            text=click.fallback_text)  # fmt: skip
     try:
         if click.client is None or not body.get("trigger_id"):
             raise ValueError("no trigger_id to open a form with")

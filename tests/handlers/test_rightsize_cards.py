@@ -356,3 +356,21 @@ def test_dismiss_on_an_out_of_date_copy_says_who_decided_instead_of_opening_a_fo
     told = ephemeral_to(sandbox, DEV, "is already denied", after=stale["ts"])
     assert f"by <@{DEV}>" in told["text"]
     assert len(slack.open_modals(DEV)) == modals_before
+
+
+def test_a_dismiss_form_submitted_to_another_process_still_updates_the_card(sandbox, monkeypatch):
+    # Two bot processes behind one URL: the form opened in one, its submission reached the
+    # other, which never saw the click. The card's copy kept in the shared store serves.
+    from handlers.actions import rightsize as rightsize_actions
+
+    slack = sandbox.standin
+    card = ask_rightsize(sandbox, DEV, NLP, "nlp")
+    dismissed = next(c for c in change_ids(card) if "Dismiss" in buttons_of(card, c))
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=card["ts"],
+                action_id=action_ids.RIGHTSIZE_DISMISS, value=dismissed)  # fmt: skip
+    modal = wait_until(lambda: slack.open_modals(DEV))[-1]
+    monkeypatch.setattr(rightsize_actions._Cards, "take", lambda self, channel, ts: None)
+    slack.submit_view(user_id=DEV, view_id=modal["id"], values={"reason": "batch only"})
+
+    after = line_shows(sandbox, NLP, card["ts"], dismissed, "dismissed")
+    assert buttons_of(after, dismissed) == []
