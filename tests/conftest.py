@@ -22,6 +22,23 @@ from bot.store import Store
 
 FROZEN_NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 DEMO_TEAMS = Path(__file__).resolve().parent.parent / "bot" / "demo" / "teams.toml"
+DEMO_NOW = dt.datetime(2026, 12, 6, 15, 0, tzinfo=dt.UTC)  # billing data through Dec 5
+
+
+def write_demo_export(directory: Path, now: dt.datetime = DEMO_NOW) -> Path:
+    """The demo world's FOCUS export as the demo writes it, with the clock at ``now``."""
+    from bot.demo.focus_export import write_focus_export
+
+    write_focus_export(directory, instance_ids={}, account_id="123456789012", now=now)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo export as of ``DEMO_NOW``, written once per module."""
+    return write_demo_export(tmp_path_factory.mktemp("demo") / "focus")
+
+
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-0000-costbot"
 

@@ -21,18 +21,8 @@ import pytest
 
 import bot.app
 from bot.cli import main
-from bot.demo.focus_export import write_focus_export
 from handlers.blocks.common import money, percent, signed_money
-from tests.conftest import DEMO_TEAMS, write_two_account_export
-
-DEMO_NOW = dt.datetime(2026, 12, 6, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo") / "focus"
-    write_focus_export(directory, instance_ids={}, account_id="123456789012", now=DEMO_NOW)
-    return directory
+from tests.conftest import DEMO_NOW, DEMO_TEAMS, write_two_account_export
 
 
 @pytest.fixture(autouse=True)

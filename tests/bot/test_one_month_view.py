@@ -28,7 +28,6 @@ import pytest
 
 import bot.app
 from bot.cli import main
-from bot.demo.focus_export import write_focus_export
 from bot.settings import Settings
 from bot.store import Store
 from engines.budgets import AlertKind
@@ -38,18 +37,10 @@ from handlers.blocks.home import build_app_home
 from handlers.blocks.text import render_text
 from handlers.digests import check_budget_alerts
 from handlers.events.app_home import team_home
-from tests.conftest import DEMO_TEAMS
+from tests.conftest import DEMO_NOW, DEMO_TEAMS, write_demo_export
 
-DEMO_NOW = dt.datetime(2026, 12, 6, 15, 0, tzinfo=dt.UTC)
 BUDGET = Decimal(5000)
 CENT = Decimal("0.01")
-
-
-@pytest.fixture(scope="module")
-def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo") / "focus"
-    write_focus_export(directory, instance_ids={}, account_id="123456789012", now=DEMO_NOW)
-    return directory
 
 
 @pytest.fixture(autouse=True)
@@ -203,7 +194,7 @@ def test_cost_team_headline_and_budget_line_use_the_teams_own_date(capsys, monke
     # November in the headline and in the budget line alike.
     evening_of_nov_30 = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
     export = tmp_path / "focus"
-    write_focus_export(export, instance_ids={}, account_id="123456789012", now=evening_of_nov_30)
+    write_demo_export(export, evening_of_nov_30)
     monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}/*.parquet")
     frozen = functools.partial(bot.app.build_deps.func, now=lambda: evening_of_nov_30)
     monkeypatch.setattr(bot.app, "build_deps", frozen)
@@ -281,7 +272,7 @@ def test_the_default_question_on_the_first_of_the_month_is_answered_not_refused(
     # month, while the digest and /cost forecast answered ("Month to date $0.00").
     first = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
     export = tmp_path / "focus"
-    write_focus_export(export, instance_ids={}, account_id="123456789012", now=first)
+    write_demo_export(export, first)
     monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}/*.parquet")
     _at(monkeypatch, first)
     code = main(["cost", "team", "fraud-detection"])

@@ -314,20 +314,27 @@ def uploads(sandbox: DemoSandbox, channel: str, after: str) -> list[dict]:
     ]
 
 
-def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
+def ask_spot_team(sandbox, channel: str) -> dict:
+    """``/cost spot team nlp`` asked by the NLP lead in ``channel``: its answer, which takes
+    the working note's place."""
     slack = sandbox.standin
     before = max((m["ts"] for m in slack.messages()), default="0", key=float)
-    slack.send_command(user_id=DEV, channel_id=FINOPS, text="spot team nlp")
-    answer = slack.wait_for_message(
+    slack.send_command(user_id=DEV, channel_id=channel, text="spot team nlp")
+    return slack.wait_for_message(
         lambda m: (
-            m["channel"] == FINOPS
+            m["channel"] == channel
             and m["origin"] == "response_url"
             and bool(m["blocks"])
             and "Working on" not in m["text"]
-        ),  # the answer, in the note's place
+        ),
         timeout=60,
         after_ts=before,
     )
+
+
+def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
+    slack = sandbox.standin
+    answer = ask_spot_team(sandbox, FINOPS)
     instance_id = sandbox.world.instance_ids["nlp-finetune-g5"]
     value = next(
         b["accessory"]["value"]
@@ -373,18 +380,7 @@ def test_the_fleet_plan_shows_progress_and_is_made_once(sandbox, monkeypatch):
 
 def test_a_plan_whose_upload_failed_is_posted_on_the_next_click(sandbox):
     slack, channel = sandbox.standin, "C0DEMORECS"
-    before = max((m["ts"] for m in slack.messages()), default="0", key=float)
-    slack.send_command(user_id=DEV, channel_id=channel, text="spot team nlp")
-    answer = slack.wait_for_message(
-        lambda m: (
-            m["channel"] == channel
-            and m["origin"] == "response_url"
-            and bool(m["blocks"])
-            and "Working on" not in m["text"]
-        ),  # the answer, in the note's place
-        timeout=60,
-        after_ts=before,
-    )
+    answer = ask_spot_team(sandbox, channel)
     value = next(b["accessory"]["value"] for b in answer["blocks"] if "accessory" in b)
     slack.fail_next("files.completeUploadExternal", status=400)
     slack.click(user_id=DEV, channel_id=channel, message_ts=answer["ts"],
