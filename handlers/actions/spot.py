@@ -141,8 +141,8 @@ def make_plan(
     deps: Deps,
     desk: PlanDesk,
 ) -> None:
-    """Shows progress on the candidate, makes and posts the plan, shows how it ended; frees
-    the plan's claim whatever happens."""
+    """Shows progress on the candidate, makes and posts the plan, frees the plan's claim
+    (whatever happens) and shows how it ended."""
     key = plan_key(body, action)
     value = action.get("value", "")
     user = body.get("user", {}).get("id", "")
@@ -163,6 +163,9 @@ def make_plan(
             status = plan_unchanged_status(result.filename)
         else:
             status = ""  # the clicker was told why
+        # Free the claim before the card says how it ended: a click that follows the card
+        # must never hear "already on it".
+        desk.finish(key)
         desk.show(body, respond, value, status, busy=False)
     finally:
         desk.finish(key)
