@@ -99,10 +99,6 @@ GPU_SPECS: dict[str, GpuSpec] = {
 }
 
 
-def is_gpu_type(instance_type: str) -> bool:
-    return instance_type in GPU_SPECS
-
-
 # --- Metrics ----------------------------------------------------------------------------------
 
 
@@ -244,10 +240,6 @@ class DemoInstance:
     @property
     def hourly_price(self) -> Decimal:
         return PRICES[self.instance_type]
-
-    @property
-    def is_gpu(self) -> bool:
-        return is_gpu_type(self.instance_type)
 
     @property
     def is_stopped(self) -> bool:
