@@ -354,11 +354,6 @@ FLEET: tuple[DemoInstance, ...] = (
 FLEET_BY_NAME: dict[str, DemoInstance] = {instance.name: instance for instance in FLEET}
 
 
-def instances_of(team: str | None) -> tuple[DemoInstance, ...]:
-    """The team's instances; ``None`` gives the untagged ones."""
-    return tuple(instance for instance in FLEET if instance.team == team)
-
-
 # --- Time -------------------------------------------------------------------------------------
 
 
