@@ -19,7 +19,8 @@ from bot.store import Store
 from engines.models import Team
 from engines.offhours import OffHours
 from engines.offhours_aws import AwsScheduleTarget
-from engines.schedules import ScheduleError, build_schedule
+from engines.schedules import ScheduleError
+from tests.engines.written_schedules import build_schedule
 
 REGION = "us-east-1"
 NEW_YORK = ZoneInfo("America/New_York")

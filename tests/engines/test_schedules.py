@@ -18,13 +18,13 @@ from engines.schedules import (
     ScheduleError,
     action_for,
     boundaries,
-    build_schedule,
     check_selects_something,
     desired_state,
     estimate_saving,
     next_change,
     schedule_state,
 )
+from tests.engines.written_schedules import build_schedule
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
