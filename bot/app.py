@@ -23,7 +23,7 @@ from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.allocation import allocation_dimensions
-from engines.changes import ChangeRunner
+from engines.changes.runner import ChangeRunner
 from engines.errors import ConfigError, CostSourceError
 from engines.fleet_review import FleetReviewer
 from engines.offhours import OffHours

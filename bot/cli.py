@@ -406,7 +406,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
 def _executing(costbot: Any, process_id: str) -> bool:
     """Whether this process is carrying out a change (at shutdown; when the database cannot
     say, assume so: the heartbeat then expires by itself)."""
-    from engines.changes import IN_FLIGHT
+    from engines.changes.models import IN_FLIGHT
 
     try:
         in_flight = costbot.store.list_changes(states=IN_FLIGHT)

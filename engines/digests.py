@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engines import questions
-from engines.changes import Change, State
+from engines.changes.models import Change, State
 from engines.forecast import MonthEndForecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.month_view import MonthView, month_view

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from engines.catalog import describe_instance_types, describe_instances
-from engines.changes import IN_FLIGHT, OPEN, Change, Kind, State
+from engines.changes.models import IN_FLIGHT, OPEN, Change, Kind, State
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.pricing import LINUX, PriceBook, PriceQuote, operating_system_of

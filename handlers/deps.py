@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engines.changes import ChangeRunner
+from engines.changes.runner import ChangeRunner
 from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
 from engines.offhours import OffHours

@@ -18,7 +18,7 @@ from typing import Any
 
 from engines import digests
 from engines.budgets import Alert, alerts_to_send, evaluate_alerts
-from engines.changes import Change
+from engines.changes.models import Change
 from engines.errors import CostSourceError
 from engines.models import Team
 from handlers.blocks.digest import build_alert_message, build_digest_message

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.changes import Outcome
+from engines.changes.models import Outcome
 from handlers.blocks.common import escape_keeping_mentions
 from handlers.blocks.rightsize import ICONS, card_buttons, decision_status, with_decision
 

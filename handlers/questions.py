@@ -14,7 +14,7 @@ from typing import Any
 
 from engines import questions
 from engines.allocation import owner_of
-from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.changes.models import IN_FLIGHT, OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team

@@ -28,7 +28,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.changes import Change, Outcome, State
+from engines.changes.models import Change, Outcome, State
 from handlers import action_ids
 from handlers.actions.clicks import Click
 from handlers.blocks.common import Block

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from engines.changes import State
+from engines.changes.models import State
 from engines.digests import team_figures
 from engines.errors import CostSourceError
 from engines.models import Team

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engines.changes import Change, State
+from engines.changes.models import Change, State
 from engines.digests import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
 from engines.sources.focus import FocusFileSource

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from handlers.blocks.common import limit_violations
 from tests.waiting import wait_until

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from engines.changes import Change, ChangeRequest, Kind, State
+from engines.changes.models import Change, ChangeRequest, Kind, State
 from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
