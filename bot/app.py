@@ -237,6 +237,7 @@ def build_deps(
         offhours=build_offhours(settings, config, aws, store, prices),
         outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
+        cards=store,
     )
 
 

@@ -63,6 +63,17 @@ class Outbox(Protocol):
     def last(self, *, team: str, kind: str) -> dict[str, Any] | None: ...
 
 
+class CardStore(Protocol):
+    """Where the blocks of channel cards are kept (``bot.store.Store``): the bot has no
+    scope to read channel history, so it remembers what it last put on each card."""
+
+    def save_card(
+        self, channel: str, ts: str, *, blocks: list[dict[str, Any]], text: str
+    ) -> None: ...
+
+    def card(self, channel: str, ts: str) -> tuple[list[dict[str, Any]], str] | None: ...
+
+
 class AlertSnoozes(Protocol):
     def snooze_alerts(self, team: str, *, until: dt.datetime, by: str) -> None: ...
 
@@ -88,6 +99,8 @@ class Deps:
         offhours: off-hours schedules (None: not set up).
         outbox: where digests and alerts are queued for posting (None: not set up).
         snoozes: remembers which teams silenced their alerts, and until when.
+        cards: the blocks each channel card was last given, shared by every process, so a
+            form submitted to another process, or tonight's run, can update the card.
 
         background: where clicks and approvals do their work after the ack, so that
             Bolt's listener threads are free to acknowledge the next requests within
@@ -110,6 +123,7 @@ class Deps:
     offhours: OffHours | None = None
     outbox: Outbox | None = None
     snoozes: AlertSnoozes | None = None
+    cards: CardStore | None = None
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS

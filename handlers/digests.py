@@ -37,7 +37,7 @@ def local_today(team: Team, now: dt.datetime) -> dt.date:
 def team_changes(deps: Deps, team_name: str) -> list[Change]:
     if deps.changes is None:
         return []
-    return [c for c in deps.changes.store.list_changes(limit=1000) if c.team == team_name]
+    return deps.changes.for_team(team_name)
 
 
 def team_digest(deps: Deps, team: Team, day: dt.date) -> digests.Digest:

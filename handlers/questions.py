@@ -14,7 +14,7 @@ from typing import Any
 
 from engines import questions
 from engines.allocation import owner_of
-from engines.changes.models import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.changes.models import OPEN, Change, ChangeRequest, State
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
@@ -513,7 +513,7 @@ def _proposals(
         if rec.action not in ("modify", "stop") or rec.monthly_saving <= 0:
             pairs.append(("", rec))
             continue
-        earlier = deps.changes.store.list_changes(instance_id=rec.instance.instance_id, limit=20)
+        earlier = deps.changes.history(rec.instance.instance_id)
         if any(_keeps_away(change, deps) for change in earlier):
             continue
         open_change = next((c for c in earlier if c.state in OPEN), None)
@@ -591,7 +591,6 @@ def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
     dismissed proposal lets spot be offered)."""
     if deps.changes is None:
         return {}, ""
-    store = deps.changes.store
     findings: tuple[Recommendation, ...] = ()
     problem = ""
     if deps.rightsizing is not None:
@@ -601,10 +600,10 @@ def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
             problem = (
                 f"Right-sizing could not be checked ({error}), so idle instances may be listed."
             )
-    changes = {c.id: c for c in store.list_changes(states=OPEN | IN_FLIGHT, limit=1000)}
+    changes = {c.id: c for c in deps.changes.unsettled()}
     for rec in findings:
         if rec.action in ("modify", "stop") and rec.monthly_saving > 0:
-            for change in store.list_changes(instance_id=rec.instance.instance_id, limit=20):
+            for change in deps.changes.history(rec.instance.instance_id):
                 changes[change.id] = change
     return advice_first(findings, list(changes.values())), problem
 

@@ -51,7 +51,6 @@ def team_home(team: Team, user: str, deps: Deps) -> TeamHome:
         problem = "an internal error; it is logged"
     pending: tuple = ()
     if deps.changes is not None:
-        proposed = deps.changes.store.list_changes(states=[State.PROPOSED], limit=500)
-        pending = tuple(change for change in proposed if change.team == team.name)
+        pending = tuple(deps.changes.for_team(team.name, [State.PROPOSED]))
     last = deps.outbox.last(team=team.name, kind="digest") if deps.outbox else None
     return TeamHome(figures=figures, pending=pending, last_digest=last, problem=problem)
