@@ -1,8 +1,8 @@
 """Digests and budget alerts, from the engines to the outbox: shared by the scheduler's jobs,
 ``/cost digest`` and the CLI.
 
-The scheduler calls ``enqueue_due_digests`` every minute and ``check_budget_alerts`` every
-few hours. Both are idempotent: a digest's key is its team and local date, an alert's its
+The scheduler runs a ``DigestJob`` every minute and ``check_budget_alerts`` every few
+hours. Both are idempotent: a digest's key is its team and local date, an alert's its
 team, kind, threshold and period, and the outbox adds a key once. So a restart at
 09:00:30, two overlapping runs, or a DST change still give one digest per team per day.
 """
