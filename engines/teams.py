@@ -85,7 +85,7 @@ class AccountIds(StrEnum):
     ANY = "any"  # FOCUS (files or Athena): any provider's sub account ids
 
 
-class _Invalid(Exception):
+class _BadValue(Exception):
     """A value is wrong. ``value`` (optional) helps find the exact line in a list."""
 
     def __init__(
@@ -115,40 +115,40 @@ def _describe_type(value: object) -> str:
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected {what} in quotes, got {_describe_type(value)}")
+        raise _BadValue(f"expected {what} in quotes, got {_describe_type(value)}")
     return value
 
 
 def _text_list(value: object, what: str) -> list[str]:
     if not isinstance(value, list):
-        raise _Invalid(f'expected a list of {what} like ["..."], got {_describe_type(value)}')
+        raise _BadValue(f'expected a list of {what} like ["..."], got {_describe_type(value)}')
     return [_text(item, what) for item in value]
 
 
 def _validate_tags(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _Invalid(f'expected a table like {{ team = "nlp" }}, got {_describe_type(value)}')
+        raise _BadValue(f'expected a table like {{ team = "nlp" }}, got {_describe_type(value)}')
     tags: dict[str, str] = {}
     for key, tag_value in value.items():
         if not key.strip():
-            raise _Invalid("tag keys cannot be empty")
+            raise _BadValue("tag keys cannot be empty")
         if isinstance(tag_value, int | float) and not isinstance(tag_value, bool):
-            raise _Invalid(f"tag '{key}' must be text: write {key} = \"{tag_value}\"")
+            raise _BadValue(f"tag '{key}' must be text: write {key} = \"{tag_value}\"")
         if not isinstance(tag_value, str):
-            raise _Invalid(f"tag '{key}' must be text in quotes, got {_describe_type(tag_value)}")
+            raise _BadValue(f"tag '{key}' must be text in quotes, got {_describe_type(tag_value)}")
         if not tag_value.strip():
-            raise _Invalid(f"tag '{key}' needs a value: an empty one would match untagged costs")
+            raise _BadValue(f"tag '{key}' needs a value: an empty one would match untagged costs")
         tags[key] = tag_value
     return tags
 
 
 def _validate_accounts(value: object) -> tuple[str, ...]:
     if isinstance(value, list) and any(isinstance(item, int) for item in value):
-        raise _Invalid('write account ids as text in quotes, like ["012345678901"]')
+        raise _BadValue('write account ids as text in quotes, like ["012345678901"]')
     accounts = _text_list(value, "account ids")
     for account in accounts:
         if not _ANY_ACCOUNT_ID.match(account):
-            raise _Invalid(
+            raise _BadValue(
                 f"'{account}' is not an account id (a 12-digit AWS account, an Azure "
                 "subscription, a Google Cloud project or an OCI compartment OCID)",
                 value=account,
@@ -176,7 +176,7 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 def _validate_role_arn(value: object) -> str:
     arn = _text(value, 'an IAM role ARN like "arn:aws:iam::123456789012:role/costbot"')
     if not _ROLE_ARN.match(arn):
-        raise _Invalid(
+        raise _BadValue(
             f"'{arn}' is not an IAM role ARN like arn:aws:iam::123456789012:role/costbot",
             value=arn,
         )
@@ -187,7 +187,7 @@ def _validate_regions(value: object) -> tuple[str, ...]:
     regions = _text_list(value, 'AWS regions like ["us-east-1"]')
     for region in regions:
         if not _REGION.match(region):
-            raise _Invalid(f"'{region}' is not an AWS region like us-east-1", value=region)
+            raise _BadValue(f"'{region}' is not an AWS region like us-east-1", value=region)
     return tuple(regions)
 
 
@@ -198,7 +198,7 @@ def _validate_external_id(value: object) -> str:
 def _validate_channel(value: object) -> str:
     channel = _text(value, 'a Slack channel like "#team-costs"')
     if not _SLACK_CHANNEL.match(channel):
-        raise _Invalid(
+        raise _BadValue(
             f"'{channel}' is not a Slack channel: write \"#name\" (lowercase) "
             "or a channel id like C012ABCDEF",
             value=channel,
@@ -210,16 +210,16 @@ def _validate_user_ids(value: object) -> tuple[str, ...]:
     users = _text_list(value, "Slack user ids")
     for user in users:
         if not _SLACK_USER_ID.match(user):
-            raise _Invalid(f"'{user}' is not a Slack user id (like U012ABCDEF)", value=user)
+            raise _BadValue(f"'{user}' is not a Slack user id (like U012ABCDEF)", value=user)
     return tuple(users)
 
 
 def _validate_budget(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"expected a number like 25000, got {_describe_type(value)}")
+        raise _BadValue(f"expected a number like 25000, got {_describe_type(value)}")
     budget = Decimal(str(value))
     if not budget.is_finite() or budget < 0:
-        raise _Invalid(f"expected a number of 0 or more, got {value}")
+        raise _BadValue(f"expected a number of 0 or more, got {value}")
     return budget
 
 
@@ -228,7 +228,7 @@ def _validate_timezone(value: object) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _Invalid(
+        raise _BadValue(
             f"'{name}' is not a known time zone (use IANA names like \"America/New_York\")",
             value=name,
         ) from None
@@ -244,33 +244,33 @@ def _validate_digest_time(value: object) -> dt.time:
     text = _text(value, 'a local time like "09:00"')
     match = _CLOCK_TIME.match(text.strip())
     if match is None:
-        raise _Invalid(f'\'{text}\' is not a time of day: write "HH:MM" like "09:00"', value=text)
+        raise _BadValue(f'\'{text}\' is not a time of day: write "HH:MM" like "09:00"', value=text)
     return dt.time(int(match[1]), int(match[2]))
 
 
 def _validate_flag(value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_describe_type(value)}")
+        raise _BadValue(f"expected true or false, got {_describe_type(value)}")
     return value
 
 
 def _percentage(value: object, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"expected {what} as a number like 80, got {_describe_type(value)}")
+        raise _BadValue(f"expected {what} as a number like 80, got {_describe_type(value)}")
     percent = Decimal(str(value))
     if not percent.is_finite() or not 0 < percent <= 1000:
-        raise _Invalid(f"expected {what} between 0 and 1000 (percent), got {value}")
+        raise _BadValue(f"expected {what} between 0 and 1000 (percent), got {value}")
     return percent
 
 
 def _validate_budget_alerts(value: object) -> tuple[Decimal, ...]:
     if not isinstance(value, list):
-        raise _Invalid(
+        raise _BadValue(
             f"expected a list of percentages like [50, 80, 100], got {_describe_type(value)}"
         )
     percents = [_percentage(item, "a percentage of the budget") for item in value]
     if len(set(percents)) != len(percents):
-        raise _Invalid("a percentage is listed twice")
+        raise _BadValue("a percentage is listed twice")
     return tuple(sorted(percents))
 
 
@@ -289,13 +289,13 @@ def _validate_split(value: object) -> SplitRule:
             return "proportional" if value == "proportional" else "even"
         close = difflib.get_close_matches(value, _SPLIT_WORDS, n=1)
         hint = f' — did you mean "{close[0]}"?' if close else ""
-        raise _Invalid(
+        raise _BadValue(
             f"'{value}' is not a split{hint} "
             '(write "proportional", "even" or { team = percent, ... })',
             value=value,
         )
     if not isinstance(value, dict):
-        raise _Invalid(
+        raise _BadValue(
             'expected "proportional", "even" or a table like { nlp = 60, recommendations = 40 }, '
             f"got {_describe_type(value)}"
         )
@@ -304,31 +304,31 @@ def _validate_split(value: object) -> SplitRule:
 
 def _validate_percentages(value: dict[str, object]) -> dict[str, Decimal]:
     if not value:
-        raise _Invalid("name at least one team and its percentage, like { nlp = 100 }")
+        raise _BadValue("name at least one team and its percentage, like { nlp = 100 }")
     percentages: dict[str, Decimal] = {}
     for team, raw in value.items():
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             message = f"the percentage for '{team}' must be a number, got {_describe_type(raw)}"
-            raise _Invalid(message, subkey=team)
+            raise _BadValue(message, subkey=team)
         percent = Decimal(str(raw))
         if not percent.is_finite() or not 0 <= percent <= 100:
             message = f"the percentage for '{team}' must be between 0 and 100, got {raw}"
-            raise _Invalid(message, subkey=team)
+            raise _BadValue(message, subkey=team)
         percentages[team] = percent
     total = sum(percentages.values(), Decimal(0))
     if total != 100:
-        raise _Invalid(f"the percentages must add up to 100, these add up to {total}")
+        raise _BadValue(f"the percentages must add up to 100, these add up to {total}")
     return percentages
 
 
 def _validate_among(value: object) -> tuple[str, ...]:
     names = _text_list(value, "team names")
     if not names:
-        raise _Invalid("name at least one team, or leave 'among' out to mean every team")
+        raise _BadValue("name at least one team, or leave 'among' out to mean every team")
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise _Invalid(f"'{name}' is listed twice", value=name)
+            raise _BadValue(f"'{name}' is listed twice", value=name)
         seen.add(name)
     return tuple(names)
 
@@ -337,13 +337,13 @@ def _schedule_value(parse: Callable[[Any], Any], value: object, shown: str | Non
     try:
         return parse(value)
     except ScheduleError as error:
-        raise _Invalid(str(error).replace("`", "'"), value=shown) from None
+        raise _BadValue(str(error).replace("`", "'"), value=shown) from None
 
 
 def _validate_periods(value: object) -> tuple[Any, ...]:
     texts = _text_list(value, 'periods like "mon-fri 09:00-19:00"')
     if not texts:
-        raise _Invalid('name at least one period, like ["mon-fri 09:00-19:00"]')
+        raise _BadValue('name at least one period, like ["mon-fri 09:00-19:00"]')
     periods = tuple(_schedule_value(parse_period, text, text) for text in texts)
     return _schedule_value(check_periods, periods, None)
 
@@ -355,10 +355,10 @@ def _validate_schedule_timezone(value: object) -> str:
 
 def _validate_holidays(value: object) -> tuple[Any, ...]:
     if not isinstance(value, list):
-        raise _Invalid(f"expected a list of dates like [2026-12-25], got {_describe_type(value)}")
+        raise _BadValue(f"expected a list of dates like [2026-12-25], got {_describe_type(value)}")
     for item in value:
         if not isinstance(item, str) and type(item).__name__ != "date":
-            raise _Invalid(f"expected dates like 2026-12-25, got {_describe_type(item)}")
+            raise _BadValue(f"expected dates like 2026-12-25, got {_describe_type(item)}")
     return _schedule_value(parse_holidays, value, None)
 
 
@@ -659,7 +659,7 @@ def _validated(
 ) -> Any:
     try:
         return schema[key].validate(value)
-    except _Invalid as error:
+    except _BadValue as error:
         where = (*path, key) if error.subkey is None else (*path, key, error.subkey)
         label = (*path, key)
         raise locator.error(where, str(error), label=label, value=error.value) from None
