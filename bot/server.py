@@ -241,6 +241,9 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping = True
-        self._server.pull_trigger()  # wake the loop so that it sees _stopping
+        try:
+            self._server.pull_trigger()  # wake the loop so that it sees _stopping
+        except OSError:  # the loop saw _stopping first and has closed the trigger already
+            pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
