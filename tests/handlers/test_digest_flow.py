@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from engines.budgets import Alert, AlertKind
 from engines.digests import digest_key, local_now
 from handlers import action_ids
-from handlers.blocks.common import limit_violations
 from handlers.blocks.digest import build_alert_message
 from handlers.digests import check_budget_alerts
 from tests.waiting import wait_until
