@@ -20,6 +20,7 @@ import pytest
 
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from bot.demo.spot_market import placement_scores, price_history
 from engines.catalog import describe_instance_types
 from engines.changes.models import State
@@ -27,7 +28,7 @@ from engines.errors import UserInputError
 from engines.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
 from handlers.actions.spot import upload_plan
-from handlers.blocks.common import limit_violations, money
+from handlers.blocks.common import money
 from handlers.blocks.spot import PLAN_STATUS_PREFIX, plan_button_value
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
 from tests.waiting import wait_until

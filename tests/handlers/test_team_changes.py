@@ -75,7 +75,7 @@ def test_app_home_shows_all_of_a_teams_waiting_changes_behind_other_teams(crowde
 def test_the_digest_counts_all_of_a_teams_changes_behind_other_teams(crowded):
     team = crowded.teams["fraud-detection"]
 
-    digest = team_digest(crowded, team, NOW.date())
+    digest = team_digest(crowded, team, NOW)
 
     assert (digest.savings.pending_count, digest.savings.pending_monthly) == (3, Decimal("30"))
     assert "3 changes waiting for approval would save $30.00/month" in str(

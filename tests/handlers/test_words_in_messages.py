@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
+from bot.demo.slack_standin import limit_violations
 from engines.changes.models import Change, ChangeRequest, Kind, State
 from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
 from handlers.blocks.audit import build_audit_message
-from handlers.blocks.common import limit_violations
 from handlers.blocks.cost import build_error_message, build_help_message
 from handlers.blocks.digest import build_digest_message
 from handlers.blocks.home import TeamHome, build_app_home
