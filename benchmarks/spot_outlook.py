@@ -25,7 +25,7 @@ from summary import figures_line, print_table
 
 from bot.demo.world import start_demo_world
 from engines.models import Team
-from engines.pricing import PriceBook
+from engines.rightsizing.pricing import PriceBook
 from engines.spot import SpotPrice, zone_prices
 from engines.spot_advisor import load_snapshot
 from engines.spot_review import SpotAdvisor

@@ -620,11 +620,11 @@ def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
         possible_overlaps,
     )
     from engines.aws_errors import explain
-    from engines.catalog import describe_instances
     from engines.errors import CostbotError
-    from engines.fleet_review import ACTIVE_STATES
     from engines.models import Period
     from engines.query import CostQuery
+    from engines.rightsizing.catalog import describe_instances
+    from engines.rightsizing.fleet_review import ACTIVE_STATES
 
     teams, shared = deps.teams, deps.shared
     lines = [f"Teams file: {len(teams)} teams, {len(shared)} shared costs."]

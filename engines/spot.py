@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from engines.errors import CostbotError
-from engines.rightsizing_models import HOURS_PER_MONTH, Instance
+from engines.rightsizing.models import HOURS_PER_MONTH, Instance
 
 LINUX_PRODUCT = "Linux/UNIX"
 WINDOWS_PRODUCT = "Windows"

@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.errors import CostbotError
-from engines.rightsizing_models import Instance, InstanceTypeFacts
+from engines.rightsizing.models import Instance, InstanceTypeFacts
 
 ALLOCATION_STRATEGY = "capacity-optimized"
 MIN_TYPES = 3

@@ -9,11 +9,12 @@ the change records it is handed into what the spot answer says instead; the advi
 reads them itself.
 
 Brings together the spot price history (``engines.spot``), on-demand prices
-(``engines.pricing.PriceBook``), the Spot Instance Advisor feed (``engines.spot_advisor``),
-the instance type catalog and the running instances (``engines.catalog``). AWS clients come
-from a factory handed in; the price history is remembered in the ``ResponseCache`` for an
-hour (the API is free but throttled) and placement scores for a day (AWS allows only a few
-distinct placement score queries a day).
+(``engines.rightsizing.pricing.PriceBook``), the Spot Instance Advisor feed
+(``engines.spot_advisor``), the instance type catalog and the running instances
+(``engines.rightsizing.catalog``). AWS clients come from a factory handed in; the price
+history is remembered in the ``ResponseCache`` for an hour (the API is free but throttled)
+and placement scores for a day (AWS allows only a few distinct placement score queries a
+day).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engines.catalog import describe_instance_types, describe_instances
 from engines.changes import IN_FLIGHT, OPEN, Change, Kind, State
 from engines.errors import UserInputError
 from engines.models import Team
-from engines.pricing import LINUX, PriceBook, PriceQuote, operating_system_of
-from engines.rightsizing_models import Instance, InstanceTypeFacts, Recommendation
+from engines.rightsizing.catalog import describe_instance_types, describe_instances
+from engines.rightsizing.models import Instance, InstanceTypeFacts, Recommendation
+from engines.rightsizing.pricing import LINUX, PriceBook, PriceQuote, operating_system_of
 from engines.sources.base import ResponseCache
 from engines.spot import (
     LINUX_PRODUCT,

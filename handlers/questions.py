@@ -21,9 +21,9 @@ from engines.models import Period, Team
 from engines.month_view import month_view
 from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
-from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
-from engines.rightsizing_models import Recommendation
+from engines.rightsizing.models import Recommendation
+from engines.rightsizing.pricing import REGION_LOCATIONS
 from engines.schedules import ScheduleError
 from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from engines.changes import Change, Kind, Outcome, State
-from engines.rightsizing_models import Finding, Recommendation
+from engines.rightsizing.models import Finding, Recommendation
 from engines.words import plural, risk_label
 from handlers import action_ids
 from handlers.blocks.common import (

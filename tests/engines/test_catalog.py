@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from engines.catalog import (
+from engines.rightsizing.catalog import (
     ASG_TAG,
     CatalogError,
     describe_instance_types,

@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 from bot.demo.fleet import PRICE_SNAPSHOT_DATE, PRICES
 from bot.store import Store, StoreResponseCache
 from engines.errors import ConfigError
-from engines.pricing import (
+from engines.rightsizing.pricing import (
     PRICING_API,
     REGION_LOCATIONS,
     SHIPPED_SNAPSHOT,

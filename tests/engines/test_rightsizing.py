@@ -19,17 +19,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from bot.demo.fleet import PRICES
-from engines.catalog import describe_instance_types
-from engines.pricing import PriceBook
-from engines.rightsizing import (
-    Needs,
-    candidate_types,
-    family_of,
-    needs_of,
-    recommend,
-    recommend_all,
-)
-from engines.rightsizing_models import (
+from engines.rightsizing.candidates import Needs, candidate_types, family_of, needs_of
+from engines.rightsizing.catalog import describe_instance_types
+from engines.rightsizing.models import (
     Finding,
     Instance,
     InstanceTypeFacts,
@@ -37,6 +29,8 @@ from engines.rightsizing_models import (
     Risk,
     Utilization,
 )
+from engines.rightsizing.pricing import PriceBook
+from engines.rightsizing.recommendations import recommend, recommend_all
 
 END = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 X86 = ("x86_64",)

@@ -25,7 +25,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from engines.rightsizing_models import Instance
+from engines.rightsizing.models import Instance
 from engines.spot import (
     SpotDataError,
     SpotPrice,

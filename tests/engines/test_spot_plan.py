@@ -11,9 +11,9 @@ import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
-from engines.catalog import describe_instance_types
-from engines.pricing import PriceBook
-from engines.rightsizing_models import InstanceTypeFacts
+from engines.rightsizing.catalog import describe_instance_types
+from engines.rightsizing.models import InstanceTypeFacts
+from engines.rightsizing.pricing import PriceBook
 from engines.spot_advisor import load_snapshot
 from engines.spot_plan import SpotPlanError, compatible_types
 from engines.spot_review import SpotAdvisor

@@ -16,8 +16,8 @@ from botocore.stub import ANY, Stubber
 from engines.changes import Change, Kind, State
 from engines.errors import UserInputError
 from engines.models import Team
-from engines.pricing import PriceBook
-from engines.rightsizing_models import Finding, Instance, Recommendation
+from engines.rightsizing.models import Finding, Instance, Recommendation
+from engines.rightsizing.pricing import PriceBook
 from engines.spot_advisor import AdvisorFeedError, load_snapshot
 from engines.spot_review import (
     NoSpotMarketError,

@@ -1,4 +1,5 @@
-"""``engines.utilization`` against moto's CloudWatch (and botocore's Stubber for pages, errors).
+"""``engines.rightsizing.utilization`` against moto's CloudWatch (and botocore's Stubber for pages,
+errors).
 
 moto's ``GetMetricData`` costs periods x stored datapoints per query, so these tests keep to
 short lookbacks and few datapoints wherever the figure under test allows it.
@@ -19,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from engines.utilization import (
+from engines.rightsizing.utilization import (
     MAX_DATAPOINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
     METRICS,

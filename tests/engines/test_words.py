@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engines.rightsizing_models import Risk
+from engines.rightsizing.models import Risk
 from engines.schedules import Mode
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource

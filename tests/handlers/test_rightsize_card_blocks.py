@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from engines.changes import Change, Kind, Outcome, State
-from engines.rightsizing_models import Finding, Instance, Recommendation
+from engines.rightsizing.models import Finding, Instance, Recommendation
 from handlers import action_ids
 from handlers.blocks.common import escape_keeping_mentions, limit_violations
 from handlers.blocks.rightsize import (

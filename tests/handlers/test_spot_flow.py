@@ -21,10 +21,10 @@ import pytest
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.spot_market import placement_scores, price_history
-from engines.catalog import describe_instance_types
 from engines.changes import State
 from engines.errors import UserInputError
-from engines.pricing import SHIPPED_SNAPSHOT
+from engines.rightsizing.catalog import describe_instance_types
+from engines.rightsizing.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
 from handlers.actions.spot import upload_plan
 from handlers.blocks.common import limit_violations, money

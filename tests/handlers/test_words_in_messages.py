@@ -14,7 +14,7 @@ from engines.changes import Change, ChangeRequest, Kind, State
 from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
-from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
+from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.common import limit_violations
 from handlers.blocks.cost import build_error_message, build_help_message

@@ -1,8 +1,9 @@
 """The shared vocabulary of right-sizing: instances, their utilization, facts, findings.
 
-Utilization (``engines.utilization``), the catalog and prices (``engines.catalog``,
-``engines.pricing``), recommendations (``engines.rightsizing``) and carrying changes out
-(``engines.changes``) all speak in these frozen dataclasses.
+Utilization (``engines.rightsizing.utilization``), the catalog and prices
+(``engines.rightsizing.catalog``, ``engines.rightsizing.pricing``), recommendations
+(``engines.rightsizing.recommendations``) and carrying changes out (``engines.changes``) all
+speak in these frozen dataclasses.
 """
 
 from __future__ import annotations

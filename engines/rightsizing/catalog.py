@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.errors import CostbotError
-from engines.rightsizing_models import Instance, InstanceTypeFacts
+from engines.rightsizing.models import Instance, InstanceTypeFacts
 
 ASG_TAG = "aws:autoscaling:groupName"
 STOP_PROTECTION_STATES = frozenset({"running", "stopped"})

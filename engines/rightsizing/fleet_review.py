@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.catalog import describe_instance_types, describe_instances
 from engines.models import Team
-from engines.rightsizing import HourlyPrices, recommend_all
-from engines.rightsizing_models import InstanceTypeFacts, Recommendation
-from engines.utilization import fetch_utilization
+from engines.rightsizing.catalog import describe_instance_types, describe_instances
+from engines.rightsizing.models import InstanceTypeFacts, Recommendation
+from engines.rightsizing.recommendations import HourlyPrices, recommend_all
+from engines.rightsizing.utilization import fetch_utilization
 
 ACTIVE_STATES = ("pending", "running", "stopping", "stopped")
 
@@ -35,7 +35,7 @@ class FleetReviewer:
     Args:
         ec2_for: an EC2 client for (account id, region); "" is the bot's own account.
         cloudwatch_for: a CloudWatch client for (account id, region).
-        prices: on-demand prices (``engines.pricing.PriceBook``).
+        prices: on-demand prices (``engines.rightsizing.pricing.PriceBook``).
         targets: the (account id, region) pairs where the fleet runs.
         now: the clock.
         lookback_days: how much CloudWatch history to read (1–93).

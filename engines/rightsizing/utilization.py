@@ -67,7 +67,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.errors import CostbotError
-from engines.rightsizing_models import MetricStats, Utilization
+from engines.rightsizing.models import MetricStats, Utilization
 
 MAX_QUERIES_PER_CALL = 500
 MAX_DATAPOINTS_PER_CALL = 100_800
