@@ -35,8 +35,8 @@ from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
 from engines.sources.rollup import RollupInUseError, RollupSource
-from engines.spot_advisor import FeedFile
-from engines.spot_review import SpotAdvisor
+from engines.spot.advisor_feed import FeedFile
+from engines.spot.review import SpotAdvisor
 from engines.teams import AccountIds, CostConfig, load_config
 from handlers.deps import Deps
 from handlers.register import register_all

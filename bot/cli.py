@@ -151,7 +151,7 @@ def _download(url: str, timeout: float) -> bytes:
 def run_refresh_advisor(args: argparse.Namespace, *, fetch: Callable | None = None) -> int:
     """Replaces the local Spot Instance Advisor data with the feed, atomically."""
     from bot.app import utc_now
-    from engines.spot_advisor import FEED_URL, AdvisorFeedError, load_feed, refresh_feed
+    from engines.spot.advisor_feed import FEED_URL, AdvisorFeedError, load_feed, refresh_feed
 
     settings = Settings.from_env(require_slack=False)
     path = settings.spot_advisor_path

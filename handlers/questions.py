@@ -25,7 +25,7 @@ from engines.query import Dimension
 from engines.rightsizing.models import Recommendation
 from engines.rightsizing.pricing import REGION_LOCATIONS
 from engines.schedules import ScheduleError
-from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
+from engines.spot.review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
 from engines.words import echo
 from handlers.blocks.audit import build_audit_message

@@ -26,7 +26,7 @@ from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYP
 from moto.ec2.responses.spot_instances import SpotInstances
 
 from engines.rightsizing.pricing import SHIPPED_SNAPSHOT
-from engines.spot_advisor import load_snapshot
+from engines.spot.advisor_feed import load_snapshot
 
 HISTORY_DAYS = 95  # a little more than the API's 90, so the 90-day window starts priced
 MAX_ZONES = 4

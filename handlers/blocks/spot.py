@@ -6,9 +6,9 @@ import datetime as dt
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
-from engines.spot import WindowAverage, age_text, monthly_saving
-from engines.spot_advisor import Interruption
-from engines.spot_review import FeedStatus, SpotCandidate, SpotOutlook, SpotPlan, TeamSpotReport
+from engines.spot.advisor_feed import Interruption
+from engines.spot.market import WindowAverage, age_text, monthly_saving
+from engines.spot.review import FeedStatus, SpotCandidate, SpotOutlook, SpotPlan, TeamSpotReport
 from engines.words import plural
 from handlers import action_ids
 from handlers.blocks.common import (

@@ -26,7 +26,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from engines.rightsizing.models import Instance
-from engines.spot import (
+from engines.spot.market import (
     SpotDataError,
     SpotPrice,
     age_text,

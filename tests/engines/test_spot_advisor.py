@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from engines.spot_advisor import (
+from engines.spot.advisor_feed import (
     FEED_URL,
     SNAPSHOT_FILE,
     AdvisorFeedError,

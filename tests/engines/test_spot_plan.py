@@ -14,9 +14,9 @@ from moto import mock_aws
 from engines.rightsizing.catalog import describe_instance_types
 from engines.rightsizing.models import InstanceTypeFacts
 from engines.rightsizing.pricing import PriceBook
-from engines.spot_advisor import load_snapshot
-from engines.spot_plan import SpotPlanError, compatible_types
-from engines.spot_review import SpotAdvisor
+from engines.spot.advisor_feed import load_snapshot
+from engines.spot.plan import SpotPlanError, compatible_types
+from engines.spot.review import SpotAdvisor
 
 REGION = "us-east-1"
 NOW = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)

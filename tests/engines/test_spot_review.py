@@ -18,8 +18,8 @@ from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation
 from engines.rightsizing.pricing import PriceBook
-from engines.spot_advisor import AdvisorFeedError, load_snapshot
-from engines.spot_review import (
+from engines.spot.advisor_feed import AdvisorFeedError, load_snapshot
+from engines.spot.review import (
     NoSpotMarketError,
     SpotAdvisor,
     UnknownInstanceTypeError,

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from engines.rightsizing.models import Instance
-from engines.spot_review import FeedStatus, SpotCandidate, TeamSpotReport
+from engines.spot.review import FeedStatus, SpotCandidate, TeamSpotReport
 from handlers.actions.spot import PlanDesk
 from handlers.blocks.spot import build_spot_team_message, plan_button_value
 

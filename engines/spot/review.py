@@ -8,9 +8,9 @@ changes the type a spot plan would copy). ``advice_first`` turns the right-sizin
 the change records it is handed into what the spot answer says instead; the advisor never
 reads them itself.
 
-Brings together the spot price history (``engines.spot``), on-demand prices
+Brings together the spot price history (``engines.spot.market``), on-demand prices
 (``engines.rightsizing.pricing.PriceBook``), the Spot Instance Advisor feed
-(``engines.spot_advisor``), the instance type catalog and the running instances
+(``engines.spot.advisor_feed``), the instance type catalog and the running instances
 (``engines.rightsizing.catalog``). AWS clients come from a factory handed in; the price
 history is remembered in the ``ResponseCache`` for an hour (the API is free but throttled)
 and placement scores for a day (AWS allows only a few distinct placement score queries a
@@ -34,7 +34,8 @@ from engines.rightsizing.catalog import describe_instance_types, describe_instan
 from engines.rightsizing.models import Instance, InstanceTypeFacts, Recommendation
 from engines.rightsizing.pricing import LINUX, PriceBook, PriceQuote, operating_system_of
 from engines.sources.base import ResponseCache
-from engines.spot import (
+from engines.spot.advisor_feed import AdvisorFeed, AdvisorFeedError, Interruption
+from engines.spot.market import (
     LINUX_PRODUCT,
     LONG_WINDOW,
     WINDOWS_PRODUCT,
@@ -47,8 +48,7 @@ from engines.spot import (
     spot_suitability,
     zone_prices,
 )
-from engines.spot_advisor import AdvisorFeed, AdvisorFeedError, Interruption
-from engines.spot_plan import (
+from engines.spot.plan import (
     SpotPlanError,
     build_spot_plan,
     compatible_types,
