@@ -25,11 +25,11 @@ from bot.store import Store, StoreResponseCache
 from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
 from engines.errors import ConfigError, CostSourceError
-from engines.offhours import OffHours
-from engines.offhours_aws import AwsScheduleTarget
 from engines.query import DimensionKind
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
+from engines.schedules.aws import AwsScheduleTarget
+from engines.schedules.enforcement import OffHours
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource

@@ -19,7 +19,7 @@ Costs several teams share (a platform, a shared account) are tables of their own
     split = "proportional"              # or "even", or { fraud-detection = 50, nlp = 50 }
     among = ["fraud-detection", "nlp"]  # optional: default every team
 
-Off-hours schedules select a team's resources by tags (see ``engines.schedules``)::
+Off-hours schedules select a team's resources by tags (see ``engines.schedules.model``)::
 
     [schedules.fraud-dev-hours]
     team = "fraud-detection"
@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engines.errors import ConfigError, UnknownTeamError
 from engines.models import AccountAccess, SharedCost, SplitRule, Team
-from engines.schedules import (
+from engines.schedules.model import (
     Schedule,
     ScheduleError,
     check_periods,

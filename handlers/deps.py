@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
 from engines.models import SharedCost, Team
-from engines.offhours import OffHours
 from engines.rightsizing.fleet_review import FleetReviewer
+from engines.schedules.enforcement import OffHours
 from engines.spot.review import SpotAdvisor
 
 logger = logging.getLogger(__name__)

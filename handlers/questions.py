@@ -19,12 +19,12 @@ from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
 from engines.month_view import month_view
-from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
 from engines.query import Dimension
 from engines.rightsizing.models import Recommendation
 from engines.rightsizing.pricing import REGION_LOCATIONS
-from engines.schedules import ScheduleError
+from engines.schedules.enforcement import OffHours, ScheduleView
+from engines.schedules.model import ScheduleError
 from engines.spot.review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
 from engines.words import echo

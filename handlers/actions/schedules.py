@@ -1,7 +1,7 @@
 """Off-hours schedules in Slack: the create form, and **Keep running 2 h** on a warning.
 
 Who may: a team's approvers create (and pause, resume) its schedules; its members and
-approvers keep things running and skip a day (``engines.offhours``).
+approvers keep things running and skip a day (``engines.schedules.enforcement``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.schedules import (
+from engines.schedules.model import (
     Schedule,
     ScheduleError,
     check_name,

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from engines.models import Team
-from engines.offhours import KEEP_RUNNING_FOR, ScheduleView, StopWarning
-from engines.schedules import Desired, Mode, Schedule
+from engines.schedules.enforcement import KEEP_RUNNING_FOR, ScheduleView, StopWarning
+from engines.schedules.model import Desired, Mode, Schedule
 from engines.words import mode_label, plural
 from handlers import action_ids
 from handlers.blocks.common import (

@@ -17,9 +17,9 @@ from moto import mock_aws
 
 from bot.store import Store
 from engines.models import Team
-from engines.offhours import OffHours
-from engines.offhours_aws import AwsScheduleTarget
-from engines.schedules import ScheduleError, build_schedule
+from engines.schedules.aws import AwsScheduleTarget
+from engines.schedules.enforcement import OffHours
+from engines.schedules.model import ScheduleError, build_schedule
 
 REGION = "us-east-1"
 NEW_YORK = ZoneInfo("America/New_York")

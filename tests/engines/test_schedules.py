@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engines.schedules import (
+from engines.schedules.desired import (
+    action_for,
+    boundaries,
+    desired_state,
+    estimate_saving,
+    next_change,
+    schedule_state,
+)
+from engines.schedules.model import (
     Desired,
     Mode,
     Override,
@@ -16,14 +24,8 @@ from engines.schedules import (
     ResourceKind,
     ScheduledResource,
     ScheduleError,
-    action_for,
-    boundaries,
     build_schedule,
     check_selects_something,
-    desired_state,
-    estimate_saving,
-    next_change,
-    schedule_state,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")

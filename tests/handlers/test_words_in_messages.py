@@ -129,7 +129,7 @@ def test_a_5000_character_input_is_echoed_at_most_80_characters(text):
 
 
 def test_engine_errors_echo_at_most_80_characters():
-    from engines.schedules import ScheduleError, check_name, parse_time
+    from engines.schedules.model import ScheduleError, check_name, parse_time
     from engines.teams import find_team
 
     for raise_it in (

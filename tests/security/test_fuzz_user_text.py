@@ -22,7 +22,7 @@ from bot.app import build_costbot
 from bot.settings import Settings
 from engines.errors import CostbotError, UserInputError
 from engines.periods import parse_period
-from engines.schedules import ScheduleError, build_schedule
+from engines.schedules.model import ScheduleError, build_schedule
 from engines.teams import load_config
 from handlers.commands.cost import answer_cost_command
 from handlers.deps import Deps

@@ -21,31 +21,34 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.models import Team
-from engines.offhours_aws import ActionError, AwsScheduleTarget, Capacity
-from engines.schedules import (
+from engines.schedules.aws import ActionError, AwsScheduleTarget
+from engines.schedules.desired import (
+    SavingEstimate,
+    action_for,
+    change_candidates,
+    desired_state,
+    estimate_saving,
+    next_change,
+)
+from engines.schedules.model import (
     Decision,
     Desired,
     Override,
     OverrideKind,
     ResourceKind,
-    SavingEstimate,
     Schedule,
     ScheduledResource,
     ScheduleError,
-    action_for,
-    change_candidates,
     check_selects_something,
     day_off_reason,
-    desired_state,
-    estimate_saving,
-    next_change,
     parse_time,
 )
+from engines.schedules.store import ScheduleStore
 from engines.words import echo
 
 logger = logging.getLogger(__name__)
@@ -72,36 +75,6 @@ RDS_HOURLY_USD: dict[str, Decimal] = {
     "db.r5.xlarge": Decimal("0.50"),
     "db.r6g.large": Decimal("0.225"),
 }
-
-
-class ScheduleStore(Protocol):
-    """What ``OffHours`` keeps (``bot.store.Store`` implements it)."""
-
-    def slack_schedules(self) -> list[dict[str, Any]]: ...
-
-    def save_schedule(self, definition: dict[str, Any], *, at: dt.datetime) -> bool: ...
-
-    def paused_schedules(self) -> set[str]: ...
-
-    def set_paused(self, name: str, paused: bool, *, by: str, at: dt.datetime) -> bool: ...
-
-    def add_override(self, override: Override, *, at: dt.datetime) -> int: ...
-
-    def add_overrides(self, overrides: Sequence[Override], *, at: dt.datetime) -> list[int]:
-        """Saves every override in one transaction: all of them, or none."""
-        ...
-
-    def schedule_overrides(self, *, active_at: dt.datetime) -> list[Override]: ...
-
-    def last_schedule_states(self) -> dict[str, str]: ...
-
-    def record_schedule_state(
-        self, key: str, *, schedule: str, desired: str, detail: str, at: dt.datetime, dry_run: bool
-    ) -> None: ...
-
-    def save_capacity(self, key: str, capacity: Capacity, *, at: dt.datetime) -> None: ...
-
-    def saved_capacity(self, key: str) -> Capacity | None: ...
 
 
 @dataclass(frozen=True)

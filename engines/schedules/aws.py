@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.aws_errors import explain
-from engines.schedules import ResourceKind, ScheduledResource
+from engines.schedules.model import ResourceKind, ScheduledResource
 from engines.words import plural
 
 RDS_RUNNING = "available"
