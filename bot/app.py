@@ -24,6 +24,7 @@ from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
+from engines.config.teams import AccountIds, CostConfig, load_config
 from engines.errors import ConfigError, CostSourceError
 from engines.query import DimensionKind
 from engines.rightsizing.fleet_review import FleetReviewer
@@ -37,7 +38,6 @@ from engines.sources.focus import FocusFileSource
 from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot.advisor_feed import FeedFile
 from engines.spot.review import SpotAdvisor
-from engines.teams import AccountIds, CostConfig, load_config
 from handlers.deps import Deps
 from handlers.register import register_all
 

@@ -538,8 +538,8 @@ def run_digest(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.logs import configure_logging
+    from engines.config.teams import find_team
     from engines.errors import CostSourceError, UserInputError
-    from engines.teams import find_team
     from handlers.blocks.cost import build_error_message
     from handlers.blocks.digest import build_digest_message
     from handlers.blocks.text import render_text

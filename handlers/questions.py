@@ -15,6 +15,7 @@ from typing import Any
 from engines import questions
 from engines.allocation import owner_of
 from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.config.teams import find_team
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
@@ -26,7 +27,6 @@ from engines.rightsizing.pricing import REGION_LOCATIONS
 from engines.schedules.enforcement import OffHours, ScheduleView
 from engines.schedules.model import ScheduleError
 from engines.spot.review import SpotOutlook, TeamSpotReport, advice_first
-from engines.teams import find_team
 from engines.words import echo
 from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message

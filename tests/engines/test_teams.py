@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.errors import ConfigError, UnknownTeamError
-from engines.models import SharedCost, Team
-from engines.teams import (
+from engines.config.teams import (
     SHARED_SCHEMA,
     TEAM_SCHEMA,
     AccountIds,
@@ -19,6 +17,8 @@ from engines.teams import (
     load_config,
     load_teams,
 )
+from engines.errors import ConfigError, UnknownTeamError
+from engines.models import SharedCost, Team
 
 DEMO_TEAMS = Path(__file__).parents[2] / "bot" / "demo" / "teams.toml"
 

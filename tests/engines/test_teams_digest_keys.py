@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from engines.config.teams import load_teams
 from engines.errors import ConfigError
-from engines.teams import load_teams
 
 TEAM = '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\n'
 

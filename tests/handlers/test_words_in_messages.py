@@ -129,8 +129,8 @@ def test_a_5000_character_input_is_echoed_at_most_80_characters(text):
 
 
 def test_engine_errors_echo_at_most_80_characters():
+    from engines.config.teams import find_team
     from engines.schedules.model import ScheduleError, check_name, parse_time
-    from engines.teams import find_team
 
     for raise_it in (
         lambda: find_team({"nlp": TEAM}, LONG),
@@ -299,7 +299,7 @@ def test_a_command_in_the_audit_is_echoed_short():
 def test_the_digest_footer_names_the_source_by_its_display_name():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
-    from engines.teams import load_config
+    from engines.config.teams import load_config
 
     teams = load_config(
         '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\n', filename="teams.toml"
