@@ -24,7 +24,8 @@ from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
-from engines.config.teams import AccountIds, CostConfig, load_config
+from engines.config.schema import AccountIds
+from engines.config.teams import CostConfig, load_config
 from engines.errors import ConfigError, CostSourceError
 from engines.query import DimensionKind
 from engines.rightsizing.fleet_review import FleetReviewer

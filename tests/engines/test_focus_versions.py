@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from engines import questions
-from engines.config.teams import AccountIds, load_config
+from engines.config.schema import AccountIds
+from engines.config.teams import load_config
 from engines.models import Period
 from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter

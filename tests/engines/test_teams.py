@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engines.config.teams import (
-    SHARED_SCHEMA,
-    TEAM_SCHEMA,
-    AccountIds,
-    CostConfig,
-    find_team,
-    load_config,
-    load_teams,
-)
+from engines.config.schema import SHARED_SCHEMA, TEAM_SCHEMA, AccountIds
+from engines.config.teams import CostConfig, find_team, load_config, load_teams
 from engines.errors import ConfigError, UnknownTeamError
 from engines.models import SharedCost, Team
 
