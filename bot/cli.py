@@ -180,8 +180,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
-    from handlers.jobs import run_schedules
-    from handlers.notify import post_change_outcome
+    from handlers.rightsizing.notify import post_change_outcome
+    from handlers.schedules.jobs import run_schedules
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, secrets=_secrets(settings))
@@ -396,7 +396,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
     of a process in ``live``: it is still carrying them out)."""
     if costbot.deps.changes is None:
         return
-    from handlers.notify import post_change_outcome
+    from handlers.rightsizing.notify import post_change_outcome
 
     for outcome in costbot.deps.changes.recover(live=live):
         logger.warning("recovered a change left half-way: %s", outcome.text)

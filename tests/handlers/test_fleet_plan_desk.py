@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from engines.rightsizing.models import Instance
 from engines.spot.review import FeedStatus, SpotCandidate, TeamSpotReport
-from handlers.actions.spot import PlanDesk
-from handlers.blocks.spot import build_spot_team_message, plan_button_value
+from handlers.spot.actions import PlanDesk
+from handlers.spot.blocks import build_spot_team_message, plan_button_value
 
 NOW = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)
 

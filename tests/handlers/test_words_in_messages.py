@@ -15,14 +15,14 @@ from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
-from handlers.blocks.audit import build_audit_message
 from handlers.blocks.common import limit_violations
 from handlers.blocks.cost import build_error_message, build_help_message
 from handlers.blocks.digest import build_digest_message
 from handlers.blocks.home import TeamHome, build_app_home
-from handlers.blocks.rightsize import build_dismiss_modal, build_rightsize_message
 from handlers.blocks.text import render_text
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS, USAGE, parse_cost_command
+from handlers.rightsizing.audit_blocks import build_audit_message
+from handlers.rightsizing.blocks import build_dismiss_modal, build_rightsize_message
 from tests.engines.daily_costs import DailyCosts
 
 ALICE = "U0DEMOALICE"

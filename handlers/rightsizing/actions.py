@@ -32,7 +32,8 @@ from engines.changes import Change, Outcome, State
 from handlers import action_ids
 from handlers.actions.clicks import Click
 from handlers.blocks.common import Block
-from handlers.blocks.rightsize import (
+from handlers.deps import Deps
+from handlers.rightsizing.blocks import (
     ICONS,
     build_approval_request,
     build_dismiss_modal,
@@ -40,8 +41,7 @@ from handlers.blocks.rightsize import (
     decision_status,
     with_decision,
 )
-from handlers.deps import Deps
-from handlers.notify import CardStore
+from handlers.rightsizing.notify import CardStore
 
 logger = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from engines.schedules.model import (
 from engines.words import mode_label, plural
 from handlers import action_ids
 from handlers.actions.clicks import Click
-from handlers.blocks.schedules import (
+from handlers.deps import Deps
+from handlers.schedules.blocks import (
     SCHEDULE_BLOCKS,
     build_create_modal,
     build_schedule_done,
     build_schedule_problem,
     with_kept,
 )
-from handlers.deps import Deps
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from slack_sdk.errors import SlackApiError
 from engines.errors import CostbotError
 from handlers import action_ids
 from handlers.blocks.common import Block
-from handlers.blocks.spot import (
+from handlers.deps import Deps
+from handlers.spot.blocks import (
     build_plan_comment,
     parse_plan_button_value,
     plan_making_status,
@@ -40,7 +41,6 @@ from handlers.blocks.spot import (
     plan_unchanged_status,
     with_plan_status,
 )
-from handlers.deps import Deps
 
 logger = logging.getLogger(__name__)
 

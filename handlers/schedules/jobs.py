@@ -7,8 +7,8 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.blocks.schedules import build_stop_warning
 from handlers.deps import Deps
+from handlers.schedules.blocks import build_stop_warning
 
 logger = logging.getLogger(__name__)
 

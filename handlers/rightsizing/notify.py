@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from engines.changes import Outcome
 from handlers.blocks.common import escape_keeping_mentions
-from handlers.blocks.rightsize import ICONS, card_buttons, decision_status, with_decision
+from handlers.rightsizing.blocks import ICONS, card_buttons, decision_status, with_decision
 
 logger = logging.getLogger(__name__)
 
