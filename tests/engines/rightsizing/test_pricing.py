@@ -35,7 +35,7 @@ from engines.rightsizing.pricing import (
 )
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def product(

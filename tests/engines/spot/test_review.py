@@ -1,6 +1,6 @@
 """The spot advisor end to end against stubbed EC2: outlook, team candidates, clear errors.
 
-The market is ``tests.engines.test_spot.MARKET`` (hand-computed there): g5.xlarge averages
+The market is ``tests.engines.spot.test_market.MARKET`` (hand-computed there): g5.xlarge averages
 $0.40 over 30 days in us-east-1a and $0.28 in us-east-1b, against $1.006 on demand.
 """
 
@@ -25,7 +25,7 @@ from engines.spot.review import (
     UnknownInstanceTypeError,
     advice_first,
 )
-from tests.engines.test_spot import MARKET, NOW, PLACEMENT_RESPONSE, ZONES_RESPONSE
+from tests.engines.spot.test_market import MARKET, NOW, PLACEMENT_RESPONSE, ZONES_RESPONSE
 
 REGION = "us-east-1"
 TYPES_RESPONSE = {

@@ -39,7 +39,7 @@ from engines.spot.market import (
 )
 
 NOW = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
-RECORDED = Path(__file__).parent.parent / "data" / "spot"
+RECORDED = Path(__file__).parents[2] / "data" / "spot"
 HISTORY_FILE = RECORDED / "describe-spot-price-history-g5.xlarge-us-east-1.json"
 
 

@@ -13,7 +13,7 @@ from engines.config.teams import CostConfig, find_team, load_config, load_teams
 from engines.errors import ConfigError, UnknownTeamError
 from engines.models import SharedCost, Team
 
-DEMO_TEAMS = Path(__file__).parents[2] / "bot" / "demo" / "teams.toml"
+DEMO_TEAMS = Path(__file__).parents[3] / "bot" / "demo" / "teams.toml"
 
 
 def load(text: str) -> dict[str, Team]:
