@@ -128,14 +128,14 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     # The digests' figures alone (engines.digests.build_digest for every team, no chart, no
     # outbox), on a source of their own so the run below starts as cold as this one.
     from engines.digests import build_digest
-    from handlers.digests import local_today
+    from engines.periods import billing_date
 
     figures_source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
                                   tag_keys=rule_tag_keys(config))  # fmt: skip
     engine_started = time.perf_counter()
     for team in config.teams.values():
         build_digest(figures_source, config.teams, config.shared, team_name=team.name,
-                     today=local_today(team, NOW))  # fmt: skip
+                     today=billing_date(NOW))  # fmt: skip
     engine_s = time.perf_counter() - engine_started
     deps = build_deps(settings, store=store, config=config, cost_source=source,
                       now=lambda: NOW)  # fmt: skip

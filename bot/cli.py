@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "digest", help="print a team's digest without posting it, e.g. costbot digest --team nlp"
     )
     digest.add_argument("--team", required=True, help="the team, as in the teams file")
-    digest.add_argument("--date", help="the team's local date, YYYY-MM-DD (default: today)")
+    digest.add_argument("--date", help="the day the digest is for, YYYY-MM-DD (default: today)")
     digest.add_argument("--json", action="store_true", help="print the Slack message as JSON")
     digest.add_argument("--workdir", type=Path, default=Path(".demo"), help="demo state")
     digest.set_defaults(run=run_digest)
@@ -543,7 +543,7 @@ def run_digest(args: argparse.Namespace) -> int:
     from handlers.blocks.cost import build_error_message
     from handlers.blocks.digest import build_digest_message
     from handlers.blocks.text import render_text
-    from handlers.digests import local_today, team_digest
+    from handlers.digests import team_digest
 
     configure_logging("WARNING")
     try:
@@ -554,7 +554,11 @@ def run_digest(args: argparse.Namespace) -> int:
     try:
         with _question_context(args) as deps:
             team = find_team(deps.teams, args.team)
-            digest = team_digest(deps, team, day or local_today(team, deps.now()))
+            if day is None:
+                digest = team_digest(deps, team, deps.now())
+            else:  # as the digest of that date: its figures run through the day before
+                noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+                digest = team_digest(deps, team, noon, posted_on=day)
     except UserInputError as error:
         print(render_text(build_error_message(error)), file=sys.stderr)
         return EXIT_FAILED

@@ -131,7 +131,7 @@ def month_view(
     Args:
         source: where costs come from.
         teams, shared: the teams file.
-        today: the as-of date (the team's local date); only the days before it count.
+        today: the as-of date (the billing date, UTC); only the days before it count.
         team_name: as typed (near misses raise ``UnknownTeamError``); empty: all teams.
         metric: the cost type of every figure.
         with_forecast: False: the month to date only (``forecast`` None, no history read).

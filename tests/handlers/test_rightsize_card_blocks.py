@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from bot.demo.slack_standin import limit_violations
 from engines.changes import Change, Kind, Outcome, State
 from engines.rightsizing.models import Finding, Instance, Recommendation
 from handlers import action_ids
-from handlers.blocks.common import escape_keeping_mentions, limit_violations
+from handlers.blocks.common import escape_keeping_mentions
 from handlers.rightsizing.blocks import (
     build_rightsize_message,
     card_buttons,

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from handlers import action_ids
-from handlers.blocks.common import limit_violations
 from handlers.schedules.jobs import run_schedules
 from tests.waiting import wait_until
 

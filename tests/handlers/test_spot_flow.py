@@ -20,13 +20,14 @@ import pytest
 
 from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from bot.demo.spot_market import placement_scores, price_history
 from engines.changes import State
 from engines.errors import UserInputError
 from engines.rightsizing.catalog import describe_instance_types
 from engines.rightsizing.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
-from handlers.blocks.common import limit_violations, money
+from handlers.blocks.common import money
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
 from handlers.spot.actions import upload_plan
 from handlers.spot.blocks import PLAN_STATUS_PREFIX, plan_button_value

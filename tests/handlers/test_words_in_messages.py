@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 
+from bot.demo.slack_standin import limit_violations
 from engines.changes import Change, ChangeRequest, Kind, State
 from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
-from handlers.blocks.common import limit_violations
 from handlers.blocks.cost import build_error_message, build_help_message
 from handlers.blocks.digest import build_digest_message
 from handlers.blocks.home import TeamHome, build_app_home
