@@ -21,8 +21,8 @@ from sqlite_utils import Database
 
 from engines.changes.models import Change, ChangeRequest, State
 from engines.changes.store import UPDATABLE_COLUMNS, db_value
-from engines.offhours_aws import Capacity
-from engines.schedules import Override, OverrideKind
+from engines.schedules.aws import Capacity
+from engines.schedules.model import Override, OverrideKind
 
 logger = logging.getLogger(__name__)
 
@@ -498,7 +498,7 @@ class Store:
             return None
         return json.loads(rows[0]["blocks"]), rows[0]["text"]
 
-    # --- off-hours schedules (``engines.offhours.ScheduleStore``) ----------------------
+    # --- off-hours schedules (``engines.schedules.store.ScheduleStore``) ---------------------
 
     def slack_schedules(self) -> list[dict[str, Any]]:
         rows = self.db.query("select definition from schedules order by created_at, name")

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from engines.errors import CostbotError
-from engines.rightsizing_models import Recommendation
+from engines.rightsizing.models import Recommendation
 from engines.words import mrkdwn_safe
 
 

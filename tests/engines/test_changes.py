@@ -22,7 +22,7 @@ from moto import mock_aws
 from bot.store import Store
 from engines.changes.models import IN_FLIGHT, ChangeRequest, Direction, Kind, State
 from engines.changes.runner import ChangeRunner
-from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
+from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 REGION = "us-east-1"

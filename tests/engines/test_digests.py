@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from engines.changes.models import Change, State
+from engines.config.teams import load_config
 from engines.digests import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
 from engines.sources.focus import FocusFileSource
-from engines.teams import load_config
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(

@@ -20,15 +20,15 @@ from moto.server import ThreadedMotoServer
 
 from bot.app import build_costbot
 from bot.settings import Settings
+from engines.config.teams import load_config
 from engines.errors import CostbotError, UserInputError
 from engines.periods import parse_period
-from engines.schedules import ScheduleError
-from engines.teams import load_config
+from engines.schedules.model import ScheduleError
 from handlers.commands.cost import answer_cost_command
 from handlers.deps import Deps
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS
 from tests.conftest import DEMO_TEAMS, FROZEN_NOW
-from tests.engines.written_schedules import build_schedule
+from tests.engines.schedules.written_schedules import build_schedule
 
 VOCABULARY = [
     *SUBCOMMANDS, *SCHEDULE_VERBS, "fraud-detection", "nlp", "recommendations", "platform",
