@@ -21,7 +21,8 @@ The decisions, in one place:
 * **What it answers.** Grouping by service, account, region, day, charge category, a tag
   key it holds, with tag filters on the keys it holds and account filters. ``by resource``,
   a tag key it does not hold, are scanned from the files as before, and only from the
-  files whose charge days meet the period (the rollup knows each file's first and last day).
+  files whose charge days meet the period (the rollup knows each file's first and last day,
+  so this holds whatever billing period partition a file is in).
 * **Incremental.** Built per export file version (path, size, mtime): a new file
   aggregates only itself, a changed one replaces its own rows, a removed one takes them
   away. Rebuilt from scratch when the tag keys change (the teams file brings new ones) or
@@ -62,7 +63,6 @@ from engines.sources.billing_files import (
     BillingFile,
     BillingFileSource,
     file_identity,
-    partitions_for,
 )
 from engines.sources.sql import (
     BillingSchema,
@@ -488,21 +488,28 @@ class RollupSource(ServiceBreakdownMixin):
 
     def _files_for(self, paths: list[str], query: CostQuery) -> list[str]:
         """The files a scan for ``query`` must read: those whose charge days meet its period
-        (by what the rollup saw of them), and any the rollup does not know."""
+        (by what the rollup saw of them: exact, whatever partition a file is in), and of
+        the files the rollup does not know, those of the billing periods it needs."""
         with self._state_lock:
             held = dict(self._held)
         period = query.period
+        unknown = set(
+            self.files.files_for([p for p in paths if file_identity(p) not in held], query)
+        )
         chosen = []
         for path in paths:
             entry = held.get(file_identity(path))
-            if entry is None or (
+            if entry is None:
+                if path in unknown:
+                    chosen.append(path)
+            elif (
                 entry.first_day is not None
                 and entry.last_day is not None
                 and entry.first_day < period.end
                 and entry.last_day >= period.start
             ):
                 chosen.append(path)
-        return partitions_for(chosen, query)
+        return chosen
 
     def _remembered(self, query: CostQuery) -> CostResult:
         with self._state_lock:  # the usual case, without a database round trip

@@ -74,9 +74,9 @@ class Spy:
             self.ingested.append(os.path.basename(path))
             return cleaned(connection, path, columns)
 
-        def costs_of_files(paths, query):  # type: ignore[no-untyped-def]
+        def costs_of_files(paths, query, **options):  # type: ignore[no-untyped-def]
             self.scanned.append(sorted(os.path.basename(p) for p in paths))
-            return scan(paths, query)
+            return scan(paths, query, **options)
 
         files.cleaned_lines = cleaned_lines  # type: ignore[method-assign]
         files.costs_of_files = costs_of_files  # type: ignore[method-assign]
@@ -461,7 +461,7 @@ def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) ->
     assert isinstance(build_cost_source(off, None, None, now=dt.datetime.now), FocusFileSource)  # type: ignore[arg-type]
 
 
-def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
+def test_without_a_rollup_a_neighbouring_partition_is_read_when_it_holds_the_periods_days(
     tmp_path: Path,
 ) -> None:
     exports = tmp_path / "exports"
@@ -485,7 +485,8 @@ def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
     assert exactly(september) == [(("i-9",), "USD", "1.5")]  # the correction is counted
     read = [Path(p).parent.name for p in files.matching_files()]
     assert len(read) == 3
-    assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]  # August's is not read
+    # September's and October's (its footer holds a September day); August's holds none.
+    assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
     assert files.costs(query_of(("resource",), period=november)).groups == ()
 
