@@ -89,7 +89,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from engines.models import Period
-    from engines.query import CostQuery, Dimension, DimensionKind
+    from engines.query import CostQuery, CostResult, Dimension, DimensionKind
     from engines.sources.focus import FocusFileSource
     from engines.sources.rollup import RollupSource
 
@@ -108,9 +108,11 @@ def main() -> int:
         read: list[list[str]] = []
         scan = source.costs_of_files
 
-        def recorded(chosen: list[str], query: CostQuery, **options):  # type: ignore[no-untyped-def]
+        def recorded(
+            chosen: list[str], query: CostQuery, *, periods: tuple[str, ...] = ()
+        ) -> CostResult:
             read.append(list(chosen))
-            return scan(chosen, query, **options)
+            return scan(chosen, query, periods=periods)
 
         source.costs_of_files = recorded  # type: ignore[method-assign]
         return read
@@ -120,7 +122,7 @@ def main() -> int:
         opened: list[str] = []
         days_of = source._charge_days_of
 
-        def recorded(path: str):  # type: ignore[no-untyped-def]
+        def recorded(path: str) -> tuple[dt.date, dt.date] | None:
             opened.append(path)
             return days_of(path)
 
