@@ -8,12 +8,13 @@ from handlers.actions import alerts, rightsize, schedules, spot
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
-from handlers.middleware import build_retry_guard, use_reliable_respond
+from handlers.middleware import build_retry_guard, build_teams_follower, use_reliable_respond
 
 
 def register_all(app: App, deps: Deps) -> None:
     app.use(build_retry_guard(deps.ledger))
     app.use(use_reliable_respond)
+    app.use(build_teams_follower(deps))
     cost.register(app, deps)
     app_home.register(app, deps)
     rightsize.register(app, deps)
