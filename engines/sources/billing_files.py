@@ -400,7 +400,11 @@ class BillingFileSource(ServiceBreakdownMixin):
                     f"{self.export} export?"
                 )
         partition = billing_partition(path)
-        if partition is not None and partition[0].lower() not in {n.lower() for n in column_types}:
+        if (
+            partition is not None
+            and _PERIOD_VALUE.fullmatch(partition[1])  # else not a billing period: read whole
+            and partition[0].lower() not in {name.lower() for name in column_types}
+        ):
             file = replace(file, partition=partition[0])
         return replace(file, column_types=column_types, reads=reads)
 

@@ -180,3 +180,13 @@ def test_a_footers_text_dates_get_a_days_slack_its_timestamps_none() -> None:
     text = [("BYTE_ARRAY", "2026-09-01T00:00:00+09:00", "2026-09-30T20:00:00-08:00")]
     assert _days_of_statistics(text) == (dt.date(2026, 8, 31), dt.date(2026, 10, 1))
     assert _days_of_statistics([("BYTE_ARRAY", None, None)]) is None  # no statistics
+
+
+def test_a_partition_folder_that_is_not_a_month_is_read_whole(tmp_path: Path) -> None:
+    folder = _mkdir(tmp_path / "exports" / "billing_period=current")
+    write_focus_parquet(folder / "part-0.parquet", month_lines("2026-10"))
+    source = FocusFileSource(str(tmp_path / "exports"))
+
+    answer = source.costs(query_of(("service",)))
+
+    assert exactly(answer) == [(("Amazon EC2",), "USD", "10.25"), (("Amazon S3",), "USD", "0.01")]
