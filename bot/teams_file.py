@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engines.config.teams import CostConfig
 from engines.errors import ConfigError
-from engines.teams import CostConfig
 
 logger = logging.getLogger(__name__)
 

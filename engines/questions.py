@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
+from engines.config.teams import find_team
 from engines.coverage import (
     MAX_PERIOD_DAYS,
     Comparison,
@@ -31,7 +32,6 @@ from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
-from engines.teams import find_team
 from engines.words import source_name
 
 if TYPE_CHECKING:

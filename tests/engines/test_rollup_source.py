@@ -532,7 +532,7 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
 def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) -> None:
     from bot.app import build_cost_source, rule_tag_keys
     from bot.settings import Settings
-    from engines.teams import CostConfig
+    from engines.config.teams import CostConfig
 
     path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
     env = {"COSTBOT_DB": str(tmp_path / "costbot.db"), "COSTBOT_COST_SOURCE": f"focus:{path}"}
