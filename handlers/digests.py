@@ -49,6 +49,7 @@ def team_digest(deps: Deps, team: Team, day: dt.date) -> digests.Digest:
         team_name=team.name,
         today=day,
         changes=team_changes(deps, team.name),
+        cache=deps.allocations,
     )
 
 
@@ -194,6 +195,7 @@ def check_budget_alerts(
                 deps.shared,
                 team_name=team.name,
                 today=local_today(team, now),
+                cache=deps.allocations,
             )
         except CostSourceError as error:
             logger.warning("budget check for %s skipped: %s", team.name, error)
