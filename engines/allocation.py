@@ -279,6 +279,7 @@ def combination_owner(
     ``allocation_dimensions(teams, shared)`` (in that order), as ``allocate`` decides: ""
     when a shared cost takes them or no rule does."""
     dimensions = allocation_dimensions(teams, shared)
+    rules = _rules(teams, shared)
 
     def owner(values: tuple[str, ...]) -> str:
         account, tags = "", {}
@@ -287,7 +288,8 @@ def combination_owner(
                 account = value
             else:
                 tags[dimension.tag_key] = value
-        return owner_of(account, tags, teams=teams, shared=shared)
+        first = next((rule for rule in rules if rule.matches(account, tags)), None)
+        return first.name if first is not None and not first.is_shared else ""
 
     return owner
 
