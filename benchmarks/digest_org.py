@@ -103,9 +103,9 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     from bot.outbox import Outbox, SlackPoster
     from bot.settings import Settings
     from bot.store import Store
+    from engines.config.teams import load_config
     from engines.sources.focus import FocusFileSource
     from engines.sources.rollup import RollupSource
-    from engines.teams import load_config
     from handlers.digests import DigestJob, check_budget_alerts
 
     config = load_config(teams_path.read_text(), filename=str(teams_path))
@@ -133,14 +133,14 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     # The digests' figures alone (engines.digests.build_digest for every team, no chart, no
     # outbox), on a source of their own so the run below starts as cold as this one.
     from engines.digests import build_digest
-    from handlers.digests import local_today
+    from engines.periods import billing_date
 
     figures_source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
                                   tag_keys=rule_tag_keys(config))  # fmt: skip
     engine_started = time.perf_counter()
     for team in config.teams.values():
         build_digest(figures_source, config.teams, config.shared, team_name=team.name,
-                     today=local_today(team, NOW))  # fmt: skip
+                     today=billing_date(NOW))  # fmt: skip
     engine_s = time.perf_counter() - engine_started
     deps = build_deps(settings, store=store, config=config, cost_source=source,
                       now=lambda: NOW)  # fmt: skip

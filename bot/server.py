@@ -12,6 +12,7 @@ Bolt's WSGI adapter then verifies the signature again and dispatches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -241,6 +242,9 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping = True
-        self._server.pull_trigger()  # wake the loop so that it sees _stopping
+        # Wake the loop so that it sees _stopping. A loop that saw it first has closed the
+        # trigger already: nothing to wake.
+        with contextlib.suppress(OSError):
+            self._server.pull_trigger()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -1,7 +1,8 @@
 """The morning digest of a team: what it spent, where that is heading, what moved, what to do.
 
-Pure apart from the cost source it is handed: the caller passes the team's local ``today``
-and the team's changes (from the changes table); nothing here reads the clock.
+Pure apart from the cost source it is handed: the caller passes ``today``, the billing date
+(``periods.billing_date``: the UTC date, as every answer uses), the local date the digest is
+posted for, and the team's changes (from the changes table); nothing here reads the clock.
 
 A digest is built from organisation-wide questions to the source, the same for every team
 (``questions.team_daily_costs``): cost by team and day over the last six weeks, and by
@@ -243,14 +244,20 @@ class Digest:
     savings: Savings
     week: WeekSummary | None = None
     source: str = ""
+    posted_on: dt.date | None = None  # the team's local date the digest is for
 
     @property
     def team(self) -> str:
         return self.figures.team
 
     @property
+    def day(self) -> dt.date:
+        """The team's local date the digest is for (its title and its once-a-day key)."""
+        return self.posted_on or self.figures.today
+
+    @property
     def key(self) -> str:
-        return digest_key(self.team, self.figures.today)
+        return digest_key(self.team, self.day)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -260,6 +267,7 @@ class Digest:
             "savings": self.savings.as_json(),
             "week": None if self.week is None else self.week.as_json(),
             "source": self.source,
+            "posted_on": self.day.isoformat(),
         }
 
 
@@ -273,17 +281,20 @@ def build_digest(
     changes: Sequence[Change] = (),
     metric: Metric = Metric.BILLED,
     cache: AllocationCache | None = None,
+    posted_on: dt.date | None = None,
 ) -> Digest:
-    """A team's digest for its local ``today``.
+    """A team's digest as of the billing date ``today``.
 
     Args:
         source: where costs come from.
         teams, shared: the teams file.
         team_name: as typed (near misses raise ``UnknownTeamError``).
-        today: the team's local date; only the complete days before it count.
+        today: the billing date (the UTC date); only the complete days before it count.
         changes: the team's changes (any state), for the savings figures.
         metric: the cost type of every figure.
         cache: where allocations are remembered (the bot's); None: a default one.
+        posted_on: the team's local date the digest is posted for (default ``today``): its
+            title, its key, and whether it is Monday's weekly digest.
 
     Raises:
         CostSourceError: the source has no cost data for the last six weeks.
@@ -300,7 +311,7 @@ def build_digest(
     if figures.day is not None:
         movers = _day_movers(detail, figures.day)
         anomalies = _anomalies(detail, figures.day, figures.average)
-    week = _week(detail, today) if is_weekly(team, today) else None
+    week = _week(detail, today) if is_weekly(team, posted_on or today) else None
     return Digest(
         figures=figures,
         movers=movers,
@@ -308,6 +319,7 @@ def build_digest(
         savings=summarize_savings(changes, today=today),
         week=week,
         source=days.source,
+        posted_on=posted_on,
     )
 
 

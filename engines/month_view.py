@@ -35,12 +35,12 @@ from typing import Any
 
 from engines import questions
 from engines.allocation import AllocationCache
+from engines.config.teams import find_team
 from engines.errors import CostSourceError
 from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult
 from engines.sources.base import CostFilter
-from engines.teams import find_team
 
 HISTORY_DAYS = 35
 """Complete days of history the forecast is made from: its 28-day trend window and a
@@ -133,7 +133,7 @@ def month_view(
     Args:
         source: where costs come from.
         teams, shared: the teams file.
-        today: the as-of date (the team's local date); only the days before it count.
+        today: the as-of date (the billing date, UTC); only the days before it count.
         team_name: as typed (near misses raise ``UnknownTeamError``); empty: all teams.
         metric: the cost type of every figure.
         with_forecast: False: the month to date only (``forecast`` None, no history read).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from engines.errors import UserInputError
 from engines.models import Period
@@ -40,6 +40,17 @@ _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _MONTH_NAME = re.compile(r"^([a-z]{3,9})\.?(?:\s+(\d{4}))?$")
 _ISO_DAY = r"\d{4}-\d{1,2}-\d{1,2}"
 _DAY_RANGE = re.compile(rf"^({_ISO_DAY})(?:\s*(?:\.\.|to|–|—)\s*({_ISO_DAY}))?$")
+
+
+def billing_date(now: datetime) -> date:
+    """The date every answer is as of: the UTC date at ``now`` (aware).
+
+    Billing days are UTC days: Cost Explorer, CUR and FOCUS exports all date a charge by
+    its UTC day. So ``/cost team``, ``/cost top``, the digest, App Home and the budget alerts
+    all see the same month to date at the same instant, whatever a team's time zone. The
+    time zone decides only *when* a team's digest is posted.
+    """
+    return now.astimezone(UTC).date()
 
 
 def parse_period(text: str, *, today: date) -> Period:

@@ -22,6 +22,7 @@ from engines.allocation import (
     combination_owner,
     direct_costs,
 )
+from engines.config.teams import find_team
 from engines.coverage import (
     MAX_PERIOD_DAYS,
     Comparison,
@@ -36,7 +37,6 @@ from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
-from engines.teams import find_team
 from engines.words import source_name
 
 if TYPE_CHECKING:

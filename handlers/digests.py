@@ -21,6 +21,7 @@ from engines.budgets import Alert, alerts_to_send, evaluate_alerts
 from engines.changes import Change
 from engines.errors import CostSourceError
 from engines.models import Team
+from engines.periods import billing_date
 from handlers.blocks.digest import build_alert_message, build_digest_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
@@ -30,26 +31,27 @@ logger = logging.getLogger(__name__)
 RETRY_FAILED_BUILD = dt.timedelta(minutes=15)
 
 
-def local_today(team: Team, now: dt.datetime) -> dt.date:
-    return digests.local_now(team, now).date()
-
-
 def team_changes(deps: Deps, team_name: str) -> list[Change]:
     if deps.changes is None:
         return []
     return [c for c in deps.changes.store.list_changes(limit=1000) if c.team == team_name]
 
 
-def team_digest(deps: Deps, team: Team, day: dt.date) -> digests.Digest:
-    """The team's digest for its local ``day``. Raises ``CostSourceError``."""
+def team_digest(
+    deps: Deps, team: Team, now: dt.datetime, *, posted_on: dt.date | None = None
+) -> digests.Digest:
+    """The team's digest at ``now``: its figures as of the billing date (the UTC date, as
+    every answer), its title and key the team's local date (``posted_on``, default the local
+    date at ``now``). Raises ``CostSourceError``."""
     return digests.build_digest(
         deps.cost_source,
         deps.teams,
         deps.shared,
         team_name=team.name,
-        today=day,
+        today=billing_date(now),
         changes=team_changes(deps, team.name),
         cache=deps.allocations,
+        posted_on=posted_on or digests.local_now(team, now).date(),
     )
 
 
@@ -126,7 +128,9 @@ class DigestJob:
         if outbox is None:
             return run
         for team in self.deps.teams.values() if teams is None else teams:
-            day = local_today(team, now) if force else digests.digest_due_date(team, now)
+            day = (
+                digests.local_now(team, now).date() if force else digests.digest_due_date(team, now)
+            )
             if day is None:
                 continue
             key = digests.digest_key(team.name, day) + (MANUAL_KEY_SUFFIX if force else "")
@@ -137,7 +141,7 @@ class DigestJob:
             if failed_at and now - failed_at < RETRY_FAILED_BUILD and not force:
                 continue
             try:
-                digest = team_digest(self.deps, team, day)
+                digest = team_digest(self.deps, team, now, posted_on=day)
             except Exception as error:  # one team's failure never holds up the others
                 self._failed_at[key] = now
                 known = isinstance(error, CostSourceError)
@@ -194,7 +198,7 @@ def check_budget_alerts(
                 deps.teams,
                 deps.shared,
                 team_name=team.name,
-                today=local_today(team, now),
+                today=billing_date(now),
                 cache=deps.allocations,
             )
         except CostSourceError as error:

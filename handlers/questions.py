@@ -15,33 +15,24 @@ from typing import Any
 from engines import questions
 from engines.allocation import owner_of
 from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.config.teams import find_team
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import Period, Team
 from engines.month_view import month_view
-from engines.offhours import OffHours, ScheduleView
 from engines.periods import parse_period
-from engines.pricing import REGION_LOCATIONS
 from engines.query import Dimension
-from engines.rightsizing_models import Recommendation
-from engines.schedules import ScheduleError
-from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
-from engines.teams import find_team
+from engines.rightsizing.models import Recommendation
+from engines.rightsizing.pricing import REGION_LOCATIONS
+from engines.schedules.enforcement import OffHours, ScheduleView
+from engines.schedules.model import ScheduleError
+from engines.spot.review import SpotOutlook, TeamSpotReport, advice_first
 from engines.words import echo
-from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.digest import build_digest_message, build_digest_post_message
-from handlers.blocks.rightsize import build_rightsize_message
-from handlers.blocks.schedules import (
-    build_schedule_detail,
-    build_schedule_done,
-    build_schedule_list,
-    build_schedule_problem,
-)
-from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
-from handlers.digests import DigestJob, digest_chart_png, local_today, team_digest
+from handlers.digests import DigestJob, digest_chart_png, team_digest
 from handlers.parsing import (
     AuditRequest,
     CompareRequest,
@@ -57,6 +48,15 @@ from handlers.parsing import (
     TrendRequest,
     UntaggedRequest,
 )
+from handlers.rightsizing.audit_blocks import build_audit_message
+from handlers.rightsizing.blocks import build_rightsize_message
+from handlers.schedules.blocks import (
+    build_schedule_detail,
+    build_schedule_done,
+    build_schedule_list,
+    build_schedule_problem,
+)
+from handlers.spot.blocks import build_spot_message, build_spot_team_message
 
 
 @dataclass(frozen=True)
@@ -230,9 +230,9 @@ def _noted(answer: questions.Answer, note: str) -> questions.Answer:
 
 def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
-    # The team's own date, for the headline and the budget line alike: in Los Angeles on
-    # the evening of Nov 30 (Dec 1 in UTC) "month to date" is still November.
-    today = local_today(team, deps.now())
+    # The billing date (UTC), as every answer: the headline, the budget line and /cost top
+    # agree on "month to date" at any instant, whatever the team's time zone.
+    today = deps.today()
     period, first_day_note = _asked_period(request.period_text, today)
     by = request.group_by or "service"
     _check_grouping(by, across_teams=False)
@@ -344,8 +344,7 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
 def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team) if request.team else None
     team_name = team.name if team else ""
-    # A team's periods are seen from its own date, as /cost team sees them.
-    today = local_today(team, deps.now()) if team else deps.today()
+    today = deps.today()  # the billing date, as /cost team sees it
     current = parse_period(request.left_text, today=today)
     baseline = parse_period(request.right_text, today=today)
 
@@ -374,8 +373,7 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
 def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team) if request.team else None
     team_name = team.name if team else ""
-    # A team's month is seen from its own date, as its digest and App Home see it.
-    today = local_today(team, deps.now()) if team else deps.today()
+    today = deps.today()  # the billing date, as the digest and App Home see it
 
     def result() -> Result:
         return questions.month_end_forecast(
@@ -396,8 +394,7 @@ def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
 
 def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
     team = find_team(deps.teams, request.team)
-    # The team's own date, as /cost team and its digest use: the bars end where they do.
-    today = local_today(team, deps.now())
+    today = deps.today()  # the billing date, as /cost team and the digest use
     period = parse_period(request.period_text or DEFAULT_TREND, today=today)
 
     def result() -> Result:
@@ -809,10 +806,10 @@ def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
 
         return Work("today's digests", post, render_post)
     team = _digest_team(request.team, deps, asked_by)
-    day = local_today(team, deps.now())
+    now = deps.now()
 
     def result() -> Result:
-        return team_digest(deps, team, day)
+        return team_digest(deps, team, now)
 
     def render(digest: Result) -> Reply:
         assert isinstance(digest, Digest)

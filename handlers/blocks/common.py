@@ -1,4 +1,7 @@
-"""Small pieces every builder uses: money, escaping, and Slack's message limits."""
+"""Small pieces every builder uses: money, escaping, and clipping to Slack's message limits.
+
+The check that a built message keeps Slack's limits is the Slack stand-in's
+(``bot.demo.slack_standin.limit_violations``), used by the builder tests."""
 
 from __future__ import annotations
 
@@ -15,8 +18,6 @@ MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
-MAX_BUTTON_VALUE = 2000
-MAX_ID = 255
 MAX_FALLBACK_TEXT = 40000
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -113,47 +114,3 @@ def message(text: str, blocks: list[Block], **extra: Any) -> Message:
         hidden = len(blocks) - (MAX_BLOCKS - 1)
         blocks = blocks[: MAX_BLOCKS - 1] + [context(f"…and {hidden} more not shown.")]
     return {"text": clip(text, MAX_FALLBACK_TEXT), "blocks": blocks, **extra}
-
-
-def limit_violations(msg: Message) -> list[str]:
-    """Every way ``msg`` breaks Slack's documented limits (empty when it is fine)."""
-    problems = []
-    if not msg.get("text"):
-        problems.append("no plain-text fallback 'text'")
-    blocks = msg.get("blocks", [])
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"{len(blocks)} blocks > {MAX_BLOCKS}")
-    for index, block in enumerate(blocks):
-        problems.extend(f"block {index}: {problem}" for problem in _block_violations(block))
-    return problems
-
-
-def _block_violations(block: Block) -> list[str]:
-    problems = []
-    kind = block.get("type")
-    if kind == "header" and len(block["text"]["text"]) > MAX_HEADER_TEXT:
-        problems.append("header text too long")
-    if kind == "section":
-        if len(block.get("text", {}).get("text", "")) > MAX_SECTION_TEXT:
-            problems.append("section text too long")
-        section_fields = block.get("fields", [])
-        if len(section_fields) > MAX_FIELDS:
-            problems.append(f"{len(section_fields)} fields > {MAX_FIELDS}")
-        if any(len(f["text"]) > MAX_FIELD_TEXT for f in section_fields):
-            problems.append("field text too long")
-    if "block_id" in block and len(block["block_id"]) > MAX_ID:
-        problems.append("block_id too long")
-    for element in _elements(block):
-        if element.get("type") == "button":
-            if len(element.get("value", "")) > MAX_BUTTON_VALUE:
-                problems.append("button value too long")
-            if len(element.get("action_id", "")) > MAX_ID:
-                problems.append("action_id too long")
-    return problems
-
-
-def _elements(block: Block) -> list[dict[str, Any]]:
-    elements = list(block.get("elements", []))
-    if "accessory" in block:
-        elements.append(block["accessory"])
-    return elements

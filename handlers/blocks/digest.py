@@ -56,7 +56,7 @@ def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
     """
     figures = digest.figures
     kind = "weekly digest" if digest.week else "daily digest"
-    title = f"{figures.team} · {kind} · {figures.today:%a %b %-d}"
+    title = f"{figures.team} · {kind} · {digest.day:%a %b %-d}"
     blocks: list[Block] = [header(title), _fields_only(_headline_fields(figures))]
     if figures.forecast is not None:
         blocks.append(context(f"Forecast: {escape(figures.forecast.method)}"))

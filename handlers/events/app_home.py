@@ -14,7 +14,6 @@ from engines.errors import CostSourceError
 from engines.models import Team
 from handlers.blocks.home import TeamHome, build_app_home
 from handlers.deps import Deps
-from handlers.digests import local_today
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def team_home(team: Team, user: str, deps: Deps) -> TeamHome:
     try:
         figures = team_figures(
             deps.cost_source, deps.teams, deps.shared,
-            team_name=team.name, today=local_today(team, deps.now()), cache=deps.allocations,
+            team_name=team.name, today=deps.today(), cache=deps.allocations,
         )  # fmt: skip
     except CostSourceError as error:
         problem = str(error)

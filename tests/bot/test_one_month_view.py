@@ -166,21 +166,23 @@ def test_json_of_top_carries_data_through_and_the_organisations_month_to_date(ca
     assert all(answer["data_through"] == top["data_through"] for answer in teams)
 
 
-def test_a_teams_month_is_seen_from_its_own_date_on_every_surface(capsys, monkeypatch):
-    # 03:00 UTC on Dec 6 is still Dec 5 in Los Angeles: nlp's digest and App Home see the
-    # month through Dec 4, and so does /cost forecast nlp (it used the UTC date before).
+def test_every_surface_sees_a_teams_month_as_of_the_billing_date(capsys, monkeypatch):
+    # 03:00 UTC on Dec 6 is still Dec 5 in Los Angeles, nlp's home. Billing days are UTC
+    # days, so every answer is as of Dec 6 (data through Dec 5) whatever the team's zone;
+    # the zone decides only when the digest is posted, and the date in its title.
     early = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
-    monkeypatch.setattr(
-        bot.app, "build_deps", functools.partial(bot.app.build_deps.func, now=lambda: early)
-    )
+    _at(monkeypatch, early)
 
     forecast = as_json(capsys, "cost", "forecast", "nlp")
     digest = as_json(capsys, "digest", "--team", "nlp")["digest"]
     team = as_json(capsys, "cost", "team", "nlp")
+    top = as_json(capsys, "cost", "top")
 
-    assert digest["date"] == "2026-12-05"
-    assert forecast["data_through"] == digest["data_through"] == "2026-12-04"
-    assert team["month"]["data_through"] == "2026-12-04"
+    assert digest["posted_on"] == "2026-12-05"
+    assert "nlp · daily digest · Sat Dec 5" in run(capsys, "digest", "--team", "nlp")
+    assert digest["date"] == "2026-12-06"
+    assert forecast["data_through"] == digest["data_through"] == "2026-12-05"
+    assert team["month"]["data_through"] == top["data_through"] == "2026-12-05"
     assert cents(forecast["total"]) == cents(digest["forecast"]) == cents(team["month"]["forecast"])
     assert (
         cents(forecast["month_to_date"])
@@ -189,24 +191,24 @@ def test_a_teams_month_is_seen_from_its_own_date_on_every_surface(capsys, monkey
     )
 
 
-def test_cost_team_headline_and_budget_line_use_the_teams_own_date(capsys, monkeypatch, tmp_path):
-    # 05:00 UTC on Dec 1 is still Nov 30 in Los Angeles, nlp's home: its "month to date" is
-    # November in the headline and in the budget line alike.
+def test_cost_team_headline_and_budget_line_use_one_date(capsys, monkeypatch, tmp_path):
+    # 05:00 UTC on Dec 1 is still Nov 30 in Los Angeles, nlp's home. The headline and the
+    # budget line both see the billing date, Dec 1: no day of December is complete, so the
+    # answer is November, whole, and says why.
     evening_of_nov_30 = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
     export = tmp_path / "focus"
     write_demo_export(export, evening_of_nov_30)
     monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{export}/*.parquet")
-    frozen = functools.partial(bot.app.build_deps.func, now=lambda: evening_of_nov_30)
-    monkeypatch.setattr(bot.app, "build_deps", frozen)
+    _at(monkeypatch, evening_of_nov_30)
 
     answer = as_json(capsys, "cost", "team", "nlp")
 
     assert answer["period"]["start"] == "2026-11-01"
-    assert answer["data_through"] == "2026-11-29"
-    assert answer["month_to_date"] == str(cents(Decimal(answer["total"])))
+    assert answer["data_through"] == "2026-11-30"
     text = run(capsys, "cost", "team", "nlp")
-    assert "Nov 1 – Nov 29, 2026 (month to date)" in text
-    assert "Data through Nov 29, 2026" in text
+    assert "Nov 1 – Nov 30, 2026" in text
+    assert "No day of December is complete yet" in text
+    assert "Data through Nov 30, 2026" in text
 
 
 # --- found by a hostile review (issues 13/15/19 just built) -----------------------------------
@@ -219,15 +221,15 @@ def _at(monkeypatch, moment: dt.datetime) -> None:
 
 
 def test_a_teams_trend_runs_through_the_same_day_as_its_cost_answer(capsys, monkeypatch):
-    # 07:00 UTC on Dec 6 is still Dec 5 in Los Angeles: `/cost team nlp` says "Data through
-    # Dec 4", so `/cost trend nlp`, asked a second later in the same channel, must not say
-    # "Data through Dec 5" and draw a bar /cost team left out.
+    # 07:00 UTC on Dec 6 is still Dec 5 in Los Angeles: `/cost trend nlp`, asked a second
+    # after `/cost team nlp` in the same channel, must run through the same day and draw no
+    # bar /cost team left out.
     _at(monkeypatch, dt.datetime(2026, 12, 6, 7, 0, tzinfo=dt.UTC))
     team = as_json(capsys, "cost", "team", "nlp")
     trend = as_json(capsys, "cost", "trend", "nlp")
-    assert team["data_through"] == "2026-12-04"
+    assert team["data_through"] == "2026-12-05"
     assert trend["data_through"] == team["data_through"]
-    assert max(group["key"] for group in trend["groups"]) == "2026-12-04"
+    assert max(group["key"] for group in trend["groups"]) == "2026-12-05"
 
 
 def test_a_teams_trend_adds_up_to_its_month_to_date(capsys):
@@ -242,7 +244,6 @@ def test_a_teams_trend_adds_up_to_its_month_to_date(capsys):
     assert cents(december) == cents(team["month_to_date"])
 
 
-@pytest.mark.xfail(strict=True, reason="/cost top uses the UTC date, /cost team the team's")
 def test_top_and_team_give_one_month_to_date_for_a_team(capsys, monkeypatch):
     # At 07:00 UTC on Dec 6, `/cost top` listed nlp at $3,614.75 (Dec 1–5) while
     # `/cost team nlp` said $2,897.00 (Dec 1–4): two "month to date" figures for one team.
@@ -253,13 +254,13 @@ def test_top_and_team_give_one_month_to_date_for_a_team(capsys, monkeypatch):
     assert cents(Decimal(listed["cost"])) == cents(team["month_to_date"])
 
 
-def test_a_teams_comparison_sees_its_month_from_the_teams_own_date(capsys, monkeypatch):
+def test_a_teams_comparison_sees_the_same_month_as_its_cost_answer(capsys, monkeypatch):
     # At 07:00 UTC on Dec 6 (Dec 5 in Los Angeles) `/cost compare mtd vs last month team nlp`
     # counted Dec 1–5 while `/cost team nlp`'s month to date was Dec 1–4.
     _at(monkeypatch, dt.datetime(2026, 12, 6, 7, 0, tzinfo=dt.UTC))
     team = as_json(capsys, "cost", "team", "nlp")
     compared = as_json(capsys, "cost", "compare", "mtd", "vs", "last", "month", "team", "nlp")
-    assert compared["data_through"] == team["data_through"] == "2026-12-04"
+    assert compared["data_through"] == team["data_through"] == "2026-12-05"
     assert cents(Decimal(compared["total"])) == cents(team["month_to_date"])
 
 

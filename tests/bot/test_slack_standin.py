@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from bot.demo import people
-from bot.demo.slack_standin import SlackStandIn, validate_blocks
+from bot.demo.slack_standin import SlackStandIn, limit_violations, validate_blocks
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -306,6 +306,28 @@ def test_invalid_blocks_are_rejected_like_slack(world):
     long_header = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]
     assert validate_blocks(long_header)
     assert standin.messages() == []
+
+
+def test_limit_checker_catches_violations():
+    too_many = {"text": "x", "blocks": [{"type": "divider"}] * 51}
+    assert limit_violations(too_many)
+    assert limit_violations({"blocks": []}) == ["no plain-text fallback 'text'"]
+    assert limit_violations({"text": "x" * 40_001}) == [
+        "text is longer than 40,000 characters (msg_too_long)"
+    ]
+    fields = {
+        "text": "x",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "a"},
+                "fields": [{"type": "mrkdwn", "text": "f"}] * 11,
+            }
+        ],
+    }
+    assert limit_violations(fields) == [
+        "[ERROR] must be at most 10 items [json-pointer:/blocks/0/fields]"
+    ]
 
 
 def test_files_upload_v2_end_to_end(world):

@@ -441,7 +441,7 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
 def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) -> None:
     from bot.app import build_cost_source, rule_tag_keys
     from bot.settings import Settings
-    from engines.teams import CostConfig
+    from engines.config.teams import CostConfig
 
     path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
     env = {"COSTBOT_DB": str(tmp_path / "costbot.db"), "COSTBOT_COST_SOURCE": f"focus:{path}"}
@@ -580,8 +580,10 @@ def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
     nlp = questions.team_daily_costs(rollup, OWNERS, SHARED, team_name="nlp", period=period,
                                      with_shared=False, currency="USD")  # fmt: skip
     assert str(nlp.days[dt.date(2026, 10, 1)]["Amazon EC2"]) == "120.25"
-    payments = questions.team_daily_costs(rollup, OWNERS, SHARED, team_name="payments",
-                                          period=period, with_shared=False, currency="USD")  # fmt: skip
+    payments = questions.team_daily_costs(
+        rollup, OWNERS, SHARED, team_name="payments", period=period, with_shared=False,
+        currency="USD",
+    )  # fmt: skip
     assert dt.date(2026, 10, 2) not in payments.days  # tagged fraud-detection: that team's
 
 

@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from engines.budgets import Alert, AlertKind
-from engines.digests import digest_key
+from engines.digests import digest_key, local_now
 from handlers import action_ids
-from handlers.blocks.common import limit_violations
 from handlers.blocks.digest import build_alert_message
-from handlers.digests import check_budget_alerts, local_today
+from handlers.digests import check_budget_alerts
 from tests.waiting import wait_until
 
 ALICE, BOB, CARA, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA", "U0DEMOERIN"
@@ -106,7 +106,7 @@ def test_only_approvers_post_digests_and_never_use_up_the_scheduled_one(sandbox)
         assert not any(" digest · " in str(m["blocks"]) + m["text"] for m in outbox_posts)
 
     team = sandbox.costbot.deps.teams["fraud-detection"]
-    day = local_today(team, sandbox.now())
+    day = local_now(team, sandbox.now()).date()
     # The scheduled digest's key is not used up: it still goes out at its time.
     assert not sandbox.costbot.deps.outbox.has(digest_key("fraud-detection", day))
 

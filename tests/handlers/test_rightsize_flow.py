@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
+from bot.demo.slack_standin import limit_violations
 from engines.changes import State
 from handlers import action_ids
-from handlers.blocks.common import limit_violations
 from tests.waiting import wait_until
 
 ALICE, BOB, CARA = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA"
