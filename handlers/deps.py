@@ -10,6 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engines.allocation import AllocationCache
 from engines.changes.runner import ChangeRunner
 from engines.config.teams import CostConfig
 from engines.models import SharedCost, Team
@@ -108,6 +109,8 @@ class Deps:
         snoozes: remembers which teams silenced their alerts, and until when.
         cards: the blocks each channel card was last given, shared by every process, so a
             form submitted to another process, or tonight's run, can update the card.
+        allocations: remembers the allocations of the source's answers and what every team
+            reads of them, so a morning of digests and alerts allocates each question once.
 
         background: where clicks and approvals do their work after the ack, so that
             Bolt's listener threads are free to acknowledge the next requests within
@@ -133,6 +136,7 @@ class Deps:
     outbox: Outbox | None = None
     snoozes: AlertSnoozes | None = None
     cards: CardStore | None = None
+    allocations: AllocationCache = field(default_factory=AllocationCache)
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS

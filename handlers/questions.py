@@ -259,6 +259,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
             team_name=team.name,
             metric=request.metric,
             with_forecast=period.label == MONTH_TO_DATE,
+            cache=deps.allocations,
         )
         return replace(answer, month=month)
 
@@ -302,6 +303,7 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
             today=deps.today(),
             metric=request.metric,
             with_forecast=False,
+            cache=deps.allocations,
         )
         return replace(answer, month=month)
 
