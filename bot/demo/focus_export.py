@@ -31,19 +31,21 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bot.demo.fleet import (
+from bot.demo.charges import (
     CHARGES,
-    EBS_GP3_PRICE_PER_GB_MONTH,
     EC2,
-    FLEET,
     MONTHLY_CREDIT,
-    REGION,
     SAGEMAKER,
     SAVINGS_PLAN_ID,
     SAVINGS_PLAN_RATE,
     TAX_RATE,
     AwsService,
     DemoCharge,
+)
+from bot.demo.fleet import (
+    EBS_GP3_PRICE_PER_GB_MONTH,
+    FLEET,
+    REGION,
     DemoInstance,
     floor_to_hour,
     launched_at,
