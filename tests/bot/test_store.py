@@ -57,14 +57,14 @@ def test_a_change_keeps_the_instance_name_and_older_changes_read_without_one(tmp
     import datetime as dt
     from decimal import Decimal
 
-    import bot.store
+    import bot.store.database
     from engines.changes.models import ChangeRequest
 
     now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     path = tmp_path / "state.db"
     before_0040 = [name for name, _ in MIGRATIONS].index("0040_change_instance_name")
     with monkeypatch.context() as patched:  # a database from before migration 0040
-        patched.setattr(bot.store, "MIGRATIONS", MIGRATIONS[:before_0040])
+        patched.setattr(bot.store.database, "MIGRATIONS", MIGRATIONS[:before_0040])
         old = Store(path)
         old.db.execute(
             "insert into changes (created_at, updated_at, state, instance_id, region, "

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from bot import store as store_module
+from bot.store import database as store_module
 from tests.bot.test_http import post, signed_headers
 from tests.conftest import Stack
 
