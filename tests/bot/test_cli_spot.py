@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bot import cli
+from bot.cli import serve as feed_download
 from engines.spot.advisor_feed import load_feed
 
 FEED = {
@@ -28,7 +29,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_refresh_saves_the_feed_next_to_the_database(workdir, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_download", lambda url, timeout: json.dumps(FEED).encode())
+    monkeypatch.setattr(feed_download, "_download", lambda url, timeout: json.dumps(FEED).encode())
     assert cli.main(["spot", "refresh-advisor"]) == cli.EXIT_OK
     out = capsys.readouterr().out
     path = workdir / "spot-advisor-data.json"
@@ -40,7 +41,7 @@ def test_without_internet_it_says_so_and_what_stays_in_use(workdir, monkeypatch,
     def offline(url, timeout):
         raise OSError("[Errno -2] Name or service not known")
 
-    monkeypatch.setattr(cli, "_download", offline)
+    monkeypatch.setattr(feed_download, "_download", offline)
     assert cli.main(["spot", "refresh-advisor"]) == cli.EXIT_FAILED
     err = capsys.readouterr().err
     assert "Could not download the Spot Instance Advisor feed" in err
