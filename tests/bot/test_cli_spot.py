@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot import cli
-from bot.cli import serve as feed_download
+from bot.cli import admin as feed_download
 from engines.spot.advisor_feed import load_feed
 
 FEED = {
