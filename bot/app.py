@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -34,6 +33,7 @@ from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
+from engines.sources.protocol import Source
 from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot_advisor import FeedFile
 from engines.spot_review import SpotAdvisor
@@ -101,7 +101,7 @@ def build_cost_source(
     *,
     now: Callable[[], dt.datetime],
     tag_keys: Iterable[str] = (),
-) -> Any:
+) -> Source:
     """The source ``COSTBOT_COST_SOURCE`` names: Cost Explorer (cached in the database),
     FOCUS or CUR 2.0 files scanned with DuckDB (through their daily rollup, holding
     ``tag_keys``, when ``COSTBOT_ROLLUP_DB`` is not off), or the same tables in Athena."""
@@ -171,7 +171,7 @@ def build_deps(
     *,
     store: Store,
     config: CostConfig | None = None,
-    cost_source: Any | None = None,
+    cost_source: Source | None = None,
     aws: AwsClients | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     background: Executor | None = None,
@@ -269,7 +269,7 @@ def build_costbot(
     settings: Settings,
     *,
     config: CostConfig | None = None,
-    cost_source: Any | None = None,
+    cost_source: Source | None = None,
     store: Store | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     aws: AwsClients | None = None,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
 from engines.coverage import (
@@ -31,6 +31,7 @@ from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
+from engines.sources.protocol import CoveringSource, Source
 from engines.teams import find_team
 from engines.words import source_name
 
@@ -46,15 +47,6 @@ _ZERO = Decimal(0)
 _ONE_DAY = dt.timedelta(days=1)
 EXPECTED_LAG = dt.timedelta(days=2)
 _SOURCE_DATA = {"ce": "AWS Cost Explorer data", "athena": source_name("athena")}
-
-
-class Source(Protocol):
-    """What every cost source answers (Cost Explorer also has ``forecast``; billing files
-    also ``coverage``)."""
-
-    name: str
-
-    def costs(self, query: CostQuery) -> CostResult: ...
 
 
 @dataclass(frozen=True)
@@ -260,7 +252,7 @@ def team_cost(
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
-    team_name: str,
+    team: Team,
     period: Period,
     metric: Metric = Metric.BILLED,
     by: str = "service",
@@ -272,7 +264,7 @@ def team_cost(
     Args:
         source: where costs come from.
         teams, shared: the teams file.
-        team_name: as typed (case-insensitive; near misses raise ``UnknownTeamError``).
+        team: the team (``engines.teams.find_team`` finds it by name).
         period: the period, clipped to the days with data and capped at a year
             (``engines.coverage.bound_period``, the notes say so); it is compared with the same
             days before (``engines.coverage.fair_comparison``), or not at all.
@@ -282,8 +274,7 @@ def team_cost(
         today: the user's today: a source that cannot say what it covers (Cost Explorer)
             is taken to cover the days up to yesterday.
     """
-    team = find_team(teams, team_name)
-    dimension = _dimension(by, allow_team=False)
+    dimension = _dimension(by)
     source, fair, notes = _asked(source, period, today)
     period, before = fair.period, fair.previous
     now = _team_lines(source, teams, shared, team, period, metric, dimension)
@@ -320,7 +311,7 @@ def top_costs(
         if before:
             then = _by_team(source, teams, shared, before, metric)
     else:
-        dimension = _dimension(by, allow_team=True)
+        dimension = Dimension.parse(by)
         now = _grouped(source, CostQuery(period, metric, CostFilter(), (dimension,)))
         if before:
             then = _grouped(source, CostQuery(before, metric, CostFilter(), (dimension,)))
@@ -343,7 +334,7 @@ def untagged_costs(
 ) -> Answer:
     """Cost that no team or shared rule claims, grouped by a dimension (compared as
     ``team_cost`` is)."""
-    dimension = _dimension(by, allow_team=False)
+    dimension = _dimension(by)
     source, fair, notes = _asked(source, period, today)
     period, before = fair.period, fair.previous
     now = _untagged(source, teams, shared, period, metric, dimension)
@@ -361,7 +352,7 @@ def compare_periods(
     *,
     current: Period,
     baseline: Period,
-    team_name: str = "",
+    team: Team | None = None,
     metric: Metric = Metric.BILLED,
     by: str = "service",
     count: int = 8,
@@ -370,8 +361,9 @@ def compare_periods(
     """Two periods side by side, lines ordered by how much they moved (biggest first).
 
     Both are cut at the last day with data; when a day of either falls outside the data
-    there is no change figure (``engines.coverage.fair_comparison``)."""
-    dimension = _dimension(by, allow_team=False)
+    there is no change figure (``engines.coverage.fair_comparison``); across all teams when
+    ``team`` is None."""
+    dimension = _dimension(by)
     source = _NotingSource(source)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, current)
@@ -381,8 +373,7 @@ def compare_periods(
     fair = fair_comparison(current, coverage, baseline=baseline)
     current, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = _NONE
-    if team_name:
-        team = find_team(teams, team_name)
+    if team is not None:
         now = _team_lines(source, teams, shared, team, current, metric, dimension)
         if before:
             then = _team_lines(source, teams, shared, team, before, metric, dimension)
@@ -409,7 +400,7 @@ def daily_trend(
     source: Source,
     teams: Mapping[str, Team],
     *,
-    team_name: str,
+    team: Team,
     period: Period,
     shared: Sequence[SharedCost] = (),
     metric: Metric = Metric.BILLED,
@@ -426,7 +417,6 @@ def daily_trend(
             cover the days up to yesterday.
         max_days: the longest period drawn (``engines.coverage.MAX_PERIOD_DAYS``).
     """
-    team = find_team(teams, team_name)
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
     period, capped = bound_period(_before_today(period, today), coverage, max_days=max_days)
@@ -519,7 +509,7 @@ def month_end_forecast(
     teams: Mapping[str, Team],
     *,
     today: dt.date,
-    team_name: str = "",
+    team: Team | None = None,
     metric: Metric = Metric.BILLED,
     shared: Sequence[SharedCost] = (),
 ) -> ForecastAnswer:
@@ -534,6 +524,7 @@ def month_end_forecast(
     """
     from engines.month_view import month_view  # it builds on this module's helpers
 
+    team_name = team.name if team else ""
     view = month_view(source, teams, shared, today=today, team_name=team_name, metric=metric)
     if view.forecast is None:
         raise CostSourceError(" ".join(view.notes) or f"There is no forecast for {view.subject}.")
@@ -592,7 +583,7 @@ def team_daily_costs(
     digests.
     """
     team = find_team(teams, team_name)
-    dimension = _dimension(by, allow_team=False)
+    dimension = _dimension(by)
     check_coverage(source, period)
     allocation = _allocation(source, teams, shared, period, metric, (DAY, dimension))
     if allocation is None:
@@ -634,10 +625,10 @@ def _add_day(
 def data_coverage(source: Source, today: dt.date | None = None) -> Coverage | None:
     """What ``source``'s data covers: its own answer (billing files), else every day up to
     yesterday when ``today`` is known (Cost Explorer), else None (unknown)."""
-    coverage_of = getattr(source, "coverage", None)
-    if coverage_of is not None:
-        covered: Coverage | None = coverage_of()
-        return covered
+    if isinstance(source, _NotingSource):
+        source = source.inner
+    if isinstance(source, CoveringSource):
+        return source.coverage()
     if today is None:
         return None
     return coverage_up_to_yesterday(_SOURCE_DATA.get(source.name, f"{source.name} data"), today)
@@ -701,16 +692,17 @@ class _NotingSource:
     """A source that keeps the notes of the results it hands back (e.g. "the export has no
     Tags column"), so a question can pass them on once in its answer.
 
-    Everything else (``coverage``, ``forecast``, ``max_dimensions``) is the source's own.
+    Everything else (``coverage``, ``forecast``) is the source's own.
     """
 
     def __init__(self, source: Source) -> None:
-        self._source = source
+        self.inner = source
         self.name = source.name
+        self.max_dimensions = source.max_dimensions
         self._notes: dict[str, None] = {}
 
     def costs(self, query: CostQuery) -> CostResult:
-        result = self._source.costs(query)
+        result = self.inner.costs(query)
         self._notes.update(dict.fromkeys(result.notes))
         return result
 
@@ -719,7 +711,7 @@ class _NotingSource:
         return tuple(self._notes)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
+        return getattr(self.inner, name)
 
 
 def _span(period: Period) -> str:
@@ -737,11 +729,25 @@ Amounts = dict[str, dict[str, Decimal]]  # currency → key → amount
 _NONE: tuple[Amounts, Amounts] = ({}, {})  # nothing to compare with
 
 
-def _dimension(by: str, *, allow_team: bool) -> Dimension:
-    if by == TEAM and not allow_team:
+def check_grouping(by: str, *, across_teams: bool) -> None:
+    """Refuses a grouping the questions cannot answer, so that a listener can refuse it
+    before any cost is read: a dimension ``Dimension.parse`` does not know, or ``team``
+    (allocation, not a column) for one team's or the untagged costs.
+
+    Raises:
+        UserInputError: what is wrong, with a grouping that works.
+    """
+    if by != TEAM:
+        Dimension.parse(by)
+    elif not across_teams:
         raise UserInputError(
             "Group by team only works across teams.", hint="Try `/cost top by team`."
         )
+
+
+def _dimension(by: str) -> Dimension:
+    """The dimension of a question about one team or the untagged costs."""
+    check_grouping(by, across_teams=False)
     return Dimension.parse(by)
 
 
@@ -825,7 +831,7 @@ def _allocation(
     extra: tuple[Dimension, ...],
 ) -> Allocation | None:
     dimensions = allocation_dimensions(teams, shared) + extra
-    limit = getattr(source, "max_dimensions", None)
+    limit = source.max_dimensions
     if (
         limit is not None
         and len([d for d in dimensions if d.kind is not DimensionKind.DAY]) > limit

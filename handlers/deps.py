@@ -14,6 +14,7 @@ from engines.changes import ChangeRunner
 from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
 from engines.offhours import OffHours
+from engines.sources.protocol import Source
 from engines.spot_review import SpotAdvisor
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,8 @@ class Deps:
 
     Args:
         teams: the teams file, by team name.
-        cost_source: where costs come from (answers ``costs(CostQuery)``; Cost Explorer
-            also ``forecast``).
+        cost_source: where costs come from (``engines.sources.protocol.Source``: answers
+            ``costs(CostQuery)``; Cost Explorer also ``forecast``, billing files ``coverage``).
         now: the clock (UTC, timezone-aware); tests freeze it.
         audit: where actions are recorded.
         ledger: remembers request ids so Slack's retries never run anything twice.
@@ -98,7 +99,7 @@ class Deps:
     """
 
     teams: Mapping[str, Team]
-    cost_source: Any
+    cost_source: Source
     now: Callable[[], dt.datetime]
     audit: AuditLog
     ledger: RequestLedger

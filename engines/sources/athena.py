@@ -103,6 +103,7 @@ class AthenaSource(ServiceBreakdownMixin):
     """
 
     name = "athena"
+    max_dimensions: int | None = None  # SQL groups by any number
 
     def __init__(
         self,

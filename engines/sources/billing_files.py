@@ -115,6 +115,7 @@ class BillingFileSource(ServiceBreakdownMixin):
     """
 
     name = "files"
+    max_dimensions: int | None = None  # SQL groups by any number
     kind = "billing"
     export = "billing"
     schema: BillingSchema

@@ -161,6 +161,7 @@ class RollupSource(ServiceBreakdownMixin):
     """
 
     cache_size = 256
+    max_dimensions: int | None = None  # SQL groups by any number
 
     def __init__(
         self,

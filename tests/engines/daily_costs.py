@@ -17,6 +17,7 @@ from engines.query import CostGroup, CostQuery, CostResult, DimensionKind
 class DailyCosts:
     lines: list[tuple[dt.date, str, str, Decimal]] = field(default_factory=list)
     name: str = "test lines"
+    max_dimensions: int | None = None
 
     def add(self, day: dt.date, team: str, service: str, amount: str | Decimal) -> None:
         self.lines.append((day, team, service, Decimal(amount)))
