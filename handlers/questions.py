@@ -10,20 +10,26 @@ import datetime as dt
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from engines import questions
 from engines.allocation import owner_of
 from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.digest_results import DigestPostResult
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
-from engines.models import Period, Team
+from engines.models import AuditResult, Period, Team
 from engines.month_view import month_view
-from engines.offhours import OffHours, ScheduleView
+from engines.offhours import OffHours
+from engines.offhours_results import (
+    ScheduleDetailResult,
+    ScheduleListResult,
+    ScheduleOutcome,
+    ScheduleResult,
+)
 from engines.periods import parse_period
 from engines.pricing import REGION_LOCATIONS
-from engines.query import Dimension
-from engines.rightsizing_models import Recommendation
+from engines.rightsizing_models import Recommendation, RightsizeResult
 from engines.schedules import ScheduleError
 from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
 from engines.teams import find_team
@@ -58,118 +64,6 @@ from handlers.parsing import (
     UntaggedRequest,
 )
 
-
-@dataclass(frozen=True)
-class RightsizeResult:
-    """Recommendations for one or more teams, with the change id behind each button."""
-
-    subject: str
-    proposals: tuple[tuple[str, Recommendation], ...]
-    approvers: tuple[str, ...]
-    lookback_days: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "team": self.subject,
-            "lookback_days": self.lookback_days,
-            "groups": [
-                {
-                    "key": rec.instance.instance_id,
-                    "name": rec.instance.name,
-                    "finding": rec.finding.value,
-                    "from": rec.current_type,
-                    "to": rec.recommended_type,
-                    "action": rec.action,
-                    "cost": str(rec.monthly_saving),
-                    "risk": rec.risk.value if rec.risk else None,
-                    "change": change_id or None,
-                    "reason": rec.reason,
-                }
-                for change_id, rec in self.proposals
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    subject: str
-    records: tuple[dict[str, Any], ...]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"team": self.subject, "groups": list(self.records)}
-
-
-@dataclass(frozen=True)
-class ScheduleListResult:
-    subject: str
-    views: tuple[ScheduleView, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"team": self.subject, "groups": [_view_json(view) for view in self.views]}
-
-
-@dataclass(frozen=True)
-class ScheduleDetailResult:
-    view: ScheduleView
-
-    def as_json(self) -> dict[str, Any]:
-        return _view_json(self.view)
-
-
-@dataclass(frozen=True)
-class ScheduleOutcome:
-    """A pause, resume, keep or skip: done (``ok``) or refused, in words."""
-
-    ok: bool
-    text: str
-    hint: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "text": self.text}
-
-
-def _view_json(view: ScheduleView) -> dict[str, Any]:
-    schedule = view.schedule
-    return {
-        "key": schedule.name,
-        "team": schedule.team,
-        "periods": schedule.describe_periods(),
-        "timezone": schedule.timezone,
-        "mode": schedule.mode.value,
-        "paused": schedule.paused,
-        "cost": str(view.saving.monthly),
-        "resources": {d.resource.resource_id: d.desired.value for d in view.resources},
-    }
-
-
-@dataclass(frozen=True)
-class DigestPostResult:
-    queued: tuple[str, ...]
-    already: tuple[str, ...]
-    failed: tuple[tuple[str, str], ...]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "queued": list(self.queued),
-            "already_posted": list(self.already),
-            "failed": dict(self.failed),
-        }
-
-
-Result = (
-    questions.Answer
-    | questions.Trend
-    | questions.ForecastAnswer
-    | RightsizeResult
-    | AuditResult
-    | SpotOutlook
-    | TeamSpotReport
-    | ScheduleListResult
-    | ScheduleDetailResult
-    | ScheduleOutcome
-    | Digest
-    | DigestPostResult
-)
 DEFAULT_TREND = "last 30d"
 TOO_LONG = "this took too long: try again in a few minutes"
 TOO_LONG_PERIOD = "this took too long: try a shorter period"
@@ -181,20 +75,26 @@ class Reply:
     chart: bytes | None = None
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True)
-class Work:
-    """A question ready to run: ``result()`` asks the source, ``reply()`` also renders it."""
+class Work(Generic[R]):
+    """A question ready to run: ``result()`` asks the source, ``reply()`` also renders it.
+
+    ``R`` is what the question answers (``engines.questions.Answer``, a ``Digest``, ...):
+    every result has ``as_json``, the CLI's ``--json`` shape."""
 
     description: str
-    result: Callable[[], Result]
-    render: Callable[[Result], Reply]
+    result: Callable[[], R]
+    render: Callable[[R], Reply]
     too_long: str = TOO_LONG  # what the user is told past the time limit
 
     def reply(self) -> Reply:
         return self.render(self.result())
 
 
-def plan_answer(request: CostCommand, *, deps: Deps, asked_by: str = "") -> Work:
+def plan_answer(request: CostCommand, *, deps: Deps, asked_by: str = "") -> Work[Any]:
     """Checks ``request`` against the teams file and periods and prepares its answer.
 
     Raises:
@@ -228,21 +128,21 @@ def _noted(answer: questions.Answer, note: str) -> questions.Answer:
     return replace(answer, notes=(note, *answer.notes)) if note else answer
 
 
-def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
     team = find_team(deps.teams, request.team)
     # The billing date (UTC), as every answer: the headline, the budget line and /cost top
     # agree on "month to date" at any instant, whatever the team's time zone.
     today = deps.today()
     period, first_day_note = _asked_period(request.period_text, today)
     by = request.group_by or "service"
-    _check_grouping(by, across_teams=False)
+    questions.check_grouping(by, across_teams=False)
 
-    def result() -> Result:
+    def result() -> questions.Answer:
         answer = questions.team_cost(
             deps.cost_source,
             deps.teams,
             deps.shared,
-            team_name=team.name,
+            team=team,
             period=period,
             metric=request.metric,
             by=by,
@@ -262,8 +162,7 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
         )
         return replace(answer, month=month)
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, questions.Answer)
+    def render(answer: questions.Answer) -> Reply:
         title = f"{team.name} · {period.label or 'cost'}"
         return Reply(
             build_answer_message(
@@ -279,11 +178,11 @@ def _plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work:
     )
 
 
-def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
     period, first_day_note = _asked_period(request.period_text, deps.today())
-    _check_grouping(request.group_by, across_teams=True)
+    questions.check_grouping(request.group_by, across_teams=True)
 
-    def result() -> Result:
+    def result() -> questions.Answer:
         answer = questions.top_costs(
             deps.cost_source,
             deps.teams,
@@ -314,11 +213,11 @@ def _plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work:
     )
 
 
-def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
     period, first_day_note = _asked_period(request.period_text, deps.today())
-    _check_grouping(request.group_by, across_teams=False)
+    questions.check_grouping(request.group_by, across_teams=False)
 
-    def result() -> Result:
+    def result() -> questions.Answer:
         answer = questions.untagged_costs(
             deps.cost_source,
             deps.teams,
@@ -339,26 +238,25 @@ def _plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work:
     )
 
 
-def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
     team = find_team(deps.teams, request.team) if request.team else None
-    team_name = team.name if team else ""
     today = deps.today()  # the billing date, as /cost team sees it
     current = parse_period(request.left_text, today=today)
     baseline = parse_period(request.right_text, today=today)
 
-    def result() -> Result:
+    def result() -> questions.Answer:
         return questions.compare_periods(
             deps.cost_source,
             deps.teams,
             deps.shared,
             current=current,
             baseline=baseline,
-            team_name=team_name,
+            team=team,
             metric=request.metric,
             today=today,
         )
 
-    subject = team_name or "all teams"
+    subject = team.name if team else "all teams"
     title = f"{subject} · {_name(current)} vs {_name(baseline)}"
     return Work(
         f"a comparison of {current.describe()} with {baseline.describe()}",
@@ -368,46 +266,46 @@ def _plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work:
     )
 
 
-def _plan_forecast(request: ForecastRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_forecast(
+    request: ForecastRequest, deps: Deps, asked_by: str
+) -> Work[questions.ForecastAnswer]:
     team = find_team(deps.teams, request.team) if request.team else None
-    team_name = team.name if team else ""
     today = deps.today()  # the billing date, as the digest and App Home see it
 
-    def result() -> Result:
+    def result() -> questions.ForecastAnswer:
         return questions.month_end_forecast(
             deps.cost_source,
             deps.teams,
             today=today,
-            team_name=team_name,
+            team=team,
             metric=request.metric,
             shared=deps.shared,
         )
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, questions.ForecastAnswer)
+    def render(answer: questions.ForecastAnswer) -> Reply:
         return Reply(build_forecast_message(answer, asked_by=asked_by))
 
-    return Work(f"the month-end forecast for {team_name or 'all teams'}", result, render)
+    subject = team.name if team else "all teams"
+    return Work(f"the month-end forecast for {subject}", result, render)
 
 
-def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[questions.Trend]:
     team = find_team(deps.teams, request.team)
     today = deps.today()  # the billing date, as /cost team and the digest use
     period = parse_period(request.period_text or DEFAULT_TREND, today=today)
 
-    def result() -> Result:
+    def result() -> questions.Trend:
         return questions.daily_trend(
             deps.cost_source,
             deps.teams,
-            team_name=team.name,
+            team=team,
             period=period,
             shared=deps.shared,
             metric=request.metric,
             today=today,
         )
 
-    def render(trend: Result) -> Reply:
-        assert isinstance(trend, questions.Trend)
+    def render(trend: questions.Trend) -> Reply:
         shown = trend.period.label or trend.period.describe()
         title = f"{trend.subject} · {trend.metric.label} · {trend.unit.adjective} · {shown}"
         chart = render_daily_trend_png(
@@ -418,28 +316,14 @@ def _plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work:
     return Work(f"the daily trend of *{team.name}*", result, render, TOO_LONG_PERIOD)
 
 
-def _check_grouping(by: str, *, across_teams: bool) -> None:
-    """Refuses a grouping the question would refuse, now: in the ack, with what would work.
-
-    The rules are those of ``engines.questions``, which checks them again.
-    """
-    if by != questions.TEAM:
-        Dimension.parse(by)
-    elif not across_teams:
-        raise UserInputError(
-            "Group by team only works across teams.", hint="Try `/cost top by team`."
-        )
-
-
 def _name(period: Period) -> str:
     return period.label or period.describe()
 
 
 def _answer_renderer(
     title: str, deps: Deps, asked_by: str, period: Period, *, movers: bool = False
-) -> Callable[[Result], Reply]:
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, questions.Answer)
+) -> Callable[[questions.Answer], Reply]:
+    def render(answer: questions.Answer) -> Reply:
         message = build_answer_message(
             answer,
             title=title,
@@ -451,7 +335,7 @@ def _answer_renderer(
     return render
 
 
-def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work[RightsizeResult]:
     if deps.rightsizing is None or deps.changes is None:
         raise UserInputError(
             "Right-sizing needs AWS access (EC2 and CloudWatch), which is not configured here."
@@ -460,7 +344,7 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
     teams = [find_team(deps.teams, request.team)] if request.team else list(deps.teams.values())
     subject = teams[0].name if request.team else "all teams"
 
-    def result() -> Result:
+    def result() -> RightsizeResult:
         proposals: list[tuple[str, Recommendation]] = []
         lookback = 14
         for team in teams:
@@ -472,8 +356,7 @@ def _plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Wor
         approvers = tuple(dict.fromkeys(a for team in teams for a in team.approvers))
         return RightsizeResult(subject, tuple(proposals), approvers, lookback)
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, RightsizeResult)
+    def render(answer: RightsizeResult) -> Reply:
         return Reply(
             build_rightsize_message(
                 answer.subject,
@@ -535,45 +418,42 @@ def _keeps_away(change: Change, deps: Deps) -> bool:
     )
 
 
-def _plan_audit(request: AuditRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_audit(request: AuditRequest, deps: Deps, asked_by: str) -> Work[AuditResult]:
     team_name = find_team(deps.teams, request.team).name if request.team else ""
 
-    def result() -> Result:
+    def result() -> AuditResult:
         records = deps.audit.recent_audit(team=team_name, limit=20)
         return AuditResult(team_name or "all teams", tuple(records))
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, AuditResult)
+    def render(answer: AuditResult) -> Reply:
         return Reply(build_audit_message(answer.subject, answer.records))
 
     return Work(f"the audit log of {team_name or 'all teams'}", result, render)
 
 
-def _plan_spot(request: SpotRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_spot(request: SpotRequest, deps: Deps, asked_by: str) -> Work[SpotOutlook]:
     advisor = _spot_advisor(deps)
     region = request.region or advisor.default_region
     _check_region(region, deps)
 
-    def result() -> Result:
+    def result() -> SpotOutlook:
         return advisor.outlook(request.instance_type, region)
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, SpotOutlook)
+    def render(answer: SpotOutlook) -> Reply:
         return Reply(build_spot_message(answer, asked_by=asked_by))
 
     return Work(f"spot prices of *{request.instance_type}* in {region}", result, render)
 
 
-def _plan_spot_team(request: SpotTeamRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_spot_team(request: SpotTeamRequest, deps: Deps, asked_by: str) -> Work[TeamSpotReport]:
     advisor = _spot_advisor(deps)
     team = find_team(deps.teams, request.team)
 
-    def result() -> Result:
+    def result() -> TeamSpotReport:
         advice, problem = _rightsizing_first(team, deps)
         return advisor.team_report(team, advice_first=advice, rightsizing_problem=problem)
 
-    def render(answer: Result) -> Reply:
-        assert isinstance(answer, TeamSpotReport)
+    def render(answer: TeamSpotReport) -> Reply:
         return Reply(build_spot_team_message(answer, asked_by=asked_by))
 
     return Work(f"spot candidates of *{team.name}*", result, render)
@@ -630,7 +510,7 @@ def _check_region(region: str, deps: Deps) -> None:
     )
 
 
-def _plan_schedule(request: ScheduleRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_schedule(request: ScheduleRequest, deps: Deps, asked_by: str) -> Work[ScheduleResult]:
     """``/cost schedule ...`` but ``create`` (a modal, opened by the command listener)."""
     offhours = deps.offhours
     if offhours is None:
@@ -643,7 +523,7 @@ def _plan_schedule(request: ScheduleRequest, deps: Deps, asked_by: str) -> Work:
     if request.verb == "show":
         assert schedule is not None
 
-        def show() -> Result:
+        def show() -> ScheduleResult:
             resources = offhours.inventory()
             return ScheduleDetailResult(offhours.view(schedule, deps.now(), resources))
 
@@ -658,10 +538,10 @@ def _plan_schedule(request: ScheduleRequest, deps: Deps, asked_by: str) -> Work:
 
 def _plan_schedule_list(
     request: ScheduleRequest, offhours: OffHours, deps: Deps, asked_by: str
-) -> Work:
+) -> Work[ScheduleResult]:
     team_name = find_team(deps.teams, request.name).name if request.name else ""
 
-    def result() -> Result:
+    def result() -> ScheduleResult:
         resources = offhours.inventory()
         now = deps.now()
         schedules = [s for s in offhours.schedules() if not team_name or s.team == team_name]
@@ -675,8 +555,8 @@ def _plan_schedule_list(
     )
 
 
-def _schedule_renderer(deps: Deps, asked_by: str) -> Callable[[Result], Reply]:
-    def render(result: Result) -> Reply:
+def _schedule_renderer(deps: Deps, asked_by: str) -> Callable[[ScheduleResult], Reply]:
+    def render(result: ScheduleResult) -> Reply:
         if isinstance(result, ScheduleListResult):
             return Reply(
                 build_schedule_list(
@@ -686,7 +566,6 @@ def _schedule_renderer(deps: Deps, asked_by: str) -> Callable[[Result], Reply]:
         if isinstance(result, ScheduleDetailResult):
             detail = build_schedule_detail(result.view, dry_run=deps.dry_run, asked_by=asked_by)
             return Reply(detail)
-        assert isinstance(result, ScheduleOutcome)
         if result.ok:
             return Reply(build_schedule_done(result.text))
         return Reply(build_schedule_problem(result.text, result.hint))
@@ -694,7 +573,7 @@ def _schedule_renderer(deps: Deps, asked_by: str) -> Callable[[Result], Reply]:
     return render
 
 
-def _outcome(change: Callable[[], str]) -> ScheduleOutcome:
+def _outcome(change: Callable[[], str]) -> ScheduleResult:
     try:
         return ScheduleOutcome(True, change())
     except ScheduleError as error:
@@ -780,7 +659,9 @@ _SCHEDULE_CHANGES: dict[str, Callable[[ScheduleRequest, OffHours, Deps, str], st
 }
 
 
-def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
+def _plan_digest(
+    request: DigestRequest, deps: Deps, asked_by: str
+) -> Work[DigestPostResult] | Work[Digest]:
     if request.post:
         if deps.outbox is None:
             raise UserInputError("Posting digests needs the outbox, which is not set up here.")
@@ -792,25 +673,23 @@ def _plan_digest(request: DigestRequest, deps: Deps, asked_by: str) -> Work:
                 hint="`/cost digest <team>` shows a team's digest to you alone.",
             )
 
-        def post() -> Result:
+        def post() -> DigestPostResult:
             run = DigestJob(deps).run(deps.now(), force=True, teams=mine)
             return DigestPostResult(
                 tuple(run.queued), tuple(run.already), tuple(run.failed.items())
             )
 
-        def render_post(result: Result) -> Reply:
-            assert isinstance(result, DigestPostResult)
+        def render_post(result: DigestPostResult) -> Reply:
             return Reply(build_digest_post_message(result.queued, result.already, result.failed))
 
         return Work("today's digests", post, render_post)
     team = _digest_team(request.team, deps, asked_by)
     now = deps.now()
 
-    def result() -> Result:
+    def result() -> Digest:
         return team_digest(deps, team, now)
 
-    def render(digest: Result) -> Reply:
-        assert isinstance(digest, Digest)
+    def render(digest: Digest) -> Reply:
         drawn = digest_chart_png(team, digest)
         chart = drawn[0] if drawn else None
         return Reply(build_digest_message(digest, asked_by=asked_by), chart=chart)
@@ -830,7 +709,7 @@ def _digest_team(name: str, deps: Deps, asked_by: str) -> Team:
     )
 
 
-_PLANNERS: dict[type, Callable[[Any, Deps, str], Work]] = {
+_PLANNERS: dict[type, Callable[[Any, Deps, str], Work[Any]]] = {
     TeamCostRequest: _plan_team,
     TopRequest: _plan_top,
     UntaggedRequest: _plan_untagged,

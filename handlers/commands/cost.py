@@ -170,7 +170,7 @@ def _open_schedule_form(
 
 
 def _deliver(
-    work: Work,
+    work: Work[Any],
     *,
     respond: Any,
     client: WebClient,

@@ -18,7 +18,7 @@ from engines.models import Period
 from engines.periods import parse_period, previous_period
 from engines.questions import TrendUnit, trend_unit
 from engines.sources.focus import FocusFileSource
-from engines.teams import load_config
+from engines.teams import find_team, load_config
 from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
@@ -91,7 +91,9 @@ def long_export(tmp_path_factory):
 def test_a_trend_of_everything_draws_53_weekly_bars_of_the_last_366_days(long_export):
     # Was: `/cost trend fraud-detection 0001-01-01..2026-12-05` drew ~740,000 daily bars.
     source, config = long_export
-    trend = questions.daily_trend(source, config.teams, team_name="nlp", period=EVERYTHING)
+    trend = questions.daily_trend(
+        source, config.teams, team=find_team(config.teams, "nlp"), period=EVERYTHING
+    )
     assert trend.unit is TrendUnit.WEEK
     assert trend.period == Period(dt.date(2025, 12, 4), dt.date(2026, 12, 5))
     assert len(trend.days) == 53  # 52 weeks and 2 days
@@ -106,7 +108,7 @@ def test_a_trend_of_everything_draws_53_weekly_bars_of_the_last_366_days(long_ex
 def test_a_trend_over_more_than_2_years_is_monthly(long_export):
     source, config = long_export
     trend = questions.daily_trend(
-        source, config.teams, team_name="nlp", period=EVERYTHING, max_days=1000
+        source, config.teams, team=find_team(config.teams, "nlp"), period=EVERYTHING, max_days=1000
     )
     assert trend.unit is TrendUnit.MONTH
     assert trend.days[1] == (dt.date(2024, 4, 1), Decimal("300.00"))  # April: 30 days
@@ -117,7 +119,12 @@ def test_a_trend_over_more_than_2_years_is_monthly(long_export):
 def test_a_team_question_over_everything_answers_for_the_last_366_days(long_export):
     source, config = long_export
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="nlp", period=EVERYTHING, today=TODAY
+        source,
+        config.teams,
+        config.shared,
+        team=find_team(config.teams, "nlp"),
+        period=EVERYTHING,
+        today=TODAY,
     )
     assert answer.period.days == 366 and answer.total == Decimal("3660.00")
     assert answer.previous_period is not None and answer.previous_total == Decimal("3660.00")

@@ -19,7 +19,7 @@ from engines.models import Period
 from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter
 from engines.sources.focus import FocusFileSource
-from engines.teams import AccountIds, load_config
+from engines.teams import AccountIds, find_team, load_config
 
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
 
@@ -232,7 +232,7 @@ def test_without_tags_a_tag_question_answers_nothing_but_says_why(tmp_path: Path
     source = FocusFileSource(str(path))
 
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="nlp", period=OCTOBER
+        source, config.teams, config.shared, team=find_team(config.teams, "nlp"), period=OCTOBER
     )
 
     assert answer.total == 0
@@ -339,7 +339,7 @@ def test_a_multi_provider_export_is_allocated_by_each_providers_account_ids(
         "(untagged)": Decimal("9"),  # an OCI compartment no team names
     }
     nlp_like = questions.team_cost(
-        source, config.teams, config.shared, team_name="fraud", period=OCTOBER
+        source, config.teams, config.shared, team=find_team(config.teams, "fraud"), period=OCTOBER
     )
     assert nlp_like.total == Decimal("40.50")
     assert [line.key for line in nlp_like.lines] == ["Virtual Machines"]

@@ -29,6 +29,7 @@ from engines.errors import CostSourceError
 from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, SplitRule, Team
 from engines.month_view import month_view
+from engines.teams import find_team
 from handlers.blocks.common import money
 from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
@@ -139,10 +140,12 @@ def test_every_surface_gives_the_month_views_forecast_for_the_same_date(
     if view.forecast is None:  # too few days with cost: no surface forecasts
         assert figures.forecast is None and digest.figures.forecast is None
         with pytest.raises(CostSourceError):
-            questions.month_end_forecast(source, teams, today=today, team_name="nlp", shared=shared)
+            questions.month_end_forecast(
+                source, teams, today=today, team=find_team(teams, "nlp"), shared=shared
+            )
         return
     answer = questions.month_end_forecast(
-        source, teams, today=today, team_name="nlp", shared=shared
+        source, teams, today=today, team=find_team(teams, "nlp"), shared=shared
     )
     forecast_alerts = [a for a in alerts if a.kind is AlertKind.FORECAST]
     home = render_text(
@@ -181,7 +184,11 @@ def test_the_month_to_date_has_the_teams_share_of_shared_costs_as_cost_team_spli
 
     view = month_view(source, teams, shared, today=today, team_name="nlp")
     answer = questions.team_cost(
-        source, teams, shared, team_name="nlp", period=Period(dt.date(2026, 12, 1), today)
+        source,
+        teams,
+        shared,
+        team=find_team(teams, "nlp"),
+        period=Period(dt.date(2026, 12, 1), today),
     )
 
     # Dec 1–5: nlp 150 direct, recs 50; platform 40 split 3 : 1.

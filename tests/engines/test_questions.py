@@ -13,7 +13,7 @@ from engines.errors import CostSourceError
 from engines.models import Period
 from engines.query import CostQuery
 from engines.sources.focus import FocusFileSource
-from engines.teams import load_config
+from engines.teams import find_team, load_config
 from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
@@ -30,7 +30,7 @@ def test_team_cost_matches_the_rows_and_compares_the_same_days_of_the_month_befo
     source, config, export = setup
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1), "November 2026")
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="NLP", period=november
+        source, config.teams, config.shared, team=find_team(config.teams, "NLP"), period=november
     )
     # The export runs through Nov 23: November so far is compared with Oct 1 – 23.
     assert answer.subject == "nlp"
@@ -55,7 +55,7 @@ def test_a_month_whose_month_before_is_partly_missing_has_no_change(setup):
     # if Sep 1 – 24 had cost nothing. Against missing data there is no change at all.
     source, config, export = setup
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="NLP", period=OCTOBER
+        source, config.teams, config.shared, team=find_team(config.teams, "NLP"), period=OCTOBER
     )
     assert answer.total == export.billed(team="nlp", start=OCTOBER.start, end=OCTOBER.end)
     assert answer.previous_period is None and answer.change_pct is None
@@ -91,7 +91,7 @@ def test_a_period_outside_the_data_names_what_the_data_covers(setup):
             source,
             config.teams,
             config.shared,
-            team_name="nlp",
+            team=find_team(config.teams, "nlp"),
             period=Period(dt.date(2025, 1, 1), dt.date(2025, 2, 1), "January 2025"),
         )
     assert "no cost data for Jan 1 – Jan 31, 2025" in str(caught.value)
@@ -101,7 +101,11 @@ def test_a_period_outside_the_data_names_what_the_data_covers(setup):
 def test_a_team_with_no_matching_costs_says_so(setup):
     source, config, _ = setup
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="recommendations", period=OCTOBER
+        source,
+        config.teams,
+        config.shared,
+        team=find_team(config.teams, "recommendations"),
+        period=OCTOBER,
     )
     assert answer.total == 0
     assert "No costs matched recommendations's rule (team=recommendations)" in answer.notes[-1]
@@ -115,7 +119,7 @@ def test_compare_orders_lines_by_the_size_of_the_move(setup):
         config.shared,
         current=Period(dt.date(2026, 11, 1), dt.date(2026, 11, 11)),
         baseline=Period(dt.date(2026, 10, 1), dt.date(2026, 10, 11)),
-        team_name="nlp",
+        team=find_team(config.teams, "nlp"),
     )
     moves = [abs(line.change) for line in answer.lines]
     assert moves == sorted(moves, reverse=True)
@@ -125,11 +129,13 @@ def test_compare_orders_lines_by_the_size_of_the_move(setup):
 def test_trend_has_every_day_and_forecast_states_its_method(setup):
     source, config, export = setup
     period = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 21))
-    trend = questions.daily_trend(source, config.teams, team_name="nlp", period=period)
+    trend = questions.daily_trend(
+        source, config.teams, team=find_team(config.teams, "nlp"), period=period
+    )
     assert len(trend.days) == 20
     assert trend.total == export.billed(team="nlp", start=period.start, end=period.end)
     forecast = questions.month_end_forecast(
-        source, config.teams, today=dt.date(2026, 11, 20), team_name="nlp"
+        source, config.teams, today=dt.date(2026, 11, 20), team=find_team(config.teams, "nlp")
     )
     assert forecast.forecast.period.start == dt.date(2026, 11, 1)
     # The export grows every day, and the forecast says it follows that trend.
@@ -146,7 +152,7 @@ def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1), "November 2026")
 
     answer = questions.team_cost(
-        source, config.teams, config.shared, team_name="nlp", period=november
+        source, config.teams, config.shared, team=find_team(config.teams, "nlp"), period=november
     )
 
     assert answer.total == Decimal("300.00")
@@ -161,7 +167,7 @@ def test_a_gap_between_two_accounts_is_named_and_never_compared_as_zero(tmp_path
         source,
         config.teams,
         config.shared,
-        team_name="nlp",
+        team=find_team(config.teams, "nlp"),
         period=Period(dt.date(2026, 11, 16), dt.date(2026, 12, 1)),
     )
     assert (covered.total, covered.previous_total, covered.notes) == (
@@ -184,7 +190,7 @@ def test_an_account_billing_only_monthly_fees_is_no_gap(tmp_path):
         source,
         config.teams,
         config.shared,
-        team_name="nlp",
+        team=find_team(config.teams, "nlp"),
         period=Period(dt.date(2026, 12, 1), dt.date(2026, 12, 7), "month to date"),
     )
     assert answer.notes == ()
@@ -195,6 +201,7 @@ class _NoCoverage:
     """A source that cannot say which days it covers (as Cost Explorer)."""
 
     name = "ce"
+    max_dimensions = None
 
     def __init__(self, inner: FocusFileSource) -> None:
         self.inner = inner
@@ -210,7 +217,7 @@ def test_a_source_without_coverage_is_taken_to_cover_up_to_yesterday(setup):
         _NoCoverage(source),
         config.teams,
         config.shared,
-        team_name="nlp",
+        team=find_team(config.teams, "nlp"),
         period=Period(dt.date(2026, 11, 1), dt.date(2026, 11, 21), "month to date"),
         today=today,
     )

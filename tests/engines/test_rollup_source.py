@@ -26,6 +26,7 @@ from engines.sources.billing_files import BillingFileSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
 from engines.sources.rollup import RollupSource, updating_note
+from engines.teams import find_team
 from tests.engines.billing_lines import (
     CUR_LINES,
     DIMENSION_SETS,
@@ -407,10 +408,10 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
     today = dt.date(2026, 11, 20)
     for by in ("service", "day", "region", "tag:team"):
         a = questions.team_cost(
-            rollup, TEAMS, SHARED, team_name="nlp", period=OCTOBER, by=by, today=today
+            rollup, TEAMS, SHARED, team=find_team(TEAMS, "nlp"), period=OCTOBER, by=by, today=today
         )
         b = questions.team_cost(
-            files, TEAMS, SHARED, team_name="nlp", period=OCTOBER, by=by, today=today
+            files, TEAMS, SHARED, team=find_team(TEAMS, "nlp"), period=OCTOBER, by=by, today=today
         )
         assert a.as_json() == b.as_json()
     for by in ("team", "service", "account"):
@@ -423,7 +424,7 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
         SHARED,
         current=OCTOBER,
         baseline=SEPTEMBER,
-        team_name="nlp",
+        team=find_team(TEAMS, "nlp"),
         today=today,
     )
     b = questions.compare_periods(
@@ -432,7 +433,7 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
         SHARED,
         current=OCTOBER,
         baseline=SEPTEMBER,
-        team_name="nlp",
+        team=find_team(TEAMS, "nlp"),
         today=today,
     )
     assert a.as_json() == b.as_json()
