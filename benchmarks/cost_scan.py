@@ -210,9 +210,9 @@ def ask(source: object, config: object, name: str, arguments: dict[str, object])
 def measure(way: str, path: str, teams_path: str, team: str, rollup_path: str, runs: int) -> None:
     """Child process: answer every question cold, then ``runs`` times warm; print figures,
     peak RSS and the answers (JSON) on one line."""
+    from engines.config.teams import load_config
     from engines.sources.focus import FocusFileSource
     from engines.sources.rollup import RollupSource
-    from engines.teams import load_config
 
     config = load_config(Path(teams_path).read_text(), filename=teams_path)
     figures: dict[str, object] = {}

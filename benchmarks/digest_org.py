@@ -98,9 +98,9 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     from bot.outbox import Outbox, SlackPoster
     from bot.settings import Settings
     from bot.store import Store
+    from engines.config.teams import load_config
     from engines.sources.focus import FocusFileSource
     from engines.sources.rollup import RollupSource
-    from engines.teams import load_config
     from handlers.digests import DigestJob, check_budget_alerts
 
     config = load_config(teams_path.read_text(), filename=str(teams_path))

@@ -9,7 +9,7 @@ In one process, under moto's ``mock_aws``:
    GPU metrics for GPU boxes). Seeding calls moto's CloudWatch backend directly (its own
    ``put_metric_data``, validation included): through HTTP it takes minutes, and seeding is
    not what is measured.
-3. Reads the whole fleet with ``engines.utilization.fetch_utilization`` (14 days, p95),
+3. Reads the whole fleet with ``engines.rightsizing.utilization.fetch_utilization`` (14 days, p95),
    counting ``GetMetricData`` calls with a botocore event hook and timing it.
 4. The naive way, the same figures from ``GetMetricStatistics``: one call per instance per
    metric per window of at most 1,440 datapoints (the API's limit; 14 days of 5-minute
@@ -60,8 +60,8 @@ from summary import figures_line, print_table  # noqa: E402  (benchmarks/summary
 from bot.demo.moto_cloudwatch import (  # noqa: E402
     set_backends,
 )
-from engines.rightsizing_models import Utilization  # noqa: E402
-from engines.utilization import (  # noqa: E402
+from engines.rightsizing.models import Utilization  # noqa: E402
+from engines.rightsizing.utilization import (  # noqa: E402
     MAX_DATAPOINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
     METRICS,

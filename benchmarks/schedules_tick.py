@@ -34,9 +34,9 @@ from summary import figures_line, print_table  # noqa: E402
 
 from bot.store import Store  # noqa: E402
 from engines.models import Team  # noqa: E402
-from engines.offhours import OffHours  # noqa: E402
-from engines.offhours_aws import AwsScheduleTarget  # noqa: E402
-from engines.schedules import build_schedule  # noqa: E402
+from engines.schedules.aws import AwsScheduleTarget  # noqa: E402
+from engines.schedules.enforcement import OffHours  # noqa: E402
+from engines.schedules.model import build_schedule  # noqa: E402
 
 REGION = "us-east-1"
 IMAGE = "ami-04681a1dbd79675a5"

@@ -25,10 +25,10 @@ from summary import figures_line, print_table
 
 from bot.demo.world import start_demo_world
 from engines.models import Team
-from engines.pricing import PriceBook
-from engines.spot import SpotPrice, zone_prices
-from engines.spot_advisor import load_snapshot
-from engines.spot_review import SpotAdvisor
+from engines.rightsizing.pricing import PriceBook
+from engines.spot.advisor_feed import load_snapshot
+from engines.spot.market import SpotPrice, zone_prices
+from engines.spot.review import SpotAdvisor
 
 NOW = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)
 

@@ -23,21 +23,22 @@ from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
+from engines.config.schema import AccountIds
+from engines.config.teams import CostConfig, load_config
 from engines.errors import ConfigError, CostSourceError
-from engines.fleet_review import FleetReviewer
-from engines.offhours import OffHours
-from engines.offhours_aws import AwsScheduleTarget
-from engines.pricing import PriceBook
 from engines.query import DimensionKind
+from engines.rightsizing.fleet_review import FleetReviewer
+from engines.rightsizing.pricing import PriceBook
+from engines.schedules.aws import AwsScheduleTarget
+from engines.schedules.enforcement import OffHours
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
 from engines.sources.protocol import Source
 from engines.sources.rollup import RollupInUseError, RollupSource
-from engines.spot_advisor import FeedFile
-from engines.spot_review import SpotAdvisor
-from engines.teams import AccountIds, CostConfig, load_config
+from engines.spot.advisor_feed import FeedFile
+from engines.spot.review import SpotAdvisor
 from handlers.deps import Deps
 from handlers.register import register_all
 

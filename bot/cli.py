@@ -151,7 +151,7 @@ def _download(url: str, timeout: float) -> bytes:
 def run_refresh_advisor(args: argparse.Namespace, *, fetch: Callable | None = None) -> int:
     """Replaces the local Spot Instance Advisor data with the feed, atomically."""
     from bot.app import utc_now
-    from engines.spot_advisor import FEED_URL, AdvisorFeedError, load_feed, refresh_feed
+    from engines.spot.advisor_feed import FEED_URL, AdvisorFeedError, load_feed, refresh_feed
 
     settings = Settings.from_env(require_slack=False)
     path = settings.spot_advisor_path
@@ -180,8 +180,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import HttpServer, build_wsgi_app
-    from handlers.jobs import run_schedules
-    from handlers.notify import post_change_outcome
+    from handlers.rightsizing.notify import post_change_outcome
+    from handlers.schedules.jobs import run_schedules
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, secrets=_secrets(settings))
@@ -396,7 +396,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
     of a process in ``live``: it is still carrying them out)."""
     if costbot.deps.changes is None:
         return
-    from handlers.notify import post_change_outcome
+    from handlers.rightsizing.notify import post_change_outcome
 
     for outcome in costbot.deps.changes.recover(live=live):
         logger.warning("recovered a change left half-way: %s", outcome.text)
@@ -538,8 +538,8 @@ def run_digest(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.logs import configure_logging
+    from engines.config.teams import find_team
     from engines.errors import CostSourceError, UserInputError
-    from engines.teams import find_team
     from handlers.blocks.cost import build_error_message
     from handlers.blocks.digest import build_digest_message
     from handlers.blocks.text import render_text
@@ -624,11 +624,11 @@ def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
         possible_overlaps,
     )
     from engines.aws_errors import explain
-    from engines.catalog import describe_instances
     from engines.errors import CostbotError
-    from engines.fleet_review import ACTIVE_STATES
     from engines.models import Period
     from engines.query import CostQuery
+    from engines.rightsizing.catalog import describe_instances
+    from engines.rightsizing.fleet_review import ACTIVE_STATES
 
     teams, shared = deps.teams, deps.shared
     lines = [f"Teams file: {len(teams)} teams, {len(shared)} shared costs."]

@@ -43,7 +43,7 @@ def build_scheduler(
         changes: runs right-sizing changes approved for a maintenance window.
         notify: tells the channel how such a change ended.
         deps: the bot's dependencies (digests and budget alerts; needs its outbox).
-        schedules: one minute of off-hours schedules (``handlers.jobs.run_schedules`` with
+        schedules: one minute of off-hours schedules (``handlers.schedules.jobs.run_schedules`` with
             its deps and Slack client); run 5 seconds past every minute, so a 19:00 stop
             happens at 19:00:05. What was applied is in the database, so a restart
             does nothing twice.

@@ -20,8 +20,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from engines.changes import UPDATABLE_COLUMNS, Change, ChangeRequest, State, db_value
-from engines.offhours_aws import Capacity
-from engines.schedules import Override, OverrideKind
+from engines.schedules.aws import Capacity
+from engines.schedules.model import Override, OverrideKind
 
 logger = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ class Store:
             return None
         return json.loads(rows[0]["blocks"]), rows[0]["text"]
 
-    # --- off-hours schedules (``engines.offhours.ScheduleStore``) ----------------------
+    # --- off-hours schedules (``engines.schedules.store.ScheduleStore``) ---------------------
 
     def slack_schedules(self) -> list[dict[str, Any]]:
         rows = self.db.query("select definition from schedules order by created_at, name")

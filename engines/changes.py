@@ -52,7 +52,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.aws_errors import error_code, explain
 from engines.errors import CostbotError
-from engines.rightsizing_models import Recommendation
+from engines.rightsizing.models import Recommendation
 from engines.words import mrkdwn_safe
 
 EC2_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})

@@ -34,12 +34,12 @@ from decimal import Decimal
 from typing import Any
 
 from engines import questions
+from engines.config.teams import find_team
 from engines.errors import CostSourceError
 from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult
 from engines.sources.base import CostFilter
-from engines.teams import find_team
 
 HISTORY_DAYS = 35
 """Complete days of history the forecast is made from: its 28-day trend window and a

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engines.allocation import Allocation, allocate, allocation_dimensions
+from engines.config.teams import find_team
 from engines.coverage import (
     MAX_PERIOD_DAYS,
     Comparison,
@@ -32,7 +33,6 @@ from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult, Dimension, DimensionKind
 from engines.sources.base import CostFilter
 from engines.sources.protocol import CoveringSource, Source
-from engines.teams import find_team
 from engines.words import source_name
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ def team_cost(
     Args:
         source: where costs come from.
         teams, shared: the teams file.
-        team: the team (``engines.teams.find_team`` finds it by name).
+        team: the team (``engines.config.teams.find_team`` finds it by name).
         period: the period, clipped to the days with data and capped at a year
             (``engines.coverage.bound_period``, the notes say so); it is compared with the same
             days before (``engines.coverage.fair_comparison``), or not at all.

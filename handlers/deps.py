@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
-from engines.fleet_review import FleetReviewer
 from engines.models import SharedCost, Team
-from engines.offhours import OffHours
+from engines.rightsizing.fleet_review import FleetReviewer
+from engines.schedules.enforcement import OffHours
 from engines.sources.protocol import Source
-from engines.spot_review import SpotAdvisor
+from engines.spot.review import SpotAdvisor
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ class Deps:
         dry_run: when true, nothing that changes cloud resources is carried out.
         shared: shared costs from the teams file, split across teams.
         changes: carries out approved changes (None: right-sizing is not set up).
-        rightsizing: reviews a team's instances (``engines.fleet_review.FleetReviewer``).
-        spot: spot prices, candidates and fleet plans (``engines.spot_review.SpotAdvisor``).
+        rightsizing: reviews a team's instances (``rightsizing.fleet_review.FleetReviewer``).
+        spot: spot prices, candidates and fleet plans (``engines.spot.review.SpotAdvisor``).
         offhours: off-hours schedules (None: not set up).
         outbox: where digests and alerts are queued for posting (None: not set up).
         snoozes: remembers which teams silenced their alerts, and until when.

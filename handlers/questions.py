@@ -15,36 +15,27 @@ from typing import Any, Generic, TypeVar
 from engines import questions
 from engines.allocation import owner_of
 from engines.changes import IN_FLIGHT, OPEN, Change, ChangeRequest, State
+from engines.config.teams import find_team
 from engines.digest_results import DigestPostResult
 from engines.digests import Digest
 from engines.errors import CostbotError, UserInputError
 from engines.models import AuditResult, Period, Team
 from engines.month_view import month_view
-from engines.offhours import OffHours
-from engines.offhours_results import (
+from engines.periods import parse_period
+from engines.rightsizing.models import Recommendation, RightsizeResult
+from engines.rightsizing.pricing import REGION_LOCATIONS
+from engines.schedules.enforcement import OffHours
+from engines.schedules.model import ScheduleError
+from engines.schedules.results import (
     ScheduleDetailResult,
     ScheduleListResult,
     ScheduleOutcome,
     ScheduleResult,
 )
-from engines.periods import parse_period
-from engines.pricing import REGION_LOCATIONS
-from engines.rightsizing_models import Recommendation, RightsizeResult
-from engines.schedules import ScheduleError
-from engines.spot_review import SpotOutlook, TeamSpotReport, advice_first
-from engines.teams import find_team
+from engines.spot.review import SpotOutlook, TeamSpotReport, advice_first
 from engines.words import echo
-from handlers.blocks.audit import build_audit_message
 from handlers.blocks.cost import build_answer_message, build_forecast_message, build_trend_message
 from handlers.blocks.digest import build_digest_message, build_digest_post_message
-from handlers.blocks.rightsize import build_rightsize_message
-from handlers.blocks.schedules import (
-    build_schedule_detail,
-    build_schedule_done,
-    build_schedule_list,
-    build_schedule_problem,
-)
-from handlers.blocks.spot import build_spot_message, build_spot_team_message
 from handlers.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.digests import DigestJob, digest_chart_png, team_digest
@@ -63,6 +54,15 @@ from handlers.parsing import (
     TrendRequest,
     UntaggedRequest,
 )
+from handlers.rightsizing.audit_blocks import build_audit_message
+from handlers.rightsizing.blocks import build_rightsize_message
+from handlers.schedules.blocks import (
+    build_schedule_detail,
+    build_schedule_done,
+    build_schedule_list,
+    build_schedule_problem,
+)
+from handlers.spot.blocks import build_spot_message, build_spot_team_message
 
 DEFAULT_TREND = "last 30d"
 TOO_LONG = "this took too long: try again in a few minutes"

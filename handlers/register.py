@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers.actions import alerts, rightsize, schedules, spot
+from handlers.actions import alerts
 from handlers.commands import cost
 from handlers.deps import Deps
 from handlers.events import app_home
 from handlers.middleware import build_retry_guard, use_reliable_respond
+from handlers.rightsizing import actions as rightsize
+from handlers.schedules import actions as schedules
+from handlers.spot import actions as spot
 
 
 def register_all(app: App, deps: Deps) -> None:

@@ -25,8 +25,8 @@ from bot.scheduler import build_scheduler
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
 from bot.socket_mode import Backoff, SocketModeRunner
-from handlers.jobs import run_schedules
-from handlers.notify import post_change_outcome
+from handlers.rightsizing.notify import post_change_outcome
+from handlers.schedules.jobs import run_schedules
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBacken
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYPES
 from moto.ec2.responses.spot_instances import SpotInstances
 
-from engines.pricing import SHIPPED_SNAPSHOT
-from engines.spot_advisor import load_snapshot
+from engines.rightsizing.pricing import SHIPPED_SNAPSHOT
+from engines.spot.advisor_feed import load_snapshot
 
 HISTORY_DAYS = 95  # a little more than the API's 90, so the 90-day window starts priced
 MAX_ZONES = 4

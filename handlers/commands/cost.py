@@ -26,7 +26,6 @@ from slack_sdk.webhook import WebhookClient
 
 from engines.aws_errors import explain
 from engines.errors import CostbotError, UserInputError
-from handlers.actions.schedules import open_create_modal
 from handlers.blocks.cost import (
     FAILED,
     build_error_message,
@@ -38,6 +37,7 @@ from handlers.blocks.cost import (
 from handlers.deps import Deps
 from handlers.parsing import HelpRequest, ScheduleRequest, parse_cost_command
 from handlers.questions import Work, plan_answer
+from handlers.schedules.actions import open_create_modal
 
 logger = logging.getLogger(__name__)
 

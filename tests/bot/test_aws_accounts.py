@@ -10,9 +10,9 @@ from moto import mock_aws
 
 from bot.aws import AwsClients
 from bot.settings import Settings
-from engines.fleet_review import FleetReviewer
 from engines.models import AccountAccess, Team
-from engines.pricing import PriceBook
+from engines.rightsizing.fleet_review import FleetReviewer
+from engines.rightsizing.pricing import PriceBook
 
 OTHER = "222233334444"
 ROLE = f"arn:aws:iam::{OTHER}:role/costbot"

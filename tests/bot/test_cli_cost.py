@@ -19,7 +19,7 @@ import pytest
 import bot.app
 from bot.cli import main
 from bot.settings import Settings
-from engines.teams import AccountIds
+from engines.config.schema import AccountIds
 from handlers.blocks.common import money
 from tests.conftest import DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SmallExport
 

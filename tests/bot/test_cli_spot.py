@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot import cli
-from engines.spot_advisor import load_feed
+from engines.spot.advisor_feed import load_feed
 
 FEED = {
     "global_rate": "<10%",

@@ -22,9 +22,9 @@ from engines.allocation import (
     owner_of,
     split_exactly,
 )
+from engines.config.teams import load_config
 from engines.models import Period, SharedCost, SplitRule, Team
 from engines.query import SERVICE, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
-from engines.teams import load_config
 
 D = Decimal
 ACCOUNT = Dimension(DimensionKind.ACCOUNT)

@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 from engines.budgets import AlertKind, alerts_to_send, evaluate_alerts
+from engines.config.teams import load_config
 from engines.digests import team_figures
-from engines.teams import load_config
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(

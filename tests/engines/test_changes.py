@@ -28,7 +28,7 @@ from engines.changes import (
     Kind,
     State,
 )
-from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
+from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 REGION = "us-east-1"

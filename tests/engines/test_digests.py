@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from engines.changes import Change, State
+from engines.config.teams import load_config
 from engines.digests import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
 from engines.sources.focus import FocusFileSource
-from engines.teams import load_config
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(
@@ -117,6 +117,22 @@ def test_monday_digest_adds_last_week_against_the_week_before():
     assert (week.total, week.previous_total) == (Decimal(140), Decimal(70))
     assert week.movers[0].key == "EC2" and week.movers[0].change_pct == Decimal("100.00")
     assert digest(costs, today=monday - dt.timedelta(days=3)).week is None
+
+
+def test_a_digest_posted_on_a_local_monday_before_the_utc_monday_is_the_weekly_one():
+    # 08:00 on Monday Nov 23 in Tokyo is 23:00 UTC on Sunday Nov 22: the figures are as of
+    # the billing date (Sunday, data through Saturday), the title, key and weekly summary
+    # go by the team's Monday.
+    sunday, monday = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
+    costs = DailyCosts()
+    costs.every_day(dt.date(2026, 10, 1), sunday, "nlp", "EC2", "10")
+
+    posted = build_digest(costs, TEAMS, (), team_name="nlp", today=sunday, posted_on=monday)
+
+    assert posted.week is not None
+    assert posted.key == "digest:nlp:2026-11-23" and posted.as_json()["posted_on"] == "2026-11-23"
+    assert posted.figures.data_through == dt.date(2026, 11, 21)
+    assert posted.figures.today == sunday
 
 
 def test_savings_count_pending_approved_and_realized_this_month():

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from engines import questions
+from engines.config.schema import AccountIds
+from engines.config.teams import find_team, load_config
 from engines.models import Period
 from engines.query import CostQuery, CostResult, Dimension
 from engines.sources.base import CostFilter
 from engines.sources.focus import FocusFileSource
-from engines.teams import AccountIds, find_team, load_config
 
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
 

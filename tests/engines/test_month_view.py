@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 
 from engines import questions
 from engines.budgets import AlertKind, evaluate_alerts
+from engines.config.teams import find_team
 from engines.coverage import Coverage
 from engines.digests import build_digest, team_figures
 from engines.errors import CostSourceError
 from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, SplitRule, Team
 from engines.month_view import month_view
-from engines.teams import find_team
 from handlers.blocks.common import money
 from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text

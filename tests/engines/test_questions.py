@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from engines import questions
+from engines.config.teams import find_team, load_config
 from engines.errors import CostSourceError
 from engines.models import Period
 from engines.query import CostQuery
 from engines.sources.focus import FocusFileSource
-from engines.teams import find_team, load_config
 from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"

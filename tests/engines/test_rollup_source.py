@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines import questions
+from engines.config.teams import find_team
 from engines.errors import CostSourceError
 from engines.models import Metric, Period, SharedCost, Team
 from engines.query import CostQuery, CostResult
@@ -26,7 +27,6 @@ from engines.sources.billing_files import BillingFileSource
 from engines.sources.cur import CurFileSource
 from engines.sources.focus import FocusFileSource
 from engines.sources.rollup import RollupSource, updating_note
-from engines.teams import find_team
 from tests.engines.billing_lines import (
     CUR_LINES,
     DIMENSION_SETS,
@@ -442,7 +442,7 @@ def test_team_top_and_compare_answers_are_those_of_the_files(tmp_path: Path) -> 
 def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) -> None:
     from bot.app import build_cost_source, rule_tag_keys
     from bot.settings import Settings
-    from engines.teams import CostConfig
+    from engines.config.teams import CostConfig
 
     path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
     env = {"COSTBOT_DB": str(tmp_path / "costbot.db"), "COSTBOT_COST_SOURCE": f"focus:{path}"}

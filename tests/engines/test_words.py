@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engines.rightsizing_models import Risk
-from engines.schedules import Mode
+from engines.rightsizing.models import Risk
+from engines.schedules.model import Mode
 from engines.sources.athena import AthenaSource
 from engines.sources.cost_explorer import CostExplorerSource
 from engines.sources.cur import CurFileSource

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from bot.demo.slack_standin import limit_violations, validate_blocks
 from engines.budgets import Alert, AlertKind, evaluate_alerts
+from engines.config.teams import load_config
 from engines.digests import build_digest
-from engines.teams import load_config
 from handlers import action_ids
 from handlers.blocks.digest import budget_bar, build_alert_message, build_digest_message, sparkline
 from handlers.blocks.home import TeamHome, build_app_home

@@ -8,10 +8,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from engines.rightsizing_models import Instance
-from engines.spot_review import FeedStatus, SpotCandidate, TeamSpotReport
-from handlers.actions.spot import PlanDesk
-from handlers.blocks.spot import build_spot_team_message, plan_button_value
+from engines.rightsizing.models import Instance
+from engines.spot.review import FeedStatus, SpotCandidate, TeamSpotReport
+from handlers.spot.actions import PlanDesk
+from handlers.spot.blocks import build_spot_team_message, plan_button_value
 
 NOW = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)
 

@@ -10,16 +10,16 @@ import pytest
 
 from bot.demo.slack_standin import limit_violations
 from engines.changes import Change, Kind, Outcome, State
-from engines.rightsizing_models import Finding, Instance, Recommendation
+from engines.rightsizing.models import Finding, Instance, Recommendation
 from handlers import action_ids
 from handlers.blocks.common import escape_keeping_mentions
-from handlers.blocks.rightsize import (
+from handlers.rightsizing.blocks import (
     build_rightsize_message,
     card_buttons,
     decision_status,
     with_decision,
 )
-from handlers.notify import post_change_outcome
+from handlers.rightsizing.notify import post_change_outcome
 
 NOW = dt.datetime(2026, 12, 6, 5, 50, tzinfo=dt.UTC)
 CARA, ALICE = "U0DEMOCARA", "U0DEMOALICE"

@@ -361,7 +361,7 @@ def test_dismiss_on_an_out_of_date_copy_says_who_decided_instead_of_opening_a_fo
 def test_a_dismiss_form_submitted_to_another_process_still_updates_the_card(sandbox, monkeypatch):
     # Two bot processes behind one URL: the form opened in one, its submission reached the
     # other, which never saw the click. The card's copy kept in the shared store serves.
-    from handlers.actions import rightsize as rightsize_actions
+    from handlers.rightsizing import actions as rightsize_actions
 
     slack = sandbox.standin
     card = ask_rightsize(sandbox, DEV, NLP, "nlp")

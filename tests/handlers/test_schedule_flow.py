@@ -17,7 +17,7 @@ import pytest
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.slack_standin import limit_violations
 from handlers import action_ids
-from handlers.jobs import run_schedules
+from handlers.schedules.jobs import run_schedules
 from tests.waiting import wait_until
 
 ALICE, BOB, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOERIN"

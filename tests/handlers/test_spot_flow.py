@@ -22,15 +22,15 @@ from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.slack_standin import limit_violations
 from bot.demo.spot_market import placement_scores, price_history
-from engines.catalog import describe_instance_types
 from engines.changes import State
 from engines.errors import UserInputError
-from engines.pricing import SHIPPED_SNAPSHOT
+from engines.rightsizing.catalog import describe_instance_types
+from engines.rightsizing.pricing import SHIPPED_SNAPSHOT
 from handlers import action_ids
-from handlers.actions.spot import upload_plan
 from handlers.blocks.common import money
-from handlers.blocks.spot import PLAN_STATUS_PREFIX, plan_button_value
 from handlers.parsing import SpotRequest, SpotTeamRequest, parse_cost_command
+from handlers.spot.actions import upload_plan
+from handlers.spot.blocks import PLAN_STATUS_PREFIX, plan_button_value
 from tests.waiting import wait_until
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.scheduler import run_due_changes
 from engines.changes import State
 from handlers import action_ids
-from handlers.notify import post_change_outcome
+from handlers.rightsizing.notify import post_change_outcome
 from tests.handlers.test_rightsize_cards import buttons_of, current, line_shows, status_of
 from tests.handlers.test_rightsize_flow import ask_rightsize, change_ids
 from tests.waiting import wait_until

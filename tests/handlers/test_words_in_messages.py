@@ -15,14 +15,14 @@ from engines.changes import Change, ChangeRequest, Kind, State
 from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
-from engines.rightsizing_models import Finding, Instance, Recommendation, Risk
-from handlers.blocks.audit import build_audit_message
+from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 from handlers.blocks.cost import build_error_message, build_help_message
 from handlers.blocks.digest import build_digest_message
 from handlers.blocks.home import TeamHome, build_app_home
-from handlers.blocks.rightsize import build_dismiss_modal, build_rightsize_message
 from handlers.blocks.text import render_text
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS, USAGE, parse_cost_command
+from handlers.rightsizing.audit_blocks import build_audit_message
+from handlers.rightsizing.blocks import build_dismiss_modal, build_rightsize_message
 from tests.engines.daily_costs import DailyCosts
 
 ALICE = "U0DEMOALICE"
@@ -129,8 +129,8 @@ def test_a_5000_character_input_is_echoed_at_most_80_characters(text):
 
 
 def test_engine_errors_echo_at_most_80_characters():
-    from engines.schedules import ScheduleError, check_name, parse_time
-    from engines.teams import find_team
+    from engines.config.teams import find_team
+    from engines.schedules.model import ScheduleError, check_name, parse_time
 
     for raise_it in (
         lambda: find_team({"nlp": TEAM}, LONG),
@@ -299,7 +299,7 @@ def test_a_command_in_the_audit_is_echoed_short():
 def test_the_digest_footer_names_the_source_by_its_display_name():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
-    from engines.teams import load_config
+    from engines.config.teams import load_config
 
     teams = load_config(
         '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\n', filename="teams.toml"

@@ -20,10 +20,10 @@ from moto.server import ThreadedMotoServer
 
 from bot.app import build_costbot
 from bot.settings import Settings
+from engines.config.teams import load_config
 from engines.errors import CostbotError, UserInputError
 from engines.periods import parse_period
-from engines.schedules import ScheduleError, build_schedule
-from engines.teams import load_config
+from engines.schedules.model import ScheduleError, build_schedule
 from handlers.commands.cost import answer_cost_command
 from handlers.deps import Deps
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS
