@@ -101,7 +101,7 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     from engines.config.teams import load_config
     from engines.sources.focus import FocusFileSource
     from engines.sources.rollup import RollupSource
-    from handlers.digests import DigestJob, check_budget_alerts
+    from handlers.digests.jobs import DigestJob, check_budget_alerts
 
     config = load_config(teams_path.read_text(), filename=str(teams_path))
     channels = [DemoChannel(f"C{n:08d}", team.channel[1:], "") for n, team in

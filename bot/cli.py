@@ -499,8 +499,8 @@ def _shown(text: str, reply: dict) -> str:
 def run_cost(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from engines.errors import CostSourceError, UserInputError
-    from handlers.blocks.cost import build_error_message, build_help_message
     from handlers.blocks.text import render_text
+    from handlers.cost.blocks import build_error_message, build_help_message
     from handlers.parsing import HelpRequest, parse_cost_command
 
     configure_logging("WARNING")
@@ -540,10 +540,10 @@ def run_digest(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from engines.config.teams import find_team
     from engines.errors import CostSourceError, UserInputError
-    from handlers.blocks.cost import build_error_message
-    from handlers.blocks.digest import build_digest_message
     from handlers.blocks.text import render_text
-    from handlers.digests import team_digest
+    from handlers.cost.blocks import build_error_message
+    from handlers.digests.blocks import build_digest_message
+    from handlers.digests.jobs import team_digest
 
     configure_logging("WARNING")
     try:
@@ -577,7 +577,7 @@ def run_digest(args: argparse.Namespace) -> int:
 def run_alerts_check(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from engines.budgets import percent_text
-    from handlers.digests import check_budget_alerts
+    from handlers.digests.jobs import check_budget_alerts
 
     configure_logging("WARNING")
     with _question_context(args) as deps:
@@ -750,7 +750,7 @@ def _payload(message: dict) -> dict:
 
 
 def _is_failure(reply: dict) -> bool:
-    from handlers.blocks.cost import FAILURE_MARKERS
+    from handlers.cost.blocks import FAILURE_MARKERS
 
     return reply["text"].startswith(FAILURE_MARKERS)
 

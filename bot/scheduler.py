@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.store import Store
 from engines.changes import ChangeRunner, Outcome
 from handlers.deps import Deps
-from handlers.digests import DigestJob, check_budget_alerts
+from handlers.digests.jobs import DigestJob, check_budget_alerts
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.store import Store
 from engines.sources.focus import FocusFileSource
-from handlers.digests import DigestJob
+from handlers.digests.jobs import DigestJob
 from tests.conftest import DEMO_TEAMS, FROZEN_NOW
 
 

@@ -31,8 +31,8 @@ from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, SplitRule, Team
 from engines.month_view import month_view
 from handlers.blocks.common import money
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
+from handlers.digests.home_blocks import TeamHome, build_app_home
 from tests.engines.daily_costs import DailyCosts
 
 D = Decimal

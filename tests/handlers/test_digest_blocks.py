@@ -10,9 +10,9 @@ from engines.budgets import Alert, AlertKind, evaluate_alerts
 from engines.config.teams import load_config
 from engines.digests import build_digest
 from handlers import action_ids
-from handlers.blocks.digest import budget_bar, build_alert_message, build_digest_message, sparkline
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
+from handlers.digests.blocks import budget_bar, build_alert_message, build_digest_message, sparkline
+from handlers.digests.home_blocks import TeamHome, build_app_home
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(

@@ -16,10 +16,10 @@ from engines.digests import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
-from handlers.blocks.cost import build_error_message, build_help_message
-from handlers.blocks.digest import build_digest_message
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
+from handlers.cost.blocks import build_error_message, build_help_message
+from handlers.digests.blocks import build_digest_message
+from handlers.digests.home_blocks import TeamHome, build_app_home
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS, USAGE, parse_cost_command
 from handlers.rightsizing.audit_blocks import build_audit_message
 from handlers.rightsizing.blocks import build_dismiss_modal, build_rightsize_message

@@ -22,9 +22,9 @@ from engines.changes import Change
 from engines.errors import CostSourceError
 from engines.models import Team
 from engines.periods import billing_date
-from handlers.blocks.digest import build_alert_message, build_digest_message
-from handlers.charts import render_daily_trend_png
+from handlers.cost.charts import render_daily_trend_png
 from handlers.deps import Deps
+from handlers.digests.blocks import build_alert_message, build_digest_message
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from engines.changes import State
 from engines.digests import team_figures
 from engines.errors import CostSourceError
 from engines.models import Team
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.deps import Deps
+from handlers.digests.home_blocks import TeamHome, build_app_home
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from engines.digests import TeamFigures
 from engines.models import Team
 from engines.words import plural, role_label
 from handlers.blocks.common import context, divider, escape, header, money, section, through
-from handlers.blocks.digest import budget_bar
+from handlers.digests.blocks import budget_bar
 
 
 @dataclass(frozen=True)
