@@ -6,7 +6,7 @@ project, cost-center, owner; about 10% of resources untagged, spelled as null, '
 five charge categories, two currencies. DuckDB generates it from range() and hashes in
 seconds. The teams file has the 50 teams (``digest_org.teams_file``).
 
-Then it asks, through the engine functions the handlers call (``engines.questions``):
+Then it asks, through the engine functions the handlers call (``engines.costs.questions``):
 ``team_cost`` (team-07, October, by service and by region), ``top_costs`` (by team) and
 ``compare_periods`` (team-07, the second half of October against the first), each way in a
 fresh subprocess:
@@ -194,7 +194,7 @@ def questions_asked(team: str) -> list[tuple[str, str, dict[str, object]]]:
 
 def ask(source: object, config: object, name: str, arguments: dict[str, object]) -> object:
     """One question through the engine entry point the handlers call."""
-    from engines import questions
+    from engines.costs import questions
     from engines.models import Period
 
     values = {
@@ -211,8 +211,8 @@ def measure(way: str, path: str, teams_path: str, team: str, rollup_path: str, r
     """Child process: answer every question cold, then ``runs`` times warm; print figures,
     peak RSS and the answers (JSON) on one line."""
     from engines.config.teams import load_config
-    from engines.sources.focus import FocusFileSource
-    from engines.sources.rollup import RollupSource
+    from engines.costs.sources.focus import FocusFileSource
+    from engines.costs.sources.rollup import RollupSource
 
     config = load_config(Path(teams_path).read_text(), filename=teams_path)
     figures: dict[str, object] = {}

@@ -99,8 +99,8 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     from bot.settings import Settings
     from bot.store import Store
     from engines.config.teams import load_config
-    from engines.sources.focus import FocusFileSource
-    from engines.sources.rollup import RollupSource
+    from engines.costs.sources.focus import FocusFileSource
+    from engines.costs.sources.rollup import RollupSource
     from handlers.digests.jobs import DigestJob, check_budget_alerts
 
     config = load_config(teams_path.read_text(), filename=str(teams_path))
@@ -125,10 +125,10 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
                           tag_keys=rule_tag_keys(config))  # fmt: skip
     source.refresh()
     rollup_s = time.perf_counter() - rollup_started
-    # The digests' figures alone (engines.digests.build_digest for every team, no chart, no
+    # The digests' figures alone (engines.digests.digest.build_digest for every team, no chart, no
     # outbox), on a source of their own so the run below starts as cold as this one.
-    from engines.digests import build_digest
-    from engines.periods import billing_date
+    from engines.costs.periods import billing_date
+    from engines.digests.digest import build_digest
 
     figures_source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
                                   tag_keys=rule_tag_keys(config))  # fmt: skip

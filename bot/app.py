@@ -21,22 +21,22 @@ from bot.aws import AwsClients
 from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
-from engines.allocation import allocation_dimensions
 from engines.changes import ChangeRunner
 from engines.config.schema import AccountIds
 from engines.config.teams import CostConfig, load_config
+from engines.costs.allocation import allocation_dimensions
+from engines.costs.query import DimensionKind
+from engines.costs.sources.athena import AthenaSource
+from engines.costs.sources.cost_explorer import CostExplorerSource
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import FocusFileSource
+from engines.costs.sources.protocol import Source
+from engines.costs.sources.rollup import RollupInUseError, RollupSource
 from engines.errors import ConfigError, CostSourceError
-from engines.query import DimensionKind
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
-from engines.sources.athena import AthenaSource
-from engines.sources.cost_explorer import CostExplorerSource
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import FocusFileSource
-from engines.sources.protocol import Source
-from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot.advisor_feed import FeedFile
 from engines.spot.review import SpotAdvisor
 from handlers.deps import Deps

@@ -259,7 +259,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def warn_overlapping_rules(teams: Any, shared: Any) -> None:
     """One warning per pair of teams-file rules that could match the same resource: the
     first listed owns it, so the other team's approvers never decide about it."""
-    from engines.allocation import possible_overlaps
+    from engines.costs.allocation import possible_overlaps
 
     for overlap in possible_overlaps(teams, shared):
         first, second = overlap.rules
@@ -576,7 +576,7 @@ def run_digest(args: argparse.Namespace) -> int:
 
 def run_alerts_check(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
-    from engines.budgets import percent_text
+    from engines.digests.budgets import percent_text
     from handlers.digests.jobs import check_budget_alerts
 
     configure_logging("WARNING")
@@ -616,17 +616,17 @@ def run_check(args: argparse.Namespace) -> int:
 def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
     import datetime as dt
 
-    from engines.allocation import (
+    from engines.aws_errors import explain
+    from engines.costs.allocation import (
         RuleOverlap,
         allocation_dimensions,
         cost_combinations,
         find_overlaps,
         possible_overlaps,
     )
-    from engines.aws_errors import explain
+    from engines.costs.query import CostQuery
     from engines.errors import CostbotError
     from engines.models import Period
-    from engines.query import CostQuery
     from engines.rightsizing.catalog import describe_instances
     from engines.rightsizing.fleet_review import ACTIVE_STATES
 

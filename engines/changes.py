@@ -15,7 +15,7 @@ A ``Kind.STOP`` change (an idle instance) takes the same decisions; its executio
 Rules this module keeps:
 
 - Only the approvers of the team that owns the instance decide (the caller passes them;
-  the owner is the first matching teams-file rule, ``engines.allocation.owner_of``).
+  the owner is the first matching teams-file rule, ``engines.costs.allocation.owner_of``).
   Proposing or asking gives nobody rights. With four-eyes (``second_approver``) a first
   approval waits for a different approver.
 - Every state change is an atomic compare-and-set (``ChangeStore.transition``): of fifty

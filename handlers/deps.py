@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
+from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.schedules.enforcement import OffHours
-from engines.sources.protocol import Source
 from engines.spot.review import SpotAdvisor
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Deps:
 
     Args:
         teams: the teams file, by team name.
-        cost_source: where costs come from (``engines.sources.protocol.Source``: answers
+        cost_source: where costs come from (``engines.costs.sources.protocol.Source``: answers
             ``costs(CostQuery)``; Cost Explorer also ``forecast``, billing files ``coverage``).
         now: the clock (UTC, timezone-aware); tests freeze it.
         audit: where actions are recorded.

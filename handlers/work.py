@@ -26,7 +26,7 @@ R = TypeVar("R")
 class Work(Generic[R]):
     """A question ready to run: ``result()`` asks the source, ``reply()`` also renders it.
 
-    ``R`` is what the question answers (``engines.questions.Answer``, a ``Digest``, ...):
+    ``R`` is what the question answers (``engines.costs.questions.Answer``, a ``Digest``, ...):
     every result has ``as_json``, the CLI's ``--json`` shape."""
 
     description: str

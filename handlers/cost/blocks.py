@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from engines.costs.questions import Answer, ForecastAnswer, Line, Trend
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Period
-from engines.questions import Answer, ForecastAnswer, Line, Trend
 from engines.words import FAILED, INPUT, source_name
 from handlers.blocks.common import (
     MAX_FIELDS,

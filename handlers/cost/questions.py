@@ -9,11 +9,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 
-from engines import questions
 from engines.config.teams import find_team
+from engines.costs import questions
+from engines.costs.month_view import month_view
+from engines.costs.periods import parse_period
 from engines.models import Period
-from engines.month_view import month_view
-from engines.periods import parse_period
 from handlers.cost.blocks import build_answer_message, build_forecast_message, build_trend_message
 from handlers.cost.charts import render_daily_trend_png
 from handlers.deps import Deps

@@ -6,6 +6,6 @@
 - ``blocks``: the digest and alert messages; ``home_blocks`` and ``home``: App Home, each of
   the user's teams with its month, budget and open changes.
 
-May import: engines (``engines.digests``, ``engines.costs``, the changes' models, the shared
+May import: engines (``engines.digests.digest``, ``engines.costs``, the changes' models, the shared
 modules), the shared handler modules, and ``handlers.cost`` for the trend chart.
 """

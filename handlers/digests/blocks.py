@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from engines.budgets import Alert, AlertKind, percent_text
-from engines.digests import Digest, Mover, Savings, TeamFigures
+from engines.digests.budgets import Alert, AlertKind, percent_text
+from engines.digests.digest import Digest, Mover, Savings, TeamFigures
 from engines.words import plural, source_name
 from handlers import action_ids
 from handlers.blocks.common import (

@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from engines.changes import State
-from engines.digests import team_figures
+from engines.digests.digest import team_figures
 from engines.errors import CostSourceError
 from engines.models import Team
 from handlers.deps import Deps

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from engines.changes import Change
-from engines.digests import TeamFigures
+from engines.digests.digest import TeamFigures
 from engines.models import Team
 from engines.words import plural, role_label
 from handlers.blocks.common import context, divider, escape, header, money, section, through

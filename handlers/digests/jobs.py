@@ -16,12 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines import digests
-from engines.budgets import Alert, alerts_to_send, evaluate_alerts
 from engines.changes import Change
+from engines.costs.periods import billing_date
+from engines.digests.budgets import Alert, alerts_to_send, evaluate_alerts
+from engines.digests.digest import (
+    Digest,
+    build_digest,
+    digest_due_date,
+    digest_key,
+    local_now,
+    team_figures,
+)
 from engines.errors import CostSourceError
 from engines.models import Team
-from engines.periods import billing_date
 from handlers.cost.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.digests.blocks import build_alert_message, build_digest_message
@@ -39,22 +46,22 @@ def team_changes(deps: Deps, team_name: str) -> list[Change]:
 
 def team_digest(
     deps: Deps, team: Team, now: dt.datetime, *, posted_on: dt.date | None = None
-) -> digests.Digest:
+) -> Digest:
     """The team's digest at ``now``: its figures as of the billing date (the UTC date, as
     every answer), its title and key the team's local date (``posted_on``, default the local
     date at ``now``). Raises ``CostSourceError``."""
-    return digests.build_digest(
+    return build_digest(
         deps.cost_source,
         deps.teams,
         deps.shared,
         team_name=team.name,
         today=billing_date(now),
         changes=team_changes(deps, team.name),
-        posted_on=posted_on or digests.local_now(team, now).date(),
+        posted_on=posted_on or local_now(team, now).date(),
     )
 
 
-def digest_meta(digest: digests.Digest) -> dict[str, Any]:
+def digest_meta(digest: Digest) -> dict[str, Any]:
     """What App Home shows of a digest without opening the message."""
     figures = digest.figures
     return {
@@ -67,7 +74,7 @@ def digest_meta(digest: digests.Digest) -> dict[str, Any]:
     }
 
 
-def digest_chart_png(team: Team, digest: digests.Digest) -> tuple[bytes, str] | None:
+def digest_chart_png(team: Team, digest: Digest) -> tuple[bytes, str] | None:
     """The digest's chart (daily cost and its 7-day average) and its title, or None."""
     figures = digest.figures
     if not figures.daily:
@@ -76,7 +83,7 @@ def digest_chart_png(team: Team, digest: digests.Digest) -> tuple[bytes, str] | 
     return render_daily_trend_png(figures.daily, title=title, currency=figures.currency), title
 
 
-def digest_chart(team: Team, digest: digests.Digest) -> dict[str, str] | None:
+def digest_chart(team: Team, digest: Digest) -> dict[str, str] | None:
     """The digest's chart as an outbox upload, or None."""
     drawn = digest_chart_png(team, digest)
     if drawn is None:
@@ -127,12 +134,10 @@ class DigestJob:
         if outbox is None:
             return run
         for team in self.deps.teams.values() if teams is None else teams:
-            day = (
-                digests.local_now(team, now).date() if force else digests.digest_due_date(team, now)
-            )
+            day = local_now(team, now).date() if force else digest_due_date(team, now)
             if day is None:
                 continue
-            key = digests.digest_key(team.name, day) + (MANUAL_KEY_SUFFIX if force else "")
+            key = digest_key(team.name, day) + (MANUAL_KEY_SUFFIX if force else "")
             if outbox.has(key):
                 run.already.append(team.name)
                 continue
@@ -164,7 +169,7 @@ class DigestJob:
             (run.queued if added else run.already).append(team.name)
         return run
 
-    def _chart(self, team: Team, digest: digests.Digest) -> dict[str, str] | None:
+    def _chart(self, team: Team, digest: Digest) -> dict[str, str] | None:
         """The digest's small chart, sent in the digest's message (the outbox puts it in
         the digest's thread if Slack takes no blocks with an upload). A chart that cannot
         be drawn is logged; the digest goes out anyway."""
@@ -192,7 +197,7 @@ def check_budget_alerts(
     decisions: list[AlertDecision] = []
     for team in teams if teams is not None else deps.teams.values():
         try:
-            figures = digests.team_figures(
+            figures = team_figures(
                 deps.cost_source,
                 deps.teams,
                 deps.shared,

@@ -5,8 +5,8 @@ posted by hand.
 from __future__ import annotations
 
 from engines.config.teams import find_team
-from engines.digest_results import DigestPostResult
-from engines.digests import Digest
+from engines.digests.digest import Digest
+from engines.digests.results import DigestPostResult
 from engines.errors import UserInputError
 from engines.models import Team
 from handlers.deps import Deps

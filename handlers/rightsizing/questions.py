@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engines.allocation import owner_of
 from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.config.teams import find_team
+from engines.costs.allocation import owner_of
 from engines.errors import UserInputError
 from engines.models import AuditResult
 from engines.rightsizing.models import Recommendation, RightsizeResult

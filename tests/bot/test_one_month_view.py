@@ -30,7 +30,7 @@ import bot.app
 from bot.cli import main
 from bot.settings import Settings
 from bot.store import Store
-from engines.budgets import AlertKind
+from engines.digests.budgets import AlertKind
 from handlers.blocks.common import money, percent
 from handlers.blocks.text import render_text
 from handlers.digests.blocks import build_alert_message

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engines.query import CostGroup, CostQuery, CostResult, DimensionKind
+from engines.costs.query import CostGroup, CostQuery, CostResult, DimensionKind
 
 
 @dataclass

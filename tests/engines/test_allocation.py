@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.allocation import (
+from engines.config.teams import load_config
+from engines.costs.allocation import (
     AllocationInvariantError,
     CurrencyAllocation,
     Overlap,
@@ -22,9 +23,8 @@ from engines.allocation import (
     owner_of,
     split_exactly,
 )
-from engines.config.teams import load_config
+from engines.costs.query import SERVICE, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
 from engines.models import Period, SharedCost, SplitRule, Team
-from engines.query import SERVICE, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
 
 D = Decimal
 ACCOUNT = Dimension(DimensionKind.ACCOUNT)

@@ -30,12 +30,10 @@ from moto.athena.models import athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
 
-from engines.errors import CostSourceError, UserInputError
-from engines.models import Metric, Period
-from engines.query import CostQuery
-from engines.sources.athena import AthenaSource
-from engines.sources.base import CostFilter
-from engines.sources.sql import (
+from engines.costs.query import CostQuery
+from engines.costs.sources.athena import AthenaSource
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.sql import (
     CUR,
     FOCUS,
     BillingSchema,
@@ -48,6 +46,8 @@ from engines.sources.sql import (
     sql_literal,
     table_reference,
 )
+from engines.errors import CostSourceError, UserInputError
+from engines.models import Metric, Period
 from tests.engines.billing_lines import (
     CUR_LINES,
     FOCUS_LINES,

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines import questions
 from engines.config.teams import find_team, load_config
-from engines.coverage import MAX_PERIOD_DAYS, Coverage, bound_period, fair_comparison
+from engines.costs import questions
+from engines.costs.coverage import MAX_PERIOD_DAYS, Coverage, bound_period, fair_comparison
+from engines.costs.periods import parse_period, previous_period
+from engines.costs.questions import TrendUnit, trend_unit
+from engines.costs.sources.focus import FocusFileSource
 from engines.errors import UserInputError
 from engines.models import Period
-from engines.periods import parse_period, previous_period
-from engines.questions import TrendUnit, trend_unit
-from engines.sources.focus import FocusFileSource
 from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from engines.budgets import AlertKind, alerts_to_send, evaluate_alerts
 from engines.config.teams import load_config
-from engines.digests import team_figures
+from engines.digests.budgets import AlertKind, alerts_to_send, evaluate_alerts
+from engines.digests.digest import team_figures
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(

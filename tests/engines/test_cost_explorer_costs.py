@@ -21,11 +21,11 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from bot.store import Store, StoreResponseCache
+from engines.costs.query import CostGroup, CostQuery, Dimension
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cost_explorer import CostExplorerSource, tag_value
 from engines.errors import CostSourceError
 from engines.models import Metric, Period
-from engines.query import CostGroup, CostQuery, Dimension
-from engines.sources.base import CostFilter
-from engines.sources.cost_explorer import CostExplorerSource, tag_value
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
 NLP = CostFilter(tags={"team": "nlp"})

@@ -18,11 +18,11 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines.costs.forecast_models import Forecast
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cost_explorer import CostExplorerSource, forecast_period
 from engines.errors import CostSourceError
-from engines.forecast_models import Forecast
 from engines.models import Metric, Period
-from engines.sources.base import CostFilter
-from engines.sources.cost_explorer import CostExplorerSource, forecast_period
 
 TODAY = date(2026, 10, 17)
 NOW = datetime(2026, 10, 17, 8, 0, tzinfo=UTC)

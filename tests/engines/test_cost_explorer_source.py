@@ -16,10 +16,10 @@ from moto import mock_aws
 from moto.ce.models import ce_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cost_explorer import CostExplorerSource
 from engines.errors import CostSourceError
 from engines.models import CostLine, Metric, Period
-from engines.sources.base import CostFilter
-from engines.sources.cost_explorer import CostExplorerSource
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
 NLP = CostFilter(tags={"team": "nlp"})

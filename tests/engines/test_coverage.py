@@ -11,9 +11,9 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.coverage import Coverage, Gap, coverage_from_days, cut_at, fair_comparison
+from engines.costs.coverage import Coverage, Gap, coverage_from_days, cut_at, fair_comparison
+from engines.costs.periods import parse_period
 from engines.models import Period
-from engines.periods import parse_period
 
 DEC_6 = dt.date(2026, 12, 6)
 

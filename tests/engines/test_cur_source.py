@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cur import CurFileSource
 from engines.errors import CostSourceError
 from engines.models import Metric, Period
-from engines.sources.base import CostFilter
-from engines.sources.cur import CurFileSource
 from tests.engines.billing_lines import (
     CUR_LINES,
     DIMENSION_SETS,

@@ -9,9 +9,9 @@ import pytest
 
 from engines.changes import Change, State
 from engines.config.teams import load_config
-from engines.digests import build_digest, digest_due_date, summarize_savings, team_figures
+from engines.costs.sources.focus import FocusFileSource
+from engines.digests.digest import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
-from engines.sources.focus import FocusFileSource
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(

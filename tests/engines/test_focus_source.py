@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from engines.costs.query import CostQuery, CostResult, Dimension
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import METRIC_COLUMNS, FocusFileSource
 from engines.errors import CostSourceError
 from engines.models import CostBreakdown, Metric, Period
-from engines.query import CostQuery, CostResult, Dimension
-from engines.sources.base import CostFilter
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import METRIC_COLUMNS, FocusFileSource
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "October 2026")
 COLUMNS = [

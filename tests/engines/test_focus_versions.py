@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from engines import questions
 from engines.config.schema import AccountIds
 from engines.config.teams import find_team, load_config
+from engines.costs import questions
+from engines.costs.query import CostQuery, CostResult, Dimension
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.focus import FocusFileSource
 from engines.models import Period
-from engines.query import CostQuery, CostResult, Dimension
-from engines.sources.base import CostFilter
-from engines.sources.focus import FocusFileSource
 
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
+from engines.costs.forecast_models import Forecast
 from engines.errors import CostSourceError
-from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
-from engines.forecast_models import Forecast
 from engines.models import Metric, Period
 
 # The backtest lives with the benchmarks (it prints the figures the docs quote); load it by path.

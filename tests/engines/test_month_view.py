@@ -21,15 +21,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines import questions
-from engines.budgets import AlertKind, evaluate_alerts
 from engines.config.teams import find_team
-from engines.coverage import Coverage
-from engines.digests import build_digest, team_figures
+from engines.costs import questions
+from engines.costs.coverage import Coverage
+from engines.costs.forecast_models import Forecast
+from engines.costs.month_view import month_view
+from engines.digests.budgets import AlertKind, evaluate_alerts
+from engines.digests.digest import build_digest, team_figures
 from engines.errors import CostSourceError
-from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, SplitRule, Team
-from engines.month_view import month_view
 from handlers.blocks.common import money
 from handlers.blocks.text import render_text
 from handlers.digests.home_blocks import TeamHome, build_app_home

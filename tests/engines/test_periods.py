@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines.costs.periods import parse_period, previous_period
 from engines.errors import UserInputError
 from engines.models import Period
-from engines.periods import parse_period, previous_period
 
 TODAY = date(2026, 10, 17)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engines import questions
 from engines.config.teams import find_team, load_config
+from engines.costs import questions
+from engines.costs.query import CostQuery
+from engines.costs.sources.focus import FocusFileSource
 from engines.errors import CostSourceError
 from engines.models import Period
-from engines.query import CostQuery
-from engines.sources.focus import FocusFileSource
 from tests.conftest import write_two_account_export
 
 DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"

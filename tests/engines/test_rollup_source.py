@@ -18,15 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines import questions
 from engines.config.teams import find_team
+from engines.costs import questions
+from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.billing_files import BillingFileSource
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import FocusFileSource
+from engines.costs.sources.rollup import RollupSource, updating_note
 from engines.errors import CostSourceError
 from engines.models import Metric, Period, SharedCost, Team
-from engines.query import CostQuery, CostResult
-from engines.sources.billing_files import BillingFileSource
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import FocusFileSource
-from engines.sources.rollup import RollupSource, updating_note
 from tests.engines.billing_lines import (
     CUR_LINES,
     DIMENSION_SETS,

@@ -15,13 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engines.errors import UserInputError
-from engines.models import Metric, Period
-from engines.query import CostQuery, CostResult, Dimension
-from engines.sources.base import CostFilter
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import FocusFileSource
-from engines.sources.sql import (
+from engines.costs.query import CostQuery, CostResult, Dimension
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import FocusFileSource
+from engines.costs.sources.sql import (
     CUR,
     FOCUS,
     FOCUS_JSON_TAGS,
@@ -37,6 +35,8 @@ from engines.sources.sql import (
     service_breakdown,
     table_reference,
 )
+from engines.errors import UserInputError
+from engines.models import Metric, Period
 from tests.engines.billing_lines import (
     CUR_LINES,
     DIMENSION_SETS,

@@ -6,9 +6,9 @@ import datetime as dt
 from decimal import Decimal
 
 from bot.demo.slack_standin import limit_violations, validate_blocks
-from engines.budgets import Alert, AlertKind, evaluate_alerts
 from engines.config.teams import load_config
-from engines.digests import build_digest
+from engines.digests.budgets import Alert, AlertKind, evaluate_alerts
+from engines.digests.digest import build_digest
 from handlers import action_ids
 from handlers.blocks.text import render_text
 from handlers.digests.blocks import budget_bar, build_alert_message, build_digest_message, sparkline

@@ -12,7 +12,7 @@ import pytest
 
 from bot.demo.slack_standin import limit_violations
 from engines.changes import Change, ChangeRequest, Kind, State
-from engines.digests import build_digest
+from engines.digests.digest import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
@@ -111,8 +111,8 @@ def test_an_unknown_command_without_a_near_miss_points_to_help():
     ],
 )
 def test_a_5000_character_input_is_echoed_at_most_80_characters(text):
-    from engines.periods import parse_period
-    from engines.query import Dimension
+    from engines.costs.periods import parse_period
+    from engines.costs.query import Dimension
 
     try:
         request = parse_cost_command(text)

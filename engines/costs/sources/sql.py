@@ -15,7 +15,7 @@ shape; the tests prove the SQL that way.
 What every query does:
 
 - groups by the query's dimensions and by currency (currencies are never added together);
-  a missing or null dimension value becomes ``''`` (``engines.query.UNKNOWN_KEY``);
+  a missing or null dimension value becomes ``''`` (``engines.costs.query.UNKNOWN_KEY``);
 - keeps lines whose charge starts on a UTC day in the half-open period; a line charged for
   more than a day (a month's tax) only when its whole charge period is inside;
 - keeps lines whose tags all match, and whose account is one of the query's accounts;
@@ -36,9 +36,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from engines.errors import CostSourceError, UserInputError
-from engines.models import CostBreakdown, CostLine, Metric, Period
-from engines.query import (
+from engines.costs.query import (
     SERVICE,
     UNKNOWN_KEY,
     CostGroup,
@@ -47,7 +45,9 @@ from engines.query import (
     Dimension,
     DimensionKind,
 )
-from engines.sources.base import CostFilter
+from engines.costs.sources.base import CostFilter
+from engines.errors import CostSourceError, UserInputError
+from engines.models import CostBreakdown, CostLine, Metric, Period
 
 MONEY = "DECIMAL(38, 10)"
 NO_SERVICE = "(no service)"  # what ``cost_by_service`` shows for UNKNOWN_KEY

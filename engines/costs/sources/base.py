@@ -1,6 +1,7 @@
 """What every cost source shares: the filter it takes and the cache it may keep answers in.
 
-The interface itself, ``costs(CostQuery) -> CostResult``, is ``engines.sources.protocol.Source``.
+The interface itself, ``costs(CostQuery) -> CostResult``, is
+``engines.costs.sources.protocol.Source``.
 """
 
 from __future__ import annotations

@@ -53,18 +53,16 @@ from pathlib import Path
 
 import duckdb
 
-from engines.coverage import Coverage, coverage_from_days
-from engines.errors import CostSourceError
-from engines.models import Metric, Period
-from engines.query import CostGroup, CostQuery, CostResult, Dimension, DimensionKind
-from engines.sources.billing_files import (
+from engines.costs.coverage import Coverage, coverage_from_days
+from engines.costs.query import CostGroup, CostQuery, CostResult, Dimension, DimensionKind
+from engines.costs.sources.billing_files import (
     NULL_MACRO,
     BillingFile,
     BillingFileSource,
     file_identity,
     partitions_for,
 )
-from engines.sources.sql import (
+from engines.costs.sources.sql import (
     BillingSchema,
     Dialect,
     ServiceBreakdownMixin,
@@ -75,6 +73,8 @@ from engines.sources.sql import (
     _tag_value,
     referenced_columns,
 )
+from engines.errors import CostSourceError
+from engines.models import Metric, Period
 from engines.words import source_name
 
 ROLLUP_FORMAT = 1  # bump when the tables change: an older rollup is rebuilt

@@ -12,10 +12,10 @@ Figures (all in the team's main currency and one metric, shared costs included):
 
 * **The day**: the last complete day with cost before today (normally yesterday; exports
   lag), against the mean of the 7 days before it.
-* **Month to date**: the team's month view (``engines.month_view``), as every surface
+* **Month to date**: the team's month view (``engines.costs.month_view``), as every surface
   shows it: the month through the last complete day (``data_through``), shared costs split
   as ``/cost team`` splits them, against the monthly budget, with the month-end forecast of
-  ``engines.forecast`` (the trend of the last 28 complete days, or the run-rate of the last
+  ``engines.costs.forecast`` (the trend of the last 28 complete days, or the run-rate of the last
   14; the digest says which).
 * **Movers**: the 3 services whose cost on the day differs most from their 7-day mean.
 * **Anomalies**: services whose cost on the day is more than 3 standard deviations and
@@ -36,11 +36,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engines import questions
 from engines.changes import Change, State
-from engines.forecast import MonthEndForecast
+from engines.costs import questions
+from engines.costs.forecast import MonthEndForecast
+from engines.costs.month_view import MonthView, month_view
 from engines.models import Metric, Period, SharedCost, Team
-from engines.month_view import MonthView, month_view
 
 HISTORY_DAYS = 42
 """How far back a digest looks for its day, movers, anomalies and chart: six weeks, so an

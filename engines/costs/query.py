@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from engines.costs.sources.base import CostFilter
 from engines.errors import UserInputError
 from engines.models import Metric, Period
-from engines.sources.base import CostFilter
 from engines.words import echo
 
 

@@ -11,11 +11,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from engines.coverage import Coverage
-    from engines.forecast_models import Forecast
+    from engines.costs.coverage import Coverage
+    from engines.costs.forecast_models import Forecast
+    from engines.costs.query import CostQuery, CostResult
+    from engines.costs.sources.base import CostFilter
     from engines.models import Metric
-    from engines.query import CostQuery, CostResult
-    from engines.sources.base import CostFilter
 
 
 class Source(Protocol):

@@ -1,6 +1,6 @@
 """A cost source asking Amazon Athena about a FOCUS or CUR 2.0 table in S3.
 
-The SQL is ``engines.sources.sql``'s (Athena dialect), with the user's values passed as
+The SQL is ``engines.costs.sources.sql``'s (Athena dialect), with the user's values passed as
 ``ExecutionParameters`` (Athena substitutes each as a SQL literal, so strings are sent
 quoted). Athena runs queries asynchronously: the source starts one, polls its state until it
 succeeds, fails or the deadline passes (then stops it), and pages through the results.
@@ -33,9 +33,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from engines.errors import CostSourceError
-from engines.query import CostQuery, CostResult
-from engines.sources.sql import (
+from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.sql import (
     SCHEMAS,
     Dialect,
     ServiceBreakdownMixin,
@@ -51,6 +50,7 @@ from engines.sources.sql import (
     sql_literal,
     table_reference,
 )
+from engines.errors import CostSourceError
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"

@@ -11,11 +11,11 @@ The decisions, in one place:
   the last complete day: yesterday, or the last day the source's data covers when it lags
   (``data_through``).
 * **Shared costs included**, split as ``/cost team`` splits them: one allocation
-  (``engines.allocation``) over the month to date, so a proportional share is weighed by the
+  (``engines.costs.allocation``) over the month to date, so a proportional share is weighed by the
   team's direct cost in the same days. Days of earlier months (the forecast's history) are
   split per calendar month, as ``/cost team <that month>`` splits them. A team's share of a
   shared cost is spread over the days in proportion to that cost's own daily amounts.
-* **The forecast** is ``engines.forecast.forecast_month_end`` over those daily costs; its
+* **The forecast** is ``engines.costs.forecast.forecast_month_end`` over those daily costs; its
   actual is the month to date above, exactly. A source with its own forecast (Cost
   Explorer) forecasts the rest of the month instead; a team's shared costs are added to it
   at their share of the team's month to date, and its method says so.
@@ -33,13 +33,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from engines import questions
 from engines.config.teams import find_team
+from engines.costs import questions
+from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
+from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.base import CostFilter
 from engines.errors import CostSourceError
-from engines.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.models import Metric, Period, SharedCost, Team
-from engines.query import CostQuery, CostResult
-from engines.sources.base import CostFilter
 
 HISTORY_DAYS = 35
 """Complete days of history the forecast is made from: its 28-day trend window and a

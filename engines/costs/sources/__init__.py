@@ -1,5 +1,5 @@
 """Cost sources: one interface, several implementations (Cost Explorer, FOCUS files, ...)."""
 
-from engines.sources.base import CostFilter, ResponseCache
+from engines.costs.sources.base import CostFilter, ResponseCache
 
 __all__ = ["CostFilter", "ResponseCache"]

@@ -17,10 +17,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from engines.errors import CostSourceError
-from engines.forecast_models import Forecast
-from engines.models import CostBreakdown, CostLine, Metric, Period
-from engines.query import (
+from engines.costs.forecast_models import Forecast
+from engines.costs.query import (
     SERVICE,
     UNKNOWN_KEY,
     CostGroup,
@@ -29,7 +27,9 @@ from engines.query import (
     Dimension,
     DimensionKind,
 )
-from engines.sources.base import CostFilter, ResponseCache
+from engines.costs.sources.base import CostFilter, ResponseCache
+from engines.errors import CostSourceError
+from engines.models import CostBreakdown, CostLine, Metric, Period
 
 GET_COSTS = "get_cost_and_usage"
 GET_RESOURCE_COSTS = "get_cost_and_usage_with_resources"
@@ -115,7 +115,7 @@ class CostExplorerSource:
     """
 
     name = "ce"
-    max_dimensions = MAX_GROUP_BY  # besides day; engines.questions asks within this
+    max_dimensions = MAX_GROUP_BY  # besides day; engines.costs.questions asks within this
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Budget alerts: which thresholds a team's spend has crossed, each once per budget period.
 
-Pure: it takes a team and its ``TeamFigures`` (``engines.digests``), whose month to date and
-forecast are the team's month view (``engines.month_view``), and says which alerts hold
+Pure: it takes a team and its ``TeamFigures`` (``engines.digests.digest``), whose month to date and
+forecast are the team's month view (``engines.costs.month_view``), and says which alerts hold
 now. Each alert has a key that names its period; whoever sends alerts records the key
 (costbot's outbox does, atomically), so an alert that still holds tomorrow is not sent
 again. Three kinds:
@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from engines.digests import TeamFigures
+from engines.digests.digest import TeamFigures
 from engines.models import Team
 
 _CENT = Decimal("0.01")

@@ -18,8 +18,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from engines.costs.periods import previous_period
 from engines.models import Period
-from engines.periods import previous_period
 
 _ONE_DAY = dt.timedelta(days=1)
 MAX_PERIOD_DAYS = 366

@@ -16,9 +16,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from engines.allocation import Allocation, allocate, allocation_dimensions
 from engines.config.teams import find_team
-from engines.coverage import (
+from engines.costs.allocation import Allocation, allocate, allocation_dimensions
+from engines.costs.coverage import (
     MAX_PERIOD_DAYS,
     Comparison,
     Coverage,
@@ -26,17 +26,17 @@ from engines.coverage import (
     coverage_up_to_yesterday,
     fair_comparison,
 )
+from engines.costs.forecast import MonthEndForecast
+from engines.costs.forecast_models import Forecast
+from engines.costs.query import CostQuery, CostResult, Dimension, DimensionKind
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.protocol import CoveringSource, Source
 from engines.errors import CostSourceError, PeriodNotCoveredError, UserInputError
-from engines.forecast import MonthEndForecast
-from engines.forecast_models import Forecast
 from engines.models import Metric, Period, SharedCost, Team
-from engines.query import CostQuery, CostResult, Dimension, DimensionKind
-from engines.sources.base import CostFilter
-from engines.sources.protocol import CoveringSource, Source
 from engines.words import source_name
 
 if TYPE_CHECKING:
-    from engines.month_view import MonthView
+    from engines.costs.month_view import MonthView
 
 TEAM = "team"  # the pseudo-dimension "by team" (allocation, not a column)
 DAY = Dimension(DimensionKind.DAY)
@@ -87,7 +87,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     lines_compared: bool = True  # False when lines have no counterpart before (by day)
     data_through: dt.date | None = None  # the last day the source's data covers
-    month: MonthView | None = None  # the subject's month view (``engines.month_view``)
+    month: MonthView | None = None  # the subject's month view (``engines.costs.month_view``)
 
     @property
     def compared(self) -> bool:
@@ -266,8 +266,8 @@ def team_cost(
         teams, shared: the teams file.
         team: the team (``engines.config.teams.find_team`` finds it by name).
         period: the period, clipped to the days with data and capped at a year
-            (``engines.coverage.bound_period``, the notes say so); it is compared with the same
-            days before (``engines.coverage.fair_comparison``), or not at all.
+            (``engines.costs.coverage.bound_period``, the notes say so); it is compared with
+            the same days before (``engines.costs.coverage.fair_comparison``), or not at all.
         metric: billed, effective or list.
         by: a dimension (``service``, ``tag:<key>``, ...).
         count: how many groups to list before "others".
@@ -361,7 +361,7 @@ def compare_periods(
     """Two periods side by side, lines ordered by how much they moved (biggest first).
 
     Both are cut at the last day with data; when a day of either falls outside the data
-    there is no change figure (``engines.coverage.fair_comparison``); across all teams when
+    there is no change figure (``engines.costs.coverage.fair_comparison``); across all teams when
     ``team`` is None."""
     dimension = _dimension(by)
     source = _NotingSource(source)
@@ -415,7 +415,7 @@ def daily_trend(
     Args:
         today: as for ``team_cost``: a source that cannot say what it covers is taken to
             cover the days up to yesterday.
-        max_days: the longest period drawn (``engines.coverage.MAX_PERIOD_DAYS``).
+        max_days: the longest period drawn (``engines.costs.coverage.MAX_PERIOD_DAYS``).
     """
     coverage = data_coverage(source, today)
     notes = _coverage_notes(coverage, period)
@@ -514,15 +514,15 @@ def month_end_forecast(
     shared: Sequence[SharedCost] = (),
 ) -> ForecastAnswer:
     """Spend to the end of this month, from the team's month view
-    (``engines.month_view``): month to date through the last complete day, shared costs
+    (``engines.costs.month_view``): month to date through the last complete day, shared costs
     included, plus Cost Explorer's own forecast where the source has one, otherwise a
-    stated trend or run-rate (``engines.forecast``).
+    stated trend or run-rate (``engines.costs.forecast``).
 
     Raises:
         CostSourceError: there is no forecast (too little history, nothing to forecast);
             the message says why.
     """
-    from engines.month_view import month_view  # it builds on this module's helpers
+    from engines.costs.month_view import month_view  # it builds on this module's helpers
 
     team_name = team.name if team else ""
     view = month_view(source, teams, shared, today=today, team_name=team_name, metric=metric)
@@ -669,7 +669,7 @@ def _coverage_notes(covered: Coverage | None, period: Period) -> tuple[str, ...]
 def _before_today(period: Period, today: dt.date | None) -> Period:
     """``period`` without today and later when it holds today: today's costs are still
     arriving, so an answer about "now" runs through yesterday, as the month view's month to
-    date does (``engines.month_view``)."""
+    date does (``engines.costs.month_view``)."""
     if today is not None and period.start < today < period.end:
         return replace(period, end=today)
     return period

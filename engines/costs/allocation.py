@@ -43,8 +43,8 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, loc
 from fractions import Fraction
 from typing import TypeVar
 
+from engines.costs.query import CostResult, Dimension, DimensionKind
 from engines.models import Metric, Period, SharedCost, Team
-from engines.query import CostResult, Dimension, DimensionKind
 
 ExtraKey = tuple[str, ...]
 """The values of the dimensions the result was grouped by beyond allocation's, in order."""

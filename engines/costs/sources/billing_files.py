@@ -5,7 +5,7 @@ grouped sums come back. Each file is described on its own (``DESCRIBE``) and bro
 shape: timestamps to UTC ``TIMESTAMP``, amounts to ``DECIMAL(38, 10)``, every spelling of
 null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 12 digits, and
 tags to the schema's format. The cleaned files are read as one table by the SQL of
-``engines.sources.sql``, so the question itself is written once for every source.
+``engines.costs.sources.sql``, so the question itself is written once for every source.
 
 Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``) that end
 before a question's period starts are not read (``partitions_for``).
@@ -29,10 +29,9 @@ from dataclasses import dataclass, field, replace
 
 import duckdb
 
-from engines.coverage import Coverage, coverage_from_days
-from engines.errors import CostSourceError
-from engines.query import CostQuery, CostResult
-from engines.sources.sql import (
+from engines.costs.coverage import Coverage, coverage_from_days
+from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.sql import (
     FIRST_YEAR,
     ISO_8601,
     LAST_YEAR,
@@ -50,6 +49,7 @@ from engines.sources.sql import (
     missing_column_note,
     referenced_columns,
 )
+from engines.errors import CostSourceError
 from engines.words import source_name
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -154,7 +154,7 @@ class BillingFileSource(ServiceBreakdownMixin):
 
     def costs_of_files(self, paths: list[str], query: CostQuery) -> CostResult:
         """``costs`` over ``paths`` only (some of the matching files, e.g. the ones whose
-        charge days meet the period: ``engines.sources.rollup`` knows them); no path, no
+        charge days meet the period: ``engines.costs.sources.rollup`` knows them); no path, no
         groups. Remembered and single-flight as ``costs`` is."""
         if not paths:
             return CostResult(query=query, groups=(), source=self.name)
@@ -232,7 +232,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         """The files the path or glob names now; ``CostSourceError`` when there are none."""
         return self._matching_paths()
 
-    # --- for the rollup (``engines.sources.rollup``): one file, cleaned, its lines as SQL ---
+    # --- for the rollup (``engines.costs.sources.rollup``): one file, cleaned, its lines as SQL ---
 
     def cleaned_lines(
         self, connection: duckdb.DuckDBPyConnection, path: str, columns: tuple[str, ...]

@@ -33,7 +33,7 @@ off by 3.5% of the month end on average (old: 5.9%). By kind the coverage runs f
 (spikes, noisy, falling) to 97% (a weekly pattern without a trend, where the run-rate's
 band counts the weekday swing as noise).
 
-``Forecast`` (``engines.forecast_models``) always means the days forecast only, as Cost
+``Forecast`` (``engines.costs.forecast_models``) always means the days forecast only, as Cost
 Explorer's does; ``MonthEndForecast`` adds the actual before them, for either source.
 """
 
@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
 
+from engines.costs.forecast_models import Forecast
 from engines.errors import CostSourceError
-from engines.forecast_models import Forecast
 from engines.models import Metric, Period
 
 WINDOWS = (14, 7)
