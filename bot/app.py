@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -21,6 +22,7 @@ from bot.aws import AwsClients
 from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
+from bot.teams_file import TeamsFileWatch
 from engines.changes import ChangeRunner
 from engines.config.schema import AccountIds
 from engines.config.teams import CostConfig, load_config
@@ -185,9 +187,13 @@ def build_deps(
     Clicks (``background``) and questions (``questions``) get a pool each, so a click never
     waits behind slow questions.
     """
+    follow_file = config is None  # the teams file is the settings' (not one handed in)
     if config is None:
         config = load_teams_file(settings.teams_file, account_ids=account_ids_of(settings))
     aws = aws or AwsClients(settings, accounts=config.accounts)
+    cost_source = cost_source or build_cost_source(
+        settings, aws, store, now=now, tag_keys=rule_tag_keys(config)
+    )
     changes = ChangeRunner(
         lambda account_id, region: aws.client_for("ec2", account_id=account_id, region=region),
         store,
@@ -223,8 +229,7 @@ def build_deps(
     return Deps(
         teams=config.teams,
         shared=config.shared,
-        cost_source=cost_source
-        or build_cost_source(settings, aws, store, now=now, tag_keys=rule_tag_keys(config)),
+        cost_source=cost_source,
         now=now,
         audit=store,
         ledger=store,
@@ -238,6 +243,25 @@ def build_deps(
         offhours=build_offhours(settings, config, aws, store, prices),
         outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
+        teams_file=follow_teams_file(settings, config, cost_source) if follow_file else None,
+    )
+
+
+def follow_teams_file(settings: Settings, config: CostConfig, cost_source: Any) -> TeamsFileWatch:
+    """The teams file, read again when it changes; the export files' rollup then holds the
+    tag keys of its new rules (rebuilt in the background when they are new)."""
+    account_ids = account_ids_of(settings)
+
+    def changed(new: CostConfig) -> None:
+        set_tag_keys = getattr(cost_source, "set_tag_keys", None)
+        if set_tag_keys is not None:
+            set_tag_keys(rule_tag_keys(new))
+
+    return TeamsFileWatch(
+        settings.teams_file,
+        load=lambda path: load_teams_file(path, account_ids=account_ids),
+        config=config,
+        on_change=changed,
     )
 
 

@@ -81,6 +81,14 @@ def build_scheduler(
             replace_existing=True,
             misfire_grace_time=50,
         )
+    if deps is not None and deps.teams_file is not None:
+        scheduler.add_job(  # digests and alerts for the teams file as it is now
+            deps.follow_teams_file,
+            "interval",
+            seconds=tick.total_seconds(),
+            id="teams.follow_file",
+            replace_existing=True,
+        )
     if deps is not None and deps.outbox is not None:
         scheduler.add_job(
             DigestJob(deps),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
+from engines.config.teams import CostConfig
 from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer
@@ -64,6 +65,12 @@ class Outbox(Protocol):
     def last(self, *, team: str, kind: str) -> dict[str, Any] | None: ...
 
 
+class TeamsFile(Protocol):
+    """The teams file followed while the bot runs (``bot.teams_file.TeamsFileWatch``)."""
+
+    def current(self) -> CostConfig: ...
+
+
 class AlertSnoozes(Protocol):
     def snooze_alerts(self, team: str, *, until: dt.datetime, by: str) -> None: ...
 
@@ -96,6 +103,8 @@ class Deps:
         questions: where ``/cost`` questions run (``run_question``), a pool of their own.
         question_seconds: how long a question may take before the user is told it took
             too long (its result, if it comes later, is dropped).
+        teams_file: the teams file, read again when it changes (``follow_teams_file``);
+            None: the teams given stay.
     """
 
     teams: Mapping[str, Team]
@@ -114,6 +123,23 @@ class Deps:
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS
+    teams_file: TeamsFile | None = None
+
+    def follow_teams_file(self) -> bool:
+        """Take the teams and shared costs of the teams file when it changed (one ``stat``,
+        at most every second); whether they changed. Called as each question or click
+        starts, and by the scheduler before digests: an edited teams file answers the next
+        question without a restart."""
+        if self.teams_file is None:
+            return False
+        config = self.teams_file.current()
+        if config.teams is self.teams and config.shared is self.shared:
+            return False
+        # The one place the teams change: new objects, so answers and allocations
+        # remembered for the old ones are not reused.
+        object.__setattr__(self, "teams", config.teams)
+        object.__setattr__(self, "shared", config.shared)
+        return True
 
     def run_later(self, work: Callable[[], object], *, slow: bool = False) -> None:
         """Runs ``work`` on the clicks' pool (``background``), or with ``slow`` on the
@@ -127,6 +153,7 @@ class Deps:
             except Exception:
                 logger.exception("background work failed")
 
+        self.follow_teams_file()
         (self.questions if slow else self.background).submit(logged)
 
     def run_question(
@@ -143,6 +170,7 @@ class Deps:
             work: the question; takes ``claim``.
             too_long: tells the user the question took too long.
         """
+        self.follow_teams_file()
         claim = _Once()
         limit = min(self.question_seconds, _LONGEST_LIMIT)  # "inf" would overflow the wait
         timer = threading.Timer(limit, lambda: expire())

@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from handlers.deps import RequestLedger
+from handlers.deps import Deps, RequestLedger
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +115,17 @@ def use_reliable_respond(context: BoltContext, next: Callable[[], BoltResponse])
             response_url=context.response_url, proxy=context.client.proxy, ssl=context.client.ssl
         )
     return next()
+
+
+def build_teams_follower(deps: Deps) -> Callable[..., BoltResponse]:
+    """Middleware: each request sees the teams file as it is now (``Deps.follow_teams_file``:
+    a ``stat`` a second at most), so a team added to it is known to the next command."""
+
+    def follow_teams_file(next: Callable[[], BoltResponse]) -> BoltResponse:
+        try:
+            deps.follow_teams_file()
+        except Exception:  # the teams read before still answer
+            logger.exception("following the teams file failed")
+        return next()
+
+    return follow_teams_file

@@ -40,7 +40,9 @@ from engines.costs.sources.sql import (
     Dialect,
     SqlQuery,
     bad_dates_query,
+    billing_periods,
     build_cost_query,
+    partitioned_table,
     projected_table,
     referenced_columns,
     sql_literal,
@@ -52,6 +54,7 @@ from tests.engines.billing_lines import (
     CUR_LINES,
     FOCUS_LINES,
     OCTOBER,
+    _focus,
     as_groups,
     create_cur_table,
     create_focus_table,
@@ -103,6 +106,11 @@ def athena_like() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.execute("CREATE SCHEMA billing")
     create_focus_table(connection, TABLE, FOCUS_LINES)
     create_cur_table(connection, "billing.cur_2_0", CUR_LINES)
+    # Data Exports' tables are partitioned by billing period: each line in its charge's month.
+    for table, start in ((TABLE, "ChargePeriodStart"),
+                         ("billing.cur_2_0", "line_item_usage_start_date")):  # fmt: skip
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN billing_period VARCHAR")
+        connection.execute(f"UPDATE {table} SET billing_period = strftime({start}, '%Y-%m')")
     # FOCUS tables from providers without tags, or without sub accounts, and two whose dates
     # were written wrong: as text in US form, and as a timestamp read as year 4.
     connection.execute(
@@ -140,6 +148,7 @@ def catalog_columns(connection: duckdb.DuckDBPyConnection, table: str) -> dict[s
         .replace("map(varchar, varchar)", "map<string,string>")
         .replace(" ", "")
         for name, kind, *_ in described
+        if str(name).lower() != "billing_period"  # a partition key, not a column
     }
 
 
@@ -158,6 +167,13 @@ def table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[st
             "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
         }
     }
+
+
+def partitions(table: str, query: CostQuery) -> SqlQuery:
+    """The table as the source reads it for ``query``: the billing periods the question
+    needs (its months and one on each side), from the table's partition column."""
+    periods = billing_periods(query.period, margin=1)
+    return partitioned_table(table_reference(table), "billing_period", periods)
 
 
 def metadata_request(table: str) -> dict[str, str]:
@@ -217,7 +233,7 @@ def queue_answer(
     """Queue in moto what Athena would answer: the SQL's rows (run on DuckDB), with a header;
     before a source's first question, the answer of its date check."""
     names = result_names(query)
-    answers = [(build_cost_query(query, schema, Dialect.ATHENA, table_reference(table)), names)]
+    answers = [(build_cost_query(query, schema, Dialect.ATHENA, partitions(table, query)), names)]
     if first_question:
         check = date_check(connection, schema, table)
         answers.insert(0, (check, DATE_CHECK_NAMES))
@@ -269,7 +285,7 @@ def test_the_request_is_the_builders_sql_with_quoted_parameters(
     result = source(moto_athena).costs(query)
 
     execution = last_execution()
-    sql = build_cost_query(query, FOCUS, Dialect.ATHENA, table_reference(TABLE))
+    sql = build_cost_query(query, FOCUS, Dialect.ATHENA, partitions(TABLE, query))
     assert execution.query == sql.text
     assert execution.execution_parameters == [
         "'2026-10-01 00:00:00'",
@@ -556,7 +572,7 @@ def expect_columns_and_dates(
 def cost_sql(query: CostQuery, table: str, reads: dict[str, str | None]) -> SqlQuery:
     """The cost query reading the table through a subquery giving each column as ``reads``."""
     columns = {column: reads.get(column, column) for column in referenced_columns(query, FOCUS)}
-    projected = projected_table(table_reference(table), FOCUS, columns)
+    projected = projected_table(partitions(table, query), FOCUS, columns)
     return build_cost_query(query, FOCUS, Dialect.ATHENA, projected)
 
 
@@ -720,7 +736,8 @@ def test_a_throttled_catalog_is_asked_again_at_the_next_question(
         )
         expect_query(stubber, athena_like, plain, result_names(query), "q-1")
         expect_columns_and_dates(stubber, athena_like, TABLE)  # asked again, then the dates
-        expect_query(stubber, athena_like, plain, result_names(query), "q-2")
+        pruned = build_cost_query(query, FOCUS, Dialect.ATHENA, partitions(TABLE, query))
+        expect_query(stubber, athena_like, pruned, result_names(query), "q-2")
 
         athena = source(client)
         first, second = athena.costs(query), athena.costs(query)
@@ -728,3 +745,82 @@ def test_a_throttled_catalog_is_asked_again_at_the_next_question(
 
     assert as_groups(first) == as_groups(second) == focus_expected(FOCUS_LINES, query)
     assert first.notes == second.notes == ()
+
+
+# --- partitions: only the billing periods a question needs ----------------------------------
+
+
+def partitioned_focus_table(
+    connection: duckdb.DuckDBPyConnection, table: str, lines: list[dict[str, Any]]
+) -> None:
+    """A FOCUS table partitioned by billing period, each line billed where ``billed_in`` says
+    (its charge's month unless given)."""
+    create_focus_table(connection, table, lines)
+    connection.execute(f"ALTER TABLE {table} ADD COLUMN billing_period VARCHAR")
+    connection.execute(f"UPDATE {table} SET billing_period = strftime(ChargePeriodStart, '%Y-%m')")
+    for line in lines:
+        if "billed_in" in line:
+            connection.execute(
+                f"UPDATE {table} SET billing_period = ? WHERE ChargePeriodStart = ?",
+                [line["billed_in"], line["ChargePeriodStart"]],
+            )
+
+
+def test_a_question_reads_only_its_billing_periods_and_their_neighbours(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    table = "billing.focus_by_period"
+    lines = [
+        *FOCUS_LINES,
+        # Charged in October's last hour, billed in November: October counts it.
+        {**_focus("2026-10-31T23:00:00Z", "7.25", "Amazon EC2", tags={"team": "nlp"}),
+         "billed_in": "2026-11"},
+        # A year before: another partition, never read for October.
+        _focus("2025-10-15T00:00:00Z", "1000", "Amazon EC2", tags={"team": "nlp"}),
+    ]  # fmt: skip
+    partitioned_focus_table(athena_like, table, lines)
+    query = query_of(("service",), tags={"team": "nlp"})
+    client = athena_client()
+    with Stubber(client) as stubber:
+        expect_columns_and_dates(stubber, athena_like, table)
+        sql = build_cost_query(query, FOCUS, Dialect.ATHENA, partitions(table, query))
+        expect_query(stubber, athena_like, sql, result_names(query), "q-1")
+
+        answer = source(client, table=table).costs(query)
+        stubber.assert_no_pending_responses()
+
+    assert "\"billing_period\" IN ('2026-09', '2026-10', '2026-11')" in sql.text
+    assert as_groups(answer) == focus_expected(lines, query)  # the whole table's answer
+    assert as_groups(answer)[(("Amazon EC2",), "USD")] > Decimal("7.25")
+
+
+def test_a_quarter_reads_its_three_periods_and_one_on_each_side() -> None:
+    quarter = Period(date(2026, 7, 1), date(2026, 10, 1))
+    assert billing_periods(quarter) == ("2026-07", "2026-08", "2026-09")
+    assert billing_periods(quarter, margin=1) == (
+        "2026-06", "2026-07", "2026-08", "2026-09", "2026-10",
+    )  # fmt: skip
+    new_year = Period(date(2026, 12, 30), date(2027, 1, 2))
+    assert billing_periods(new_year, margin=1) == ("2026-11", "2026-12", "2027-01", "2027-02")
+
+
+def test_a_table_not_partitioned_by_billing_period_is_read_whole(
+    athena_like: duckdb.DuckDBPyConnection,
+) -> None:
+    query = query_of(("service",))
+    metadata = table_metadata(athena_like, TABLE)
+    metadata["TableMetadata"]["PartitionKeys"] = [{"Name": "year", "Type": "string"}]
+    client = athena_client()
+    with Stubber(client) as stubber:
+        stubber.add_response("get_table_metadata", metadata, metadata_request(TABLE))
+        expect_query(
+            stubber, athena_like, date_check(athena_like, FOCUS, TABLE), DATE_CHECK_NAMES, "d-1"
+        )
+        plain = build_cost_query(query, FOCUS, Dialect.ATHENA, table_reference(TABLE))
+        expect_query(stubber, athena_like, plain, result_names(query), "q-1")
+
+        answer = source(client).costs(query)
+        stubber.assert_no_pending_responses()
+
+    assert "billing_period" not in plain.text
+    assert as_groups(answer) == focus_expected(FOCUS_LINES, query)

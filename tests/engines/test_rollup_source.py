@@ -75,9 +75,9 @@ class Spy:
             self.ingested.append(os.path.basename(path))
             return cleaned(connection, path, columns)
 
-        def costs_of_files(paths, query):  # type: ignore[no-untyped-def]
+        def costs_of_files(paths, query, **options):  # type: ignore[no-untyped-def]
             self.scanned.append(sorted(os.path.basename(p) for p in paths))
-            return scan(paths, query)
+            return scan(paths, query, **options)
 
         files.cleaned_lines = cleaned_lines  # type: ignore[method-assign]
         files.costs_of_files = costs_of_files  # type: ignore[method-assign]
@@ -371,6 +371,97 @@ def test_a_question_during_an_update_gets_the_previous_data_with_a_note(tmp_path
     assert exactly(after) != before
 
 
+def test_a_file_landing_between_two_questions_is_counted_from_the_next_relisting(
+    tmp_path: Path,
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_focus_parquet(exports / "a.parquet", _october(1))
+    now = [0.0]
+    files = FocusFileSource(str(exports), clock=lambda: now[0])
+    rollup = rollup_of(files, tmp_path, "team")
+    question = query_of(("tag:team",))
+    before = exactly(rollup.costs(question))
+
+    write_focus_parquet(exports / "b.parquet", _october(2))  # lands while the bot runs
+    assert exactly(rollup.costs(question)) == before  # the listing is a second old
+    now[0] += files.relist_after_s
+    after = rollup.costs(question)
+
+    assert exactly(after) == exactly(FocusFileSource(str(exports)).costs(question))
+    assert exactly(after) != before
+    assert rollup.status().files == 2
+
+
+def test_new_tag_keys_while_the_bot_runs_rebuild_it_and_its_answers_follow(
+    tmp_path: Path,
+) -> None:
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    files = FocusFileSource(str(path))
+    rollup = rollup_of(files, tmp_path, "team")
+    spy = Spy(files)
+    by_env = query_of(("tag:env",), tags={"team": "nlp"})
+    scan = FocusFileSource(str(path))
+    assert_same(rollup, scan, by_env)
+    assert spy.scanned == [["focus.parquet"]]  # env is not held: the files answered
+
+    assert rollup.set_tag_keys(("team", "env"))
+    assert not rollup.set_tag_keys(("env", "team"))  # the same keys: nothing to do
+    assert_same(rollup, scan, by_env)
+    assert_same(rollup, scan, query_of(("service", "tag:team")))
+    assert spy.scanned == [["focus.parquet"]]
+    assert spy.ingested == ["focus.parquet"] * 2  # the first build, then the rebuild once
+    assert rollup.status().tag_keys == ("env", "team")
+    rollup.close()
+    reopened = rollup_of(FocusFileSource(str(path)), tmp_path, "team", "env")
+    assert reopened.status().files == 1  # what was rebuilt is kept: no build again
+
+
+def test_a_question_during_a_rebuild_gets_the_rollup_as_it_was(tmp_path: Path) -> None:
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    files = FocusFileSource(str(path))
+    rollup = rollup_of(files, tmp_path, "team", background=True)
+    by_team = query_of(("service", "tag:team"))
+    scan = FocusFileSource(str(path))
+    assert_same(rollup, scan, by_team)  # the first build is waited for
+    generation = rollup.status().generation
+
+    rebuilding, release = threading.Event(), threading.Event()
+    cleaned = files.cleaned_lines
+
+    def slow_cleaned_lines(connection, path, columns):  # type: ignore[no-untyped-def]
+        rebuilding.set()
+        assert release.wait(10)
+        return cleaned(connection, path, columns)
+
+    files.cleaned_lines = slow_cleaned_lines  # type: ignore[method-assign]
+    spy = Spy(files)
+    assert rollup.set_tag_keys(("team", "env"))  # the teams file now matches on env too
+    assert rebuilding.wait(10)  # the rebuild's thread is inside its transaction
+
+    answers: dict[str, CostResult] = {}
+    asker = threading.Thread(
+        target=lambda: answers.update(
+            team=rollup.costs(by_team),
+            env=rollup.costs(query_of(("tag:env",))),
+        )
+    )
+    asker.start()
+    asker.join(10)
+    assert not asker.is_alive()
+    assert answers["team"].groups == scan.costs(by_team).groups  # the old tables, whole
+    assert answers["team"].notes == ()  # same files, same figures
+    assert answers["env"].groups == scan.costs(query_of(("tag:env",))).groups  # files
+    assert spy.scanned == [["focus.parquet"]]  # only the question the old rollup cannot hold
+    assert rollup.status().generation == generation
+
+    release.set()
+    rollup.refresh()  # waits for the rebuild
+    assert rollup.status().generation == generation + 1
+    assert_same(rollup, scan, query_of(("tag:env",)))
+    assert spy.scanned == [["focus.parquet"]]  # now held
+
+
 def test_a_file_it_cannot_hold_is_named_as_a_scan_names_it(tmp_path: Path) -> None:
     path = tmp_path / "focus.parquet"
     write_focus_parquet(path, FOCUS_LINES)
@@ -462,7 +553,7 @@ def test_the_bot_answers_from_the_rollup_next_to_its_database(tmp_path: Path) ->
     assert isinstance(build_cost_source(off, None, None, now=dt.datetime.now), FocusFileSource)  # type: ignore[arg-type]
 
 
-def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
+def test_without_a_rollup_a_neighbouring_partition_is_read_when_it_holds_the_periods_days(
     tmp_path: Path,
 ) -> None:
     exports = tmp_path / "exports"
@@ -486,7 +577,8 @@ def test_without_a_rollup_partitions_ending_before_the_period_are_not_read(
     assert exactly(september) == [(("i-9",), "USD", "1.5")]  # the correction is counted
     read = [Path(p).parent.name for p in files.matching_files()]
     assert len(read) == 3
-    assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]  # August's is not read
+    # September's and October's (its footer holds a September day); August's holds none.
+    assert spy.scanned == [["part-0.parquet", "part-0.parquet"]]
     november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
     assert files.costs(query_of(("resource",), period=november)).groups == ()
 

@@ -35,16 +35,19 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.sql import (
+    PARTITION_KEY,
     SCHEMAS,
     Dialect,
     ServiceBreakdownMixin,
     SqlQuery,
     bad_date_error,
     bad_dates_query,
+    billing_periods,
     build_cost_query,
     column_read,
     cost_result,
     missing_column_note,
+    partitioned_table,
     projected_table,
     referenced_columns,
     sql_literal,
@@ -134,6 +137,7 @@ class AthenaSource(ServiceBreakdownMixin):
         self.clock = clock
         self._lock = threading.Lock()  # one catalog look-up and one date check per source
         self._column_types: dict[str, str] | None = None  # lower-cased name → catalog type
+        self._partition_column: str | None = None  # ``billing_period`` when partitioned by it
         self._columns_known = False  # asked the catalog (the answer may be "cannot tell")
         self._dates_checked = False
 
@@ -153,12 +157,29 @@ class AthenaSource(ServiceBreakdownMixin):
         # Built once before asking anything, so a tag key AWS would not allow is refused first.
         sql = build_cost_query(query, self.schema, Dialect.ATHENA, self.table_sql)
         column_types = self._known_columns()
+        table = self._partitions_for(query)
         notes: tuple[str, ...] = ()
         if column_types is not None:
-            table, notes = self._table_for(referenced_columns(query, self.schema), column_types)
+            table, notes = self._table_for(
+                referenced_columns(query, self.schema), column_types, table
+            )
             self._check_dates(column_types)
-            sql = build_cost_query(query, self.schema, Dialect.ATHENA, table)
+        sql = build_cost_query(query, self.schema, Dialect.ATHENA, table)
         return cost_result(query, self._run(sql), self.name, notes)
+
+    def _partitions_for(self, query: CostQuery) -> SqlQuery:
+        """The table, read only in the billing periods ``query`` needs when the catalog says
+        it is partitioned by them (AWS Data Exports' tables are, by ``billing_period``).
+
+        The months the period touches and one on each side: a line billed in the period
+        next to its charge's (a correction, a charge starting just before midnight) is
+        still counted, so the answer is the full table's. The charge-day condition of the
+        query still lets Athena skip the neighbours' row groups outside the period.
+        """
+        if self._partition_column is None:
+            return self.table_sql
+        periods = billing_periods(query.period, margin=1)
+        return partitioned_table(self.table_sql, self._partition_column, periods)
 
     def _run(self, sql: SqlQuery) -> Iterator[list[str | None]]:
         execution_id = self._start(sql)
@@ -186,16 +207,27 @@ class AthenaSource(ServiceBreakdownMixin):
         except BotoCoreError:  # no credentials, no network: the query will say so
             return None, False
         metadata = response.get("TableMetadata") or {}
-        columns = [*(metadata.get("Columns") or []), *(metadata.get("PartitionKeys") or [])]
+        partition_keys = metadata.get("PartitionKeys") or []
+        self._partition_column = next(
+            (
+                str(key["Name"])
+                for key in partition_keys
+                if str(key.get("Name", "")).lower() == PARTITION_KEY
+                and str(key.get("Type", "string")).lower() in ("string", "varchar")
+            ),
+            None,
+        )
+        columns = [*(metadata.get("Columns") or []), *partition_keys]
         types = {str(c["Name"]).lower(): str(c.get("Type", "")) for c in columns if "Name" in c}
         return (types or None), True
 
     def _table_for(
-        self, columns: tuple[str, ...], column_types: dict[str, str]
+        self, columns: tuple[str, ...], column_types: dict[str, str], table: SqlQuery
     ) -> tuple[SqlQuery, tuple[str, ...]]:
-        """What the cost query reads for ``columns``, and the notes on missing ones.
+        """What the cost query reads for ``columns`` from ``table`` (the table, or its
+        partitions), and the notes on missing ones.
 
-        The table itself when it has them all; else a subquery reading an older name or the
+        ``table`` itself when it has them all; else a subquery reading an older name or the
         stand-in where the table has one, NULL otherwise.
         """
         reads: dict[str, str | None] = {}
@@ -220,8 +252,8 @@ class AthenaSource(ServiceBreakdownMixin):
                 if note is not None:
                     notes.append(note)
         if all(read == column for column, read in reads.items()):
-            return self.table_sql, ()
-        return projected_table(self.table_sql, self.schema, reads), tuple(notes)
+            return table, ()
+        return projected_table(table, self.schema, reads), tuple(notes)
 
     def _check_dates(self, column_types: dict[str, str]) -> None:
         """Refuse a table whose date columns hold anything but ISO 8601 dates in 2000–2100.

@@ -7,8 +7,9 @@ null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 1
 tags to the schema's format. The cleaned files are read as one table by the SQL of
 ``engines.costs.sources.sql``, so the question itself is written once for every source.
 
-Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``) that end
-before a question's period starts are not read (``partitions_for``).
+Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``, also
+lower-case) are read with DuckDB's hive partitioning: a question reads the partitions of the
+billing periods its period needs (``files_for``), and its SQL filters on the partition column.
 
 Answers are remembered by the question and the files' identity (path, size, mtime): an
 unchanged export gives the same answer without a scan, and concurrent askers of one question
@@ -43,6 +44,7 @@ from engines.costs.sources.sql import (
     ServiceBreakdownMixin,
     SqlQuery,
     bad_date_error,
+    billing_periods,
     build_cost_query,
     column_read,
     cost_result,
@@ -89,6 +91,9 @@ class BillingFile:
     # Each column a question reads → the file's column answering it (the column itself, an
     # older name or a stand-in); a column absent here is read as null.
     reads: dict[str, str] = field(default_factory=dict)
+    # The partition folder's key as the path spells it ("BILLING_PERIOD"), when the file is
+    # in one (and has no column of that name): read with hive partitioning.
+    partition: str = ""
 
     def read_type(self, column: str) -> tuple[str, str] | None:
         """The file's column answering ``column`` and its type; None when it has none."""
@@ -96,10 +101,19 @@ class BillingFile:
         return None if name is None else (name, self.column_types[name])
 
     def scan(self) -> str:
-        """The table function reading this file, its path a ``?`` parameter."""
+        """The table function reading this file's own columns, its path a ``?`` parameter
+        (DuckDB would otherwise add a partition folder's key as a column)."""
         if self.is_parquet:
-            return "read_parquet(?)"
-        return "read_csv(?, all_varchar = true, header = true)"
+            return "read_parquet(?, hive_partitioning = false)"
+        return "read_csv(?, all_varchar = true, header = true, hive_partitioning = false)"
+
+    def partitioned_scan(self) -> str:
+        """``scan`` with DuckDB's hive partitioning: the partition folder's value is the
+        column ``partition`` (text)."""
+        hive = "hive_partitioning = true, hive_types_autocast = false"
+        if self.is_parquet:
+            return f"read_parquet(?, {hive})"
+        return f"read_csv(?, all_varchar = true, header = true, {hive})"
 
 
 class BillingFileSource(ServiceBreakdownMixin):
@@ -132,6 +146,8 @@ class BillingFileSource(ServiceBreakdownMixin):
         self._scans_in_flight: dict[tuple[object, ...], threading.Lock] = {}
         self._coverage: tuple[object, Coverage | None] | None = None
         self._dates_checked: set[tuple[str, int, int]] = set()  # files (by identity) found good
+        # Parquet files' first and last charge day by their footer's statistics (None: unknown)
+        self._charge_days: dict[tuple[str, int, int], tuple[dt.date, dt.date] | None] = {}
         # One in-memory database, opened once (~15 ms, more than a small scan); each scan
         # takes its own cursor, as a DuckDB connection must not be shared across threads.
         self._database = duckdb.connect()
@@ -150,15 +166,49 @@ class BillingFileSource(ServiceBreakdownMixin):
                 question needs, or holds a value that is not a number or timestamp; the
                 message names the file (and the column).
         """
-        return self.costs_of_files(partitions_for(self._matching_paths(), query), query)
+        paths = self.files_for(self._matching_paths(), query)
+        periods = billing_periods(query.period, margin=1)
+        return self.costs_of_files(paths, query, periods=periods)
 
-    def costs_of_files(self, paths: list[str], query: CostQuery) -> CostResult:
+    def files_for(self, paths: list[str], query: CostQuery) -> list[str]:
+        """The files of ``paths`` a question about ``query``'s period reads.
+
+        Files in a billing period partition (``BILLING_PERIOD=YYYY-MM/``) are read for the
+        periods the question's days fall in, and for the period on each side when they may
+        hold its lines (a line billed next to its charge's month): a Parquet file's footer
+        says which charge days it holds, so a neighbour holding none is not read. Files
+        outside partitions are always read.
+
+        Args:
+            paths: the matching files.
+            query: the question (its period).
+        """
+        needed = set(billing_periods(query.period))
+        chosen = []
+        for path in partitions_for(paths, query):
+            found = billing_partition(path)
+            if found is None or found[1] in needed or not _PERIOD_VALUE.fullmatch(found[1]):
+                chosen.append(path)
+                continue
+            days = self._charge_days_of(path)
+            if days is None or (days[0] < query.period.end and days[1] >= query.period.start):
+                chosen.append(path)
+        return chosen
+
+    def costs_of_files(
+        self, paths: list[str], query: CostQuery, *, periods: tuple[str, ...] = ()
+    ) -> CostResult:
         """``costs`` over ``paths`` only (some of the matching files, e.g. the ones whose
         charge days meet the period: ``engines.costs.sources.rollup`` knows them); no path, no
-        groups. Remembered and single-flight as ``costs`` is."""
+        groups. Remembered and single-flight as ``costs`` is.
+
+        Args:
+            periods: the billing periods read from files in partition folders (the SQL
+                filters on the partition column); empty: all of them.
+        """
         if not paths:
             return CostResult(query=query, groups=(), source=self.name)
-        key = (_files_identity(paths), query.cache_key())
+        key = (_files_identity(paths), query.cache_key(), periods)
         with self._answers_lock:
             if key in self._answers:
                 self._answers.move_to_end(key)
@@ -169,7 +219,7 @@ class BillingFileSource(ServiceBreakdownMixin):
             with self._answers_lock:
                 answered = self._answers.get(key)
             if answered is None:
-                answered = self._scan(paths, query)
+                answered = self._scan(paths, query, periods)
                 self._remember(key, answered)
         with self._answers_lock:
             self._scans_in_flight.pop(key, None)
@@ -266,13 +316,13 @@ class BillingFileSource(ServiceBreakdownMixin):
             while len(self._answers) > self.cache_size:
                 self._answers.popitem(last=False)
 
-    def _scan(self, paths: list[str], query: CostQuery) -> CostResult:
+    def _scan(self, paths: list[str], query: CostQuery, periods: tuple[str, ...]) -> CostResult:
         columns = referenced_columns(query, self.schema)
         with self._database.cursor() as connection:
             files = [self._describe_file(connection, path, columns) for path in paths]
             for file in files:
                 self._check_dates(connection, file)
-            rows = self._query(connection, files, columns, query)
+            rows = self._query(connection, files, columns, query, periods)
         return cost_result(query, rows, self.name, self._notes(files, columns))
 
     def _query(
@@ -281,8 +331,9 @@ class BillingFileSource(ServiceBreakdownMixin):
         files: list[BillingFile],
         columns: tuple[str, ...],
         query: CostQuery,
+        periods: tuple[str, ...],
     ) -> list[tuple[str | None, ...]]:
-        lines = _joined_files(files, columns, self.schema)
+        lines = _joined_files(files, columns, self.schema, periods)
         sql = build_cost_query(query, self.schema, Dialect.DUCKDB, lines)
         try:
             return [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
@@ -349,7 +400,37 @@ class BillingFileSource(ServiceBreakdownMixin):
                     f"{self.kind} file {path} has no column '{column}': is it a "
                     f"{self.export} export?"
                 )
+        partition = billing_partition(path)
+        if (
+            partition is not None
+            and _PERIOD_VALUE.fullmatch(partition[1])  # else not a billing period: read whole
+            and partition[0].lower() not in {name.lower() for name in column_types}
+        ):
+            file = replace(file, partition=partition[0])
         return replace(file, column_types=column_types, reads=reads)
+
+    def _charge_days_of(self, path: str) -> tuple[dt.date, dt.date] | None:
+        """A Parquet file's first and last charge day by its footer's statistics (the file's
+        data is not read); None for a CSV file or a footer without them. Once per version."""
+        identity = file_identity(path)
+        if identity in self._charge_days:
+            return self._charge_days[identity]
+        days = None
+        if path.lower().endswith(_PARQUET_SUFFIXES):
+            start = self.schema.charge_start
+            names = (start, *self.schema.former_names.get(start, ()))
+            sql = (
+                "SELECT type, stats_min, stats_max FROM parquet_metadata(?) "
+                "WHERE lower(path_in_schema) IN (" + ", ".join("?" for _ in names) + ")"
+            )
+            with self._database.cursor() as connection:
+                try:
+                    rows = connection.execute(sql, [path, *(n.lower() for n in names)]).fetchall()
+                except duckdb.Error:
+                    rows = []
+            days = _days_of_statistics(rows)
+        self._charge_days[identity] = days
+        return days
 
     def _notes(self, files: list[BillingFile], columns: tuple[str, ...]) -> tuple[str, ...]:
         """One note per column the question needs that some files lack or stand in for."""
@@ -450,20 +531,34 @@ class BillingFileSource(ServiceBreakdownMixin):
 
 
 def _joined_files(
-    files: list[BillingFile], columns: tuple[str, ...], schema: BillingSchema
+    files: list[BillingFile],
+    columns: tuple[str, ...],
+    schema: BillingSchema,
+    periods: tuple[str, ...] = (),
 ) -> SqlQuery:
-    """Every file, cleaned to one shape, as one subquery (``UNION ALL``)."""
-    selects = [_file_select(file, columns, schema) for file in files]
+    """Every file, cleaned to one shape, as one subquery (``UNION ALL``); files in partition
+    folders read only in the billing periods ``periods`` (all when empty)."""
+    selects = [_file_select(file, columns, schema, periods) for file in files]
     text = "\nUNION ALL\n".join(select.text for select in selects)
     params = tuple(param for select in selects for param in select.params)
     return SqlQuery(f"(\n{text}\n) AS lines", params)
 
 
-def _file_select(file: BillingFile, columns: tuple[str, ...], schema: BillingSchema) -> SqlQuery:
+def _file_select(
+    file: BillingFile, columns: tuple[str, ...], schema: BillingSchema, periods: tuple[str, ...]
+) -> SqlQuery:
     expressions = [
         f'{_cleaned(file, column, schema.columns[column])} AS "{column}"' for column in columns
     ]
-    return SqlQuery(f"SELECT {', '.join(expressions)} FROM {file.scan()}", (file.path,))
+    select = f"SELECT {', '.join(expressions)} FROM "
+    if not (file.partition and periods):
+        return SqlQuery(select + file.scan(), (file.path,))
+    # DuckDB reads the partition from the folder and prunes the file on this predicate.
+    marks = ", ".join("?" for _ in periods)
+    return SqlQuery(
+        f'{select}{file.partitioned_scan()} WHERE "{file.partition}" IN ({marks})',
+        (file.path, *periods),
+    )
 
 
 def _cleaned(file: BillingFile, column: str, kind: ColumnKind) -> str:
@@ -568,7 +663,8 @@ def _first_bad_date(
         )
         conditions.append(f"NOT good_{n}")
     if file.is_parquet:
-        scan, row = "read_parquet(?, file_row_number = true)", "file_row_number + 1"
+        scan = "read_parquet(?, file_row_number = true, hive_partitioning = false)"
+        row = "file_row_number + 1"
     else:  # DuckDB keeps a CSV's order (preserve_insertion_order), and row 1 is the header
         scan, row = file.scan(), "row_number() OVER () + 1"
     sql = f"""
@@ -588,34 +684,66 @@ def _first_bad_date(
     return None
 
 
-_BILLING_PERIOD = re.compile(r"(?:^|[/\\])BILLING_PERIOD=(\d{4})-(\d{2})(?:[/\\]|$)")
+_PARTITION_FOLDER = re.compile(r"(?:^|[/\\])(billing_period)=([^/\\]+)(?=[/\\])", re.IGNORECASE)
+_PERIOD_VALUE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def billing_partition(path: str) -> tuple[str, str] | None:
+    """The billing period partition folder ``path`` is in: its key as spelled and its value,
+    e.g. ``("BILLING_PERIOD", "2026-10")``; None outside one."""
+    found = list(_PARTITION_FOLDER.finditer(path))
+    return (found[-1].group(1), found[-1].group(2)) if found else None
 
 
 def partitions_for(paths: list[str], query: CostQuery) -> list[str]:
-    """``paths`` without the files of monthly partitions that end before ``query``'s period.
+    """``paths`` without the files of billing period partitions ``query`` cannot need.
 
-    AWS Data Exports writes each billing period's files under ``BILLING_PERIOD=YYYY-MM/``.
-    A line is billed in the period it is charged in or later (a correction of an earlier
-    month is billed later, never earlier), so every line of a partition is charged before
-    its month ends: a partition ending on or before the period's first day holds nothing
-    for it. Later partitions are read, for their corrections of earlier months. Files
-    outside such folders are always read.
+    AWS Data Exports writes each billing period's files under ``BILLING_PERIOD=YYYY-MM/``,
+    and bills a charge in its own month; near a month's edge a line may be billed in the
+    period next to it. So the partitions of the months the period touches, and of the one
+    before and after, are kept. Files outside such folders (or in one whose value is not a
+    month) are always kept.
 
     Args:
         paths: the matching files.
         query: the question (its period).
     """
+    wanted = set(billing_periods(query.period, margin=1))
     kept = []
     for path in paths:
-        found = _BILLING_PERIOD.search(path)
-        if found is not None:
-            year, month = int(found.group(1)), int(found.group(2))
-            if 1 <= month <= 12:
-                ends = dt.date(year + month // 12, month % 12 + 1, 1)
-                if ends <= query.period.start:
-                    continue
-        kept.append(path)
+        found = billing_partition(path)
+        if found is None or not _PERIOD_VALUE.fullmatch(found[1]) or found[1] in wanted:
+            kept.append(path)
     return kept
+
+
+def _days_of_statistics(rows: list[tuple[object, ...]]) -> tuple[dt.date, dt.date] | None:
+    """The first and last UTC day of a column's row group statistics (``parquet_metadata``'s
+    type, min and max); None when a row group has none.
+
+    Timestamps (INT64) are exact: an offset is turned to UTC, a naive one is UTC already. Text
+    is ISO 8601 ordered as text, whose offsets may move a day either way: a day's slack.
+    """
+    if not rows:
+        return None
+    firsts, lasts = [], []
+    for physical, low, high in rows:
+        try:
+            if physical == "BYTE_ARRAY":
+                first = dt.date.fromisoformat(str(low)[:10]) - dt.timedelta(days=1)
+                last = dt.date.fromisoformat(str(high)[:10]) + dt.timedelta(days=1)
+            else:
+                first, last = _utc_day(str(low)), _utc_day(str(high))
+        except ValueError:
+            return None
+        firsts.append(first)
+        lasts.append(last)
+    return min(firsts), max(lasts)
+
+
+def _utc_day(text: str) -> dt.date:
+    moment = dt.datetime.fromisoformat(text)
+    return (moment.astimezone(dt.UTC) if moment.tzinfo else moment).date()
 
 
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:

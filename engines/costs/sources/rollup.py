@@ -21,14 +21,19 @@ The decisions, in one place:
 * **What it answers.** Grouping by service, account, region, day, charge category, a tag
   key it holds, with tag filters on the keys it holds and account filters. ``by resource``,
   a tag key it does not hold, are scanned from the files as before, and only from the
-  files whose charge days meet the period (the rollup knows each file's first and last day).
+  files whose charge days meet the period (the rollup knows each file's first and last day,
+  so this holds whatever billing period partition a file is in).
 * **Incremental.** Built per export file version (path, size, mtime): a new file
   aggregates only itself, a changed one replaces its own rows, a removed one takes them
-  away. Rebuilt from scratch when the tag keys change (the teams file brings new ones) or
-  the export kind changes.
-* **Live.** Readers see the last committed version (DuckDB's MVCC): a question asked while
-  new files are added gets the previous data, with a note saying so; never half-built
-  numbers, never an error. The very first build is waited for.
+  away. Rebuilt from scratch when the tag keys change (the teams file brings new ones:
+  ``set_tag_keys`` while the bot runs) or the export kind changes.
+* **Live.** Every change is one transaction and readers see the last committed version
+  (DuckDB's MVCC): a rebuild drops and recreates the tables inside its transaction, so the
+  new tables replace the old in one commit. A question asked while new files are added gets
+  the previous data, with a note saying so; never half-built numbers, never an error. A
+  question asked while the tables are rebuilt for new tag keys gets the rollup as it was
+  (the same files, so the same figures: no note), or, about a key only the new one holds,
+  the files' answer. The very first build is waited for.
 * **Fallback.** A file the rollup cannot hold (a required column missing, a bad value) is
   not an error of the rollup: the questions are answered by scanning the files, which name
   the problem where a question needs that column.
@@ -43,6 +48,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -60,7 +66,6 @@ from engines.costs.sources.billing_files import (
     BillingFile,
     BillingFileSource,
     file_identity,
-    partitions_for,
 )
 from engines.costs.sources.sql import (
     BillingSchema,
@@ -76,6 +81,8 @@ from engines.costs.sources.sql import (
 from engines.errors import CostSourceError
 from engines.models import Metric, Period
 from engines.words import source_name
+
+logger = logging.getLogger(__name__)
 
 ROLLUP_FORMAT = 1  # bump when the tables change: an older rollup is rebuilt
 _METRICS = {Metric.BILLED: "billed", Metric.EFFECTIVE: "effective", Metric.LIST: "listed"}
@@ -193,6 +200,7 @@ class RollupSource(ServiceBreakdownMixin):
                 f"Cannot open the billing rollup {self.path}: {_first_line(error)}"
             ) from None
         self._columns = _ingest_columns(self.schema, self.tag_keys)
+        self._wanted_keys = self.tag_keys  # set_tag_keys: what the next rebuild holds
         self._refresh_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._held: dict[Identity, _Held] = {}
@@ -216,9 +224,11 @@ class RollupSource(ServiceBreakdownMixin):
         """
         paths = self.files.matching_files()
         notes = self._freshen(paths)
-        if not self._answerable(query) or self._cannot_hold(paths):
+        result = None
+        if self._answerable(query) and not self._cannot_hold(paths):
+            result = self._remembered(query)
+        if result is None:
             return self.files.costs_of_files(self._files_for(paths, query), query)
-        result = self._remembered(query)
         if notes:
             result = dataclasses.replace(result, notes=result.notes + notes)
         return result
@@ -269,6 +279,28 @@ class RollupSource(ServiceBreakdownMixin):
             return False
         threading.Thread(
             target=self._refresh_in_background, name="rollup-refresh", daemon=True
+        ).start()
+        return True
+
+    def set_tag_keys(self, tag_keys: Iterable[str]) -> bool:
+        """Hold ``tag_keys`` from now on (the teams file changed its rules' keys).
+
+        The rollup is rebuilt for them, in the background when ``background`` (else before
+        returning): new tables from every file held, swapped in by one commit. Until then
+        questions are answered from the rollup as it was, or from the files about a key
+        only the new one holds. Returns whether a rebuild was started.
+        """
+        wanted = tuple(sorted(set(tag_keys)))
+        with self._state_lock:
+            if wanted == self._wanted_keys:
+                return False
+            self._wanted_keys = wanted
+        if not self.background:
+            with self._refresh_lock:
+                self._rebuild_quietly()
+            return True
+        threading.Thread(
+            target=self._rebuild_in_background, name="rollup-rebuild", daemon=True
         ).start()
         return True
 
@@ -333,6 +365,75 @@ class RollupSource(ServiceBreakdownMixin):
         finally:
             self._refresh_lock.release()
 
+    def _rebuild_in_background(self) -> None:
+        with self._refresh_lock:  # after a refresh under way
+            self._rebuild_quietly()
+
+    def _rebuild_quietly(self) -> None:
+        """Rebuild for the wanted tag keys until they stop changing (the caller holds the
+        refresh lock). A failure leaves the rollup as it was: questions go on from it."""
+        while True:
+            with self._state_lock:
+                wanted = self._wanted_keys
+            if wanted == self.tag_keys:
+                return
+            try:
+                self._rebuild(wanted)
+            except (CostSourceError, duckdb.Error):
+                logger.exception("rebuilding the billing rollup for tag keys %s failed", wanted)
+                return
+
+    def _rebuild(self, tag_keys: tuple[str, ...]) -> None:
+        """The summed tables again, holding ``tag_keys``: dropped, recreated and filled from
+        every file held, in one transaction, so readers see the old tables or the new.
+        A file changed or gone since is left out (the next refresh adds its new version)."""
+        started = self._clock()
+        columns = _ingest_columns(self.schema, tag_keys)
+        try:
+            current = {file_identity(path) for path in self.files.matching_files()}
+        except CostSourceError:
+            current = set()
+        with self._state_lock:
+            held = dict(self._held)
+        kept: dict[Identity, _Held] = {}
+        with self._database.cursor() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                for table in _SUMMED:
+                    connection.execute(f"DROP TABLE {table}")
+                for statement in _summed_tables(tag_keys):
+                    connection.execute(statement)
+                connection.execute("DELETE FROM rollup_files")
+                for identity, entry in sorted(held.items(), key=lambda item: item[1].file_id):
+                    if identity not in current:
+                        continue
+                    with contextlib.suppress(CostSourceError):  # then scanned, as new
+                        kept[identity] = self._ingest(
+                            connection,
+                            identity[0],
+                            identity,
+                            entry.file_id,
+                            tag_keys=tag_keys,
+                            columns=columns,
+                        )
+                generation = _generation(connection) + 1
+                for key, value in (("tag_keys", json.dumps(tag_keys)),
+                                   ("generation", str(generation))):  # fmt: skip
+                    connection.execute(
+                        "INSERT OR REPLACE INTO rollup_meta VALUES (?, ?)", [key, value]
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        with self._state_lock:
+            self.tag_keys = tag_keys
+            self._columns = columns
+            self._held = kept
+            self._generation = generation
+            self._answers.clear()
+        self._last_build_s = self._clock() - started
+
     def _refresh_quietly(self, paths: list[str]) -> None:
         # A file it cannot read is remembered in ``_failed``: questions scan the files then,
         # and name the problem where a question needs it.
@@ -366,7 +467,14 @@ class RollupSource(ServiceBreakdownMixin):
                 for path in new:
                     identity = file_identity(path)
                     try:
-                        added[identity] = self._ingest(connection, path, identity, next_id)
+                        added[identity] = self._ingest(
+                            connection,
+                            path,
+                            identity,
+                            next_id,
+                            tag_keys=self.tag_keys,
+                            columns=self._columns,
+                        )
                         next_id += 1
                     except CostSourceError as error:
                         problems[identity] = error
@@ -394,12 +502,20 @@ class RollupSource(ServiceBreakdownMixin):
         return True
 
     def _ingest(
-        self, connection: duckdb.DuckDBPyConnection, path: str, identity: Identity, file_id: int
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        path: str,
+        identity: Identity,
+        file_id: int,
+        *,
+        tag_keys: tuple[str, ...],
+        columns: tuple[str, ...],
     ) -> _Held:
-        """Sum one file into the rollup (inside the caller's transaction)."""
+        """Sum one file into the rollup holding ``tag_keys`` (inside the caller's
+        transaction); ``columns``: what it reads of the file for them."""
         started = self._clock()
-        file, lines = self.files.cleaned_lines(connection, path, self._columns)
-        select = _rollup_select(self.schema, self.tag_keys, lines)
+        file, lines = self.files.cleaned_lines(connection, path, columns)
+        select = _rollup_select(self.schema, tag_keys, lines)
         try:
             before = _row_count(connection)
             connection.execute(
@@ -407,7 +523,7 @@ class RollupSource(ServiceBreakdownMixin):
                 select.params,
             )
             rows = _row_count(connection) - before
-            for statement in _derived_inserts(len(self.tag_keys)):
+            for statement in _derived_inserts(len(tag_keys)):
                 connection.execute(statement, [file_id])
             first, last, count = connection.execute(
                 "SELECT min(day), max(day), coalesce(sum(lines), 0) FROM rollup_lines "
@@ -415,7 +531,7 @@ class RollupSource(ServiceBreakdownMixin):
                 [file_id],
             ).fetchone() or (None, None, 0)
         except duckdb.Error as error:
-            bad = self.files.value_error(connection, [file], self._columns)
+            bad = self.files.value_error(connection, [file], columns)
             raise bad or CostSourceError(
                 f"Could not read {self.kind} file {path}: {_first_line(error)}"
             ) from None
@@ -474,13 +590,7 @@ class RollupSource(ServiceBreakdownMixin):
     # --- answering --------------------------------------------------------------------------
 
     def _answerable(self, query: CostQuery) -> bool:
-        for dimension in query.group_by:
-            if dimension.kind is DimensionKind.TAG:
-                if dimension.tag_key not in self.tag_keys:
-                    return False
-            elif dimension.kind not in _HELD:
-                return False
-        return all(key in self.tag_keys for key in query.cost_filter.tags)
+        return _holds(query, self.tag_keys)
 
     def _cannot_hold(self, paths: list[str]) -> bool:
         """Whether some current file is not in the rollup (it could not be read whole)."""
@@ -489,30 +599,44 @@ class RollupSource(ServiceBreakdownMixin):
 
     def _files_for(self, paths: list[str], query: CostQuery) -> list[str]:
         """The files a scan for ``query`` must read: those whose charge days meet its period
-        (by what the rollup saw of them), and any the rollup does not know."""
+        (by what the rollup saw of them: exact, whatever partition a file is in), and of
+        the files the rollup does not know, those of the billing periods it needs."""
         with self._state_lock:
             held = dict(self._held)
         period = query.period
+        unknown = set(
+            self.files.files_for([p for p in paths if file_identity(p) not in held], query)
+        )
         chosen = []
         for path in paths:
             entry = held.get(file_identity(path))
-            if entry is None or (
+            if entry is None:
+                if path in unknown:
+                    chosen.append(path)
+            elif (
                 entry.first_day is not None
                 and entry.last_day is not None
                 and entry.first_day < period.end
                 and entry.last_day >= period.start
             ):
                 chosen.append(path)
-        return partitions_for(chosen, query)
+        return chosen
 
-    def _remembered(self, query: CostQuery) -> CostResult:
+    def _remembered(self, query: CostQuery) -> CostResult | None:
+        """The answer from the rollup; None when the committed rollup does not hold a tag
+        key the question needs (it was rebuilt for other keys meanwhile)."""
         with self._state_lock:  # the usual case, without a database round trip
             known = self._answers.get((self._generation, query.cache_key()))
         if known is not None:
             return known
         with self._database.cursor() as connection:
-            connection.execute("BEGIN TRANSACTION")  # one snapshot: generation and sums agree
+            # One snapshot: the generation, the tag keys and the sums agree, even while a
+            # rebuild swaps the tables.
+            connection.execute("BEGIN TRANSACTION")
             try:
+                tag_keys = _held_tag_keys(connection)
+                if not _holds(query, tag_keys):
+                    return None
                 key = (_generation(connection), query.cache_key())
                 with self._state_lock:
                     if key in self._answers:
@@ -523,7 +647,7 @@ class RollupSource(ServiceBreakdownMixin):
                     with self._state_lock:
                         answered = self._answers.get(key)
                     if answered is None:
-                        answered = self._answer(connection, query)
+                        answered = self._answer(connection, query, tag_keys)
                         with self._state_lock:
                             self._answers[key] = answered
                             while len(self._answers) > self.cache_size:
@@ -534,8 +658,10 @@ class RollupSource(ServiceBreakdownMixin):
             finally:
                 connection.execute("COMMIT")
 
-    def _answer(self, connection: duckdb.DuckDBPyConnection, query: CostQuery) -> CostResult:
-        sql = _rollup_query(query, self.tag_keys)
+    def _answer(
+        self, connection: duckdb.DuckDBPyConnection, query: CostQuery, tag_keys: tuple[str, ...]
+    ) -> CostResult:
+        sql = _rollup_query(query, tag_keys)
         rows = [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
         with self._state_lock:
             files = [entry.file for entry in self._held.values()]
@@ -722,6 +848,22 @@ def _held_sql(dimension: Dimension, tag_keys: tuple[str, ...]) -> str:
         DimensionKind.DAY: "coalesce(CAST(day AS VARCHAR), '')",
         DimensionKind.CHARGE_CATEGORY: "category",
     }[kind]
+
+
+def _holds(query: CostQuery, tag_keys: tuple[str, ...]) -> bool:
+    """Whether a rollup holding ``tag_keys`` answers ``query``."""
+    for dimension in query.group_by:
+        if dimension.kind is DimensionKind.TAG:
+            if dimension.tag_key not in tag_keys:
+                return False
+        elif dimension.kind not in _HELD:
+            return False
+    return all(key in tag_keys for key in query.cost_filter.tags)
+
+
+def _held_tag_keys(connection: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    found = connection.execute("SELECT value FROM rollup_meta WHERE key = 'tag_keys'").fetchone()
+    return tuple(json.loads(found[0])) if found else ()
 
 
 def _generation(connection: duckdb.DuckDBPyConnection) -> int:

@@ -29,6 +29,7 @@ in a tag key.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -410,6 +411,53 @@ def build_cost_query(
         + _where_sql(query, schema, dialect)
         + SqlQuery(f"\n) AS line_costs\nGROUP BY {ordinals}\nHAVING count(cost) > 0")
     )
+
+
+# --- billing periods (AWS Data Exports' partitions) --------------------------------------------
+
+PARTITION_KEY = "billing_period"
+"""The partition AWS Data Exports writes (``BILLING_PERIOD=YYYY-MM/`` folders) and its Athena
+tables are partitioned by (a string ``'YYYY-MM'``)."""
+
+
+def billing_periods(period: Period, *, margin: int = 0) -> tuple[str, ...]:
+    """The billing periods (``'YYYY-MM'``) whose lines a question about ``period`` may read.
+
+    AWS bills a charge in the month it is charged in, so the months the period touches hold
+    its lines. Near a month's edge a line can be billed in the next or previous period (a
+    late correction, a charge starting just before midnight): ``margin`` adds that many
+    periods on each side.
+
+    Args:
+        period: the question's days.
+        margin: billing periods to add before and after.
+    """
+    last = period.end - dt.timedelta(days=1)
+    first_index = period.start.year * 12 + period.start.month - 1 - margin
+    last_index = last.year * 12 + last.month - 1 + margin
+    return tuple(
+        f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(first_index, last_index + 1)
+    )
+
+
+def partitioned_table(table: SqlQuery, column: str, periods: Sequence[str]) -> SqlQuery:
+    """``table`` read only in the billing periods ``periods`` (its partition ``column``):
+    Athena then scans those partitions' files alone.
+
+    Args:
+        table: the table (``table_reference``).
+        column: its partition column holding ``'YYYY-MM'``.
+        periods: from ``billing_periods`` (written as literals: they are ours, not a user's).
+    """
+    listed = ", ".join(_literal(value) for value in periods if _PERIOD.fullmatch(value))
+    return (
+        SqlQuery("(SELECT * FROM ")
+        + table
+        + SqlQuery(f" WHERE {_quoted(column)} IN ({listed})) AS partitioned")
+    )
+
+
+_PERIOD = re.compile(r"\d{4}-\d{2}")
 
 
 def table_reference(name: str) -> SqlQuery:
