@@ -33,11 +33,8 @@ from moto.moto_api import state_manager
 from engines.costs.query import CostQuery
 from engines.costs.sources.athena import AthenaSource
 from engines.costs.sources.base import CostFilter
+from engines.costs.sources.schemas import CUR, FOCUS, BillingSchema, Dialect
 from engines.costs.sources.sql import (
-    CUR,
-    FOCUS,
-    BillingSchema,
-    Dialect,
     SqlQuery,
     bad_dates_query,
     billing_periods,

@@ -16,23 +16,24 @@ import duckdb
 import pytest
 
 from engines.costs.query import CostQuery, CostResult, Dimension
+from engines.costs.sources.answers import cost_result, service_breakdown
 from engines.costs.sources.base import CostFilter
 from engines.costs.sources.cur import CurFileSource
 from engines.costs.sources.focus import FocusFileSource
-from engines.costs.sources.sql import (
+from engines.costs.sources.schemas import (
     CUR,
     FOCUS,
     FOCUS_JSON_TAGS,
     BillingSchema,
     Dialect,
+    cur_tag_key,
+)
+from engines.costs.sources.sql import (
     SqlQuery,
     bad_dates_query,
     build_cost_query,
-    cost_result,
-    cur_tag_key,
     projected_table,
     referenced_columns,
-    service_breakdown,
     table_reference,
 )
 from engines.errors import UserInputError

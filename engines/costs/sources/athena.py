@@ -34,18 +34,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.answers import ServiceBreakdownMixin, cost_result
+from engines.costs.sources.schemas import SCHEMAS, Dialect
 from engines.costs.sources.sql import (
     PARTITION_KEY,
-    SCHEMAS,
-    Dialect,
-    ServiceBreakdownMixin,
     SqlQuery,
     bad_date_error,
     bad_dates_query,
     billing_periods,
     build_cost_query,
     column_read,
-    cost_result,
     missing_column_note,
     partitioned_table,
     projected_table,

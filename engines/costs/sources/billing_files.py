@@ -32,22 +32,18 @@ import duckdb
 
 from engines.costs.coverage import Coverage, coverage_from_days
 from engines.costs.query import CostQuery, CostResult
+from engines.costs.sources.answers import ServiceBreakdownMixin, cost_result
+from engines.costs.sources.schemas import SCHEMAS, BillingSchema, ColumnKind, Dialect
 from engines.costs.sources.sql import (
     FIRST_YEAR,
     ISO_8601,
     LAST_YEAR,
     MONEY,
-    SCHEMAS,
-    BillingSchema,
-    ColumnKind,
-    Dialect,
-    ServiceBreakdownMixin,
     SqlQuery,
     bad_date_error,
     billing_periods,
     build_cost_query,
     column_read,
-    cost_result,
     missing_column_note,
     referenced_columns,
 )

@@ -1,14 +1,15 @@
 """A cost source reading FOCUS 1.x exports (CSV, CSV.gz or Parquet) with DuckDB.
 
 The scanning, cleaning, caching and error messages are ``BillingFileSource``'s; this module
-says which columns a FOCUS export has (``engines.costs.sources.sql.FOCUS_JSON_TAGS``): tags are
+says which columns a FOCUS export has (``engines.costs.sources.schemas.FOCUS_JSON_TAGS``): tags are
 read as JSON object text (a Parquet ``Tags`` map is turned into one).
 """
 
 from __future__ import annotations
 
 from engines.costs.sources.billing_files import BillingFileSource
-from engines.costs.sources.sql import FOCUS_JSON_TAGS, NO_CURRENCY, NO_SERVICE, BillingSchema
+from engines.costs.sources.schemas import FOCUS_JSON_TAGS, BillingSchema
+from engines.costs.sources.sql import NO_CURRENCY, NO_SERVICE
 from engines.models import Metric
 
 METRIC_COLUMNS = {
