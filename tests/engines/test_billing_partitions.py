@@ -171,7 +171,7 @@ def test_csv_partitions_without_footers_read_the_neighbours_too(tmp_path: Path) 
 
 
 def test_a_footers_text_dates_get_a_days_slack_its_timestamps_none() -> None:
-    from engines.costs.sources.billing_files import _days_of_statistics
+    from engines.costs.sources.partitions import days_of_statistics as _days_of_statistics
 
     timestamps = [("INT64", "2026-09-01 00:00:00+00", "2026-09-30 23:00:00+00")]
     assert _days_of_statistics(timestamps) == (dt.date(2026, 9, 1), dt.date(2026, 9, 30))

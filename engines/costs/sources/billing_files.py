@@ -4,12 +4,14 @@ Exports can be large, so nothing is loaded into pandas: DuckDB scans the files a
 grouped sums come back. Each file is described on its own (``DESCRIBE``) and brought to one
 shape: timestamps to UTC ``TIMESTAMP``, amounts to ``DECIMAL(38, 10)``, every spelling of
 null in text ('', 'NULL', 'null', 'None') to NULL, numeric account ids back to 12 digits, and
-tags to the schema's format. The cleaned files are read as one table by the SQL of
-``engines.costs.sources.sql``, so the question itself is written once for every source.
+tags to the schema's format (``engines.costs.sources.file_tables``). The cleaned files are
+read as one table by the SQL of ``engines.costs.sources.sql``, so the question itself is
+written once for every source.
 
 Files in AWS Data Exports' monthly partition folders (``BILLING_PERIOD=YYYY-MM/``, also
 lower-case) are read with DuckDB's hive partitioning: a question reads the partitions of the
-billing periods its period needs (``files_for``), and its SQL filters on the partition column.
+billing periods its period needs (``files_for``, ``engines.costs.sources.partitions``), and
+its SQL filters on the partition column.
 
 Answers are remembered by the question and the files' identity (path, size, mtime): an
 unchanged export gives the same answer without a scan, and concurrent askers of one question
@@ -21,24 +23,33 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import duckdb
 
 from engines.costs.coverage import Coverage, coverage_from_days
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.answers import ServiceBreakdownMixin, cost_result
-from engines.costs.sources.schemas import SCHEMAS, BillingSchema, ColumnKind, Dialect
+from engines.costs.sources.file_tables import (
+    NULL_MACRO,
+    BillingFile,
+    first_bad_date,
+    first_bad_value,
+    joined_files,
+    part_name,
+)
+from engines.costs.sources.partitions import (
+    PERIOD_VALUE,
+    billing_partition,
+    days_of_statistics,
+    partitions_for,
+)
+from engines.costs.sources.schemas import SCHEMAS, BillingSchema, Dialect
 from engines.costs.sources.sql import (
-    FIRST_YEAR,
-    ISO_8601,
-    LAST_YEAR,
-    MONEY,
     SqlQuery,
     bad_date_error,
     billing_periods,
@@ -52,64 +63,9 @@ from engines.words import source_name
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER")
-_NUMERIC_PREFIXES = (*_INTEGER_TYPES, "DECIMAL", "DOUBLE", "FLOAT", "REAL", "USMALLINT")
-
-# One macro turns every spelling of null in an export into NULL.
-NULL_MACRO = """
-CREATE OR REPLACE MACRO billing_value(raw) AS
-    CASE WHEN trim(raw) IN ('', 'NULL', 'null', 'None') THEN NULL ELSE trim(raw) END
-"""
-_CANONICAL_TYPES = {
-    ColumnKind.TIMESTAMP: "TIMESTAMP",
-    ColumnKind.MONEY: MONEY,
-    ColumnKind.TEXT: "VARCHAR",
-    ColumnKind.ACCOUNT: "VARCHAR",
-    ColumnKind.MAP: "MAP(VARCHAR, VARCHAR)",
-    ColumnKind.JSON: "VARCHAR",
-}
 # Legacy CUR (CUR 1) CSV headers are category/Name; its Parquet spells out resource_tags_*.
 _LEGACY_CUR_PREFIXES = ("lineItem/", "identity/", "bill/", "pricing/", "product/", "resourceTags/")
 _EXPORT_NAMES = {"focus": "FOCUS 1.x", "cur": "CUR 2.0"}
-_CHECKED_CASTS = {
-    ColumnKind.MONEY: (MONEY, "a number"),
-    ColumnKind.TIMESTAMP: ("TIMESTAMPTZ", "a timestamp"),
-}
-
-
-@dataclass(frozen=True)
-class BillingFile:
-    """One export file as described: its column types and which column answers each."""
-
-    path: str
-    is_parquet: bool
-    column_types: dict[str, str] = field(default_factory=dict)
-    # Each column a question reads → the file's column answering it (the column itself, an
-    # older name or a stand-in); a column absent here is read as null.
-    reads: dict[str, str] = field(default_factory=dict)
-    # The partition folder's key as the path spells it ("BILLING_PERIOD"), when the file is
-    # in one (and has no column of that name): read with hive partitioning.
-    partition: str = ""
-
-    def read_type(self, column: str) -> tuple[str, str] | None:
-        """The file's column answering ``column`` and its type; None when it has none."""
-        name = self.reads.get(column)
-        return None if name is None else (name, self.column_types[name])
-
-    def scan(self) -> str:
-        """The table function reading this file's own columns, its path a ``?`` parameter
-        (DuckDB would otherwise add a partition folder's key as a column)."""
-        if self.is_parquet:
-            return "read_parquet(?, hive_partitioning = false)"
-        return "read_csv(?, all_varchar = true, header = true, hive_partitioning = false)"
-
-    def partitioned_scan(self) -> str:
-        """``scan`` with DuckDB's hive partitioning: the partition folder's value is the
-        column ``partition`` (text)."""
-        hive = "hive_partitioning = true, hive_types_autocast = false"
-        if self.is_parquet:
-            return f"read_parquet(?, {hive})"
-        return f"read_csv(?, all_varchar = true, header = true, {hive})"
 
 
 class BillingFileSource(ServiceBreakdownMixin):
@@ -183,7 +139,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         chosen = []
         for path in partitions_for(paths, query):
             found = billing_partition(path)
-            if found is None or found[1] in needed or not _PERIOD_VALUE.fullmatch(found[1]):
+            if found is None or found[1] in needed or not PERIOD_VALUE.fullmatch(found[1]):
                 chosen.append(path)
                 continue
             days = self._charge_days_of(path)
@@ -249,7 +205,7 @@ class BillingFileSource(ServiceBreakdownMixin):
             files = [self._describe_file(connection, path, columns) for path in paths]
             for file in files:  # a date read leniently would move the coverage to year 4
                 self._check_dates(connection, file)
-            lines = _joined_files(files, columns, schema)
+            lines = joined_files(files, columns, schema)
             sql = (
                 SqlQuery(f"SELECT {keys}, {usage_sql} FROM ")
                 + lines
@@ -264,7 +220,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         days: dict[str, set[dt.date]] = {}
         usage: dict[str, set[dt.date]] = {}
         for row in rows:
-            name = _part_name(row[: len(parts)], parts)
+            name = part_name(row[: len(parts)], parts)
             day = dt.date.fromisoformat(str(row[len(parts)])[:10])
             days.setdefault(name, set()).add(day)
             if row[-1]:
@@ -291,7 +247,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         """
         file = self._describe_file(connection, path, columns)
         self._check_dates(connection, file)
-        return file, _joined_files([file], columns, self.schema)
+        return file, joined_files([file], columns, self.schema)
 
     def value_error(
         self,
@@ -329,7 +285,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         query: CostQuery,
         periods: tuple[str, ...],
     ) -> list[tuple[str | None, ...]]:
-        lines = _joined_files(files, columns, self.schema, periods)
+        lines = joined_files(files, columns, self.schema, periods)
         sql = build_cost_query(query, self.schema, Dialect.DUCKDB, lines)
         try:
             return [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
@@ -399,7 +355,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         partition = billing_partition(path)
         if (
             partition is not None
-            and _PERIOD_VALUE.fullmatch(partition[1])  # else not a billing period: read whole
+            and PERIOD_VALUE.fullmatch(partition[1])  # else not a billing period: read whole
             and partition[0].lower() not in {name.lower() for name in column_types}
         ):
             file = replace(file, partition=partition[0])
@@ -424,7 +380,7 @@ class BillingFileSource(ServiceBreakdownMixin):
                     rows = connection.execute(sql, [path, *(n.lower() for n in names)]).fetchall()
                 except duckdb.Error:
                     rows = []
-            days = _days_of_statistics(rows)
+            days = days_of_statistics(rows)
         self._charge_days[identity] = days
         return days
 
@@ -497,7 +453,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         if identity in self._dates_checked:
             return
         dates = [column for column in self.schema.dates if column in file.column_types]
-        bad = _first_bad_date(connection, file, dates) if dates else None
+        bad = first_bad_date(connection, file, dates) if dates else None
         if bad is not None:
             where = f"{self.kind} file {file.path} row {bad.row}, {bad.column}"
             raise bad_date_error(where, bad.value, readable=bad.readable)
@@ -512,7 +468,7 @@ class BillingFileSource(ServiceBreakdownMixin):
         """The file and column holding a value that is not a number or a timestamp, if any."""
         for file in files:
             for column in columns:
-                found = _bad_value(connection, file, column, self.schema.columns[column])
+                found = first_bad_value(connection, file, column, self.schema.columns[column])
                 column = file.reads.get(column, column)
                 if found is not None:
                     value, expected = found
@@ -521,225 +477,6 @@ class BillingFileSource(ServiceBreakdownMixin):
                         f"{expected}."
                     )
         return None
-
-
-# --- reading files as one table -------------------------------------------------------------
-
-
-def _joined_files(
-    files: list[BillingFile],
-    columns: tuple[str, ...],
-    schema: BillingSchema,
-    periods: tuple[str, ...] = (),
-) -> SqlQuery:
-    """Every file, cleaned to one shape, as one subquery (``UNION ALL``); files in partition
-    folders read only in the billing periods ``periods`` (all when empty)."""
-    selects = [_file_select(file, columns, schema, periods) for file in files]
-    text = "\nUNION ALL\n".join(select.text for select in selects)
-    params = tuple(param for select in selects for param in select.params)
-    return SqlQuery(f"(\n{text}\n) AS lines", params)
-
-
-def _file_select(
-    file: BillingFile, columns: tuple[str, ...], schema: BillingSchema, periods: tuple[str, ...]
-) -> SqlQuery:
-    expressions = [
-        f'{_cleaned(file, column, schema.columns[column])} AS "{column}"' for column in columns
-    ]
-    select = f"SELECT {', '.join(expressions)} FROM "
-    if not (file.partition and periods):
-        return SqlQuery(select + file.scan(), (file.path,))
-    # DuckDB reads the partition from the folder and prunes the file on this predicate.
-    marks = ", ".join("?" for _ in periods)
-    return SqlQuery(
-        f'{select}{file.partitioned_scan()} WHERE "{file.partition}" IN ({marks})',
-        (file.path, *periods),
-    )
-
-
-def _cleaned(file: BillingFile, column: str, kind: ColumnKind) -> str:
-    """SQL reading ``column`` of ``file`` as ``kind``'s one type (NULL when absent)."""
-    found = file.read_type(column)
-    if found is None:
-        return f"CAST(NULL AS {_CANONICAL_TYPES[kind]})"
-    name, column_type = found
-    quoted = f'"{name}"'
-    text = f"billing_value(CAST({quoted} AS VARCHAR))"
-    if kind is ColumnKind.TIMESTAMP:
-        if column_type.startswith(("TIMESTAMP", "DATE")):
-            return f"CAST({quoted} AS TIMESTAMP)"  # TIMESTAMPTZ → UTC (the session's zone)
-        return f"CAST(CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    if kind is ColumnKind.MONEY:
-        if column_type.startswith(_NUMERIC_PREFIXES):
-            return f"CAST({quoted} AS {MONEY})"
-        return f"CAST({text} AS {MONEY})"
-    if kind is ColumnKind.ACCOUNT and column_type in _INTEGER_TYPES:
-        return f"lpad(CAST({quoted} AS VARCHAR), 12, '0')"  # leading zeros were lost
-    if kind is ColumnKind.MAP:
-        return _as_map(quoted, column_type)
-    if kind is ColumnKind.JSON:
-        if column_type.startswith(("MAP", "STRUCT")):
-            return f"CAST(to_json({quoted}) AS VARCHAR)"
-        return f"CAST({quoted} AS VARCHAR)"  # not JSON (null spellings too) reads as no tags
-    return text
-
-
-def _as_map(quoted: str, column_type: str) -> str:
-    if column_type.startswith("MAP"):
-        return f"CAST({quoted} AS MAP(VARCHAR, VARCHAR))"
-    if column_type.startswith("STRUCT"):
-        return f"TRY_CAST(to_json({quoted}) AS MAP(VARCHAR, VARCHAR))"
-    # CSV: the map as JSON object text; anything else reads as an empty map
-    return (
-        f"TRY_CAST(TRY_CAST(billing_value(CAST({quoted} AS VARCHAR)) AS JSON) "
-        "AS MAP(VARCHAR, VARCHAR))"
-    )
-
-
-def _bad_value(
-    connection: duckdb.DuckDBPyConnection, file: BillingFile, column: str, kind: ColumnKind
-) -> tuple[str, str] | None:
-    """The first value of a text ``column`` that does not convert to ``kind``, if any."""
-    found_column = file.read_type(column)
-    if kind not in _CHECKED_CASTS or found_column is None or found_column[1] != "VARCHAR":
-        return None
-    target, expected = _CHECKED_CASTS[kind]
-    sql = f"""
-        SELECT value FROM (SELECT billing_value("{found_column[0]}") AS value FROM {file.scan()})
-        WHERE value IS NOT NULL AND TRY_CAST(value AS {target}) IS NULL
-        LIMIT 1
-    """
-    found = connection.execute(sql, [file.path]).fetchall()
-    return (str(found[0][0]), expected) if found else None
-
-
-def _part_name(values: tuple[object, ...], parts: tuple[tuple[str, str], ...]) -> str:
-    """How a message names one part of an export: "AWS account 123456789012"."""
-    words = [
-        f"{word} {value}".strip() for value, (_, word) in zip(values, parts, strict=True) if value
-    ]
-    return " ".join(words)
-
-
-@dataclass(frozen=True)
-class _BadDate:
-    row: int  # as a spreadsheet shows it: a CSV's header is row 1
-    column: str
-    value: str
-    readable: bool  # a date, but outside the years allowed
-
-
-def _first_bad_date(
-    connection: duckdb.DuckDBPyConnection, file: BillingFile, columns: list[str]
-) -> _BadDate | None:
-    """The first row with a date that is not ISO 8601 or not in 2000–2100, if any."""
-    selects, conditions = [], []
-    for n, column in enumerate(columns):
-        quoted = f'"{column}"'
-        if file.column_types[column].startswith(("TIMESTAMP", "DATE")):
-            readable = "true"
-            in_range = (
-                f"{quoted} IS NULL OR {quoted} >= TIMESTAMP '{FIRST_YEAR}-01-01' "
-                f"AND {quoted} < TIMESTAMP '{LAST_YEAR + 1}-01-01'"
-            )
-        else:
-            text = f"billing_value(CAST({quoted} AS VARCHAR))"
-            readable = (
-                f"{text} IS NULL OR regexp_full_match({text}, '{ISO_8601}') "
-                f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
-            )
-            in_range = (
-                f"{text} IS NULL "
-                f"OR TRY_CAST(substr({text}, 1, 4) AS INTEGER) BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
-            )
-        selects.append(
-            f"CAST({quoted} AS VARCHAR) AS value_{n}, "
-            f"coalesce({readable}, false) AS readable_{n}, "
-            f"coalesce({readable}, false) AND coalesce({in_range}, false) AS good_{n}"
-        )
-        conditions.append(f"NOT good_{n}")
-    if file.is_parquet:
-        scan = "read_parquet(?, file_row_number = true, hive_partitioning = false)"
-        row = "file_row_number + 1"
-    else:  # DuckDB keeps a CSV's order (preserve_insertion_order), and row 1 is the header
-        scan, row = file.scan(), "row_number() OVER () + 1"
-    sql = f"""
-        SELECT * FROM (SELECT {row} AS row_number, {", ".join(selects)} FROM {scan})
-        WHERE {" OR ".join(conditions)} ORDER BY row_number LIMIT 1
-    """
-    try:
-        found = connection.execute(sql, [file.path]).fetchone()
-    except duckdb.Error:
-        return None  # an unreadable file is named by the query's own error path
-    if found is None:
-        return None
-    for n, column in enumerate(columns):
-        value, readable, good = found[1 + 3 * n : 4 + 3 * n]
-        if not good:
-            return _BadDate(int(found[0]), column, str(value), bool(readable))
-    return None
-
-
-_PARTITION_FOLDER = re.compile(r"(?:^|[/\\])(billing_period)=([^/\\]+)(?=[/\\])", re.IGNORECASE)
-_PERIOD_VALUE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
-def billing_partition(path: str) -> tuple[str, str] | None:
-    """The billing period partition folder ``path`` is in: its key as spelled and its value,
-    e.g. ``("BILLING_PERIOD", "2026-10")``; None outside one."""
-    found = list(_PARTITION_FOLDER.finditer(path))
-    return (found[-1].group(1), found[-1].group(2)) if found else None
-
-
-def partitions_for(paths: list[str], query: CostQuery) -> list[str]:
-    """``paths`` without the files of billing period partitions ``query`` cannot need.
-
-    AWS Data Exports writes each billing period's files under ``BILLING_PERIOD=YYYY-MM/``,
-    and bills a charge in its own month; near a month's edge a line may be billed in the
-    period next to it. So the partitions of the months the period touches, and of the one
-    before and after, are kept. Files outside such folders (or in one whose value is not a
-    month) are always kept.
-
-    Args:
-        paths: the matching files.
-        query: the question (its period).
-    """
-    wanted = set(billing_periods(query.period, margin=1))
-    kept = []
-    for path in paths:
-        found = billing_partition(path)
-        if found is None or not _PERIOD_VALUE.fullmatch(found[1]) or found[1] in wanted:
-            kept.append(path)
-    return kept
-
-
-def _days_of_statistics(rows: list[tuple[object, ...]]) -> tuple[dt.date, dt.date] | None:
-    """The first and last UTC day of a column's row group statistics (``parquet_metadata``'s
-    type, min and max); None when a row group has none.
-
-    Timestamps (INT64) are exact: an offset is turned to UTC, a naive one is UTC already. Text
-    is ISO 8601 ordered as text, whose offsets may move a day either way: a day's slack.
-    """
-    if not rows:
-        return None
-    firsts, lasts = [], []
-    for physical, low, high in rows:
-        try:
-            if physical == "BYTE_ARRAY":
-                first = dt.date.fromisoformat(str(low)[:10]) - dt.timedelta(days=1)
-                last = dt.date.fromisoformat(str(high)[:10]) + dt.timedelta(days=1)
-            else:
-                first, last = _utc_day(str(low)), _utc_day(str(high))
-        except ValueError:
-            return None
-        firsts.append(first)
-        lasts.append(last)
-    return min(firsts), max(lasts)
-
-
-def _utc_day(text: str) -> dt.date:
-    moment = dt.datetime.fromisoformat(text)
-    return (moment.astimezone(dt.UTC) if moment.tzinfo else moment).date()
 
 
 def _files_identity(paths: list[str]) -> tuple[tuple[str, int, int], ...]:

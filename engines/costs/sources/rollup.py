@@ -62,12 +62,8 @@ import duckdb
 from engines.costs.coverage import Coverage, coverage_from_days
 from engines.costs.query import CostGroup, CostQuery, CostResult, Dimension, DimensionKind
 from engines.costs.sources.answers import ServiceBreakdownMixin
-from engines.costs.sources.billing_files import (
-    NULL_MACRO,
-    BillingFile,
-    BillingFileSource,
-    file_identity,
-)
+from engines.costs.sources.billing_files import BillingFileSource, file_identity
+from engines.costs.sources.file_tables import NULL_MACRO, BillingFile
 from engines.costs.sources.schemas import BillingSchema, Dialect
 from engines.costs.sources.sql import (
     SqlQuery,
