@@ -16,7 +16,7 @@ from engines.errors import CostSourceError
 from engines.models import Period
 from tests.conftest import write_two_account_export
 
-DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
+DEMO_TEAMS = Path(__file__).resolve().parents[3] / "bot" / "demo" / "teams.toml"
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
 
 

@@ -333,7 +333,7 @@ def test_the_invariant_check_catches_a_broken_allocation() -> None:
 
 
 def test_the_demo_teams_file_with_a_shared_platform() -> None:
-    demo = Path(__file__).parents[2] / "bot" / "demo" / "teams.toml"
+    demo = Path(__file__).parents[3] / "bot" / "demo" / "teams.toml"
     config = load_config(demo.read_text(), filename="teams.toml")  # it has [shared.platform]
     group_by = allocation_dimensions(config.teams, config.shared) + (SERVICE,)
     cost = result(

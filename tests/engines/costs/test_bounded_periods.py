@@ -21,7 +21,7 @@ from engines.errors import UserInputError
 from engines.models import Period
 from tests.conftest import write_two_account_export
 
-DEMO_TEAMS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "teams.toml"
+DEMO_TEAMS = Path(__file__).resolve().parents[3] / "bot" / "demo" / "teams.toml"
 TODAY = dt.date(2026, 12, 5)
 DATA = Coverage("FOCUS export", through=dt.date(2026, 12, 4), first=dt.date(2023, 1, 1))
 EVERYTHING = Period(dt.date(2000, 1, 1), dt.date(2026, 12, 6), "2000-01-01 to 2026-12-05")

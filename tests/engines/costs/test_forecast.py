@@ -16,7 +16,7 @@ from engines.errors import CostSourceError
 from engines.models import Metric, Period
 
 # The backtest lives with the benchmarks (it prints the figures the docs quote); load it by path.
-_BACKTEST = Path(__file__).parents[2] / "benchmarks" / "forecast_backtest.py"
+_BACKTEST = Path(__file__).parents[3] / "benchmarks" / "forecast_backtest.py"
 _spec = importlib.util.spec_from_file_location("forecast_backtest", _BACKTEST)
 assert _spec is not None and _spec.loader is not None
 backtest = importlib.util.module_from_spec(_spec)
