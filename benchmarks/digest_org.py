@@ -16,7 +16,10 @@ the per-channel pace shows).
 
 The stand-in also answers the first 20 posts with 429 and ``Retry-After: 2`` (as a busy
 Slack would), so those channels wait two seconds. Checks: every queued message arrives
-exactly once, none is lost to a 429, and both times are within their targets. The last
+exactly once, none is lost to a 429, both times are within their targets, and a sample of
+the digests' month to date (every 10th team) is, to the cent, what a raw scan of the
+Parquet file sums for that team (its tag, its currency, the month through the digest's
+last complete day), and what its message says. The last
 line is JSON: ``{"figures": [{"name", "target", "measured", "met"}], ...}``.
 
     .venv/bin/python benchmarks/digest_org.py [--rows 10000000] [--teams 200]
@@ -31,7 +34,9 @@ import os
 import sys
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -150,6 +155,7 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
         if args.inject_429s:
             slack.fail_next("chat.postMessage", status=429, retry_after=2, count=args.inject_429s)
         queued = [row for row in store.outbox_rows(limit=100_000) if row["state"] == "pending"]
+        mismatches, sampled = raw_month_to_date_check(month, queued)
         deliver_started = time.perf_counter()
         outbox.start()
         while store.outbox_rows(state="pending", limit=1) or store.outbox_rows(
@@ -178,11 +184,60 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
         "rate_limited_429s": slack.rate_limited,  # refused for going faster than 1/s
         "injected_429s": args.inject_429s,
         "failed_rows": len([r for r in queued if r["state"] == "failed"]),
+        "month_to_date_sampled": sampled,
+        "month_to_date_mismatches": mismatches,
         "rollup_build_s": round(rollup_s, 2),
         "figures_only_s": round(engine_s, 2),
         "build_s": round(build_s, 2),
         "delivery_s": round(delivery_s, 2),
     }
+
+
+def raw_month_to_date_check(month: Path, queued: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """Every 10th team's digest: its month to date against a raw scan of the file (DuckDB
+    over the Parquet, none of costbot's code): the lines tagged with the team, in the
+    digest's currency, charged from the 1st through its last complete day. The teams file
+    here has no shared costs, so a team's month is its own lines. Returns the mismatches
+    (empty: all equal to the cent, and the message shows that figure) and the sample size."""
+    import duckdb
+
+    from handlers.blocks.common import money
+
+    digests = sorted((r for r in queued if r["kind"] == "digest"), key=lambda r: r["team"])
+    sample = digests[::10]
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    # One scan for the whole sample: each team's lines by currency, the day their charge
+    # starts and the first midnight at or after it ends (a line counts in a period holding
+    # its whole charge period).
+    teams = [row["team"] for row in sample]
+    sums: dict[tuple[str, str], list[tuple[dt.date, dt.date, Decimal]]] = {}
+    for team, currency, start, end, amount in connection.execute(
+        "SELECT team, BillingCurrency, CAST(ChargePeriodStart AS DATE), "
+        "CAST(ChargePeriodEnd - INTERVAL 1 MICROSECOND AS DATE) + 1, "
+        "sum(CAST(BilledCost AS DECIMAL(38, 10))) FROM (SELECT *, CASE WHEN json_valid(Tags) "
+        "THEN json_extract_string(Tags, '$.team') END AS team FROM read_parquet(?)) "
+        "WHERE team IN (SELECT unnest(?)) AND BilledCost IS NOT NULL GROUP BY ALL",
+        [str(month), teams],
+    ).fetchall():
+        sums.setdefault((team, currency), []).append((start, end, Decimal(amount)))
+    mismatches = []
+    cent = Decimal("0.01")
+    for row in sample:
+        meta = json.loads(row["meta"])
+        first = dt.date.fromisoformat(meta["date"]).replace(day=1)
+        end = dt.date.fromisoformat(meta["data_through"]) + dt.timedelta(days=1)
+        raw = sum(
+            (amount for start, until, amount in sums.get((row["team"], meta["currency"]), [])
+             if first <= start < end and until <= end),
+            Decimal(0),
+        )  # fmt: skip
+        built = Decimal(meta["month_to_date"])
+        shown = money(built, meta["currency"])
+        blocks = json.dumps(json.loads(row["message"]).get("blocks"), ensure_ascii=False)
+        if built.quantize(cent) != raw.quantize(cent) or shown not in blocks:
+            mismatches.append(f"{row['team']}: digest {built} ({shown}), raw scan {raw}")
+    return mismatches, len(sample)
 
 
 def report(figures: dict[str, object], args: argparse.Namespace) -> int:
@@ -195,6 +250,10 @@ def report(figures: dict[str, object], args: argparse.Namespace) -> int:
         and figures["duplicates"] == 0
         and figures["digests_queued"] == figures["teams"]
     )
+    mismatches = figures["month_to_date_mismatches"]
+    exact = not mismatches and bool(figures["month_to_date_sampled"])
+    for mismatch in mismatches if isinstance(mismatches, list) else ():
+        print(f"  month to date differs: {mismatch}")
     rows = [
         (f"build {figures['teams']} digests + budget alerts from {args.rows:,} lines",
          f"< {TARGET_BUILD_S:g} s", f"{build_s:.2f} s", build_s < TARGET_BUILD_S),
@@ -203,6 +262,8 @@ def report(figures: dict[str, object], args: argparse.Namespace) -> int:
          delivery_s < delivery_target),
         ("every queued message posted exactly once", "yes", "yes" if all_once else "no",
          all_once),
+        (f"month to date of {figures['month_to_date_sampled']} sampled digests = raw scan, "
+         "to the cent", "yes", "yes" if exact else "no", exact),
     ]  # fmt: skip
     print(f"digests for {figures['teams']} teams ({os.cpu_count()} CPUs)")
     print_table(rows)

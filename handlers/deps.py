@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
 from engines.config.teams import CostConfig
+from engines.costs.allocation import AllocationCache
 from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer
@@ -96,6 +97,8 @@ class Deps:
         offhours: off-hours schedules (None: not set up).
         outbox: where digests and alerts are queued for posting (None: not set up).
         snoozes: remembers which teams silenced their alerts, and until when.
+        allocations: remembers the allocations of the source's answers and what every team
+            reads of them, so a morning of digests and alerts allocates each question once.
 
         background: where clicks and approvals do their work after the ack, so that
             Bolt's listener threads are free to acknowledge the next requests within
@@ -120,6 +123,7 @@ class Deps:
     offhours: OffHours | None = None
     outbox: Outbox | None = None
     snoozes: AlertSnoozes | None = None
+    allocations: AllocationCache = field(default_factory=AllocationCache)
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS

@@ -37,7 +37,10 @@ Rules (the decisions, in one place):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, localcontext
 from fractions import Fraction
@@ -269,6 +272,28 @@ def owner_of(
     return rules[0].removeprefix("teams.")
 
 
+def combination_owner(
+    teams: Mapping[str, Team], shared: Sequence[SharedCost] = ()
+) -> Callable[[tuple[str, ...]], str]:
+    """A function naming the team that takes the cost lines of a combination of values of
+    ``allocation_dimensions(teams, shared)`` (in that order), as ``allocate`` decides: ""
+    when a shared cost takes them or no rule does."""
+    dimensions = allocation_dimensions(teams, shared)
+    rules = _rules(teams, shared)
+
+    def owner(values: tuple[str, ...]) -> str:
+        account, tags = "", {}
+        for dimension, value in zip(dimensions, values, strict=True):
+            if dimension.kind is DimensionKind.ACCOUNT:
+                account = value
+            else:
+                tags[dimension.tag_key] = value
+        first = next((rule for rule in rules if rule.matches(account, tags)), None)
+        return first.name if first is not None and not first.is_shared else ""
+
+    return owner
+
+
 @dataclass(frozen=True)
 class RuleOverlap:
     """Rules that match the same resources or cost lines. The first of ``rules`` (in the
@@ -400,6 +425,23 @@ class _Layout:
         tags = {tag: key[index] for tag, index in self.tags.items()}
         return account, tags, tuple(key[index] for index in self.extra)
 
+    def pickers(
+        self,
+    ) -> tuple[Callable[[tuple[str, ...]], tuple[str, ...]], Callable[[tuple[str, ...]], ExtraKey]]:
+        """Fast readers of a key's rule part (account and tags) and of its extra key."""
+        rule_part = ([] if self.account is None else [self.account]) + list(self.tags.values())
+        return _picker(tuple(rule_part)), _picker(self.extra)
+
+
+def _picker(positions: tuple[int, ...]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """A function taking these positions of a key, as a tuple (fast: ``itemgetter``)."""
+    if not positions:
+        return lambda key: ()
+    if len(positions) == 1:
+        (only,) = positions
+        return lambda key: (key[only],)
+    return operator.itemgetter(*positions)
+
 
 @dataclass
 class _Tally:
@@ -491,33 +533,72 @@ def _sharing_teams(cost: SharedCost, teams: Mapping[str, Team]) -> tuple[str, ..
     return cost.among or tuple(teams)
 
 
+_Claim = tuple[str, tuple[str, ...]] | None
+"""A combination's overlap: (the rule that took it, the others that match), or None."""
+
+
 def _tally(result: CostResult, layout: _Layout, rules: list[_Rule]) -> dict[str, _Tally]:
     tallies: dict[str, _Tally] = {}
     # Which rules match depends on the account and tags only, not on the extra key (day,
-    # service...): remember it per combination, or a big org's day × service × team groups
-    # would try every rule on every group (200 teams × 400,000 groups).
-    matching: dict[tuple[str, tuple[tuple[str, str], ...]], list[_Rule]] = {}
+    # service...): decide it once per combination, or a big org's day × service × team
+    # groups would try every rule on every group (200 teams × 400,000 groups). Per currency
+    # and combination, remember where its cost goes: a digest's groups then cost two
+    # lookups and an addition each.
+    combination_of, extra_of = layout.pickers()
+    matching: dict[tuple[str, ...], list[_Rule]] = {}
+    targets: dict[tuple[str, tuple[str, ...]], tuple[_Tally, dict[ExtraKey, Decimal], _Claim]] = {}
     for group in result.groups:
-        if not group.amount.is_finite():
+        amount = group.amount
+        if not amount.is_finite():
             raise ValueError(f"cost group {group.key} has amount {group.amount}")
-        tally = tallies.setdefault(group.currency, _Tally({}, {}, {}, {}))
-        tally.total += group.amount
-        account, tags, extra_key = layout.read(group.key)
-        combination = (account, tuple(tags.items()))
-        matched = matching.get(combination)
-        if matched is None:
-            matched = [rule for rule in rules if rule.matches(account, tags)]
-            matching[combination] = matched
-        if not matched:
-            _add(tally.untagged, extra_key, group.amount)
-            continue
-        winner = matched[0]
-        by_key = (tally.shared if winner.is_shared else tally.direct).setdefault(winner.name, {})
-        _add(by_key, extra_key, group.amount)
-        if len(matched) > 1:
-            others = tuple(rule.label for rule in matched[1:])
-            _add(tally.overlaps, (winner.label, others), group.amount)
+        key = group.key
+        combination = combination_of(key)
+        target = targets.get((group.currency, combination))
+        if target is None:
+            tally = tallies.setdefault(group.currency, _Tally({}, {}, {}, {}))
+            matched = matching.get(combination)
+            if matched is None:
+                account, tags, _ = layout.read(key)
+                matched = matching[combination] = [r for r in rules if r.matches(account, tags)]
+            overlap: _Claim = None
+            if not matched:
+                by_key = tally.untagged
+            else:
+                winner = matched[0]
+                by_key = (tally.shared if winner.is_shared else tally.direct).setdefault(
+                    winner.name, {}
+                )
+                if len(matched) > 1:
+                    overlap = (winner.label, tuple(rule.label for rule in matched[1:]))
+            target = targets[(group.currency, combination)] = (tally, by_key, overlap)
+        tally, by_key, overlap = target
+        tally.total += amount
+        extra_key = extra_of(key)
+        by_key[extra_key] = by_key.get(extra_key, _ZERO) + amount
+        if overlap is not None:
+            _add(tally.overlaps, overlap, amount)
     return tallies
+
+
+def direct_costs(
+    result: CostResult, *, teams: Mapping[str, Team], shared: Sequence[SharedCost] = ()
+) -> dict[str, dict[str, dict[ExtraKey, Decimal]]]:
+    """Each team's own cost lines (``TeamAllocation.direct``) per currency, without
+    splitting shared costs: what ``allocate`` gives as ``direct``, for a caller that takes
+    the shares from another allocation (a digest's service detail over its last two weeks,
+    split as its six weeks are).
+
+    Raises:
+        ValueError: as ``allocate``.
+    """
+    layout = _layout(result.query.group_by, allocation_dimensions(teams, shared))
+    _check_shared_teams(teams, shared)
+    with localcontext(_EXACT):
+        tallies = _tally(result, layout, _rules(teams, shared))
+    return {
+        currency: {name: dict(tally.direct.get(name, {})) for name in teams}
+        for currency, tally in tallies.items()
+    }
 
 
 def _add(sums: dict[_K, Decimal], key: _K, amount: Decimal) -> None:
@@ -636,3 +717,57 @@ def _exponent(amount: Decimal) -> int:
     if not isinstance(exponent, int):
         raise ValueError(f"cannot split {amount}")
     return exponent
+
+
+# --- remembering allocations -------------------------------------------------------------
+
+
+class AllocationCache:
+    """Remembers the allocation of the last few source answers, and what was derived from
+    them (every team's days, ...), so a morning of digests allocates each question once.
+
+    Owned by the caller (the bot's ``Deps``) and handed in, never a module global of its
+    own. Sources hand back the same ``CostResult`` object for a repeated question (their
+    answer cache, dropped when the data changes), so an allocation is reused while the
+    answer and the teams file are the same objects: new data or a new teams file is a miss.
+    Entries hold the objects they are keyed by, so an ``id`` is never reused while
+    remembered. Thread-safe; two threads missing at once both compute, one keeps its copy.
+    """
+
+    size = 64
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[int, ...], tuple[tuple[object, ...], object]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def allocate(
+        self, result: CostResult, teams: Mapping[str, Team], shared: Sequence[SharedCost]
+    ) -> Allocation:
+        """``allocate(result, teams=teams, shared=shared)``, remembered."""
+        return self.derived(
+            (result, teams, shared), "allocation",
+            lambda: allocate(result, teams=teams, shared=shared),
+        )  # fmt: skip
+
+    def derived(self, anchors: tuple[object, ...], name: str, build: Callable[[], _K]) -> _K:
+        """``build()``, remembered while ``anchors`` are the same objects: for what every
+        team reads from one answer or allocation (``name`` says which), built once for all.
+        """
+        key = (*map(id, anchors), hash(name))
+        with self._lock:
+            found = self._entries.get(key)
+            if (
+                found is not None
+                and found[0][-1] == name
+                and all(a is b for a, b in zip(found[0][:-1], anchors, strict=True))
+            ):
+                self._entries.move_to_end(key)
+                return found[1]  # type: ignore[return-value]
+        value = build()
+        with self._lock:
+            self._entries[key] = ((*anchors, name), value)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value

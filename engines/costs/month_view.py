@@ -35,6 +35,7 @@ from typing import Any
 
 from engines.config.teams import find_team
 from engines.costs import questions
+from engines.costs.allocation import AllocationCache
 from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter
@@ -125,6 +126,7 @@ def month_view(
     team_name: str = "",
     metric: Metric = Metric.BILLED,
     with_forecast: bool = True,
+    cache: AllocationCache | None = None,
 ) -> MonthView:
     """The month view of a team (or of every team, ``team_name`` empty) as of ``today``.
 
@@ -135,6 +137,8 @@ def month_view(
         team_name: as typed (near misses raise ``UnknownTeamError``); empty: all teams.
         metric: the cost type of every figure.
         with_forecast: False: the month to date only (``forecast`` None, no history read).
+        cache: where allocations are remembered (the bot's): every team's view of a month
+            reads one allocation; None: a default one.
 
     Raises:
         CostSourceError: the source failed (a forecast that cannot be made is a note).
@@ -150,7 +154,9 @@ def month_view(
     totals: dict[str, tuple[Decimal, Decimal]] = {}  # currency → (month to date, shared part)
     currency = questions.DEFAULT_CURRENCY
     for chunk in _month_chunks(history_start, through):
-        days, chunk_currency, mtd, share, note = _chunk(source, teams, shared, team, chunk, metric)
+        days, chunk_currency, mtd, share, note = _chunk(
+            source, teams, shared, team, chunk, metric, cache
+        )
         if note and note not in notes:
             notes.append(note)
         currency = chunk_currency  # the latest month's: this month's when it has a day
@@ -210,13 +216,16 @@ def _chunk(
     team: Team | None,
     period: Period,
     metric: Metric,
+    cache: AllocationCache | None,
 ) -> tuple[dict[dt.date, Decimal], str, Decimal, Decimal, str]:
     """One month's days: (cost by day, currency, total, shared part, note)."""
     if team is None:
         result = source.costs(CostQuery(period, metric, CostFilter(), (questions.DAY,)))
         currency, per_day = _per_day(result)
         return per_day, currency, result.totals().get(currency, _ZERO), _ZERO, ""
-    allocation = questions._allocation(source, teams, shared, period, metric, (questions.DAY,))
+    allocation = questions._allocation(
+        source, teams, shared, period, metric, (questions.DAY,), cache
+    )
     if allocation is None:  # the source cannot group finely enough: the team's own lines
         query = CostQuery(period, metric, questions._team_filter(team), (questions.DAY,))
         result = source.costs(query)

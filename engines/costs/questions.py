@@ -8,8 +8,6 @@ CLI prints as JSON.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -17,7 +15,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engines.config.teams import find_team
-from engines.costs.allocation import Allocation, allocate, allocation_dimensions
+from engines.costs.allocation import (
+    Allocation,
+    AllocationCache,
+    SharedSplit,
+    allocation_dimensions,
+    combination_owner,
+    direct_costs,
+)
 from engines.costs.coverage import (
     MAX_PERIOD_DAYS,
     Comparison,
@@ -574,43 +579,168 @@ def team_daily_costs(
     period: Period,
     metric: Metric = Metric.BILLED,
     by: str = "service",
+    with_shared: bool = True,
+    currency: str = "",
+    cache: AllocationCache | None = None,
 ) -> TeamDays:
     """A team's cost by day and by a dimension, shared costs included where the source
     can group finely enough (else the team's direct cost only).
 
-    Asks the source one organisation-wide question, the same for every team, so a source
-    that remembers its answers (the billing files) scans once for a whole morning of
-    digests.
+    Asks the source one organisation-wide question, the same for every team, and reads
+    every team's days from its allocation in one pass (remembered in ``cache`` with the
+    allocation), so a morning of digests scans once and allocates once.
+
+    Args:
+        by: the dimension each day is broken down by; "" for none (a team's own cost is
+            then the key ``NO_VALUE``, each shared cost ``shared: <name>``).
+        with_shared: False: the team's own cost lines only.
+        currency: the currency to read (""): the one with the largest total).
+        cache: where allocations are remembered (the bot's); None: a default one.
     """
     team = find_team(teams, team_name)
-    dimension = _dimension(by)
+    extra = (DAY,) if not by else (DAY, _dimension(by))
     check_coverage(source, period)
-    allocation = _allocation(source, teams, shared, period, metric, (DAY, dimension))
-    if allocation is None:
-        query = CostQuery(period, metric, _team_filter(team), (DAY, dimension))
+    dimensions = allocation_dimensions(teams, shared) + extra
+    if not _groups_finely(source, dimensions):
+        query = CostQuery(period, metric, _team_filter(team), extra)
         amounts, _ = _grouped(source, query)
-        currency = _main_currency(amounts)
+        currency = currency or _main_currency(amounts)
         days: dict[dt.date, dict[str, Decimal]] = {}
         for key, amount in amounts.get(currency, {}).items():
             day_text, _, rest = key.partition(" · ")
             _add_day(days, day_text, rest or NO_VALUE, amount)
         return TeamDays(team.name, period, metric, currency, days, source.name)
-    parts = allocation.currencies
-    currency = max(parts, key=lambda code: abs(parts[code].total)) if parts else DEFAULT_CURRENCY
-    days = {}
-    part = parts.get(currency)
-    mine = part.teams.get(team.name) if part else None
-    if part is not None and mine is not None:
-        for (day_text, key), amount in mine.direct.items():
-            _add_day(days, day_text, key or NO_VALUE, amount)
-        for split in part.shared:
-            share = split.shares.get(team.name, _ZERO)
-            if not share or not split.amount:
+    remembered = cache or _ALLOCATIONS
+    query = CostQuery(period, metric, CostFilter(), dimensions)
+    if with_shared:
+        allocation = remembered.allocate(source.costs(query), teams, shared)
+        parts = allocation.currencies
+        currency = currency or (
+            max(parts, key=lambda code: abs(parts[code].total)) if parts else DEFAULT_CURRENCY
+        )
+        every = remembered.derived(
+            (allocation,),
+            f"every team's days in {currency}",
+            lambda: _every_team_days(
+                {code: {n: t.direct for n, t in part.teams.items()}
+                 for code, part in allocation.currencies.items()},
+                {code: part.shared for code, part in allocation.currencies.items()},
+                teams, currency, period, metric, source.name,
+            ),
+        )  # fmt: skip
+    else:  # the teams' own lines: no shared cost to split, so no allocation to make
+        every = remembered.derived(
+            (source, teams, shared),
+            f"every team's own days: {query.cache_key()}, in {currency}, data "
+            f"{getattr(source, 'generation', None)}",
+            lambda: _every_team_own_days(source, teams, shared, query, currency),
+        )  # fmt: skip
+    return every[team.name]
+
+
+def _every_team_own_days(
+    source: Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    query: CostQuery,
+    currency: str,
+) -> dict[str, TeamDays]:
+    """Every team's own cost lines by day and a dimension: summed by team in the source's
+    database where it can (the rollup), else from its answer, allocated here."""
+    period, metric = query.period, query.metric
+    in_database = getattr(source, "owned_daily_costs", None)
+    owned = None
+    if in_database is not None:
+        width = len(allocation_dimensions(teams, shared))
+        owned = in_database(query, combination_owner(teams, shared), owner_width=width)
+    if owned is None:
+        result = source.costs(query)
+        currency = currency or _main_currency(_grouped_totals(result))
+        direct = direct_costs(result, teams=teams, shared=shared)
+        return _every_team_days(direct, {}, teams, currency, period, metric, source.name)
+    if not currency:
+        totals = {code: {"": sum((a for d in o.values() for r in d.values() for a in r.values()),
+                                 _ZERO)} for code, o in owned.items()}  # fmt: skip
+        currency = _main_currency(totals)
+    mine = owned.get(currency, {})
+    every: dict[str, TeamDays] = {}
+    for name in teams:
+        days: dict[dt.date, dict[str, Decimal]] = {}
+        for day_text, rows in mine.get(name, {}).items():
+            if not day_text:
                 continue
-            fraction = share / split.amount
-            for (day_text, _key_value), amount in split.by_key.items():
-                _add_day(days, day_text, f"shared: {split.name}", amount * fraction)
-    return TeamDays(team.name, period, metric, currency, days, source.name)
+            day = dt.date.fromisoformat(day_text[:10])
+            if "" not in rows:
+                days[day] = rows  # built for this team alone: kept as it is
+                continue
+            for key, amount in rows.items():
+                label = key or NO_VALUE
+                days.setdefault(day, {})[label] = days.get(day, {}).get(label, _ZERO) + amount
+        every[name] = TeamDays(name, period, metric, currency, days, source.name)
+    return every
+
+
+def allocates(
+    source: Source, teams: Mapping[str, Team], shared: Sequence[SharedCost], by: str = ""
+) -> bool:
+    """Whether ``source`` can group finely enough to allocate cost by day (and ``by``)."""
+    extra = (DAY,) if not by else (DAY, _dimension(by))
+    return _groups_finely(source, allocation_dimensions(teams, shared) + extra)
+
+
+def _every_team_days(
+    direct: Mapping[str, Mapping[str, Mapping[tuple[str, ...], Decimal]]],
+    splits: Mapping[str, Sequence[SharedSplit]],
+    teams: Mapping[str, Team],
+    currency: str,
+    period: Period,
+    metric: Metric,
+    source: str,
+) -> dict[str, TeamDays]:
+    """Every team's days, in one pass, from its own lines (currency → team → (day, key) →
+    amount) and the shared costs' splits (currency → splits), grouped by day (and a
+    dimension).
+
+    A team's share of a shared cost is spread over the days in proportion to that cost's
+    own daily amounts, under the key ``shared: <name>``.
+    """
+    own = direct.get(currency, {})
+    shared_splits = splits.get(currency, ())
+    dates: dict[str, dt.date] = {}
+
+    def date_of(day_text: str) -> dt.date:
+        day = dates.get(day_text)
+        if day is None:
+            day = dates[day_text] = dt.date.fromisoformat(day_text[:10])
+        return day
+
+    every: dict[str, TeamDays] = {}
+    for name in teams:
+        days: dict[dt.date, dict[str, Decimal]] = {}
+        mine = own.get(name)
+        if mine is not None:
+            for key, amount in mine.items():
+                day_text = key[0]
+                if not day_text:
+                    continue
+                rows = days.get(date_of(day_text))
+                if rows is None:
+                    rows = days[date_of(day_text)] = {}
+                label = (key[1] if len(key) > 1 else "") or NO_VALUE
+                rows[label] = rows.get(label, _ZERO) + amount
+            for split in shared_splits:
+                share = split.shares.get(name, _ZERO)
+                if not share or not split.amount:
+                    continue
+                fraction = share / split.amount
+                for (day_text, *_), amount in split.by_key.items():
+                    _add_day(days, day_text, f"shared: {split.name}", amount * fraction)
+        every[name] = TeamDays(name, period, metric, currency, days, source)
+    return every
+
+
+def _grouped_totals(result: CostResult) -> Amounts:
+    return {code: {"": total} for code, total in result.totals().items()}
 
 
 def _add_day(
@@ -829,48 +959,22 @@ def _allocation(
     period: Period,
     metric: Metric,
     extra: tuple[Dimension, ...],
+    cache: AllocationCache | None = None,
 ) -> Allocation | None:
     dimensions = allocation_dimensions(teams, shared) + extra
-    limit = source.max_dimensions
-    if (
-        limit is not None
-        and len([d for d in dimensions if d.kind is not DimensionKind.DAY]) > limit
-    ):
+    if not _groups_finely(source, dimensions):
         return None
     result = source.costs(CostQuery(period, metric, CostFilter(), dimensions))
-    return _ALLOCATIONS.allocate(result, teams, shared)
+    return (cache or _ALLOCATIONS).allocate(result, teams, shared)
 
 
-class _AllocationMemo:
-    """Remembers the allocation of the last few source answers.
-
-    Sources hand back the same ``CostResult`` object for a repeated question (their answer
-    cache), so its allocation can be reused as long as the teams file is the same objects.
-    Entries hold the result itself, so an ``id`` is never reused while remembered.
-    """
-
-    size = 64
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[int, tuple[object, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def allocate(
-        self, result: CostResult, teams: Mapping[str, Team], shared: Sequence[SharedCost]
-    ) -> Allocation:
-        with self._lock:
-            entry = self._entries.get(id(result))
-        if entry is not None and entry[0] is result and entry[1] is teams and entry[2] is shared:
-            return entry[3]  # type: ignore[return-value]
-        allocation = allocate(result, teams=teams, shared=shared)
-        with self._lock:
-            self._entries[id(result)] = (result, teams, shared, allocation)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return allocation
+def _groups_finely(source: Source, dimensions: tuple[Dimension, ...]) -> bool:
+    limit = source.max_dimensions
+    return limit is None or len([d for d in dimensions if d.kind is not DimensionKind.DAY]) <= limit
 
 
-_ALLOCATIONS = _AllocationMemo()
+_ALLOCATIONS = AllocationCache()
+"""The cache of callers that hand in none (the CLI, tests); the bot hands in its own."""
 
 
 def _grouped(source: Source, query: CostQuery) -> tuple[Amounts, Amounts]:

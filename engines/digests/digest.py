@@ -4,9 +4,12 @@ Pure apart from the cost source it is handed: the caller passes ``today``, the b
 (``periods.billing_date``: the UTC date, as every answer uses), the local date the digest is
 posted for, and the team's changes (from the changes table); nothing here reads the clock.
 
-A digest is built from one organisation-wide question to the source
-(``questions.team_daily_costs``: cost by team, day and service over the last six weeks),
-so a morning of digests for every team costs one scan of the billing files.
+A digest is built from organisation-wide questions to the source, the same for every team
+(``questions.team_daily_costs``): cost by team and day over the last six weeks, and by
+team, day and service over the two weeks its movers, anomalies and weekly summary read.
+Each is allocated once and every team's days are read from it in one pass (remembered in
+the ``AllocationCache`` handed in), so a morning of digests for every team costs one scan
+and one allocation of each question, and the budget alerts after them none.
 
 Figures (all in the team's main currency and one metric, shared costs included):
 
@@ -31,13 +34,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from engines.changes import Change, State
 from engines.costs import questions
+from engines.costs.allocation import AllocationCache
 from engines.costs.forecast import MonthEndForecast
 from engines.costs.month_view import MonthView, month_view
 from engines.models import Metric, Period, SharedCost, Team
@@ -276,6 +280,7 @@ def build_digest(
     today: dt.date,
     changes: Sequence[Change] = (),
     metric: Metric = Metric.BILLED,
+    cache: AllocationCache | None = None,
     posted_on: dt.date | None = None,
 ) -> Digest:
     """A team's digest as of the billing date ``today``.
@@ -287,22 +292,26 @@ def build_digest(
         today: the billing date (the UTC date); only the complete days before it count.
         changes: the team's changes (any state), for the savings figures.
         metric: the cost type of every figure.
+        cache: where allocations are remembered (the bot's); None: a default one.
         posted_on: the team's local date the digest is posted for (default ``today``): its
             title, its key, and whether it is Monday's weekly digest.
 
     Raises:
         CostSourceError: the source has no cost data for the last six weeks.
     """
-    days = _history(source, teams, shared, team_name, today, metric)
+    days = _history(source, teams, shared, team_name, today, metric, cache)
     team = teams[days.subject]
-    view = month_view(source, teams, shared, today=today, team_name=team.name, metric=metric)
+    view = month_view(
+        source, teams, shared, today=today, team_name=team.name, metric=metric, cache=cache
+    )
     figures = _figures(days, team, today, view)
+    detail = _detail(source, teams, shared, days, figures.day, cache)
     movers: tuple[Mover, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
     if figures.day is not None:
-        movers = _day_movers(days, figures.day)
-        anomalies = _anomalies(days, figures.day, figures.average)
-    week = _week(days, today) if is_weekly(team, posted_on or today) else None
+        movers = _day_movers(detail, figures.day)
+        anomalies = _anomalies(detail, figures.day, figures.average)
+    week = _week(detail, today) if is_weekly(team, posted_on or today) else None
     return Digest(
         figures=figures,
         movers=movers,
@@ -322,11 +331,15 @@ def team_figures(
     team_name: str,
     today: dt.date,
     metric: Metric = Metric.BILLED,
+    cache: AllocationCache | None = None,
 ) -> TeamFigures:
-    """The digest's headline numbers only (what budget alerts and App Home need)."""
-    days = _history(source, teams, shared, team_name, today, metric)
+    """The digest's headline numbers only (what budget alerts and App Home need): no
+    service detail is read."""
+    days = _history(source, teams, shared, team_name, today, metric, cache)
     team = teams[days.subject]
-    view = month_view(source, teams, shared, today=today, team_name=team.name, metric=metric)
+    view = month_view(
+        source, teams, shared, today=today, team_name=team.name, metric=metric, cache=cache
+    )
     return _figures(days, team, today, view)
 
 
@@ -337,11 +350,48 @@ def _history(
     team_name: str,
     today: dt.date,
     metric: Metric,
+    cache: AllocationCache | None,
 ) -> questions.TeamDays:
+    """The team's cost per day over ``HISTORY_DAYS``: its own, and each shared cost's share
+    (keys ``shared: <name>``). Broken down by service where the source cannot allocate by
+    day alone (Cost Explorer: one question per team, the detail in it)."""
     period = Period(today - dt.timedelta(days=HISTORY_DAYS), today, "digest history")
+    by = "" if questions.allocates(source, teams, shared) else "service"
     return questions.team_daily_costs(
-        source, teams, shared, team_name=team_name, period=period, metric=metric
-    )
+        source, teams, shared, team_name=team_name, period=period, metric=metric, by=by,
+        cache=cache,
+    )  # fmt: skip
+
+
+def _detail(
+    source: questions.Source,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost],
+    days: questions.TeamDays,
+    day: dt.date | None,
+    cache: AllocationCache | None,
+) -> questions.TeamDays:
+    """``days`` by service over the days movers, anomalies and the weekly summary read: the
+    ``ANOMALY_BASELINE_DAYS`` before the day (or before today) up to today. The team's own
+    cost by service from an allocation of those days; its shares of shared costs as in
+    ``days`` (split over the whole history, as before)."""
+    if not questions.allocates(source, teams, shared):
+        return days  # asked by service already
+    today = days.period.end
+    start = min(day or today, today) - dt.timedelta(days=ANOMALY_BASELINE_DAYS)
+    window = Period(max(start, days.period.start), today, "digest detail")
+    own = questions.team_daily_costs(
+        source, teams, shared, team_name=days.subject, period=window, metric=days.metric,
+        with_shared=False, currency=days.currency, cache=cache,
+    )  # fmt: skip
+    merged: dict[dt.date, dict[str, Decimal]] = {}
+    for when in set(own.days) | {when for when in days.days if window.start <= when < today}:
+        rows = dict(own.days.get(when, {}))
+        for key, amount in days.days.get(when, {}).items():
+            if key.startswith("shared: "):
+                rows[key] = amount
+        merged[when] = rows
+    return replace(own, days=merged)
 
 
 def _figures(days: questions.TeamDays, team: Team, today: dt.date, view: MonthView) -> TeamFigures:

@@ -82,6 +82,7 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[quest
             team_name=team.name,
             metric=request.metric,
             with_forecast=period.label == MONTH_TO_DATE,
+            cache=deps.allocations,
         )
         return replace(answer, month=month)
 
@@ -124,6 +125,7 @@ def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[questions.A
             today=deps.today(),
             metric=request.metric,
             with_forecast=False,
+            cache=deps.allocations,
         )
         return replace(answer, month=month)
 

@@ -57,6 +57,7 @@ def team_digest(
         team_name=team.name,
         today=billing_date(now),
         changes=team_changes(deps, team.name),
+        cache=deps.allocations,
         posted_on=posted_on or local_now(team, now).date(),
     )
 
@@ -203,6 +204,7 @@ def check_budget_alerts(
                 deps.shared,
                 team_name=team.name,
                 today=billing_date(now),
+                cache=deps.allocations,
             )
         except CostSourceError as error:
             logger.warning("budget check for %s skipped: %s", team.name, error)

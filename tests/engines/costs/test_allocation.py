@@ -512,3 +512,51 @@ def test_a_resources_owner_is_the_first_matching_team_rule_as_in_allocation():
     shared_box = {"team": "platform", "env": "prod"}
     assert owner_of("", shared_box, teams={"prod-owners": prod}, shared=[platform]) == ""
     assert owner_of("", {"env": "dev"}, teams={"nlp": nlp, "prod-owners": prod}) == ""
+
+
+# --- remembered allocations and the teams' own lines ----------------------------------------
+
+
+def test_an_allocation_is_remembered_until_the_answer_or_the_teams_file_changes():
+    from engines.costs.allocation import AllocationCache
+
+    cache = AllocationCache()
+    answer = by_team({"a": "10", "b": "30", "platform": "4"})
+    config, costs = ABC, [shared()]
+
+    first = cache.allocate(answer, config, costs)
+    assert cache.allocate(answer, config, costs) is first  # the same question: not again
+    new_data = by_team({"a": "10", "b": "31", "platform": "4"})
+    assert usd(cache.allocate(new_data, config, costs).currencies).teams["b"].direct == {
+        (): D("31")
+    }
+    new_teams = teams(team("a"), team("b"))  # the teams file was reloaded: c is gone
+    again = cache.allocate(answer, new_teams, costs)
+    assert again is not first and set(usd(again.currencies).teams) == {"a", "b"}
+    built: list[str] = []
+    view = cache.derived((first,), "days", lambda: built.append("x") or {"a": 1})
+    assert cache.derived((first,), "days", lambda: built.append("y") or {}) is view
+    assert built == ["x"]  # every team reads one pass
+
+
+def test_the_teams_own_lines_are_allocations_direct_lines_without_any_split():
+    from engines.costs.allocation import combination_owner, direct_costs
+
+    config = teams(team("a"), team("b"), team("ops", tags={}, accounts=(PROD,)))
+    costs = [shared(tags={"team": "platform"})]
+    answer = result(
+        (ACCOUNT, TEAM_TAG, SERVICE),
+        ((PROD, "a", "EC2"), "USD", "10.5"),  # a's tag wins over ops' account (file order)
+        ((PROD, "", "S3"), "USD", "3"),  # ops': its account, no tag
+        ((DEV, "b", "EC2"), "EUR", "7"),
+        ((DEV, "platform", "EC2"), "USD", "4"),  # shared: nobody's own
+        ((DEV, "", "EC2"), "USD", "1"),  # untagged
+    )
+
+    direct = direct_costs(answer, teams=config, shared=costs)
+    allocation = allocate(answer, teams=config, shared=costs)
+    for currency, part in allocation.currencies.items():
+        assert direct[currency] == {name: t.direct for name, t in part.teams.items()}
+    owner = combination_owner(config, costs)
+    assert [owner((PROD, "a")), owner((PROD, "")), owner((DEV, "platform")), owner((DEV, ""))] == [
+        "a", "ops", "", ""]  # fmt: skip

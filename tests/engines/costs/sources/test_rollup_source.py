@@ -634,3 +634,66 @@ def test_a_second_costbot_on_the_same_database_scans_the_files(tmp_path: Path) -
         assert_same(source, FocusFileSource(str(path)), query_of(("service",)))  # type: ignore[arg-type]
     finally:
         holder.communicate("")
+
+
+# --- allocation in SQL: every team's own days, summed by team in the database -------------
+
+OWNERS = {
+    **TEAMS,
+    "payments": Team(name="payments", tags={}, accounts=("111122223333",), channel="#payments"),
+}
+
+
+@pytest.mark.parametrize("by", ["service", "region"])
+def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
+    tmp_path: Path, by: str
+) -> None:
+    from engines.costs.allocation import AllocationCache
+
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    files = FocusFileSource(str(path))
+    rollup = rollup_of(FocusFileSource(str(path)), tmp_path, "team")
+    period = Period(dt.date(2026, 9, 28), dt.date(2026, 11, 3))
+    asked = rollup.owned_daily_costs
+    calls: list[object] = []
+    rollup.owned_daily_costs = lambda *a, **k: calls.append(a) or asked(*a, **k)  # type: ignore[method-assign]
+    for currency in ("USD", "EUR", "JPY"):
+        for name in OWNERS:
+            held = questions.team_daily_costs(
+                rollup, OWNERS, SHARED, team_name=name, period=period, by=by,
+                with_shared=False, currency=currency, cache=AllocationCache(),
+            )  # fmt: skip
+            scanned = questions.team_daily_costs(
+                files, OWNERS, SHARED, team_name=name, period=period, by=by,
+                with_shared=False, currency=currency, cache=AllocationCache(),
+            )  # fmt: skip
+            as_text = lambda days: {d: {k: str(a) for k, a in r.items()} for d, r in days.items()}  # noqa: E731
+            assert as_text(held.days) == as_text(scanned.days), (currency, name)
+    assert calls  # the rollup summed them itself
+    nlp = questions.team_daily_costs(rollup, OWNERS, SHARED, team_name="nlp", period=period,
+                                     with_shared=False, currency="USD")  # fmt: skip
+    assert str(nlp.days[dt.date(2026, 10, 1)]["Amazon EC2"]) == "120.25"
+    payments = questions.team_daily_costs(
+        rollup, OWNERS, SHARED, team_name="payments", period=period, with_shared=False,
+        currency="USD",
+    )  # fmt: skip
+    assert dt.date(2026, 10, 2) not in payments.days  # tagged fraud-detection: that team's
+
+
+def test_a_digest_from_the_rollup_is_the_digest_from_the_files(tmp_path: Path) -> None:
+    from engines.costs.allocation import AllocationCache
+    from engines.digests.digest import build_digest, team_figures
+
+    path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
+    files = FocusFileSource(str(path))
+    rollup = rollup_of(FocusFileSource(str(path)), tmp_path, "team")
+    shared = [*SHARED, SharedCost(name="platform", tags={"team": ""}, accounts=())]
+    for today in (dt.date(2026, 10, 13), dt.date(2026, 11, 2)):
+        for name in OWNERS:
+            held = build_digest(rollup, OWNERS, shared, team_name=name, today=today,
+                                cache=AllocationCache())  # fmt: skip
+            scanned = build_digest(files, OWNERS, shared, team_name=name, today=today,
+                                   cache=AllocationCache())  # fmt: skip
+            assert held.as_json() == scanned.as_json(), (today, name)
+            figures = team_figures(rollup, OWNERS, shared, team_name=name, today=today)
+            assert figures.as_json() == held.figures.as_json()
