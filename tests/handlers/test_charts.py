@@ -6,7 +6,7 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from handlers.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
+from handlers.cost.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
 from PIL import Image
 
 PLOT_TOP = 46  # the legend's swatch sits above this line: only bars below it are counted
