@@ -34,11 +34,12 @@ from decimal import Decimal
 from typing import Any
 
 from engines.config.teams import find_team
-from engines.costs import questions
+from engines.costs import answers, asking
 from engines.costs.allocation import AllocationCache
 from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter
+from engines.costs.sources.protocol import Source
 from engines.errors import CostSourceError
 from engines.models import Metric, Period, SharedCost, Team
 
@@ -118,7 +119,7 @@ class MonthView:
 
 
 def month_view(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
@@ -152,7 +153,7 @@ def month_view(
     notes: list[str] = []
     daily: dict[str, dict[dt.date, Decimal]] = {}  # currency → day → cost (never mixed)
     totals: dict[str, tuple[Decimal, Decimal]] = {}  # currency → (month to date, shared part)
-    currency = questions.DEFAULT_CURRENCY
+    currency = answers.DEFAULT_CURRENCY
     for chunk in _month_chunks(history_start, through):
         days, chunk_currency, mtd, share, note = _chunk(
             source, teams, shared, team, chunk, metric, cache
@@ -189,10 +190,10 @@ def month_view(
     )
 
 
-def _data_through(source: questions.Source, today: dt.date) -> dt.date:
+def _data_through(source: Source, today: dt.date) -> dt.date:
     """Yesterday, or the last day the source's data covers when that is earlier."""
     yesterday = today - _ONE_DAY
-    coverage = questions.data_coverage(source, today)
+    coverage = asking.data_coverage(source, today)
     if coverage is None:
         return yesterday
     return min(coverage.through, yesterday)
@@ -210,7 +211,7 @@ def _month_chunks(first: dt.date, through: dt.date) -> list[Period]:
 
 
 def _chunk(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     team: Team | None,
@@ -220,21 +221,19 @@ def _chunk(
 ) -> tuple[dict[dt.date, Decimal], str, Decimal, Decimal, str]:
     """One month's days: (cost by day, currency, total, shared part, note)."""
     if team is None:
-        result = source.costs(CostQuery(period, metric, CostFilter(), (questions.DAY,)))
+        result = source.costs(CostQuery(period, metric, CostFilter(), (answers.DAY,)))
         currency, per_day = _per_day(result)
         return per_day, currency, result.totals().get(currency, _ZERO), _ZERO, ""
-    allocation = questions._allocation(
-        source, teams, shared, period, metric, (questions.DAY,), cache
-    )
+    allocation = asking.allocated(source, teams, shared, period, metric, (answers.DAY,), cache)
     if allocation is None:  # the source cannot group finely enough: the team's own lines
-        query = CostQuery(period, metric, questions._team_filter(team), (questions.DAY,))
+        query = CostQuery(period, metric, asking.team_filter(team), (answers.DAY,))
         result = source.costs(query)
         currency, per_day = _per_day(result)
         note = "Shared costs are not included: the cost source cannot group finely enough."
         return per_day, currency, result.totals().get(currency, _ZERO), _ZERO, note
     parts = allocation.currencies
     currency = (
-        max(parts, key=lambda code: abs(parts[code].total)) if parts else questions.DEFAULT_CURRENCY
+        max(parts, key=lambda code: abs(parts[code].total)) if parts else answers.DEFAULT_CURRENCY
     )
     part = parts.get(currency)
     mine = part.teams.get(team.name) if part else None
@@ -254,7 +253,7 @@ def _chunk(
 
 
 def _forecast(
-    source: questions.Source,
+    source: Source,
     team: Team | None,
     daily: dict[dt.date, Decimal],
     month_to_date: Decimal,
@@ -266,7 +265,7 @@ def _forecast(
 ) -> MonthEndForecast | None:
     own_forecast = getattr(source, "forecast", None)
     if own_forecast is not None:
-        cost_filter = questions._team_filter(team) if team else CostFilter()
+        cost_filter = asking.team_filter(team) if team else CostFilter()
         try:
             rest = own_forecast(cost_filter=cost_filter, metric=metric, today=today)
         except CostSourceError as error:
@@ -303,7 +302,7 @@ def _forecast(
 def _per_day(result: CostResult) -> tuple[str, dict[dt.date, Decimal]]:
     totals = result.totals()
     currency = (
-        max(totals, key=lambda code: abs(totals[code])) if totals else questions.DEFAULT_CURRENCY
+        max(totals, key=lambda code: abs(totals[code])) if totals else answers.DEFAULT_CURRENCY
     )
     per_day: dict[dt.date, Decimal] = {}
     for group in result.groups:

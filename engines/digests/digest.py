@@ -5,7 +5,7 @@ Pure apart from the cost source it is handed: the caller passes ``today``, the b
 posted for, and the team's changes (from the changes table); nothing here reads the clock.
 
 A digest is built from organisation-wide questions to the source, the same for every team
-(``questions.team_daily_costs``): cost by team and day over the last six weeks, and by
+(``team_days.team_daily_costs``): cost by team and day over the last six weeks, and by
 team, day and service over the two weeks its movers, anomalies and weekly summary read.
 Each is allocated once and every team's days are read from it in one pass (remembered in
 the ``AllocationCache`` handed in), so a morning of digests for every team costs one scan
@@ -40,10 +40,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engines.changes import Change, State
-from engines.costs import questions
+from engines.costs import answers, team_days
 from engines.costs.allocation import AllocationCache
 from engines.costs.forecast import MonthEndForecast
 from engines.costs.month_view import MonthView, month_view
+from engines.costs.sources.protocol import Source
 from engines.models import Metric, Period, SharedCost, Team
 
 HISTORY_DAYS = 42
@@ -272,7 +273,7 @@ class Digest:
 
 
 def build_digest(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
@@ -324,7 +325,7 @@ def build_digest(
 
 
 def team_figures(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
@@ -344,43 +345,43 @@ def team_figures(
 
 
 def _history(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     team_name: str,
     today: dt.date,
     metric: Metric,
     cache: AllocationCache | None,
-) -> questions.TeamDays:
+) -> answers.TeamDays:
     """The team's cost per day over ``HISTORY_DAYS``: its own, and each shared cost's share
     (keys ``shared: <name>``). Broken down by service where the source cannot allocate by
     day alone (Cost Explorer: one question per team, the detail in it)."""
     period = Period(today - dt.timedelta(days=HISTORY_DAYS), today, "digest history")
-    by = "" if questions.allocates(source, teams, shared) else "service"
-    return questions.team_daily_costs(
+    by = "" if team_days.allocates(source, teams, shared) else "service"
+    return team_days.team_daily_costs(
         source, teams, shared, team_name=team_name, period=period, metric=metric, by=by,
         cache=cache,
     )  # fmt: skip
 
 
 def _detail(
-    source: questions.Source,
+    source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
-    days: questions.TeamDays,
+    days: answers.TeamDays,
     day: dt.date | None,
     cache: AllocationCache | None,
-) -> questions.TeamDays:
+) -> answers.TeamDays:
     """``days`` by service over the days movers, anomalies and the weekly summary read: the
     ``ANOMALY_BASELINE_DAYS`` before the day (or before today) up to today. The team's own
     cost by service from an allocation of those days; its shares of shared costs as in
     ``days`` (split over the whole history, as before)."""
-    if not questions.allocates(source, teams, shared):
+    if not team_days.allocates(source, teams, shared):
         return days  # asked by service already
     today = days.period.end
     start = min(day or today, today) - dt.timedelta(days=ANOMALY_BASELINE_DAYS)
     window = Period(max(start, days.period.start), today, "digest detail")
-    own = questions.team_daily_costs(
+    own = team_days.team_daily_costs(
         source, teams, shared, team_name=days.subject, period=window, metric=days.metric,
         with_shared=False, currency=days.currency, cache=cache,
     )  # fmt: skip
@@ -394,7 +395,7 @@ def _detail(
     return replace(own, days=merged)
 
 
-def _figures(days: questions.TeamDays, team: Team, today: dt.date, view: MonthView) -> TeamFigures:
+def _figures(days: answers.TeamDays, team: Team, today: dt.date, view: MonthView) -> TeamFigures:
     """The day, its average and the chart from ``days``; the month (month to date, budget,
     forecast) from the team's month view, as every other surface shows it."""
     totals = days.totals()
@@ -430,7 +431,7 @@ def _figures(days: questions.TeamDays, team: Team, today: dt.date, view: MonthVi
     )
 
 
-def _keys_between(days: questions.TeamDays, first: dt.date, end: dt.date) -> dict[str, Decimal]:
+def _keys_between(days: answers.TeamDays, first: dt.date, end: dt.date) -> dict[str, Decimal]:
     """Each key's total over the days from ``first`` (included) to ``end`` (excluded)."""
     sums: dict[str, Decimal] = {}
     for day, rows in days.days.items():
@@ -450,13 +451,13 @@ def _top_movers(now: dict[str, Decimal], before: dict[str, Decimal]) -> tuple[Mo
     return tuple(movers[:MOVERS])
 
 
-def _day_movers(days: questions.TeamDays, day: dt.date) -> tuple[Mover, ...]:
+def _day_movers(days: answers.TeamDays, day: dt.date) -> tuple[Mover, ...]:
     now = dict(days.days.get(day, {}))
     week = _keys_between(days, day - dt.timedelta(days=AVERAGE_DAYS), day)
     return _top_movers(now, {key: amount / AVERAGE_DAYS for key, amount in week.items()})
 
 
-def _anomalies(days: questions.TeamDays, day: dt.date, average: Decimal) -> tuple[Anomaly, ...]:
+def _anomalies(days: answers.TeamDays, day: dt.date, average: Decimal) -> tuple[Anomaly, ...]:
     floor = abs(average) * ANOMALY_MIN_SHARE
     found = []
     for key, amount in days.days.get(day, {}).items():
@@ -472,7 +473,7 @@ def _anomalies(days: questions.TeamDays, day: dt.date, average: Decimal) -> tupl
     return tuple(found[:MOVERS])
 
 
-def _week(days: questions.TeamDays, today: dt.date) -> WeekSummary:
+def _week(days: answers.TeamDays, today: dt.date) -> WeekSummary:
     start = today - dt.timedelta(days=7)
     now = _keys_between(days, start, today)
     before = _keys_between(days, start - dt.timedelta(days=7), start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from engines.costs.questions import Answer, ForecastAnswer, Line, Trend
+from engines.costs.answers import Answer, ForecastAnswer, Line, Trend
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Period
 from engines.words import FAILED, INPUT, source_name

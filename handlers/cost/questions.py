@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from engines.config.teams import find_team
-from engines.costs import questions
+from engines.costs import answers, asking, questions
 from engines.costs.month_view import month_view
 from engines.costs.periods import parse_period
 from engines.models import Period
@@ -47,20 +47,20 @@ def _asked_period(text: str, today: dt.date) -> tuple[Period, str]:
     return last_month, note
 
 
-def _noted(answer: questions.Answer, note: str) -> questions.Answer:
+def _noted(answer: answers.Answer, note: str) -> answers.Answer:
     return replace(answer, notes=(note, *answer.notes)) if note else answer
 
 
-def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
+def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
     team = find_team(deps.teams, request.team)
     # The billing date (UTC), as every answer: the headline, the budget line and /cost top
     # agree on "month to date" at any instant, whatever the team's time zone.
     today = deps.today()
     period, first_day_note = _asked_period(request.period_text, today)
     by = request.group_by or "service"
-    questions.check_grouping(by, across_teams=False)
+    asking.check_grouping(by, across_teams=False)
 
-    def result() -> questions.Answer:
+    def result() -> answers.Answer:
         answer = questions.team_cost(
             deps.cost_source,
             deps.teams,
@@ -86,7 +86,7 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[quest
         )
         return replace(answer, month=month)
 
-    def render(answer: questions.Answer) -> Reply:
+    def render(answer: answers.Answer) -> Reply:
         title = f"{team.name} · {period.label or 'cost'}"
         return Reply(
             build_answer_message(
@@ -102,11 +102,11 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[quest
     )
 
 
-def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
+def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
     period, first_day_note = _asked_period(request.period_text, deps.today())
-    questions.check_grouping(request.group_by, across_teams=True)
+    asking.check_grouping(request.group_by, across_teams=True)
 
-    def result() -> questions.Answer:
+    def result() -> answers.Answer:
         answer = questions.top_costs(
             deps.cost_source,
             deps.teams,
@@ -138,11 +138,11 @@ def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[questions.A
     )
 
 
-def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
+def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
     period, first_day_note = _asked_period(request.period_text, deps.today())
-    questions.check_grouping(request.group_by, across_teams=False)
+    asking.check_grouping(request.group_by, across_teams=False)
 
-    def result() -> questions.Answer:
+    def result() -> answers.Answer:
         answer = questions.untagged_costs(
             deps.cost_source,
             deps.teams,
@@ -163,13 +163,13 @@ def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[q
     )
 
 
-def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[questions.Answer]:
+def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
     team = find_team(deps.teams, request.team) if request.team else None
     today = deps.today()  # the billing date, as /cost team sees it
     current = parse_period(request.left_text, today=today)
     baseline = parse_period(request.right_text, today=today)
 
-    def result() -> questions.Answer:
+    def result() -> answers.Answer:
         return questions.compare_periods(
             deps.cost_source,
             deps.teams,
@@ -193,11 +193,11 @@ def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[que
 
 def plan_forecast(
     request: ForecastRequest, deps: Deps, asked_by: str
-) -> Work[questions.ForecastAnswer]:
+) -> Work[answers.ForecastAnswer]:
     team = find_team(deps.teams, request.team) if request.team else None
     today = deps.today()  # the billing date, as the digest and App Home see it
 
-    def result() -> questions.ForecastAnswer:
+    def result() -> answers.ForecastAnswer:
         return questions.month_end_forecast(
             deps.cost_source,
             deps.teams,
@@ -207,19 +207,19 @@ def plan_forecast(
             shared=deps.shared,
         )
 
-    def render(answer: questions.ForecastAnswer) -> Reply:
+    def render(answer: answers.ForecastAnswer) -> Reply:
         return Reply(build_forecast_message(answer, asked_by=asked_by))
 
     subject = team.name if team else "all teams"
     return Work(f"the month-end forecast for {subject}", result, render)
 
 
-def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[questions.Trend]:
+def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[answers.Trend]:
     team = find_team(deps.teams, request.team)
     today = deps.today()  # the billing date, as /cost team and the digest use
     period = parse_period(request.period_text or DEFAULT_TREND, today=today)
 
-    def result() -> questions.Trend:
+    def result() -> answers.Trend:
         return questions.daily_trend(
             deps.cost_source,
             deps.teams,
@@ -230,7 +230,7 @@ def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[questio
             today=today,
         )
 
-    def render(trend: questions.Trend) -> Reply:
+    def render(trend: answers.Trend) -> Reply:
         shown = trend.period.label or trend.period.describe()
         title = f"{trend.subject} · {trend.metric.label} · {trend.unit.adjective} · {shown}"
         chart = render_daily_trend_png(
@@ -247,8 +247,8 @@ def _name(period: Period) -> str:
 
 def _answer_renderer(
     title: str, deps: Deps, asked_by: str, period: Period, *, movers: bool = False
-) -> Callable[[questions.Answer], Reply]:
-    def render(answer: questions.Answer) -> Reply:
+) -> Callable[[answers.Answer], Reply]:
+    def render(answer: answers.Answer) -> Reply:
         message = build_answer_message(
             answer,
             title=title,

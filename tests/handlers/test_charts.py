@@ -6,8 +6,9 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from handlers.cost.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
 from PIL import Image
+
+from handlers.cost.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
 
 PLOT_TOP = 46  # the legend's swatch sits above this line: only bars below it are counted
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.demo.slack_standin import limit_violations
-from engines.costs.questions import Answer, Line
+from engines.costs.answers import Answer, Line
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Metric, Period, Team
 from handlers.blocks.common import cost, money
@@ -221,7 +221,7 @@ def test_a_period_of_credits_only_reads_as_a_credit_in_the_headline():
 
 
 def test_a_weekly_trend_says_per_week_and_what_the_period_was_cut_to():
-    from engines.costs.questions import Trend, TrendUnit
+    from engines.costs.answers import Trend, TrendUnit
     from handlers.cost.blocks import build_trend_message
     from handlers.cost.charts import render_daily_trend_png
 

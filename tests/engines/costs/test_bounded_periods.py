@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from engines.config.teams import find_team, load_config
 from engines.costs import questions
+from engines.costs.answers import TrendUnit, trend_unit
 from engines.costs.coverage import MAX_PERIOD_DAYS, Coverage, bound_period, fair_comparison
 from engines.costs.periods import parse_period, previous_period
-from engines.costs.questions import TrendUnit, trend_unit
 from engines.costs.sources.focus import FocusFileSource
 from engines.errors import UserInputError
 from engines.models import Period

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines.config.teams import find_team
-from engines.costs import questions
+from engines.costs import questions, team_days
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.billing_files import BillingFileSource
 from engines.costs.sources.cur import CurFileSource
@@ -659,21 +659,21 @@ def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
     rollup.owned_daily_costs = lambda *a, **k: calls.append(a) or asked(*a, **k)  # type: ignore[method-assign]
     for currency in ("USD", "EUR", "JPY"):
         for name in OWNERS:
-            held = questions.team_daily_costs(
+            held = team_days.team_daily_costs(
                 rollup, OWNERS, SHARED, team_name=name, period=period, by=by,
                 with_shared=False, currency=currency, cache=AllocationCache(),
             )  # fmt: skip
-            scanned = questions.team_daily_costs(
+            scanned = team_days.team_daily_costs(
                 files, OWNERS, SHARED, team_name=name, period=period, by=by,
                 with_shared=False, currency=currency, cache=AllocationCache(),
             )  # fmt: skip
             as_text = lambda days: {d: {k: str(a) for k, a in r.items()} for d, r in days.items()}  # noqa: E731
             assert as_text(held.days) == as_text(scanned.days), (currency, name)
     assert calls  # the rollup summed them itself
-    nlp = questions.team_daily_costs(rollup, OWNERS, SHARED, team_name="nlp", period=period,
+    nlp = team_days.team_daily_costs(rollup, OWNERS, SHARED, team_name="nlp", period=period,
                                      with_shared=False, currency="USD")  # fmt: skip
     assert str(nlp.days[dt.date(2026, 10, 1)]["Amazon EC2"]) == "120.25"
-    payments = questions.team_daily_costs(
+    payments = team_days.team_daily_costs(
         rollup, OWNERS, SHARED, team_name="payments", period=period, with_shared=False,
         currency="USD",
     )  # fmt: skip
