@@ -259,7 +259,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def warn_overlapping_rules(teams: Any, shared: Any) -> None:
     """One warning per pair of teams-file rules that could match the same resource: the
     first listed owns it, so the other team's approvers never decide about it."""
-    from engines.costs.allocation import possible_overlaps
+    from engines.costs.ownership import possible_overlaps
 
     for overlap in possible_overlaps(teams, shared):
         first, second = overlap.rules
@@ -617,9 +617,9 @@ def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
     import datetime as dt
 
     from engines.aws_errors import explain
-    from engines.costs.allocation import (
+    from engines.costs.allocation import allocation_dimensions
+    from engines.costs.ownership import (
         RuleOverlap,
-        allocation_dimensions,
         cost_combinations,
         find_overlaps,
         possible_overlaps,

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from engines.changes import ChangeRunner
 from engines.config.teams import CostConfig
-from engines.costs.allocation import AllocationCache
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer

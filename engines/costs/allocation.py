@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import math
 import operator
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, localcontext
@@ -227,172 +225,6 @@ def allocation_dimensions(
     return account + tuple(Dimension(DimensionKind.TAG, key) for key in keys)
 
 
-# --- who owns a resource -----------------------------------------------------------------
-
-
-def claiming_rules(
-    account: str,
-    tags: Mapping[str, str],
-    *,
-    teams: Mapping[str, Team],
-    shared: Sequence[SharedCost] = (),
-) -> tuple[str, ...]:
-    """Every rule that matches a resource (or a cost line), in the order ``allocate`` tries
-    them: shared costs, then teams, each in file order. Labels as in ``Overlap``.
-
-    Args:
-        account: the resource's account id ("" when unknown: rules with accounts then miss).
-        tags: the resource's tags.
-        teams: the teams in file order.
-        shared: the shared costs in file order.
-    """
-    return tuple(rule.label for rule in _rules(teams, shared) if rule.matches(account, tags))
-
-
-def owner_of(
-    account: str,
-    tags: Mapping[str, str],
-    *,
-    teams: Mapping[str, Team],
-    shared: Sequence[SharedCost] = (),
-) -> str:
-    """The team that owns a resource: the team whose rule claims it, decided as allocation
-    decides (the first matching rule). "" when a shared cost claims it or no rule matches:
-    then no team decides about it.
-
-    Args:
-        account: as ``claiming_rules``.
-        tags: the resource's tags.
-        teams: the teams in file order.
-        shared: the shared costs in file order.
-    """
-    rules = claiming_rules(account, tags, teams=teams, shared=shared)
-    if not rules or not rules[0].startswith("teams."):
-        return ""
-    return rules[0].removeprefix("teams.")
-
-
-def combination_owner(
-    teams: Mapping[str, Team], shared: Sequence[SharedCost] = ()
-) -> Callable[[tuple[str, ...]], str]:
-    """A function naming the team that takes the cost lines of a combination of values of
-    ``allocation_dimensions(teams, shared)`` (in that order), as ``allocate`` decides: ""
-    when a shared cost takes them or no rule does."""
-    dimensions = allocation_dimensions(teams, shared)
-    rules = _rules(teams, shared)
-
-    def owner(values: tuple[str, ...]) -> str:
-        account, tags = "", {}
-        for dimension, value in zip(dimensions, values, strict=True):
-            if dimension.kind is DimensionKind.ACCOUNT:
-                account = value
-            else:
-                tags[dimension.tag_key] = value
-        first = next((rule for rule in rules if rule.matches(account, tags)), None)
-        return first.name if first is not None and not first.is_shared else ""
-
-    return owner
-
-
-@dataclass(frozen=True)
-class RuleOverlap:
-    """Rules that match the same resources or cost lines. The first of ``rules`` (in the
-    order allocation tries them) owns what they share; the others get none of it.
-
-    Args:
-        rules: the rules' labels (``teams.<name>``, ``shared.<name>``), the owner first.
-        where: what they share, in words: a resource, or a combination of tags and account.
-        count: how many resources or combinations they share (``where`` lists a few).
-    """
-
-    rules: tuple[str, ...]
-    where: tuple[str, ...]
-    count: int
-
-    @property
-    def owner(self) -> str:
-        return self.rules[0]
-
-
-def possible_overlaps(
-    teams: Mapping[str, Team], shared: Sequence[SharedCost] = ()
-) -> list[RuleOverlap]:
-    """Pairs of rules that could both match one resource, judged from the teams file alone:
-    no tag key asks for two different values and their accounts (if any) meet. Without
-    data, so cheap enough for start-up; ``find_overlaps`` says where data does overlap.
-
-    Args:
-        teams: the teams in file order.
-        shared: the shared costs in file order.
-    """
-    rules = [rule for rule in _rules(teams, shared) if rule.tags or rule.accounts]
-    found = []
-    for index, first in enumerate(rules):
-        for second in rules[index + 1 :]:
-            if any(second.tags.get(key, value) != value for key, value in first.tags.items()):
-                continue
-            accounts = set(first.accounts or second.accounts)
-            if first.accounts and second.accounts:
-                accounts = set(first.accounts) & set(second.accounts)
-                if not accounts:
-                    continue
-            both = {**first.tags, **second.tags}
-            where = ", ".join(f"{key}={value}" for key, value in sorted(both.items()))
-            if accounts:
-                where += (" in " if where else "") + "account " + " or ".join(sorted(accounts))
-            found.append(RuleOverlap((first.label, second.label), (where,), 1))
-    return found
-
-
-def find_overlaps(
-    items: Iterable[tuple[str, str, Mapping[str, str]]],
-    *,
-    teams: Mapping[str, Team],
-    shared: Sequence[SharedCost] = (),
-    examples: int = 5,
-) -> list[RuleOverlap]:
-    """Where several rules match the same data: each set of rules with what they share.
-
-    Args:
-        items: (what, account, tags) per resource or cost-line combination; ``what``
-            names it for people (an instance, or a combination of tags).
-        teams: the teams in file order.
-        shared: the shared costs in file order.
-        examples: how many of the shared items each overlap names.
-    """
-    shared_by: dict[tuple[str, ...], list[str]] = {}
-    for what, account, tags in items:
-        rules = claiming_rules(account, tags, teams=teams, shared=shared)
-        if len(rules) > 1:
-            shared_by.setdefault(rules, []).append(what)
-    return [
-        RuleOverlap(rules, tuple(sorted(whats)[:examples]), len(whats))
-        for rules, whats in sorted(shared_by.items())
-    ]
-
-
-def cost_combinations(
-    result: CostResult, *, teams: Mapping[str, Team], shared: Sequence[SharedCost] = ()
-) -> list[tuple[str, str, dict[str, str]]]:
-    """The distinct (description, account, tags) of a cost result's groups, for
-    ``find_overlaps``; the result is grouped by ``allocation_dimensions(teams, shared)``.
-
-    Raises:
-        ValueError: the result lacks a dimension the rules need.
-    """
-    layout = _layout(result.query.group_by, allocation_dimensions(teams, shared))
-    seen: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str, dict[str, str]]] = {}
-    for group in result.groups:
-        account, tags, _ = layout.read(group.key)
-        present = {key: value for key, value in tags.items() if value}
-        combination = (account, tuple(sorted(present.items())))
-        if combination not in seen:
-            words = ", ".join(f"{key}={value}" for key, value in combination[1]) or "no tags"
-            where = f"cost lines tagged {words}" + (f" in account {account}" if account else "")
-            seen[combination] = (where, account, tags)
-    return list(seen.values())
-
-
 # --- allocating --------------------------------------------------------------------------
 
 
@@ -474,8 +306,8 @@ def allocate(
             names a team not in ``teams``, or an amount is not a finite number.
     """
     dimensions = result.query.group_by
-    layout = _layout(dimensions, allocation_dimensions(teams, shared))
-    rules = _rules(teams, shared)
+    layout = key_layout(dimensions, allocation_dimensions(teams, shared))
+    rules = ordered_rules(teams, shared)
     _check_shared_teams(teams, shared)
     with localcontext(_EXACT):
         tallies = _tally(result, layout, rules)
@@ -494,7 +326,7 @@ def allocate(
     return allocation
 
 
-def _layout(dimensions: tuple[Dimension, ...], needed: tuple[Dimension, ...]) -> _Layout:
+def key_layout(dimensions: tuple[Dimension, ...], needed: tuple[Dimension, ...]) -> _Layout:
     missing = [d.label for d in needed if d not in dimensions]
     if missing:
         raise ValueError(
@@ -509,7 +341,7 @@ def _layout(dimensions: tuple[Dimension, ...], needed: tuple[Dimension, ...]) ->
     return _Layout(account=account, tags=tags, extra=extra)
 
 
-def _rules(teams: Mapping[str, Team], shared: Sequence[SharedCost]) -> list[_Rule]:
+def ordered_rules(teams: Mapping[str, Team], shared: Sequence[SharedCost]) -> list[_Rule]:
     shared_rules = [
         _Rule(f"shared.{s.name}", s.name, True, dict(s.tags), tuple(s.accounts)) for s in shared
     ]
@@ -591,10 +423,10 @@ def direct_costs(
     Raises:
         ValueError: as ``allocate``.
     """
-    layout = _layout(result.query.group_by, allocation_dimensions(teams, shared))
+    layout = key_layout(result.query.group_by, allocation_dimensions(teams, shared))
     _check_shared_teams(teams, shared)
     with localcontext(_EXACT):
-        tallies = _tally(result, layout, _rules(teams, shared))
+        tallies = _tally(result, layout, ordered_rules(teams, shared))
     return {
         currency: {name: dict(tally.direct.get(name, {})) for name in teams}
         for currency, tally in tallies.items()
@@ -717,57 +549,3 @@ def _exponent(amount: Decimal) -> int:
     if not isinstance(exponent, int):
         raise ValueError(f"cannot split {amount}")
     return exponent
-
-
-# --- remembering allocations -------------------------------------------------------------
-
-
-class AllocationCache:
-    """Remembers the allocation of the last few source answers, and what was derived from
-    them (every team's days, ...), so a morning of digests allocates each question once.
-
-    Owned by the caller (the bot's ``Deps``) and handed in, never a module global of its
-    own. Sources hand back the same ``CostResult`` object for a repeated question (their
-    answer cache, dropped when the data changes), so an allocation is reused while the
-    answer and the teams file are the same objects: new data or a new teams file is a miss.
-    Entries hold the objects they are keyed by, so an ``id`` is never reused while
-    remembered. Thread-safe; two threads missing at once both compute, one keeps its copy.
-    """
-
-    size = 64
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[int, ...], tuple[tuple[object, ...], object]] = (
-            OrderedDict()
-        )
-        self._lock = threading.Lock()
-
-    def allocate(
-        self, result: CostResult, teams: Mapping[str, Team], shared: Sequence[SharedCost]
-    ) -> Allocation:
-        """``allocate(result, teams=teams, shared=shared)``, remembered."""
-        return self.derived(
-            (result, teams, shared), "allocation",
-            lambda: allocate(result, teams=teams, shared=shared),
-        )  # fmt: skip
-
-    def derived(self, anchors: tuple[object, ...], name: str, build: Callable[[], _K]) -> _K:
-        """``build()``, remembered while ``anchors`` are the same objects: for what every
-        team reads from one answer or allocation (``name`` says which), built once for all.
-        """
-        key = (*map(id, anchors), hash(name))
-        with self._lock:
-            found = self._entries.get(key)
-            if (
-                found is not None
-                and found[0][-1] == name
-                and all(a is b for a, b in zip(found[0][:-1], anchors, strict=True))
-            ):
-                self._entries.move_to_end(key)
-                return found[1]  # type: ignore[return-value]
-        value = build()
-        with self._lock:
-            self._entries[key] = ((*anchors, name), value)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return value

@@ -11,11 +11,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from engines.costs.allocation import (
-    Allocation,
-    AllocationCache,
-    allocation_dimensions,
-)
+from engines.costs.allocation import Allocation, allocation_dimensions
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.answers import DAY, DEFAULT_CURRENCY, NO_VALUE, TEAM, UNTAGGED, Answer, Line
 from engines.costs.coverage import (
     Comparison,
@@ -32,7 +29,6 @@ from engines.models import Metric, Period, SharedCost, Team
 from engines.words import source_name
 
 _ZERO = Decimal(0)
-_ONE_DAY = dt.timedelta(days=1)
 EXPECTED_LAG = dt.timedelta(days=2)
 _SOURCE_DATA = {"ce": "AWS Cost Explorer data", "athena": source_name("athena")}
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from engines.config.teams import find_team
 from engines.costs import answers, asking
-from engines.costs.allocation import AllocationCache
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter

@@ -9,13 +9,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from engines.config.teams import find_team
-from engines.costs.allocation import (
-    AllocationCache,
-    SharedSplit,
-    allocation_dimensions,
-    combination_owner,
-    direct_costs,
-)
+from engines.costs.allocation import SharedSplit, allocation_dimensions, direct_costs
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.answers import DAY, DEFAULT_CURRENCY, NO_VALUE, TeamDays
 from engines.costs.asking import (
     DEFAULT_ALLOCATIONS,
@@ -27,6 +22,7 @@ from engines.costs.asking import (
     main_currency,
     team_filter,
 )
+from engines.costs.ownership import combination_owner
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter
 from engines.costs.sources.protocol import Source

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 from engines.changes import Change, State
 from engines.costs import answers, team_days
-from engines.costs.allocation import AllocationCache
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast
 from engines.costs.month_view import MonthView, month_view
 from engines.costs.sources.protocol import Source

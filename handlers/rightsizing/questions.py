@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from engines.changes import OPEN, Change, ChangeRequest, State
 from engines.config.teams import find_team
-from engines.costs.allocation import owner_of
+from engines.costs.ownership import owner_of
 from engines.errors import UserInputError
 from engines.models import AuditResult
 from engines.rightsizing.models import Recommendation, RightsizeResult

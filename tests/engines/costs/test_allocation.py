@@ -19,10 +19,9 @@ from engines.costs.allocation import (
     TeamAllocation,
     allocate,
     allocation_dimensions,
-    claiming_rules,
-    owner_of,
     split_exactly,
 )
+from engines.costs.ownership import claiming_rules, owner_of
 from engines.costs.query import SERVICE, CostGroup, CostQuery, CostResult, Dimension, DimensionKind
 from engines.models import Period, SharedCost, SplitRule, Team
 
@@ -518,7 +517,7 @@ def test_a_resources_owner_is_the_first_matching_team_rule_as_in_allocation():
 
 
 def test_an_allocation_is_remembered_until_the_answer_or_the_teams_file_changes():
-    from engines.costs.allocation import AllocationCache
+    from engines.costs.allocation_cache import AllocationCache
 
     cache = AllocationCache()
     answer = by_team({"a": "10", "b": "30", "platform": "4"})
@@ -540,7 +539,8 @@ def test_an_allocation_is_remembered_until_the_answer_or_the_teams_file_changes(
 
 
 def test_the_teams_own_lines_are_allocations_direct_lines_without_any_split():
-    from engines.costs.allocation import combination_owner, direct_costs
+    from engines.costs.allocation import direct_costs
+    from engines.costs.ownership import combination_owner
 
     config = teams(team("a"), team("b"), team("ops", tags={}, accounts=(PROD,)))
     costs = [shared(tags={"team": "platform"})]

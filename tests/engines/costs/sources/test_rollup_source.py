@@ -648,7 +648,7 @@ OWNERS = {
 def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
     tmp_path: Path, by: str
 ) -> None:
-    from engines.costs.allocation import AllocationCache
+    from engines.costs.allocation_cache import AllocationCache
 
     path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
     files = FocusFileSource(str(path))
@@ -681,7 +681,7 @@ def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
 
 
 def test_a_digest_from_the_rollup_is_the_digest_from_the_files(tmp_path: Path) -> None:
-    from engines.costs.allocation import AllocationCache
+    from engines.costs.allocation_cache import AllocationCache
     from engines.digests.digest import build_digest, team_figures
 
     path = write_focus_parquet(tmp_path / "focus.parquet", FOCUS_LINES)
