@@ -44,10 +44,8 @@ the question, so a repeated question costs nothing until the data changes.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -60,46 +58,32 @@ from pathlib import Path
 import duckdb
 
 from engines.costs.coverage import Coverage, coverage_from_days
-from engines.costs.query import CostGroup, CostQuery, CostResult, Dimension, DimensionKind
+from engines.costs.query import CostGroup, CostQuery, CostResult, DimensionKind
 from engines.costs.sources.answers import ServiceBreakdownMixin
 from engines.costs.sources.billing_files import BillingFileSource, file_identity
-from engines.costs.sources.file_tables import NULL_MACRO, BillingFile
-from engines.costs.sources.schemas import BillingSchema, Dialect
+from engines.costs.sources.file_tables import NULL_MACRO
+from engines.costs.sources.rollup_build import RollupBuilding
+from engines.costs.sources.rollup_tables import (
+    Held,
+    Identity,
+    first_line,
+    held_tag_keys,
+    holds,
+    ingest_columns,
+    read_generation,
+    rollup_query,
+    row_count,
+)
+from engines.costs.sources.schemas import BillingSchema
 from engines.costs.sources.sql import (
-    SqlQuery,
-    _cost_sql,
-    _dimension_sql,
-    _tag_argument,
-    _tag_value,
     referenced_columns,
 )
 from engines.errors import CostSourceError
-from engines.models import Metric, Period
 from engines.words import source_name
 
 logger = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
-ROLLUP_FORMAT = 1  # bump when the tables change: an older rollup is rebuilt
-_METRICS = {Metric.BILLED: "billed", Metric.EFFECTIVE: "effective", Metric.LIST: "listed"}
-_HELD = {
-    DimensionKind.SERVICE,
-    DimensionKind.ACCOUNT,
-    DimensionKind.REGION,
-    DimensionKind.DAY,
-    DimensionKind.CHARGE_CATEGORY,
-}
-Identity = tuple[str, int, int]  # (path, size, mtime_ns)
-_ANY_PERIOD = Period(dt.date(2000, 1, 1), dt.date(2000, 1, 2))
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS rollup_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS rollup_files (
-    file_id INTEGER PRIMARY KEY, path VARCHAR, size BIGINT, mtime_ns BIGINT,
-    is_parquet BOOLEAN, column_types VARCHAR, reads VARCHAR,
-    first_day DATE, last_day DATE, lines BIGINT, rows BIGINT, seconds DOUBLE
-);
-"""
 
 
 class RollupInUseError(CostSourceError):
@@ -137,18 +121,7 @@ class RollupStatus:
     generation: int
 
 
-@dataclass(frozen=True)
-class _Held:
-    """One file the rollup holds (as the rollup last saw it)."""
-
-    file_id: int
-    identity: Identity
-    file: BillingFile
-    first_day: dt.date | None
-    last_day: dt.date | None
-
-
-class RollupSource(ServiceBreakdownMixin):
+class RollupSource(RollupBuilding, ServiceBreakdownMixin):
     """Costs from billing export files, answered from a daily rollup where it can.
 
     Args:
@@ -192,14 +165,12 @@ class RollupSource(ServiceBreakdownMixin):
             self._database.execute(NULL_MACRO)
         except duckdb.Error as error:
             kind = RollupInUseError if "lock" in str(error).lower() else CostSourceError
-            raise kind(
-                f"Cannot open the billing rollup {self.path}: {_first_line(error)}"
-            ) from None
-        self._columns = _ingest_columns(self.schema, self.tag_keys)
+            raise kind(f"Cannot open the billing rollup {self.path}: {first_line(error)}") from None
+        self._columns = ingest_columns(self.schema, self.tag_keys)
         self._wanted_keys = self.tag_keys  # set_tag_keys: what the next rebuild holds
         self._refresh_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._held: dict[Identity, _Held] = {}
+        self._held: dict[Identity, Held] = {}
         self._generation = 0
         self._failed: dict[Identity, CostSourceError] = {}
         self._last_build_s = 0.0
@@ -265,10 +236,10 @@ class RollupSource(ServiceBreakdownMixin):
             # One snapshot: the tag keys and the sums agree, even while a rebuild swaps them.
             connection.execute("BEGIN TRANSACTION")
             try:
-                tag_keys = _held_tag_keys(connection)
-                if not _holds(query, tag_keys):
+                tag_keys = held_tag_keys(connection)
+                if not holds(query, tag_keys):
                     return None
-                grouped = _rollup_query(query, tag_keys, ordered=False)
+                grouped = rollup_query(query, tag_keys, ordered=False)
                 rows = connection.execute(
                     f"SELECT {''.join(key + ', ' for key in keys)}currency, day, "
                     "string_agg(value || chr(31) || amount, chr(30)), "
@@ -308,7 +279,7 @@ class RollupSource(ServiceBreakdownMixin):
             return remembered[1]
         with self._database.cursor() as connection:
             connection.execute("BEGIN TRANSACTION")
-            generation = _generation(connection)
+            generation = read_generation(connection)
             if remembered is not None and remembered[0] == generation:
                 connection.execute("COMMIT")
                 return remembered[1]
@@ -373,7 +344,7 @@ class RollupSource(ServiceBreakdownMixin):
             files, lines = connection.execute(
                 "SELECT count(*), coalesce(sum(lines), 0) FROM rollup_files"
             ).fetchone() or (0, 0)
-            rows = _row_count(connection)
+            rows = row_count(connection)
         size = self.path.stat().st_size if self.path.exists() else 0
         wal = self.path.with_name(self.path.name + ".wal")
         size += wal.stat().st_size if wal.exists() else 0
@@ -420,240 +391,10 @@ class RollupSource(ServiceBreakdownMixin):
         self.start_refresh()
         return (updating_note(len(changed)),)
 
-    def _refresh_in_background(self) -> None:
-        try:
-            self._refresh_quietly(self.files.matching_files())
-        except CostSourceError:
-            pass  # no file matches now: the next question says so
-        finally:
-            self._refresh_lock.release()
-
-    def _rebuild_in_background(self) -> None:
-        with self._refresh_lock:  # after a refresh under way
-            self._rebuild_quietly()
-
-    def _rebuild_quietly(self) -> None:
-        """Rebuild for the wanted tag keys until they stop changing (the caller holds the
-        refresh lock). A failure leaves the rollup as it was: questions go on from it."""
-        while True:
-            with self._state_lock:
-                wanted = self._wanted_keys
-            if wanted == self.tag_keys:
-                return
-            try:
-                self._rebuild(wanted)
-            except (CostSourceError, duckdb.Error):
-                logger.exception("rebuilding the billing rollup for tag keys %s failed", wanted)
-                return
-
-    def _rebuild(self, tag_keys: tuple[str, ...]) -> None:
-        """The summed tables again, holding ``tag_keys``: dropped, recreated and filled from
-        every file held, in one transaction, so readers see the old tables or the new.
-        A file changed or gone since is left out (the next refresh adds its new version)."""
-        started = self._clock()
-        columns = _ingest_columns(self.schema, tag_keys)
-        try:
-            current = {file_identity(path) for path in self.files.matching_files()}
-        except CostSourceError:
-            current = set()
-        with self._state_lock:
-            held = dict(self._held)
-        kept: dict[Identity, _Held] = {}
-        with self._database.cursor() as connection:
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                for table in _SUMMED:
-                    connection.execute(f"DROP TABLE {table}")
-                for statement in _summed_tables(tag_keys):
-                    connection.execute(statement)
-                connection.execute("DELETE FROM rollup_files")
-                for identity, entry in sorted(held.items(), key=lambda item: item[1].file_id):
-                    if identity not in current:
-                        continue
-                    with contextlib.suppress(CostSourceError):  # then scanned, as new
-                        kept[identity] = self._ingest(
-                            connection,
-                            identity[0],
-                            identity,
-                            entry.file_id,
-                            tag_keys=tag_keys,
-                            columns=columns,
-                        )
-                generation = _generation(connection) + 1
-                for key, value in (("tag_keys", json.dumps(tag_keys)),
-                                   ("generation", str(generation))):  # fmt: skip
-                    connection.execute(
-                        "INSERT OR REPLACE INTO rollup_meta VALUES (?, ?)", [key, value]
-                    )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        with self._state_lock:
-            self.tag_keys = tag_keys
-            self._columns = columns
-            self._held = kept
-            self._generation = generation
-            self._answers.clear()
-        self._last_build_s = self._clock() - started
-
-    def _refresh_quietly(self, paths: list[str]) -> None:
-        # A file it cannot read is remembered in ``_failed``: questions scan the files then,
-        # and name the problem where a question needs it.
-        with contextlib.suppress(CostSourceError):
-            self._refresh(paths)
-
-    def _refresh(self, paths: list[str]) -> bool:
-        """Add and drop files in one transaction (readers see all of it or none)."""
-        started = self._clock()
-        current = {file_identity(path): path for path in paths}
-        with self._state_lock:
-            held = dict(self._held)
-            failed = dict(self._failed)
-        gone = [entry for identity, entry in held.items() if identity not in current]
-        new = [
-            p for identity, p in current.items() if identity not in held and identity not in failed
-        ]
-        if not gone and not new:
-            return False
-        added: dict[Identity, _Held] = {}
-        problems: dict[Identity, CostSourceError] = {}
-        with self._database.cursor() as connection:
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                for entry in gone:
-                    for table in (*_SUMMED, "rollup_files"):
-                        connection.execute(
-                            f"DELETE FROM {table} WHERE file_id = ?", [entry.file_id]
-                        )
-                next_id = _next_file_id(connection)
-                for path in new:
-                    identity = file_identity(path)
-                    try:
-                        added[identity] = self._ingest(
-                            connection,
-                            path,
-                            identity,
-                            next_id,
-                            tag_keys=self.tag_keys,
-                            columns=self._columns,
-                        )
-                        next_id += 1
-                    except CostSourceError as error:
-                        problems[identity] = error
-                generation = _generation(connection) + 1
-                connection.execute(
-                    "INSERT OR REPLACE INTO rollup_meta VALUES ('generation', ?)", [str(generation)]
-                )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        with self._state_lock:
-            for entry in gone:
-                self._held.pop(entry.identity, None)
-            self._held.update(added)
-            for identity in list(self._failed):
-                if identity not in current:
-                    del self._failed[identity]
-            self._failed.update(problems)
-            self._generation = generation
-            self._answers.clear()  # answers about the data before: never asked again
-        self._last_build_s = self._clock() - started
-        if problems:
-            raise next(iter(problems.values()))
-        return True
-
-    def _ingest(
-        self,
-        connection: duckdb.DuckDBPyConnection,
-        path: str,
-        identity: Identity,
-        file_id: int,
-        *,
-        tag_keys: tuple[str, ...],
-        columns: tuple[str, ...],
-    ) -> _Held:
-        """Sum one file into the rollup holding ``tag_keys`` (inside the caller's
-        transaction); ``columns``: what it reads of the file for them."""
-        started = self._clock()
-        file, lines = self.files.cleaned_lines(connection, path, columns)
-        select = _rollup_select(self.schema, tag_keys, lines)
-        try:
-            before = _row_count(connection)
-            connection.execute(
-                f"INSERT INTO rollup_lines SELECT {file_id} AS file_id, * FROM ({select.text})",
-                select.params,
-            )
-            rows = _row_count(connection) - before
-            for statement in _derived_inserts(len(tag_keys)):
-                connection.execute(statement, [file_id])
-            first, last, count = connection.execute(
-                "SELECT min(day), max(day), coalesce(sum(lines), 0) FROM rollup_lines "
-                "WHERE file_id = ?",
-                [file_id],
-            ).fetchone() or (None, None, 0)
-        except duckdb.Error as error:
-            bad = self.files.value_error(connection, [file], columns)
-            raise bad or CostSourceError(
-                f"Could not read {self.kind} file {path}: {_first_line(error)}"
-            ) from None
-        connection.execute(
-            "INSERT INTO rollup_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                file_id,
-                identity[0],
-                identity[1],
-                identity[2],
-                file.is_parquet,
-                json.dumps(file.column_types),
-                json.dumps(file.reads),
-                first,
-                last,
-                count,
-                rows,
-                self._clock() - started,
-            ],
-        )
-        return _Held(file_id, identity, file, first, last)
-
-    def _open(self) -> None:
-        """Read what an existing rollup holds, or (re)create its tables when it was built
-        for other tag keys, another export kind or an older format."""
-        wanted = {
-            "format": str(ROLLUP_FORMAT),
-            "schema": self.schema.name,
-            "tag_keys": json.dumps(self.tag_keys),
-            "files": self.files.path_or_glob,
-        }
-        with self._database.cursor() as connection:
-            connection.execute(_TABLES)
-            meta = dict(connection.execute("SELECT key, value FROM rollup_meta").fetchall())
-            if any(meta.get(key) != value for key, value in wanted.items()):
-                for table in _SUMMED:
-                    connection.execute(f"DROP TABLE IF EXISTS {table}")
-                connection.execute("DELETE FROM rollup_files")
-                connection.execute("DELETE FROM rollup_meta")
-                for statement in _summed_tables(self.tag_keys):
-                    connection.execute(statement)
-                for key, value in wanted.items():
-                    connection.execute("INSERT INTO rollup_meta VALUES (?, ?)", [key, value])
-                connection.execute("INSERT INTO rollup_meta VALUES ('generation', '0')")
-                connection.execute("CHECKPOINT")
-            rows = connection.execute(
-                "SELECT file_id, path, size, mtime_ns, is_parquet, column_types, reads, "
-                "first_day, last_day FROM rollup_files"
-            ).fetchall()
-            self._generation = _generation(connection)
-        for file_id, path, size, mtime, parquet, types, reads, first, last in rows:
-            identity = (str(path), int(size), int(mtime))
-            file = BillingFile(str(path), bool(parquet), json.loads(types), json.loads(reads))
-            self._held[identity] = _Held(int(file_id), identity, file, first, last)
-
     # --- answering --------------------------------------------------------------------------
 
     def _answerable(self, query: CostQuery) -> bool:
-        return _holds(query, self.tag_keys)
+        return holds(query, self.tag_keys)
 
     def _cannot_hold(self, paths: list[str]) -> bool:
         """Whether some current file is not in the rollup (it could not be read whole)."""
@@ -697,10 +438,10 @@ class RollupSource(ServiceBreakdownMixin):
             # rebuild swaps the tables.
             connection.execute("BEGIN TRANSACTION")
             try:
-                tag_keys = _held_tag_keys(connection)
-                if not _holds(query, tag_keys):
+                tag_keys = held_tag_keys(connection)
+                if not holds(query, tag_keys):
                     return None
-                key = (_generation(connection), query.cache_key())
+                key = (read_generation(connection), query.cache_key())
                 with self._state_lock:
                     if key in self._answers:
                         self._answers.move_to_end(key)
@@ -724,7 +465,7 @@ class RollupSource(ServiceBreakdownMixin):
     def _answer(
         self, connection: duckdb.DuckDBPyConnection, query: CostQuery, tag_keys: tuple[str, ...]
     ) -> CostResult:
-        sql = _rollup_query(query, tag_keys)
+        sql = rollup_query(query, tag_keys)
         rows = [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]
         with self._state_lock:
             files = [entry.file for entry in self._held.values()]
@@ -761,188 +502,3 @@ class RollupSource(ServiceBreakdownMixin):
             if row[-1]:
                 usage.setdefault(name, set()).add(day)
         return coverage_from_days(source_name(self.name), usage or days)  # as the files
-
-
-# --- the SQL ----------------------------------------------------------------------------------
-
-
-def _ingest_columns(schema: BillingSchema, tag_keys: tuple[str, ...]) -> tuple[str, ...]:
-    """Every column a question the rollup answers may read, and the export's parts."""
-    dimensions = [Dimension(kind) for kind in _HELD]
-    columns: list[str] = []
-    for metric in _METRICS:
-        query_columns = referenced_columns(
-            CostQuery(_ANY_PERIOD, metric, group_by=tuple(dimensions)), schema
-        )
-        columns.extend(query_columns)
-    columns.append(schema.account)
-    if tag_keys:
-        columns.append(schema.tags)
-    columns.extend(column for column, _ in schema.export_parts)
-    return tuple(dict.fromkeys(columns))
-
-
-_SUMMED = ("rollup_lines", "rollup_services", "rollup_days")
-"""The rollup's tables, each per file: every held dimension; the few most questions need
-(day, service, currency, tags: two orders of magnitude fewer rows); the days per part of
-the export (coverage)."""
-_NARROW = ["day", "whole_end", "service", "currency"]
-
-
-def _summed_tables(tag_keys: tuple[str, ...]) -> list[str]:
-    tags = "".join(f", tag_{n} VARCHAR" for n in range(len(tag_keys)))
-    sums = "".join(f", {name} DECIMAL(38, 10), {name}_n BIGINT" for name in _METRICS.values())
-    return [
-        "CREATE TABLE rollup_lines (file_id INTEGER, day DATE, whole_end DATE, "
-        "account VARCHAR, service VARCHAR, region VARCHAR, category VARCHAR, "
-        f"currency VARCHAR, part_0 VARCHAR, part_1 VARCHAR{tags}{sums}, lines BIGINT)",
-        "CREATE TABLE rollup_services (file_id INTEGER, day DATE, whole_end DATE, "
-        f"service VARCHAR, currency VARCHAR{tags}{sums}, lines BIGINT)",
-        "CREATE TABLE rollup_days (file_id INTEGER, part_0 VARCHAR, part_1 VARCHAR, "
-        "day DATE, usage BOOLEAN)",
-    ]
-
-
-def _derived_inserts(tag_count: int) -> list[str]:
-    """The narrower tables from one file's ``rollup_lines`` rows (its id a parameter)."""
-    keys = ", ".join([*_NARROW, *(f"tag_{n}" for n in range(tag_count))])
-    sums = ", ".join(f"sum({name}), CAST(sum({name}_n) AS BIGINT)" for name in _METRICS.values())
-    return [
-        f"INSERT INTO rollup_services SELECT file_id, {keys}, {sums}, CAST(sum(lines) AS BIGINT) "
-        "FROM rollup_lines WHERE file_id = ? GROUP BY ALL",
-        "INSERT INTO rollup_days SELECT file_id, part_0, part_1, day, "
-        "bool_or(lower(category) = 'usage') FROM rollup_lines "
-        "WHERE file_id = ? AND day IS NOT NULL GROUP BY ALL",
-    ]
-
-
-def _rollup_select(schema: BillingSchema, tag_keys: tuple[str, ...], lines: SqlQuery) -> SqlQuery:
-    """One file's lines (``lines``, cleaned) summed into rollup rows, every column in
-    ``rollup_lines``' order but the file id."""
-    start, end = f'"{schema.charge_start}"', f'"{schema.charge_end}"'
-    duck = Dialect.DUCKDB
-    values = [
-        SqlQuery(f"CAST({start} AS DATE) AS day"),
-        # The day a charge for more than a day ends on, rounded up to midnight: its whole
-        # charge period is inside a period ending at midnight D exactly when this is <= D.
-        SqlQuery(
-            f"CASE WHEN {end} IS NULL OR {end} <= {start} + INTERVAL '1' DAY THEN NULL "
-            f"ELSE CAST({end} - INTERVAL '1' MICROSECOND AS DATE) + 1 END AS whole_end"
-        ),
-        SqlQuery(f'"{schema.account}" AS account'),
-        _dimension_sql(Dimension(DimensionKind.SERVICE), schema, duck) + SqlQuery(" AS service"),
-        _dimension_sql(Dimension(DimensionKind.REGION), schema, duck) + SqlQuery(" AS region"),
-        _dimension_sql(Dimension(DimensionKind.CHARGE_CATEGORY), schema, duck)
-        + SqlQuery(" AS category"),
-        SqlQuery(f"coalesce(\"{schema.currency}\", '') AS currency"),
-    ]
-    parts = [column for column, _ in schema.export_parts][:2]
-    values += [SqlQuery(f'"{column}" AS part_{n}') for n, column in enumerate(parts)]
-    values += [SqlQuery(f"CAST(NULL AS VARCHAR) AS part_{n}") for n in range(len(parts), 2)]
-    for n, key in enumerate(tag_keys):
-        argument = _tag_argument(schema, duck, key, in_where=True)
-        values.append(_tag_value(schema, duck, argument) + SqlQuery(f" AS tag_{n}"))
-    for metric, name in _METRICS.items():
-        values.append(SqlQuery(f"{_cost_sql(schema, metric)} AS {name}"))
-    inner = SqlQuery("")
-    for position, value in enumerate(values):
-        inner = inner + SqlQuery(", " if position else "") + value
-    keys = ["day", "whole_end", "account", "service", "region", "category", "currency"]
-    keys += ["part_0", "part_1", *(f"tag_{n}" for n in range(len(tag_keys)))]
-    sums = ", ".join(f"sum({name}), count({name})" for name in _METRICS.values())
-    ordinals = ", ".join(str(n) for n in range(1, len(keys) + 1))
-    return (
-        SqlQuery(f"SELECT {', '.join(keys)}, {sums}, count(*) FROM (SELECT ")
-        + inner
-        + SqlQuery(" FROM ")
-        + lines
-        + SqlQuery(f") GROUP BY {ordinals}")
-    )
-
-
-def _rollup_query(query: CostQuery, tag_keys: tuple[str, ...], *, ordered: bool = True) -> SqlQuery:
-    """The SQL answering ``query`` from ``rollup_lines``: the rows ``build_cost_query``
-    gives over the files (``ordered``: largest first, as ``cost_result`` sorts)."""
-    keys = [_held_sql(dimension, tag_keys) for dimension in query.group_by] + ["currency"]
-    detailed = query.cost_filter.accounts or any(
-        d.kind in (DimensionKind.ACCOUNT, DimensionKind.REGION, DimensionKind.CHARGE_CATEGORY)
-        for d in query.group_by
-    )
-    table = "rollup_lines" if detailed else "rollup_services"
-    metric = _METRICS[query.metric]
-    ordinals = ", ".join(str(n) for n in range(1, len(keys) + 1))
-    conditions = [
-        SqlQuery("day >= CAST(? AS DATE)", (query.period.start.isoformat(),)),
-        SqlQuery("day < CAST(? AS DATE)", (query.period.end.isoformat(),)),
-        SqlQuery(
-            "(whole_end IS NULL OR whole_end <= CAST(? AS DATE))", (query.period.end.isoformat(),)
-        ),
-    ]
-    for key, value in query.cost_filter.tags.items():
-        conditions.append(SqlQuery(f"tag_{tag_keys.index(key)} = ?", (value,)))
-    if query.cost_filter.accounts:
-        marks = ", ".join("?" for _ in query.cost_filter.accounts)
-        conditions.append(SqlQuery(f"account IN ({marks})", tuple(query.cost_filter.accounts)))
-    where = SqlQuery("")
-    for position, condition in enumerate(conditions):
-        where = where + SqlQuery(" AND " if position else "") + condition
-    # The sum as text without trailing zeros ("3.3", "100", "0"), as ``cost_result`` trims.
-    text = f"CAST(sum({metric}) AS VARCHAR)"
-    trimmed = f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
-    amount = f"CASE WHEN sum({metric}) = 0 THEN '0' ELSE {trimmed} END"
-    return (
-        SqlQuery(f"SELECT {', '.join(keys)}, {amount} FROM {table} WHERE ")
-        + where
-        + SqlQuery(
-            f" GROUP BY {ordinals} HAVING sum({metric}_n) > 0"
-            + (f" ORDER BY sum({metric}) DESC, {ordinals}" if ordered else "")
-        )
-    )
-
-
-def _held_sql(dimension: Dimension, tag_keys: tuple[str, ...]) -> str:
-    kind = dimension.kind
-    if kind is DimensionKind.TAG:
-        return f"coalesce(tag_{tag_keys.index(dimension.tag_key)}, '')"
-    return {
-        DimensionKind.SERVICE: "service",
-        DimensionKind.ACCOUNT: "coalesce(nullif(account, ''), '')",
-        DimensionKind.REGION: "region",
-        DimensionKind.DAY: "coalesce(CAST(day AS VARCHAR), '')",
-        DimensionKind.CHARGE_CATEGORY: "category",
-    }[kind]
-
-
-def _holds(query: CostQuery, tag_keys: tuple[str, ...]) -> bool:
-    """Whether a rollup holding ``tag_keys`` answers ``query``."""
-    for dimension in query.group_by:
-        if dimension.kind is DimensionKind.TAG:
-            if dimension.tag_key not in tag_keys:
-                return False
-        elif dimension.kind not in _HELD:
-            return False
-    return all(key in tag_keys for key in query.cost_filter.tags)
-
-
-def _held_tag_keys(connection: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
-    found = connection.execute("SELECT value FROM rollup_meta WHERE key = 'tag_keys'").fetchone()
-    return tuple(json.loads(found[0])) if found else ()
-
-
-def _generation(connection: duckdb.DuckDBPyConnection) -> int:
-    found = connection.execute("SELECT value FROM rollup_meta WHERE key = 'generation'").fetchone()
-    return int(found[0]) if found else 0
-
-
-def _next_file_id(connection: duckdb.DuckDBPyConnection) -> int:
-    found = connection.execute("SELECT coalesce(max(file_id), 0) + 1 FROM rollup_files").fetchone()
-    return int(found[0]) if found else 1
-
-
-def _row_count(connection: duckdb.DuckDBPyConnection) -> int:
-    found = connection.execute("SELECT count(*) FROM rollup_lines").fetchone()
-    return int(found[0]) if found else 0
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
