@@ -139,7 +139,7 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
                                   tag_keys=rule_tag_keys(config))  # fmt: skip
     engine_started = time.perf_counter()
     for team in config.teams.values():
-        build_digest(figures_source, config.teams, config.shared, team_name=team.name,
+        build_digest(figures_source, config.teams, config.shared, team=team,
                      today=billing_date(NOW))  # fmt: skip
     engine_s = time.perf_counter() - engine_started
     deps = build_deps(settings, store=store, config=config, cost_source=source,

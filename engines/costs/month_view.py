@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from engines.config.teams import find_team
 from engines.costs import answers, asking
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
@@ -124,18 +123,19 @@ def month_view(
     shared: Sequence[SharedCost],
     *,
     today: dt.date,
-    team_name: str = "",
+    team: Team | None = None,
     metric: Metric = Metric.BILLED,
     with_forecast: bool = True,
     cache: AllocationCache | None = None,
 ) -> MonthView:
-    """The month view of a team (or of every team, ``team_name`` empty) as of ``today``.
+    """The month view of a team (or of every team, ``team`` None) as of ``today``.
 
     Args:
         source: where costs come from.
         teams, shared: the teams file.
         today: the as-of date (the billing date, UTC); only the days before it count.
-        team_name: as typed (near misses raise ``UnknownTeamError``); empty: all teams.
+        team: the team (``engines.config.teams.find_team`` finds it by name); None: all
+            teams.
         metric: the cost type of every figure.
         with_forecast: False: the month to date only (``forecast`` None, no history read).
         cache: where allocations are remembered (the bot's): every team's view of a month
@@ -144,7 +144,6 @@ def month_view(
     Raises:
         CostSourceError: the source failed (a forecast that cannot be made is a note).
     """
-    team = find_team(teams, team_name) if team_name else None
     through = _data_through(source, today)
     month_start = today.replace(day=1)
     history_start = min(through - dt.timedelta(days=HISTORY_DAYS - 1), month_start)

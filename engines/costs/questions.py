@@ -345,8 +345,7 @@ def month_end_forecast(
         CostSourceError: there is no forecast (too little history, nothing to forecast);
             the message says why.
     """
-    team_name = team.name if team else ""
-    view = month_view(source, teams, shared, today=today, team_name=team_name, metric=metric)
+    view = month_view(source, teams, shared, today=today, team=team, metric=metric)
     if view.forecast is None:
         raise CostSourceError(" ".join(view.notes) or f"There is no forecast for {view.subject}.")
     return ForecastAnswer(

@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from engines.config.teams import find_team
 from engines.costs.allocation import SharedSplit, allocation_dimensions, direct_costs
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.answers import DAY, DEFAULT_CURRENCY, NO_VALUE, TeamDays
@@ -36,7 +35,7 @@ def team_daily_costs(
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
-    team_name: str,
+    team: Team,
     period: Period,
     metric: Metric = Metric.BILLED,
     by: str = "service",
@@ -52,13 +51,13 @@ def team_daily_costs(
     allocation), so a morning of digests scans once and allocates once.
 
     Args:
+        team: the team (``engines.config.teams.find_team`` finds it by name).
         by: the dimension each day is broken down by; "" for none (a team's own cost is
             then the key ``NO_VALUE``, each shared cost ``shared: <name>``).
         with_shared: False: the team's own cost lines only.
         currency: the currency to read (""): the one with the largest total).
         cache: where allocations are remembered (the bot's); None: a default one.
     """
-    team = find_team(teams, team_name)
     extra = (DAY,) if not by else (DAY, dimension_of(by))
     check_coverage(source, period)
     dimensions = allocation_dimensions(teams, shared) + extra

@@ -277,7 +277,7 @@ def build_digest(
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
-    team_name: str,
+    team: Team,
     today: dt.date,
     changes: Sequence[Change] = (),
     metric: Metric = Metric.BILLED,
@@ -289,7 +289,7 @@ def build_digest(
     Args:
         source: where costs come from.
         teams, shared: the teams file.
-        team_name: as typed (near misses raise ``UnknownTeamError``).
+        team: the team (``engines.config.teams.find_team`` finds it by name).
         today: the billing date (the UTC date); only the complete days before it count.
         changes: the team's changes (any state), for the savings figures.
         metric: the cost type of every figure.
@@ -300,11 +300,8 @@ def build_digest(
     Raises:
         CostSourceError: the source has no cost data for the last six weeks.
     """
-    days = _history(source, teams, shared, team_name, today, metric, cache)
-    team = teams[days.subject]
-    view = month_view(
-        source, teams, shared, today=today, team_name=team.name, metric=metric, cache=cache
-    )
+    days = _history(source, teams, shared, team, today, metric, cache)
+    view = month_view(source, teams, shared, today=today, team=team, metric=metric, cache=cache)
     figures = _figures(days, team, today, view)
     detail = _detail(source, teams, shared, days, figures.day, cache)
     movers: tuple[Mover, ...] = ()
@@ -329,18 +326,15 @@ def team_figures(
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
     *,
-    team_name: str,
+    team: Team,
     today: dt.date,
     metric: Metric = Metric.BILLED,
     cache: AllocationCache | None = None,
 ) -> TeamFigures:
     """The digest's headline numbers only (what budget alerts and App Home need): no
     service detail is read."""
-    days = _history(source, teams, shared, team_name, today, metric, cache)
-    team = teams[days.subject]
-    view = month_view(
-        source, teams, shared, today=today, team_name=team.name, metric=metric, cache=cache
-    )
+    days = _history(source, teams, shared, team, today, metric, cache)
+    view = month_view(source, teams, shared, today=today, team=team, metric=metric, cache=cache)
     return _figures(days, team, today, view)
 
 
@@ -348,7 +342,7 @@ def _history(
     source: Source,
     teams: Mapping[str, Team],
     shared: Sequence[SharedCost],
-    team_name: str,
+    team: Team,
     today: dt.date,
     metric: Metric,
     cache: AllocationCache | None,
@@ -359,7 +353,7 @@ def _history(
     period = Period(today - dt.timedelta(days=HISTORY_DAYS), today, "digest history")
     by = "" if team_days.allocates(source, teams, shared) else "service"
     return team_days.team_daily_costs(
-        source, teams, shared, team_name=team_name, period=period, metric=metric, by=by,
+        source, teams, shared, team=team, period=period, metric=metric, by=by,
         cache=cache,
     )  # fmt: skip
 
@@ -382,7 +376,7 @@ def _detail(
     start = min(day or today, today) - dt.timedelta(days=ANOMALY_BASELINE_DAYS)
     window = Period(max(start, days.period.start), today, "digest detail")
     own = team_days.team_daily_costs(
-        source, teams, shared, team_name=days.subject, period=window, metric=days.metric,
+        source, teams, shared, team=teams[days.subject], period=window, metric=days.metric,
         with_shared=False, currency=days.currency, cache=cache,
     )  # fmt: skip
     merged: dict[dt.date, dict[str, Decimal]] = {}

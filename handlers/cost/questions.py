@@ -79,7 +79,7 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answe
             deps.teams,
             deps.shared,
             today=today,
-            team_name=team.name,
+            team=team,
             metric=request.metric,
             with_forecast=period.label == MONTH_TO_DATE,
             cache=deps.allocations,

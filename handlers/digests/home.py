@@ -41,7 +41,7 @@ def team_home(team: Team, user: str, deps: Deps) -> TeamHome:
     try:
         figures = team_figures(
             deps.cost_source, deps.teams, deps.shared,
-            team_name=team.name, today=deps.today(), cache=deps.allocations,
+            team=team, today=deps.today(), cache=deps.allocations,
         )  # fmt: skip
     except CostSourceError as error:
         problem = str(error)

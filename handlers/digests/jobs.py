@@ -54,7 +54,7 @@ def team_digest(
         deps.cost_source,
         deps.teams,
         deps.shared,
-        team_name=team.name,
+        team=team,
         today=billing_date(now),
         changes=team_changes(deps, team.name),
         cache=deps.allocations,
@@ -202,7 +202,7 @@ def check_budget_alerts(
                 deps.cost_source,
                 deps.teams,
                 deps.shared,
-                team_name=team.name,
+                team=team,
                 today=billing_date(now),
                 cache=deps.allocations,
             )

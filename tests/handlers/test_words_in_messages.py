@@ -299,12 +299,14 @@ def test_a_command_in_the_audit_is_echoed_short():
 def test_the_digest_footer_names_the_source_by_its_display_name():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
-    from engines.config.teams import load_config
+    from engines.config.teams import find_team, load_config
 
     teams = load_config(
         '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\n', filename="teams.toml"
     ).teams
-    digest = build_digest(costs, teams, (), team_name="nlp", today=dt.date(2026, 11, 20))
+    digest = build_digest(
+        costs, teams, (), team=find_team(teams, "nlp"), today=dt.date(2026, 11, 20)
+    )
     text = render_text(build_digest_message(dataclasses.replace(digest, source="focus")))
     assert "Source: FOCUS billing export" in text and "source: focus" not in text
     assert Kind.STOP.value == "stop"  # the stored value the audit reads stays as it is

@@ -82,7 +82,9 @@ def worlds(draw: st.DrawFn) -> tuple[DailyCosts, dict[str, Team], list[SharedCos
 def test_teams_untagged_and_unsplit_shared_add_up_to_the_source_total(world):
     source, teams, shared, today = world
     views = [
-        month_view(source, teams, shared, today=today, team_name=name, with_forecast=False)
+        month_view(
+            source, teams, shared, today=today, team=find_team(teams, name), with_forecast=False
+        )
         for name in teams
     ]
     whole = month_view(source, teams, shared, today=today, with_forecast=False)
@@ -130,9 +132,9 @@ def test_every_surface_gives_the_month_views_forecast_for_the_same_date(
     shared = [platform(split)]
     today = FIRST + dt.timedelta(days=as_of)
 
-    view = month_view(source, teams, shared, today=today, team_name="nlp")
-    figures = team_figures(source, teams, shared, team_name="nlp", today=today)
-    digest = build_digest(source, teams, shared, team_name="nlp", today=today)
+    view = month_view(source, teams, shared, today=today, team=find_team(teams, "nlp"))
+    figures = team_figures(source, teams, shared, team=find_team(teams, "nlp"), today=today)
+    digest = build_digest(source, teams, shared, team=find_team(teams, "nlp"), today=today)
     alerts = evaluate_alerts(budgeted, figures)
     for budget_alert in (a for a in alerts if a.kind is AlertKind.BUDGET):
         assert budget_alert.amount == view.month_to_date
@@ -182,7 +184,7 @@ def test_the_month_to_date_has_the_teams_share_of_shared_costs_as_cost_team_spli
     shared = [platform()]
     today = dt.date(2026, 12, 6)
 
-    view = month_view(source, teams, shared, today=today, team_name="nlp")
+    view = month_view(source, teams, shared, today=today, team=find_team(teams, "nlp"))
     answer = questions.team_cost(
         source,
         teams,
@@ -209,7 +211,13 @@ class LaggingCosts(DailyCosts):
 def test_a_lagging_export_gives_the_month_to_date_through_its_last_day():
     source = LaggingCosts()
     source.every_day(dt.date(2026, 11, 1), dt.date(2026, 12, 3), "nlp", "EC2", "10")
-    view = month_view(source, {"nlp": team("nlp")}, [], today=dt.date(2026, 12, 6), team_name="nlp")
+    view = month_view(
+        source,
+        {"nlp": team("nlp")},
+        [],
+        today=dt.date(2026, 12, 6),
+        team=find_team({"nlp": team("nlp")}, "nlp"),
+    )
     assert view.data_through == dt.date(2026, 12, 3)
     assert view.month_to_date == D(30)
     assert view.forecast is not None
@@ -236,7 +244,9 @@ def test_a_source_that_forecasts_itself_gets_the_teams_shared_costs_added():
     source.every_day(dt.date(2026, 12, 1), dt.date(2026, 12, 5), "platform", "EC2", "8")
     teams = {"nlp": team("nlp"), "recs": team("recs")}
 
-    view = month_view(source, teams, [platform()], today=dt.date(2026, 12, 6), team_name="nlp")
+    view = month_view(
+        source, teams, [platform()], today=dt.date(2026, 12, 6), team=find_team(teams, "nlp")
+    )
 
     assert source.asked == [{"team": "nlp"}]
     assert view.month_to_date == D(180)  # 150 direct + 30 of the platform

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from engines.config.teams import load_config
+from engines.config.teams import find_team, load_config
 from engines.digests.budgets import AlertKind, alerts_to_send, evaluate_alerts
 from engines.digests.digest import team_figures
 from tests.engines.daily_costs import DailyCosts
@@ -23,7 +23,7 @@ NLP = TEAMS["nlp"]
 
 
 def alerts(costs: DailyCosts, today: dt.date):
-    figures = team_figures(costs, TEAMS, (), team_name="nlp", today=today)
+    figures = team_figures(costs, TEAMS, (), team=find_team(TEAMS, "nlp"), today=today)
     return evaluate_alerts(NLP, figures)
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from engines.changes import Change, State
-from engines.config.teams import load_config
+from engines.config.teams import find_team, load_config
 from engines.costs.sources.focus import FocusFileSource
 from engines.digests.digest import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
@@ -43,7 +43,7 @@ def steady_costs() -> DailyCosts:
 
 
 def digest(costs: DailyCosts, team: str = "nlp", today: dt.date = TODAY, changes=()):
-    return build_digest(costs, TEAMS, (), team_name=team, today=today, changes=changes)
+    return build_digest(costs, TEAMS, (), team=find_team(TEAMS, team), today=today, changes=changes)
 
 
 def test_yesterday_against_the_seven_day_average_and_the_month_against_budget():
@@ -127,7 +127,9 @@ def test_a_digest_posted_on_a_local_monday_before_the_utc_monday_is_the_weekly_o
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), sunday, "nlp", "EC2", "10")
 
-    posted = build_digest(costs, TEAMS, (), team_name="nlp", today=sunday, posted_on=monday)
+    posted = build_digest(
+        costs, TEAMS, (), team=find_team(TEAMS, "nlp"), today=sunday, posted_on=monday
+    )
 
     assert posted.week is not None
     assert posted.key == "digest:nlp:2026-11-23" and posted.as_json()["posted_on"] == "2026-11-23"
@@ -170,7 +172,11 @@ def test_the_digest_reads_a_focus_export_with_shared_costs(small_export):
     source = FocusFileSource(str(small_export.path))
 
     figures = team_figures(
-        source, config.teams, config.shared, team_name="fraud-detection", today=TODAY
+        source,
+        config.teams,
+        config.shared,
+        team=find_team(config.teams, "fraud-detection"),
+        today=TODAY,
     )
 
     assert figures.day == YESTERDAY

@@ -660,22 +660,22 @@ def test_each_teams_own_days_summed_by_team_in_sql_are_those_of_the_files(
     for currency in ("USD", "EUR", "JPY"):
         for name in OWNERS:
             held = team_days.team_daily_costs(
-                rollup, OWNERS, SHARED, team_name=name, period=period, by=by,
+                rollup, OWNERS, SHARED, team=find_team(OWNERS, name), period=period, by=by,
                 with_shared=False, currency=currency, cache=AllocationCache(),
             )  # fmt: skip
             scanned = team_days.team_daily_costs(
-                files, OWNERS, SHARED, team_name=name, period=period, by=by,
+                files, OWNERS, SHARED, team=find_team(OWNERS, name), period=period, by=by,
                 with_shared=False, currency=currency, cache=AllocationCache(),
             )  # fmt: skip
             as_text = lambda days: {d: {k: str(a) for k, a in r.items()} for d, r in days.items()}  # noqa: E731
             assert as_text(held.days) == as_text(scanned.days), (currency, name)
     assert calls  # the rollup summed them itself
-    nlp = team_days.team_daily_costs(rollup, OWNERS, SHARED, team_name="nlp", period=period,
-                                     with_shared=False, currency="USD")  # fmt: skip
+    nlp = team_days.team_daily_costs(rollup, OWNERS, SHARED, team=find_team(OWNERS, "nlp"),
+                                     period=period, with_shared=False, currency="USD")  # fmt: skip
     assert str(nlp.days[dt.date(2026, 10, 1)]["Amazon EC2"]) == "120.25"
     payments = team_days.team_daily_costs(
-        rollup, OWNERS, SHARED, team_name="payments", period=period, with_shared=False,
-        currency="USD",
+        rollup, OWNERS, SHARED, team=find_team(OWNERS, "payments"), period=period,
+        with_shared=False, currency="USD",
     )  # fmt: skip
     assert dt.date(2026, 10, 2) not in payments.days  # tagged fraud-detection: that team's
 
@@ -690,10 +690,12 @@ def test_a_digest_from_the_rollup_is_the_digest_from_the_files(tmp_path: Path) -
     shared = [*SHARED, SharedCost(name="platform", tags={"team": ""}, accounts=())]
     for today in (dt.date(2026, 10, 13), dt.date(2026, 11, 2)):
         for name in OWNERS:
-            held = build_digest(rollup, OWNERS, shared, team_name=name, today=today,
+            held = build_digest(rollup, OWNERS, shared, team=find_team(OWNERS, name), today=today,
                                 cache=AllocationCache())  # fmt: skip
-            scanned = build_digest(files, OWNERS, shared, team_name=name, today=today,
+            scanned = build_digest(files, OWNERS, shared, team=find_team(OWNERS, name), today=today,
                                    cache=AllocationCache())  # fmt: skip
             assert held.as_json() == scanned.as_json(), (today, name)
-            figures = team_figures(rollup, OWNERS, shared, team_name=name, today=today)
+            figures = team_figures(
+                rollup, OWNERS, shared, team=find_team(OWNERS, name), today=today
+            )
             assert figures.as_json() == held.figures.as_json()
