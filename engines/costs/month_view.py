@@ -38,7 +38,7 @@ from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast, NotEnoughHistoryError, forecast_month_end
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter
-from engines.costs.sources.protocol import Source
+from engines.costs.sources.protocol import ForecastingSource, Source
 from engines.errors import CostSourceError
 from engines.models import Metric, Period, SharedCost, Team
 
@@ -147,7 +147,7 @@ def month_view(
     through = _data_through(source, today)
     month_start = today.replace(day=1)
     history_start = min(through - dt.timedelta(days=HISTORY_DAYS - 1), month_start)
-    if not with_forecast or hasattr(source, "forecast"):  # the month to date is enough
+    if not with_forecast or isinstance(source, ForecastingSource):  # the month to date is enough
         history_start = month_start
     notes: list[str] = []
     daily: dict[str, dict[dt.date, Decimal]] = {}  # currency → day → cost (never mixed)
@@ -262,11 +262,10 @@ def _forecast(
     currency: str,
     notes: list[str],
 ) -> MonthEndForecast | None:
-    own_forecast = getattr(source, "forecast", None)
-    if own_forecast is not None:
+    if isinstance(source, ForecastingSource):
         cost_filter = asking.team_filter(team) if team else CostFilter()
         try:
-            rest = own_forecast(cost_filter=cost_filter, metric=metric, today=today)
+            rest = source.forecast(cost_filter=cost_filter, metric=metric, today=today)
         except CostSourceError as error:
             notes.append(str(error))
             return None

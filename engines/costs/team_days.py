@@ -24,7 +24,7 @@ from engines.costs.asking import (
 from engines.costs.ownership import combination_owner
 from engines.costs.query import CostQuery, CostResult
 from engines.costs.sources.base import CostFilter
-from engines.costs.sources.protocol import Source
+from engines.costs.sources.protocol import OwnerSummingSource, Source
 from engines.models import Metric, Period, SharedCost, Team
 
 _ZERO = Decimal(0)
@@ -92,7 +92,7 @@ def team_daily_costs(
         every = remembered.derived(
             (source, teams, shared),
             f"every team's own days: {query.cache_key()}, in {currency}, data "
-            f"{getattr(source, 'generation', None)}",
+            f"{source.generation if isinstance(source, OwnerSummingSource) else None}",
             lambda: _every_team_own_days(source, teams, shared, query, currency),
         )  # fmt: skip
     return every[team.name]
@@ -108,11 +108,10 @@ def _every_team_own_days(
     """Every team's own cost lines by day and a dimension: summed by team in the source's
     database where it can (the rollup), else from its answer, allocated here."""
     period, metric = query.period, query.metric
-    in_database = getattr(source, "owned_daily_costs", None)
     owned = None
-    if in_database is not None:
+    if isinstance(source, OwnerSummingSource):
         width = len(allocation_dimensions(teams, shared))
-        owned = in_database(query, combination_owner(teams, shared), owner_width=width)
+        owned = source.owned_daily_costs(query, combination_owner(teams, shared), owner_width=width)
     if owned is None:
         result = source.costs(query)
         currency = currency or main_currency(_grouped_totals(result))

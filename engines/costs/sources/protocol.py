@@ -8,6 +8,8 @@ hands in Cost Explorer, billing files, their rollup or Athena, and tests a few l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -47,3 +49,18 @@ class ForecastingSource(Protocol):
     """A source with a forecast of its own (Cost Explorer)."""
 
     def forecast(self, *, cost_filter: CostFilter, metric: Metric, today: dt.date) -> Forecast: ...
+
+
+@runtime_checkable
+class OwnerSummingSource(Protocol):
+    """A source that sums each team's own lines by day in its database (the rollup), so
+    the digests need not allocate every line in Python."""
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change of the data: what was derived from it is then stale."""
+        ...
+
+    def owned_daily_costs(
+        self, query: CostQuery, owner_of: Callable[[tuple[str, ...]], str], *, owner_width: int
+    ) -> dict[str, dict[str, dict[str, dict[str, Decimal]]]] | None: ...
