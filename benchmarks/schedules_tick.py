@@ -36,7 +36,7 @@ from bot.store import Store  # noqa: E402
 from engines.models import Team  # noqa: E402
 from engines.schedules.aws import AwsScheduleTarget  # noqa: E402
 from engines.schedules.enforcement import OffHours  # noqa: E402
-from engines.schedules.model import build_schedule  # noqa: E402
+from engines.schedules.model import Schedule, parse_periods  # noqa: E402
 
 REGION = "us-east-1"
 IMAGE = "ami-04681a1dbd79675a5"
@@ -113,9 +113,9 @@ def main() -> int:
             for n in range(10)
         }
         schedules = [
-            build_schedule(name=f"{name}-dev", team=name, team_tags=team.tags,
-                           timezone="America/New_York", periods="mon-fri 09:00-19:00",
-                           tags="env=dev")
+            Schedule(name=f"{name}-dev", team=name, team_tags=team.tags,
+                     timezone="America/New_York", periods=parse_periods("mon-fri 09:00-19:00"),
+                     tags={"env": "dev"})
             for name, team in teams.items()
         ]  # fmt: skip
         calls: Counter[str] = Counter()

@@ -23,7 +23,7 @@ from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from bot.teams_file import TeamsFileWatch
-from engines.changes import ChangeRunner
+from engines.changes.runner import ChangeRunner
 from engines.config.schema import AccountIds
 from engines.config.teams import CostConfig, load_config
 from engines.costs.allocation import allocation_dimensions
@@ -243,6 +243,7 @@ def build_deps(
         offhours=build_offhours(settings, config, aws, store, prices),
         outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
+        cards=store,
         teams_file=follow_teams_file(settings, config, cost_source) if follow_file else None,
     )
 

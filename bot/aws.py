@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 
 from bot.settings import Settings
-from engines.changes import EC2_CLIENT_CONFIG
+from engines.changes.ec2 import EC2_CLIENT_CONFIG
 from engines.models import AccountAccess
 
 # Explicit retries: throttling (e.g. Cost Explorer's LimitExceededException) and 5xx back off.

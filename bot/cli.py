@@ -8,7 +8,6 @@ import datetime as dt
 import gc
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, configured_settings, demo_signing_secret
 from engines.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ logger = logging.getLogger("costbot")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEMO_DEFAULT_PORT = 3000
-CONFIGURING_VARIABLES = ("COSTBOT_TEAMS", "COSTBOT_COST_SOURCE")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,7 +404,7 @@ def _recover_changes(costbot: Any, *, live: set[str]) -> None:
 def _executing(costbot: Any, process_id: str) -> bool:
     """Whether this process is carrying out a change (at shutdown; when the database cannot
     say, assume so: the heartbeat then expires by itself)."""
-    from engines.changes import IN_FLIGHT
+    from engines.changes.models import IN_FLIGHT
 
     try:
         in_flight = costbot.store.list_changes(states=IN_FLIGHT)
@@ -420,7 +418,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from bot.demo.sandbox import DemoOptions, DemoSandbox
     from bot.logs import configure_logging
 
-    env_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    env_secret = demo_signing_secret()
     configure_logging("INFO", secrets=[env_secret])
     sandbox = DemoSandbox(
         DemoOptions(
@@ -454,8 +452,7 @@ def run_ask(args: argparse.Namespace) -> int:
     from handlers.blocks.text import render_text
 
     configure_logging("WARNING")
-    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
-    settings = Settings.from_env(require_slack=False) if configured else None
+    settings = configured_settings()
     options = DemoOptions(
         workdir=args.workdir,
         settings=settings,
@@ -684,8 +681,8 @@ def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
 def run_outbox(args: argparse.Namespace) -> int:
     from bot.store import Store
 
-    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
-    path = Settings.from_env(require_slack=False).db_path if configured else None
+    settings = configured_settings()
+    path = settings.db_path if settings else None
     store = Store(path or args.workdir / "costbot.db")
     rows = store.outbox_rows(state=args.state or "", limit=args.limit)
     if args.json:
@@ -707,9 +704,8 @@ def _question_context(args: argparse.Namespace) -> Iterator[Deps]:
     from bot.app import build_deps
     from bot.store import Store
 
-    configured = any(os.environ.get(name) for name in CONFIGURING_VARIABLES)
-    if configured:
-        settings = Settings.from_env(require_slack=False)
+    settings = configured_settings()
+    if settings is not None:
         yield build_deps(settings, store=Store(settings.db_path))
         return
     from bot.app import utc_now

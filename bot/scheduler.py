@@ -10,7 +10,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
-from engines.changes import ChangeRunner, Outcome
+from engines.changes.models import Outcome
+from engines.changes.runner import ChangeRunner
 from handlers.deps import Deps
 from handlers.digests.jobs import DigestJob, check_budget_alerts
 

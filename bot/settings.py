@@ -21,6 +21,8 @@ LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 SPOT_ADVISOR_FILENAME = "spot-advisor-data.json"
 ROLLUP_FILENAME = "costbot-rollup.duckdb"
 SECRET_FIELDS = {"slack_bot_token", "slack_signing_secret", "slack_app_token"}
+CONFIGURING_VARIABLES = ("COSTBOT_TEAMS", "COSTBOT_COST_SOURCE")
+"""Either of these set means costbot runs on its own configuration, not the demo world."""
 
 
 class SettingsError(ConfigError):
@@ -132,6 +134,33 @@ class Settings:
         if reader.problems:
             raise SettingsError(reader.problems)
         return settings
+
+
+def configured_settings(env: Mapping[str, str] | None = None) -> Settings | None:
+    """The settings (Slack credentials not required) when the environment configures costbot,
+    i.e. names a teams file or a cost source (``CONFIGURING_VARIABLES``); None when it does
+    not, and the CLI's ``ask``, ``outbox`` and one-off commands use the demo world instead.
+
+    Args:
+        env: the environment to read (``os.environ`` when omitted).
+
+    Raises:
+        SettingsError: the environment configures costbot, with problems.
+    """
+    env = os.environ if env is None else env
+    if not any(env.get(name) for name in CONFIGURING_VARIABLES):
+        return None
+    return Settings.from_env(env, require_slack=False)
+
+
+def demo_signing_secret(env: Mapping[str, str] | None = None) -> str:
+    """``SLACK_SIGNING_SECRET`` for ``costbot demo`` ("" when unset: the demo makes one up).
+
+    Args:
+        env: the environment to read (``os.environ`` when omitted).
+    """
+    env = os.environ if env is None else env
+    return env.get("SLACK_SIGNING_SECRET", "")
 
 
 def _slack_problems(settings: Settings) -> list[str]:

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from engines.changes import UPDATABLE_COLUMNS, Change, ChangeRequest, State, db_value
+from engines.changes.models import Change, ChangeRequest, State
+from engines.changes.store import UPDATABLE_COLUMNS, db_value
 from engines.schedules.aws import Capacity
 from engines.schedules.model import Override, OverrideKind
 
@@ -209,6 +210,11 @@ def _create_cards(db: Database) -> None:
     )
 
 
+def _index_changes_by_team(db: Database) -> None:
+    # A team's changes (App Home, digests) are asked for by team and state in the query.
+    db.table("changes").create_index(["team", "state"])
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -225,6 +231,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0031_change_first_approval", _add_change_first_approval),
     ("0040_change_instance_name", _add_change_instance_name),
     ("0050_cards", _create_cards),
+    ("0051_changes_by_team", _index_changes_by_team),
 ]
 
 
@@ -382,7 +389,7 @@ class Store:
                 [key, json.dumps(value, default=str), now.isoformat()],
             )
 
-    # --- changes (``engines.changes.ChangeStore``) ------------------------------------
+    # --- changes (``engines.changes.store.ChangeStore``) ------------------------------
 
     def create_change(self, request: ChangeRequest, *, now: dt.datetime) -> Change:
         """Records a new change in state ``proposed`` and returns it."""
@@ -422,9 +429,12 @@ class Store:
         *,
         states: Collection[State] | None = None,
         instance_id: str | None = None,
-        limit: int = 200,
+        team: str | None = None,
+        limit: int | None = 200,
     ) -> list[Change]:
-        """Changes, newest first, optionally only in ``states`` or of one instance."""
+        """Changes, newest first, optionally only in ``states``, of one instance or of one
+        team; at most ``limit`` of them (None: all). The filters are the query's, so a limit
+        never drops the rows asked for in favour of others."""
         where, params = ["1"], []
         if states is not None:
             where.append(f"state in ({', '.join('?' * len(states))})")
@@ -432,8 +442,12 @@ class Store:
         if instance_id is not None:
             where.append("instance_id = ?")
             params.append(instance_id)
+        if team is not None:
+            where.append("team = ?")
+            params.append(team)
         sql = f"select * from changes where {' and '.join(where)} order by id desc limit ?"
-        return [Change.from_row(row) for row in self.db.query(sql, [*params, limit])]
+        rows = self.db.query(sql, [*params, -1 if limit is None else limit])  # -1: no limit
+        return [Change.from_row(row) for row in rows]
 
     def transition(
         self, change_id: int, *, expected: Collection[State], new: State, **fields: Any

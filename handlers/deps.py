@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engines.changes import ChangeRunner
+from engines.changes.runner import ChangeRunner
 from engines.config.teams import CostConfig
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.sources.protocol import Source
@@ -66,6 +66,17 @@ class Outbox(Protocol):
     def last(self, *, team: str, kind: str) -> dict[str, Any] | None: ...
 
 
+class CardStore(Protocol):
+    """Where the blocks of channel cards are kept (``bot.store.Store``): the bot has no
+    scope to read channel history, so it remembers what it last put on each card."""
+
+    def save_card(
+        self, channel: str, ts: str, *, blocks: list[dict[str, Any]], text: str
+    ) -> None: ...
+
+    def card(self, channel: str, ts: str) -> tuple[list[dict[str, Any]], str] | None: ...
+
+
 class TeamsFile(Protocol):
     """The teams file followed while the bot runs (``bot.teams_file.TeamsFileWatch``)."""
 
@@ -97,6 +108,8 @@ class Deps:
         offhours: off-hours schedules (None: not set up).
         outbox: where digests and alerts are queued for posting (None: not set up).
         snoozes: remembers which teams silenced their alerts, and until when.
+        cards: the blocks each channel card was last given, shared by every process, so a
+            form submitted to another process, or tonight's run, can update the card.
         allocations: remembers the allocations of the source's answers and what every team
             reads of them, so a morning of digests and alerts allocates each question once.
 
@@ -123,6 +136,7 @@ class Deps:
     offhours: OffHours | None = None
     outbox: Outbox | None = None
     snoozes: AlertSnoozes | None = None
+    cards: CardStore | None = None
     allocations: AllocationCache = field(default_factory=AllocationCache)
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))

@@ -99,10 +99,6 @@ GPU_SPECS: dict[str, GpuSpec] = {
 }
 
 
-def is_gpu_type(instance_type: str) -> bool:
-    return instance_type in GPU_SPECS
-
-
 # --- Metrics ----------------------------------------------------------------------------------
 
 
@@ -246,10 +242,6 @@ class DemoInstance:
         return PRICES[self.instance_type]
 
     @property
-    def is_gpu(self) -> bool:
-        return is_gpu_type(self.instance_type)
-
-    @property
     def is_stopped(self) -> bool:
         return self.stopped_days_ago is not None
 
@@ -360,11 +352,6 @@ FLEET: tuple[DemoInstance, ...] = (
 )  # fmt: skip
 
 FLEET_BY_NAME: dict[str, DemoInstance] = {instance.name: instance for instance in FLEET}
-
-
-def instances_of(team: str | None) -> tuple[DemoInstance, ...]:
-    """The team's instances; ``None`` gives the untagged ones."""
-    return tuple(instance for instance in FLEET if instance.team == team)
 
 
 # --- Time -------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engines.changes import Change, State
+from engines.changes.models import Change, State
 from engines.costs import answers, team_days
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast

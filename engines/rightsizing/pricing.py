@@ -311,20 +311,6 @@ class PriceBook:
         quote = self.quote(instance_type, region=region, operating_system=operating_system)
         return None if quote is None else quote.hourly
 
-    def source_of(
-        self, instance_type: str, *, region: str, operating_system: str = LINUX
-    ) -> str | None:
-        """Where ``hourly`` got its price, in words ("... from the price snapshot, Jun 1, 2026
-        ..."); None when there is no price.
-
-        Args:
-            instance_type: e.g. "m5.large".
-            region: region code.
-            operating_system: Pricing API name.
-        """
-        quote = self.quote(instance_type, region=region, operating_system=operating_system)
-        return None if quote is None else quote.describe()
-
     def quote(
         self, instance_type: str, *, region: str, operating_system: str = LINUX
     ) -> PriceQuote | None:

@@ -519,36 +519,3 @@ def check_selects_something(
         f"The tag selector {wanted} matches none of team {schedule.team}'s "
         f"{len(team_resources)} resources.{hint} Their tags: {listed}."
     )
-
-
-def build_schedule(
-    *,
-    name: str,
-    team: str,
-    team_tags: Mapping[str, str],
-    timezone: str,
-    periods: str | Sequence[str],
-    tags: str | Mapping[str, str] = "",
-    holidays: Iterable[str | dt.date] = (),
-    mode: str = "start_stop",
-    source: str = "slack",
-    created_by: str = "",
-) -> Schedule:
-    """A checked schedule from what a person wrote (a modal or the teams file).
-
-    Raises:
-        ScheduleError: the first thing wrong, in words for the person who wrote it.
-    """
-    period_text = periods if isinstance(periods, str) else "\n".join(periods)
-    return Schedule(
-        name=check_name(name),
-        team=team,
-        timezone=check_timezone(timezone),
-        periods=parse_periods(period_text),
-        tags=parse_tags(tags) if isinstance(tags, str) else dict(tags),
-        team_tags=dict(team_tags),
-        holidays=parse_holidays(holidays),
-        mode=parse_mode(mode),
-        source=source,
-        created_by=created_by,
-    )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engines.changes import IN_FLIGHT, OPEN, Change, Kind, State
+from engines.changes.models import IN_FLIGHT, OPEN, Change, Kind, State
 from engines.costs.sources.base import ResponseCache
 from engines.errors import UserInputError
 from engines.models import Team

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from engines.changes import State
+from engines.changes.models import State
 from engines.digests.digest import team_figures
 from engines.errors import CostSourceError
 from engines.models import Team
@@ -50,7 +50,6 @@ def team_home(team: Team, user: str, deps: Deps) -> TeamHome:
         problem = "an internal error; it is logged"
     pending: tuple = ()
     if deps.changes is not None:
-        proposed = deps.changes.store.list_changes(states=[State.PROPOSED], limit=500)
-        pending = tuple(change for change in proposed if change.team == team.name)
+        pending = tuple(deps.changes.for_team(team.name, [State.PROPOSED]))
     last = deps.outbox.last(team=team.name, kind="digest") if deps.outbox else None
     return TeamHome(figures=figures, pending=pending, last_digest=last, problem=problem)

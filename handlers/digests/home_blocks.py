@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engines.changes import Change
+from engines.changes.models import Change
 from engines.digests.digest import TeamFigures
 from engines.models import Team
 from engines.words import plural, role_label

@@ -1,8 +1,8 @@
 """Digests and budget alerts, from the engines to the outbox: shared by the scheduler's jobs,
 ``/cost digest`` and the CLI.
 
-The scheduler calls ``enqueue_due_digests`` every minute and ``check_budget_alerts`` every
-few hours. Both are idempotent: a digest's key is its team and local date, an alert's its
+The scheduler runs a ``DigestJob`` every minute and ``check_budget_alerts`` every few
+hours. Both are idempotent: a digest's key is its team and local date, an alert's its
 team, kind, threshold and period, and the outbox adds a key once. So a restart at
 09:00:30, two overlapping runs, or a DST change still give one digest per team per day.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.changes import Change
+from engines.changes.models import Change
 from engines.costs.periods import billing_date
 from engines.digests.budgets import Alert, alerts_to_send, evaluate_alerts
 from engines.digests.digest import (
@@ -41,7 +41,7 @@ RETRY_FAILED_BUILD = dt.timedelta(minutes=15)
 def team_changes(deps: Deps, team_name: str) -> list[Change]:
     if deps.changes is None:
         return []
-    return [c for c in deps.changes.store.list_changes(limit=1000) if c.team == team_name]
+    return deps.changes.for_team(team_name)
 
 
 def team_digest(

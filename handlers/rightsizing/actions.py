@@ -28,7 +28,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.changes import Change, Outcome, State
+from engines.changes.models import Change, Outcome, State
+from engines.changes.runner import ChangeRunner
 from handlers import action_ids
 from handlers.actions.clicks import Click
 from handlers.blocks.common import Block
@@ -41,7 +42,6 @@ from handlers.rightsizing.blocks import (
     decision_status,
     with_decision,
 )
-from handlers.rightsizing.notify import CardStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +88,8 @@ def register(app: App, deps: Deps) -> None:
         ack()
         user = (body.get("user") or {}).get("id", "")
         card = cards.take(form.channel, form.message_ts)
-        store = _card_store(deps)
-        if card is None and store is not None:  # the form was opened by another process
-            card = store.card(form.channel, form.message_ts)
+        if card is None and deps.cards is not None:  # the form was opened by another process
+            card = deps.cards.card(form.channel, form.message_ts)
         deps.run_later(lambda: _dismiss(form, user, reason, card, client, deps))
 
 
@@ -122,7 +121,7 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         click.tell("That button names no change I know; ask for the recommendations again.")
         return
     user = click.user
-    change = runner.store.get_change(change_id)
+    change = runner.get(change_id)
     if change is None:
         click.tell("That change no longer exists.")
         return
@@ -201,12 +200,12 @@ def _ask_for_approval(click: Click, change: Change, *, deps: Deps) -> None:
     )
 
 
-def _remember_message(runner: Any, change: Change, click: Click) -> None:
+def _remember_message(runner: ChangeRunner, change: Change, click: Click) -> None:
     """Where the change was decided, so a later outcome (tonight's run, a recovery after a
     restart) is told in that message's thread. Called only after an authorized decision."""
     where = (click.channel, click.message_ts)
     if all(where) and not click.ephemeral and change.message_ts != click.message_ts:
-        runner.store.set_change_message(change.id, channel=click.channel, ts=click.message_ts)
+        runner.remember_message(change.id, channel=click.channel, ts=click.message_ts)
 
 
 def _report(
@@ -243,24 +242,17 @@ def _show(
         assert click.blocks is not None
         blocks = with_decision(click.blocks, str(change_id), status, buttons=buttons)
         if click.update_card(blocks, text=status):
-            store = _card_store(deps)
-            if store is not None:  # tonight's run updates it from this copy
-                store.save_card(click.channel, click.message_ts, blocks=blocks,
-                                text=click.fallback_text or status)  # fmt: skip
+            if deps.cards is not None:  # tonight's run updates it from this copy
+                deps.cards.save_card(click.channel, click.message_ts, blocks=blocks,
+                                     text=click.fallback_text or status)  # fmt: skip
             return
     # An ephemeral message, a view, or a form submitted to another process: there is no
     # copy of the card to update, so the clicker gets the line (an ephemeral card keeps its
     # other buttons), and the thread of the card the change was decided on, if any, too.
     click.tell(status)
-    change = deps.changes.store.get_change(change_id) if deps.changes else None
+    change = deps.changes.get(change_id) if deps.changes else None
     if change is not None and change.message_channel and click.client is not None:
         _post_in_thread(click.client, change, status)
-
-
-def _card_store(deps: Deps) -> CardStore | None:
-    """Where cards' last blocks are kept, shared by every process (None: not kept)."""
-    store = deps.changes.store if deps.changes else None
-    return store if isinstance(store, CardStore) else None
 
 
 def _post_in_thread(client: WebClient, change: Change, text: str) -> None:
@@ -347,7 +339,7 @@ def _open_dismiss_modal(
         return
     label = f"change {value}"
     if deps.changes is not None:
-        change = deps.changes.store.get_change(int(value))
+        change = deps.changes.get(int(value))
         label = change.label if change else label
         approvers = _approvers(deps, change.team if change else "")
         stop = deps.changes.why_not_dismiss(int(value), by=click.user, approvers=approvers)
@@ -365,10 +357,9 @@ def _open_dismiss_modal(
     if click.on_channel_card:
         assert click.blocks is not None
         cards.keep(click.channel, click.message_ts, click.blocks, click.fallback_text)
-        store = _card_store(deps)
-        if store is not None:  # for the process the form's submission may reach instead
-            store.save_card(click.channel, click.message_ts, blocks=click.blocks,
-                            text=click.fallback_text)  # fmt: skip
+        if deps.cards is not None:  # for the process the form's submission may reach instead
+            deps.cards.save_card(click.channel, click.message_ts, blocks=click.blocks,
+                                 text=click.fallback_text)  # fmt: skip
     try:
         if click.client is None or not body.get("trigger_id"):
             raise ValueError("no trigger_id to open a form with")
@@ -411,7 +402,7 @@ def _dismiss(
         if runner is None:
             click.tell("Right-sizing is not set up.")
             return
-        change = runner.store.get_change(form.change_id)
+        change = runner.get(form.change_id)
         approvers = _approvers(deps, change.team if change else "")
         outcome = runner.dismiss(form.change_id, by=user, reason=reason, approvers=approvers)
         if outcome.ok and change is not None:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from engines.changes import Change, Kind, Outcome, State
+from engines.changes.models import Change, Kind, Outcome, State
 from engines.rightsizing.models import Finding, Recommendation
 from engines.words import plural, risk_label
 from handlers import action_ids

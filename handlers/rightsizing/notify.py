@@ -11,28 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.changes import Outcome
+from engines.changes.models import Outcome
 from handlers.blocks.common import escape_keeping_mentions
+from handlers.deps import CardStore
 from handlers.rightsizing.blocks import ICONS, card_buttons, decision_status, with_decision
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class CardStore(Protocol):
-    """Where the blocks of channel cards are kept (``bot.store.Store``): the bot has no
-    scope to read channel history, so it remembers what it last put on each card."""
-
-    def save_card(
-        self, channel: str, ts: str, *, blocks: list[dict[str, Any]], text: str
-    ) -> None: ...
-
-    def card(self, channel: str, ts: str) -> tuple[list[dict[str, Any]], str] | None: ...
 
 
 def post_change_outcome(

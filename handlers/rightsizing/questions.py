@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engines.changes import OPEN, Change, ChangeRequest, State
+from engines.changes.models import OPEN, Change, ChangeRequest, State
 from engines.config.teams import find_team
 from engines.costs.ownership import owner_of
 from engines.errors import UserInputError
@@ -80,7 +80,7 @@ def _proposals(
         if rec.action not in ("modify", "stop") or rec.monthly_saving <= 0:
             pairs.append(("", rec))
             continue
-        earlier = deps.changes.store.list_changes(instance_id=rec.instance.instance_id, limit=20)
+        earlier = deps.changes.history(rec.instance.instance_id)
         if any(_keeps_away(change, deps) for change in earlier):
             continue
         open_change = next((c for c in earlier if c.state in OPEN), None)

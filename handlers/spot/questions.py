@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from engines.changes import IN_FLIGHT, OPEN
 from engines.config.teams import find_team
 from engines.errors import CostbotError, UserInputError
 from engines.models import Team
@@ -60,7 +59,6 @@ def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
     dismissed proposal lets spot be offered)."""
     if deps.changes is None:
         return {}, ""
-    store = deps.changes.store
     findings: tuple[Recommendation, ...] = ()
     problem = ""
     if deps.rightsizing is not None:
@@ -70,10 +68,10 @@ def _rightsizing_first(team: Team, deps: Deps) -> tuple[dict[str, str], str]:
             problem = (
                 f"Right-sizing could not be checked ({error}), so idle instances may be listed."
             )
-    changes = {c.id: c for c in store.list_changes(states=OPEN | IN_FLIGHT, limit=1000)}
+    changes = {c.id: c for c in deps.changes.unsettled()}
     for rec in findings:
         if rec.action in ("modify", "stop") and rec.monthly_saving > 0:
-            for change in store.list_changes(instance_id=rec.instance.instance_id, limit=20):
+            for change in deps.changes.history(rec.instance.instance_id):
                 changes[change.id] = change
     return advice_first(findings, list(changes.values())), problem
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from bot.demo.slack_standin import SlackStandIn
 from bot.scheduler import run_due_changes
-from engines.changes import State
+from engines.changes.models import State
 from handlers.rightsizing.notify import post_change_outcome
 from tests.engines.test_changes import (  # noqa: F401  (fixtures)
     ALICE,

@@ -22,8 +22,8 @@ from bot.demo.fleet import (
     PRICE_SNAPSHOT_DATE,
     PRICES,
     TEAM_NAMES,
+    DemoInstance,
     hourly_utilization,
-    instances_of,
 )
 from bot.demo.focus_export import write_focus_export
 from bot.demo.world import DemoWorld, start_demo_world
@@ -61,6 +61,11 @@ def rows(world: DemoWorld) -> list[dict[str, Any]]:
 def instances_in_moto(world: DemoWorld) -> list[dict[str, Any]]:
     pages = world.client("ec2").get_paginator("describe_instances").paginate()
     return [instance for page in pages for r in page["Reservations"] for instance in r["Instances"]]
+
+
+def instances_of(team: str | None) -> tuple[DemoInstance, ...]:
+    """The demo fleet's instances of ``team``; ``None`` gives the untagged ones."""
+    return tuple(instance for instance in FLEET if instance.team == team)
 
 
 def tag_dict(instance: dict[str, Any]) -> dict[str, str]:

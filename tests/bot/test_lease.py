@@ -17,7 +17,8 @@ import pytest
 from bot.lease import ActingLease
 from bot.outbox import Outbox
 from bot.store import Store
-from engines.changes import ChangeRequest, ChangeRunner, State
+from engines.changes.models import ChangeRequest, State
+from engines.changes.runner import ChangeRunner
 
 T0 = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(seconds=20)

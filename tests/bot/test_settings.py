@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, configured_settings, demo_signing_secret
 
 VALID = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t-signing"}
 
@@ -102,3 +102,17 @@ def test_the_export_files_rollup_sits_next_to_the_database_unless_moved_or_off()
     moved = Settings.from_env({**VALID, "COSTBOT_ROLLUP_DB": "/fast/rollup.duckdb"})
     assert moved.rollup_db == Path("/fast/rollup.duckdb")
     assert Settings.from_env({**VALID, "COSTBOT_ROLLUP_DB": "off"}).rollup_db is None
+
+
+def test_the_cli_uses_its_own_configuration_only_when_a_teams_file_or_source_is_named():
+    assert configured_settings({"SLACK_BOT_TOKEN": "xoxb-1-2-abc"}) is None  # the demo world
+    settings = configured_settings({"COSTBOT_TEAMS": "ours.toml", "COSTBOT_DB": "ours.db"})
+    assert settings is not None  # no Slack credentials needed to ask or list the outbox
+    assert (settings.teams_file, settings.db_path) == (Path("ours.toml"), Path("ours.db"))
+    with pytest.raises(SettingsError, match="COSTBOT_COST_SOURCE"):
+        configured_settings({"COSTBOT_COST_SOURCE": "s3://bucket"})
+
+
+def test_the_demo_signs_with_the_given_secret_or_makes_one_up():
+    assert demo_signing_secret({"SLACK_SIGNING_SECRET": "s3cr3t-signing"}) == "s3cr3t-signing"
+    assert demo_signing_secret({}) == ""

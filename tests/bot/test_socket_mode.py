@@ -20,7 +20,7 @@ from slack_bolt import App
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.server import build_wsgi_app
 from bot.socket_mode import UNHEALTHY_AFTER_S, Backoff, SocketModeRunner
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.handlers.test_rightsize_flow import ask_rightsize, change_for
 from tests.waiting import wait_until

@@ -58,7 +58,7 @@ def test_a_change_keeps_the_instance_name_and_older_changes_read_without_one(tmp
     from decimal import Decimal
 
     import bot.store
-    from engines.changes import ChangeRequest
+    from engines.changes.models import ChangeRequest
 
     now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     path = tmp_path / "state.db"

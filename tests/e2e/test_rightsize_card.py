@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
-from engines.changes import State
+from engines.changes.models import State
 from tests.e2e.test_workspace import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.waiting import wait_until
 

@@ -20,14 +20,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from bot.store import Store
-from engines.changes import (
-    IN_FLIGHT,
-    ChangeRequest,
-    ChangeRunner,
-    Direction,
-    Kind,
-    State,
-)
+from engines.changes.models import IN_FLIGHT, ChangeRequest, Direction, Kind, State
+from engines.changes.runner import ChangeRunner
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)

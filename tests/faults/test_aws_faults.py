@@ -14,7 +14,8 @@ from botocore.retries.standard import ExponentialBackoff
 from bot.aws import AwsClients
 from bot.settings import Settings
 from bot.store import Store
-from engines.changes import ChangeRequest, ChangeRunner, State
+from engines.changes.models import ChangeRequest, State
+from engines.changes.runner import ChangeRunner
 from tests.faults.aws_proxy import AwsProxy
 
 THROTTLED_JSON = '{"__type": "ThrottlingException", "message": "Rate exceeded"}'

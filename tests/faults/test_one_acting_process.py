@@ -25,7 +25,7 @@ import pytest
 from bot.demo.slack_standin import SlackStandIn
 from bot.outbox import Outbox
 from bot.store import Store
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.conftest import DEMO_TEAMS
 from tests.faults.aws_proxy import AwsProxy

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 
 from bot.demo.slack_standin import SlackStandIn
 from bot.store import Store
-from engines.changes import ChangeRequest
+from engines.changes.models import ChangeRequest
 from handlers import action_ids
 from tests.bot.test_http import post, signed_headers
 from tests.faults.test_sigkill_mid_change import start_serve

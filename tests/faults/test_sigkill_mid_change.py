@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 
 from bot.demo.slack_standin import SlackStandIn
 from bot.store import Store
-from engines.changes import ChangeRequest, State
+from engines.changes.models import ChangeRequest, State
 from handlers import action_ids
 from tests.conftest import DEMO_TEAMS
 from tests.faults.aws_proxy import AwsProxy

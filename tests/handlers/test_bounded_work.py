@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.handlers.test_rightsize_flow import ALICE, BOB, FRAUD, ask_rightsize, change_for
 from tests.waiting import wait_until

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.demo.slack_standin import limit_violations
-from engines.changes import Change, Kind, Outcome, State
+from engines.changes.models import Change, Kind, Outcome, State
 from engines.rightsizing.models import Finding, Instance, Recommendation
 from handlers import action_ids
 from handlers.blocks.common import escape_keeping_mentions

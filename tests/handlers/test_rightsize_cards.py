@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.server import EVENTS_PATH
 from bot.settings import Settings
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.handlers.test_rightsize_flow import ask_rightsize, buttons, change_ids
 from tests.waiting import wait_until

@@ -8,7 +8,7 @@ import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.slack_standin import limit_violations
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.waiting import wait_until
 

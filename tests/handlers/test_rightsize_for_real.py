@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from tests.handlers.test_rightsize_flow import (
     ALICE,

@@ -22,7 +22,7 @@ from bot.demo.fleet import FLEET_BY_NAME
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.slack_standin import limit_violations
 from bot.demo.spot_market import placement_scores, price_history
-from engines.changes import State
+from engines.changes.models import State
 from engines.errors import UserInputError
 from engines.rightsizing.catalog import describe_instance_types
 from engines.rightsizing.pricing import SHIPPED_SNAPSHOT

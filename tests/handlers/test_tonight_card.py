@@ -14,7 +14,7 @@ import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.scheduler import run_due_changes
-from engines.changes import State
+from engines.changes.models import State
 from handlers import action_ids
 from handlers.rightsizing.notify import post_change_outcome
 from tests.handlers.test_rightsize_cards import buttons_of, current, line_shows, status_of

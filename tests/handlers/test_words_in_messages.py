@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot.demo.slack_standin import limit_violations
-from engines.changes import Change, ChangeRequest, Kind, State
+from engines.changes.models import Change, ChangeRequest, Kind, State
 from engines.digests.digest import build_digest
 from engines.errors import UserInputError
 from engines.models import Team

@@ -20,7 +20,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
-from engines.changes import ChangeRequest, State
+from engines.changes.models import ChangeRequest, State
 from engines.models import Team
 from handlers import action_ids
 from tests.waiting import wait_until

@@ -23,11 +23,12 @@ from bot.settings import Settings
 from engines.config.teams import load_config
 from engines.costs.periods import parse_period
 from engines.errors import CostbotError, UserInputError
-from engines.schedules.model import ScheduleError, build_schedule
+from engines.schedules.model import ScheduleError
 from handlers.commands.cost import answer_cost_command
 from handlers.deps import Deps
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS
 from tests.conftest import DEMO_TEAMS, FROZEN_NOW
+from tests.engines.schedules.written_schedules import build_schedule
 
 VOCABULARY = [
     *SUBCOMMANDS, *SCHEDULE_VERBS, "fraud-detection", "nlp", "recommendations", "platform",

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engines.changes import Change, State
+from engines.changes.models import Change, State
 from engines.config.teams import find_team, load_config
 from engines.costs.sources.focus import FocusFileSource
 from engines.digests.digest import build_digest, digest_due_date, summarize_savings, team_figures

@@ -252,6 +252,12 @@ def test_an_unreadable_snapshot_is_a_config_error(tmp_path: Path) -> None:
 # --- A book with the snapshot only --------------------------------------------------------------
 
 
+def source_of(book: PriceBook, instance_type: str, **where: str) -> str | None:
+    """Where ``book.hourly`` got its price, in words; None when there is no price."""
+    quote = book.quote(instance_type, **where)
+    return None if quote is None else quote.describe()
+
+
 def test_without_a_pricing_client_prices_come_from_the_snapshot() -> None:
     book = PriceBook()
 
@@ -259,7 +265,7 @@ def test_without_a_pricing_client_prices_come_from_the_snapshot() -> None:
     quote = book.quote("m5.large", region="us-east-1")
     assert quote is not None
     assert (quote.origin, quote.as_of) == (SNAPSHOT, dt.date(2026, 6, 1))
-    assert book.source_of("m5.large", region="us-east-1") == (
+    assert source_of(book, "m5.large", region="us-east-1") == (
         "list price from the price snapshot, Jun 1, 2026 (us-east-1, Linux)"
     )
 
@@ -270,7 +276,7 @@ def test_the_snapshot_answers_only_for_its_region_and_system() -> None:
     assert book.hourly("m5.large", region="eu-west-1") is None
     assert book.hourly("m5.large", region="us-east-1", operating_system="Windows") is None
     assert book.hourly("z9.huge", region="us-east-1") is None
-    assert book.source_of("z9.huge", region="us-east-1") is None
+    assert source_of(book, "z9.huge", region="us-east-1") is None
 
 
 def test_a_book_without_a_snapshot_knows_nothing_alone() -> None:
@@ -310,7 +316,7 @@ def test_the_api_price_is_parsed_as_a_decimal_and_says_where_it_came_from(
     book = PriceBook(pricing_client=client, now=Clock())
 
     assert book.hourly("m5.large", region="eu-west-1") == Decimal("0.107")
-    assert book.source_of("m5.large", region="eu-west-1") == (
+    assert source_of(book, "m5.large", region="eu-west-1") == (
         "list price from the AWS Price List API, Nov 20, 2026"
     )
     quote = book.quote("m5.large", region="eu-west-1")
@@ -335,7 +341,7 @@ def test_the_api_wins_over_the_snapshot_and_windows_can_be_asked(
     assert book.hourly("m5.large", region="us-east-1", operating_system="Windows") == Decimal(
         "0.188"
     )
-    assert book.source_of("m5.large", region="us-east-1", operating_system="Windows") == (
+    assert source_of(book, "m5.large", region="us-east-1", operating_system="Windows") == (
         "list price from the AWS Price List API"  # no clock: no date
     )
     assert len(sent) == 1
@@ -382,7 +388,7 @@ def test_no_such_product_falls_back_to_the_snapshot(
     book = PriceBook(pricing_client=client)
 
     assert book.hourly("m5.large", region="us-east-1") == Decimal("0.096")
-    assert "price snapshot" in (book.source_of("m5.large", region="us-east-1") or "")
+    assert "price snapshot" in (source_of(book, "m5.large", region="us-east-1") or "")
     assert book.api_error == ""  # the API answered: it just has no such product
 
 
@@ -422,7 +428,7 @@ def test_a_fresh_cached_answer_is_used_instead_of_the_api(
     second = PriceBook(pricing_client=client, cache=cache, now=clock)
 
     assert second.hourly("m5.large", region="eu-west-1") == Decimal("0.107")
-    assert second.source_of("m5.large", region="eu-west-1") == (
+    assert source_of(second, "m5.large", region="eu-west-1") == (
         "list price from the AWS Price List API, Nov 20, 2026"  # the day it was asked
     )
     assert len(sent) == 1

@@ -19,7 +19,8 @@ from bot.store import Store
 from engines.models import Team
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
-from engines.schedules.model import ScheduleError, build_schedule
+from engines.schedules.model import ScheduleError
+from tests.engines.schedules.written_schedules import build_schedule
 
 REGION = "us-east-1"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -24,9 +24,9 @@ from engines.schedules.model import (
     ResourceKind,
     ScheduledResource,
     ScheduleError,
-    build_schedule,
     check_selects_something,
 )
+from tests.engines.schedules.written_schedules import build_schedule
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

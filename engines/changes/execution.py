@@ -1,0 +1,415 @@
+"""Carrying out a change on EC2, one persisted state per step, and putting it back on failure.
+
+- Validation comes before the cloud is touched (the instance exists, has the type the
+  change starts from, is not in an Auto Scaling group, has no other change in flight).
+- The change is claimed by an atomic compare-and-set, so of many executions one wins.
+- EC2 changes the type only of a **stopped** instance; a start can fail with
+  ``InsufficientInstanceCapacity``. After any failure past the stop, the original type is
+  restored and the instance started again. An instance that was stopped before the change
+  stays stopped.
+- Every EC2 call is audited with its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from engines.aws_errors import error_code, explain
+from engines.changes.dry_run import DryRun
+from engines.changes.ec2 import (
+    GONE,
+    RUNNING_LIKE,
+    describe,
+    describe_tolerating_throttling,
+    method_name,
+    settled_elsewhere,
+)
+from engines.changes.models import (
+    IN_FLIGHT,
+    Change,
+    ChangeError,
+    Direction,
+    Kind,
+    Outcome,
+    State,
+)
+from engines.changes.plan import Plan, first_step, plan_detail
+from engines.changes.records import Records
+from engines.changes.texts import finished_text, rolled_back_text, state_words
+
+
+class _MustNotRun(ChangeError):
+    """The change must not be carried out as it stands (nothing was touched)."""
+
+
+class _NotNow(ChangeError):
+    """The change cannot run right now, but may later (nothing was touched)."""
+
+
+class Execution:
+    """Executes approved changes and reverts done ones, for real or as dry runs.
+
+    Args:
+        records: the store, the audit trail and the clock.
+        ec2_client_for: ``(account_id, region) -> boto3 EC2 client``.
+        sleep: waits between polls.
+        clock: monotonic seconds, for poll timeouts.
+        poll_s: seconds between ``DescribeInstances`` polls.
+        timeout_s: how long to wait for an instance to stop or start.
+    """
+
+    def __init__(
+        self,
+        records: Records,
+        ec2_client_for: Callable[[str, str], Any],
+        *,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        poll_s: float,
+        timeout_s: float,
+    ) -> None:
+        self.records = records
+        self.store = records.store
+        self.now = records.now
+        self.ec2_client_for = ec2_client_for
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self.dry_runs = DryRun(records)
+
+    def execute(self, change_id: int) -> Outcome:
+        """Carries out an approved (or due scheduled) change; exactly one caller wins.
+
+        Args:
+            change_id: the change.
+        """
+        change = self.store.get_change(change_id)
+        if change is None:
+            return Outcome(False, f"There is no change {change_id}.")
+        if change.state not in (State.APPROVED, State.SCHEDULED):
+            return self.records.already(change_id)
+        if change.state is State.SCHEDULED and not self._is_due(change):
+            when = change.scheduled_for.isoformat() if change.scheduled_for else "later"
+            return Outcome(False, f"{change.label} is scheduled for {when}.", change)
+        actor = change.decided_by or "costbot"
+        expected = {State.APPROVED, State.SCHEDULED}
+        return self._run(change, Direction.FORWARD, actor, expected, failed_state=State.FAILED)
+
+    def revert(
+        self, change_id: int, *, by: str, approvers: Collection[str] | None = None
+    ) -> Outcome:
+        """Puts a done change back: the instance returns to its original type.
+
+        Args:
+            change_id: the change.
+            by: who asked for the revert.
+            approvers: when given, only these people (the owning team's approvers) may.
+        """
+        change = self.store.get_change(change_id)
+        if change is None:
+            return Outcome(False, f"There is no change {change_id}.")
+        refused = self.records.refused(change, by, approvers, "revert")
+        if refused:
+            return refused
+        if change.state is not State.DONE:
+            return Outcome(
+                False,
+                f"Only a done change can be reverted; {change.label} is "
+                f"{state_words(change.state)}.",
+                change,
+            )
+        if change.dry_run:
+            text = f"{change.label} was a dry run: nothing was changed, so nothing to revert."
+            return Outcome(False, text, change)
+        return self._run(change, Direction.REVERT, by, {State.DONE}, failed_state=None)
+
+    def _is_due(self, change: Change) -> bool:
+        return change.scheduled_for is None or change.scheduled_for <= self.now()
+
+    def _run(
+        self,
+        change: Change,
+        direction: Direction,
+        actor: str,
+        expected: Collection[State],
+        *,
+        failed_state: State | None,
+    ) -> Outcome:
+        """Validates, claims the change (CAS) and executes it, for real or as a dry run."""
+        client = self.ec2_client_for(change.account_id, change.region)
+        try:
+            plan = self._validated_plan(change, client, direction, actor)
+        except _NotNow as error:
+            return Outcome(False, str(error), change)
+        except _MustNotRun as error:
+            return self._refuse_invalid(change, actor, expected, failed_state, str(error))
+        if self.records.dry_run:
+            return self.dry_runs.run(plan, expected)
+        claimed = self.store.transition(
+            change.id,
+            expected=expected,
+            new=first_step(plan),
+            updated_at=self.now(),
+            direction=direction,
+            was_running=plan.was_running,
+            dry_run=False,
+            last_error="",
+            executor=self.records.process_id,
+        )
+        if not claimed:
+            return self.records.already(change.id)
+        self.records.audit(change, actor, f"change.{direction.value}.started", plan_detail(plan))
+        return self._carry_out(plan)
+
+    def _refuse_invalid(
+        self,
+        change: Change,
+        actor: str,
+        expected: Collection[State],
+        failed_state: State | None,
+        why: str,
+    ) -> Outcome:
+        if failed_state is not None and not self.store.transition(
+            change.id,
+            expected=expected,
+            new=failed_state,
+            updated_at=self.now(),
+            last_error=why,
+        ):
+            return self.records.already(change.id)  # another caller got there first
+        self.records.audit(change, actor, "change.invalid", {"why": why})
+        text = f"I did not touch {change.label}: {why}"
+        return Outcome(False, text, self.store.get_change(change.id))
+
+    def _validated_plan(
+        self, change: Change, client: Any, direction: Direction, actor: str
+    ) -> Plan:
+        """Looks before touching: raises ``_MustNotRun`` or ``_NotNow`` when it must not run."""
+        original, target = change.from_type, change.to_type
+        if direction is Direction.REVERT:
+            original, target = target, original
+        state, itype, tags = self._describe_for_validation(client, change.instance_id)
+        if state in GONE:
+            raise _MustNotRun(f"the instance is {state}.")
+        if itype != original:
+            raise _MustNotRun(
+                f"the instance is now {itype}, not {original}; the recommendation is out of date."
+            )
+        if change.kind is Kind.STOP:
+            _check_power_state(state, direction)
+        group = tags.get("aws:autoscaling:groupName")
+        if group:
+            raise _MustNotRun(
+                f"it belongs to the Auto Scaling group {group}, which would replace it; "
+                "change the group's launch template instead."
+            )
+        others = [
+            other
+            for other in self.store.list_changes(states=IN_FLIGHT, instance_id=change.instance_id)
+            if other.id != change.id
+        ]
+        if others:
+            raise _NotNow(f"change {others[0].id} is being carried out on the same instance.")
+        return Plan(change, client, original, target, state in RUNNING_LIKE, direction, actor)
+
+    def _describe_for_validation(
+        self, client: Any, instance_id: str
+    ) -> tuple[str, str, dict[str, str]]:
+        try:
+            instance = describe(client, instance_id)
+        except ClientError as error:
+            if error_code(error).startswith("InvalidInstanceID"):
+                raise _MustNotRun("the instance no longer exists.") from error
+            raise _NotNow(f"I could not look at `{instance_id}`: {explain(error)}") from error
+        except BotoCoreError as error:
+            raise _NotNow(f"I could not look at `{instance_id}`: {error}") from error
+        tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+        return instance["State"]["Name"], instance["InstanceType"], tags
+
+    def _carry_out(self, plan: Plan) -> Outcome:
+        """Stop, modify, start; on any failure put everything back."""
+        if plan.change.kind is Kind.STOP:
+            return self._carry_out_power(plan)
+        change_id = plan.change.id
+        try:
+            self._stop(plan)
+            self._advance(change_id, State.STOPPING, State.MODIFYING)
+            self._modify(plan, plan.target_type)
+            self._advance(change_id, State.MODIFYING, State.STARTING)
+            self._start_if_it_was_running(plan)
+            self.verify(plan, plan.target_type)
+        except Exception as error:  # any failure means: put it back
+            return self.roll_back(plan, error)
+        return self.finish(plan)
+
+    def _carry_out_power(self, plan: Plan) -> Outcome:
+        """A stop change: stop it (forward) or start it again (revert); on failure put the
+        instance back as it was."""
+        try:
+            if plan.direction is Direction.FORWARD:
+                self._stop(plan)
+            else:
+                self.call(plan, "StartInstances", InstanceIds=[plan.instance_id])
+                self.wait_for(plan, "running")
+        except Exception as error:  # any failure means: put it back
+            return self.roll_back(plan, error)
+        return self.finish(plan)
+
+    def _advance(self, change_id: int, old: State, new: State) -> None:
+        if not self.store.transition(change_id, expected={old}, new=new, updated_at=self.now()):
+            raise ChangeError(f"change {change_id} left state {old} while I was working on it")
+
+    def finish(self, plan: Plan, *, recovered: bool = False) -> Outcome:
+        end = State.DONE if plan.direction is Direction.FORWARD else State.REVERTED
+        self.store.transition(plan.change.id, expected=IN_FLIGHT, new=end, updated_at=self.now())
+        detail = {**plan_detail(plan), "recovered": recovered}
+        self.records.audit(plan.change, plan.actor, f"change.{end.value}", detail)
+        change = self.store.get_change(plan.change.id)
+        return Outcome(True, finished_text(plan, recovered=recovered), change)
+
+    def roll_back(self, plan: Plan, error: BaseException, *, recovered: bool = False) -> Outcome:
+        """Restores the original type and running state; loud when even that fails."""
+        why = explain(error)
+        self.records.audit(
+            plan.change, plan.actor, "change.rolling_back", {**plan_detail(plan), "why": why}
+        )
+        try:
+            self._restore(plan)
+        except Exception as second:  # report, never hide
+            return self.fail_loudly(plan, why, explain(second))
+        end = State.ROLLED_BACK if plan.direction is Direction.FORWARD else State.DONE
+        error_text = why if plan.direction is Direction.FORWARD else f"revert failed: {why}"
+        self.store.transition(
+            plan.change.id,
+            expected=IN_FLIGHT,
+            new=end,
+            updated_at=self.now(),
+            last_error=error_text,
+        )
+        detail = {**plan_detail(plan), "why": why, "recovered": recovered, "end": end.value}
+        self.records.audit(plan.change, plan.actor, "change.rolled_back", detail)
+        text = rolled_back_text(plan, why)
+        return Outcome(False, text, self.store.get_change(plan.change.id))
+
+    def fail_loudly(self, plan: Plan, why: str, second: str) -> Outcome:
+        error_text = f"{why}; rollback failed too: {second}"
+        self.store.transition(
+            plan.change.id,
+            expected=IN_FLIGHT,
+            new=State.FAILED,
+            updated_at=self.now(),
+            last_error=error_text,
+        )
+        self.records.audit(
+            plan.change, plan.actor, "change.failed", {**plan_detail(plan), "why": error_text}
+        )
+        text = (
+            f":rotating_light: {plan.change.label} FAILED and I could not put it back. "
+            f"{plan.change.display_name} MAY BE STOPPED RIGHT NOW (account "
+            f"{plan.change.account_id}, {plan.change.region}); it should be {plan.original_type}"
+            f"{', running' if plan.was_running else ''}. Please check it in the EC2 console. "
+            f"First error: {why}. Rollback error: {second}."
+        )
+        return Outcome(False, text, self.store.get_change(plan.change.id), True)
+
+    def _restore(self, plan: Plan) -> None:
+        """Brings the instance back to the original type, running if it was running."""
+        state, itype = self.settle(plan)
+        if itype != plan.original_type:
+            if state != "stopped":
+                self.call(plan, "StopInstances", InstanceIds=[plan.instance_id])
+                self.wait_for(plan, "stopped")
+            self._modify(plan, plan.original_type)
+            state = "stopped"
+        if plan.was_running and state != "running":
+            self.call(plan, "StartInstances", InstanceIds=[plan.instance_id])
+            self.wait_for(plan, "running")
+        self.verify(plan, plan.original_type)
+
+    def settle(self, plan: Plan) -> tuple[str, str]:
+        """Waits out ``pending``/``stopping``; returns the (state, type) then."""
+        instance = describe(plan.client, plan.instance_id)
+        state = instance["State"]["Name"]
+        if state == "pending":
+            self.wait_for(plan, "running")
+        elif state == "stopping":
+            self.wait_for(plan, "stopped")
+        instance = describe(plan.client, plan.instance_id)
+        return instance["State"]["Name"], instance["InstanceType"]
+
+    def _stop(self, plan: Plan) -> None:
+        """Stops the instance unless it is already stopped (or stopping: then waits)."""
+        state, _ = self.settle(plan)
+        if state == "running":
+            self.call(plan, "StopInstances", InstanceIds=[plan.instance_id])
+            self.wait_for(plan, "stopped")
+        elif state != "stopped":
+            raise ChangeError(f"`{plan.instance_id}` is {state}, so I cannot stop it")
+
+    def _modify(self, plan: Plan, instance_type: str) -> None:
+        self.call(
+            plan,
+            "ModifyInstanceAttribute",
+            InstanceId=plan.instance_id,
+            InstanceType={"Value": instance_type},
+        )
+
+    def _start_if_it_was_running(self, plan: Plan) -> None:
+        if plan.was_running:
+            self.call(plan, "StartInstances", InstanceIds=[plan.instance_id])
+            self.wait_for(plan, "running")
+
+    def verify(self, plan: Plan, instance_type: str) -> None:
+        instance = describe(plan.client, plan.instance_id)
+        if instance["InstanceType"] != instance_type:
+            raise ChangeError(
+                f"`{plan.instance_id}` is {instance['InstanceType']}, expected {instance_type}"
+            )
+
+    def wait_for(self, plan: Plan, wanted: str) -> None:
+        """Polls ``DescribeInstances`` (with the injected sleep and clock) until ``wanted``.
+
+        Raises ``ChangeError`` on timeout, or when the instance settles elsewhere (a start
+        that ends ``stopped`` again, e.g. for lack of capacity).
+        """
+        deadline = self.clock() + self.timeout_s
+        while True:
+            instance = describe_tolerating_throttling(plan.client, plan.instance_id)
+            state = "" if instance is None else instance["State"]["Name"]
+            if state == wanted:
+                return
+            if instance is not None and settled_elsewhere(state, wanted):
+                reason = instance.get("StateReason", {}).get("Message", "")
+                raise ChangeError(f"`{plan.instance_id}` is {state}, not {wanted}. {reason}")
+            if self.clock() >= deadline:
+                raise ChangeError(
+                    f"`{plan.instance_id}` was still {state or 'unknown'} after "
+                    f"{self.timeout_s:.0f} s waiting for {wanted}"
+                )
+            self.sleep(self.poll_s)
+
+    def call(self, plan: Plan, action: str, **params: Any) -> Any:
+        """One mutating EC2 call, audited with its result."""
+        method = getattr(plan.client, method_name(action))
+        detail: dict[str, Any] = {"change_id": plan.change.id, "params": params}
+        try:
+            response = method(**params)
+        except ClientError as error:
+            detail["error"] = error_code(error)
+            self.records.audit(plan.change, plan.actor, f"ec2.{action}", detail)
+            raise
+        detail["result"] = "ok"
+        self.records.audit(plan.change, plan.actor, f"ec2.{action}", detail)
+        return response
+
+
+def _check_power_state(state: str, direction: Direction) -> None:
+    """A stop needs a running instance, and its revert (a start) a stopped one."""
+    if direction is Direction.FORWARD and state not in RUNNING_LIKE:
+        raise _MustNotRun(f"the instance is already {state}; there is nothing to stop.")
+    if direction is Direction.REVERT and state in RUNNING_LIKE:
+        raise _MustNotRun(f"the instance is already {state}; someone started it again.")

@@ -1,0 +1,92 @@
+"""What every step of a change writes to: the store, the audit trail and the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection
+from typing import Any
+
+from engines.changes.models import Change, Outcome
+from engines.changes.store import Audit, ChangeStore, db_value
+from engines.changes.texts import only_approvers_text, state_words
+
+
+class Records:
+    """The store, the audit trail and the clock, shared by decisions, executions and
+    recovery.
+
+    Args:
+        store: where changes are kept.
+        audit: where every proposal, decision and EC2 call is recorded.
+        now: the wall clock (UTC, timezone-aware), for timestamps.
+        dry_run: the audit marks records as dry runs unless told otherwise.
+        process_id: this process, recorded on each change it carries out.
+    """
+
+    def __init__(
+        self,
+        store: ChangeStore,
+        *,
+        audit: Audit,
+        now: Callable[[], dt.datetime],
+        dry_run: bool,
+        process_id: str,
+    ) -> None:
+        self.store = store
+        self.trail = audit
+        self.now = now
+        self.dry_run = dry_run
+        self.process_id = process_id
+
+    def audit(
+        self,
+        change: Change,
+        actor: str,
+        action: str,
+        detail: dict[str, Any],
+        *,
+        dry_run: bool | None = None,
+    ) -> None:
+        """Records ``action`` by ``actor`` on ``change``, with the change's figures."""
+        base = {
+            "change_id": change.id,
+            "instance_id": change.instance_id,
+            "instance_name": change.instance_name,
+            "kind": change.kind.value,
+            "from_type": change.from_type,
+            "to_type": change.to_type,
+            "monthly_saving": str(change.monthly_saving),
+            "team": change.team,
+            "at": self.now().isoformat(),
+        }
+        self.trail(
+            actor=actor,
+            action=action,
+            target=_target(change),
+            detail={**base, **{k: db_value(v) for k, v in detail.items()}},
+            dry_run=self.dry_run if dry_run is None else dry_run,
+        )
+
+    def already(self, change_id: int) -> Outcome:
+        """Why a request found the change decided or under way already."""
+        change = self.store.get_change(change_id)
+        if change is None:
+            return Outcome(False, f"There is no change {change_id}.")
+        who = f" by <@{change.decided_by}>" if change.decided_by else ""
+        return Outcome(
+            False, f"{change.label} is already {state_words(change.state)}{who}.", change
+        )
+
+    def refused(
+        self, change: Change, by: str, approvers: Collection[str] | None, verb: str
+    ) -> Outcome | None:
+        """An outcome refusing ``by`` unless they are one of ``approvers`` (None: checked)."""
+        if approvers is None or by in approvers:
+            return None
+        text = only_approvers_text(change, approvers, verb)
+        self.audit(change, by, f"change.{verb}_refused", {"why": text})
+        return Outcome(False, text, change, refused=True)
+
+
+def _target(change: Change) -> str:
+    return f"{change.account_id}/{change.region}/{change.instance_id}"
