@@ -171,9 +171,10 @@ def team_lines(
     period: Period,
     metric: Metric,
     dimension: Dimension,
+    cache: AllocationCache | None = None,
 ) -> tuple[Amounts, Amounts]:
     """(direct by key, shared by name) per currency, from one allocation when possible."""
-    allocation = allocated(source, teams, shared, period, metric, (dimension,))
+    allocation = allocated(source, teams, shared, period, metric, (dimension,), cache)
     if allocation is None:  # the source cannot group that finely (Cost Explorer: 2 at most)
         return grouped_amounts(source, CostQuery(period, metric, team_filter(team), (dimension,)))
 
@@ -194,8 +195,9 @@ def costs_by_team(
     shared: Sequence[SharedCost],
     period: Period,
     metric: Metric,
+    cache: AllocationCache | None = None,
 ) -> tuple[Amounts, Amounts]:
-    allocation = allocated(source, teams, shared, period, metric, ())
+    allocation = allocated(source, teams, shared, period, metric, (), cache)
     if allocation is None:
         raise CostSourceError(
             "This cost source cannot group costs finely enough to allocate them by team."
@@ -218,8 +220,9 @@ def untagged_amounts(
     period: Period,
     metric: Metric,
     dimension: Dimension,
+    cache: AllocationCache | None = None,
 ) -> tuple[Amounts, Amounts]:
-    allocation = allocated(source, teams, shared, period, metric, (dimension,))
+    allocation = allocated(source, teams, shared, period, metric, (dimension,), cache)
     if allocation is None:
         raise CostSourceError(
             "This cost source cannot group costs finely enough to find untagged costs."
@@ -243,16 +246,13 @@ def allocated(
     if not groups_finely(source, dimensions):
         return None
     result = source.costs(CostQuery(period, metric, CostFilter(), dimensions))
-    return (cache or DEFAULT_ALLOCATIONS).allocate(result, teams, shared)
+    # No cache handed in (a one-off question from the CLI or a test): nothing to remember.
+    return (cache if cache is not None else AllocationCache()).allocate(result, teams, shared)
 
 
 def groups_finely(source: Source, dimensions: tuple[Dimension, ...]) -> bool:
     limit = source.max_dimensions
     return limit is None or len([d for d in dimensions if d.kind is not DimensionKind.DAY]) <= limit
-
-
-DEFAULT_ALLOCATIONS = AllocationCache()
-"""The cache of callers that hand in none (the CLI, tests); the bot hands in its own."""
 
 
 def grouped_amounts(source: Source, query: CostQuery) -> tuple[Amounts, Amounts]:

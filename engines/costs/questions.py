@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.answers import (
     DAY,
     DEFAULT_CURRENCY,
@@ -69,6 +70,7 @@ def team_cost(
     by: str = "service",
     count: int = 8,
     today: dt.date | None = None,
+    cache: AllocationCache | None = None,
 ) -> Answer:
     """A team's cost for a period grouped by a dimension, with its share of shared costs.
 
@@ -88,9 +90,9 @@ def team_cost(
     dimension = dimension_of(by)
     source, fair, notes = ask_about(source, period, today)
     period, before = fair.period, fair.previous
-    now = team_lines(source, teams, shared, team, period, metric, dimension)
+    now = team_lines(source, teams, shared, team, period, metric, dimension, cache)
     then = (
-        team_lines(source, teams, shared, team, before, metric, dimension)
+        team_lines(source, teams, shared, team, before, metric, dimension, cache)
         if before
         else NO_COMPARISON
     )
@@ -116,6 +118,7 @@ def top_costs(
     by: str = TEAM,
     count: int = 10,
     today: dt.date | None = None,
+    cache: AllocationCache | None = None,
 ) -> Answer:
     """The biggest costs across the organisation, by team (allocated) or by a dimension.
 
@@ -124,9 +127,9 @@ def top_costs(
     period, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = NO_COMPARISON
     if by == TEAM:
-        now = costs_by_team(source, teams, shared, period, metric)
+        now = costs_by_team(source, teams, shared, period, metric, cache)
         if before:
-            then = costs_by_team(source, teams, shared, before, metric)
+            then = costs_by_team(source, teams, shared, before, metric, cache)
     else:
         dimension = Dimension.parse(by)
         now = grouped_amounts(source, CostQuery(period, metric, CostFilter(), (dimension,)))
@@ -148,15 +151,16 @@ def untagged_costs(
     by: str = "service",
     count: int = 10,
     today: dt.date | None = None,
+    cache: AllocationCache | None = None,
 ) -> Answer:
     """Cost that no team or shared rule claims, grouped by a dimension (compared as
     ``team_cost`` is)."""
     dimension = dimension_of(by)
     source, fair, notes = ask_about(source, period, today)
     period, before = fair.period, fair.previous
-    now = untagged_amounts(source, teams, shared, period, metric, dimension)
+    now = untagged_amounts(source, teams, shared, period, metric, dimension, cache)
     then = (
-        untagged_amounts(source, teams, shared, before, metric, dimension)
+        untagged_amounts(source, teams, shared, before, metric, dimension, cache)
         if before
         else NO_COMPARISON
     )
@@ -180,6 +184,7 @@ def compare_periods(
     by: str = "service",
     count: int = 8,
     today: dt.date | None = None,
+    cache: AllocationCache | None = None,
 ) -> Answer:
     """Two periods side by side, lines ordered by how much they moved (biggest first).
 
@@ -197,9 +202,9 @@ def compare_periods(
     current, before = fair.period, fair.previous
     then: tuple[Amounts, Amounts] = NO_COMPARISON
     if team is not None:
-        now = team_lines(source, teams, shared, team, current, metric, dimension)
+        now = team_lines(source, teams, shared, team, current, metric, dimension, cache)
         if before:
-            then = team_lines(source, teams, shared, team, before, metric, dimension)
+            then = team_lines(source, teams, shared, team, before, metric, dimension, cache)
         subject = team.name
     else:
         now = grouped_amounts(source, CostQuery(current, metric, CostFilter(), (dimension,)))
@@ -229,6 +234,7 @@ def daily_trend(
     metric: Metric = Metric.BILLED,
     today: dt.date | None = None,
     max_days: int = MAX_PERIOD_DAYS,
+    cache: AllocationCache | None = None,
 ) -> Trend:
     """A team's cost per day, week or month (``trend_unit``) over the period clipped to the
     data and capped at ``max_days`` (the notes say so), zero where there is none: its own
@@ -243,7 +249,7 @@ def daily_trend(
     coverage = data_coverage(source, today)
     notes = coverage_notes(coverage, period)
     period, capped = bound_period(before_today(period, today), coverage, max_days=max_days)
-    currency, per_day = _allocated_per_day(source, teams, shared, team, period, metric)
+    currency, per_day = _allocated_per_day(source, teams, shared, team, period, metric, cache)
     unit = trend_unit(period.days)
     bars: dict[dt.date, Decimal] = {}
     for day in (period.start + dt.timedelta(days=n) for n in range(period.days)):
@@ -263,12 +269,13 @@ def _allocated_per_day(
     team: Team,
     period: Period,
     metric: Metric,
+    cache: AllocationCache | None,
 ) -> tuple[str, dict[dt.date, Decimal]]:
     """A team's cost per day, its share of shared costs included, shared costs split month
     by month as the month view splits them, so a month's bars add up to its month to date."""
     currency, per_day = DEFAULT_CURRENCY, dict[dt.date, Decimal]()
     for month in _calendar_months(period):
-        currency, days = _allocated_days(source, teams, shared, team, month, metric)
+        currency, days = _allocated_days(source, teams, shared, team, month, metric, cache)
         per_day.update(days)
     return currency, per_day
 
@@ -291,8 +298,9 @@ def _allocated_days(
     team: Team,
     period: Period,
     metric: Metric,
+    cache: AllocationCache | None,
 ) -> tuple[str, dict[dt.date, Decimal]]:
-    allocation = allocated(source, teams, shared, period, metric, (DAY,))
+    allocation = allocated(source, teams, shared, period, metric, (DAY,), cache)
     if allocation is None:
         return per_day_costs(source.costs(CostQuery(period, metric, team_filter(team), (DAY,))))
     parts = allocation.currencies
@@ -335,6 +343,7 @@ def month_end_forecast(
     team: Team | None = None,
     metric: Metric = Metric.BILLED,
     shared: Sequence[SharedCost] = (),
+    cache: AllocationCache | None = None,
 ) -> ForecastAnswer:
     """Spend to the end of this month, from the team's month view
     (``engines.costs.month_view``): month to date through the last complete day, shared costs
@@ -345,7 +354,7 @@ def month_end_forecast(
         CostSourceError: there is no forecast (too little history, nothing to forecast);
             the message says why.
     """
-    view = month_view(source, teams, shared, today=today, team=team, metric=metric)
+    view = month_view(source, teams, shared, today=today, team=team, metric=metric, cache=cache)
     if view.forecast is None:
         raise CostSourceError(" ".join(view.notes) or f"There is no forecast for {view.subject}.")
     return ForecastAnswer(

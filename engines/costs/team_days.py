@@ -12,7 +12,6 @@ from engines.costs.allocation import SharedSplit, allocation_dimensions, direct_
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.answers import DAY, DEFAULT_CURRENCY, NO_VALUE, TeamDays
 from engines.costs.asking import (
-    DEFAULT_ALLOCATIONS,
     Amounts,
     check_coverage,
     dimension_of,
@@ -70,7 +69,7 @@ def team_daily_costs(
             day_text, _, rest = key.partition(" · ")
             _add_day(days, day_text, rest or NO_VALUE, amount)
         return TeamDays(team.name, period, metric, currency, days, source.name)
-    remembered = cache or DEFAULT_ALLOCATIONS
+    remembered = cache if cache is not None else AllocationCache()
     query = CostQuery(period, metric, CostFilter(), dimensions)
     if with_shared:
         allocation = remembered.allocate(source.costs(query), teams, shared)

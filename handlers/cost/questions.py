@@ -70,6 +70,7 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answe
             metric=request.metric,
             by=by,
             today=today,
+            cache=deps.allocations,
         )
         answer = _noted(answer, first_day_note)
         # The budget line shows the team's month view, as the digest and App Home do; its
@@ -116,6 +117,7 @@ def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[answers.Ans
             by=request.group_by,
             count=request.count,
             today=deps.today(),
+            cache=deps.allocations,
         )
         answer = _noted(answer, first_day_note)
         month = month_view(
@@ -151,6 +153,7 @@ def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[a
             metric=request.metric,
             by=request.group_by,
             today=deps.today(),
+            cache=deps.allocations,
         )
         return _noted(answer, first_day_note)
 
@@ -179,6 +182,7 @@ def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[ans
             team=team,
             metric=request.metric,
             today=today,
+            cache=deps.allocations,
         )
 
     subject = team.name if team else "all teams"
@@ -205,6 +209,7 @@ def plan_forecast(
             team=team,
             metric=request.metric,
             shared=deps.shared,
+            cache=deps.allocations,
         )
 
     def render(answer: answers.ForecastAnswer) -> Reply:
@@ -228,6 +233,7 @@ def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[answers
             shared=deps.shared,
             metric=request.metric,
             today=today,
+            cache=deps.allocations,
         )
 
     def render(trend: answers.Trend) -> Reply:
