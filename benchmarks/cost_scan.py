@@ -6,7 +6,7 @@ project, cost-center, owner; about 10% of resources untagged, spelled as null, '
 five charge categories, two currencies. DuckDB generates it from range() and hashes in
 seconds. The teams file has the 50 teams (``digest_org.teams_file``).
 
-Then it asks, through the engine functions the handlers call (``engines.questions``):
+Then it asks, through the engine functions the handlers call (``engines.costs.questions``):
 ``team_cost`` (team-07, October, by service and by region), ``top_costs`` (by team) and
 ``compare_periods`` (team-07, the second half of October against the first), each way in a
 fresh subprocess:
@@ -184,35 +184,41 @@ SECOND_HALF, FIRST_HALF = ("2026-10-16", "2026-11-01"), ("2026-10-01", "2026-10-
 def questions_asked(team: str) -> list[tuple[str, str, dict[str, object]]]:
     """(figure name, engine function, its arguments): what `/cost team|top|compare` runs."""
     return [
-        ("team", "team_cost", {"team_name": team, "period": OCTOBER, "by": "service"}),
-        ("team by region", "team_cost", {"team_name": team, "period": OCTOBER, "by": "region"}),
+        ("team", "team_cost", {"team": team, "period": OCTOBER, "by": "service"}),
+        ("team by region", "team_cost", {"team": team, "period": OCTOBER, "by": "region"}),
         ("top", "top_costs", {"period": OCTOBER, "by": "team"}),
         ("compare", "compare_periods",
-         {"current": SECOND_HALF, "baseline": FIRST_HALF, "team_name": team, "by": "service"}),
+         {"current": SECOND_HALF, "baseline": FIRST_HALF, "team": team, "by": "service"}),
     ]  # fmt: skip
 
 
-def ask(source: object, config: object, name: str, arguments: dict[str, object]) -> object:
-    """One question through the engine entry point the handlers call."""
-    from engines import questions
+def ask(
+    source: object, config: object, name: str, arguments: dict[str, object], cache: object
+) -> object:
+    """One question through the engine entry point the handlers call, with the allocation
+    cache the bot hands in (``Deps.allocations``: one per process)."""
+    from engines.costs import questions
     from engines.models import Period
 
+    teams = config.teams  # type: ignore[attr-defined]
     values = {
         key: Period(dt.date.fromisoformat(value[0]), dt.date.fromisoformat(value[1]))
         if isinstance(value, tuple)
+        else teams[value]
+        if key == "team"
         else value
         for key, value in arguments.items()
     }
     function = getattr(questions, name)
-    return function(source, config.teams, config.shared, today=TODAY, **values)  # type: ignore[attr-defined]
+    return function(source, teams, config.shared, today=TODAY, cache=cache, **values)  # type: ignore[attr-defined]
 
 
 def measure(way: str, path: str, teams_path: str, team: str, rollup_path: str, runs: int) -> None:
     """Child process: answer every question cold, then ``runs`` times warm; print figures,
     peak RSS and the answers (JSON) on one line."""
     from engines.config.teams import load_config
-    from engines.sources.focus import FocusFileSource
-    from engines.sources.rollup import RollupSource
+    from engines.costs.sources.focus import FocusFileSource
+    from engines.costs.sources.rollup import RollupSource
 
     config = load_config(Path(teams_path).read_text(), filename=teams_path)
     figures: dict[str, object] = {}
@@ -234,19 +240,22 @@ def measure(way: str, path: str, teams_path: str, team: str, rollup_path: str, r
         from bot.app import rule_tag_keys
 
         source = RollupSource(files, path=rollup_path, tag_keys=rule_tag_keys(config))
+    from engines.costs.allocation_cache import AllocationCache
+
+    cache = AllocationCache()  # the bot's Deps.allocations: one per process
     cold: dict[str, float] = {}
     warm: dict[str, list[float]] = {}
     answers: dict[str, object] = {}
     for label, function, arguments in questions_asked(team):
         started = time.perf_counter()
-        answer = ask(source, config, function, arguments)
+        answer = ask(source, config, function, arguments, cache)
         cold[label] = time.perf_counter() - started
         answers[label] = answer.as_json()  # type: ignore[attr-defined]
     others = [name for name in config.teams if name != team]
     for run in range(runs if way != "scan" else 1):
         for label, function, arguments in questions_asked(others[run % len(others)]):
             started = time.perf_counter()
-            ask(source, config, function, arguments)
+            ask(source, config, function, arguments, cache)
             warm.setdefault(label, []).append(time.perf_counter() - started)
     figures.update(cold=cold, warm=warm, answers=answers, peak_rss_bytes=peak_rss_bytes())
     print(json.dumps(figures, default=str))

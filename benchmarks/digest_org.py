@@ -104,9 +104,9 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     from bot.settings import Settings
     from bot.store import Store
     from engines.config.teams import load_config
-    from engines.sources.focus import FocusFileSource
-    from engines.sources.rollup import RollupSource
-    from handlers.digests import DigestJob, check_budget_alerts
+    from engines.costs.sources.focus import FocusFileSource
+    from engines.costs.sources.rollup import RollupSource
+    from handlers.digests.jobs import DigestJob, check_budget_alerts
 
     config = load_config(teams_path.read_text(), filename=str(teams_path))
     channels = [DemoChannel(f"C{n:08d}", team.channel[1:], "") for n, team in
@@ -130,16 +130,16 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
                           tag_keys=rule_tag_keys(config))  # fmt: skip
     source.refresh()
     rollup_s = time.perf_counter() - rollup_started
-    # The digests' figures alone (engines.digests.build_digest for every team, no chart, no
+    # The digests' figures alone (engines.digests.digest.build_digest for every team, no chart, no
     # outbox), on a source of their own so the run below starts as cold as this one.
-    from engines.digests import build_digest
-    from engines.periods import billing_date
+    from engines.costs.periods import billing_date
+    from engines.digests.digest import build_digest
 
     figures_source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
                                   tag_keys=rule_tag_keys(config))  # fmt: skip
     engine_started = time.perf_counter()
     for team in config.teams.values():
-        build_digest(figures_source, config.teams, config.shared, team_name=team.name,
+        build_digest(figures_source, config.teams, config.shared, team=team,
                      today=billing_date(NOW))  # fmt: skip
     engine_s = time.perf_counter() - engine_started
     deps = build_deps(settings, store=store, config=config, cost_source=source,

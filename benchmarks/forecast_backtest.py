@@ -11,7 +11,7 @@ Each trial makes six weeks of daily cost before a month and the month itself, of
   of 3–8 times the day's cost.
 
 It forecasts from a random day of the month (the export lagging 1 to 3 days, as they do)
-with ``engines.forecast.forecast_month_end``, and with the old method (the flat run-rate of
+with ``engines.costs.forecast.forecast_month_end``, and with the old method (the flat run-rate of
 the last 14 days alone), and compares both with the month as it turned out: how often the
 80% band holds the realised month end (it should be about 80%), and the mean absolute
 percentage error of the point forecast.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from unittest import mock
 
-from engines import forecast
+from engines.costs import forecast
 from engines.models import Metric
 
 KINDS = ("flat", "rising", "falling", "weekly", "noisy", "spikes")

@@ -88,10 +88,10 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=ROOT / ".bench")
     args = parser.parse_args()
 
+    from engines.costs.query import CostQuery, CostResult, Dimension, DimensionKind
+    from engines.costs.sources.focus import FocusFileSource
+    from engines.costs.sources.rollup import RollupSource
     from engines.models import Period
-    from engines.query import CostQuery, CostResult, Dimension, DimensionKind
-    from engines.sources.focus import FocusFileSource
-    from engines.sources.rollup import RollupSource
 
     root = partitions(args.rows, args.dir)
     rollup_path = args.dir / f"partitioned-{args.rows}-rollup.duckdb"

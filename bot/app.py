@@ -23,21 +23,22 @@ from bot.outbox import Outbox, SlackPoster
 from bot.settings import Settings
 from bot.store import Store, StoreResponseCache
 from bot.teams_file import TeamsFileWatch
-from engines.allocation import allocation_dimensions
 from engines.changes.runner import ChangeRunner
 from engines.config.schema import AccountIds
 from engines.config.teams import CostConfig, load_config
+from engines.costs.allocation import allocation_dimensions
+from engines.costs.query import DimensionKind
+from engines.costs.sources.athena import AthenaSource
+from engines.costs.sources.cost_explorer import CostExplorerSource
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import FocusFileSource
+from engines.costs.sources.protocol import Source
+from engines.costs.sources.rollup import RollupInUseError, RollupSource
 from engines.errors import ConfigError, CostSourceError
-from engines.query import DimensionKind
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
-from engines.sources.athena import AthenaSource
-from engines.sources.cost_explorer import CostExplorerSource
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import FocusFileSource
-from engines.sources.rollup import RollupInUseError, RollupSource
 from engines.spot.advisor_feed import FeedFile
 from engines.spot.review import SpotAdvisor
 from handlers.deps import Deps
@@ -103,7 +104,7 @@ def build_cost_source(
     *,
     now: Callable[[], dt.datetime],
     tag_keys: Iterable[str] = (),
-) -> Any:
+) -> Source:
     """The source ``COSTBOT_COST_SOURCE`` names: Cost Explorer (cached in the database),
     FOCUS or CUR 2.0 files scanned with DuckDB (through their daily rollup, holding
     ``tag_keys``, when ``COSTBOT_ROLLUP_DB`` is not off), or the same tables in Athena."""
@@ -173,7 +174,7 @@ def build_deps(
     *,
     store: Store,
     config: CostConfig | None = None,
-    cost_source: Any | None = None,
+    cost_source: Source | None = None,
     aws: AwsClients | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     background: Executor | None = None,
@@ -294,7 +295,7 @@ def build_costbot(
     settings: Settings,
     *,
     config: CostConfig | None = None,
-    cost_source: Any | None = None,
+    cost_source: Source | None = None,
     store: Store | None = None,
     now: Callable[[], dt.datetime] = utc_now,
     aws: AwsClients | None = None,

@@ -13,7 +13,7 @@ from bot.store import Store
 from engines.changes.models import Outcome
 from engines.changes.runner import ChangeRunner
 from handlers.deps import Deps
-from handlers.digests import DigestJob, check_budget_alerts
+from handlers.digests.jobs import DigestJob, check_budget_alerts
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 
 class Metric(StrEnum):
@@ -141,3 +141,14 @@ class AccountAccess:
     role_arn: str
     regions: tuple[str, ...] = ()
     external_id: str = ""
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The latest audit records of a team (or of every team), newest first."""
+
+    subject: str
+    records: tuple[dict[str, Any], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"team": self.subject, "groups": list(self.records)}

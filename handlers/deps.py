@@ -10,9 +10,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engines.allocation import AllocationCache
 from engines.changes.runner import ChangeRunner
 from engines.config.teams import CostConfig
+from engines.costs.allocation_cache import AllocationCache
+from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.schedules.enforcement import OffHours
@@ -94,8 +95,8 @@ class Deps:
 
     Args:
         teams: the teams file, by team name.
-        cost_source: where costs come from (answers ``costs(CostQuery)``; Cost Explorer
-            also ``forecast``).
+        cost_source: where costs come from (``engines.costs.sources.protocol.Source``: answers
+            ``costs(CostQuery)``; Cost Explorer also ``forecast``, billing files ``coverage``).
         now: the clock (UTC, timezone-aware); tests freeze it.
         audit: where actions are recorded.
         ledger: remembers request ids so Slack's retries never run anything twice.
@@ -123,7 +124,7 @@ class Deps:
     """
 
     teams: Mapping[str, Team]
-    cost_source: Any
+    cost_source: Source
     now: Callable[[], dt.datetime]
     audit: AuditLog
     ledger: RequestLedger

@@ -17,7 +17,7 @@ The grammar, the same for the slash command and ``costbot cost``::
               | keep <resource, Name or key=value> until HH:MM | skip tomorrow [<name>]]
     digest [team] | digest post                          (post: approvers, your teams' now)
 
-A period is whatever ``engines.periods.parse_period`` reads; words are case-insensitive.
+A period is whatever ``engines.costs.periods.parse_period`` reads; words are case-insensitive.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from slack_bolt import App
 from handlers.actions import alerts
 from handlers.commands import cost
 from handlers.deps import Deps
-from handlers.events import app_home
+from handlers.digests import home as app_home
 from handlers.middleware import build_retry_guard, build_teams_follower, use_reliable_respond
 from handlers.rightsizing import actions as rightsize
 from handlers.schedules import actions as schedules

@@ -39,17 +39,17 @@ def run_check(args: argparse.Namespace) -> int:
 def _ownership_report(deps: Deps, *, days: int) -> tuple[list[str], int]:
     import datetime as dt
 
-    from engines.allocation import (
+    from engines.aws_errors import explain
+    from engines.costs.allocation import allocation_dimensions
+    from engines.costs.ownership import (
         RuleOverlap,
-        allocation_dimensions,
         cost_combinations,
         find_overlaps,
         possible_overlaps,
     )
-    from engines.aws_errors import explain
+    from engines.costs.query import CostQuery
     from engines.errors import CostbotError
     from engines.models import Period
-    from engines.query import CostQuery
     from engines.rightsizing.catalog import describe_instances
     from engines.rightsizing.fleet_review import ACTIVE_STATES
 

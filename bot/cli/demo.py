@@ -113,6 +113,6 @@ def _payload(message: dict) -> dict:
 
 
 def _is_failure(reply: dict) -> bool:
-    from handlers.blocks.cost import FAILURE_MARKERS
+    from handlers.cost.blocks import FAILURE_MARKERS
 
     return reply["text"].startswith(FAILURE_MARKERS)

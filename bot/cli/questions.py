@@ -14,8 +14,8 @@ from bot.cli.shared import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, question_context
 def run_cost(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from engines.errors import CostSourceError, UserInputError
-    from handlers.blocks.cost import build_error_message, build_help_message
     from handlers.blocks.text import render_text
+    from handlers.cost.blocks import build_error_message, build_help_message
     from handlers.parsing import HelpRequest, parse_cost_command
 
     configure_logging("WARNING")
@@ -55,10 +55,10 @@ def run_digest(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from engines.config.teams import find_team
     from engines.errors import CostSourceError, UserInputError
-    from handlers.blocks.cost import build_error_message
-    from handlers.blocks.digest import build_digest_message
     from handlers.blocks.text import render_text
-    from handlers.digests import team_digest
+    from handlers.cost.blocks import build_error_message
+    from handlers.digests.blocks import build_digest_message
+    from handlers.digests.jobs import team_digest
 
     configure_logging("WARNING")
     try:
@@ -91,8 +91,8 @@ def run_digest(args: argparse.Namespace) -> int:
 
 def run_alerts_check(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
-    from engines.budgets import percent_text
-    from handlers.digests import check_budget_alerts
+    from engines.digests.budgets import percent_text
+    from handlers.digests.jobs import check_budget_alerts
 
     configure_logging("WARNING")
     with question_context(args) as deps:

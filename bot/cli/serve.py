@@ -107,7 +107,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def warn_overlapping_rules(teams: Any, shared: Any) -> None:
     """One warning per pair of teams-file rules that could match the same resource: the
     first listed owns it, so the other team's approvers never decide about it."""
-    from engines.allocation import possible_overlaps
+    from engines.costs.ownership import possible_overlaps
 
     for overlap in possible_overlaps(teams, shared):
         first, second = overlap.rules

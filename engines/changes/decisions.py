@@ -1,7 +1,7 @@
 """Proposals and decisions: propose, approve (now, or for later), deny, snooze, dismiss.
 
 Only the approvers of the team that owns the instance decide (the caller passes them; the
-owner is the first matching teams-file rule, ``engines.allocation.owner_of``). Proposing or
+owner is the first matching teams-file rule, ``engines.costs.ownership.owner_of``). Proposing or
 asking gives nobody rights. With four-eyes (``second_approver``) a first approval waits for a
 different approver. Every decision is an atomic compare-and-set (``ChangeStore.transition``):
 of fifty simultaneous Approve clicks exactly one wins, the rest are told why not.

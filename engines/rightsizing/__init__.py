@@ -9,6 +9,6 @@
 - ``fleet_review``: a team's whole fleet reviewed in one call (``FleetReviewer``).
 
 May import: the shared engines modules (``engines.models``, ``errors``, ``aws_errors``,
-``words``) and the response cache of the cost sources (``engines.sources.base``). No other
+``words``) and the response cache of the cost sources (``engines.costs.sources.base``). No other
 capability: spot and changes build on this package, not the other way round.
 """

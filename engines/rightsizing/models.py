@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 HOURS_PER_MONTH = Decimal(730)
 
@@ -126,3 +127,34 @@ class Recommendation:
     reason: str  # plain words: the evidence in one or two sentences
     utilization: Utilization | None = None
     action: str = "modify"  # modify | stop | launch-template | none
+
+
+@dataclass(frozen=True)
+class RightsizeResult:
+    """Recommendations for one or more teams, with the change id behind each button."""
+
+    subject: str
+    proposals: tuple[tuple[str, Recommendation], ...]
+    approvers: tuple[str, ...]
+    lookback_days: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.subject,
+            "lookback_days": self.lookback_days,
+            "groups": [
+                {
+                    "key": rec.instance.instance_id,
+                    "name": rec.instance.name,
+                    "finding": rec.finding.value,
+                    "from": rec.current_type,
+                    "to": rec.recommended_type,
+                    "action": rec.action,
+                    "cost": str(rec.monthly_saving),
+                    "risk": rec.risk.value if rec.risk else None,
+                    "change": change_id or None,
+                    "reason": rec.reason,
+                }
+                for change_id, rec in self.proposals
+            ],
+        }

@@ -37,8 +37,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engines.costs.sources.base import ResponseCache
 from engines.errors import ConfigError
-from engines.sources.base import ResponseCache
 
 SNAPSHOT_FILE = "ec2-prices-us-east-1.json"
 DEFAULT_FRESHNESS = dt.timedelta(days=7)

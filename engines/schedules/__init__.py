@@ -8,6 +8,8 @@
 - ``store``: what enforcement keeps between minutes (``bot.store.Store`` implements it).
 - ``aws``: the AWS adapter: finds tagged EC2 instances, Auto Scaling groups and RDS databases,
   stops and starts them.
+- ``results``: what ``/cost schedule`` answers (a list, one schedule, an outcome), with the
+  CLI's ``--json`` shape.
 
 May import: the shared engines modules only (``engines.models``, ``errors``, ``aws_errors``,
 ``words``). The teams file (``engines.config``) reads schedules through ``model``.

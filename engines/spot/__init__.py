@@ -8,6 +8,6 @@
 
 May import: the shared engines modules, right-sizing's vocabulary, catalog and prices
 (``engines.rightsizing.models``, ``catalog``, ``pricing``), the change records it is handed
-(``engines.changes``) and the response cache (``engines.sources.base``). Nothing imports spot
+(``engines.changes``) and the response cache (``engines.costs.sources.base``). Nothing imports spot
 but handlers and bot.
 """

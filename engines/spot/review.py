@@ -28,12 +28,12 @@ from decimal import Decimal
 from typing import Any
 
 from engines.changes.models import IN_FLIGHT, OPEN, Change, Kind, State
+from engines.costs.sources.base import ResponseCache
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.catalog import describe_instance_types, describe_instances
 from engines.rightsizing.models import Instance, InstanceTypeFacts, Recommendation
 from engines.rightsizing.pricing import LINUX, PriceBook, PriceQuote, operating_system_of
-from engines.sources.base import ResponseCache
 from engines.spot.advisor_feed import AdvisorFeed, AdvisorFeedError, Interruption
 from engines.spot.market import (
     LINUX_PRODUCT,

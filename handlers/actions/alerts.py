@@ -20,8 +20,8 @@ from slack_sdk import WebClient
 from engines.errors import CostSourceError, UserInputError
 from handlers import action_ids
 from handlers.actions.clicks import Click
-from handlers.blocks.digest import with_alert_status
 from handlers.deps import Deps
+from handlers.digests.blocks import with_alert_status
 from handlers.parsing import RightsizeRequest, TeamCostRequest
 from handlers.questions import plan_answer
 

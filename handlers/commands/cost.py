@@ -26,7 +26,7 @@ from slack_sdk.webhook import WebhookClient
 
 from engines.aws_errors import explain
 from engines.errors import CostbotError, UserInputError
-from handlers.blocks.cost import (
+from handlers.cost.blocks import (
     FAILED,
     build_error_message,
     build_failure_message,
@@ -36,8 +36,9 @@ from handlers.blocks.cost import (
 )
 from handlers.deps import Deps
 from handlers.parsing import HelpRequest, ScheduleRequest, parse_cost_command
-from handlers.questions import Work, plan_answer
+from handlers.questions import plan_answer
 from handlers.schedules.actions import open_create_modal
+from handlers.work import Work
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _open_schedule_form(
 
 
 def _deliver(
-    work: Work,
+    work: Work[Any],
     *,
     respond: Any,
     client: WebClient,

@@ -160,7 +160,7 @@ def test_unknown_subcommand_gets_the_usage(stack: Stack):
 
 
 def test_a_failing_cost_source_answers_plainly_without_a_traceback(stack: Stack, tmp_path):
-    from engines.sources.focus import FocusFileSource
+    from engines.costs.sources.focus import FocusFileSource
 
     object.__setattr__(
         stack.costbot.deps, "cost_source", FocusFileSource(str(tmp_path / "nothing-*.csv"))

@@ -30,13 +30,13 @@ import bot.app
 from bot.cli import main
 from bot.settings import Settings
 from bot.store import Store
-from engines.budgets import AlertKind
+from engines.digests.budgets import AlertKind
 from handlers.blocks.common import money, percent
-from handlers.blocks.digest import build_alert_message
-from handlers.blocks.home import build_app_home
 from handlers.blocks.text import render_text
-from handlers.digests import check_budget_alerts
-from handlers.events.app_home import team_home
+from handlers.digests.blocks import build_alert_message
+from handlers.digests.home import team_home
+from handlers.digests.home_blocks import build_app_home
+from handlers.digests.jobs import check_budget_alerts
 from tests.conftest import DEMO_NOW, DEMO_TEAMS, write_demo_export
 
 BUDGET = Decimal(5000)

@@ -10,8 +10,8 @@ from bot.app import build_deps
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.store import Store
-from engines.sources.focus import FocusFileSource
-from handlers.digests import DigestJob
+from engines.costs.sources.focus import FocusFileSource
+from handlers.digests.jobs import DigestJob
 from tests.conftest import DEMO_TEAMS, FROZEN_NOW
 
 

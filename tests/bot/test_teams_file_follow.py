@@ -24,7 +24,7 @@ from bot.demo.slack_standin import SlackStandIn
 from bot.server import EVENTS_PATH, HttpServer, build_wsgi_app
 from bot.settings import Settings
 from bot.teams_file import TeamsFileWatch
-from engines.sources.rollup import RollupSource
+from engines.costs.sources.rollup import RollupSource
 from handlers.blocks.common import money
 from tests.conftest import BOT_TOKEN, DEMO_TEAMS, FOCUS_COLUMNS, FROZEN_NOW, SIGNING_SECRET, Stack
 from tests.handlers.test_cost_questions import ask, ask_wrongly, fields

@@ -20,10 +20,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engines.costs.query import CostQuery, CostResult, Dimension, DimensionKind
+from engines.costs.sources.base import CostFilter
+from engines.costs.sources.sql import SqlQuery, sql_literal
 from engines.models import Metric, Period
-from engines.query import CostQuery, CostResult, Dimension, DimensionKind
-from engines.sources.base import CostFilter
-from engines.sources.sql import SqlQuery, sql_literal
 
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1), "October 2026")
 Groups = dict[tuple[tuple[str, ...], str], Decimal]

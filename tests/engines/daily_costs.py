@@ -10,13 +10,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engines.query import CostGroup, CostQuery, CostResult, DimensionKind
+from engines.costs.query import CostGroup, CostQuery, CostResult, DimensionKind
 
 
 @dataclass
 class DailyCosts:
     lines: list[tuple[dt.date, str, str, Decimal]] = field(default_factory=list)
     name: str = "test lines"
+    max_dimensions: int | None = None
 
     def add(self, day: dt.date, team: str, service: str, amount: str | Decimal) -> None:
         self.lines.append((day, team, service, Decimal(amount)))

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
+from engines.costs.sources.athena import AthenaSource
+from engines.costs.sources.cost_explorer import CostExplorerSource
+from engines.costs.sources.cur import CurFileSource
+from engines.costs.sources.focus import FocusFileSource
 from engines.rightsizing.models import Risk
 from engines.schedules.model import Mode
-from engines.sources.athena import AthenaSource
-from engines.sources.cost_explorer import CostExplorerSource
-from engines.sources.cur import CurFileSource
-from engines.sources.focus import FocusFileSource
 from engines.words import (
     audit_action_label,
     change_summary,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from PIL import Image
 
-from handlers.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
+from handlers.cost.charts import AVERAGE_COLOR, BAR_COLOR, render_daily_trend_png
 
 PLOT_TOP = 46  # the legend's swatch sits above this line: only bars below it are counted
 

@@ -8,19 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.demo.slack_standin import limit_violations
+from engines.costs.answers import Answer, Line
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Metric, Period, Team
-from engines.questions import Answer, Line
 from handlers.blocks.common import cost, money
-from handlers.blocks.cost import (
+from handlers.blocks.text import render_text
+from handlers.cost.blocks import (
     build_answer_message,
     build_error_message,
     build_failure_message,
     build_help_message,
     build_working_message,
 )
-from handlers.blocks.home import build_app_home
-from handlers.blocks.text import render_text
+from handlers.digests.home_blocks import build_app_home
 
 TEAM = Team(
     name="fraud-detection",
@@ -221,9 +221,9 @@ def test_a_period_of_credits_only_reads_as_a_credit_in_the_headline():
 
 
 def test_a_weekly_trend_says_per_week_and_what_the_period_was_cut_to():
-    from engines.questions import Trend, TrendUnit
-    from handlers.blocks.cost import build_trend_message
-    from handlers.charts import render_daily_trend_png
+    from engines.costs.answers import Trend, TrendUnit
+    from handlers.cost.blocks import build_trend_message
+    from handlers.cost.charts import render_daily_trend_png
 
     weeks = tuple(
         (dt.date(2025, 12, 4) + dt.timedelta(days=7 * n), Decimal(70 + n)) for n in range(53)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.demo.slack_standin import limit_violations
-from engines.forecast import MonthEndForecast, forecast_month_end
+from engines.costs.forecast import MonthEndForecast, forecast_month_end
 from engines.models import Metric
 from handlers.blocks.common import money, percent, signed_money
 from tests.conftest import ANY_TEAM, SmallExport, Stack

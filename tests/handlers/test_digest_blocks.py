@@ -6,13 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from bot.demo.slack_standin import limit_violations, validate_blocks
-from engines.budgets import Alert, AlertKind, evaluate_alerts
-from engines.config.teams import load_config
-from engines.digests import build_digest
+from engines.config.teams import find_team, load_config
+from engines.digests.budgets import Alert, AlertKind, evaluate_alerts
+from engines.digests.digest import build_digest
 from handlers import action_ids
-from handlers.blocks.digest import budget_bar, build_alert_message, build_digest_message, sparkline
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
+from handlers.digests.blocks import budget_bar, build_alert_message, build_digest_message, sparkline
+from handlers.digests.home_blocks import TeamHome, build_app_home
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(
@@ -32,7 +32,9 @@ def test_the_digest_reads_as_a_morning_briefing():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
     costs.add(dt.date(2026, 11, 19), "nlp", "SageMaker", "400")
-    digest = build_digest(costs, TEAMS, (), team_name="nlp", today=dt.date(2026, 11, 20))
+    digest = build_digest(
+        costs, TEAMS, (), team=find_team(TEAMS, "nlp"), today=dt.date(2026, 11, 20)
+    )
 
     message = build_digest_message(digest)
     text = render_text(message)
@@ -74,7 +76,7 @@ def rising_costs() -> DailyCosts:
 
 def test_every_forecast_surface_shows_the_method_and_the_range():
     today = dt.date(2026, 11, 20)
-    digest = build_digest(rising_costs(), TEAMS, (), team_name="nlp", today=today)
+    digest = build_digest(rising_costs(), TEAMS, (), team=find_team(TEAMS, "nlp"), today=today)
     forecast = digest.figures.forecast
     assert forecast is not None and forecast.lower is not None and forecast.upper is not None
     # Nov 1..19 cost 2,660; Nov 20..30 go on rising, 160 to 180: 1,870 more.
@@ -107,7 +109,9 @@ def test_a_day_of_credits_reads_as_a_credit_in_the_digest():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
     costs.add(dt.date(2026, 11, 19), "nlp", "Credits", "-500")
-    digest = build_digest(costs, TEAMS, (), team_name="nlp", today=dt.date(2026, 11, 20))
+    digest = build_digest(
+        costs, TEAMS, (), team=find_team(TEAMS, "nlp"), today=dt.date(2026, 11, 20)
+    )
 
     text = render_text(build_digest_message(digest))
 

@@ -12,11 +12,11 @@ import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from bot.demo.slack_standin import limit_violations
-from engines.budgets import Alert, AlertKind
-from engines.digests import digest_key, local_now
+from engines.digests.budgets import Alert, AlertKind
+from engines.digests.digest import digest_key, local_now
 from handlers import action_ids
-from handlers.blocks.digest import build_alert_message
-from handlers.digests import check_budget_alerts
+from handlers.digests.blocks import build_alert_message
+from handlers.digests.jobs import check_budget_alerts
 from tests.waiting import wait_until
 
 ALICE, BOB, CARA, ERIN = "U0DEMOALICE", "U0DEMOBOB", "U0DEMOCARA", "U0DEMOERIN"

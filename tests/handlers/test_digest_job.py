@@ -16,8 +16,8 @@ import pytest
 from bot.app import build_deps
 from bot.settings import Settings
 from bot.store import Store
-from engines.sources.focus import FocusFileSource
-from handlers.digests import DigestJob, check_budget_alerts
+from engines.costs.sources.focus import FocusFileSource
+from handlers.digests.jobs import DigestJob, check_budget_alerts
 from tests.conftest import DEMO_TEAMS
 
 NEW_YORK = ZoneInfo("America/New_York")

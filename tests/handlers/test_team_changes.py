@@ -13,12 +13,12 @@ from bot.app import build_deps
 from bot.settings import Settings
 from bot.store import Store
 from engines.changes.models import ChangeRequest
-from engines.sources.focus import FocusFileSource
-from handlers.blocks.digest import build_digest_message
-from handlers.blocks.home import build_app_home
+from engines.costs.sources.focus import FocusFileSource
 from handlers.deps import Deps
-from handlers.digests import team_digest
-from handlers.events.app_home import team_home
+from handlers.digests.blocks import build_digest_message
+from handlers.digests.home import team_home
+from handlers.digests.home_blocks import build_app_home
+from handlers.digests.jobs import team_digest
 from tests.conftest import DEMO_TEAMS
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)

@@ -12,14 +12,14 @@ import pytest
 
 from bot.demo.slack_standin import limit_violations
 from engines.changes.models import Change, ChangeRequest, Kind, State
-from engines.digests import build_digest
+from engines.digests.digest import build_digest
 from engines.errors import UserInputError
 from engines.models import Team
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
-from handlers.blocks.cost import build_error_message, build_help_message
-from handlers.blocks.digest import build_digest_message
-from handlers.blocks.home import TeamHome, build_app_home
 from handlers.blocks.text import render_text
+from handlers.cost.blocks import build_error_message, build_help_message
+from handlers.digests.blocks import build_digest_message
+from handlers.digests.home_blocks import TeamHome, build_app_home
 from handlers.parsing import SCHEDULE_VERBS, SUBCOMMANDS, USAGE, parse_cost_command
 from handlers.rightsizing.audit_blocks import build_audit_message
 from handlers.rightsizing.blocks import build_dismiss_modal, build_rightsize_message
@@ -111,8 +111,8 @@ def test_an_unknown_command_without_a_near_miss_points_to_help():
     ],
 )
 def test_a_5000_character_input_is_echoed_at_most_80_characters(text):
-    from engines.periods import parse_period
-    from engines.query import Dimension
+    from engines.costs.periods import parse_period
+    from engines.costs.query import Dimension
 
     try:
         request = parse_cost_command(text)
@@ -299,12 +299,14 @@ def test_a_command_in_the_audit_is_echoed_short():
 def test_the_digest_footer_names_the_source_by_its_display_name():
     costs = DailyCosts()
     costs.every_day(dt.date(2026, 10, 1), dt.date(2026, 11, 19), "nlp", "EC2", "80")
-    from engines.config.teams import load_config
+    from engines.config.teams import find_team, load_config
 
     teams = load_config(
         '[teams.nlp]\ntags = { team = "nlp" }\nchannel = "#nlp-costs"\n', filename="teams.toml"
     ).teams
-    digest = build_digest(costs, teams, (), team_name="nlp", today=dt.date(2026, 11, 20))
+    digest = build_digest(
+        costs, teams, (), team=find_team(teams, "nlp"), today=dt.date(2026, 11, 20)
+    )
     text = render_text(build_digest_message(dataclasses.replace(digest, source="focus")))
     assert "Source: FOCUS billing export" in text and "source: focus" not in text
     assert Kind.STOP.value == "stop"  # the stored value the audit reads stays as it is

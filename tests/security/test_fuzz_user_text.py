@@ -21,8 +21,8 @@ from moto.server import ThreadedMotoServer
 from bot.app import build_costbot
 from bot.settings import Settings
 from engines.config.teams import load_config
+from engines.costs.periods import parse_period
 from engines.errors import CostbotError, UserInputError
-from engines.periods import parse_period
 from engines.schedules.model import ScheduleError
 from handlers.commands.cost import answer_cost_command
 from handlers.deps import Deps

@@ -1,5 +1,0 @@
-"""Cost sources: one interface, several implementations (Cost Explorer, FOCUS files, ...)."""
-
-from engines.sources.base import CostFilter, ResponseCache
-
-__all__ = ["CostFilter", "ResponseCache"]
