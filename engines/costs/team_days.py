@@ -88,11 +88,19 @@ def team_daily_costs(
             ),
         )  # fmt: skip
     else:  # the teams' own lines: no shared cost to split, so no allocation to make
+        # Remembered while the data is the same: the rollup's generation, or else the
+        # source's answer itself (sources hand back the same object until the data changes).
+        answer: CostResult | None = None
+        anchor: object = source
+        if isinstance(source, OwnerSummingSource):
+            data = f"generation {source.generation}"
+        else:
+            answer = anchor = source.costs(query)
+            data = "its answer"
         every = remembered.derived(
-            (source, teams, shared),
-            f"every team's own days: {query.cache_key()}, in {currency}, data "
-            f"{source.generation if isinstance(source, OwnerSummingSource) else None}",
-            lambda: _every_team_own_days(source, teams, shared, query, currency),
+            (anchor, teams, shared),
+            f"every team's own days: {query.cache_key()}, in {currency}, from {data}",
+            lambda: _every_team_own_days(source, teams, shared, query, currency, answer),
         )  # fmt: skip
     return every[team.name]
 
@@ -103,6 +111,7 @@ def _every_team_own_days(
     shared: Sequence[SharedCost],
     query: CostQuery,
     currency: str,
+    answer: CostResult | None = None,
 ) -> dict[str, TeamDays]:
     """Every team's own cost lines by day and a dimension: summed by team in the source's
     database where it can (the rollup), else from its answer, allocated here."""
@@ -112,7 +121,7 @@ def _every_team_own_days(
         width = len(allocation_dimensions(teams, shared))
         owned = source.owned_daily_costs(query, combination_owner(teams, shared), owner_width=width)
     if owned is None:
-        result = source.costs(query)
+        result = answer if answer is not None else source.costs(query)
         currency = currency or main_currency(_grouped_totals(result))
         direct = direct_costs(result, teams=teams, shared=shared)
         return _every_team_days(direct, {}, teams, currency, period, metric, source.name)

@@ -9,9 +9,12 @@ import pytest
 
 from engines.changes.models import Change, State
 from engines.config.teams import find_team, load_config
+from engines.costs.allocation_cache import AllocationCache
 from engines.costs.sources.focus import FocusFileSource
 from engines.digests.digest import build_digest, digest_due_date, summarize_savings, team_figures
 from engines.errors import UnknownTeamError
+from engines.models import SharedCost, Team
+from tests.engines.billing_lines import _focus, write_focus_parquet
 from tests.engines.daily_costs import DailyCosts
 
 TEAMS = load_config(
@@ -230,3 +233,28 @@ def test_one_digest_per_local_day_at_nine_across_dst_changes(team, start):
     for day, when in first_due.items():
         local = when.astimezone(zone)
         assert local.date() == day and (local.hour, local.minute) == (9, 0)
+
+
+def test_a_digest_built_again_after_new_data_names_the_new_mover(tmp_path):
+    # The bot hands every digest one AllocationCache. A file that lands between two builds
+    # (Athena, or files without the rollup) must show in the movers and anomalies, not only
+    # in the headline: they were once remembered by the source alone, and stayed stale.
+    teams = {"nlp": Team(name="nlp", tags={"team": "nlp"}, channel="#nlp")}
+    shared = [SharedCost(name="support", tags={}, accounts=("444455556666",))]
+    days = [f"2026-10-{n:02d}T00:00:00Z" for n in range(1, 13)]
+    write_focus_parquet(
+        tmp_path / "a.parquet", [_focus(d, "100", "Amazon EC2", tags={"team": "nlp"}) for d in days]
+    )
+    source = FocusFileSource(str(tmp_path / "*.parquet"))
+    source.relist_after_s = 0
+    cache, today = AllocationCache(), dt.date(2026, 10, 13)
+    before = build_digest(source, teams, shared, team=teams["nlp"], today=today, cache=cache)
+    assert not before.anomalies
+
+    spike = _focus("2026-10-12T05:00:00Z", "5000", "Amazon S3", tags={"team": "nlp"})
+    write_focus_parquet(tmp_path / "b.parquet", [spike])
+    after = build_digest(source, teams, shared, team=teams["nlp"], today=today, cache=cache)
+
+    assert after.figures.day_cost == Decimal(5100)
+    assert [mover.key for mover in after.movers][:1] == ["Amazon S3"]
+    assert [anomaly.key for anomaly in after.anomalies] == ["Amazon S3"]
