@@ -257,6 +257,12 @@ def follow_teams_file(settings: Settings, config: CostConfig, cost_source: Any) 
         set_tag_keys = getattr(cost_source, "set_tag_keys", None)
         if set_tag_keys is not None:
             set_tag_keys(rule_tag_keys(new))
+        # Off-hours schedules and the accounts assumed are built once, at start-up.
+        if new.schedules != config.schedules or new.accounts != config.accounts:
+            logger.warning(
+                "the teams file's [[schedules]] or [accounts] changed: they take effect "
+                "when costbot restarts (teams and shared costs already did)"
+            )
 
     return TeamsFileWatch(
         settings.teams_file,

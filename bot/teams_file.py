@@ -22,7 +22,9 @@ from engines.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_Stamp = tuple[int, int] | None  # (size, mtime_ns); None: the file is not there
+# (size, mtime_ns, inode, ctime_ns); None: the file is not there. The inode and ctime see a
+# file replaced by one of the same size with its old mtime kept (rsync -a, cp -p).
+_Stamp = tuple[int, int, int, int] | None
 
 
 class TeamsFileWatch:
@@ -80,16 +82,17 @@ class TeamsFileWatch:
             self._stamp = stamp  # a bad version is reported once, not at every question
             try:
                 config = self._load(self.path)
-            except ConfigError as error:
+            except (ConfigError, OSError, ValueError) as error:  # ValueError: not UTF-8
                 logger.warning("the teams file changed but cannot be used (%s): keeping "
                                "the teams read before", error)  # fmt: skip
                 return None
             self._config = config
-        logger.info("the teams file %s changed: %d teams read again", self.path, len(config.teams))
-        try:
-            self._on_change(config)
-        except Exception:
-            logger.exception("following the teams file's change failed")
+            logger.info("the teams file %s changed: %d teams read again", self.path,
+                        len(config.teams))  # fmt: skip
+            try:  # under the lock: listeners hear of each version in the order it was read
+                self._on_change(config)
+            except Exception:
+                logger.exception("following the teams file's change failed")
         return config
 
 
@@ -98,4 +101,4 @@ def _stamp(path: Path) -> _Stamp:
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_size, stat.st_mtime_ns)
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)

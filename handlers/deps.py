@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -89,6 +89,9 @@ class AlertSnoozes(Protocol):
     def alerts_snoozed_until(self, team: str) -> dt.datetime | None: ...
 
 
+_RULES_LOCK = threading.Lock()  # Deps.teams and Deps.shared change together, under it
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything a listener may use. Built once by ``bot.app``.
@@ -150,14 +153,22 @@ class Deps:
         question without a restart."""
         if self.teams_file is None:
             return False
-        config = self.teams_file.current()
-        if config.teams is self.teams and config.shared is self.shared:
-            return False
-        # The one place the teams change: new objects, so answers and allocations
-        # remembered for the old ones are not reused.
-        object.__setattr__(self, "teams", config.teams)
-        object.__setattr__(self, "shared", config.shared)
+        with _RULES_LOCK:  # one at a time: the newest file wins, teams and shared together
+            config = self.teams_file.current()
+            if config.teams is self.teams and config.shared is self.shared:
+                return False
+            # The one place the teams change: new objects, so answers and allocations
+            # remembered for the old ones are not reused.
+            object.__setattr__(self, "teams", config.teams)
+            object.__setattr__(self, "shared", config.shared)
         return True
+
+    def rules(self) -> tuple[Mapping[str, Team], Sequence[SharedCost]]:
+        """The teams and shared costs as one pair, never one of an older teams file. A
+        question takes them when it is planned and answers with them, so an edit while it
+        waits for the pool never answers it against teams it was not asked about."""
+        with _RULES_LOCK:
+            return self.teams, self.shared  # the same objects: allocations are keyed by them
 
     def run_later(self, work: Callable[[], object], *, slow: bool = False) -> None:
         """Runs ``work`` on the clicks' pool (``background``), or with ``slow`` on the

@@ -52,7 +52,8 @@ def _noted(answer: answers.Answer, note: str) -> answers.Answer:
 
 
 def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
-    team = find_team(deps.teams, request.team)
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
+    team = find_team(teams, request.team)
     # The billing date (UTC), as every answer: the headline, the budget line and /cost top
     # agree on "month to date" at any instant, whatever the team's time zone.
     today = deps.today()
@@ -63,8 +64,8 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answe
     def result() -> answers.Answer:
         answer = questions.team_cost(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             team=team,
             period=period,
             metric=request.metric,
@@ -77,8 +78,8 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answe
         # forecast only where that line is shown (month to date).
         month = month_view(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             today=today,
             team=team,
             metric=request.metric,
@@ -104,14 +105,15 @@ def plan_team(request: TeamCostRequest, deps: Deps, asked_by: str) -> Work[answe
 
 
 def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
     period, first_day_note = _asked_period(request.period_text, deps.today())
     asking.check_grouping(request.group_by, across_teams=True)
 
     def result() -> answers.Answer:
         answer = questions.top_costs(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             period=period,
             metric=request.metric,
             by=request.group_by,
@@ -122,8 +124,8 @@ def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[answers.Ans
         answer = _noted(answer, first_day_note)
         month = month_view(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             today=deps.today(),
             metric=request.metric,
             with_forecast=False,
@@ -141,14 +143,15 @@ def plan_top(request: TopRequest, deps: Deps, asked_by: str) -> Work[answers.Ans
 
 
 def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
     period, first_day_note = _asked_period(request.period_text, deps.today())
     asking.check_grouping(request.group_by, across_teams=False)
 
     def result() -> answers.Answer:
         answer = questions.untagged_costs(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             period=period,
             metric=request.metric,
             by=request.group_by,
@@ -167,7 +170,8 @@ def plan_untagged(request: UntaggedRequest, deps: Deps, asked_by: str) -> Work[a
 
 
 def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[answers.Answer]:
-    team = find_team(deps.teams, request.team) if request.team else None
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
+    team = find_team(teams, request.team) if request.team else None
     today = deps.today()  # the billing date, as /cost team sees it
     current = parse_period(request.left_text, today=today)
     baseline = parse_period(request.right_text, today=today)
@@ -175,8 +179,8 @@ def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[ans
     def result() -> answers.Answer:
         return questions.compare_periods(
             deps.cost_source,
-            deps.teams,
-            deps.shared,
+            teams,
+            shared,
             current=current,
             baseline=baseline,
             team=team,
@@ -198,17 +202,18 @@ def plan_compare(request: CompareRequest, deps: Deps, asked_by: str) -> Work[ans
 def plan_forecast(
     request: ForecastRequest, deps: Deps, asked_by: str
 ) -> Work[answers.ForecastAnswer]:
-    team = find_team(deps.teams, request.team) if request.team else None
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
+    team = find_team(teams, request.team) if request.team else None
     today = deps.today()  # the billing date, as the digest and App Home see it
 
     def result() -> answers.ForecastAnswer:
         return questions.month_end_forecast(
             deps.cost_source,
-            deps.teams,
+            teams,
             today=today,
             team=team,
             metric=request.metric,
-            shared=deps.shared,
+            shared=shared,
             cache=deps.allocations,
         )
 
@@ -220,17 +225,18 @@ def plan_forecast(
 
 
 def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[answers.Trend]:
-    team = find_team(deps.teams, request.team)
+    teams, shared = deps.rules()  # as asked, whatever the file becomes
+    team = find_team(teams, request.team)
     today = deps.today()  # the billing date, as /cost team and the digest use
     period = parse_period(request.period_text or DEFAULT_TREND, today=today)
 
     def result() -> answers.Trend:
         return questions.daily_trend(
             deps.cost_source,
-            deps.teams,
+            teams,
             team=team,
             period=period,
-            shared=deps.shared,
+            shared=shared,
             metric=request.metric,
             today=today,
             cache=deps.allocations,

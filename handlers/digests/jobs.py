@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from engines.digests.digest import (
     team_figures,
 )
 from engines.errors import CostSourceError
-from engines.models import Team
+from engines.models import SharedCost, Team
 from handlers.cost.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.digests.blocks import build_alert_message, build_digest_message
@@ -45,15 +45,22 @@ def team_changes(deps: Deps, team_name: str) -> list[Change]:
 
 
 def team_digest(
-    deps: Deps, team: Team, now: dt.datetime, *, posted_on: dt.date | None = None
+    deps: Deps,
+    team: Team,
+    now: dt.datetime,
+    *,
+    posted_on: dt.date | None = None,
+    rules: tuple[Mapping[str, Team], Sequence[SharedCost]] | None = None,
 ) -> Digest:
     """The team's digest at ``now``: its figures as of the billing date (the UTC date, as
     every answer), its title and key the team's local date (``posted_on``, default the local
-    date at ``now``). Raises ``CostSourceError``."""
+    date at ``now``). ``rules``: the teams and shared costs the team was found in (default
+    ``deps.rules()``). Raises ``CostSourceError``."""
+    teams, shared = rules or deps.rules()
     return build_digest(
         deps.cost_source,
-        deps.teams,
-        deps.shared,
+        teams,
+        shared,
         team=team,
         today=billing_date(now),
         changes=team_changes(deps, team.name),
@@ -134,7 +141,8 @@ class DigestJob:
         run = DigestRun([], [], {})
         if outbox is None:
             return run
-        for team in self.deps.teams.values() if teams is None else teams:
+        rules = self.deps.rules()  # one teams file for the whole run, whatever it becomes
+        for team in rules[0].values() if teams is None else teams:
             day = local_now(team, now).date() if force else digest_due_date(team, now)
             if day is None:
                 continue
@@ -146,7 +154,7 @@ class DigestJob:
             if failed_at and now - failed_at < RETRY_FAILED_BUILD and not force:
                 continue
             try:
-                digest = team_digest(self.deps, team, now, posted_on=day)
+                digest = team_digest(self.deps, team, now, posted_on=day, rules=rules)
             except Exception as error:  # one team's failure never holds up the others
                 self._failed_at[key] = now
                 known = isinstance(error, CostSourceError)
@@ -196,12 +204,13 @@ def check_budget_alerts(
         dry_run: decide only; queue nothing (``costbot alerts check --dry-run``).
     """
     decisions: list[AlertDecision] = []
-    for team in teams if teams is not None else deps.teams.values():
+    rules, shared = deps.rules()  # one teams file for the whole check, whatever it becomes
+    for team in teams if teams is not None else rules.values():
         try:
             figures = team_figures(
                 deps.cost_source,
-                deps.teams,
-                deps.shared,
+                rules,
+                shared,
                 team=team,
                 today=billing_date(now),
                 cache=deps.allocations,

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -156,3 +157,77 @@ def test_a_teams_file_edited_into_a_mistake_keeps_the_teams_it_had(
     config = watch.changed()
     assert config is not None and "search" in config.teams
     assert changes == [{"fraud-detection", "recommendations", "nlp", "search"}]
+
+
+def _watch(teams: Path, now: list[float]) -> TeamsFileWatch:
+    return TeamsFileWatch(
+        teams, load=load_teams_file, config=load_teams_file(teams), clock=lambda: now[0]
+    )
+
+
+def test_a_teams_file_replaced_with_its_old_size_and_mtime_is_read_again(tmp_path: Path) -> None:
+    # `rsync -a` or `cp -p` put a team renamed to a name of the same length in place, with
+    # the old file's mtime: size and mtime alone said "unchanged" and the old teams stayed.
+    teams = tmp_path / "teams.toml"
+    shutil.copy(DEMO_TEAMS, teams)
+    now = [0.0]
+    watch = _watch(teams, now)
+    before = teams.stat()
+    edited = tmp_path / "edited.toml"
+    edited.write_text(teams.read_text().replace("nlp", "llm"))
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    edited.replace(teams)
+    assert teams.stat().st_size == before.st_size
+
+    now[0] += watch.recheck_s
+    config = watch.changed()
+
+    assert config is not None and "llm" in config.teams and "nlp" not in config.teams
+
+
+def test_a_teams_file_that_is_not_utf8_keeps_the_teams_it_had(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    teams = tmp_path / "teams.toml"
+    shutil.copy(DEMO_TEAMS, teams)
+    now = [0.0]
+    watch = _watch(teams, now)
+    teams.write_bytes(teams.read_bytes() + "# caf\u00e9\n".encode("latin-1"))
+
+    now[0] += watch.recheck_s
+    with caplog.at_level(logging.WARNING, logger="bot.teams_file"):
+        assert watch.changed() is None
+
+    assert "cannot be used" in caplog.text
+    assert set(watch.config.teams) == {"fraud-detection", "recommendations", "nlp"}
+
+
+def test_a_question_is_answered_with_the_teams_it_was_asked_about(
+    followed: tuple[Stack, Path, dict[str, Decimal]],
+) -> None:
+    # A question waiting for the pool while the file drops its team was answered "$0.00 ...
+    # No costs matched nlp's rule" from the new teams: it keeps the teams it was planned with.
+    from handlers.cost.questions import plan_team
+    from handlers.parsing import parse_cost_command
+
+    stack, teams, _ = followed
+    deps = stack.costbot.deps
+    work = plan_team(parse_cost_command("team nlp 2026-10"), deps, "U0DEMODEV")
+    teams.write_text(teams.read_text().replace("nlp", "llm"))
+    assert deps.follow_teams_file() and "nlp" not in deps.teams
+
+    answer = work.result()
+
+    assert answer.total == Decimal("12.5") * 31
+
+
+def test_a_schedule_edit_says_it_takes_effect_at_the_next_restart(
+    followed: tuple[Stack, Path, dict[str, Decimal]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Off-hours schedules are built at start-up: an edit that quietly did nothing left a
+    # deleted schedule stopping instances every night.
+    stack, teams, _ = followed
+    teams.write_text(teams.read_text().replace("mon-fri 08:00-20:00", "mon-fri 09:00-20:00"))
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        stack.costbot.deps.follow_teams_file()
+    assert "take effect when costbot restarts" in caplog.text
