@@ -131,16 +131,19 @@ def run(month: Path, teams_path: Path, args: argparse.Namespace) -> dict[str, ob
     source.refresh()
     rollup_s = time.perf_counter() - rollup_started
     # The digests' figures alone (engines.digests.digest.build_digest for every team, no chart, no
-    # outbox), on a source of their own so the run below starts as cold as this one.
+    # outbox), on a source of their own so the run below starts as cold as this one, with an
+    # allocation cache of their own as the bot's Deps hands one in.
+    from engines.costs.allocation_cache import AllocationCache
     from engines.costs.periods import billing_date
     from engines.digests.digest import build_digest
 
     figures_source = RollupSource(FocusFileSource(str(month)), path=rollup_path,
                                   tag_keys=rule_tag_keys(config))  # fmt: skip
+    figures_cache = AllocationCache()
     engine_started = time.perf_counter()
     for team in config.teams.values():
         build_digest(figures_source, config.teams, config.shared, team=team,
-                     today=billing_date(NOW))  # fmt: skip
+                     today=billing_date(NOW), cache=figures_cache)  # fmt: skip
     engine_s = time.perf_counter() - engine_started
     deps = build_deps(settings, store=store, config=config, cost_source=source,
                       now=lambda: NOW)  # fmt: skip
