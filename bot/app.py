@@ -245,6 +245,9 @@ def build_deps(
         snoozes=store,
         cards=store,
         teams_file=follow_teams_file(settings, config, cost_source) if follow_file else None,
+        cloudwatch_for=lambda account, region: aws.client_for(
+            "cloudwatch", account_id=account, region=region
+        ),
     )
 
 

@@ -124,6 +124,8 @@ class Deps:
             too long (its result, if it comes later, is dropped).
         teams_file: the teams file, read again when it changes (``follow_teams_file``);
             None: the teams given stay.
+        cloudwatch_for: a CloudWatch client for (account id, region), for the questions
+            that read metrics themselves (``/cost unit``); None: AWS access is not set up.
     """
 
     teams: Mapping[str, Team]
@@ -145,6 +147,7 @@ class Deps:
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     question_seconds: float = DEFAULT_QUESTION_SECONDS
     teams_file: TeamsFile | None = None
+    cloudwatch_for: Callable[[str, str], Any] | None = None
 
     def follow_teams_file(self) -> bool:
         """Take the teams and shared costs of the teams file when it changed (one ``stat``,

@@ -9,6 +9,7 @@ The grammar, the same for the slash command and ``costbot cost``::
     compare <period> vs <period> [team <name>] [metric ...]
     forecast [team <name>] [metric ...]
     trend <team> [period] [metric ...]
+    unit <team|model> [period] [metric ...]              (cost per 1,000 SageMaker invocations)
     rightsize [team]
     audit [team]
     spot <instance-type> [region]
@@ -38,6 +39,7 @@ SUBCOMMANDS = (
     "compare",
     "forecast",
     "trend",
+    "unit",
     "rightsize",
     "audit",
     "spot",
@@ -64,6 +66,7 @@ USAGE = {
     "compare": "`/cost compare <period> vs <period> [team <name>] [metric …]`",
     "forecast": "`/cost forecast [team] [metric …]`",
     "trend": "`/cost trend <team> [period] [metric …]`",
+    "unit": "`/cost unit <team|model> [period] [metric …]`",
     "rightsize": "`/cost rightsize [team]`",
     "audit": "`/cost audit [team]`",
     "spot": "`/cost spot <instance-type> [region]` or `/cost spot team <name>`",
@@ -124,6 +127,15 @@ class TrendRequest:
 
 
 @dataclass(frozen=True)
+class UnitCostRequest:
+    """``/cost unit``: a team's endpoints, or a model's (its ``model_name`` tag)."""
+
+    subject: str
+    period_text: str = ""
+    metric: Metric = Metric.BILLED
+
+
+@dataclass(frozen=True)
 class RightsizeRequest:
     team: str = ""
 
@@ -168,6 +180,7 @@ CostCommand = (
     | CompareRequest
     | ForecastRequest
     | TrendRequest
+    | UnitCostRequest
     | RightsizeRequest
     | AuditRequest
     | SpotRequest
@@ -189,9 +202,11 @@ def parse_cost_command(text: str) -> CostCommand:
     subcommand, rest = words[0].lower(), words[1:]
     parser = _PARSERS.get(subcommand)
     if parser is None:
-        # Swapped letters, or a close spelling: at 0.6 "unit" (not built) was offered "audit".
+        # Swapped letters, or a close spelling: at 0.6 "unit" (then not built) was offered
+        # "audit".
         close = [name for name in SUBCOMMANDS if sorted(name) == sorted(subcommand)]
         close = close or (["digest"] if subcommand.rstrip("s") == "budget" else [])
+        close = close or (["unit"] if subcommand == "units" else [])
         close = close or difflib.get_close_matches(subcommand, SUBCOMMANDS, n=1, cutoff=0.7)
         did_you_mean = f" Did you mean `/cost {close[0]}`?" if close else ""
         raise UserInputError(
@@ -275,6 +290,16 @@ def _parse_trend(words: list[str]) -> TrendRequest:
         raise UserInputError("`/cost trend` needs a team name.", hint="Try `/cost trend nlp`.")
     options = _take_options(words[1:], allowed={"metric"})
     return TrendRequest(team=words[0], period_text=options.rest, metric=options.metric)
+
+
+def _parse_unit(words: list[str]) -> UnitCostRequest:
+    if not words:
+        raise UserInputError(
+            "`/cost unit` needs a team or a model name.",
+            hint="Try `/cost unit fraud-detection` or `/cost unit fraud-xgb last month`.",
+        )
+    options = _take_options(words[1:], allowed={"metric"})
+    return UnitCostRequest(subject=words[0], period_text=options.rest, metric=options.metric)
 
 
 def _parse_rightsize(words: list[str]) -> RightsizeRequest:
@@ -397,6 +422,7 @@ _PARSERS: dict[str, Callable[[list[str]], CostCommand]] = {
     "compare": _parse_compare,
     "forecast": _parse_forecast,
     "trend": _parse_trend,
+    "unit": _parse_unit,
     "rightsize": _parse_rightsize,
     "audit": _parse_audit,
     "spot": _parse_spot,

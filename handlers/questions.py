@@ -17,6 +17,7 @@ from handlers.cost.questions import (
     plan_team,
     plan_top,
     plan_trend,
+    plan_unit,
     plan_untagged,
 )
 from handlers.deps import Deps
@@ -34,6 +35,7 @@ from handlers.parsing import (
     TeamCostRequest,
     TopRequest,
     TrendRequest,
+    UnitCostRequest,
     UntaggedRequest,
 )
 from handlers.rightsizing.questions import plan_audit, plan_rightsize
@@ -61,6 +63,7 @@ _PLANNERS: dict[type, Callable[[Any, Deps, str], Work[Any]]] = {
     CompareRequest: plan_compare,
     ForecastRequest: plan_forecast,
     TrendRequest: plan_trend,
+    UnitCostRequest: plan_unit,
     RightsizeRequest: plan_rightsize,
     AuditRequest: plan_audit,
     SpotRequest: plan_spot,

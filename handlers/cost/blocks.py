@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from engines.costs.answers import Answer, ForecastAnswer, Line, Trend
+from engines.costs.unit_cost import UnitCost, UnitLine
 from engines.errors import UnknownTeamError, UserInputError
 from engines.models import Period
 from engines.words import FAILED, INPUT, source_name
@@ -46,6 +47,7 @@ FAILURE_MARKERS = (WARNING, FAILED)  # how error replies begin (``costbot ask`` 
 AWS_COMMANDS = (
     ("/cost rightsize [team]", "right-sizing and idle instances, with Approve buttons"),
     ("/cost audit [team]", "what was proposed, decided and carried out"),
+    ("/cost unit <team or model> [period]", "cost per 1,000 SageMaker endpoint invocations"),
     ("/cost spot <instance-type> [region]", "spot prices, saving and interruptions per zone"),
     ("/cost spot team <name>", "a team's spot candidates, each with a fleet plan"),
     ("/cost schedule list [team]", "off-hours schedules and what they save"),
@@ -227,6 +229,59 @@ def build_trend_message(trend: Trend, *, asked_by: str = "", image_url: str = ""
     fallback = f"{trend.subject}: {total} {trend.metric.label}, {trend.period.describe()}."
 
     return message(fallback, blocks, response_type="in_channel")
+
+
+MAX_UNIT_LINES = 10  # endpoints (and models) listed; a section holds at most 10 fields
+
+
+def build_unit_cost_message(answer: UnitCost, *, asked_by: str = "") -> Message:
+    """Cost per 1,000 invocations per model, then per endpoint: the cost, the invocations
+    and the change against the same days before (none without a fair comparison). An
+    endpoint nobody called shows its cost and "no invocations"."""
+    currency = answer.currency
+    blocks: list[Block] = [header(f"{answer.subject} · cost per 1,000 invocations")]
+    compared = (
+        f" · compared with {_describe_short(answer.previous_period)}"
+        if answer.previous_period
+        else ""
+    )
+    blocks.append(
+        section(f"{answer.metric.label.capitalize()}, {answer.period.describe()}{compared}")
+    )
+    if answer.models:
+        fields = [_unit_field(line, currency) for line in answer.models[:MAX_UNIT_LINES]]
+        blocks.append(section("*Per model*", fields=fields))
+    if answer.endpoints:
+        fields = [_unit_field(line, currency) for line in answer.endpoints[:MAX_UNIT_LINES]]
+        blocks.append(section("*Per endpoint*", fields=fields))
+        hidden = len(answer.endpoints) - MAX_UNIT_LINES
+        if hidden > 0:
+            blocks.append(context(f"{hidden} more endpoints: `costbot cost unit … --json`"))
+    blocks.extend(section(f":information_source: {escape(note)}") for note in answer.notes)
+    credit = _source_credit(answer.source, answer.metric.label, currency, asked_by)
+    day = answer.data_through
+    blocks.append(context((f"Data through {day:%b %-d, %Y} · " if day else "") + credit))
+    rates = "; ".join(f"{line.name} {_rate(line, currency)}" for line in answer.models)
+    fallback = f"{answer.subject}, cost per 1,000 invocations: {rates or 'no endpoints'}."
+    return message(fallback, blocks, response_type="in_channel")
+
+
+def _rate(line: UnitLine, currency: str) -> str:
+    per = line.now.per_thousand
+    return "no invocations" if per is None else f"{money(per, currency)} per 1,000"
+
+
+def _unit_field(line: UnitLine, currency: str) -> str:
+    model = f" ({escape(line.model)})" if line.model else ""
+    name = f"*{escape(line.name)}*{model}"
+    spent = money(line.now.cost, currency)
+    if line.now.per_thousand is None:  # its cost, never a division by zero
+        return f"{name}\n{spent} · no invocations"
+    text = f"{name}\n{_rate(line, currency)}"
+    change = line.change_pct
+    if change is not None:
+        text += f" ({percent(change, signed=True)})"
+    return text + f"\n{spent} · {line.now.invocations:,} invocations"
 
 
 def _group_sections(answer: Answer, *, movers: bool) -> list[Block]:

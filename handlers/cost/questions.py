@@ -13,8 +13,15 @@ from engines.config.teams import find_team
 from engines.costs import answers, asking, questions
 from engines.costs.month_view import month_view
 from engines.costs.periods import parse_period
+from engines.costs.unit_cost import UnitCost, unit_cost
+from engines.errors import UserInputError
 from engines.models import Period
-from handlers.cost.blocks import build_answer_message, build_forecast_message, build_trend_message
+from handlers.cost.blocks import (
+    build_answer_message,
+    build_forecast_message,
+    build_trend_message,
+    build_unit_cost_message,
+)
 from handlers.cost.charts import render_daily_trend_png
 from handlers.deps import Deps
 from handlers.parsing import (
@@ -23,6 +30,7 @@ from handlers.parsing import (
     TeamCostRequest,
     TopRequest,
     TrendRequest,
+    UnitCostRequest,
     UntaggedRequest,
 )
 from handlers.work import TOO_LONG_PERIOD, Reply, Work
@@ -251,6 +259,44 @@ def plan_trend(request: TrendRequest, deps: Deps, asked_by: str) -> Work[answers
         return Reply(build_trend_message(trend, asked_by=asked_by), chart=chart)
 
     return Work(f"the daily trend of *{team.name}*", result, render, TOO_LONG_PERIOD)
+
+
+def plan_unit(request: UnitCostRequest, deps: Deps, asked_by: str) -> Work[UnitCost]:
+    """``/cost unit <team|model> [period]``: a team is known at once; a model only from the
+    billing data, so an unknown name is answered after the data is read (with the closest
+    team or model)."""
+    cloudwatch_for = deps.cloudwatch_for
+    if cloudwatch_for is None:
+        raise UserInputError(
+            "Unit cost counts invocations in CloudWatch, and AWS access is not configured here."
+        )
+    teams, _ = deps.rules()  # as asked, whatever the file becomes
+    today = deps.today()  # the billing date, as /cost team sees it
+    period, first_day_note = _asked_period(request.period_text, today)
+
+    def result() -> UnitCost:
+        answer = unit_cost(
+            deps.cost_source,
+            teams,
+            subject=request.subject,
+            period=period,
+            cloudwatch_for=cloudwatch_for,
+            metric=request.metric,
+            today=today,
+        )
+        if first_day_note:
+            answer = replace(answer, notes=(first_day_note, *answer.notes))
+        return answer
+
+    def render(answer: UnitCost) -> Reply:
+        return Reply(build_unit_cost_message(answer, asked_by=asked_by))
+
+    return Work(
+        f"the cost per 1,000 invocations of *{request.subject}* for {period.describe()}",
+        result,
+        render,
+        TOO_LONG_PERIOD,
+    )
 
 
 def _name(period: Period) -> str:

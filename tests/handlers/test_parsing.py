@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engines.errors import UserInputError
-from handlers.parsing import HelpRequest, TeamCostRequest, parse_cost_command
+from engines.models import Metric
+from handlers.parsing import HelpRequest, TeamCostRequest, UnitCostRequest, parse_cost_command
 
 
 @pytest.mark.parametrize("text", ["", "help", "  HELP ", "--help", "?"])
@@ -95,15 +96,25 @@ def test_a_top_count_of_any_size_is_refused_in_words(count):
         parse_cost_command(f"top {count}")
 
 
-@pytest.mark.parametrize("word", ["unit", "units"])
+@pytest.mark.parametrize("word", ["costs", "units"])
 def test_a_command_costbot_lacks_is_not_offered_an_unrelated_one(word):
-    # Found in review: `/cost unit nlp` (unit cost: not built) answered "Did you mean
+    # Found in review: `/cost unit nlp` (unit cost: then not built) answered "Did you mean
     # `/cost audit`?" with audit's usage, as if the audit trail were the unit cost.
     with pytest.raises(UserInputError) as caught:
         parse_cost_command(f"{word} nlp")
     said = str(caught.value)
     assert f"I don't know `/cost {word}`" in said
-    assert "Did you mean" not in said
+    assert "audit" not in said
+
+
+def test_unit_takes_a_team_or_model_a_period_and_a_metric():
+    assert parse_cost_command("unit fraud-xgb last month metric effective") == UnitCostRequest(
+        subject="fraud-xgb", period_text="last month", metric=Metric.EFFECTIVE
+    )
+    assert parse_cost_command("UNIT nlp") == UnitCostRequest(subject="nlp")
+    with pytest.raises(UserInputError, match="needs a team or a model") as caught:
+        parse_cost_command("unit")
+    assert caught.value.usage == "`/cost unit <team|model> [period] [metric …]`"
 
 
 @pytest.mark.parametrize(("typed", "meant"), [("tpo", "top"), ("tema", "team"), ("hlep", "help")])
