@@ -8,6 +8,7 @@
 - ``prices``: SageMaker instance prices (the Price List API, cached, or a dated snapshot).
 - ``recommendations``: the rules (idle or over-provisioned endpoint, notebook left running,
   training without managed spot), pure.
+- ``review``: a team's whole inventory reviewed in one call, biggest saving first.
 
 May import: the shared engines modules (``engines.models``, ``errors``, ``aws_errors``,
 ``words``), the teams-file ownership rule (``engines.costs.ownership``), the response cache

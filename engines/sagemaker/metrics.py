@@ -2,10 +2,13 @@
 
 ``fetch_endpoint_traffic`` asks ``GetMetricData`` for ``Invocations`` (statistic ``Sum``,
 dimensions ``EndpointName`` and ``VariantName``) per variant over the lookback (14 days by
-default), one datapoint per whole UTC day, and optionally the variant's ``CPUUtilization``
-(namespace ``/aws/sagemaker/Endpoints``, statistic ``Maximum`` per day; it is published per
-variant as the sum over its instances' cores, so it can exceed 100). No percentile
-statistics: CloudWatch cannot compute them for statistic sets and moto does not at all.
+default), one datapoint per whole UTC day, and, for the variants given their vCPU count, the
+variant's ``CPUUtilization`` (namespace ``/aws/sagemaker/Endpoints``, statistic ``Maximum``
+per day). SageMaker publishes CPU as the sum over an instance's cores (0-400 % on four
+vCPUs), so the peak is divided by the vCPUs to give a share of one instance (0-100), which
+``engines.sagemaker.recommendations`` expects; ``ML_VCPUS`` knows the common ml.* types.
+No percentile statistics: CloudWatch cannot compute them for statistic sets and moto does
+not at all.
 
 **Batches.** One call carries at most 500 queries (``MAX_QUERIES_PER_CALL``) and returns at
 most 100,800 datapoints before paginating; a daily query over 14 days has 14 points, so 500
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,6 +39,55 @@ INVOCATIONS = ("AWS/SageMaker", "Invocations", "Sum")
 CPU = ("/aws/sagemaker/Endpoints", "CPUUtilization", "Maximum")
 
 
+ML_VCPUS: dict[str, int] = {
+    **{
+        f"ml.c5.{size}": n
+        for size, n in [
+            ("large", 2),
+            ("xlarge", 4),
+            ("2xlarge", 8),
+            ("4xlarge", 16),
+            ("9xlarge", 36),
+            ("18xlarge", 72),
+        ]
+    },
+    **{
+        f"ml.m5.{size}": n
+        for size, n in [
+            ("large", 2),
+            ("xlarge", 4),
+            ("2xlarge", 8),
+            ("4xlarge", 16),
+            ("12xlarge", 48),
+            ("24xlarge", 96),
+        ]
+    },
+    **{
+        f"ml.g4dn.{size}": n
+        for size, n in [
+            ("xlarge", 4),
+            ("2xlarge", 8),
+            ("4xlarge", 16),
+            ("8xlarge", 32),
+            ("12xlarge", 48),
+            ("16xlarge", 64),
+        ]
+    },
+    **{f"ml.p3.{size}": n for size, n in [("2xlarge", 8), ("8xlarge", 32), ("16xlarge", 64)]},
+    **{
+        f"ml.inf1.{size}": n
+        for size, n in [("xlarge", 4), ("2xlarge", 8), ("6xlarge", 24), ("24xlarge", 96)]
+    },
+    **{f"ml.t3.{size}": n for size, n in [("medium", 2), ("large", 2), ("xlarge", 4)]},
+}
+"""vCPUs of the ml.* types moto serves (as their EC2 namesakes)."""
+
+
+def vcpus_of(instance_type: str) -> int:
+    """vCPUs of an ml.* type, 0 when unknown (its CPU is then not asked)."""
+    return ML_VCPUS.get(instance_type, 0)
+
+
 class MetricsError(CostbotError):
     """CloudWatch could not say how much the endpoints were used."""
 
@@ -45,18 +97,15 @@ def batch_size(lookback_days: int) -> int:
     return min(MAX_QUERIES_PER_CALL, MAX_DATAPOINTS_PER_CALL // lookback_days)
 
 
-def cloudwatch_call_plan(
-    n_variants: int, *, lookback_days: int = 14, with_cpu: bool = False
-) -> int:
+def cloudwatch_call_plan(n_variants: int, *, lookback_days: int = 14, n_cpu: int = 0) -> int:
     """How many ``GetMetricData`` calls ``fetch_endpoint_traffic`` makes, pagination aside.
 
     Args:
         n_variants: endpoint variants asked about.
         lookback_days: days of history.
-        with_cpu: whether CPU is asked too (two queries per variant).
+        n_cpu: variants whose CPU is asked too (one more query each).
     """
-    queries = n_variants * (2 if with_cpu else 1)
-    return math.ceil(queries / batch_size(lookback_days))
+    return math.ceil((n_variants + n_cpu) / batch_size(lookback_days))
 
 
 def fetch_endpoint_traffic(
@@ -65,7 +114,7 @@ def fetch_endpoint_traffic(
     *,
     now: dt.datetime,
     lookback_days: int = 14,
-    with_cpu: bool = False,
+    cpu_vcpus: Mapping[tuple[str, str], int] | None = None,
 ) -> dict[tuple[str, str], EndpointTraffic]:
     """Daily invocations (and CPU peak) of each (endpoint, variant) over the lookback.
 
@@ -74,7 +123,8 @@ def fetch_endpoint_traffic(
         variants: (endpoint name, variant name) pairs; duplicates asked once.
         now: the current time, timezone-aware.
         lookback_days: whole days before today, 1 to 63.
-        with_cpu: also ask ``CPUUtilization`` (Maximum per day).
+        cpu_vcpus: (endpoint, variant) -> vCPUs of its instance type, for the variants whose
+            ``CPUUtilization`` is asked too (see ``vcpus_of``); others get no CPU figure.
 
     Returns:
         An ``EndpointTraffic`` per pair asked about; a variant never called has no daily
@@ -91,8 +141,9 @@ def fetch_endpoint_traffic(
     end = dt.datetime.fromtimestamp(int(now.timestamp()) // DAY_S * DAY_S, tz=dt.UTC)
     start = end - dt.timedelta(days=lookback_days)
     pairs = list(dict.fromkeys(variants))
-    metrics = [INVOCATIONS, CPU] if with_cpu else [INVOCATIONS]
-    queries = [(pair, metric) for pair in pairs for metric in metrics]
+    cpu_vcpus = {pair: n for pair, n in (cpu_vcpus or {}).items() if n > 0}
+    queries = [(pair, INVOCATIONS) for pair in pairs]
+    queries += [(pair, CPU) for pair in pairs if pair in cpu_vcpus]
     values: dict[tuple[tuple[str, str], str], list[float]] = {}
     size = batch_size(lookback_days)
     for first in range(0, len(queries), size):
@@ -108,7 +159,7 @@ def fetch_endpoint_traffic(
             variant=pair[1],
             lookback_days=lookback_days,
             daily_invocations=tuple(values.get((pair, INVOCATIONS[1]), [])),
-            cpu_max_percent=max(cpu) if cpu else None,
+            cpu_max_percent=max(cpu) / cpu_vcpus[pair] if cpu else None,
         )
     return result
 

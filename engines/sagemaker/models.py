@@ -134,7 +134,8 @@ class Inventory:
 class EndpointTraffic:
     """What one endpoint variant served over ``lookback_days`` (from ``engines.sagemaker
     .metrics``). ``daily_invocations`` holds one Sum per whole day that had data;
-    ``cpu_max_percent`` is the busiest instance's peak CPU, None when not measured."""
+    ``cpu_max_percent`` is the peak CPU as a share of one instance (0-100: CloudWatch's
+    per-core sum divided by the vCPUs), None when not measured."""
 
     endpoint: str
     variant: str

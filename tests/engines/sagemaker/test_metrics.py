@@ -79,12 +79,15 @@ def test_invocations_are_summed_per_day_and_an_unused_endpoint_has_none(cloudwat
     )
 
     traffic = fetch_endpoint_traffic(
-        cloudwatch, [("busy", "AllTraffic"), ("quiet", "AllTraffic")], now=NOW, with_cpu=True
+        cloudwatch,
+        [("busy", "AllTraffic"), ("quiet", "AllTraffic")],
+        now=NOW,
+        cpu_vcpus={("busy", "AllTraffic"): 4, ("quiet", "AllTraffic"): 4},
     )
 
     busy, quiet = traffic[("busy", "AllTraffic")], traffic[("quiet", "AllTraffic")]
     assert busy.invocations == 450 and busy.busiest_day == 150
-    assert busy.cpu_max_percent == 70
+    assert busy.cpu_max_percent == 17.5  # share of one ml.g4dn.xlarge
     assert quiet.invocations == 0 and quiet.daily_invocations == ()
     assert quiet.cpu_max_percent is None
 
@@ -97,7 +100,7 @@ def test_at_most_500_queries_go_in_one_call(cloudwatch: Any) -> None:
 
     assert calls == [MAX_QUERIES_PER_CALL, 1]
     assert cloudwatch_call_plan(501) == 2
-    assert cloudwatch_call_plan(500, with_cpu=True) == 2
+    assert cloudwatch_call_plan(500, n_cpu=500) == 2
 
 
 def test_a_naive_clock_is_refused(cloudwatch: Any) -> None:
