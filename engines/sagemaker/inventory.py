@@ -1,0 +1,243 @@
+"""A team's SageMaker resources, from the SageMaker and Application Auto Scaling APIs.
+
+A thin adapter: ``list_inventory`` pages through ``ListEndpoints``, ``ListNotebookInstances``
+and ``ListTrainingJobs`` (created in the period), reads each resource's tags (``ListTags``)
+and keeps those the team owns by **the same rule as EC2**: the first teams-file rule that
+claims the account and tags (``engines.costs.ownership.owner_of``; shared costs first, then
+teams in file order). Only owned resources are described further:
+
+- endpoints: ``DescribeEndpoint`` (variants and instance counts), ``DescribeEndpointConfig``
+  (each variant's instance type and model; ``DescribeEndpoint`` does not carry the type) and
+  the Application Auto Scaling targets of namespace ``sagemaker`` (min/max per variant);
+- training jobs: ``DescribeTrainingJob`` (instance type and count, ``BillableTimeInSeconds``
+  or, when AWS gives none, the training time; managed spot; ``CheckpointConfig``).
+
+Clients are passed in, never created here; errors surface as ``InventoryError`` with words a
+person can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from engines.costs.ownership import owner_of
+from engines.errors import CostbotError
+from engines.models import SharedCost, Team
+from engines.sagemaker.models import (
+    Endpoint,
+    Inventory,
+    NotebookInstance,
+    TrainingJob,
+    Variant,
+)
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+class InventoryError(CostbotError):
+    """SageMaker or Application Auto Scaling refused or failed a call."""
+
+
+def list_inventory(
+    sagemaker: Any,
+    autoscaling: Any,
+    *,
+    team: str,
+    teams: Mapping[str, Team],
+    shared: Sequence[SharedCost] = (),
+    region: str,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+) -> Inventory:
+    """The team's endpoints, notebook instances and training jobs created in the period.
+
+    Args:
+        sagemaker: a boto3 ``sagemaker`` client for ``region``.
+        autoscaling: a boto3 ``application-autoscaling`` client for ``region``.
+        team: the team's name in ``teams``.
+        teams: every team, in file order (ownership is decided among all of them).
+        shared: the shared costs, in file order.
+        region: the region the clients serve.
+        period_start: training jobs created at or after this time...
+        period_end: ...and before this one.
+
+    Raises:
+        InventoryError: an API call failed.
+    """
+    if team not in teams:
+        raise ValueError(f"no team {team!r} in the teams file")
+
+    def owned(arn: str) -> tuple[bool, dict[str, str]]:
+        tags = _tags(sagemaker, arn)
+        return owner_of(account_of(arn), tags, teams=teams, shared=shared) == team, tags
+
+    endpoints = []
+    scaling: dict[tuple[str, str], tuple[int, int]] | None = None
+    for summary in _pages(sagemaker, "list_endpoints", "Endpoints"):
+        mine, tags = owned(summary["EndpointArn"])
+        if not mine:
+            continue
+        if scaling is None:
+            scaling = _scalable_targets(autoscaling)
+        endpoints.append(_endpoint(sagemaker, summary, tags, scaling, region))
+
+    notebooks = []
+    for summary in _pages(sagemaker, "list_notebook_instances", "NotebookInstances"):
+        mine, tags = owned(summary["NotebookInstanceArn"])
+        if mine:
+            notebooks.append(
+                NotebookInstance(
+                    name=summary["NotebookInstanceName"],
+                    arn=summary["NotebookInstanceArn"],
+                    status=summary.get("NotebookInstanceStatus", ""),
+                    instance_type=summary.get("InstanceType", ""),
+                    region=region,
+                    account_id=account_of(summary["NotebookInstanceArn"]),
+                    tags=tags,
+                )
+            )
+
+    jobs = []
+    window = {"CreationTimeAfter": period_start, "CreationTimeBefore": period_end}
+    for summary in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries", **window):
+        created = summary.get("CreationTime")
+        if created is not None and not period_start <= created < period_end:
+            continue
+        mine, tags = owned(summary["TrainingJobArn"])
+        if mine:
+            jobs.append(_training_job(sagemaker, summary["TrainingJobName"], tags, region))
+
+    return Inventory(team, region, tuple(endpoints), tuple(notebooks), tuple(jobs))
+
+
+def account_of(arn: str) -> str:
+    """The account id in an ARN ("" when it has none)."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def _call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response: dict[str, Any] = getattr(client, operation)(**kwargs)
+    except ClientError as error:
+        raise _error(operation, error) from None
+    except BotoCoreError as error:
+        raise InventoryError(f"SageMaker {operation} failed: {error}") from None
+    return response
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    try:
+        for page in client.get_paginator(operation).paginate(**kwargs):
+            yield from page.get(key, [])
+    except ClientError as error:
+        raise _error(operation, error) from None
+    except BotoCoreError as error:
+        raise InventoryError(f"SageMaker {operation} failed: {error}") from None
+
+
+def _error(operation: str, error: ClientError) -> InventoryError:
+    details = error.response.get("Error", {})
+    code = details.get("Code", "error")
+    if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+        return InventoryError(
+            f"costbot may not call {operation}: grant it that permission to review SageMaker."
+        )
+    return InventoryError(f"{operation} failed: {code}: {details.get('Message', '')}")
+
+
+def _tags(sagemaker: Any, arn: str) -> dict[str, str]:
+    return {
+        tag["Key"]: tag.get("Value", "")
+        for tag in _pages(sagemaker, "list_tags", "Tags", ResourceArn=arn)
+    }
+
+
+def _scalable_targets(autoscaling: Any) -> dict[tuple[str, str], tuple[int, int]]:
+    """(endpoint, variant) -> (min, max) of the registered scalable targets."""
+    targets: dict[tuple[str, str], tuple[int, int]] = {}
+    for target in _pages(
+        autoscaling,
+        "describe_scalable_targets",
+        "ScalableTargets",
+        ServiceNamespace="sagemaker",
+    ):
+        if target.get("ScalableDimension") != SCALABLE_DIMENSION:
+            continue
+        parts = target["ResourceId"].split("/")  # endpoint/<name>/variant/<variant>
+        if len(parts) == 4 and parts[0] == "endpoint" and parts[2] == "variant":
+            targets[(parts[1], parts[3])] = (target["MinCapacity"], target["MaxCapacity"])
+    return targets
+
+
+def _endpoint(
+    sagemaker: Any,
+    summary: Mapping[str, Any],
+    tags: dict[str, str],
+    scaling: Mapping[tuple[str, str], tuple[int, int]],
+    region: str,
+) -> Endpoint:
+    name = summary["EndpointName"]
+    described = _call(sagemaker, "describe_endpoint", EndpointName=name)
+    config_name = described.get("EndpointConfigName", "")
+    configured: dict[str, Mapping[str, Any]] = {}
+    if config_name:
+        config = _call(sagemaker, "describe_endpoint_config", EndpointConfigName=config_name)
+        configured = {v["VariantName"]: v for v in config.get("ProductionVariants", [])}
+    variants = []
+    for running in described.get("ProductionVariants", []):
+        variant_name = running["VariantName"]
+        spec = configured.get(variant_name, {})
+        count = running.get("CurrentInstanceCount")
+        if count is None:
+            count = running.get("DesiredInstanceCount", spec.get("InitialInstanceCount", 0))
+        bounds = scaling.get((name, variant_name))
+        variants.append(
+            Variant(
+                name=variant_name,
+                instance_type=spec.get("InstanceType", ""),
+                instance_count=int(count or 0),
+                model_name=spec.get("ModelName", ""),
+                autoscaling_min=bounds[0] if bounds else None,
+                autoscaling_max=bounds[1] if bounds else None,
+            )
+        )
+    return Endpoint(
+        name=name,
+        arn=summary["EndpointArn"],
+        status=described.get("EndpointStatus", summary.get("EndpointStatus", "")),
+        config_name=config_name,
+        region=region,
+        account_id=account_of(summary["EndpointArn"]),
+        variants=tuple(variants),
+        tags=tags,
+        created=summary.get("CreationTime"),
+    )
+
+
+def _training_job(sagemaker: Any, name: str, tags: dict[str, str], region: str) -> TrainingJob:
+    job = _call(sagemaker, "describe_training_job", TrainingJobName=name)
+    resources = job.get("ResourceConfig", {})
+    billable = job.get("BillableTimeInSeconds")
+    if billable is None:
+        billable = job.get("TrainingTimeInSeconds")
+    if billable is None and job.get("TrainingStartTime") and job.get("TrainingEndTime"):
+        billable = (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds()
+    return TrainingJob(
+        name=name,
+        arn=job["TrainingJobArn"],
+        status=job.get("TrainingJobStatus", ""),
+        instance_type=resources.get("InstanceType", ""),
+        instance_count=int(resources.get("InstanceCount", 1)),
+        billable_seconds=int(billable or 0),
+        managed_spot=bool(job.get("EnableManagedSpotTraining", False)),
+        has_checkpoints=bool(job.get("CheckpointConfig", {}).get("S3Uri")),
+        region=region,
+        account_id=account_of(job["TrainingJobArn"]),
+        created=job.get("CreationTime"),
+        tags=tags,
+    )

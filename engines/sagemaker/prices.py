@@ -1,0 +1,255 @@
+"""SageMaker instance prices, USD per instance-hour on demand, and where each came from.
+
+The same three layers as EC2's ``engines.rightsizing.pricing.PriceBook``, first answer wins:
+
+1. **the database** (the ``ResponseCache`` protocol): a Pricing API answer younger than
+   ``freshness`` (7 days);
+2. **the AWS Price List API**: ``GetProducts`` for service code ``AmazonSageMaker``, product
+   family ``ML Instance``, the ``instanceName`` ("ml.m5.large"), the region's Pricing
+   ``location`` and the ``component`` the instance serves: ``Hosting`` (real-time
+   endpoints), ``Training`` or ``Notebook``. The answer, price or none, is cached;
+3. **a dated snapshot** shipped in ``engines/data/sagemaker-prices-us-east-1.json``
+   (us-east-1; the ml.* types moto serves), when there is no client, the API fails (its
+   first failure turns it off for the book's life) or it knows no such product.
+
+Each answer is a ``SageMakerPriceQuote`` that says its origin and date. moto has no Pricing
+API: tests use botocore's ``Stubber``. The client, cache and clock are passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from engines.costs.sources.base import ResponseCache
+from engines.errors import ConfigError
+from engines.rightsizing.pricing import (
+    DEFAULT_FRESHNESS,
+    PRICING_API,
+    REGION_LOCATIONS,
+    SNAPSHOT,
+    parse_price_list,
+)
+
+SERVICE_CODE = "AmazonSageMaker"
+SNAPSHOT_FILE = "sagemaker-prices-us-east-1.json"
+HOSTING = "Hosting"
+TRAINING = "Training"
+NOTEBOOK = "Notebook"
+COMPONENTS = (HOSTING, TRAINING, NOTEBOOK)
+
+
+@dataclass(frozen=True)
+class SageMakerPriceSnapshot:
+    """On-demand prices of one region per component, as of ``snapshot_date``."""
+
+    snapshot_date: dt.date
+    region: str
+    currency: str
+    source: str
+    prices: Mapping[str, Mapping[str, Decimal]]  # component -> instance type -> USD/h
+
+    def hourly(self, instance_type: str, *, region: str, component: str) -> Decimal | None:
+        if region != self.region:
+            return None
+        return self.prices.get(component, {}).get(instance_type)
+
+
+def load_snapshot(path: str | Path | None = None) -> SageMakerPriceSnapshot:
+    """Read a SageMaker price snapshot (the shipped one by default).
+
+    Raises:
+        ConfigError: the file is missing or malformed.
+    """
+    try:
+        if path is None:
+            text = resources.files("engines").joinpath("data", SNAPSHOT_FILE).read_text("utf-8")
+        else:
+            text = Path(path).read_text("utf-8")
+        data = json.loads(text)
+        return SageMakerPriceSnapshot(
+            snapshot_date=dt.date.fromisoformat(data["snapshot_date"]),
+            region=str(data["region"]),
+            currency=str(data["currency"]),
+            source=str(data["source"]),
+            prices={
+                component: {name: Decimal(str(price)) for name, price in table.items()}
+                for component, table in data["prices"].items()
+            },
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as error:
+        raise ConfigError(
+            f"The SageMaker price snapshot {path or SNAPSHOT_FILE} is unreadable: {error}"
+        ) from None
+
+
+SHIPPED_SNAPSHOT = load_snapshot()
+
+
+def build_get_products_request(
+    instance_type: str, *, region: str, component: str = HOSTING
+) -> dict[str, Any]:
+    """The ``GetProducts`` request for one SageMaker instance price.
+
+    Args:
+        instance_type: e.g. "ml.m5.large".
+        region: region code; mapped to its Pricing ``location`` (else ``regionCode``).
+        component: ``Hosting``, ``Training`` or ``Notebook``.
+    """
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown SageMaker component {component!r}: use one of {COMPONENTS}")
+    location = REGION_LOCATIONS.get(region)
+    where = ("location", location) if location else ("regionCode", region)
+    fields = [
+        ("productFamily", "ML Instance"),
+        ("instanceName", instance_type),
+        where,
+        ("component", component),
+    ]
+    return {
+        "ServiceCode": SERVICE_CODE,
+        "Filters": [
+            {"Type": "TERM_MATCH", "Field": name, "Value": value} for name, value in fields
+        ],
+        "FormatVersion": "aws_v1",
+    }
+
+
+@dataclass(frozen=True)
+class SageMakerPriceQuote:
+    """One price and its origin (``PRICING_API`` or ``SNAPSHOT``) and date."""
+
+    instance_type: str
+    region: str
+    component: str
+    hourly: Decimal
+    origin: str
+    as_of: dt.date | None
+
+    def describe(self) -> str:
+        when = f", {self.as_of:%b %-d, %Y}" if self.as_of else ""
+        if self.origin == PRICING_API:
+            return f"SageMaker list price from the AWS Price List API{when}"
+        return f"SageMaker list price from the price snapshot{when} ({self.region})"
+
+
+_Key = tuple[str, str, str]
+
+
+class SageMakerPriceBook:
+    """SageMaker on-demand hourly prices: cache, then Price List API, then snapshot.
+
+    Args:
+        pricing_client: a boto3 ``pricing`` client; None never asks the API.
+        cache: where API answers are remembered; None remembers only in memory.
+        now: the clock (timezone-aware UTC); required with ``cache``.
+        snapshot: the last layer; None has none.
+        freshness: how long a remembered API answer is used.
+    """
+
+    def __init__(
+        self,
+        *,
+        pricing_client: Any = None,
+        cache: ResponseCache | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        snapshot: SageMakerPriceSnapshot | None = SHIPPED_SNAPSHOT,
+        freshness: dt.timedelta = DEFAULT_FRESHNESS,
+    ) -> None:
+        if cache is not None and now is None:
+            raise ValueError("a SageMakerPriceBook with a cache needs a clock: pass now=")
+        self.pricing_client = pricing_client
+        self.cache = cache
+        self.now = now
+        self.snapshot = snapshot
+        self.freshness = freshness
+        self.api_error = ""
+        """Why the Price List API was turned off (its first failure), or empty."""
+        self._quotes: dict[_Key, SageMakerPriceQuote | None] = {}
+
+    def hourly(
+        self, instance_type: str, *, region: str, component: str = HOSTING
+    ) -> Decimal | None:
+        """USD per instance-hour, or None when no layer knows it."""
+        quote = self.quote(instance_type, region=region, component=component)
+        return None if quote is None else quote.hourly
+
+    def quote(
+        self, instance_type: str, *, region: str, component: str = HOSTING
+    ) -> SageMakerPriceQuote | None:
+        """The price with its origin and date; None when no layer knows it."""
+        key = (instance_type, region, component)
+        if key not in self._quotes:
+            self._quotes[key] = self._look_up(key)
+        return self._quotes[key]
+
+    def _look_up(self, key: _Key) -> SageMakerPriceQuote | None:
+        found, quote = self._remembered(key)
+        if not found:
+            found, quote = self._ask(key)
+        if quote is not None:
+            return quote
+        return self._from_snapshot(key)
+
+    @staticmethod
+    def _cache_key(key: _Key) -> str:
+        instance_type, region, component = key
+        return f"pricing:sagemaker-on-demand:{region}:{component}:{instance_type}"
+
+    def _remembered(self, key: _Key) -> tuple[bool, SageMakerPriceQuote | None]:
+        if self.cache is None or self.now is None:
+            return False, None
+        entry = self.cache.get(self._cache_key(key), max_age=self.freshness, now=self.now())
+        if not isinstance(entry, dict):
+            return False, None
+        if entry.get("hourly") is None:
+            return True, None
+        fetched = dt.datetime.fromisoformat(entry["fetched_at"]).date()
+        return True, SageMakerPriceQuote(*key, Decimal(entry["hourly"]), PRICING_API, fetched)
+
+    def _ask(self, key: _Key) -> tuple[bool, SageMakerPriceQuote | None]:
+        if self.pricing_client is None or self.api_error:
+            return False, None
+        instance_type, region, component = key
+        request = build_get_products_request(instance_type, region=region, component=component)
+        price_list: list[Any] = []
+        try:
+            for page in self.pricing_client.get_paginator("get_products").paginate(**request):
+                price_list.extend(page.get("PriceList", []))
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            self.api_error = f"{details.get('Code', 'error')}: {details.get('Message', '')}"
+            return False, None
+        except BotoCoreError as error:
+            self.api_error = str(error)
+            return False, None
+        hourly = parse_price_list(price_list)
+        at = self.now() if self.now is not None else None
+        if self.cache is not None and at is not None:
+            entry = {
+                "hourly": None if hourly is None else str(hourly),
+                "fetched_at": at.isoformat(),
+            }
+            self.cache.put(self._cache_key(key), entry, now=at)
+        if hourly is None:
+            return True, None
+        return True, SageMakerPriceQuote(
+            *key, hourly, PRICING_API, at.date() if at is not None else None
+        )
+
+    def _from_snapshot(self, key: _Key) -> SageMakerPriceQuote | None:
+        if self.snapshot is None:
+            return None
+        instance_type, region, component = key
+        hourly = self.snapshot.hourly(instance_type, region=region, component=component)
+        if hourly is None:
+            return None
+        return SageMakerPriceQuote(*key, hourly, SNAPSHOT, self.snapshot.snapshot_date)

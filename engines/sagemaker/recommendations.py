@@ -1,0 +1,395 @@
+"""The rules that turn a SageMaker inventory and its traffic into recommendations. Pure.
+
+Every rule takes what it judges as arguments (the resource, its traffic or activity, a price
+book, ``now``) and returns a ``SageMakerRecommendation``, or None when there is nothing to
+say. Savings are Decimal USD per month (730 h) at on-demand list prices.
+
+- **Idle endpoint** (``review_endpoint``): an in-service endpoint, older than the lookback,
+  with no invocation on any variant in ``IDLE_LOOKBACK_DAYS`` (14) days → delete it, keeping
+  its endpoint config and model so it can be re-created as it was. Saving: all its
+  instances.
+- **Over-provisioned endpoint** (``review_endpoint``): per variant, from its peak CPU as a
+  share of its instances' capacity (0-100) and its invocations per instance. The instances
+  needed are ``ceil(count x peak / TARGET_UTILIZATION_PERCENT)`` (60 %, so the busiest day
+  still leaves 40 % headroom); fewer than today → set the instance count. A prod endpoint
+  (tag ``env``/``environment``/``stage`` = prod, production, prd or live) keeps at least
+  ``PROD_MIN_INSTANCES`` (2): with one instance there is nothing to fail over to, and
+  SageMaker spreads a variant's instances over Availability Zones only when it has two or
+  more. Without a utilization figure nothing is proposed: invocations alone do not say how
+  much one instance can take.
+- **Notebook left running** (``review_notebook``): an ``InService`` notebook, outside the
+  team's working hours, whose CPU peak stayed under ``NOTEBOOK_IDLE_CPU_PERCENT`` (5 %) →
+  stop it. Saving: its price over the hours outside working hours in a month.
+- **Training without managed spot** (``review_training_job``): saving = the period's
+  instance-seconds x (on-demand − spot), with spot assumed at on-demand x (1 −
+  ``ASSUMED_SPOT_DISCOUNT``). AWS quotes managed spot training savings of up to 90 %; the
+  assumption here is a conservative **50 %**, stated in every recommendation. A job without
+  ``CheckpointConfig`` is told to add checkpoints first: an interrupted spot job without
+  them starts over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from engines.sagemaker.models import (
+    HOURS_PER_MONTH,
+    Endpoint,
+    EndpointTraffic,
+    Finding,
+    NotebookActivity,
+    NotebookInstance,
+    Risk,
+    SageMakerAction,
+    SageMakerRecommendation,
+    TrainingJob,
+    Variant,
+)
+from engines.sagemaker.prices import HOSTING, NOTEBOOK, TRAINING, SageMakerPriceBook
+
+IDLE_LOOKBACK_DAYS = 14
+TARGET_UTILIZATION_PERCENT = 60.0
+PROD_MIN_INSTANCES = 2
+NOTEBOOK_IDLE_CPU_PERCENT = 5.0
+ASSUMED_SPOT_DISCOUNT = Decimal("0.50")
+"""Managed spot training's assumed saving over on-demand (AWS: up to 90 %); conservative."""
+WORK_START = dt.time(8, 0)
+WORK_END = dt.time(19, 0)
+WORK_DAYS = frozenset(range(5))  # Monday to Friday
+_CENT = Decimal("0.01")
+_HOURS_PER_WEEK = Decimal(168)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def _monthly(hourly: Decimal, count: int) -> Decimal:
+    return _money(hourly * count * HOURS_PER_MONTH)
+
+
+# --- Endpoints --------------------------------------------------------------------------------
+
+
+def review_endpoint(
+    endpoint: Endpoint,
+    traffic: Mapping[str, EndpointTraffic],
+    *,
+    prices: SageMakerPriceBook,
+    now: dt.datetime,
+) -> list[SageMakerRecommendation]:
+    """The idle-endpoint recommendation, or one over-provisioning recommendation per
+    variant that has more instances than its traffic needs.
+
+    Args:
+        endpoint: from ``engines.sagemaker.inventory``.
+        traffic: variant name -> its traffic over the lookback (``metrics``); a variant
+            missing here counts as not measured.
+        prices: the SageMaker price book (``Hosting`` prices).
+        now: the current time, timezone-aware.
+    """
+    if endpoint.status != "InService" or not endpoint.variants:
+        return []
+    idle = _idle(endpoint, traffic, prices, now)
+    if idle is not None:
+        return [idle]
+    found = []
+    for variant in endpoint.variants:
+        rec = _over_provisioned(endpoint, variant, traffic.get(variant.name), prices)
+        if rec is not None:
+            found.append(rec)
+    return found
+
+
+def _idle(
+    endpoint: Endpoint,
+    traffic: Mapping[str, EndpointTraffic],
+    prices: SageMakerPriceBook,
+    now: dt.datetime,
+) -> SageMakerRecommendation | None:
+    measured = [traffic.get(variant.name) for variant in endpoint.variants]
+    if any(t is None or t.lookback_days < IDLE_LOOKBACK_DAYS for t in measured):
+        return None
+    if any(t is not None and t.invocations > 0 for t in measured):
+        return None
+    if endpoint.created is not None and now - endpoint.created < dt.timedelta(
+        days=IDLE_LOOKBACK_DAYS
+    ):
+        return None
+    monthly = Decimal(0)
+    hourly_total = Decimal(0)
+    unpriced = []
+    for variant in endpoint.variants:
+        hourly = prices.hourly(variant.instance_type, region=endpoint.region, component=HOSTING)
+        if hourly is None:
+            unpriced.append(variant.instance_type or variant.name)
+            continue
+        hourly_total += hourly * variant.instance_count
+        monthly += _monthly(hourly, variant.instance_count)
+    shape = ", ".join(
+        f"{variant.instance_count} x {variant.instance_type}" for variant in endpoint.variants
+    )
+    evidence = [
+        f"0 invocations in {IDLE_LOOKBACK_DAYS} days on "
+        f"{len(endpoint.variants)} variant(s) ({shape})",
+        f"endpoint config {endpoint.config_name} and its model are kept",
+    ]
+    if unpriced:
+        evidence.append(f"no price known for {', '.join(unpriced)}: left out of the saving")
+    first = endpoint.variants[0]
+    return SageMakerRecommendation(
+        kind="endpoint",
+        name=endpoint.name,
+        arn=endpoint.arn,
+        finding=Finding.IDLE,
+        action=SageMakerAction.DELETE_ENDPOINT,
+        current_type=first.instance_type,
+        recommended_type="",
+        current_count=endpoint.instance_count,
+        recommended_count=0,
+        current_hourly=hourly_total if not unpriced else None,
+        recommended_hourly=Decimal(0),
+        monthly_saving=monthly,
+        risk=Risk.LOW if not endpoint.prod else Risk.MEDIUM,
+        reason=(
+            f"No invocations in {IDLE_LOOKBACK_DAYS} days: delete the endpoint, keeping "
+            f"config {endpoint.config_name} and its model."
+        ),
+        risk_note=(
+            "Anything still calling it gets errors until it is re-created from the saved "
+            "config (Revert), which takes several minutes."
+        ),
+        evidence=tuple(evidence),
+    )
+
+
+def _over_provisioned(
+    endpoint: Endpoint,
+    variant: Variant,
+    traffic: EndpointTraffic | None,
+    prices: SageMakerPriceBook,
+) -> SageMakerRecommendation | None:
+    if traffic is None or traffic.cpu_max_percent is None or variant.instance_count < 2:
+        return None
+    count = variant.instance_count
+    peak = traffic.cpu_max_percent
+    needed = max(1, math.ceil(count * peak / TARGET_UTILIZATION_PERCENT))
+    floor = PROD_MIN_INSTANCES if endpoint.prod else 1
+    recommended = max(needed, floor)
+    if recommended >= count:
+        return None
+    hourly = prices.hourly(variant.instance_type, region=endpoint.region, component=HOSTING)
+    saving = _monthly(hourly, count - recommended) if hourly is not None else Decimal(0)
+    after = peak * count / recommended
+    per_instance_minute = traffic.busiest_day / count / 1440
+    evidence = [
+        f"peak CPU {peak:.0f}% of {count} x {variant.instance_type} over "
+        f"{traffic.lookback_days} days",
+        f"busiest day {traffic.busiest_day:,.0f} invocations: "
+        f"{per_instance_minute:,.1f} per instance per minute",
+        f"on {recommended} instance(s) the peak would be about {after:.0f}% "
+        f"(target {TARGET_UTILIZATION_PERCENT:.0f}%)",
+    ]
+    reason = (
+        f"Variant {variant.name} peaked at {peak:.0f}% CPU on {count} instances: "
+        f"{recommended} can carry it."
+    )
+    if endpoint.prod and needed < PROD_MIN_INSTANCES:
+        why = (
+            f"kept {PROD_MIN_INSTANCES} instances because the endpoint is prod: with one "
+            "there is nothing to fail over to, and SageMaker spreads instances over "
+            "Availability Zones only from two"
+        )
+        evidence.append(why)
+        reason += f" It keeps {PROD_MIN_INSTANCES} because it is prod."
+    risk_note = "Fewer instances leave less room for a traffic spike."
+    if variant.autoscaled and (variant.autoscaling_min or 0) > recommended:
+        risk_note += (
+            f" Lower the autoscaling minimum from {variant.autoscaling_min} to "
+            f"{recommended} too, or autoscaling adds them back."
+        )
+    return SageMakerRecommendation(
+        kind="endpoint",
+        name=endpoint.name,
+        arn=endpoint.arn,
+        finding=Finding.OVER_PROVISIONED,
+        action=SageMakerAction.SET_INSTANCE_COUNT,
+        current_type=variant.instance_type,
+        recommended_type=variant.instance_type,
+        current_count=count,
+        recommended_count=recommended,
+        current_hourly=hourly,
+        recommended_hourly=hourly,
+        monthly_saving=saving,
+        risk=Risk.LOW if after <= 45 else Risk.MEDIUM,
+        reason=reason,
+        risk_note=risk_note,
+        evidence=tuple(evidence),
+        variant=variant.name,
+    )
+
+
+# --- Notebooks --------------------------------------------------------------------------------
+
+
+def off_hours_per_month(
+    work_start: dt.time = WORK_START, work_end: dt.time = WORK_END, work_days: int = 5
+) -> Decimal:
+    """Hours a month (730 h) outside working hours (weekends included)."""
+    day = Decimal(work_end.hour * 60 + work_end.minute - work_start.hour * 60 - work_start.minute)
+    working_per_week = day / 60 * work_days
+    return (_HOURS_PER_WEEK - working_per_week) / _HOURS_PER_WEEK * HOURS_PER_MONTH
+
+
+def is_working_time(
+    now: dt.datetime,
+    *,
+    timezone: str,
+    work_start: dt.time = WORK_START,
+    work_end: dt.time = WORK_END,
+    work_days: frozenset[int] = WORK_DAYS,
+) -> bool:
+    """Whether ``now`` is inside the team's working hours, in its time zone."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.weekday() in work_days and work_start <= local.time() < work_end
+
+
+def review_notebook(
+    notebook: NotebookInstance,
+    activity: NotebookActivity | None,
+    *,
+    prices: SageMakerPriceBook,
+    now: dt.datetime,
+    timezone: str,
+    work_start: dt.time = WORK_START,
+    work_end: dt.time = WORK_END,
+    work_days: frozenset[int] = WORK_DAYS,
+) -> SageMakerRecommendation | None:
+    """Stop a notebook running outside the team's hours with no CPU activity.
+
+    Args:
+        notebook: from the inventory.
+        activity: its CPU peak over the recent hours; None or unmeasured proposes nothing.
+        prices: the price book (``Notebook`` prices).
+        now: the current time, timezone-aware.
+        timezone: the team's time zone (``Team.timezone``).
+        work_start, work_end, work_days: the team's working hours (local time).
+    """
+    if not notebook.running or activity is None or activity.cpu_max_percent is None:
+        return None
+    if activity.cpu_max_percent >= NOTEBOOK_IDLE_CPU_PERCENT:
+        return None
+    if is_working_time(
+        now, timezone=timezone, work_start=work_start, work_end=work_end, work_days=work_days
+    ):
+        return None
+    hourly = prices.hourly(notebook.instance_type, region=notebook.region, component=NOTEBOOK)
+    hours = off_hours_per_month(work_start, work_end, len(work_days))
+    saving = _money(hourly * hours) if hourly is not None else Decimal(0)
+    local = now.astimezone(ZoneInfo(timezone))
+    return SageMakerRecommendation(
+        kind="notebook",
+        name=notebook.name,
+        arn=notebook.arn,
+        finding=Finding.IDLE,
+        action=SageMakerAction.STOP_NOTEBOOK,
+        current_type=notebook.instance_type,
+        recommended_type="",
+        current_count=1,
+        recommended_count=0,
+        current_hourly=hourly,
+        recommended_hourly=Decimal(0),
+        monthly_saving=saving,
+        risk=Risk.LOW,
+        reason=(
+            f"Running at {local:%a %H:%M} {timezone}, outside working hours "
+            f"({work_start:%H:%M}-{work_end:%H:%M}), with CPU under "
+            f"{NOTEBOOK_IDLE_CPU_PERCENT:.0f}%: stop it."
+        ),
+        risk_note=(
+            "Stopping keeps the notebook's storage volume; kernels and unsaved work in memory "
+            "are lost, and starting again takes a few minutes."
+        ),
+        evidence=(
+            f"status {notebook.status}, peak CPU {activity.cpu_max_percent:.1f}%",
+            f"saving counts {hours:.0f} off-hours a month",
+        ),
+    )
+
+
+# --- Training jobs ----------------------------------------------------------------------------
+
+
+def review_training_job(
+    job: TrainingJob,
+    *,
+    prices: SageMakerPriceBook,
+    period_days: int = 30,
+    spot_discount: Decimal = ASSUMED_SPOT_DISCOUNT,
+) -> SageMakerRecommendation | None:
+    """Use managed spot for a job that ran on demand; add checkpoints first if it has none.
+
+    Args:
+        job: a training job of the period.
+        prices: the price book (``Training`` prices).
+        period_days: the period's length; the saving is scaled to a 730-hour month.
+        spot_discount: the assumed spot saving over on-demand (0-1).
+    """
+    if job.managed_spot or job.instance_seconds <= 0:
+        return None
+    hourly = prices.hourly(job.instance_type, region=job.region, component=TRAINING)
+    if hourly is None:
+        return None
+    spot_hourly = _money(hourly * (1 - spot_discount)) if spot_discount < 1 else Decimal(0)
+    instance_hours = Decimal(job.instance_seconds) / 3600
+    period_saving = instance_hours * (hourly - spot_hourly)
+    monthly = _money(period_saving * HOURS_PER_MONTH / (24 * period_days))
+    assumption = f"spot assumed {spot_discount * 100:.0f}% below on-demand (AWS quotes up to 90%)"
+    evidence = (
+        f"{job.instance_count} x {job.instance_type} for {job.billable_seconds:,} billable "
+        f"seconds each: {instance_hours:,.1f} instance-hours on demand",
+        f"on-demand ${hourly}/h, spot about ${spot_hourly}/h ({assumption})",
+        f"${_money(period_saving)} in the {period_days}-day period",
+    )
+    common = {
+        "kind": "training-job",
+        "name": job.name,
+        "arn": job.arn,
+        "finding": Finding.OVER_PROVISIONED,
+        "current_type": job.instance_type,
+        "recommended_type": job.instance_type,
+        "current_count": job.instance_count,
+        "recommended_count": job.instance_count,
+        "current_hourly": hourly,
+        "recommended_hourly": spot_hourly,
+        "monthly_saving": monthly,
+        "evidence": evidence,
+    }
+    if not job.has_checkpoints:
+        return SageMakerRecommendation(
+            action=SageMakerAction.ADD_CHECKPOINTS,
+            risk=Risk.HIGH,
+            reason=(
+                "Add checkpoints first, then train on managed spot: the job has no "
+                "CheckpointConfig."
+            ),
+            risk_note=(
+                "Without checkpoints an interrupted spot job starts over from the beginning; "
+                "set CheckpointConfig (an S3 URI) and save checkpoints before switching."
+            ),
+            **common,  # type: ignore[arg-type]
+        )
+    return SageMakerRecommendation(
+        action=SageMakerAction.USE_MANAGED_SPOT,
+        risk=Risk.LOW,
+        reason="Train on managed spot (EnableManagedSpotTraining): the job already checkpoints.",
+        risk_note=(
+            "Spot capacity can be reclaimed: the job resumes from its last checkpoint, and "
+            "MaxWaitTimeInSeconds bounds how long it may wait for capacity."
+        ),
+        **common,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,232 @@
+"""What a team is told about its SageMaker resources: the rules, on plain inputs.
+
+Prices come from the shipped snapshot (us-east-1): ml.m5.large hosting $0.115/h,
+ml.g4dn.xlarge $0.736/h, ml.p3.2xlarge training $3.825/h, ml.t3.medium notebook $0.05/h.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from engines.sagemaker.models import (
+    Endpoint,
+    EndpointTraffic,
+    Finding,
+    NotebookActivity,
+    NotebookInstance,
+    Risk,
+    SageMakerAction,
+    TrainingJob,
+    Variant,
+)
+from engines.sagemaker.prices import SageMakerPriceBook
+from engines.sagemaker.recommendations import (
+    ASSUMED_SPOT_DISCOUNT,
+    off_hours_per_month,
+    review_endpoint,
+    review_notebook,
+    review_training_job,
+)
+
+NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)  # a Friday
+LONG_AGO = NOW - dt.timedelta(days=60)
+PRICES = SageMakerPriceBook()
+
+
+def endpoint(
+    name: str,
+    instance_type: str,
+    count: int,
+    *,
+    prod: bool = False,
+    autoscaling_min: int | None = None,
+) -> Endpoint:
+    return Endpoint(
+        name=name,
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
+        status="InService",
+        config_name=f"{name}-config",
+        region="us-east-1",
+        account_id="123456789012",
+        variants=(
+            Variant(
+                "AllTraffic",
+                instance_type,
+                count,
+                autoscaling_min=autoscaling_min,
+                autoscaling_max=None if autoscaling_min is None else 8,
+            ),
+        ),
+        tags={"team": "fraud", **({"env": "production"} if prod else {})},
+        created=LONG_AGO,
+    )
+
+
+def traffic(
+    name: str, daily: tuple[float, ...], cpu: float | None = None
+) -> dict[str, EndpointTraffic]:
+    return {"AllTraffic": EndpointTraffic(name, "AllTraffic", 14, daily, cpu)}
+
+
+# --- Endpoints ---------------------------------------------------------------------------
+
+
+def test_an_endpoint_nobody_called_in_14_days_is_deleted_keeping_its_config() -> None:
+    idle = endpoint("old-scorer", "ml.m5.large", 2)
+
+    (rec,) = review_endpoint(idle, traffic("old-scorer", ()), prices=PRICES, now=NOW)
+
+    assert rec.finding is Finding.IDLE and rec.action is SageMakerAction.DELETE_ENDPOINT
+    assert rec.monthly_saving == Decimal("167.90")  # 2 x 0.115 x 730
+    assert "old-scorer-config" in rec.reason
+    assert rec.recommended_count == 0 and rec.risk is Risk.LOW
+    assert any("0 invocations in 14 days" in line for line in rec.evidence)
+
+
+def test_a_called_endpoint_or_a_new_one_is_not_idle() -> None:
+    busy = endpoint("scorer", "ml.m5.large", 2)
+    young = Endpoint(**{**busy.__dict__, "created": NOW - dt.timedelta(days=3)})
+
+    assert review_endpoint(busy, traffic("scorer", (0, 0, 3)), prices=PRICES, now=NOW) == []
+    assert review_endpoint(young, traffic("scorer", ()), prices=PRICES, now=NOW) == []
+    # Not measured at all: no verdict.
+    assert review_endpoint(busy, {}, prices=PRICES, now=NOW) == []
+
+
+def test_an_over_provisioned_endpoint_gets_fewer_instances_with_the_evidence() -> None:
+    big = endpoint("ranker", "ml.g4dn.xlarge", 4)
+
+    (rec,) = review_endpoint(big, traffic("ranker", (2880, 1440), cpu=12), prices=PRICES, now=NOW)
+
+    assert rec.finding is Finding.OVER_PROVISIONED
+    assert rec.action is SageMakerAction.SET_INSTANCE_COUNT
+    assert (rec.current_count, rec.recommended_count) == (4, 1)
+    assert rec.monthly_saving == Decimal("1611.84")  # 3 x 0.736 x 730
+    assert any("peak CPU 12% of 4 x ml.g4dn.xlarge" in line for line in rec.evidence)
+    assert any("0.5 per instance per minute" in line for line in rec.evidence)
+
+
+def test_a_prod_endpoint_keeps_two_instances_and_says_why() -> None:
+    prod = endpoint("fraud-scorer", "ml.m5.large", 4, prod=True)
+
+    (rec,) = review_endpoint(prod, traffic("fraud-scorer", (5000,), cpu=10), prices=PRICES, now=NOW)
+
+    assert rec.recommended_count == 2
+    assert rec.monthly_saving == Decimal("167.90")  # 2 instances fewer
+    assert "keeps 2 because it is prod" in rec.reason
+    assert any("Availability Zones" in line for line in rec.evidence)
+
+
+def test_a_prod_endpoint_already_at_two_is_left_alone() -> None:
+    prod = endpoint("fraud-scorer", "ml.m5.large", 2, prod=True)
+
+    assert (
+        review_endpoint(prod, traffic("fraud-scorer", (5000,), cpu=5), prices=PRICES, now=NOW) == []
+    )
+
+
+def test_a_busy_endpoint_keeps_its_instances_and_autoscaling_minimum_is_flagged() -> None:
+    busy = endpoint("ranker", "ml.m5.large", 3)
+    assert review_endpoint(busy, traffic("ranker", (9000,), cpu=55), prices=PRICES, now=NOW) == []
+
+    scaled = endpoint("ranker", "ml.m5.large", 6, autoscaling_min=6)
+    (rec,) = review_endpoint(scaled, traffic("ranker", (9000,), cpu=20), prices=PRICES, now=NOW)
+    assert rec.recommended_count == 2
+    assert "Lower the autoscaling minimum from 6 to 2" in rec.risk_note
+
+
+def test_without_utilization_no_count_is_proposed() -> None:
+    big = endpoint("ranker", "ml.m5.large", 4)
+
+    assert review_endpoint(big, traffic("ranker", (100,)), prices=PRICES, now=NOW) == []
+
+
+# --- Notebooks ---------------------------------------------------------------------------
+
+
+NOTEBOOK = NotebookInstance(
+    name="fraud-lab",
+    arn="arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/fraud-lab",
+    status="InService",
+    instance_type="ml.t3.medium",
+    region="us-east-1",
+    account_id="123456789012",
+)
+
+
+def test_a_quiet_notebook_running_at_night_is_stopped() -> None:
+    night = dt.datetime(2026, 11, 20, 23, 30, tzinfo=dt.UTC)  # 23:30 in Dublin
+
+    rec = review_notebook(
+        NOTEBOOK,
+        NotebookActivity("fraud-lab", 0.8),
+        prices=PRICES,
+        now=night,
+        timezone="Europe/Dublin",
+    )
+
+    assert rec is not None and rec.action is SageMakerAction.STOP_NOTEBOOK
+    assert "outside working hours" in rec.reason and "Fri 23:30" in rec.reason
+    assert rec.monthly_saving == (Decimal("0.05") * off_hours_per_month()).quantize(Decimal("0.01"))
+    assert rec.monthly_saving == Decimal("24.55")  # 113 of 168 weekly hours x 730 x 0.05
+
+
+def test_a_notebook_in_working_hours_or_busy_at_night_is_left_running() -> None:
+    afternoon = dt.datetime(2026, 11, 20, 14, 0, tzinfo=dt.UTC)
+    night = dt.datetime(2026, 11, 20, 23, 30, tzinfo=dt.UTC)
+    quiet, busy = NotebookActivity("fraud-lab", 0.8), NotebookActivity("fraud-lab", 40)
+
+    assert (
+        review_notebook(NOTEBOOK, quiet, prices=PRICES, now=afternoon, timezone="Europe/Dublin")
+        is None
+    )
+    assert (
+        review_notebook(NOTEBOOK, busy, prices=PRICES, now=night, timezone="Europe/Dublin") is None
+    )
+    # 14:00 UTC is 06:00 in Los Angeles: before that team's day starts.
+    assert review_notebook(
+        NOTEBOOK, quiet, prices=PRICES, now=afternoon, timezone="America/Los_Angeles"
+    )
+
+
+# --- Training jobs -----------------------------------------------------------------------
+
+
+def job(name: str, *, spot: bool = False, checkpoints: bool = True) -> TrainingJob:
+    return TrainingJob(
+        name=name,
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        status="Completed",
+        instance_type="ml.p3.2xlarge",
+        instance_count=2,
+        billable_seconds=36_000,  # 10 h on each of 2 instances
+        managed_spot=spot,
+        has_checkpoints=checkpoints,
+        region="us-east-1",
+        account_id="123456789012",
+    )
+
+
+def test_training_on_demand_is_moved_to_managed_spot_with_the_stated_discount() -> None:
+    rec = review_training_job(job("nightly"), prices=PRICES, period_days=30)
+
+    assert rec is not None and rec.action is SageMakerAction.USE_MANAGED_SPOT
+    assert Decimal("0.50") == ASSUMED_SPOT_DISCOUNT
+    # 20 instance-hours x (3.825 - 1.91) = 38.30 in 30 days; x 730 / 720 for the month.
+    assert any("$38.30 in the 30-day period" in line for line in rec.evidence)
+    assert rec.monthly_saving == Decimal("38.83")
+    assert any("spot assumed 50% below on-demand" in line for line in rec.evidence)
+    assert rec.risk is Risk.LOW
+
+
+def test_a_job_without_checkpoints_is_told_to_add_checkpoints_first() -> None:
+    rec = review_training_job(job("nightly", checkpoints=False), prices=PRICES)
+
+    assert rec is not None and rec.action is SageMakerAction.ADD_CHECKPOINTS
+    assert rec.reason.startswith("Add checkpoints first")
+    assert "starts over" in rec.risk_note and rec.risk is Risk.HIGH
+
+
+def test_a_job_already_on_spot_gets_nothing() -> None:
+    assert review_training_job(job("nightly", spot=True), prices=PRICES) is None
