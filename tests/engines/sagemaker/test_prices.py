@@ -75,7 +75,7 @@ def test_the_snapshot_is_dated_and_prices_the_types_moto_serves() -> None:
     )
     assert book.hourly("ml.t3.medium", region="us-east-1", component="Notebook") == Decimal("0.05")
     assert book.hourly("ml.m5.large", region="eu-west-1") is None  # snapshot is us-east-1 only
-    assert "price snapshot, Jun 1, 2026" in quote.describe()
+    assert "price snapshot, Dec 6, 2026" in quote.describe()
 
 
 def test_the_price_list_api_answers_first_and_is_cached(tmp_path: Path) -> None:
