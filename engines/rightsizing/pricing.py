@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -263,12 +263,14 @@ class PriceQuote:
 
 
 _Key = tuple[str, str, str]
-_NO_PRODUCT = "no such product"
-"""A Pricing API answer that there is no such product (remembered like a price)."""
+_Quote = TypeVar("_Quote")
 
 
-class PriceBook:
-    """On-demand hourly prices: cache, then Pricing API, then the shipped snapshot.
+class LayeredPriceBook(Generic[_Quote]):
+    """Hourly prices looked up in three layers: the cache of Price List API answers, then
+    the API (remembered, a missing product too), then a shipped snapshot. A subclass says
+    how a key becomes an API request, a quote and a snapshot price (EC2's ``PriceBook``,
+    SageMaker's ``engines.sagemaker.prices.SageMakerPriceBook``).
 
     Args:
         pricing_client: a boto3 ``pricing`` client (us-east-1); None never asks the API.
@@ -277,6 +279,122 @@ class PriceBook:
         snapshot: the last layer; None has no snapshot.
         freshness: how long a remembered Pricing API answer is used.
     """
+
+    cache_prefix = ""  # names the answers in the cache: "<prefix>:<region>:<...>:<type>"
+
+    def __init__(
+        self,
+        *,
+        pricing_client: Any = None,
+        cache: ResponseCache | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        snapshot: Any = None,
+        freshness: dt.timedelta = DEFAULT_FRESHNESS,
+    ) -> None:
+        if cache is not None and now is None:
+            raise ValueError(f"a {type(self).__name__} with a cache needs a clock: pass now=")
+        self.pricing_client = pricing_client
+        self.cache = cache
+        self.now = now
+        self.snapshot = snapshot
+        self.freshness = freshness
+        self.api_error = ""
+        """Why the Pricing API was turned off (its first failure), or empty."""
+        self._quotes: dict[_Key, _Quote | None] = {}
+
+    # --- what a subclass says -------------------------------------------------------------
+
+    def _request(self, key: _Key) -> dict[str, Any]:
+        """The ``GetProducts`` request for ``key``."""
+        raise NotImplementedError
+
+    def _quote(self, key: _Key, hourly: Decimal, origin: str, as_of: dt.date | None) -> _Quote:
+        raise NotImplementedError
+
+    def _snapshot_hourly(self, key: _Key) -> Decimal | None:
+        raise NotImplementedError
+
+    # --- the layers -----------------------------------------------------------------------
+
+    def _cached_quote(self, key: _Key) -> _Quote | None:
+        """The price with its origin and date; None when no layer knows it."""
+        if key not in self._quotes:
+            self._quotes[key] = self._look_up(key)
+        return self._quotes[key]
+
+    def _look_up(self, key: _Key) -> _Quote | None:
+        found, quote = self._remembered(key)
+        if not found:
+            found, quote = self._ask(key)
+        if quote is not None:
+            return quote
+        return self._from_snapshot(key)  # not asked, failed, or no such product
+
+    def _cache_key(self, key: _Key) -> str:
+        first, region, variant = key
+        return f"{self.cache_prefix}:{region}:{variant}:{first}"
+
+    def _remembered(self, key: _Key) -> tuple[bool, _Quote | None]:
+        """(whether a fresh API answer is cached, its quote: None for no such product)."""
+        if self.cache is None or self.now is None:
+            return False, None
+        entry = self.cache.get(self._cache_key(key), max_age=self.freshness, now=self.now())
+        if not isinstance(entry, dict):
+            return False, None
+        if entry.get("hourly") is None:
+            return True, None
+        fetched = entry.get("fetched_at")
+        as_of = dt.datetime.fromisoformat(fetched).date() if fetched else None
+        return True, self._quote(key, Decimal(entry["hourly"]), PRICING_API, as_of)
+
+    def _ask(self, key: _Key) -> tuple[bool, _Quote | None]:
+        """(whether the Pricing API answered, its quote: None for no such product); the
+        answer is remembered in the cache. The first failure turns the API off."""
+        if self.pricing_client is None or self.api_error:
+            return False, None
+        price_list = self._call(self._request(key))
+        if price_list is None:
+            return False, None
+        hourly = parse_price_list(price_list)
+        at = self.now() if self.now is not None else None
+        if self.cache is not None and at is not None:
+            entry = {
+                "hourly": None if hourly is None else str(hourly),
+                "fetched_at": at.isoformat(),
+            }
+            self.cache.put(self._cache_key(key), entry, now=at)
+        if hourly is None:
+            return True, None
+        return True, self._quote(key, hourly, PRICING_API, at.date() if at is not None else None)
+
+    def _call(self, request: dict[str, Any]) -> list[Any] | None:
+        price_list: list[Any] = []
+        try:
+            for page in self.pricing_client.get_paginator("get_products").paginate(**request):
+                price_list.extend(page.get("PriceList", []))
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            self.api_error = f"{details.get('Code', 'error')}: {details.get('Message', '')}"
+            return None
+        except BotoCoreError as error:
+            self.api_error = str(error)
+            return None
+        return price_list
+
+    def _from_snapshot(self, key: _Key) -> _Quote | None:
+        if self.snapshot is None:
+            return None
+        hourly = self._snapshot_hourly(key)
+        if hourly is None:
+            return None
+        return self._quote(key, hourly, SNAPSHOT, self.snapshot.snapshot_date)
+
+
+class PriceBook(LayeredPriceBook[PriceQuote]):
+    """EC2 on-demand hourly prices: cache, then Pricing API, then the shipped snapshot
+    (``LayeredPriceBook``; the shipped snapshot by default)."""
+
+    cache_prefix = "pricing:ec2-on-demand"
 
     def __init__(
         self,
@@ -287,16 +405,10 @@ class PriceBook:
         snapshot: PriceSnapshot | None = SHIPPED_SNAPSHOT,
         freshness: dt.timedelta = DEFAULT_FRESHNESS,
     ) -> None:
-        if cache is not None and now is None:
-            raise ValueError("a PriceBook with a cache needs a clock: pass now=")
-        self.pricing_client = pricing_client
-        self.cache = cache
-        self.now = now
-        self.snapshot = snapshot
-        self.freshness = freshness
-        self.api_error = ""
-        """Why the Pricing API was turned off (its first failure), or empty."""
-        self._quotes: dict[_Key, PriceQuote | None] = {}
+        super().__init__(
+            pricing_client=pricing_client, cache=cache, now=now, snapshot=snapshot,
+            freshness=freshness,
+        )  # fmt: skip
 
     def hourly(
         self, instance_type: str, *, region: str, operating_system: str = LINUX
@@ -321,86 +433,18 @@ class PriceBook:
             region: region code.
             operating_system: Pricing API name.
         """
-        key = (instance_type, region, operating_system)
-        if key not in self._quotes:
-            self._quotes[key] = self._look_up(key)
-        return self._quotes[key]
+        return self._cached_quote((instance_type, region, operating_system))
 
-    def _look_up(self, key: _Key) -> PriceQuote | None:
-        answer = self._remembered(key)
-        if answer is None:
-            answer = self._ask(key)
-        if isinstance(answer, PriceQuote):
-            return answer
-        return self._from_snapshot(key)
-
-    def _cache_key(self, key: _Key) -> str:
+    def _request(self, key: _Key) -> dict[str, Any]:
         instance_type, region, operating_system = key
-        return f"pricing:ec2-on-demand:{region}:{operating_system}:{instance_type}"
-
-    def _remembered(self, key: _Key) -> PriceQuote | str | None:
-        """The cached API answer: a quote, ``_NO_PRODUCT`` or None (nothing fresh cached)."""
-        if self.cache is None or self.now is None:
-            return None
-        entry = self.cache.get(self._cache_key(key), max_age=self.freshness, now=self.now())
-        if not isinstance(entry, dict):
-            return None
-        if entry.get("hourly") is None:
-            return _NO_PRODUCT
-        fetched = (
-            dt.datetime.fromisoformat(entry["fetched_at"]) if entry.get("fetched_at") else None
-        )
-        return self._api_quote(key, Decimal(entry["hourly"]), fetched)
-
-    def _ask(self, key: _Key) -> PriceQuote | str | None:
-        """The Pricing API's answer (remembered in the cache), or None when not asked/failed."""
-        if self.pricing_client is None or self.api_error:
-            return None
-        instance_type, region, operating_system = key
-        request = build_get_products_request(
+        return build_get_products_request(
             instance_type, region=region, operating_system=operating_system
         )
-        price_list = self._call(request)
-        if price_list is None:
-            return None
-        hourly = parse_price_list(price_list)
-        at = self.now() if self.now is not None else None
-        if self.cache is not None and at is not None:
-            entry = {
-                "hourly": None if hourly is None else str(hourly),
-                "fetched_at": at.isoformat(),
-            }
-            self.cache.put(self._cache_key(key), entry, now=at)
-        return _NO_PRODUCT if hourly is None else self._api_quote(key, hourly, at)
 
-    def _call(self, request: dict[str, Any]) -> list[Any] | None:
-        price_list: list[Any] = []
-        try:
-            for page in self.pricing_client.get_paginator("get_products").paginate(**request):
-                price_list.extend(page.get("PriceList", []))
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            self.api_error = f"{details.get('Code', 'error')}: {details.get('Message', '')}"
-            return None
-        except BotoCoreError as error:
-            self.api_error = str(error)
-            return None
-        return price_list
-
-    def _api_quote(self, key: _Key, hourly: Decimal, at: dt.datetime | None) -> PriceQuote:
+    def _quote(self, key: _Key, hourly: Decimal, origin: str, as_of: dt.date | None) -> PriceQuote:
         instance_type, region, operating_system = key
-        as_of = at.date() if at is not None else None
-        return PriceQuote(instance_type, region, operating_system, hourly, PRICING_API, as_of)
+        return PriceQuote(instance_type, region, operating_system, hourly, origin, as_of)
 
-    def _from_snapshot(self, key: _Key) -> PriceQuote | None:
-        if self.snapshot is None:
-            return None
+    def _snapshot_hourly(self, key: _Key) -> Decimal | None:
         instance_type, region, operating_system = key
-        hourly = self.snapshot.hourly(
-            instance_type, region=region, operating_system=operating_system
-        )
-        if hourly is None:
-            return None
-        return PriceQuote(
-            instance_type, region, operating_system, hourly, SNAPSHOT, self.snapshot.snapshot_date
-        )
+        return self.snapshot.hourly(instance_type, region=region, operating_system=operating_system)

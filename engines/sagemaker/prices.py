@@ -27,16 +27,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from engines.costs.sources.base import ResponseCache
 from engines.errors import ConfigError
 from engines.rightsizing.pricing import (
     DEFAULT_FRESHNESS,
     PRICING_API,
     REGION_LOCATIONS,
-    SNAPSHOT,
-    parse_price_list,
+    LayeredPriceBook,
 )
 
 SERVICE_CODE = "AmazonSageMaker"
@@ -144,16 +141,11 @@ class SageMakerPriceQuote:
 _Key = tuple[str, str, str]
 
 
-class SageMakerPriceBook:
-    """SageMaker on-demand hourly prices: cache, then Price List API, then snapshot.
+class SageMakerPriceBook(LayeredPriceBook[SageMakerPriceQuote]):
+    """SageMaker on-demand hourly prices: cache, then Price List API, then snapshot
+    (``engines.rightsizing.pricing.LayeredPriceBook``; the shipped snapshot by default)."""
 
-    Args:
-        pricing_client: a boto3 ``pricing`` client; None never asks the API.
-        cache: where API answers are remembered; None remembers only in memory.
-        now: the clock (timezone-aware UTC); required with ``cache``.
-        snapshot: the last layer; None has none.
-        freshness: how long a remembered API answer is used.
-    """
+    cache_prefix = "pricing:sagemaker-on-demand"
 
     def __init__(
         self,
@@ -164,16 +156,10 @@ class SageMakerPriceBook:
         snapshot: SageMakerPriceSnapshot | None = SHIPPED_SNAPSHOT,
         freshness: dt.timedelta = DEFAULT_FRESHNESS,
     ) -> None:
-        if cache is not None and now is None:
-            raise ValueError("a SageMakerPriceBook with a cache needs a clock: pass now=")
-        self.pricing_client = pricing_client
-        self.cache = cache
-        self.now = now
-        self.snapshot = snapshot
-        self.freshness = freshness
-        self.api_error = ""
-        """Why the Price List API was turned off (its first failure), or empty."""
-        self._quotes: dict[_Key, SageMakerPriceQuote | None] = {}
+        super().__init__(
+            pricing_client=pricing_client, cache=cache, now=now, snapshot=snapshot,
+            freshness=freshness,
+        )  # fmt: skip
 
     def hourly(
         self, instance_type: str, *, region: str, component: str = HOSTING
@@ -186,70 +172,17 @@ class SageMakerPriceBook:
         self, instance_type: str, *, region: str, component: str = HOSTING
     ) -> SageMakerPriceQuote | None:
         """The price with its origin and date; None when no layer knows it."""
-        key = (instance_type, region, component)
-        if key not in self._quotes:
-            self._quotes[key] = self._look_up(key)
-        return self._quotes[key]
+        return self._cached_quote((instance_type, region, component))
 
-    def _look_up(self, key: _Key) -> SageMakerPriceQuote | None:
-        found, quote = self._remembered(key)
-        if not found:
-            found, quote = self._ask(key)
-        if quote is not None:
-            return quote
-        return self._from_snapshot(key)
-
-    @staticmethod
-    def _cache_key(key: _Key) -> str:
+    def _request(self, key: _Key) -> dict[str, Any]:
         instance_type, region, component = key
-        return f"pricing:sagemaker-on-demand:{region}:{component}:{instance_type}"
+        return build_get_products_request(instance_type, region=region, component=component)
 
-    def _remembered(self, key: _Key) -> tuple[bool, SageMakerPriceQuote | None]:
-        if self.cache is None or self.now is None:
-            return False, None
-        entry = self.cache.get(self._cache_key(key), max_age=self.freshness, now=self.now())
-        if not isinstance(entry, dict):
-            return False, None
-        if entry.get("hourly") is None:
-            return True, None
-        fetched = dt.datetime.fromisoformat(entry["fetched_at"]).date()
-        return True, SageMakerPriceQuote(*key, Decimal(entry["hourly"]), PRICING_API, fetched)
+    def _quote(
+        self, key: _Key, hourly: Decimal, origin: str, as_of: dt.date | None
+    ) -> SageMakerPriceQuote:
+        return SageMakerPriceQuote(*key, hourly, origin, as_of)
 
-    def _ask(self, key: _Key) -> tuple[bool, SageMakerPriceQuote | None]:
-        if self.pricing_client is None or self.api_error:
-            return False, None
+    def _snapshot_hourly(self, key: _Key) -> Decimal | None:
         instance_type, region, component = key
-        request = build_get_products_request(instance_type, region=region, component=component)
-        price_list: list[Any] = []
-        try:
-            for page in self.pricing_client.get_paginator("get_products").paginate(**request):
-                price_list.extend(page.get("PriceList", []))
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            self.api_error = f"{details.get('Code', 'error')}: {details.get('Message', '')}"
-            return False, None
-        except BotoCoreError as error:
-            self.api_error = str(error)
-            return False, None
-        hourly = parse_price_list(price_list)
-        at = self.now() if self.now is not None else None
-        if self.cache is not None and at is not None:
-            entry = {
-                "hourly": None if hourly is None else str(hourly),
-                "fetched_at": at.isoformat(),
-            }
-            self.cache.put(self._cache_key(key), entry, now=at)
-        if hourly is None:
-            return True, None
-        return True, SageMakerPriceQuote(
-            *key, hourly, PRICING_API, at.date() if at is not None else None
-        )
-
-    def _from_snapshot(self, key: _Key) -> SageMakerPriceQuote | None:
-        if self.snapshot is None:
-            return None
-        instance_type, region, component = key
-        hourly = self.snapshot.hourly(instance_type, region=region, component=component)
-        if hourly is None:
-            return None
-        return SageMakerPriceQuote(*key, hourly, SNAPSHOT, self.snapshot.snapshot_date)
+        return self.snapshot.hourly(instance_type, region=region, component=component)
