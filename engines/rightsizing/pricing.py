@@ -264,6 +264,7 @@ class PriceQuote:
 
 _Key = tuple[str, str, str]
 _Quote = TypeVar("_Quote")
+_SHIPPED: Any = object()  # "the book's shipped snapshot" (None means no snapshot at all)
 
 
 class LayeredPriceBook(Generic[_Quote]):
@@ -276,11 +277,12 @@ class LayeredPriceBook(Generic[_Quote]):
         pricing_client: a boto3 ``pricing`` client (us-east-1); None never asks the API.
         cache: where Pricing API answers are remembered; None remembers only in memory.
         now: the clock (returns a timezone-aware UTC ``datetime``); required with ``cache``.
-        snapshot: the last layer; None has no snapshot.
+        snapshot: the last layer (default ``shipped_snapshot``); None has no snapshot.
         freshness: how long a remembered Pricing API answer is used.
     """
 
     cache_prefix = ""  # names the answers in the cache: "<prefix>:<region>:<...>:<type>"
+    shipped_snapshot: Any = None  # the snapshot used when none is passed
 
     def __init__(
         self,
@@ -288,7 +290,7 @@ class LayeredPriceBook(Generic[_Quote]):
         pricing_client: Any = None,
         cache: ResponseCache | None = None,
         now: Callable[[], dt.datetime] | None = None,
-        snapshot: Any = None,
+        snapshot: Any = _SHIPPED,
         freshness: dt.timedelta = DEFAULT_FRESHNESS,
     ) -> None:
         if cache is not None and now is None:
@@ -296,7 +298,7 @@ class LayeredPriceBook(Generic[_Quote]):
         self.pricing_client = pricing_client
         self.cache = cache
         self.now = now
-        self.snapshot = snapshot
+        self.snapshot = self.shipped_snapshot if snapshot is _SHIPPED else snapshot
         self.freshness = freshness
         self.api_error = ""
         """Why the Pricing API was turned off (its first failure), or empty."""
@@ -395,20 +397,7 @@ class PriceBook(LayeredPriceBook[PriceQuote]):
     (``LayeredPriceBook``; the shipped snapshot by default)."""
 
     cache_prefix = "pricing:ec2-on-demand"
-
-    def __init__(
-        self,
-        *,
-        pricing_client: Any = None,
-        cache: ResponseCache | None = None,
-        now: Callable[[], dt.datetime] | None = None,
-        snapshot: PriceSnapshot | None = SHIPPED_SNAPSHOT,
-        freshness: dt.timedelta = DEFAULT_FRESHNESS,
-    ) -> None:
-        super().__init__(
-            pricing_client=pricing_client, cache=cache, now=now, snapshot=snapshot,
-            freshness=freshness,
-        )  # fmt: skip
+    shipped_snapshot = SHIPPED_SNAPSHOT
 
     def hourly(
         self, instance_type: str, *, region: str, operating_system: str = LINUX

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engines.costs.sources.base import ResponseCache
 from engines.errors import ConfigError
 from engines.rightsizing.pricing import (
-    DEFAULT_FRESHNESS,
     PRICING_API,
     REGION_LOCATIONS,
     LayeredPriceBook,
@@ -146,20 +144,7 @@ class SageMakerPriceBook(LayeredPriceBook[SageMakerPriceQuote]):
     (``engines.rightsizing.pricing.LayeredPriceBook``; the shipped snapshot by default)."""
 
     cache_prefix = "pricing:sagemaker-on-demand"
-
-    def __init__(
-        self,
-        *,
-        pricing_client: Any = None,
-        cache: ResponseCache | None = None,
-        now: Callable[[], dt.datetime] | None = None,
-        snapshot: SageMakerPriceSnapshot | None = SHIPPED_SNAPSHOT,
-        freshness: dt.timedelta = DEFAULT_FRESHNESS,
-    ) -> None:
-        super().__init__(
-            pricing_client=pricing_client, cache=cache, now=now, snapshot=snapshot,
-            freshness=freshness,
-        )  # fmt: skip
+    shipped_snapshot = SHIPPED_SNAPSHOT
 
     def hourly(
         self, instance_type: str, *, region: str, component: str = HOSTING
