@@ -199,7 +199,12 @@ def test_only_the_owning_teams_approvers_decide(sandbox, action, instance, end, 
         decided = store.get_change(change_id)
         assert decided.decided_by == deciders[-1]
         if action != action_ids.RIGHTSIZE_DISMISS:  # the modal has no message
-            assert (decided.message_channel, decided.message_ts) == (FRAUD, ts)
+            # The click's message is remembered right after the decision is carried out.
+            def where() -> tuple[str, str]:
+                change = store.get_change(change_id)
+                return (change.message_channel, change.message_ts)
+
+            assert wait_until(lambda: where() == (FRAUD, ts)), where()
             # and the message shows the decision in place of the buttons
             assert wait_until(lambda: f"<@{deciders[-1]}>" in str(shown(sandbox, ts)))
 
