@@ -33,6 +33,8 @@ class ChangeTable(Connection):
             "message_ts": request.message_ts,
             "kind": request.kind.value,
             "instance_name": request.instance_name,
+            "variant": request.variant,
+            "endpoint_config": request.endpoint_config,
         }
         columns = ", ".join(row)
         values = ", ".join(f":{name}" for name in row)

@@ -202,6 +202,13 @@ def _index_changes_by_team(db: Database) -> None:
     db.table("changes").create_index(["team", "state"])
 
 
+def _add_change_sagemaker_columns(db: Database) -> None:
+    # SageMaker changes: the endpoint variant changed, and the endpoint config when proposed
+    # (a deleted endpoint is re-created from it; a switched config switches back to it).
+    db.table("changes").add_column("variant", str, not_null_default="")
+    db.table("changes").add_column("endpoint_config", str, not_null_default="")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -219,6 +226,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0040_change_instance_name", _add_change_instance_name),
     ("0050_cards", _create_cards),
     ("0051_changes_by_team", _index_changes_by_team),
+    ("0060_change_sagemaker", _add_change_sagemaker_columns),
 ]
 
 

@@ -12,6 +12,10 @@ dismissed, or approved for later: scheduled), then executed::
 
 A ``Kind.STOP`` change (an idle instance) takes the same decisions; its execution is
 ``stopping → done`` and its revert ``starting → reverted`` (the instance runs again).
+
+SageMaker changes (``Kind.is_sagemaker``) take the same decisions too. Their resource is
+named, not numbered: ``instance_id`` holds the endpoint's or notebook's name, and what the
+change moves between is kept in the same two columns (see ``Kind``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from engines.errors import CostbotError
 from engines.rightsizing.models import Recommendation
+from engines.sagemaker.models import SageMakerAction, SageMakerRecommendation
 from engines.words import mrkdwn_safe
 
 
@@ -57,6 +62,18 @@ class Kind(StrEnum):
 
     RESIZE = "resize"  # stop, change the type, start again
     STOP = "stop"  # stop an idle instance (revert: start it again)
+    # SageMaker. ``instance_id`` is the resource's name; ``from_type``/``to_type`` are:
+    ENDPOINT_DELETE = "sagemaker-endpoint-delete"  # the instance type, both sides; the
+    #   endpoint config and model are kept (``endpoint_config``); revert re-creates it
+    ENDPOINT_COUNT = "sagemaker-endpoint-count"  # the variant's instance counts ("4" → "2")
+    ENDPOINT_CONFIG = "sagemaker-endpoint-config"  # the variant's instance types; a new
+    #   endpoint config is made from ``endpoint_config`` with the new type (UpdateEndpoint);
+    #   revert switches back to ``endpoint_config``
+    NOTEBOOK_STOP = "sagemaker-notebook-stop"  # the instance type, both sides; revert starts it
+
+    @property
+    def is_sagemaker(self) -> bool:
+        return self.value.startswith("sagemaker-")
 
 
 class Direction(StrEnum):
@@ -83,6 +100,8 @@ class ChangeRequest:
     message_ts: str = ""
     kind: Kind = Kind.RESIZE
     instance_name: str = ""  # the Name tag when proposed ("" without one)
+    variant: str = ""  # SageMaker: the endpoint's production variant changed
+    endpoint_config: str = ""  # SageMaker: the endpoint's config when proposed
 
     @classmethod
     def from_recommendation(
@@ -111,6 +130,64 @@ class ChangeRequest:
             reason=recommendation.reason,
             instance_name=instance.tags.get("Name", ""),
         )
+
+    @classmethod
+    def from_sagemaker(
+        cls, recommendation: SageMakerRecommendation, *, requested_by: str, team: str = ""
+    ) -> ChangeRequest:
+        """The request a SageMaker recommendation makes (``SAGEMAKER_KINDS`` says which
+        actions are changes; the others are advice only).
+
+        Args:
+            recommendation: from ``engines.sagemaker.review``, with an actionable ``action``.
+            requested_by: who asked (a Slack user id, or ``"costbot"``).
+            team: the team that owns the resource.
+        """
+        kind = SAGEMAKER_KINDS.get(recommendation.action)
+        if kind is None:
+            raise ValueError(f"{recommendation.action} is advice, not a change")
+        rec = recommendation
+        before, after = rec.current_type, rec.current_type
+        if kind is Kind.ENDPOINT_COUNT:
+            before, after = str(rec.current_count), str(rec.recommended_count)
+        elif kind is Kind.ENDPOINT_CONFIG:
+            after = rec.recommended_type
+        return cls(
+            instance_id=rec.name,
+            account_id=arn_account(rec.arn),
+            region=arn_region(rec.arn),
+            from_type=before,
+            to_type=after,
+            kind=kind,
+            monthly_saving=rec.monthly_saving,
+            requested_by=requested_by,
+            team=team,
+            reason=rec.reason,
+            variant=rec.variant,
+            endpoint_config=rec.config_name,
+        )
+
+
+SAGEMAKER_KINDS: dict[SageMakerAction, Kind] = {
+    SageMakerAction.DELETE_ENDPOINT: Kind.ENDPOINT_DELETE,
+    SageMakerAction.SET_INSTANCE_COUNT: Kind.ENDPOINT_COUNT,
+    SageMakerAction.SWITCH_ENDPOINT_CONFIG: Kind.ENDPOINT_CONFIG,
+    SageMakerAction.STOP_NOTEBOOK: Kind.NOTEBOOK_STOP,
+}
+"""The SageMaker actions costbot carries out; the others (managed spot, checkpoints) are
+advice for the team's training code."""
+
+
+def arn_region(arn: str) -> str:
+    """``us-east-1`` from ``arn:aws:sagemaker:us-east-1:123456789012:endpoint/x``."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def arn_account(arn: str) -> str:
+    """``123456789012`` from ``arn:aws:sagemaker:us-east-1:123456789012:endpoint/x``."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
 
 
 @dataclass(frozen=True)
@@ -145,11 +222,17 @@ class Change:
     executor: str = ""  # the process carrying it out (while in flight)
     first_approved_by: str = ""  # four-eyes: the first of two approvals
     instance_name: str = ""  # the instance's Name tag when proposed ("" without one)
+    variant: str = ""  # SageMaker: the endpoint's production variant changed
+    endpoint_config: str = ""  # SageMaker: the endpoint's config when proposed
 
     @property
     def label(self) -> str:
         """``web-1 (`i-0abc`, m5.xlarge → m5.large)`` or ``web-1 (`i-0abc`, stop: idle
-        g5.xlarge)``, for messages: the Name tag first (mrkdwn-escaped), the id second."""
+        g5.xlarge)``, for messages: the Name tag first (mrkdwn-escaped), the id second.
+        SageMaker resources say what they are: ``endpoint `fraud-v1` (variant AllTraffic:
+        4 → 2 instances)``."""
+        if self.kind.is_sagemaker:
+            return _sagemaker_label(self)
         what = (
             f"stop: idle {self.from_type}"
             if self.kind is Kind.STOP
@@ -198,7 +281,22 @@ class Change:
             executor=row.get("executor") or "",
             first_approved_by=row.get("first_approved_by") or "",
             instance_name=row.get("instance_name") or "",
+            variant=row.get("variant") or "",
+            endpoint_config=row.get("endpoint_config") or "",
         )
+
+
+def _sagemaker_label(change: Change) -> str:
+    name = f"`{mrkdwn_safe(change.instance_id)}`"
+    if change.kind is Kind.NOTEBOOK_STOP:
+        return f"notebook {name} (stop: idle {change.from_type})"
+    if change.kind is Kind.ENDPOINT_DELETE:
+        return f"endpoint {name} (delete: idle {change.from_type}, config kept)"
+    unit = " instances" if change.kind is Kind.ENDPOINT_COUNT else ""
+    return (
+        f"endpoint {name} (variant {mrkdwn_safe(change.variant)}: "
+        f"{change.from_type} → {change.to_type}{unit})"
+    )
 
 
 def _time(text: str | None) -> dt.datetime | None:

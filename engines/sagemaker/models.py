@@ -164,6 +164,7 @@ class NotebookActivity:
 class SageMakerAction(StrEnum):
     DELETE_ENDPOINT = "delete-endpoint"  # keeps the endpoint config and the model
     SET_INSTANCE_COUNT = "set-instance-count"  # UpdateEndpointWeightsAndCapacities
+    SWITCH_ENDPOINT_CONFIG = "switch-endpoint-config"  # a smaller type: UpdateEndpoint
     STOP_NOTEBOOK = "stop-notebook"
     USE_MANAGED_SPOT = "use-managed-spot"
     ADD_CHECKPOINTS = "add-checkpoints"  # before managed spot: nothing to do automatically
@@ -198,3 +199,4 @@ class SageMakerRecommendation:
     evidence: tuple[str, ...] = ()
     variant: str = ""
     team: str = ""
+    config_name: str = ""  # an endpoint's config when reviewed (delete keeps it)

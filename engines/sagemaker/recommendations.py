@@ -164,6 +164,7 @@ def _idle(
             "config (Revert), which takes several minutes."
         ),
         evidence=tuple(evidence),
+        config_name=endpoint.config_name,
     )
 
 
@@ -230,6 +231,7 @@ def _over_provisioned(
         risk_note=risk_note,
         evidence=tuple(evidence),
         variant=variant.name,
+        config_name=endpoint.config_name,
     )
 
 
