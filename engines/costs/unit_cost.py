@@ -45,6 +45,9 @@ _ENDPOINT_ARN = re.compile(
     re.IGNORECASE,
 )
 
+# Sources show a named resource as "name (id)"; SageMaker names hold no parentheses.
+_NAMED_RESOURCE = re.compile(r".+ \((?P<id>[^()]+)\)")
+
 CloudWatchFor = Callable[[str, str], Any]
 """A CloudWatch client for (account id, region)."""
 
@@ -330,12 +333,20 @@ def _endpoint_costs(
     result = source.costs(CostQuery(period, metric, cost_filter, dimensions))
     costs: Costs = {}
     for group in result.groups:
-        arn, model = group.key[0], group.key[1] or NO_VALUE
-        if not _ENDPOINT_ARN.fullmatch(arn or ""):
+        arn, model = _resource_id(group.key[0] or ""), group.key[1] or NO_VALUE
+        if not _ENDPOINT_ARN.fullmatch(arn):
             continue
         per_model = costs.setdefault(group.currency, {}).setdefault(arn, {})
         per_model[model] = per_model.get(model, _ZERO) + group.amount
     return costs
+
+
+def _resource_id(key: str) -> str:
+    """The resource id of a resource key: the key itself, or the id in "name (id)" (how the
+    sources show a line whose billing data names its resource, as FOCUS's ResourceName and
+    CUR's Name tag do)."""
+    named = _NAMED_RESOURCE.fullmatch(key)
+    return named["id"] if named else key
 
 
 def _by_model(endpoints: list[UnitLine], *, compared: bool) -> tuple[UnitLine, ...]:

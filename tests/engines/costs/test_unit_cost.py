@@ -62,9 +62,10 @@ INVOCATIONS = {
 }
 
 
-def write_export(path: Path) -> Path:
+def write_export(path: Path, *, named: bool = False) -> Path:
+    """The export; ``named`` fills ``ResourceName`` too (the endpoint's name, as AWS does)."""
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FOCUS_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=[*FOCUS_COLUMNS, "ResourceName"])
         writer.writeheader()
         day = FIRST_DAY
         while day <= LAST_DAY:
@@ -84,6 +85,7 @@ def write_export(path: Path) -> Path:
                         "ServiceName": service,
                         "RegionId": REGION,
                         "ResourceId": resource,
+                        "ResourceName": resource.rsplit("/", 1)[-1] if named else "",
                         "Tags": json.dumps(tags),
                     }
                 )
@@ -223,3 +225,24 @@ def test_an_unknown_model_gets_the_closest_name(world):
         ask("fraud-xgbb")
     assert "Did you mean `fraud-xgb`?" in str(caught.value)
     assert "fraud-xgb-v2" in caught.value.hint and "bert-ner" in caught.value.hint
+
+
+def test_lines_that_name_their_resource_are_matched_by_the_arn_they_carry(tmp_path):
+    # Sources show a named resource as "fraud-scorer (arn:…)": the ARN inside still counts.
+    with mock_aws():
+        put_invocations(boto3.client("cloudwatch", region_name=REGION))
+        config = load_config(DEMO_TEAMS.read_text(), filename="teams.toml")
+        answers = [
+            unit_cost(
+                FocusFileSource(str(write_export(tmp_path / f"{named}.csv", named=named))),
+                config.teams,
+                subject="fraud-detection",
+                period=parse_period("", today=TODAY),
+                cloudwatch_for=lambda _account, region: boto3.client("cloudwatch", region),
+                today=TODAY,
+            )
+            for named in (False, True)
+        ]
+    plain, named = ([line.as_json() for line in a.endpoints] for a in answers)
+    assert named == plain and [line["name"] for line in named] == ["fraud-scorer", "fraud-shadow"]
+    assert named[0]["arn"] == endpoint_arn("fraud-scorer") and named[0]["invocations"] > 0
