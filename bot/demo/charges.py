@@ -1,5 +1,6 @@
 """The demo organisation's spend that is not EC2 instance-hours, as plain data: storage,
-SageMaker endpoints and training, databases, data transfer, logs, a NAT gateway; and the
+SageMaker endpoints and training (fraud-detection's are resources of their own:
+``bot.demo.sagemaker_fleet``), databases, data transfer, logs, a NAT gateway; and the
 billing terms around it (the savings plan, a monthly credit, sales tax).
 
 Nothing here touches AWS. ``bot.demo.focus_export`` bills these lines next to the instances
@@ -60,6 +61,7 @@ class DemoCharge:
     daily_growth: Decimal = Decimal("0")
     jitter: Decimal = Decimal("0")
     started_days_ago: int | None = None  # None: before the export window
+    resource_tags: tuple[tuple[str, str], ...] = ()  # more tags (a SageMaker model_name)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -68,7 +70,7 @@ class DemoCharge:
             tags["team"] = self.team
         if self.env is not None:
             tags["env"] = self.env
-        return tags
+        return tags | dict(self.resource_tags)
 
 
 def _bucket(name: str, team: str | None, gb: str, growth: str = "0.002") -> DemoCharge:
@@ -141,8 +143,6 @@ def _logs(team: str | None, gb_per_day: str) -> DemoCharge:
 CHARGES: tuple[DemoCharge, ...] = (
     _bucket("fraud-transactions-lake", _F, "150000"),
     _database("fraud-rules-db", _F, "db.r5.2xlarge", "2.00"),
-    _endpoint("fraud-realtime-scorer", _F, "ml.c5.4xlarge", "0.816", 6),
-    _training("fraud-hpo-sweeps", _F, "ml.g4dn.12xlarge", "4.89", "12"),
     _egress(_F, "400"),
     _logs(_F, "30"),
     _bucket("recs-interactions-lake", _R, "250000", "0.003"),
@@ -176,6 +176,12 @@ CHARGES: tuple[DemoCharge, ...] = (
         jitter=Decimal("0.3"),
     ),
 )  # fmt: skip
+
+# fraud-detection's SageMaker is billed resource by resource (``bot.demo.sagemaker_billing``):
+# its endpoints and notebooks at their prices, and its training jobs share each day's
+# training spend, which is this line's (the same day-to-day swing as before those resources
+# existed, so the team's figures did not move).
+FRAUD_TRAINING_SPEND = _training("fraud-hpo-sweeps", _F, "ml.g4dn.12xlarge", "4.89", "12")
 
 # One savings plan covers the instances marked ``savings_plan_covered``: the effective rate is
 # this share of on-demand (a 1-year no-upfront Compute Savings Plan saves about 28 %).

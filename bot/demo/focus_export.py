@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from bot.demo.charges import (
     CHARGES,
     EC2,
+    FRAUD_TRAINING_SPEND,
     MONTHLY_CREDIT,
     SAGEMAKER,
     SAVINGS_PLAN_ID,
@@ -51,6 +52,7 @@ from bot.demo.fleet import (
     launched_at,
     running_hours_on,
 )
+from bot.demo.sagemaker_billing import sagemaker_lines
 
 ExportFormat = Literal["parquet", "csv"]
 
@@ -61,7 +63,7 @@ CURRENCY = "USD"
 SUB_ACCOUNT_NAME = "ml-platform-prod"
 CREDIT_DAY_OF_MONTH = 3
 # Tag keys activated as cost allocation tags: only these reach the export's Tags column.
-COST_ALLOCATION_TAG_KEYS = ("team", "env", "workload_type", "Name")
+COST_ALLOCATION_TAG_KEYS = ("team", "env", "workload_type", "Name", "model_name")
 
 MONEY_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 NUMBER_COLUMNS = MONEY_COLUMNS + (
@@ -166,6 +168,14 @@ def instance_hour_cost(instance: DemoInstance, hours: int) -> Decimal:
     return money(instance.hourly_price * hours)
 
 
+def daily_spend(charge: DemoCharge, day: dt.date, *, now: dt.datetime, seed: int = 7) -> Decimal:
+    """What ``charge``'s line costs on ``day`` in the export written with ``now`` and ``seed``
+    (0 before the charge started)."""
+    context = _Context("", floor_to_hour(now), {}, {}, seed)
+    quantity = _charge_quantity(context, charge, day)
+    return Decimal(0) if quantity is None else money(quantity * charge.unit_price)
+
+
 def export_file_name(month: dt.date, fmt: ExportFormat) -> str:
     return f"focus-1.0-{month:%Y-%m}.{fmt}"
 
@@ -216,6 +226,7 @@ def _usage_rows(
             yield from _instance_rows(context, instance, day)
         for charge in charges:
             yield from _charge_rows(context, charge, day)
+        yield from _sagemaker_rows(context, day)
         if day.day == CREDIT_DAY_OF_MONTH:
             yield _credit_row(context, day)
 
@@ -313,15 +324,35 @@ def _volume_row(context: _Context, instance: DemoInstance, day: dt.date, hours: 
 
 
 def _charge_rows(context: _Context, charge: DemoCharge, day: dt.date) -> Iterator[Row]:
+    quantity = _charge_quantity(context, charge, day)
+    if quantity is not None:
+        yield _line_row(context, charge, day, quantity, money(quantity * charge.unit_price))
+
+
+def _charge_quantity(context: _Context, charge: DemoCharge, day: dt.date) -> Decimal | None:
+    """The charge's quantity on ``day``; None before it started."""
     offset = (day - context.now.date()).days  # negative: days before today
     if charge.started_days_ago is not None and -offset > charge.started_days_ago:
-        return
+        return None
     level = charge.quantity * (1 + charge.daily_growth * offset)
     swing = Decimal(str(round(context.rng(charge.name, day).uniform(-1, 1), 6)))
     quantity = money(level * (1 + charge.jitter * swing))
     if charge.per_month:
         quantity = money(quantity / _days_in_month(day))
-    cost = money(quantity * charge.unit_price)
+    return quantity
+
+
+def _sagemaker_rows(context: _Context, day: dt.date) -> Iterator[Row]:
+    """fraud-detection's SageMaker, resource by resource (``bot.demo.sagemaker_billing``)."""
+    spend = _charge_quantity(context, FRAUD_TRAINING_SPEND, day) or Decimal(0)
+    training = money(spend * FRAUD_TRAINING_SPEND.unit_price)
+    for line in sagemaker_lines((context.now.date() - day).days, training):
+        yield _line_row(context, line.charge, day, line.quantity, line.cost)
+
+
+def _line_row(
+    context: _Context, charge: DemoCharge, day: dt.date, quantity: Decimal, cost: Decimal
+) -> Row:
     row = _base_row(context, day, service=charge.service)
     row |= {
         "BilledCost": cost,
@@ -342,7 +373,7 @@ def _charge_rows(context: _Context, charge: DemoCharge, day: dt.date) -> Iterato
         "x_UsageType": charge.usage_type,
         "x_Operation": charge.operation or None,
     }
-    yield row | _sku(charge.usage_type)
+    return row | _sku(charge.usage_type)
 
 
 def _credit_row(context: _Context, day: dt.date) -> Row:

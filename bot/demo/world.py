@@ -3,8 +3,9 @@
 ``start_demo_world`` launches every instance of ``bot.demo.fleet.FLEET`` (tagged, in a VPC
 spread over three zones), stops the ones meant to be stopped, puts 15 days of hourly
 CloudWatch metrics for each running instance (AWS/EC2 CPU and network; CWAgent memory and,
-for GPU types, NVIDIA GPU utilisation and memory) and writes the FOCUS export with the real
-instance and volume ids. Point boto3 at ``DemoWorld.endpoint_url`` (or use
+for GPU types, NVIDIA GPU utilisation and memory), creates fraud-detection's SageMaker
+(endpoints, notebooks, training jobs, with their metrics: ``bot.demo.sagemaker_world``) and
+writes the FOCUS export with the real instance and volume ids and the SageMaker ARNs. Point boto3 at ``DemoWorld.endpoint_url`` (or use
 ``DemoWorld.client``) and give ``focus:<DemoWorld.focus_glob>`` as the cost source.
 
 moto keeps its state in module globals shared by everything in the process, so there is one
@@ -13,7 +14,8 @@ demo world per process at a time: starting one resets moto (the documented
 neither API (ask for Average/Maximum/Minimum/Sum/SampleCount), and its ``GetMetricData`` cost
 grows with periods x all stored datapoints (an hourly 14-day query takes seconds); prefer
 ``GetMetricStatistics`` or daily periods against moto. Instance ``LaunchTime`` in moto is the
-wall clock, not the fleet's ``launched_days_ago``.
+wall clock, not the fleet's ``launched_days_ago`` (no rule reads it); SageMaker's creation
+times and training times are set to the demo's clock, since the SageMaker rules read them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from botocore.config import Config
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.server import ThreadedMotoServer
 
+from bot.demo.charges import FRAUD_TRAINING_SPEND
 from bot.demo.fleet import (
     AVAILABILITY_ZONES,
     FLEET,
@@ -44,7 +49,8 @@ from bot.demo.fleet import (
     hourly_utilization,
     was_running,
 )
-from bot.demo.focus_export import write_focus_export
+from bot.demo.focus_export import daily_spend, write_focus_export
+from bot.demo.sagemaker_world import backdate, create_sagemaker, metric_data
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +197,7 @@ def _seed(world: DemoWorld, fleet: Sequence[DemoInstance], seed: int) -> None:
             world.volume_ids[instance.name] = volume_id
     _stop_stopped_instances(ec2, fleet, world.instance_ids)
     _create_databases(world.client("rds"))
+    _create_sagemaker(world, seed)
     _put_metrics(world, fleet)
     write_focus_export(
         world.focus_dir,
@@ -222,6 +229,23 @@ def _create_databases(rds: Any) -> None:
             AllocatedStorage=20,
             Tags=[{"Key": k, "Value": v} for k, v in {"Name": identifier, **tags}.items()],
         )
+
+
+def _create_sagemaker(world: DemoWorld, seed: int) -> None:
+    """fraud-detection's endpoints, notebooks and training jobs (``bot.demo.sagemaker_world``),
+    dated by the demo's clock and billed by the export."""
+    create_sagemaker(
+        world.client("sagemaker"),
+        world.client("application-autoscaling"),
+        account_id=world.account_id,
+    )
+    today = world.now.astimezone(dt.UTC).date()
+
+    def spend_on(days_ago: int) -> Decimal:
+        day = today - dt.timedelta(days=days_ago)
+        return daily_spend(FRAUD_TRAINING_SPEND, day, now=world.now, seed=seed)
+
+    backdate(account_id=world.account_id, region=world.region, now=world.now, spend_on=spend_on)
 
 
 def _create_network(ec2: Any) -> dict[str, str]:
@@ -325,7 +349,8 @@ def _put_metrics(world: DemoWorld, fleet: Sequence[DemoInstance]) -> None:
     """
     backend = cloudwatch_backends[world.account_id][world.region]
     by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for namespace, datum in _metric_data(fleet, world.instance_ids, world.now):
+    sagemaker = metric_data(world.now, invocation_days=EXPORT_DAYS, metric_days=METRIC_DAYS)
+    for namespace, datum in chain(_metric_data(fleet, world.instance_ids, world.now), sagemaker):
         datum["Timestamp"] = datum["Timestamp"].replace(tzinfo=None)  # moto keeps naive UTC
         by_namespace[namespace].append(datum)
     for namespace, data in by_namespace.items():
