@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from decimal import Decimal
@@ -174,3 +175,49 @@ def test_serve_warns_at_start_up_about_overlapping_rules(caplog):
         "teams file: teams.nlp and teams.prod-owners both match env=prod, team=nlp; the first "
         "listed, teams.nlp, owns such resources and decides about them (run costbot check)"
     )
+
+
+def test_ask_cost_unit_gives_each_models_cost_per_1000_invocations_in_the_demo(
+    tmp_path, capsys, monkeypatch
+):
+    # The demo world's fraud-detection endpoints, billed and called (bot/demo/sagemaker_fleet):
+    # the figures are recomputed here from the export it wrote and the traffic it published.
+    import bot.demo.sandbox
+    from bot.demo.sagemaker_fleet import ENDPOINTS, hourly_invocations
+    from handlers.blocks.common import money
+    from handlers.blocks.text import render_text
+    from tests.conftest import DEMO_NOW
+
+    monkeypatch.delenv("COSTBOT_TEAMS", raising=False)
+    monkeypatch.delenv("COSTBOT_COST_SOURCE", raising=False)
+    frozen = functools.partial(bot.demo.sandbox.DemoSandbox, now=lambda: DEMO_NOW)
+    monkeypatch.setattr(bot.demo.sandbox, "DemoSandbox", frozen)
+    code = main(["ask", "/cost unit fraud-detection", "--json", "--workdir", str(tmp_path)])
+    replies = json.loads(capsys.readouterr().out)
+    assert code == 0
+    answer = next(r for r in replies if r["response_type"] == "in_channel")
+    text = render_text({"text": "", "blocks": answer["blocks"]})
+
+    start, end = dt.date(2026, 12, 1), DEMO_NOW.date()  # month to date: Dec 1 – 5
+    assert "Dec 1 – Dec 5, 2026" in text
+    costs: dict[str, Decimal] = {}
+    for path in (tmp_path / "aws" / "focus").glob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            model = json.loads(row["Tags"]).get("model_name")
+            if model and start <= row["ChargePeriodStart"].date() < end:
+                costs[model] = costs.get(model, Decimal(0)) + Decimal(str(row["BilledCost"]))
+    hours = [
+        dt.datetime.combine(start, dt.time(), dt.UTC) + dt.timedelta(hours=n)
+        for n in range((end - start).days * 24)
+    ]
+    for endpoint in ENDPOINTS:
+        calls = sum(hourly_invocations(endpoint, h, (end - h.date()).days) for h in hours)
+        spent = money(costs[endpoint.model], "USD")
+        if endpoint.name == "fraud-legacy-scorer":  # idle: its cost, and no rate
+            assert calls == 0
+            assert f"{endpoint.model}: {spent} · no invocations" in text
+            continue
+        rate = money(costs[endpoint.model] * 1000 / calls, "USD")
+        assert f"{endpoint.model}: {rate} per 1,000" in text
+        assert f"{spent} · {calls:,} invocations" in text
+    assert "No invocations in this period: fraud-legacy-scorer" in text
