@@ -16,8 +16,9 @@ case for every SageMaker rule:
   managed spot.
 
 Every endpoint serves one variant (``AllTraffic``) whose model carries a ``model_name`` tag,
-and so does the endpoint: unit cost groups billing lines by it. Names are lowercase because
-AWS lowercases them in ARNs and the billing lines carry the ARN. Times are relative (days
+and so does the endpoint: unit cost groups billing lines by it. Names are lowercase: AWS
+lowercases them in ARNs (moto keeps them as given), so the billing lines' ARNs are the same
+in either. Times are relative (days
 ago) so the same resources work for any "now". Prices are the shipped SageMaker price
 snapshot's (``engines.sagemaker.prices``), so the review's savings and the bill agree.
 """
@@ -173,12 +174,14 @@ NOTEBOOKS: tuple[DemoNotebook, ...] = (
 )
 
 TRAINING_JOBS: tuple[DemoTrainingJob, ...] = (
-    # Nightly HPO sweeps, two weeks each, on demand; they checkpoint (managed spot is easy).
+    # HPO sweeps of two to three weeks, one after the other, on demand; they checkpoint
+    # (managed spot is easy). The latest started 13 days ago: a 14- or a 30-day review sees
+    # it, and only it.
     _job("fraud-hpo-sweep-41", "ml.g4dn.12xlarge", 1, 76, 62),
     _job("fraud-hpo-sweep-42", "ml.g4dn.12xlarge", 1, 61, 47),
     _job("fraud-hpo-sweep-43", "ml.g4dn.12xlarge", 1, 46, 32),
-    _job("fraud-hpo-sweep-44", "ml.g4dn.12xlarge", 1, 31, 17),
-    _job("fraud-hpo-sweep-45", "ml.g4dn.12xlarge", 1, 16, 1),
+    _job("fraud-hpo-sweep-44", "ml.g4dn.12xlarge", 1, 31, 14),
+    _job("fraud-hpo-sweep-45", "ml.g4dn.12xlarge", 1, 13, 1),
     # Pre-training on demand with no CheckpointConfig: checkpoints first, then spot.
     _job("fraud-gnn-pretrain-3", "ml.p3.2xlarge", 2, 12, 8, checkpoints=False),
     # Already on managed spot, with checkpoints: nothing to say.

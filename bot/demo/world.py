@@ -5,8 +5,9 @@ spread over three zones), stops the ones meant to be stopped, puts 15 days of ho
 CloudWatch metrics for each running instance (AWS/EC2 CPU and network; CWAgent memory and,
 for GPU types, NVIDIA GPU utilisation and memory), creates fraud-detection's SageMaker
 (endpoints, notebooks, training jobs, with their metrics: ``bot.demo.sagemaker_world``) and
-writes the FOCUS export with the real instance and volume ids and the SageMaker ARNs. Point boto3 at ``DemoWorld.endpoint_url`` (or use
-``DemoWorld.client``) and give ``focus:<DemoWorld.focus_glob>`` as the cost source.
+writes the FOCUS export with the real instance and volume ids and the SageMaker ARNs. Point
+boto3 at ``DemoWorld.endpoint_url`` (or use ``DemoWorld.client``) and give
+``focus:<DemoWorld.focus_glob>`` as the cost source.
 
 moto keeps its state in module globals shared by everything in the process, so there is one
 demo world per process at a time: starting one resets moto (the documented

@@ -43,8 +43,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
     demo.stop()
 
 
-@pytest.fixture(scope="module")
-def inventory(world: DemoWorld) -> Inventory:
+def inventory_of(world: DemoWorld, period: tuple[dt.datetime, dt.datetime]) -> Inventory:
     config = load_teams_file(DEMO_TEAMS)
     return list_inventory(
         world.client("sagemaker"),
@@ -53,9 +52,14 @@ def inventory(world: DemoWorld) -> Inventory:
         teams=config.teams,
         shared=config.shared,
         region=world.region,
-        period_start=PERIOD[0],
-        period_end=PERIOD[1],
+        period_start=period[0],
+        period_end=period[1],
     )
+
+
+@pytest.fixture(scope="module")
+def inventory(world: DemoWorld) -> Inventory:
+    return inventory_of(world, PERIOD)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +115,15 @@ def test_the_inventory_finds_the_teams_endpoints_notebooks_and_jobs(inventory: I
         (False, True),
         (False, False),
         (True, True),
+    ]
+
+
+def test_a_two_week_review_sees_the_same_training_jobs(world: DemoWorld) -> None:
+    recent = inventory_of(world, (NOW - dt.timedelta(days=14), NOW))
+    assert [job.name for job in recent.training_jobs] == [
+        "fraud-hpo-sweep-45",
+        "fraud-gnn-pretrain-3",
+        "fraud-xgb-retrain-spot",
     ]
 
 
