@@ -201,6 +201,9 @@ def build_deps(
         dry_run=settings.dry_run,
         now=now,
         process_id=process_id,
+        sagemaker_client_for=lambda account_id, region: aws.client_for(
+            "sagemaker", account_id=account_id, region=region
+        ),
     )
     prices = PriceBook(
         # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.

@@ -32,6 +32,8 @@ class ChangeRunner:
         now: the wall clock (UTC, timezone-aware), for timestamps.
         process_id: this process, recorded on each change it carries out, so that
             ``recover`` elsewhere leaves the changes of a live process alone.
+        sagemaker_client_for: ``(account_id, region) -> boto3 SageMaker client``, for
+            SageMaker changes (``Kind.is_sagemaker``); without it they are refused for now.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class ChangeRunner:
         poll_s: float = 5,
         timeout_s: float = 600,
         process_id: str = "",
+        sagemaker_client_for: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.process_id = process_id
         self.store = store
@@ -55,7 +58,13 @@ class ChangeRunner:
         records = Records(store, audit=audit, now=now, dry_run=dry_run, process_id=process_id)
         self._decisions = Decisions(records)
         self._execution = Execution(
-            records, ec2_client_for, sleep=sleep, clock=clock, poll_s=poll_s, timeout_s=timeout_s
+            records,
+            ec2_client_for,
+            sleep=sleep,
+            clock=clock,
+            poll_s=poll_s,
+            timeout_s=timeout_s,
+            sagemaker_client_for=sagemaker_client_for,
         )
         self._recovery = Recovery(records, self._execution)
 
