@@ -197,10 +197,11 @@ def recommendation(
     action: SageMakerAction, name: str, config: str = "", **extra: Any
 ) -> SageMakerRecommendation:
     kind = "notebook" if action is SageMakerAction.STOP_NOTEBOOK else "endpoint"
+    resource = "notebook-instance" if kind == "notebook" else "endpoint"
     fields: dict[str, Any] = {
         "kind": kind,
         "name": name,
-        "arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{'notebook-instance' if kind == 'notebook' else 'endpoint'}/{name}",
+        "arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}/{name}",
         "finding": Finding.IDLE,
         "action": action,
         "current_type": "ml.t3.xlarge" if kind == "notebook" else "ml.m5.xlarge",
@@ -550,8 +551,8 @@ def test_a_notebook_is_stopped_and_its_revert_starts_it(runner, recorder, store,
     assert outcome.state is State.DONE, outcome.text
     assert notebook_status(sm, name) == "Stopped"
     assert (
-        f"notebook instance `{name}` (ml.t3.xlarge) is stopped; its storage volume and files are kept"
-        in outcome.text
+        f"notebook instance `{name}` (ml.t3.xlarge) is stopped; its storage volume and files "
+        "are kept" in outcome.text
     )
 
     reverted = runner.revert(change_id, by=ALICE, approvers=APPROVERS)
