@@ -54,6 +54,8 @@ class Execution:
         timeout_s: how long to wait for an instance to stop or start.
         sagemaker_client_for: ``(account_id, region) -> boto3 SageMaker client``; without
             one, SageMaker changes are refused for now (nothing is touched).
+        sagemaker_timeout_s: how long to wait for a SageMaker resource to settle (default
+            ``timeout_s``).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Execution:
         poll_s: float,
         timeout_s: float,
         sagemaker_client_for: Callable[[str, str], Any] | None = None,
+        sagemaker_timeout_s: float | None = None,
     ) -> None:
         self.records = records
         self.store = records.store
@@ -78,7 +81,11 @@ class Execution:
         self.dry_runs = DryRun(records)
         self.sagemaker_client_for = sagemaker_client_for
         self.sagemaker = SageMakerSteps(
-            records, sleep=sleep, clock=clock, poll_s=poll_s, timeout_s=timeout_s
+            records,
+            sleep=sleep,
+            clock=clock,
+            poll_s=poll_s,
+            timeout_s=sagemaker_timeout_s or timeout_s,
         )
 
     def client_for(self, change: Change) -> Any:

@@ -34,6 +34,9 @@ class ChangeRunner:
             ``recover`` elsewhere leaves the changes of a live process alone.
         sagemaker_client_for: ``(account_id, region) -> boto3 SageMaker client``, for
             SageMaker changes (``Kind.is_sagemaker``); without it they are refused for now.
+        sagemaker_timeout_s: how long to wait for a SageMaker resource to settle (creating,
+            deleting or updating an endpoint takes minutes, a blue/green update longer);
+            default ``timeout_s`` or an hour, whichever is longer.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class ChangeRunner:
         timeout_s: float = 600,
         process_id: str = "",
         sagemaker_client_for: Callable[[str, str], Any] | None = None,
+        sagemaker_timeout_s: float | None = None,
     ) -> None:
         self.process_id = process_id
         self.store = store
@@ -65,6 +69,7 @@ class ChangeRunner:
             poll_s=poll_s,
             timeout_s=timeout_s,
             sagemaker_client_for=sagemaker_client_for,
+            sagemaker_timeout_s=sagemaker_timeout_s or max(timeout_s, 3600),
         )
         self._recovery = Recovery(records, self._execution)
 

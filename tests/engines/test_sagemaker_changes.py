@@ -600,6 +600,27 @@ def test_a_notebook_that_does_not_start_again_leaves_the_stop_done(runner, recor
     assert notebook_status(sm, name) == "Stopped"
 
 
+def test_a_notebook_that_never_stops_times_out_after_an_hour_and_is_started_again(
+    runner, recorder, sm, fake_time
+):
+    name = make_notebook(sm)
+    change_id = notebook_change(runner, name)
+    polls = 3600 // 5 + 1  # SageMaker's hour, not the runner's ten EC2 minutes
+    recorder.after("stop_notebook_instance", *["Stopping"] * polls)
+
+    outcome = runner.execute(change_id)
+
+    assert outcome.state is State.ROLLED_BACK, outcome.text
+    assert f"notebook instance `{name}` was still Stopping after 3600 s" in outcome.text
+    assert sum(fake_time.sleeps) == 3600
+    assert [c.name for c in recorder.mutations()] == [
+        "stop_notebook_instance",
+        "start_notebook_instance",
+    ]
+    assert notebook_status(sm, name) == "InService"
+    assert "I put it back: it is in service, as it was before" in outcome.text
+
+
 # --- dry runs --------------------------------------------------------------------------
 
 
