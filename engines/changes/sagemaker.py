@@ -207,8 +207,10 @@ class SageMakerSteps:
         """Makes the change (forward or revert) and waits until it has settled; raises on
         any failure (``Execution`` then calls ``restore``)."""
         change, forward = plan.change, plan.direction is Direction.FORWARD
-        if change.kind is Kind.ENDPOINT_DELETE:
-            self._delete(plan) if forward else self._create(plan)
+        if change.kind is Kind.ENDPOINT_DELETE and forward:
+            self._delete(plan)
+        elif change.kind is Kind.ENDPOINT_DELETE:
+            self._create(plan)
         elif change.kind is Kind.ENDPOINT_COUNT:
             self._set_count(plan, int(plan.target_type))
         elif change.kind is Kind.ENDPOINT_CONFIG:
