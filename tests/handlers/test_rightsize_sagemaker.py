@@ -158,9 +158,11 @@ def ask(world: World, user: str = BOB, team: str = "fraud-detection") -> dict:
     before = max((m["ts"] for m in world.slack.messages()), default=None, key=float)
     world.slack.send_command(user_id=user, channel_id=FRAUD, text=f"rightsize {team}")
     return world.slack.wait_for_message(
-        lambda m: m["channel"] == FRAUD
-        and m["ephemeral_for"] is None
-        and f"{team} · right-sizing" in str(m["blocks"]),
+        lambda m: (
+            m["channel"] == FRAUD
+            and m["ephemeral_for"] is None
+            and f"{team} · right-sizing" in str(m["blocks"])
+        ),
         timeout=60,
         after_ts=before,
     )
@@ -377,8 +379,8 @@ def test_costbot_cost_rightsize_json_includes_the_sagemaker_recommendations(
     monkeypatch.setenv("COSTBOT_COST_SOURCE", f"focus:{write_export(tmp_path / 'e.csv')}")
     monkeypatch.setenv("COSTBOT_DB", str(tmp_path / "cli.db"))
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setattr(bot.app, "build_deps", functools.partial(bot.app.build_deps,
-                                                                 now=lambda: world.now))  # fmt: skip
+    frozen = functools.partial(bot.app.build_deps, now=lambda: world.now)
+    monkeypatch.setattr(bot.app, "build_deps", frozen)
 
     assert main(["cost", "rightsize", "fraud-detection", "--json"]) == 0
 

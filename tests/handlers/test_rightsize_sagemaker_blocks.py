@@ -73,8 +73,10 @@ def test_training_advice_is_a_card_without_buttons_stating_the_spot_assumption()
     message = build([("", sagemaker(SageMakerAction.ADD_CHECKPOINTS, "1234.50"))])
 
     (card,) = [text for text in sections(message) if "training job" in text]
-    assert card.startswith(":arrow_down: *training job fraud-&lt;x&gt;* is over-provisioned: "
-                           "add checkpoints, then train on managed spot (2 × `ml.p3.2xlarge`)")
+    assert card.startswith(
+        ":arrow_down: *training job fraud-&lt;x&gt;* is over-provisioned: "
+        "add checkpoints, then train on managed spot (2 × `ml.p3.2xlarge`)"
+    )
     assert "*Saves about $1,234.50/month* · high risk · assumes spot 50% below on-demand" in card
     assert "• spot assumed 50% below on-demand" in card
     assert ":warning: Without checkpoints an interrupted job starts over." in card
