@@ -51,6 +51,7 @@ def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work
         proposals: list[tuple[str, Recommendation]] = []
         sagemaker: list[tuple[str, SageMakerRecommendation]] = []
         notes: list[str] = []
+        nothing: list[str] = []  # teams without any SageMaker resource
         lookback = 14
         for team in teams:
             review = reviewer.review(team)
@@ -58,11 +59,14 @@ def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work
             owned = [rec for rec in review.recommendations if _owner(rec, deps) == team.name]
             proposals += _proposals(owned, team.name, deps)
             if deps.sagemaker is not None:
-                found, said = _review_sagemaker(team, deps)
+                found, said, empty = _review_sagemaker(team, deps)
                 sagemaker += _sagemaker_proposals(found, team.name, deps)
                 notes += said
+                nothing += [team.name] if empty else []
         proposals.sort(key=lambda pair: -pair[1].monthly_saving)
         sagemaker.sort(key=lambda pair: -pair[1].monthly_saving)
+        if nothing:
+            notes.append(nothing_on_sagemaker(nothing))
         approvers = tuple(dict.fromkeys(a for team in teams for a in team.approvers))
         ec2 = RightsizeResult(subject, tuple(proposals), approvers, lookback)
         return RightsizeAnswer(ec2, tuple(sagemaker), tuple(notes))
@@ -83,10 +87,13 @@ def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work
     return Work(f"right-sizing for *{subject}*", result, render)
 
 
-def _review_sagemaker(team: Team, deps: Deps) -> tuple[list[SageMakerRecommendation], list[str]]:
-    """The team's SageMaker recommendations (only resources its rule owns among all teams)
-    and what to say where SageMaker was skipped or has nothing of the team's. A failure of
-    the review itself never takes the instances' cards with it: it is logged and said."""
+def _review_sagemaker(
+    team: Team, deps: Deps
+) -> tuple[list[SageMakerRecommendation], list[str], bool]:
+    """The team's SageMaker recommendations (only resources its rule owns among all teams),
+    what to say where SageMaker was skipped, and whether the team has no SageMaker resource
+    at all. A failure of the review itself never takes the instances' cards with it: it is
+    logged and said."""
     assert deps.sagemaker is not None
     teams, shared = deps.rules()
     try:
@@ -94,15 +101,22 @@ def _review_sagemaker(team: Team, deps: Deps) -> tuple[list[SageMakerRecommendat
     except Exception:
         reference = uuid.uuid4().hex[:8]
         logger.exception("the SageMaker review of %s failed (ref %s)", team.name, reference)
-        return [], [f"{team.name} skipped: an internal error (ref {reference}); it is logged."]
+        said = f"{team.name} skipped: an internal error (ref {reference}); it is logged."
+        return [], [said], False
     notes = [f"{team.name} skipped in {where}" for where in review.skipped]
-    if not review.resources and not review.skipped:
-        notes.append(
-            f"{team.name} runs no endpoints or notebook instances and trained nothing in "
-            f"the last {TRAINING_PERIOD_DAYS} days."
-        )
     owned = [rec for rec in review.recommendations if rec.team == team.name]
-    return owned, notes
+    return owned, notes, not review.resources and not review.skipped
+
+
+def nothing_on_sagemaker(teams: Sequence[str]) -> str:
+    """One sentence for every team without a SageMaker resource (``/cost rightsize`` of all
+    teams says it once, not once a team)."""
+    who = teams[0] if len(teams) == 1 else f"{', '.join(teams[:-1])} and {teams[-1]}"
+    verb = "runs" if len(teams) == 1 else "run"
+    return (
+        f"{who} {verb} no endpoints or notebook instances and trained nothing in the last "
+        f"{TRAINING_PERIOD_DAYS} days."
+    )
 
 
 def _owner(recommendation: Recommendation, deps: Deps) -> str:

@@ -13,6 +13,7 @@ from engines.changes.models import Change, Kind, State
 from engines.rightsizing.models import Finding, Instance, Recommendation, Risk
 from engines.sagemaker.models import SageMakerAction, SageMakerRecommendation
 from handlers.rightsizing.blocks import build_rightsize_message, card_buttons
+from handlers.rightsizing.questions import nothing_on_sagemaker
 
 NOW = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:"
@@ -152,3 +153,8 @@ def test_revert_on_a_done_sagemaker_change_says_what_it_undoes(kind, extra, prom
     assert revert["text"]["text"] == "Revert"
     text = revert["confirm"]["text"]["text"]  # type: ignore[index]
     assert text.startswith(promise) and "instance is stopped" not in text
+
+
+def test_teams_without_sagemaker_are_named_in_one_sentence():
+    assert nothing_on_sagemaker(["nlp"]).startswith("nlp runs no endpoints")
+    assert nothing_on_sagemaker(["a", "b", "c"]).startswith("a, b and c run no endpoints")
