@@ -37,6 +37,8 @@ from engines.costs.sources.rollup import RollupInUseError, RollupSource
 from engines.errors import ConfigError, CostSourceError
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
+from engines.sagemaker.prices import SageMakerPriceBook
+from engines.sagemaker.reviewer import SageMakerReviewer
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
 from engines.spot.advisor_feed import FeedFile
@@ -201,6 +203,9 @@ def build_deps(
         dry_run=settings.dry_run,
         now=now,
         process_id=process_id,
+        sagemaker_client_for=lambda account_id, region: aws.client_for(
+            "sagemaker", account_id=account_id, region=region
+        ),
     )
     prices = PriceBook(
         # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
@@ -217,6 +222,7 @@ def build_deps(
         targets=aws.targets(),
         now=now,
     )
+    sagemaker = build_sagemaker_reviewer(aws, store, now=now)
     spot = SpotAdvisor(
         ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
         prices=prices,
@@ -239,6 +245,7 @@ def build_deps(
         question_seconds=settings.question_seconds,
         changes=changes,
         rightsizing=reviewer,
+        sagemaker=sagemaker,
         spot=spot,
         offhours=build_offhours(settings, config, aws, store, prices),
         outbox=outbox or build_outbox(settings, store, now=now),
@@ -248,6 +255,30 @@ def build_deps(
         cloudwatch_for=lambda account, region: aws.client_for(
             "cloudwatch", account_id=account, region=region
         ),
+    )
+
+
+def build_sagemaker_reviewer(
+    aws: AwsClients, store: Store, *, now: Callable[[], dt.datetime]
+) -> SageMakerReviewer:
+    """SageMaker's review over every account and region costbot reaches, priced from the
+    Price List API (cached in the database), or the snapshot against a local AWS stand-in."""
+
+    def client(service: str) -> Callable[[str, str], Any]:
+        return lambda account, region: aws.client_for(service, account_id=account, region=region)
+
+    prices = SageMakerPriceBook(
+        pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
+        cache=StoreResponseCache(store),
+        now=now,
+    )
+    return SageMakerReviewer(
+        sagemaker_for=client("sagemaker"),
+        autoscaling_for=client("application-autoscaling"),
+        cloudwatch_for=client("cloudwatch"),
+        prices=prices,
+        targets=aws.targets(),
+        now=now,
     )
 
 
