@@ -28,6 +28,7 @@ from engines.sagemaker.metrics import fetch_endpoint_traffic, vcpus_of
 from engines.sagemaker.models import Inventory, SageMakerAction
 from engines.sagemaker.prices import TRAINING, SageMakerPriceBook
 from engines.sagemaker.review import review_inventory
+from engines.sagemaker.reviewer import SageMakerReviewer
 from tests.conftest import DEMO_NOW, DEMO_TEAMS
 
 NOW = DEMO_NOW  # Sunday Dec 6, 15:00 UTC: billing data through Dec 5
@@ -156,6 +157,31 @@ def test_the_review_finds_exactly_the_waste_the_demo_was_built_with(
     assert fewer.monthly_saving == (2 * price("ml.c5.xlarge", "Hosting") * 730).quantize(CENT)
     gnn = found[("fraud-gnn-pretrain-3", SageMakerAction.ADD_CHECKPOINTS)]
     assert gnn.reason.startswith("Add checkpoints first")
+
+
+def test_the_bots_reviewer_adds_the_notebook_left_running_on_a_sunday(world: DemoWorld) -> None:
+    # Sunday 10:00 in New York: outside working hours, and fraud-lab-alice's CPU (the
+    # CloudWatch agent's) has stayed under 2 % since Friday evening.
+    config = load_teams_file(DEMO_TEAMS)
+    reviewer = SageMakerReviewer(
+        sagemaker_for=lambda _account, _region: world.client("sagemaker"),
+        autoscaling_for=lambda _account, _region: world.client("application-autoscaling"),
+        cloudwatch_for=lambda _account, _region: world.client("cloudwatch"),
+        prices=SageMakerPriceBook(),
+        targets=[("", world.region)],
+        now=lambda: NOW,
+    )
+
+    review = reviewer.review(config.teams[TEAM], teams=config.teams, shared=config.shared)
+
+    assert review.skipped == () and review.resources == 3 + 2 + 3
+    assert {(r.name, r.action) for r in review.recommendations} == {
+        ("fraud-legacy-scorer", SageMakerAction.DELETE_ENDPOINT),
+        ("fraud-chargeback-scorer", SageMakerAction.SET_INSTANCE_COUNT),
+        ("fraud-hpo-sweep-45", SageMakerAction.USE_MANAGED_SPOT),
+        ("fraud-gnn-pretrain-3", SageMakerAction.ADD_CHECKPOINTS),
+        ("fraud-lab-alice", SageMakerAction.STOP_NOTEBOOK),
+    }
 
 
 def test_a_jobs_billable_time_is_what_its_billing_lines_pay_for(
