@@ -26,7 +26,7 @@ def sandbox(tmp_path_factory) -> Iterator[DemoSandbox]:
 
 
 def endpoint(sandbox: DemoSandbox, name: str) -> str:
-    """"<status> <instances>" of the endpoint's variant, or "gone"."""
+    """The variant's "<status> <instances>", or "gone" when the endpoint is deleted."""
     sagemaker = sandbox.world.client("sagemaker")
     if name not in {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}:
         return "gone"
