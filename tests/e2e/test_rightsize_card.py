@@ -18,6 +18,7 @@ import pytest
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.changes.models import State
 from tests.e2e.test_workspace import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.handlers.test_rightsize_flow import change_for
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,17 @@ def open_as(browser, sandbox: DemoSandbox, user: str):
     return page
 
 
+def change_of(sandbox: DemoSandbox, resource: str) -> int:
+    """The change id behind the buttons for ``resource`` in the latest right-sizing card."""
+    cards = [m for m in sandbox.standin.messages(FRAUD) if CARD_TITLE in str(m["blocks"])]
+    return int(change_for(cards[-1], resource))
+
+
+def buttons(card, change_id: int, label: str):
+    """One change's buttons with ``label`` (the card holds several changes, SageMaker's too)."""
+    return card.locator(f'button[data-block-id="rightsize:{change_id}"]', has_text=label)
+
+
 def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     sandbox,
     browser,
@@ -59,17 +71,18 @@ def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     bob.press("#composer", "Enter")
     card = bob.locator(".message", has_text=CARD_TITLE).last
     card.wait_for(timeout=60_000)
-    approve = card.locator("button", has_text="Approve")
-    approve.wait_for(timeout=10_000)
+    card.locator("button", has_text="Approve").first.wait_for(timeout=10_000)
+    change_id = change_of(sandbox, "fraud-etl-prod")  # the EC2 resize
+    stop_id = change_of(sandbox, "fraud-sandbox-api")
+    approve = buttons(card, change_id, "Approve")
+    assert approve.count() == 1 and approve.get_attribute("data-value") == str(change_id)
     assert card.locator("button", has_text="Revert").count() == 0
     card.screenshot(path=str(shots / "rightsize-card-before.png"))
-    change_id = int(approve.get_attribute("data-value") or "0")
-    assert change_id
 
     alice = open_as(browser, sandbox, ALICE)
     alice_card = alice.locator(".message", has_text=CARD_TITLE).last
     alice_card.wait_for(timeout=20_000)
-    alice_card.locator("button", has_text="Approve").click()
+    buttons(alice_card, change_id, "Approve").click()
 
     # Bob's page, not reloaded: the card says who approved and when, and offers Revert.
     revert = card.locator("button", has_text="Revert")
@@ -78,8 +91,8 @@ def test_a_decision_changes_the_card_for_a_second_person_and_revert_works(
     assert "is now m5.xlarge" in text and "UTC" in text, text
     assert "<@U0DEMO" not in text and "&lt;" not in text  # mentions are real, not literal
     assert card.locator(".mention", has_text="Alice").count() >= 1
-    assert card.locator("button", has_text="Approve").count() == 0
-    assert card.locator("button", has_text="Stop").count() == 1  # the other change's stay
+    assert buttons(card, change_id, "Approve").count() == 0
+    assert buttons(card, stop_id, "Stop").count() == 1  # the other changes' stay
     card.screenshot(path=str(shots / "rightsize-card-after.png"))
     store = sandbox.costbot.store
     assert store.get_change(change_id).state is State.DONE
