@@ -27,7 +27,8 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -45,6 +46,8 @@ from engines.sagemaker.models import (
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 FINISHED_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class TagMemo:
@@ -116,6 +119,7 @@ def list_inventory(
     period_start: dt.datetime,
     period_end: dt.datetime,
     memo: TagMemo | None = None,
+    workers: int = 8,
 ) -> Inventory:
     """The team's endpoints, notebook instances and training jobs created in the period.
 
@@ -129,6 +133,8 @@ def list_inventory(
         period_start: training jobs created at or after this time...
         period_end: ...and before this one.
         memo: tags and finished jobs already read (None: ask for everything).
+        workers: calls made side by side for tags and training jobs (I/O bound; each
+            resource is one call, so thousands of them would otherwise queue one by one).
 
     Raises:
         InventoryError: an API call failed.
@@ -136,47 +142,61 @@ def list_inventory(
     if team not in teams:
         raise ValueError(f"no team {team!r} in the teams file")
 
-    def owned(arn: str) -> tuple[bool, dict[str, str]]:
-        tags = memo.tags(arn, lambda: _tags(sagemaker, arn)) if memo else _tags(sagemaker, arn)
-        return owner_of(account_of(arn), tags, teams=teams, shared=shared) == team, tags
+    def tags_of(arn: str) -> dict[str, str]:
+        return memo.tags(arn, lambda: _tags(sagemaker, arn)) if memo else _tags(sagemaker, arn)
 
-    endpoints = []
-    scaling: dict[tuple[str, str], tuple[int, int]] | None = None
-    for summary in _pages(sagemaker, "list_endpoints", "Endpoints"):
-        mine, tags = owned(summary["EndpointArn"])
-        if not mine:
-            continue
-        if scaling is None:
-            scaling = _scalable_targets(autoscaling)
-        endpoints.append(_endpoint(sagemaker, summary, tags, scaling, region))
+    def mine(summaries: list[dict[str, Any]], arn_key: str) -> list[tuple[Any, dict[str, str]]]:
+        """The summaries the team owns, with their tags (asked for side by side)."""
+        tags = _side_by_side(tags_of, [summary[arn_key] for summary in summaries], workers)
+        return [
+            (summary, tagged)
+            for summary, tagged in zip(summaries, tags, strict=True)
+            if owner_of(account_of(summary[arn_key]), tagged, teams=teams, shared=shared) == team
+        ]
 
-    notebooks = []
-    for summary in _pages(sagemaker, "list_notebook_instances", "NotebookInstances"):
-        mine, tags = owned(summary["NotebookInstanceArn"])
-        if mine:
-            notebooks.append(
-                NotebookInstance(
-                    name=summary["NotebookInstanceName"],
-                    arn=summary["NotebookInstanceArn"],
-                    status=summary.get("NotebookInstanceStatus", ""),
-                    instance_type=summary.get("InstanceType", ""),
-                    region=region,
-                    account_id=account_of(summary["NotebookInstanceArn"]),
-                    tags=tags,
-                )
-            )
+    listed = list(_pages(sagemaker, "list_endpoints", "Endpoints"))
+    owned_endpoints = mine(listed, "EndpointArn")
+    scaling = _scalable_targets(autoscaling) if owned_endpoints else {}
+    endpoints = [
+        _endpoint(sagemaker, summary, tags, scaling, region) for summary, tags in owned_endpoints
+    ]
 
-    jobs = []
+    listed = list(_pages(sagemaker, "list_notebook_instances", "NotebookInstances"))
+    notebooks = [
+        NotebookInstance(
+            name=summary["NotebookInstanceName"],
+            arn=summary["NotebookInstanceArn"],
+            status=summary.get("NotebookInstanceStatus", ""),
+            instance_type=summary.get("InstanceType", ""),
+            region=region,
+            account_id=account_of(summary["NotebookInstanceArn"]),
+            tags=tags,
+        )
+        for summary, tags in mine(listed, "NotebookInstanceArn")
+    ]
+
     window = {"CreationTimeAfter": period_start, "CreationTimeBefore": period_end}
-    for summary in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries", **window):
-        created = summary.get("CreationTime")
-        if created is not None and not period_start <= created < period_end:
-            continue
-        mine, tags = owned(summary["TrainingJobArn"])
-        if mine:
-            jobs.append(_training_job(sagemaker, summary, tags, region, memo))
+    listed = [
+        summary
+        for summary in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries", **window)
+        if summary.get("CreationTime") is None
+        or period_start <= summary["CreationTime"] < period_end
+    ]
+    jobs = _side_by_side(
+        lambda owned: _training_job(sagemaker, owned[0], owned[1], region, memo),
+        mine(listed, "TrainingJobArn"),
+        workers,
+    )
 
     return Inventory(team, region, tuple(endpoints), tuple(notebooks), tuple(jobs))
+
+
+def _side_by_side(call: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
+    """``call`` on every item, ``workers`` at a time, in order; the first error is raised."""
+    if workers <= 1 or len(items) <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker") as pool:
+        return list(pool.map(call, items))
 
 
 def account_of(arn: str) -> str:
