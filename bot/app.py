@@ -37,6 +37,7 @@ from engines.costs.sources.rollup import RollupInUseError, RollupSource
 from engines.errors import ConfigError, CostSourceError
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
+from engines.sagemaker.prices import NOTEBOOK, SageMakerPriceBook
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
 from engines.spot.advisor_feed import FeedFile
@@ -278,7 +279,10 @@ def follow_teams_file(settings: Settings, config: CostConfig, cost_source: Any) 
 def build_offhours(
     settings: Settings, config: CostConfig, aws: AwsClients, store: Store, prices: PriceBook
 ) -> OffHours:
-    """Off-hours schedules over every account and region costbot reaches."""
+    """Off-hours schedules over every account and region costbot reaches: each target's
+    clients (EC2, RDS, Auto Scaling, SageMaker) come from ``aws.client_for``, assumed into
+    the target's account. Notebook instances are priced as SageMaker ``Notebook``
+    instances, by the same Price List client, cache and clock as EC2's prices."""
 
     def target(account_id: str, region: str) -> AwsScheduleTarget:
         return AwsScheduleTarget(
@@ -289,6 +293,9 @@ def build_offhours(
             account_id=account_id,
         )
 
+    notebook_prices = SageMakerPriceBook(
+        pricing_client=prices.pricing_client, cache=prices.cache, now=prices.now
+    )
     return OffHours(
         targets=[target(account_id, region) for account_id, region in aws.targets()],
         store=store,
@@ -297,6 +304,9 @@ def build_offhours(
         audit=store.record_audit,
         dry_run=settings.dry_run,
         ec2_hourly=lambda instance_type, region: prices.hourly(instance_type, region=region),
+        notebook_hourly=lambda instance_type, region: notebook_prices.hourly(
+            instance_type, region=region, component=NOTEBOOK
+        ),
     )
 
 
