@@ -22,6 +22,7 @@ then, and at once for a notebook not seen before.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from engines.aws_errors import explain
 from engines.schedules.model import ResourceKind, ScheduledResource
 from engines.words import plural
 
+logger = logging.getLogger(__name__)
+
 RDS_RUNNING = "available"
 RDS_STOPPED = "stopped"
 EC2_RUNNING = {"pending", "running"}
@@ -39,6 +42,7 @@ EC2_STOPPED = {"stopping", "stopped"}
 NOTEBOOK_RUNNING = {"InService", "Pending"}
 NOTEBOOK_BUSY = {"Pending", "Stopping", "Updating"}  # between states: act on the next pass
 NOTEBOOK_GONE = {"Deleting"}
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 _DONE = {"stop": "stopped", "start": "started"}
 TAG_REFRESH_PASSES = 15
 """A notebook's tags are read again every this many inventories (15 minutes at one a minute)."""
@@ -157,7 +161,23 @@ class AwsScheduleTarget:
                     state=plural(group["DesiredCapacity"], "instance"),
                 )
 
-    def _notebooks(self) -> Iterator[ScheduledResource]:
+    def _notebooks(self) -> list[ScheduledResource]:
+        """The notebook instances; none (and a warning) when costbot may not list them, so
+        a role granted before notebooks were scheduled keeps its EC2, RDS and ASG
+        schedules working."""
+        try:
+            return list(self._listed_notebooks())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in DENIED:
+                raise
+            logger.warning(
+                "SageMaker notebook instances in %s are left out of schedules: %s",
+                self.region,
+                explain(error),
+            )
+            return []
+
+    def _listed_notebooks(self) -> Iterator[ScheduledResource]:
         client = self.client_for("sagemaker")
         self._passes += 1
         seen: dict[str, tuple[int, dict[str, str]]] = {}

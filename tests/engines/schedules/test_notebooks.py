@@ -310,3 +310,21 @@ def test_a_schedule_over_a_team_without_resources_names_every_kind(aws, store):
     assert "no EC2 instance, RDS instance, Auto Scaling group or SageMaker notebook instance" in (
         str(refused.value)
     )
+
+
+def test_without_the_right_to_list_notebooks_the_other_schedules_keep_working(aws, store, caplog):
+    from botocore.exceptions import ClientError
+
+    dev = launch(aws, "dev-box", team="fraud-detection", env="dev")
+
+    class Denied:
+        def get_paginator(self, name: str) -> Any:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+            raise ClientError(error, "ListNotebookInstances")
+
+    offhours = make_offhours(lambda s: Denied() if s == "sagemaker" else aws(s), store)
+    offhours.enforce(local(2026, 11, 18, 19, 0))
+
+    assert aws.calls == Counter(stop_instances=1)
+    assert [r.resource_id for r in offhours.inventory()] == [dev]
+    assert "SageMaker notebook instances in us-east-1 are left out of schedules" in caplog.text
