@@ -202,6 +202,8 @@ def referenced_columns(query: CostQuery, schema: BillingSchema) -> tuple[str, ..
         columns.append(schema.tags)
     if query.cost_filter.accounts:
         columns.append(schema.account)
+    if query.cost_filter.resource_like:
+        columns.append(schema.resource)
     return tuple(dict.fromkeys(columns))
 
 
@@ -289,6 +291,9 @@ def _where_sql(query: CostQuery, schema: BillingSchema, dialect: Dialect) -> Sql
         accounts = query.cost_filter.accounts
         marks = ", ".join("?" for _ in accounts)
         conditions.append(SqlQuery(f"{_column(schema.account)} IN ({marks})", tuple(accounts)))
+    if query.cost_filter.resource_like:
+        resource = f"lower(coalesce({_column(schema.resource)}, ''))"
+        conditions.append(SqlQuery(f"{resource} LIKE ?", (query.cost_filter.resource_like,)))
     return _joined(conditions, "\n    AND ")
 
 
