@@ -50,9 +50,9 @@ _ENDPOINT_ARN = re.compile(
     re.IGNORECASE,
 )
 
-ENDPOINT_LIKE = "%:endpoint/%"
-"""The resource ids (lowercased) an endpoint's ARN can be, as a SQL ``LIKE`` pattern: a coarse
-cut the billing data is asked with; ``_ENDPOINT_ARN`` then decides, as for ``unit_cost``."""
+ENDPOINT_MARK = ":endpoint/"
+"""What every endpoint's ARN contains: a coarse cut the billing data is asked with;
+``_ENDPOINT_ARN`` then decides, as for ``unit_cost``."""
 
 CloudWatchFor = Callable[[str, str], Any]
 """A CloudWatch client for (account id, region)."""
@@ -250,7 +250,7 @@ def endpoint_owners(
     )
     if source.max_dimensions is not None and len(group_by) > source.max_dimensions:
         return None
-    endpoints_only = CostFilter(resource_like=ENDPOINT_LIKE)
+    endpoints_only = CostFilter(resource_contains=ENDPOINT_MARK)
     try:
         result = source.costs(CostQuery(period, metric, endpoints_only, group_by))
     except CostSourceError:

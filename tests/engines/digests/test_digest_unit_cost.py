@@ -96,9 +96,9 @@ def test_teams_without_endpoints_get_no_section_and_no_cloudwatch_call(world):
     assert clients == Counter({"fraud-detection": 1, "nlp": 1})
     # recommendations: one organisation-wide question over endpoint lines, never its own
     # by-resource question; the two others ask theirs (now and the days before).
-    wide = [q for q in source.by_resource if q.cost_filter.resource_like]
-    own = [q for q in source.by_resource if not q.cost_filter.resource_like]
-    assert {q.cost_filter.resource_like for q in wide} == {"%:endpoint/%"}
+    wide = [q for q in source.by_resource if q.cost_filter.resource_contains]
+    own = [q for q in source.by_resource if not q.cost_filter.resource_contains]
+    assert {q.cost_filter.resource_contains for q in wide} == {":endpoint/"}
     assert {q.period for q in wide} == {unit_cost_period(TODAY)}
     assert {q.cost_filter.tags["team"] for q in own} == {"fraud-detection", "nlp"}
 
