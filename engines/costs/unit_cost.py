@@ -258,7 +258,7 @@ def endpoint_owners(
     lines = [
         (group.key[1], dict(zip(keys, group.key[2:], strict=True)))
         for group in result.groups
-        if _ENDPOINT_ARN.fullmatch(group.key[0] or "")
+        if _ENDPOINT_ARN.search(group.key[0] or "")  # also "name (arn)"
     ]
     return frozenset(
         team.name
