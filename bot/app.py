@@ -38,6 +38,7 @@ from engines.errors import ConfigError, CostSourceError
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
 from engines.sagemaker.prices import NOTEBOOK, SageMakerPriceBook
+from engines.sagemaker.reviewer import SageMakerReviewer
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
 from engines.spot.advisor_feed import FeedFile
@@ -202,6 +203,9 @@ def build_deps(
         dry_run=settings.dry_run,
         now=now,
         process_id=process_id,
+        sagemaker_client_for=lambda account_id, region: aws.client_for(
+            "sagemaker", account_id=account_id, region=region
+        ),
     )
     prices = PriceBook(
         # A local AWS stand-in (the demo's moto) has no Price List API: use the snapshot.
@@ -218,6 +222,7 @@ def build_deps(
         targets=aws.targets(),
         now=now,
     )
+    sagemaker = build_sagemaker_reviewer(aws, store, now=now)
     spot = SpotAdvisor(
         ec2_for=lambda account, region: aws.client_for("ec2", account_id=account, region=region),
         prices=prices,
@@ -240,8 +245,9 @@ def build_deps(
         question_seconds=settings.question_seconds,
         changes=changes,
         rightsizing=reviewer,
+        sagemaker=sagemaker,
         spot=spot,
-        offhours=build_offhours(settings, config, aws, store, prices),
+        offhours=build_offhours(settings, config, aws, store, prices, sagemaker.prices),
         outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
         cards=store,
@@ -249,6 +255,30 @@ def build_deps(
         cloudwatch_for=lambda account, region: aws.client_for(
             "cloudwatch", account_id=account, region=region
         ),
+    )
+
+
+def build_sagemaker_reviewer(
+    aws: AwsClients, store: Store, *, now: Callable[[], dt.datetime]
+) -> SageMakerReviewer:
+    """SageMaker's review over every account and region costbot reaches, priced from the
+    Price List API (cached in the database), or the snapshot against a local AWS stand-in."""
+
+    def client(service: str) -> Callable[[str, str], Any]:
+        return lambda account, region: aws.client_for(service, account_id=account, region=region)
+
+    prices = SageMakerPriceBook(
+        pricing_client=None if aws.endpoint_url else aws.client("pricing", region="us-east-1"),
+        cache=StoreResponseCache(store),
+        now=now,
+    )
+    return SageMakerReviewer(
+        sagemaker_for=client("sagemaker"),
+        autoscaling_for=client("application-autoscaling"),
+        cloudwatch_for=client("cloudwatch"),
+        prices=prices,
+        targets=aws.targets(),
+        now=now,
     )
 
 
@@ -277,12 +307,17 @@ def follow_teams_file(settings: Settings, config: CostConfig, cost_source: Any) 
 
 
 def build_offhours(
-    settings: Settings, config: CostConfig, aws: AwsClients, store: Store, prices: PriceBook
+    settings: Settings,
+    config: CostConfig,
+    aws: AwsClients,
+    store: Store,
+    prices: PriceBook,
+    notebook_prices: SageMakerPriceBook,
 ) -> OffHours:
     """Off-hours schedules over every account and region costbot reaches: each target's
     clients (EC2, RDS, Auto Scaling, SageMaker) come from ``aws.client_for``, assumed into
     the target's account. Notebook instances are priced as SageMaker ``Notebook``
-    instances, by the same Price List client, cache and clock as EC2's prices."""
+    instances, from SageMaker's price book (the one its review uses)."""
 
     def target(account_id: str, region: str) -> AwsScheduleTarget:
         return AwsScheduleTarget(
@@ -293,9 +328,6 @@ def build_offhours(
             account_id=account_id,
         )
 
-    notebook_prices = SageMakerPriceBook(
-        pricing_client=prices.pricing_client, cache=prices.cache, now=prices.now
-    )
     return OffHours(
         targets=[target(account_id, region) for account_id, region in aws.targets()],
         store=store,

@@ -120,9 +120,12 @@ def audit_action_label(action: str) -> str:
     """An audit record's action (``change.proposed``, ``ec2.stop_instances``) as words."""
     if action in AUDIT_ACTIONS:
         return AUDIT_ACTIONS[action]
-    if action.startswith("ec2."):
-        call = "".join(part.capitalize() for part in action[4:].split("_"))
-        return f"called EC2 {call} on"
+    for prefix, service in (("ec2.", "EC2"), ("sagemaker.", "SageMaker")):
+        if action.startswith(prefix):
+            call = action.removeprefix(prefix)  # ``StopInstances`` or ``stop_instances``
+            if "_" in call or call.islower():
+                call = "".join(part.capitalize() for part in call.split("_"))
+            return f"called {service} {call} on"
     if action.startswith("change.") and action.endswith("_refused"):
         return f"was refused: {action[7:-8].replace('_', ' ')}"
     return action.removeprefix("change.").replace("_", " ").replace(".", " ")
@@ -132,10 +135,18 @@ def change_summary(kind: str, from_type: str, to_type: str) -> str:
     """What a change does, in words: ``stop (idle)`` or ``c5.4xlarge → c5.xlarge``.
 
     Args:
-        kind: ``resize`` or ``stop`` ("" for records from before kinds: a stop keeps the type).
-        from_type: the type before.
-        to_type: the type after (the same type for a stop).
+        kind: ``resize``, ``stop`` or a SageMaker kind (``sagemaker-…``; "" for records from
+            before kinds: a stop keeps the type).
+        from_type: the type before (an endpoint variant's instance count for a count change).
+        to_type: the type after (the same type for a stop or a delete).
     """
+    sagemaker = {
+        "sagemaker-endpoint-delete": "delete endpoint (idle)",
+        "sagemaker-notebook-stop": "stop notebook (idle)",
+        "sagemaker-endpoint-count": f"{from_type or '?'} → {to_type or '?'} instances",
+    }
+    if kind in sagemaker:
+        return sagemaker[kind]
     if kind == "stop" or (not kind and from_type and from_type == to_type):
         return "stop (idle)"
     return f"{from_type or '?'} → {to_type or '?'}"

@@ -16,6 +16,7 @@ from engines.costs.allocation_cache import AllocationCache
 from engines.costs.sources.protocol import Source
 from engines.models import SharedCost, Team
 from engines.rightsizing.fleet_review import FleetReviewer
+from engines.sagemaker.reviewer import SageMakerReviewer
 from engines.schedules.enforcement import OffHours
 from engines.spot.review import SpotAdvisor
 
@@ -107,6 +108,9 @@ class Deps:
         shared: shared costs from the teams file, split across teams.
         changes: carries out approved changes (None: right-sizing is not set up).
         rightsizing: reviews a team's instances (``rightsizing.fleet_review.FleetReviewer``).
+        sagemaker: reviews a team's SageMaker endpoints, notebooks and training jobs
+            (``engines.sagemaker.reviewer.SageMakerReviewer``); None: not set up, and
+            ``/cost rightsize`` shows EC2 alone.
         spot: spot prices, candidates and fleet plans (``engines.spot.review.SpotAdvisor``).
         offhours: off-hours schedules (None: not set up).
         outbox: where digests and alerts are queued for posting (None: not set up).
@@ -137,6 +141,7 @@ class Deps:
     shared: tuple[SharedCost, ...] = ()
     changes: ChangeRunner | None = None
     rightsizing: FleetReviewer | None = None
+    sagemaker: SageMakerReviewer | None = None
     spot: SpotAdvisor | None = None
     offhours: OffHours | None = None
     outbox: Outbox | None = None

@@ -209,6 +209,12 @@ def _add_change_sagemaker_columns(db: Database) -> None:
     db.table("changes").add_column("endpoint_config", str, not_null_default="")
 
 
+def _add_change_resource_tags(db: Database) -> None:
+    # A deleted SageMaker endpoint's tags (JSON), recorded when it is deleted, so that a
+    # revert re-creates it with the tags it had (team ownership, env).
+    db.table("changes").add_column("resource_tags", str, not_null_default="")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -227,6 +233,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0050_cards", _create_cards),
     ("0051_changes_by_team", _index_changes_by_team),
     ("0060_change_sagemaker", _add_change_sagemaker_columns),
+    ("0061_change_resource_tags", _add_change_resource_tags),
 ]
 
 

@@ -2,6 +2,10 @@
 
 ``DryRunOperation`` means "would have worked", ``UnauthorizedOperation`` is reported as the
 missing permission (cloud-custodian's way: the dry run asks the real API).
+
+SageMaker has no ``DryRun`` parameter: its dry run (``run_looked``) is the validation's
+Describe calls and a list of the calls a real execution would make; no mutating call is made,
+and the text says the permissions were not checked.
 """
 
 from __future__ import annotations
@@ -34,7 +38,33 @@ class DryRun:
     def run(self, plan: Plan, expected: Collection[State]) -> Outcome:
         """Makes each call with ``DryRun=True``; a forward dry run ends ``done`` (dry_run)."""
         forward = plan.direction is Direction.FORWARD
-        if forward and not self.store.transition(
+        if forward and not self._claim(plan, expected):
+            return self.records.already(plan.change.id)
+        try:
+            steps = self._dry_calls(plan)
+        except ChangeError as error:
+            return self._dry_run_failed(plan, str(error), forward)
+        text = (
+            f"Dry run: I would have {join_steps(steps)}. Every call was allowed. "
+            f"Nothing was changed; {plan.change.label} is a dry run only."
+        )
+        return self._done(plan, text, {})
+
+    def run_looked(self, plan: Plan, expected: Collection[State], calls: list[str]) -> Outcome:
+        """A dry run without ``DryRun=True`` (SageMaker): the validation has looked, and
+        ``calls`` say what a real execution would call; nothing else is called."""
+        if plan.direction is Direction.FORWARD and not self._claim(plan, expected):
+            return self.records.already(plan.change.id)
+        text = (
+            "Dry run: SageMaker has no dry-run mode, so I only looked (Describe calls) and "
+            f"everything checks out. For real I would have {join_steps(calls)}. Permissions "
+            "were not checked by this dry run. Nothing was changed; "
+            f"{plan.change.label} is a dry run only."
+        )
+        return self._done(plan, text, {"would_call": calls, "permissions_checked": False})
+
+    def _claim(self, plan: Plan, expected: Collection[State]) -> bool:
+        return self.store.transition(
             plan.change.id,
             expected=expected,
             new=first_step(plan),
@@ -43,20 +73,15 @@ class DryRun:
             was_running=plan.was_running,
             direction=plan.direction,
             executor=self.records.process_id,
-        ):
-            return self.records.already(plan.change.id)
-        try:
-            steps = self._dry_calls(plan)
-        except ChangeError as error:
-            return self._dry_run_failed(plan, str(error), forward)
-        if forward:
+        )
+
+    def _done(self, plan: Plan, text: str, detail: dict[str, Any]) -> Outcome:
+        if plan.direction is Direction.FORWARD:
             self.store.transition(
                 plan.change.id, expected=IN_FLIGHT, new=State.DONE, updated_at=self.now()
             )
-        self.records.audit(plan.change, plan.actor, "change.dry_run.done", {**plan_detail(plan)})
-        text = (
-            f"Dry run: I would have {join_steps(steps)}. Every call was allowed. "
-            f"Nothing was changed; {plan.change.label} is a dry run only."
+        self.records.audit(
+            plan.change, plan.actor, "change.dry_run.done", {**plan_detail(plan), **detail}
         )
         return Outcome(True, text, self.store.get_change(plan.change.id))
 

@@ -36,17 +36,10 @@ from engines.changes.models import (
     Outcome,
     State,
 )
-from engines.changes.plan import Plan, first_step, plan_detail
+from engines.changes.plan import MustNotRun, NotNow, Plan, first_step, plan_detail
 from engines.changes.records import Records
-from engines.changes.texts import finished_text, rolled_back_text, state_words
-
-
-class _MustNotRun(ChangeError):
-    """The change must not be carried out as it stands (nothing was touched)."""
-
-
-class _NotNow(ChangeError):
-    """The change cannot run right now, but may later (nothing was touched)."""
+from engines.changes.sagemaker import SageMakerSteps
+from engines.changes.texts import failed_text, finished_text, rolled_back_text, state_words
 
 
 class Execution:
@@ -59,6 +52,10 @@ class Execution:
         clock: monotonic seconds, for poll timeouts.
         poll_s: seconds between ``DescribeInstances`` polls.
         timeout_s: how long to wait for an instance to stop or start.
+        sagemaker_client_for: ``(account_id, region) -> boto3 SageMaker client``; without
+            one, SageMaker changes are refused for now (nothing is touched).
+        sagemaker_timeout_s: how long to wait for a SageMaker resource to settle (default
+            ``timeout_s``).
     """
 
     def __init__(
@@ -70,6 +67,8 @@ class Execution:
         clock: Callable[[], float],
         poll_s: float,
         timeout_s: float,
+        sagemaker_client_for: Callable[[str, str], Any] | None = None,
+        sagemaker_timeout_s: float | None = None,
     ) -> None:
         self.records = records
         self.store = records.store
@@ -80,6 +79,22 @@ class Execution:
         self.poll_s = poll_s
         self.timeout_s = timeout_s
         self.dry_runs = DryRun(records)
+        self.sagemaker_client_for = sagemaker_client_for
+        self.sagemaker = SageMakerSteps(
+            records,
+            sleep=sleep,
+            clock=clock,
+            poll_s=poll_s,
+            timeout_s=sagemaker_timeout_s or timeout_s,
+        )
+
+    def client_for(self, change: Change) -> Any:
+        """The EC2 or SageMaker client for the change's account and region."""
+        if not change.kind.is_sagemaker:
+            return self.ec2_client_for(change.account_id, change.region)
+        if self.sagemaker_client_for is None:
+            raise NotNow("costbot has no SageMaker access configured.")
+        return self.sagemaker_client_for(change.account_id, change.region)
 
     def execute(self, change_id: int) -> Outcome:
         """Carries out an approved (or due scheduled) change; exactly one caller wins.
@@ -140,13 +155,14 @@ class Execution:
         failed_state: State | None,
     ) -> Outcome:
         """Validates, claims the change (CAS) and executes it, for real or as a dry run."""
-        client = self.ec2_client_for(change.account_id, change.region)
         try:
-            plan = self._validated_plan(change, client, direction, actor)
-        except _NotNow as error:
+            plan = self._validated_plan(change, self.client_for(change), direction, actor)
+        except NotNow as error:
             return Outcome(False, str(error), change)
-        except _MustNotRun as error:
+        except MustNotRun as error:
             return self._refuse_invalid(change, actor, expected, failed_state, str(error))
+        if self.records.dry_run and change.kind.is_sagemaker:
+            return self.dry_runs.run_looked(plan, expected, self.sagemaker.would_call(plan))
         if self.records.dry_run:
             return self.dry_runs.run(plan, expected)
         claimed = self.store.transition(
@@ -159,6 +175,7 @@ class Execution:
             dry_run=False,
             last_error="",
             executor=self.records.process_id,
+            **plan.claim_fields,
         )
         if not claimed:
             return self.records.already(change.id)
@@ -188,32 +205,41 @@ class Execution:
     def _validated_plan(
         self, change: Change, client: Any, direction: Direction, actor: str
     ) -> Plan:
-        """Looks before touching: raises ``_MustNotRun`` or ``_NotNow`` when it must not run."""
-        original, target = change.from_type, change.to_type
-        if direction is Direction.REVERT:
-            original, target = target, original
-        state, itype, tags = self._describe_for_validation(client, change.instance_id)
-        if state in GONE:
-            raise _MustNotRun(f"the instance is {state}.")
-        if itype != original:
-            raise _MustNotRun(
-                f"the instance is now {itype}, not {original}; the recommendation is out of date."
-            )
-        if change.kind is Kind.STOP:
-            _check_power_state(state, direction)
-        group = tags.get("aws:autoscaling:groupName")
-        if group:
-            raise _MustNotRun(
-                f"it belongs to the Auto Scaling group {group}, which would replace it; "
-                "change the group's launch template instead."
-            )
+        """Looks before touching: raises ``MustNotRun`` or ``NotNow`` when it must not run."""
+        if change.kind.is_sagemaker:
+            plan = self.sagemaker.validate(change, client, direction, actor)
+        else:
+            plan = self._validated_ec2_plan(change, client, direction, actor)
         others = [
             other
             for other in self.store.list_changes(states=IN_FLIGHT, instance_id=change.instance_id)
             if other.id != change.id
         ]
         if others:
-            raise _NotNow(f"change {others[0].id} is being carried out on the same instance.")
+            raise NotNow(f"change {others[0].id} is being carried out on the same resource.")
+        return plan
+
+    def _validated_ec2_plan(
+        self, change: Change, client: Any, direction: Direction, actor: str
+    ) -> Plan:
+        original, target = change.from_type, change.to_type
+        if direction is Direction.REVERT:
+            original, target = target, original
+        state, itype, tags = self._describe_for_validation(client, change.instance_id)
+        if state in GONE:
+            raise MustNotRun(f"the instance is {state}.")
+        if itype != original:
+            raise MustNotRun(
+                f"the instance is now {itype}, not {original}; the recommendation is out of date."
+            )
+        if change.kind is Kind.STOP:
+            _check_power_state(state, direction)
+        group = tags.get("aws:autoscaling:groupName")
+        if group:
+            raise MustNotRun(
+                f"it belongs to the Auto Scaling group {group}, which would replace it; "
+                "change the group's launch template instead."
+            )
         return Plan(change, client, original, target, state in RUNNING_LIKE, direction, actor)
 
     def _describe_for_validation(
@@ -223,15 +249,17 @@ class Execution:
             instance = describe(client, instance_id)
         except ClientError as error:
             if error_code(error).startswith("InvalidInstanceID"):
-                raise _MustNotRun("the instance no longer exists.") from error
-            raise _NotNow(f"I could not look at `{instance_id}`: {explain(error)}") from error
+                raise MustNotRun("the instance no longer exists.") from error
+            raise NotNow(f"I could not look at `{instance_id}`: {explain(error)}") from error
         except BotoCoreError as error:
-            raise _NotNow(f"I could not look at `{instance_id}`: {error}") from error
+            raise NotNow(f"I could not look at `{instance_id}`: {error}") from error
         tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
         return instance["State"]["Name"], instance["InstanceType"], tags
 
     def _carry_out(self, plan: Plan) -> Outcome:
         """Stop, modify, start; on any failure put everything back."""
+        if plan.change.kind.is_sagemaker:
+            return self._carry_out_sagemaker(plan)
         if plan.change.kind is Kind.STOP:
             return self._carry_out_power(plan)
         change_id = plan.change.id
@@ -242,6 +270,14 @@ class Execution:
             self._advance(change_id, State.MODIFYING, State.STARTING)
             self._start_if_it_was_running(plan)
             self.verify(plan, plan.target_type)
+        except Exception as error:  # any failure means: put it back
+            return self.roll_back(plan, error)
+        return self.finish(plan)
+
+    def _carry_out_sagemaker(self, plan: Plan) -> Outcome:
+        """A SageMaker change (``SageMakerSteps``); on any failure put the resource back."""
+        try:
+            self.sagemaker.carry_out(plan)
         except Exception as error:  # any failure means: put it back
             return self.roll_back(plan, error)
         return self.finish(plan)
@@ -307,17 +343,15 @@ class Execution:
         self.records.audit(
             plan.change, plan.actor, "change.failed", {**plan_detail(plan), "why": error_text}
         )
-        text = (
-            f":rotating_light: {plan.change.label} FAILED and I could not put it back. "
-            f"{plan.change.display_name} MAY BE STOPPED RIGHT NOW (account "
-            f"{plan.change.account_id}, {plan.change.region}); it should be {plan.original_type}"
-            f"{', running' if plan.was_running else ''}. Please check it in the EC2 console. "
-            f"First error: {why}. Rollback error: {second}."
-        )
+        text = failed_text(plan, why, second)
         return Outcome(False, text, self.store.get_change(plan.change.id), True)
 
     def _restore(self, plan: Plan) -> None:
-        """Brings the instance back to the original type, running if it was running."""
+        """Brings the instance back to the original type, running if it was running (a
+        SageMaker resource: back as the execution found it)."""
+        if plan.change.kind.is_sagemaker:
+            self.sagemaker.restore(plan)
+            return
         state, itype = self.settle(plan)
         if itype != plan.original_type:
             if state != "stopped":
@@ -410,6 +444,6 @@ class Execution:
 def _check_power_state(state: str, direction: Direction) -> None:
     """A stop needs a running instance, and its revert (a start) a stopped one."""
     if direction is Direction.FORWARD and state not in RUNNING_LIKE:
-        raise _MustNotRun(f"the instance is already {state}; there is nothing to stop.")
+        raise MustNotRun(f"the instance is already {state}; there is nothing to stop.")
     if direction is Direction.REVERT and state in RUNNING_LIKE:
-        raise _MustNotRun(f"the instance is already {state}; someone started it again.")
+        raise MustNotRun(f"the instance is already {state}; someone started it again.")

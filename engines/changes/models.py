@@ -21,6 +21,7 @@ change moves between is kept in the same two columns (see ``Kind``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -224,6 +225,12 @@ class Change:
     instance_name: str = ""  # the instance's Name tag when proposed ("" without one)
     variant: str = ""  # SageMaker: the endpoint's production variant changed
     endpoint_config: str = ""  # SageMaker: the endpoint's config when proposed
+    resource_tags: str = ""  # SageMaker: a deleted endpoint's tags (JSON), for its re-creation
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The tags recorded when the resource was deleted (``resource_tags``)."""
+        return dict(json.loads(self.resource_tags)) if self.resource_tags else {}
 
     @property
     def label(self) -> str:
@@ -283,6 +290,7 @@ class Change:
             instance_name=row.get("instance_name") or "",
             variant=row.get("variant") or "",
             endpoint_config=row.get("endpoint_config") or "",
+            resource_tags=row.get("resource_tags") or "",
         )
 
 

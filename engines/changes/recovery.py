@@ -3,6 +3,11 @@
 A change whose instance already has the target type is finished (started again if it was
 running); any other is rolled back to the original type. A change being carried out by a
 live process is that process's business and is left alone.
+
+A SageMaker change is settled the same way: its resource's moving status (Deleting,
+Updating, Stopping…) is waited out, so a delete or an update SageMaker had already accepted
+finishes; then a resource in the change's target shape is finished and any other is put back
+as it was.
 """
 
 from __future__ import annotations
@@ -71,13 +76,20 @@ class Recovery:
         original, target = change.from_type, change.to_type
         if change.direction is Direction.REVERT:
             original, target = target, original
-        client = self.execution.ec2_client_for(change.account_id, change.region)
+        try:
+            client = self.execution.client_for(change)
+        except ChangeError as error:
+            client = None
+            plan = Plan(change, client, original, target, True, change.direction, actor)
+            return self.execution.fail_loudly(plan, "a restart interrupted the change", str(error))
         was_running = True if change.was_running is None else change.was_running
         plan = Plan(change, client, original, target, was_running, change.direction, actor)
         return self._settle_after_crash(plan, when)
 
     def _settle_after_crash(self, plan: Plan, when: dt.datetime) -> Outcome:
         change = plan.change
+        if change.kind.is_sagemaker:
+            return self._settle_sagemaker_after_crash(plan, when)
         if change.kind is Kind.STOP:
             return self._finish_power_after_crash(plan, when)
         try:
@@ -104,6 +116,29 @@ class Recovery:
             self.execution.verify(plan, plan.target_type)
         except Exception as error:  # any failure means: put it back
             return self.execution.roll_back(plan, error, recovered=True)
+        return self.execution.finish(plan, recovered=True)
+
+    def _settle_sagemaker_after_crash(self, plan: Plan, when: dt.datetime) -> Outcome:
+        """Waits out what SageMaker is doing, then finishes (the resource is in the target
+        shape) or puts the resource back."""
+        steps = self.execution.sagemaker
+        try:
+            steps.settle(plan)
+            done, where = steps.in_target_shape(plan)
+        except Exception as error:  # cannot look, or it settled nowhere: put it back
+            return self.execution.roll_back(plan, error, recovered=True)
+        decision = "finish" if done else "roll back"
+        detail = {
+            **plan_detail(plan),
+            "state_at_crash": plan.change.state.value,
+            "found": where,
+            "decision": decision,
+            "at": when.isoformat(),
+        }
+        self.records.audit(plan.change, plan.actor, "change.recovered", detail)
+        if decision == "roll back":
+            interrupted = ChangeError(f"a restart interrupted the change while {plan.change.state}")
+            return self.execution.roll_back(plan, interrupted, recovered=True)
         return self.execution.finish(plan, recovered=True)
 
     def _finish_power_after_crash(self, plan: Plan, when: dt.datetime) -> Outcome:

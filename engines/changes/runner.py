@@ -32,6 +32,11 @@ class ChangeRunner:
         now: the wall clock (UTC, timezone-aware), for timestamps.
         process_id: this process, recorded on each change it carries out, so that
             ``recover`` elsewhere leaves the changes of a live process alone.
+        sagemaker_client_for: ``(account_id, region) -> boto3 SageMaker client``, for
+            SageMaker changes (``Kind.is_sagemaker``); without it they are refused for now.
+        sagemaker_timeout_s: how long to wait for a SageMaker resource to settle (creating,
+            deleting or updating an endpoint takes minutes, a blue/green update longer);
+            default ``timeout_s`` or an hour, whichever is longer.
     """
 
     def __init__(
@@ -47,6 +52,8 @@ class ChangeRunner:
         poll_s: float = 5,
         timeout_s: float = 600,
         process_id: str = "",
+        sagemaker_client_for: Callable[[str, str], Any] | None = None,
+        sagemaker_timeout_s: float | None = None,
     ) -> None:
         self.process_id = process_id
         self.store = store
@@ -55,7 +62,14 @@ class ChangeRunner:
         records = Records(store, audit=audit, now=now, dry_run=dry_run, process_id=process_id)
         self._decisions = Decisions(records)
         self._execution = Execution(
-            records, ec2_client_for, sleep=sleep, clock=clock, poll_s=poll_s, timeout_s=timeout_s
+            records,
+            ec2_client_for,
+            sleep=sleep,
+            clock=clock,
+            poll_s=poll_s,
+            timeout_s=timeout_s,
+            sagemaker_client_for=sagemaker_client_for,
+            sagemaker_timeout_s=sagemaker_timeout_s or max(timeout_s, 3600),
         )
         self._recovery = Recovery(records, self._execution)
 

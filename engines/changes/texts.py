@@ -6,6 +6,8 @@ from collections.abc import Collection, Iterable
 
 from engines.changes.models import Change, Direction, Kind, State
 from engines.changes.plan import Plan
+from engines.changes.sagemaker_api import switched_config_name
+from engines.words import mrkdwn_safe
 
 
 def people(users: Iterable[str]) -> str:
@@ -48,6 +50,8 @@ def decision_text(change: Change, actor: str) -> str:
 
 def finished_text(plan: Plan, *, recovered: bool) -> str:
     change = plan.change
+    if change.kind.is_sagemaker:
+        return _finished_sagemaker_text(plan, recovered=recovered)
     if change.kind is Kind.STOP:
         return _finished_power_text(plan, recovered=recovered)
     after = "running again" if plan.was_running else "left stopped, as it was before"
@@ -72,6 +76,8 @@ def _finished_power_text(plan: Plan, *, recovered: bool) -> str:
 
 
 def rolled_back_text(plan: Plan, why: str) -> str:
+    if plan.change.kind.is_sagemaker:
+        return _rolled_back_sagemaker_text(plan, why)
     if plan.change.kind is Kind.STOP:
         verb = "Starting" if plan.direction is Direction.REVERT else "Stopping"
         state = "running" if plan.was_running else "stopped"
@@ -94,3 +100,87 @@ def permission_text(plan: Plan, action: str) -> str:
         f"costbot's AWS role in {account} ({plan.change.region}) is not allowed to call "
         f"ec2:{action} on `{plan.instance_id}`. Add ec2:{action} to its IAM policy."
     )
+
+
+def failed_text(plan: Plan, why: str, second: str) -> str:
+    """A change that failed and could not be put back: loud, with where to look."""
+    change = plan.change
+    if change.kind.is_sagemaker:
+        should = _sagemaker_shape(plan, before=True)
+        return (
+            f":rotating_light: {change.label} FAILED and I could not put it back. "
+            f"{sagemaker_what(change).capitalize()} MAY BE IN A BROKEN STATE RIGHT NOW (account "
+            f"{change.account_id}, {change.region}); it should be {should}. Please check it in "
+            f"the SageMaker console. First error: {why}. Rollback error: {second}."
+        )
+    return (
+        f":rotating_light: {change.label} FAILED and I could not put it back. "
+        f"{change.display_name} MAY BE STOPPED RIGHT NOW (account "
+        f"{change.account_id}, {change.region}); it should be {plan.original_type}"
+        f"{', running' if plan.was_running else ''}. Please check it in the EC2 console. "
+        f"First error: {why}. Rollback error: {second}."
+    )
+
+
+def sagemaker_what(change: Change) -> str:
+    """``endpoint `fraud-v1``` or ``notebook instance `nlp-lab```."""
+    noun = "notebook instance" if change.kind is Kind.NOTEBOOK_STOP else "endpoint"
+    return f"{noun} `{mrkdwn_safe(change.instance_id)}`"
+
+
+def _sagemaker_shape(plan: Plan, *, before: bool) -> str:
+    """Where a SageMaker resource is before (or after) this execution, in words."""
+    change = plan.change
+    side = plan.original_type if before else plan.target_type
+    forward = plan.direction is Direction.FORWARD
+    if change.kind is Kind.ENDPOINT_DELETE:
+        serving = before == forward
+        config = f"`{mrkdwn_safe(change.endpoint_config)}`"
+        return f"in service on endpoint config {config}" if serving else "deleted"
+    if change.kind is Kind.NOTEBOOK_STOP:
+        return "in service" if before == forward else "stopped"
+    variant = mrkdwn_safe(change.variant)
+    if change.kind is Kind.ENDPOINT_COUNT:
+        return f"running {side} instances in variant {variant}"
+    return f"running variant {variant} on {side}"
+
+
+def _finished_sagemaker_text(plan: Plan, *, recovered: bool) -> str:
+    change = plan.change
+    what = sagemaker_what(change)
+    prefix = "After a restart I finished: " if recovered else "Done: "
+    saving = f"Saving ${change.monthly_saving:,.2f}/month."
+    config = f"`{mrkdwn_safe(change.endpoint_config)}`"
+    if plan.direction is Direction.REVERT:
+        if change.kind is Kind.ENDPOINT_DELETE:
+            return f"{prefix}{what} is back: re-created from {config} with its tags, in service."
+        return f"{prefix}reverted {what}; it is {_sagemaker_shape(plan, before=False)} again."
+    if change.kind is Kind.ENDPOINT_DELETE:
+        return (
+            f"{prefix}{what} ({change.from_type}) is deleted; its endpoint config {config} and "
+            f"model are kept. {saving} Revert re-creates it from {config}."
+        )
+    if change.kind is Kind.NOTEBOOK_STOP:
+        return (
+            f"{prefix}{what} ({change.from_type}) is stopped; its storage volume and files are "
+            f"kept. {saving} Revert starts it again."
+        )
+    was = _sagemaker_shape(plan, before=True).removeprefix("running ")
+    now = f"{prefix}{what} is now {_sagemaker_shape(plan, before=False)} (was {was})"
+    if change.kind is Kind.ENDPOINT_CONFIG:
+        made = mrkdwn_safe(switched_config_name(change))
+        now += f", on the new endpoint config `{made}`; {config} is kept for the revert"
+    return f"{now}. {saving}"
+
+
+def _rolled_back_sagemaker_text(plan: Plan, why: str) -> str:
+    change = plan.change
+    what = sagemaker_what(change)
+    doing = {
+        Kind.ENDPOINT_DELETE: ("Deleting", "Re-creating"),
+        Kind.NOTEBOOK_STOP: ("Stopping", "Starting"),
+        Kind.ENDPOINT_COUNT: ("Changing", "Reverting"),
+        Kind.ENDPOINT_CONFIG: ("Switching", "Reverting"),
+    }[change.kind][int(plan.direction is Direction.REVERT)]
+    now = _sagemaker_shape(plan, before=True)
+    return f"{doing} {what} failed ({why}). I put it back: it is {now}, as it was before."

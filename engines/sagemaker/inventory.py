@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engines.aws_errors import explain
 from engines.costs.ownership import owner_of
 from engines.errors import CostbotError
 from engines.models import SharedCost, Team
@@ -147,7 +148,7 @@ def _error(operation: str, error: ClientError) -> InventoryError:
         return InventoryError(
             f"costbot may not call {operation}: grant it that permission to review SageMaker."
         )
-    return InventoryError(f"{operation} failed: {code}: {details.get('Message', '')}")
+    return InventoryError(f"SageMaker {operation} failed: {explain(error)}")
 
 
 def _tags(sagemaker: Any, arn: str) -> dict[str, str]:

@@ -17,6 +17,14 @@ queries always fit one page and the number of calls is ``ceil(queries / 500)``
 
 The window ends at ``now`` rounded down to midnight UTC, so every day counted is whole. The
 client is passed in and ``now`` given; nothing here reads the clock.
+
+**Notebook activity** (``fetch_notebook_activity``). AWS publishes no CPU metric for notebook
+instances, and moto has none either. The source is the CloudWatch agent's
+``cpu_usage_active`` (namespace ``CWAgent``, statistic ``Maximum``) with the single dimension
+``NotebookInstanceName``, as a lifecycle configuration that installs the agent publishes it
+(``append_dimensions``/``aggregation_dimensions`` set to the notebook's name). The figure is
+the peak over the last ``NOTEBOOK_LOOKBACK_HOURS`` hours, a share of the whole instance
+(0-100). A notebook without that metric has no figure and is not judged.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engines.aws_errors import explain
 from engines.errors import CostbotError
-from engines.sagemaker.models import EndpointTraffic
+from engines.sagemaker.models import EndpointTraffic, NotebookActivity
 
 MAX_QUERIES_PER_CALL = 500
 MAX_DATAPOINTS_PER_CALL = 100_800
@@ -37,6 +46,11 @@ MAX_LOOKBACK_DAYS = 63  # daily Sums of 5-minute data are exact up to its retent
 DAY_S = 86_400
 INVOCATIONS = ("AWS/SageMaker", "Invocations", "Sum")
 CPU = ("/aws/sagemaker/Endpoints", "CPUUtilization", "Maximum")
+NOTEBOOK_CPU = ("CWAgent", "cpu_usage_active", "Maximum")
+NOTEBOOK_DIMENSION = "NotebookInstanceName"
+NOTEBOOK_LOOKBACK_HOURS = 3
+"""How far back a notebook's CPU peak is read: quiet this long, it is not being worked on."""
+HOUR_S = 3_600
 
 
 ML_VCPUS: dict[str, int] = {
@@ -148,7 +162,8 @@ def fetch_endpoint_traffic(
     size = batch_size(lookback_days)
     for first in range(0, len(queries), size):
         batch = queries[first : first + size]
-        for index, series in _fetch(cloudwatch, batch, start, end):
+        asked = [_endpoint_query(pair, metric) for pair, metric in batch]
+        for index, series in _fetch(cloudwatch, asked, start, end):
             pair, metric = batch[index]
             values[(pair, metric[1])] = series
     result = {}
@@ -164,11 +179,66 @@ def fetch_endpoint_traffic(
     return result
 
 
+def fetch_notebook_activity(
+    cloudwatch: Any,
+    notebooks: Iterable[str],
+    *,
+    now: dt.datetime,
+    lookback_hours: int = NOTEBOOK_LOOKBACK_HOURS,
+) -> dict[str, NotebookActivity]:
+    """Each notebook's CPU peak over the last hours, from the CloudWatch agent.
+
+    The metric is ``CWAgent`` ``cpu_usage_active`` with the one dimension
+    ``NotebookInstanceName`` (published by the agent a lifecycle configuration installs;
+    AWS publishes no CPU metric for notebook instances by default). Hourly ``Maximum``s,
+    at most 500 queries a call.
+
+    Args:
+        cloudwatch: a boto3 CloudWatch client.
+        notebooks: notebook instance names; duplicates asked once.
+        now: the current time, timezone-aware.
+        lookback_hours: hours before ``now`` to look at, 1 to 24.
+
+    Returns:
+        A ``NotebookActivity`` per notebook asked about; ``cpu_max_percent`` is None for one
+        without the agent's metric, which is then not judged (``review_notebook``).
+
+    Raises:
+        ValueError: a naive ``now`` or a lookback outside 1 to 24 hours.
+        MetricsError: CloudWatch refused or failed a call.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (CloudWatch times are UTC)")
+    if not 1 <= lookback_hours <= 24:
+        raise ValueError(f"a lookback of {lookback_hours} hours is not supported: choose 1 to 24")
+    names = list(dict.fromkeys(notebooks))
+    end = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    start = end - dt.timedelta(hours=lookback_hours)
+    peaks: dict[str, float] = {}
+    for first in range(0, len(names), MAX_QUERIES_PER_CALL):
+        batch = names[first : first + MAX_QUERIES_PER_CALL]
+        asked: list[_Query] = [(NOTEBOOK_CPU, ((NOTEBOOK_DIMENSION, name),)) for name in batch]
+        for index, series in _fetch(cloudwatch, asked, start, end, period=HOUR_S):
+            if series:
+                peaks[batch[index]] = max(series)
+    return {name: NotebookActivity(name, peaks.get(name)) for name in names}
+
+
+_Query = tuple[tuple[str, str, str], tuple[tuple[str, str], ...]]
+"""((namespace, metric, statistic), ((dimension, value), ...))."""
+
+
+def _endpoint_query(pair: tuple[str, str], metric: tuple[str, str, str]) -> _Query:
+    return metric, (("EndpointName", pair[0]), ("VariantName", pair[1]))
+
+
 def _fetch(
     cloudwatch: Any,
-    batch: list[tuple[tuple[str, str], tuple[str, str, str]]],
+    batch: list[_Query],
     start: dt.datetime,
     end: dt.datetime,
+    *,
+    period: int = DAY_S,
 ) -> Iterator[tuple[int, list[float]]]:
     queries = [
         {
@@ -177,17 +247,14 @@ def _fetch(
                 "Metric": {
                     "Namespace": namespace,
                     "MetricName": name,
-                    "Dimensions": [
-                        {"Name": "EndpointName", "Value": endpoint},
-                        {"Name": "VariantName", "Value": variant},
-                    ],
+                    "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions],
                 },
-                "Period": DAY_S,
+                "Period": period,
                 "Stat": stat,
             },
             "ReturnData": True,
         }
-        for index, ((endpoint, variant), (namespace, name, stat)) in enumerate(batch)
+        for index, ((namespace, name, stat), dimensions) in enumerate(batch)
     ]
     request: dict[str, Any] = {
         "MetricDataQueries": queries,
@@ -200,11 +267,7 @@ def _fetch(
         try:
             page = cloudwatch.get_metric_data(**request)
         except ClientError as error:
-            details = error.response.get("Error", {})
-            raise MetricsError(
-                f"CloudWatch GetMetricData failed: {details.get('Code', 'error')}: "
-                f"{details.get('Message', '')}"
-            ) from None
+            raise MetricsError(f"CloudWatch GetMetricData failed: {explain(error)}") from None
         except BotoCoreError as error:
             raise MetricsError(f"CloudWatch GetMetricData failed: {error}") from None
         for result in page.get("MetricDataResults", []):

@@ -17,6 +17,13 @@ say. Savings are Decimal USD per month (730 h) at on-demand list prices.
   SageMaker spreads a variant's instances over Availability Zones only when it has two or
   more. Without a utilization figure nothing is proposed: invocations alone do not say how
   much one instance can take.
+- **Smaller type** (``review_endpoint``): a variant already at its floor count (1, or 2 for
+  prod) whose peak CPU would stay at or under ``TARGET_UTILIZATION_PERCENT`` on the next
+  smaller size of its family (half the vCPUs: ml.m5.2xlarge → ml.m5.xlarge → ml.m5.large)
+  → switch to a new endpoint config with that type (``UpdateEndpoint``, blue/green). Only
+  the CPU families in ``SHRINKABLE_FAMILIES`` (ml.m5, ml.c5), never below ``.large`` and
+  never across families (a GPU or Inferentia type is never shrunk: its CPU says nothing of
+  its accelerator). Saving: the price difference over the variant's instances.
 - **Notebook left running** (``review_notebook``): an ``InService`` notebook, outside the
   team's working hours, whose CPU peak stayed under ``NOTEBOOK_IDLE_CPU_PERCENT`` (5 %) →
   stop it. Saving: its price over the hours outside working hours in a month.
@@ -36,6 +43,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from engines.sagemaker.metrics import ML_VCPUS
 from engines.sagemaker.models import (
     HOURS_PER_MONTH,
     Endpoint,
@@ -55,6 +63,9 @@ IDLE_LOOKBACK_DAYS = 14
 TARGET_UTILIZATION_PERCENT = 60.0
 PROD_MIN_INSTANCES = 2
 NOTEBOOK_IDLE_CPU_PERCENT = 5.0
+SHRINKABLE_FAMILIES = frozenset({"ml.m5", "ml.c5"})
+"""Families whose next smaller size is judged on CPU alone (no GPU, no accelerator)."""
+SMALLEST_SIZE = "large"
 ASSUMED_SPOT_DISCOUNT = Decimal("0.50")
 """Managed spot training's assumed saving over on-demand (AWS: up to 90 %); conservative."""
 WORK_START = dt.time(8, 0)
@@ -99,10 +110,93 @@ def review_endpoint(
         return [idle]
     found = []
     for variant in endpoint.variants:
-        rec = _over_provisioned(endpoint, variant, traffic.get(variant.name), prices)
+        measured = traffic.get(variant.name)
+        rec = _over_provisioned(endpoint, variant, measured, prices) or _smaller_type(
+            endpoint, variant, measured, prices
+        )
         if rec is not None:
             found.append(rec)
     return found
+
+
+def next_smaller_type(instance_type: str) -> str | None:
+    """The same family's size with half the vCPUs (``ml.m5.2xlarge`` → ``ml.m5.xlarge``),
+    or None: not a shrinkable family, already ``.large``, or no size with exactly half."""
+    family, _, size = instance_type.rpartition(".")
+    vcpus = ML_VCPUS.get(instance_type, 0)
+    if family not in SHRINKABLE_FAMILIES or size == SMALLEST_SIZE or vcpus < 4:
+        return None
+    for candidate, count in ML_VCPUS.items():
+        if candidate.rpartition(".")[0] == family and count * 2 == vcpus:
+            return candidate
+    return None
+
+
+def _smaller_type(
+    endpoint: Endpoint,
+    variant: Variant,
+    traffic: EndpointTraffic | None,
+    prices: SageMakerPriceBook,
+) -> SageMakerRecommendation | None:
+    if traffic is None or traffic.cpu_max_percent is None:
+        return None
+    floor = PROD_MIN_INSTANCES if endpoint.prod else 1
+    if variant.instance_count != floor:
+        return None
+    smaller = next_smaller_type(variant.instance_type)
+    if smaller is None:
+        return None
+    peak = traffic.cpu_max_percent
+    after = peak * ML_VCPUS[variant.instance_type] / ML_VCPUS[smaller]
+    if after > TARGET_UTILIZATION_PERCENT:
+        return None
+    hourly = prices.hourly(variant.instance_type, region=endpoint.region, component=HOSTING)
+    smaller_hourly = prices.hourly(smaller, region=endpoint.region, component=HOSTING)
+    if hourly is None or smaller_hourly is None or smaller_hourly >= hourly:
+        return None
+    count = variant.instance_count
+    saving = _money((hourly - smaller_hourly) * count * HOURS_PER_MONTH)
+    why_floor = (
+        f"{count} instances is the fewest a prod endpoint keeps"
+        if endpoint.prod
+        else "1 instance already: fewer is not possible"
+    )
+    evidence = (
+        f"peak CPU {peak:.0f}% of {count} x {variant.instance_type} over "
+        f"{traffic.lookback_days} days",
+        f"on {smaller} ({ML_VCPUS[smaller]} vCPUs instead of "
+        f"{ML_VCPUS[variant.instance_type]}) the peak would be about {after:.0f}% "
+        f"(target {TARGET_UTILIZATION_PERCENT:.0f}%)",
+        f"busiest day {traffic.busiest_day:,.0f} invocations",
+        why_floor,
+    )
+    return SageMakerRecommendation(
+        kind="endpoint",
+        name=endpoint.name,
+        arn=endpoint.arn,
+        finding=Finding.OVER_PROVISIONED,
+        action=SageMakerAction.SWITCH_ENDPOINT_CONFIG,
+        current_type=variant.instance_type,
+        recommended_type=smaller,
+        current_count=count,
+        recommended_count=count,
+        current_hourly=hourly,
+        recommended_hourly=smaller_hourly,
+        monthly_saving=saving,
+        risk=Risk.LOW if after <= 45 else Risk.MEDIUM,
+        reason=(
+            f"Variant {variant.name} peaked at {peak:.0f}% CPU on {variant.instance_type}: "
+            f"{smaller} can carry it, through a new endpoint config."
+        ),
+        risk_note=(
+            "UpdateEndpoint is blue/green: SageMaker rolls back by itself if the new "
+            "instances fail health checks. The smaller type has half the memory too: the "
+            "model must still fit."
+        ),
+        evidence=evidence,
+        variant=variant.name,
+        config_name=endpoint.config_name,
+    )
 
 
 def _idle(

@@ -483,7 +483,8 @@ def advice_first(findings: Sequence[Recommendation], changes: Sequence[Change]) 
     """
     newest: dict[str, Change] = {}
     for change in sorted(changes, key=lambda c: (c.created_at, c.id)):
-        newest[change.instance_id] = change
+        if not change.kind.is_sagemaker:  # SageMaker resources are not EC2 instances
+            newest[change.instance_id] = change
     advice: dict[str, str] = {}
     for instance_id, change in newest.items():
         said = _change_advice(change)

@@ -45,7 +45,7 @@ USAGE_EXAMPLES = (
 WARNING = INPUT  # the word guide's emoji: ⚠️ about your input, ❌ we failed
 FAILURE_MARKERS = (WARNING, FAILED)  # how error replies begin (``costbot ask`` exits 1 on them)
 AWS_COMMANDS = (
-    ("/cost rightsize [team]", "right-sizing and idle instances, with Approve buttons"),
+    ("/cost rightsize [team]", "right-sizing, idle instances and SageMaker, with Approve buttons"),
     ("/cost audit [team]", "what was proposed, decided and carried out"),
     ("/cost unit <team or model> [period]", "cost per 1,000 SageMaker endpoint invocations"),
     ("/cost spot <instance-type> [region]", "spot prices, saving and interruptions per zone"),

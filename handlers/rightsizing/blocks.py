@@ -1,4 +1,8 @@
-"""Right-sizing messages: a ranked list of recommendations, each with its decision buttons."""
+"""Right-sizing messages: a ranked list of recommendations, each with its decision buttons.
+
+Instances and SageMaker resources (endpoints, notebooks, training jobs) share one list,
+biggest saving first; a SageMaker card's text comes from ``sagemaker_blocks``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from decimal import Decimal
 
 from engines.changes.models import Change, Kind, Outcome, State
 from engines.rightsizing.models import Finding, Recommendation
+from engines.sagemaker.models import SageMakerRecommendation
 from engines.words import plural, risk_label
 from handlers import action_ids
 from handlers.blocks.common import (
@@ -22,6 +27,16 @@ from handlers.blocks.common import (
     money,
     section,
 )
+from handlers.rightsizing.sagemaker_blocks import (
+    revert_text,
+    sagemaker_card_text,
+    sagemaker_kind,
+    summary_note,
+    verb_for,
+)
+
+Card = Recommendation | SageMakerRecommendation
+"""One card on the message: an instance's recommendation or a SageMaker resource's."""
 
 MAX_LISTED = 10  # each recommendation takes 3-4 blocks; Slack allows 50
 FINDING_ICONS = {
@@ -49,25 +64,30 @@ ICONS = {
 
 def build_rightsize_message(
     subject: str,
-    recommendations: Sequence[tuple[str, Recommendation]],
+    recommendations: Sequence[tuple[str, Card]],
     *,
     approvers: Sequence[str],
     dry_run: bool,
     lookback_days: int,
     asked_by: str = "",
+    sagemaker_notes: Sequence[str] = (),
 ) -> Message:
-    """The recommendations for ``subject``, biggest saving first.
+    """The recommendations for ``subject``, biggest saving first (instances and SageMaker
+    resources together).
 
     Args:
         subject: the team (or "all teams").
-        recommendations: (change id, recommendation); the id goes into the buttons.
+        recommendations: (change id, recommendation); the id goes into the buttons ("" for
+            a card without buttons: advice, or nothing to change).
         approvers: who may approve (named in the message).
         dry_run: whether approved changes will only be rehearsed.
         lookback_days: the utilization window the evidence covers.
         asked_by: who asked.
+        sagemaker_notes: why SageMaker was skipped, or that it found nothing (one line).
     """
-    actionable = [(cid, r) for cid, r in recommendations if r.monthly_saving > 0]
-    other = [r for _, r in recommendations if r.monthly_saving <= 0]
+    ranked = sorted(recommendations, key=lambda pair: -pair[1].monthly_saving)
+    actionable = [(cid, r) for cid, r in ranked if r.monthly_saving > 0]
+    other = [r for _, r in ranked if r.monthly_saving <= 0]
     total = sum((r.monthly_saving for _, r in actionable), Decimal(0))
     names = ", ".join(f"<@{a}>" for a in approvers) or "_no approver configured_"
     blocks: list[Block] = [
@@ -83,6 +103,8 @@ def build_rightsize_message(
         blocks.append(context(f"…and {len(actionable) - MAX_LISTED} smaller ones."))
     if other:
         blocks += [divider(), section(_others_summary(other))]
+    if sagemaker_notes:
+        blocks.append(context(escape(summary_note(sagemaker_notes))))
     mode = "Dry run: approving rehearses the change, nothing is modified." if dry_run else ""
     blocks.append(
         context(
@@ -97,8 +119,14 @@ def build_rightsize_message(
     return message(fallback, blocks, response_type="in_channel")
 
 
-def _recommendation_blocks(change_id: str, rec: Recommendation) -> list[Block]:
+def _recommendation_blocks(change_id: str, rec: Card) -> list[Block]:
     icon = FINDING_ICONS.get(rec.finding, "")
+    if isinstance(rec, SageMakerRecommendation):
+        kind = sagemaker_kind(rec)
+        card = [section(sagemaker_card_text(rec, icon=icon))]
+        if change_id and kind is not None:
+            card.append(_actions(change_id, verb_for(kind)))
+        return card
     target = (
         "stop it" if rec.action == "stop" else f"`{rec.current_type}` → `{rec.recommended_type}`"
     )
@@ -114,17 +142,20 @@ def _recommendation_blocks(change_id: str, rec: Recommendation) -> list[Block]:
     ]
     if change_id:
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"rightsize:{change_id}",
-                "elements": _buttons(change_id, rec),
-            }
+            _actions(change_id, verb_for(Kind.STOP if rec.action == "stop" else Kind.RESIZE))
         )
     return blocks
 
 
-def _buttons(change_id: str, rec: Recommendation) -> list[dict[str, object]]:
-    verb = "Stop" if rec.action == "stop" else "Approve"
+def _actions(change_id: str, verb: str) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"rightsize:{change_id}",
+        "elements": _buttons(change_id, verb),
+    }
+
+
+def _buttons(change_id: str, verb: str) -> list[dict[str, object]]:
     return [
         _button(f"{verb}", action_ids.RIGHTSIZE_APPROVE, change_id, style="primary"),
         _button("Tonight at 22:00", action_ids.RIGHTSIZE_APPROVE_TONIGHT, change_id),
@@ -147,7 +178,7 @@ def _button(text: str, action_id: str, value: str, *, style: str = "") -> dict[s
     return button
 
 
-def _others_summary(recommendations: Sequence[Recommendation]) -> str:
+def _others_summary(recommendations: Sequence[Card]) -> str:
     counts: dict[Finding, int] = {}
     for rec in recommendations:
         counts[rec.finding] = counts.get(rec.finding, 0) + 1
@@ -169,8 +200,9 @@ def card_buttons(change: Change) -> list[dict[str, object]]:
     dry run): none, so nobody clicks a button that can only answer "already…".
     """
     change_id = str(change.id)
-    verb = "Stop" if change.kind is Kind.STOP else "Approve"
-    approve = _button(verb, action_ids.RIGHTSIZE_APPROVE, change_id, style="primary")
+    approve = _button(
+        verb_for(change.kind), action_ids.RIGHTSIZE_APPROVE, change_id, style="primary"
+    )
     tonight = _button("Tonight at 22:00", action_ids.RIGHTSIZE_APPROVE_TONIGHT, change_id)
     deny = _button("Deny", action_ids.RIGHTSIZE_DENY, change_id, style="danger")
     dismiss = _button("Dismiss", action_ids.RIGHTSIZE_DISMISS, change_id)
@@ -184,7 +216,7 @@ def card_buttons(change: Change) -> list[dict[str, object]]:
         return [deny]
     if change.state is State.DONE and not change.dry_run:
         revert = _button("Revert", action_ids.RIGHTSIZE_REVERT, change_id, style="danger")
-        return [revert | {"confirm": _revert_confirmation(stop=change.kind is Kind.STOP)}]
+        return [revert | {"confirm": _revert_confirmation(change)}]
     return []
 
 
@@ -232,15 +264,10 @@ def with_decision(
     return updated
 
 
-def _revert_confirmation(*, stop: bool) -> dict[str, object]:
-    what = (
-        "The instance is started again."
-        if stop
-        else "The instance is stopped, set back to its original type and started again."
-    )
+def _revert_confirmation(change: Change) -> dict[str, object]:
     return {
         "title": {"type": "plain_text", "text": "Revert this change?"},
-        "text": {"type": "plain_text", "text": what},
+        "text": {"type": "plain_text", "text": revert_text(change)},
         "confirm": {"type": "plain_text", "text": "Revert"},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }

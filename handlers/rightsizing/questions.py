@@ -1,17 +1,31 @@
 """``/cost rightsize`` and ``/cost audit``, planned: the recommendations of a team's instances
-with the change behind each button, and the latest audit records.
+and SageMaker resources with the change behind each button, and the latest audit records.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Sequence
 
-from engines.changes.models import OPEN, Change, ChangeRequest, State
+from engines.changes.models import (
+    OPEN,
+    SAGEMAKER_KINDS,
+    Change,
+    ChangeRequest,
+    Kind,
+    State,
+    arn_account,
+    arn_region,
+)
 from engines.config.teams import find_team
 from engines.costs.ownership import owner_of
 from engines.errors import UserInputError
-from engines.models import AuditResult
+from engines.models import AuditResult, Team
 from engines.rightsizing.models import Recommendation, RightsizeResult
+from engines.sagemaker.models import SageMakerRecommendation
+from engines.sagemaker.results import RightsizeAnswer
+from engines.sagemaker.reviewer import TRAINING_PERIOD_DAYS
 from handlers.deps import Deps
 from handlers.parsing import (
     AuditRequest,
@@ -21,8 +35,10 @@ from handlers.rightsizing.audit_blocks import build_audit_message
 from handlers.rightsizing.blocks import build_rightsize_message
 from handlers.work import Reply, Work
 
+logger = logging.getLogger(__name__)
 
-def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work[RightsizeResult]:
+
+def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work[RightsizeAnswer]:
     if deps.rightsizing is None or deps.changes is None:
         raise UserInputError(
             "Right-sizing needs AWS access (EC2 and CloudWatch), which is not configured here."
@@ -31,31 +47,76 @@ def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work
     teams = [find_team(deps.teams, request.team)] if request.team else list(deps.teams.values())
     subject = teams[0].name if request.team else "all teams"
 
-    def result() -> RightsizeResult:
+    def result() -> RightsizeAnswer:
         proposals: list[tuple[str, Recommendation]] = []
+        sagemaker: list[tuple[str, SageMakerRecommendation]] = []
+        notes: list[str] = []
+        nothing: list[str] = []  # teams without any SageMaker resource
         lookback = 14
         for team in teams:
             review = reviewer.review(team)
             lookback = review.lookback_days
             owned = [rec for rec in review.recommendations if _owner(rec, deps) == team.name]
             proposals += _proposals(owned, team.name, deps)
+            if deps.sagemaker is not None:
+                found, said, empty = _review_sagemaker(team, deps)
+                sagemaker += _sagemaker_proposals(found, team.name, deps)
+                notes += said
+                nothing += [team.name] if empty else []
         proposals.sort(key=lambda pair: -pair[1].monthly_saving)
+        sagemaker.sort(key=lambda pair: -pair[1].monthly_saving)
+        if nothing:
+            notes.append(nothing_on_sagemaker(nothing))
         approvers = tuple(dict.fromkeys(a for team in teams for a in team.approvers))
-        return RightsizeResult(subject, tuple(proposals), approvers, lookback)
+        ec2 = RightsizeResult(subject, tuple(proposals), approvers, lookback)
+        return RightsizeAnswer(ec2, tuple(sagemaker), tuple(notes))
 
-    def render(answer: RightsizeResult) -> Reply:
+    def render(answer: RightsizeAnswer) -> Reply:
         return Reply(
             build_rightsize_message(
                 answer.subject,
-                answer.proposals,
-                approvers=answer.approvers,
+                [*answer.ec2.proposals, *answer.sagemaker],
+                approvers=answer.ec2.approvers,
                 dry_run=deps.dry_run,
-                lookback_days=answer.lookback_days,
+                lookback_days=answer.ec2.lookback_days,
                 asked_by=asked_by,
+                sagemaker_notes=answer.sagemaker_notes,
             )
         )
 
     return Work(f"right-sizing for *{subject}*", result, render)
+
+
+def _review_sagemaker(
+    team: Team, deps: Deps
+) -> tuple[list[SageMakerRecommendation], list[str], bool]:
+    """The team's SageMaker recommendations (only resources its rule owns among all teams),
+    what to say where SageMaker was skipped, and whether the team has no SageMaker resource
+    at all. A failure of the review itself never takes the instances' cards with it: it is
+    logged and said."""
+    assert deps.sagemaker is not None
+    teams, shared = deps.rules()
+    try:
+        review = deps.sagemaker.review(team, teams=teams, shared=shared)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        logger.exception("the SageMaker review of %s failed (ref %s)", team.name, reference)
+        said = f"{team.name} skipped: an internal error (ref {reference}); it is logged."
+        return [], [said], False
+    notes = [f"{team.name} skipped in {where}" for where in review.skipped]
+    owned = [rec for rec in review.recommendations if rec.team == team.name]
+    return owned, notes, not review.resources and not review.skipped
+
+
+def nothing_on_sagemaker(teams: Sequence[str]) -> str:
+    """One sentence for every team without a SageMaker resource (``/cost rightsize`` of all
+    teams says it once, not once a team)."""
+    who = teams[0] if len(teams) == 1 else f"{', '.join(teams[:-1])} and {teams[-1]}"
+    verb = "runs" if len(teams) == 1 else "run"
+    return (
+        f"{who} {verb} no endpoints or notebook instances and trained nothing in the last "
+        f"{TRAINING_PERIOD_DAYS} days."
+    )
 
 
 def _owner(recommendation: Recommendation, deps: Deps) -> str:
@@ -95,6 +156,49 @@ def _proposals(
             open_change = deps.changes.propose(request)
         pairs.append((str(open_change.id), rec))
     return pairs
+
+
+def _sagemaker_proposals(
+    recommendations: Sequence[SageMakerRecommendation], team: str, deps: Deps
+) -> list[tuple[str, SageMakerRecommendation]]:
+    """As ``_proposals``, for SageMaker: one change per actionable recommendation (advice,
+    such as managed spot, gets a card without buttons). The resource is its name in its
+    account and region, and for an endpoint the variant too: an open change for it is
+    reused, a dismissed or still-snoozed one keeps the recommendation away, and another
+    team's open change is withdrawn."""
+    assert deps.changes is not None
+    pairs: list[tuple[str, SageMakerRecommendation]] = []
+    for rec in recommendations:
+        if rec.action not in SAGEMAKER_KINDS or rec.monthly_saving <= 0:
+            pairs.append(("", rec))
+            continue
+        earlier = [c for c in deps.changes.history(rec.name) if _same_resource(c, rec)]
+        if any(_keeps_away(change, deps) for change in earlier):
+            continue
+        open_change = next((c for c in earlier if c.state in OPEN), None)
+        if open_change is not None and open_change.team != team:
+            reason = f"the teams file now gives this {rec.kind.replace('-', ' ')} to {team}"
+            deps.changes.deny(open_change.id, by="costbot", reason=reason)
+            open_change = None
+        if open_change is None:
+            request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
+            open_change = deps.changes.propose(request)
+        pairs.append((str(open_change.id), rec))
+    return pairs
+
+
+def _same_resource(change: Change, rec: SageMakerRecommendation) -> bool:
+    """Whether ``change`` is about the resource ``rec`` is about: same name, account, region
+    and variant, and a notebook's change for a notebook, an endpoint's for an endpoint."""
+    if not change.kind.is_sagemaker:
+        return False
+    notebook = change.kind is Kind.NOTEBOOK_STOP
+    return (
+        notebook == (rec.kind == "notebook")
+        and change.account_id == arn_account(rec.arn)
+        and change.region == arn_region(rec.arn)
+        and change.variant == rec.variant
+    )
 
 
 def _keeps_away(change: Change, deps: Deps) -> bool:

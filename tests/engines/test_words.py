@@ -76,12 +76,24 @@ def test_an_idle_stop_reads_as_a_stop_not_as_the_same_type_twice():
     assert change_summary("stop", "c5.xlarge", "c5.xlarge") == "stop (idle)"
     assert change_summary("", "c5.xlarge", "c5.xlarge") == "stop (idle)"  # records before kinds
     assert change_summary("resize", "c5.4xlarge", "c5.xlarge") == "c5.4xlarge → c5.xlarge"
+    assert change_summary("sagemaker-endpoint-count", "4", "2") == "4 → 2 instances"
+    assert change_summary("sagemaker-endpoint-delete", "ml.m5.xlarge", "ml.m5.xlarge") == (
+        "delete endpoint (idle)"
+    )
+    assert change_summary("sagemaker-notebook-stop", "ml.t3.xlarge", "ml.t3.xlarge") == (
+        "stop notebook (idle)"
+    )
+    assert change_summary("sagemaker-endpoint-config", "ml.m5.xlarge", "ml.m5.large") == (
+        "ml.m5.xlarge → ml.m5.large"
+    )
 
 
 def test_audit_actions_read_as_words():
     assert audit_action_label("change.proposed") == "proposed"
     assert audit_action_label("change.denied") == "denied"
     assert audit_action_label("ec2.stop_instances") == "called EC2 StopInstances on"
+    assert audit_action_label("ec2.StopInstances") == "called EC2 StopInstances on"
+    assert audit_action_label("sagemaker.DeleteEndpoint") == "called SageMaker DeleteEndpoint on"
     assert audit_action_label("change.deny_refused") == "was refused: deny"
     for action in ("change.proposed", "change.dry_run.done", "schedule.override.skip"):
         assert "." not in audit_action_label(action) and "_" not in audit_action_label(action)

@@ -14,6 +14,7 @@ from engines.sagemaker.metrics import (
     MAX_QUERIES_PER_CALL,
     cloudwatch_call_plan,
     fetch_endpoint_traffic,
+    fetch_notebook_activity,
 )
 
 NOW = dt.datetime(2026, 11, 20, 15, 30, tzinfo=dt.UTC)
@@ -106,3 +107,44 @@ def test_at_most_500_queries_go_in_one_call(cloudwatch: Any) -> None:
 def test_a_naive_clock_is_refused(cloudwatch: Any) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         fetch_endpoint_traffic(cloudwatch, [("e", "v")], now=NOW.replace(tzinfo=None))
+
+
+def put_notebook_cpu(cw: Any, notebook: str, when: dt.datetime, value: float) -> None:
+    """What the CloudWatch agent a lifecycle configuration installs publishes."""
+    cw.put_metric_data(
+        Namespace="CWAgent",
+        MetricData=[
+            {
+                "MetricName": "cpu_usage_active",
+                "Dimensions": [{"Name": "NotebookInstanceName", "Value": notebook}],
+                "Timestamp": when,
+                "Value": value,
+                "Unit": "Percent",
+            }
+        ],
+    )
+
+
+def test_a_notebooks_cpu_peak_comes_from_the_agent_and_one_without_it_has_none(
+    cloudwatch: Any,
+) -> None:
+    put_notebook_cpu(cloudwatch, "lab", NOW - dt.timedelta(minutes=50), 2.5)
+    put_notebook_cpu(cloudwatch, "lab", NOW - dt.timedelta(minutes=110), 4.0)
+    put_notebook_cpu(cloudwatch, "lab", NOW - dt.timedelta(hours=5), 90.0)  # before the window
+    put_notebook_cpu(cloudwatch, "busy", NOW - dt.timedelta(minutes=20), 70.0)
+    calls = count_calls(cloudwatch)
+
+    activity = fetch_notebook_activity(cloudwatch, ["lab", "busy", "no-agent"], now=NOW)
+
+    assert activity["lab"].cpu_max_percent == 4.0
+    assert activity["busy"].cpu_max_percent == 70.0
+    assert activity["no-agent"].cpu_max_percent is None  # not judged
+    assert calls == [3]
+
+
+def test_notebook_activity_is_asked_500_notebooks_a_call(cloudwatch: Any) -> None:
+    calls = count_calls(cloudwatch)
+
+    fetch_notebook_activity(cloudwatch, [f"lab-{n}" for n in range(1001)], now=NOW)
+
+    assert calls == [500, 500, 1]

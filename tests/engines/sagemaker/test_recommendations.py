@@ -23,6 +23,7 @@ from engines.sagemaker.models import (
 from engines.sagemaker.prices import SageMakerPriceBook
 from engines.sagemaker.recommendations import (
     ASSUMED_SPOT_DISCOUNT,
+    next_smaller_type,
     off_hours_per_month,
     review_endpoint,
     review_notebook,
@@ -140,6 +141,66 @@ def test_without_utilization_no_count_is_proposed() -> None:
     big = endpoint("ranker", "ml.m5.large", 4)
 
     assert review_endpoint(big, traffic("ranker", (100,)), prices=PRICES, now=NOW) == []
+
+
+def test_one_instance_at_low_cpu_moves_to_the_next_smaller_size_through_a_new_config() -> None:
+    single = endpoint("scorer", "ml.m5.2xlarge", 1)
+
+    (rec,) = review_endpoint(single, traffic("scorer", (900,), cpu=25), prices=PRICES, now=NOW)
+
+    assert rec.action is SageMakerAction.SWITCH_ENDPOINT_CONFIG
+    assert (rec.current_type, rec.recommended_type) == ("ml.m5.2xlarge", "ml.m5.xlarge")
+    assert (rec.current_count, rec.recommended_count) == (1, 1)
+    assert rec.monthly_saving == Decimal("168.63")  # (0.461 - 0.23) x 730
+    assert rec.variant == "AllTraffic" and rec.config_name == "scorer-config"
+    assert any("the peak would be about 50%" in line for line in rec.evidence)
+    assert rec.risk_note.startswith(
+        "UpdateEndpoint is blue/green: SageMaker rolls back by itself if the new instances "
+        "fail health checks."
+    )
+
+
+def test_a_prod_endpoint_at_two_shrinks_its_type_and_keeps_two() -> None:
+    prod = endpoint("fraud-scorer", "ml.c5.xlarge", 2, prod=True)
+
+    (rec,) = review_endpoint(prod, traffic("fraud-scorer", (5000,), cpu=20), prices=PRICES, now=NOW)
+
+    assert rec.action is SageMakerAction.SWITCH_ENDPOINT_CONFIG
+    assert rec.recommended_type == "ml.c5.large" and rec.recommended_count == 2
+    assert rec.monthly_saving == Decimal("148.92")  # 2 x (0.204 - 0.102) x 730
+    assert any("fewest a prod endpoint keeps" in line for line in rec.evidence)
+
+
+def test_a_type_is_not_shrunk_when_the_peak_would_pass_60_percent_or_above_the_floor() -> None:
+    busy = endpoint("scorer", "ml.m5.2xlarge", 1)
+    assert review_endpoint(busy, traffic("scorer", (900,), cpu=31), prices=PRICES, now=NOW) == []
+    # Above the floor, fewer instances come first (the count rule), not a smaller type.
+    (rec,) = review_endpoint(
+        endpoint("scorer", "ml.m5.2xlarge", 3), traffic("scorer", (900,), cpu=10),
+        prices=PRICES, now=NOW,
+    )  # fmt: skip
+    assert rec.action is SageMakerAction.SET_INSTANCE_COUNT
+    assert (
+        review_endpoint(
+            endpoint("scorer", "ml.m5.2xlarge", 1),
+            traffic("scorer", (900,)),
+            prices=PRICES,
+            now=NOW,
+        )
+        == []
+    )  # no CPU figure: no verdict
+
+
+def test_the_next_smaller_size_stays_in_its_cpu_family_and_never_below_large() -> None:
+    assert next_smaller_type("ml.m5.2xlarge") == "ml.m5.xlarge"
+    assert next_smaller_type("ml.m5.xlarge") == "ml.m5.large"
+    assert next_smaller_type("ml.c5.18xlarge") == "ml.c5.9xlarge"
+    assert next_smaller_type("ml.m5.large") is None
+    assert next_smaller_type("ml.c5.9xlarge") is None  # no size with exactly half
+    assert next_smaller_type("ml.g4dn.2xlarge") is None  # GPU: its CPU says nothing
+    assert next_smaller_type("ml.inf1.2xlarge") is None
+    gpu = endpoint("ranker", "ml.g4dn.2xlarge", 1)
+    assert review_endpoint(gpu, traffic("ranker", (900,), cpu=5), prices=PRICES, now=NOW) == []
 
 
 # --- Notebooks ---------------------------------------------------------------------------

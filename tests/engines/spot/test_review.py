@@ -318,3 +318,12 @@ def test_a_finished_change_leaves_the_word_to_the_finding():
         "i-idle": "idle: stop it first"
     }
     assert advice_first([finding("i-idle", Finding.OPTIMIZED)], done) == {}
+
+
+def test_sagemaker_changes_say_nothing_about_ec2_instances():
+    changes = [
+        change(1, "fraud-v1", State.PROPOSED, Kind.ENDPOINT_COUNT, to="2"),
+        change(2, "nlp-lab", State.STOPPING, Kind.NOTEBOOK_STOP),
+        change(3, "i-idle", State.PROPOSED),
+    ]
+    assert advice_first([], changes) == {"i-idle": "idle: stop it first"}

@@ -1,0 +1,130 @@
+"""``SageMakerReviewer.review``: a team's SageMaker resources in every target, in one call, and
+one sentence for a target it may not read (moto, and a Stubber for refusals)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from engines.models import Team
+from engines.sagemaker.models import SageMakerAction
+from engines.sagemaker.prices import SageMakerPriceBook
+from engines.sagemaker.reviewer import SageMakerReviewer
+from tests.engines.sagemaker.test_inventory import ROLE, endpoint
+from tests.engines.sagemaker.test_metrics import put, put_notebook_cpu
+
+REGION = "us-east-1"
+TEAMS = {
+    "fraud-detection": Team(
+        name="fraud-detection", tags={"team": "fraud"}, channel="C1", timezone="Europe/Dublin"
+    ),
+    "search": Team(name="search", tags={"team": "search"}, channel="C2"),
+    "empty": Team(name="empty", tags={"team": "empty"}, channel="C3"),
+}
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[Any, dt.datetime]]:
+    with mock_aws():
+        sm = boto3.client("sagemaker", region_name=REGION)
+        cw = boto3.client("cloudwatch", region_name=REGION)
+        endpoint(sm, "fraud-old", "ml.m5.large", 2, team="fraud")
+        endpoint(sm, "fraud-single", "ml.m5.xlarge", 1, team="fraud")
+        endpoint(sm, "search-old", "ml.c5.large", 1, team="search")
+        sm.create_notebook_instance(
+            NotebookInstanceName="fraud-lab",
+            InstanceType="ml.t3.medium",
+            RoleArn=ROLE,
+            Tags=[{"Key": "team", "Value": "fraud"}],
+        )
+        created = sm.describe_endpoint(EndpointName="fraud-old")["CreationTime"]
+        now = (created.astimezone(dt.UTC) + dt.timedelta(days=20)).replace(hour=23, minute=30)
+        noon = now.replace(hour=12, minute=0) - dt.timedelta(days=2)
+        put(cw, "fraud-single", "AllTraffic", noon, 800)
+        put(cw, "fraud-single", "AllTraffic", noon, 80, name="CPUUtilization")  # 20% of 4
+        put_notebook_cpu(cw, "fraud-lab", now - dt.timedelta(hours=1), 0.5)
+        yield cw, now
+
+
+def reviewer(now: dt.datetime, *, sagemaker: Any = None, cloudwatch: Any = None) -> Any:
+    return SageMakerReviewer(
+        sagemaker_for=lambda account, region: (
+            sagemaker or boto3.client("sagemaker", region_name=region)
+        ),
+        autoscaling_for=lambda account, region: boto3.client(
+            "application-autoscaling", region_name=region
+        ),
+        cloudwatch_for=lambda account, region: (
+            cloudwatch or boto3.client("cloudwatch", region_name=region)
+        ),
+        prices=SageMakerPriceBook(),
+        targets=[("", REGION)],
+        now=lambda: now,
+    )
+
+
+def refusing(service: str, operation: str, permission: str) -> Any:
+    client = boto3.client(service, region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        operation,
+        service_error_code="AccessDeniedException",
+        service_message="User: arn:aws:iam::123456789012:user/bot is not authorized to perform: "
+        f"{permission}",
+    )
+    stubber.activate()
+    return client
+
+
+def test_one_call_lists_measures_and_reviews_only_the_teams_resources(world) -> None:
+    _, now = world
+
+    review = reviewer(now).review(TEAMS["fraud-detection"], teams=TEAMS)
+
+    actions = {(rec.name, rec.action) for rec in review.recommendations}
+    assert actions == {
+        ("fraud-old", SageMakerAction.DELETE_ENDPOINT),
+        ("fraud-single", SageMakerAction.SWITCH_ENDPOINT_CONFIG),  # 20% → 40% on a large
+        ("fraud-lab", SageMakerAction.STOP_NOTEBOOK),  # 23:30 in Dublin, 0.5% CPU
+    }
+    assert review.resources == 4 - 1 and review.skipped == ()  # search-old is search's
+    savings = [rec.monthly_saving for rec in review.recommendations]
+    assert savings == sorted(savings, reverse=True)
+    assert all(rec.team == "fraud-detection" for rec in review.recommendations)
+
+
+def test_a_team_without_sagemaker_has_no_resources_and_nothing_skipped(world) -> None:
+    _, now = world
+    review = reviewer(now).review(TEAMS["empty"], teams=TEAMS)
+    assert (review.recommendations, review.resources, review.skipped) == ((), 0, ())
+
+
+def test_a_refused_sagemaker_is_skipped_with_one_sentence_and_no_arn(world) -> None:
+    _, now = world
+    denied = refusing("sagemaker", "list_endpoints", "sagemaker:ListEndpoints")
+
+    review = reviewer(now, sagemaker=denied).review(TEAMS["fraud-detection"], teams=TEAMS)
+
+    assert review.recommendations == ()
+    assert review.skipped == (
+        "us-east-1: costbot may not call list_endpoints: grant it that permission to review "
+        "SageMaker.",
+    )
+
+
+def test_a_refused_cloudwatch_leaves_endpoints_and_notebooks_unjudged_and_says_so(world) -> None:
+    _, now = world
+    denied = refusing("cloudwatch", "get_metric_data", "cloudwatch:GetMetricData")
+
+    review = reviewer(now, cloudwatch=denied).review(TEAMS["fraud-detection"], teams=TEAMS)
+
+    assert review.recommendations == () and review.resources == 3
+    (line,) = review.skipped
+    assert line.startswith("us-east-1: endpoints and notebooks not judged: CloudWatch")
+    assert "lacks cloudwatch:GetMetricData" in line and "arn:aws" not in line
