@@ -14,12 +14,19 @@ teams in file order). Only owned resources are described further:
 
 Clients are passed in, never created here; errors surface as ``InventoryError`` with words a
 person can act on.
+
+**At org scale** ``ListTags`` is the cost: SageMaker's list calls carry no tags, so every
+resource of the account is asked once to learn whose it is. A ``TagMemo`` handed in keeps the
+tags for an hour and a finished training job's description for good (it no longer changes),
+so reviewing twenty teams, or the same team again, asks each resource once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +44,61 @@ from engines.sagemaker.models import (
 )
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+FINISHED_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+
+
+class TagMemo:
+    """Resources' tags for ``ttl``, and finished training jobs' descriptions, shared by the
+    reviews of one process (thread-safe; at most ``max_entries`` of each, oldest out first).
+
+    Args:
+        now: the clock (timezone-aware).
+        ttl: how long tags are trusted; a tag edited meanwhile is seen after it.
+        max_entries: the most resources remembered.
+    """
+
+    def __init__(
+        self,
+        now: Callable[[], dt.datetime],
+        *,
+        ttl: dt.timedelta = dt.timedelta(hours=1),
+        max_entries: int = 200_000,
+    ) -> None:
+        self.now = now
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._tags: OrderedDict[str, tuple[dt.datetime, dict[str, str]]] = OrderedDict()
+        self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def tags(self, arn: str, fetch: Callable[[], dict[str, str]]) -> dict[str, str]:
+        """The resource's tags, asked for with ``fetch`` when unknown or older than ``ttl``."""
+        now = self.now()
+        with self._lock:
+            known = self._tags.get(arn)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        tags = fetch()
+        with self._lock:
+            self._tags[arn] = (now, tags)
+            self._tags.move_to_end(arn)
+            while len(self._tags) > self.max_entries:
+                self._tags.popitem(last=False)
+        return tags
+
+    def job(self, arn: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A training job's description; a finished one is asked for once."""
+        with self._lock:
+            known = self._jobs.get(arn)
+        if known is not None:
+            return known
+        described = fetch()
+        if described.get("TrainingJobStatus") in FINISHED_JOB_STATUSES:
+            with self._lock:
+                self._jobs[arn] = described
+                while len(self._jobs) > self.max_entries:
+                    self._jobs.popitem(last=False)
+        return described
 
 
 class InventoryError(CostbotError):
@@ -53,6 +115,7 @@ def list_inventory(
     region: str,
     period_start: dt.datetime,
     period_end: dt.datetime,
+    memo: TagMemo | None = None,
 ) -> Inventory:
     """The team's endpoints, notebook instances and training jobs created in the period.
 
@@ -65,6 +128,7 @@ def list_inventory(
         region: the region the clients serve.
         period_start: training jobs created at or after this time...
         period_end: ...and before this one.
+        memo: tags and finished jobs already read (None: ask for everything).
 
     Raises:
         InventoryError: an API call failed.
@@ -73,7 +137,7 @@ def list_inventory(
         raise ValueError(f"no team {team!r} in the teams file")
 
     def owned(arn: str) -> tuple[bool, dict[str, str]]:
-        tags = _tags(sagemaker, arn)
+        tags = memo.tags(arn, lambda: _tags(sagemaker, arn)) if memo else _tags(sagemaker, arn)
         return owner_of(account_of(arn), tags, teams=teams, shared=shared) == team, tags
 
     endpoints = []
@@ -110,7 +174,7 @@ def list_inventory(
             continue
         mine, tags = owned(summary["TrainingJobArn"])
         if mine:
-            jobs.append(_training_job(sagemaker, summary["TrainingJobName"], tags, region))
+            jobs.append(_training_job(sagemaker, summary, tags, region, memo))
 
     return Inventory(team, region, tuple(endpoints), tuple(notebooks), tuple(jobs))
 
@@ -220,8 +284,19 @@ def _endpoint(
     )
 
 
-def _training_job(sagemaker: Any, name: str, tags: dict[str, str], region: str) -> TrainingJob:
-    job = _call(sagemaker, "describe_training_job", TrainingJobName=name)
+def _training_job(
+    sagemaker: Any,
+    summary: Mapping[str, Any],
+    tags: dict[str, str],
+    region: str,
+    memo: TagMemo | None,
+) -> TrainingJob:
+    name = summary["TrainingJobName"]
+
+    def describe() -> dict[str, Any]:
+        return _call(sagemaker, "describe_training_job", TrainingJobName=name)
+
+    job = memo.job(summary["TrainingJobArn"], describe) if memo else describe()
     resources = job.get("ResourceConfig", {})
     billable = job.get("BillableTimeInSeconds")
     if billable is None:
