@@ -64,18 +64,6 @@ def test_update_endpoint_moves_the_endpoint_to_the_new_config() -> None:
 def test_a_config_switch_runs_and_reverts_on_the_demos_moto(tmp_path) -> None:
     """What the demo does when an approver approves a smaller type: the changes engine makes
     the new config, switches to it and back, against moto taught UpdateEndpoint."""
-    from bot.store import Store
-    from engines.changes.models import ChangeRequest, State
-    from engines.sagemaker.models import Finding, SageMakerAction
-    from tests.engines.test_changes import FakeTime
-    from tests.engines.test_sagemaker_changes import (
-        ALICE,
-        APPROVERS,
-        make_endpoint,
-        make_runner,
-        recommendation,
-    )
-
     install_update_endpoint()
     with mock_aws():
         sm = boto3.client("sagemaker", region_name=REGION)
