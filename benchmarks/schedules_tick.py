@@ -1,7 +1,8 @@
 """One minute of off-hours schedules over a sizeable fleet, on moto.
 
 Seeds moto with ``--instances`` EC2 instances over 10 teams (half of them tagged env=dev),
-``--databases`` RDS instances and ``--groups`` Auto Scaling groups of 2 instances, gives
+``--databases`` RDS instances, ``--groups`` Auto Scaling groups of 2 instances and
+``--notebooks`` SageMaker notebook instances (tagged env=dev), gives
 each team a mon-fri 09:00-19:00 schedule over env=dev, and runs the minute job
 (``OffHours.run_minute``: ``enforce`` then ``warnings_due`` over one inventory) for every
 minute from 18:40 to 19:20 on a Wednesday in New York, then across the next morning's
@@ -11,6 +12,7 @@ the 60 s between ticks. moto's DescribeInstances dominates the time (over 95% in
 profile), so on AWS the tick is bounded by the describe calls' latency.
 
     .venv/bin/python benchmarks/schedules_tick.py [--instances 400] [--databases 20] [--groups 20]
+        [--notebooks 20]
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ REGION = "us-east-1"
 IMAGE = "ami-04681a1dbd79675a5"
 ZONE = ZoneInfo("America/New_York")
 MUTATING = {"stop_instances", "start_instances", "stop_db_instance", "start_db_instance",
-            "update_auto_scaling_group"}  # fmt: skip
+            "update_auto_scaling_group", "stop_notebook_instance",
+            "start_notebook_instance"}  # fmt: skip
+ROLE = "arn:aws:iam::123456789012:role/bench-notebooks"
 
 
-def seed(instances: int, databases: int, groups: int) -> int:
+def seed(instances: int, databases: int, groups: int, notebooks: int = 0) -> int:
     ec2 = boto3.client("ec2", region_name=REGION)
     for index in range(instances):
         tags = {"team": f"team-{index % 10}", "env": "dev" if index % 2 else "prod"}
@@ -74,12 +78,19 @@ def seed(instances: int, databases: int, groups: int) -> int:
             Tags=[{"Key": "team", "Value": f"team-{index % 10}", "PropagateAtLaunch": True},
                   {"Key": "env", "Value": "dev", "PropagateAtLaunch": True}],
         )  # fmt: skip
-    return instances // 2 + databases + groups
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for index in range(notebooks):
+        sagemaker.create_notebook_instance(
+            NotebookInstanceName=f"nb-{index}", InstanceType="ml.t3.medium", RoleArn=ROLE,
+            Tags=[{"Key": "team", "Value": f"team-{index % 10}"}, {"Key": "env", "Value": "dev"}],
+        )  # fmt: skip
+    return instances // 2 + databases + groups + notebooks
 
 
 def counting_clients(calls: Counter[str]) -> Any:
     clients = {
-        name: boto3.client(name, region_name=REGION) for name in ("ec2", "rds", "autoscaling")
+        name: boto3.client(name, region_name=REGION)
+        for name in ("ec2", "rds", "autoscaling", "sagemaker")
     }
 
     def client_for(service: str) -> Any:
@@ -105,9 +116,10 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=400)
     parser.add_argument("--databases", type=int, default=20)
     parser.add_argument("--groups", type=int, default=20)
+    parser.add_argument("--notebooks", type=int, default=20)
     args = parser.parse_args()
     with mock_aws():
-        selected = seed(args.instances, args.databases, args.groups)
+        selected = seed(args.instances, args.databases, args.groups, args.notebooks)
         teams = {
             f"team-{n}": Team(name=f"team-{n}", tags={"team": f"team-{n}"}, channel="#c")
             for n in range(10)
@@ -134,10 +146,12 @@ def main() -> int:
                 began = time.perf_counter()
                 offhours.run_minute(now)
                 ticks.append(time.perf_counter() - began)
-    stops = calls["stop_instances"] + calls["stop_db_instance"]
-    starts = calls["start_instances"] + calls["start_db_instance"]
-    print(f"fleet: {args.instances} instances, {args.databases} databases, {args.groups} ASGs; "
-          f"{selected} selected by 10 schedules")  # fmt: skip
+    stops = calls["stop_instances"] + calls["stop_db_instance"] + calls["stop_notebook_instance"]
+    starts = (
+        calls["start_instances"] + calls["start_db_instance"] + calls["start_notebook_instance"]
+    )
+    print(f"fleet: {args.instances} instances, {args.databases} databases, {args.groups} ASGs, "
+          f"{args.notebooks} notebooks; {selected} selected by 10 schedules")  # fmt: skip
     print(f"ticks: {len(ticks)}; median {statistics.median(ticks) * 1000:.0f} ms, "
           f"max {max(ticks) * 1000:.0f} ms (target: well under 60,000 ms)")  # fmt: skip
     print(

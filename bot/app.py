@@ -37,7 +37,7 @@ from engines.costs.sources.rollup import RollupInUseError, RollupSource
 from engines.errors import ConfigError, CostSourceError
 from engines.rightsizing.fleet_review import FleetReviewer
 from engines.rightsizing.pricing import PriceBook
-from engines.sagemaker.prices import SageMakerPriceBook
+from engines.sagemaker.prices import NOTEBOOK, SageMakerPriceBook
 from engines.sagemaker.reviewer import SageMakerReviewer
 from engines.schedules.aws import AwsScheduleTarget
 from engines.schedules.enforcement import OffHours
@@ -247,7 +247,7 @@ def build_deps(
         rightsizing=reviewer,
         sagemaker=sagemaker,
         spot=spot,
-        offhours=build_offhours(settings, config, aws, store, prices),
+        offhours=build_offhours(settings, config, aws, store, prices, sagemaker.prices),
         outbox=outbox or build_outbox(settings, store, now=now),
         snoozes=store,
         cards=store,
@@ -307,9 +307,17 @@ def follow_teams_file(settings: Settings, config: CostConfig, cost_source: Any) 
 
 
 def build_offhours(
-    settings: Settings, config: CostConfig, aws: AwsClients, store: Store, prices: PriceBook
+    settings: Settings,
+    config: CostConfig,
+    aws: AwsClients,
+    store: Store,
+    prices: PriceBook,
+    notebook_prices: SageMakerPriceBook,
 ) -> OffHours:
-    """Off-hours schedules over every account and region costbot reaches."""
+    """Off-hours schedules over every account and region costbot reaches: each target's
+    clients (EC2, RDS, Auto Scaling, SageMaker) come from ``aws.client_for``, assumed into
+    the target's account. Notebook instances are priced as SageMaker ``Notebook``
+    instances, from SageMaker's price book (the one its review uses)."""
 
     def target(account_id: str, region: str) -> AwsScheduleTarget:
         return AwsScheduleTarget(
@@ -328,6 +336,9 @@ def build_offhours(
         audit=store.record_audit,
         dry_run=settings.dry_run,
         ec2_hourly=lambda instance_type, region: prices.hourly(instance_type, region=region),
+        notebook_hourly=lambda instance_type, region: notebook_prices.hourly(
+            instance_type, region=region, component=NOTEBOOK
+        ),
     )
 
 

@@ -71,7 +71,7 @@ USAGE = {
     "audit": "`/cost audit [team]`",
     "spot": "`/cost spot <instance-type> [region]` or `/cost spot team <name>`",
     "schedule": "`/cost schedule list [team] | show <name> | create | pause <name> | "
-    "resume <name> | keep <instance or key=value> until HH:MM | skip tomorrow [<name>]`",
+    "resume <name> | keep <instance, notebook or key=value> until HH:MM | skip tomorrow [<name>]`",
     "digest": "`/cost digest [team]` or `/cost digest post`",
 }
 """The one usage line of each subcommand: an error about it shows this line, not all of them."""

@@ -82,6 +82,7 @@ class CostQuery:
             self.metric.value,
             tuple(sorted(self.cost_filter.tags.items())),
             tuple(sorted(self.cost_filter.accounts)),
+            self.cost_filter.resource_contains,
             tuple(d.label for d in self.group_by),
         )
 

@@ -7,6 +7,11 @@ resource and by the ``model_name`` tag. The invocations come from CloudWatch
 batches of ``GetMetricData`` over the same days. The period is compared as every cost
 question is (``engines.costs.asking.ask_about``): the same covered days before, or no trend.
 
+The digest shows the same answer for teams that have endpoints (``engines.digests.digest``);
+``endpoint_owners`` tells which teams those are from one organisation-wide question over the
+endpoint lines alone, so a morning of digests neither scans the billing data by resource nor
+calls CloudWatch for a team without endpoints.
+
 Pure apart from the cost source and the CloudWatch clients it is handed.
 """
 
@@ -26,7 +31,7 @@ from engines.costs.asking import ask_about, team_filter
 from engines.costs.query import CostQuery, Dimension, DimensionKind
 from engines.costs.sources.base import CostFilter
 from engines.costs.sources.protocol import Source
-from engines.errors import UnknownTeamError, UserInputError
+from engines.errors import CostSourceError, UnknownTeamError, UserInputError
 from engines.models import Metric, Period, Team
 from engines.words import echo
 
@@ -47,6 +52,9 @@ _ENDPOINT_ARN = re.compile(
 
 # Sources show a named resource as "name (id)"; SageMaker names hold no parentheses.
 _NAMED_RESOURCE = re.compile(r".+ \((?P<id>[^()]+)\)")
+ENDPOINT_MARK = ":endpoint/"
+"""What every endpoint's ARN contains: a coarse cut the billing data is asked with;
+``_ENDPOINT_ARN`` then decides, as for ``unit_cost``."""
 
 CloudWatchFor = Callable[[str, str], Any]
 """A CloudWatch client for (account id, region)."""
@@ -222,6 +230,51 @@ def unit_cost(
         data_through=fair.data_through,
         source=noting.name,
     )
+
+
+def endpoint_owners(
+    source: Source, teams: Mapping[str, Team], *, period: Period, metric: Metric = Metric.BILLED
+) -> frozenset[str] | None:
+    """The teams with SageMaker endpoint lines in ``period``, as ``unit_cost`` picks a team's
+    lines (its tags and accounts), from one question over the endpoint lines of the whole
+    organisation (grouped by resource, account and the teams' tag keys). A billing export
+    answers it from the lines whose resource id looks like an endpoint's; asked again with
+    the same period it is the source's remembered answer.
+
+    Returns None when the source cannot pick lines by resource id (Cost Explorer) or group
+    that finely: then only asking each team tells.
+    """
+    keys = tuple(sorted({key for team in teams.values() for key in team.tags}))
+    group_by = (
+        Dimension(DimensionKind.RESOURCE),
+        Dimension(DimensionKind.ACCOUNT),
+        *(Dimension(DimensionKind.TAG, key) for key in keys),
+    )
+    if source.max_dimensions is not None and len(group_by) > source.max_dimensions:
+        return None
+    endpoints_only = CostFilter(resource_contains=ENDPOINT_MARK)
+    try:
+        result = source.costs(CostQuery(period, metric, endpoints_only, group_by))
+    except CostSourceError:
+        return None
+    lines = [
+        (group.key[1], dict(zip(keys, group.key[2:], strict=True)))
+        for group in result.groups
+        if _ENDPOINT_ARN.search(group.key[0] or "")  # also "name (arn)"
+    ]
+    return frozenset(
+        team.name
+        for team in teams.values()
+        if any(_picks(team_filter(team), account, tags) for account, tags in lines)
+    )
+
+
+def _picks(cost_filter: CostFilter, account: str, tags: Mapping[str, str]) -> bool:
+    """Whether a line of ``account`` with ``tags`` passes ``cost_filter`` (tags and accounts),
+    as the sources filter: every tag equal, the account one of them (when any)."""
+    if cost_filter.accounts and account not in cost_filter.accounts:
+        return False
+    return all(tags.get(key) == value for key, value in cost_filter.tags.items())
 
 
 def count_invocations(

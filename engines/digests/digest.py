@@ -27,6 +27,12 @@ Figures (all in the team's main currency and one metric, shared costs included):
   carried out this month (their monthly saving, and the part of it already realized).
 * **Last week** (Monday's digest, when the team wants it): the 7 days before today
   against the 7 before them, with their movers.
+* **Unit cost** (teams with SageMaker endpoint lines in the month so far): per model, the
+  cost per 1,000 invocations and its trend against the same days before, exactly
+  ``/cost unit <team>``'s answer (``engines.costs.unit_cost.unit_cost``, the same period).
+  Which teams have endpoints is one organisation-wide question (``endpoint_owners``), so
+  CloudWatch is asked only for those. When CloudWatch cannot be read, the section says so
+  and the rest of the digest stands.
 """
 
 from __future__ import annotations
@@ -39,12 +45,17 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from engines.aws_errors import explain
 from engines.changes.models import Change, State
 from engines.costs import answers, team_days
 from engines.costs.allocation_cache import AllocationCache
 from engines.costs.forecast import MonthEndForecast
 from engines.costs.month_view import MonthView, month_view
+from engines.costs.periods import parse_period
 from engines.costs.sources.protocol import Source
+from engines.costs.unit_cost import CloudWatchFor, UnitCost, endpoint_owners, unit_cost
 from engines.models import Metric, Period, SharedCost, Team
 
 HISTORY_DAYS = 42
@@ -238,6 +249,23 @@ class WeekSummary:
 
 
 @dataclass(frozen=True)
+class UnitCostSection:
+    """The digest's unit cost: ``/cost unit <team>``'s answer for ``period``, or, when the
+    invocations could not be read, why (``problem``) and no figures."""
+
+    period: Period
+    answer: UnitCost | None
+    problem: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        if self.answer is None:
+            period = {"start": str(self.period.start), "end": str(self.period.end),
+                      "label": self.period.label}  # fmt: skip
+            return {"period": period, "problem": self.problem, "models": [], "endpoints": []}
+        return {**self.answer.as_json(), "problem": None}
+
+
+@dataclass(frozen=True)
 class Digest:
     figures: TeamFigures
     movers: tuple[Mover, ...]
@@ -246,6 +274,7 @@ class Digest:
     week: WeekSummary | None = None
     source: str = ""
     posted_on: dt.date | None = None  # the team's local date the digest is for
+    unit_cost: UnitCostSection | None = None  # teams with SageMaker endpoints only
 
     @property
     def team(self) -> str:
@@ -267,6 +296,7 @@ class Digest:
             "anomalies": [anomaly.as_json() for anomaly in self.anomalies],
             "savings": self.savings.as_json(),
             "week": None if self.week is None else self.week.as_json(),
+            "unit_cost": None if self.unit_cost is None else self.unit_cost.as_json(),
             "source": self.source,
             "posted_on": self.day.isoformat(),
         }
@@ -283,6 +313,7 @@ def build_digest(
     metric: Metric = Metric.BILLED,
     cache: AllocationCache | None = None,
     posted_on: dt.date | None = None,
+    cloudwatch_for: CloudWatchFor | None = None,
 ) -> Digest:
     """A team's digest as of the billing date ``today``.
 
@@ -296,6 +327,8 @@ def build_digest(
         cache: where allocations are remembered (the bot's); None: a default one.
         posted_on: the team's local date the digest is posted for (default ``today``): its
             title, its key, and whether it is Monday's weekly digest.
+        cloudwatch_for: a CloudWatch client for an account and region, for the unit cost
+            of a team with SageMaker endpoints; None: no unit cost section.
 
     Raises:
         CostSourceError: the source has no cost data for the last six weeks.
@@ -318,7 +351,47 @@ def build_digest(
         week=week,
         source=days.source,
         posted_on=posted_on,
+        unit_cost=None
+        if cloudwatch_for is None
+        else unit_cost_section(
+            source, teams, team=team, today=today, metric=metric, cloudwatch_for=cloudwatch_for
+        ),  # fmt: skip
     )
+
+
+def unit_cost_period(today: dt.date) -> Period:
+    """The unit cost's period: ``/cost unit``'s own default, the month to date, or on the
+    1st (no complete day yet) last month, as ``/cost unit`` answers then."""
+    period = parse_period("", today=today)
+    return parse_period("last month", today=today) if period.start >= today else period
+
+
+def unit_cost_section(
+    source: Source,
+    teams: Mapping[str, Team],
+    *,
+    team: Team,
+    today: dt.date,
+    cloudwatch_for: CloudWatchFor,
+    metric: Metric = Metric.BILLED,
+) -> UnitCostSection | None:
+    """``/cost unit <team>``'s answer for ``unit_cost_period(today)``, for a team with
+    SageMaker endpoint lines in it; None for a team without. CloudWatch failing is said in
+    the section (``problem``), never raised.
+    """
+    period = unit_cost_period(today)
+    owners = endpoint_owners(source, teams, period=period, metric=metric)
+    if owners is not None and team.name not in owners:
+        return None  # no endpoint lines: neither the by-resource costs nor CloudWatch
+    try:
+        answer = unit_cost(source, teams, subject=team.name, period=period,
+                           cloudwatch_for=cloudwatch_for, metric=metric, today=today)  # fmt: skip
+    except (ClientError, BotoCoreError) as error:
+        problem = f"I could not read the invocations from CloudWatch ({explain(error)})."
+        return UnitCostSection(period, None, problem)
+    if not answer.endpoints:
+        return None
+    return UnitCostSection(answer.period, answer)
 
 
 def team_figures(

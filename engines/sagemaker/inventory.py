@@ -14,13 +14,21 @@ teams in file order). Only owned resources are described further:
 
 Clients are passed in, never created here; errors surface as ``InventoryError`` with words a
 person can act on.
+
+**At org scale** ``ListTags`` is the cost: SageMaker's list calls carry no tags, so every
+resource of the account is asked once to learn whose it is. A ``TagMemo`` handed in keeps the
+tags for an hour and a finished training job's description for good (it no longer changes),
+so reviewing twenty teams, or the same team again, asks each resource once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,6 +45,63 @@ from engines.sagemaker.models import (
 )
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+FINISHED_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class TagMemo:
+    """Resources' tags for ``ttl``, and finished training jobs' descriptions, shared by the
+    reviews of one process (thread-safe; at most ``max_entries`` of each, oldest out first).
+
+    Args:
+        now: the clock (timezone-aware).
+        ttl: how long tags are trusted; a tag edited meanwhile is seen after it.
+        max_entries: the most resources remembered.
+    """
+
+    def __init__(
+        self,
+        now: Callable[[], dt.datetime],
+        *,
+        ttl: dt.timedelta = dt.timedelta(hours=1),
+        max_entries: int = 200_000,
+    ) -> None:
+        self.now = now
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._tags: OrderedDict[str, tuple[dt.datetime, dict[str, str]]] = OrderedDict()
+        self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def tags(self, arn: str, fetch: Callable[[], dict[str, str]]) -> dict[str, str]:
+        """The resource's tags, asked for with ``fetch`` when unknown or older than ``ttl``."""
+        now = self.now()
+        with self._lock:
+            known = self._tags.get(arn)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        tags = fetch()
+        with self._lock:
+            self._tags[arn] = (now, tags)
+            self._tags.move_to_end(arn)
+            while len(self._tags) > self.max_entries:
+                self._tags.popitem(last=False)
+        return tags
+
+    def job(self, arn: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A training job's description; a finished one is asked for once."""
+        with self._lock:
+            known = self._jobs.get(arn)
+        if known is not None:
+            return known
+        described = fetch()
+        if described.get("TrainingJobStatus") in FINISHED_JOB_STATUSES:
+            with self._lock:
+                self._jobs[arn] = described
+                while len(self._jobs) > self.max_entries:
+                    self._jobs.popitem(last=False)
+        return described
 
 
 class InventoryError(CostbotError):
@@ -53,6 +118,8 @@ def list_inventory(
     region: str,
     period_start: dt.datetime,
     period_end: dt.datetime,
+    memo: TagMemo | None = None,
+    workers: int = 8,
 ) -> Inventory:
     """The team's endpoints, notebook instances and training jobs created in the period.
 
@@ -65,6 +132,9 @@ def list_inventory(
         region: the region the clients serve.
         period_start: training jobs created at or after this time...
         period_end: ...and before this one.
+        memo: tags and finished jobs already read (None: ask for everything).
+        workers: calls made side by side for tags and training jobs (I/O bound; each
+            resource is one call, so thousands of them would otherwise queue one by one).
 
     Raises:
         InventoryError: an API call failed.
@@ -72,47 +142,61 @@ def list_inventory(
     if team not in teams:
         raise ValueError(f"no team {team!r} in the teams file")
 
-    def owned(arn: str) -> tuple[bool, dict[str, str]]:
-        tags = _tags(sagemaker, arn)
-        return owner_of(account_of(arn), tags, teams=teams, shared=shared) == team, tags
+    def tags_of(arn: str) -> dict[str, str]:
+        return memo.tags(arn, lambda: _tags(sagemaker, arn)) if memo else _tags(sagemaker, arn)
 
-    endpoints = []
-    scaling: dict[tuple[str, str], tuple[int, int]] | None = None
-    for summary in _pages(sagemaker, "list_endpoints", "Endpoints"):
-        mine, tags = owned(summary["EndpointArn"])
-        if not mine:
-            continue
-        if scaling is None:
-            scaling = _scalable_targets(autoscaling)
-        endpoints.append(_endpoint(sagemaker, summary, tags, scaling, region))
+    def mine(summaries: list[dict[str, Any]], arn_key: str) -> list[tuple[Any, dict[str, str]]]:
+        """The summaries the team owns, with their tags (asked for side by side)."""
+        tags = _side_by_side(tags_of, [summary[arn_key] for summary in summaries], workers)
+        return [
+            (summary, tagged)
+            for summary, tagged in zip(summaries, tags, strict=True)
+            if owner_of(account_of(summary[arn_key]), tagged, teams=teams, shared=shared) == team
+        ]
 
-    notebooks = []
-    for summary in _pages(sagemaker, "list_notebook_instances", "NotebookInstances"):
-        mine, tags = owned(summary["NotebookInstanceArn"])
-        if mine:
-            notebooks.append(
-                NotebookInstance(
-                    name=summary["NotebookInstanceName"],
-                    arn=summary["NotebookInstanceArn"],
-                    status=summary.get("NotebookInstanceStatus", ""),
-                    instance_type=summary.get("InstanceType", ""),
-                    region=region,
-                    account_id=account_of(summary["NotebookInstanceArn"]),
-                    tags=tags,
-                )
-            )
+    listed = list(_pages(sagemaker, "list_endpoints", "Endpoints"))
+    owned_endpoints = mine(listed, "EndpointArn")
+    scaling = _scalable_targets(autoscaling) if owned_endpoints else {}
+    endpoints = [
+        _endpoint(sagemaker, summary, tags, scaling, region) for summary, tags in owned_endpoints
+    ]
 
-    jobs = []
+    listed = list(_pages(sagemaker, "list_notebook_instances", "NotebookInstances"))
+    notebooks = [
+        NotebookInstance(
+            name=summary["NotebookInstanceName"],
+            arn=summary["NotebookInstanceArn"],
+            status=summary.get("NotebookInstanceStatus", ""),
+            instance_type=summary.get("InstanceType", ""),
+            region=region,
+            account_id=account_of(summary["NotebookInstanceArn"]),
+            tags=tags,
+        )
+        for summary, tags in mine(listed, "NotebookInstanceArn")
+    ]
+
     window = {"CreationTimeAfter": period_start, "CreationTimeBefore": period_end}
-    for summary in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries", **window):
-        created = summary.get("CreationTime")
-        if created is not None and not period_start <= created < period_end:
-            continue
-        mine, tags = owned(summary["TrainingJobArn"])
-        if mine:
-            jobs.append(_training_job(sagemaker, summary["TrainingJobName"], tags, region))
+    listed = [
+        summary
+        for summary in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries", **window)
+        if summary.get("CreationTime") is None
+        or period_start <= summary["CreationTime"] < period_end
+    ]
+    jobs = _side_by_side(
+        lambda owned: _training_job(sagemaker, owned[0], owned[1], region, memo),
+        mine(listed, "TrainingJobArn"),
+        workers,
+    )
 
     return Inventory(team, region, tuple(endpoints), tuple(notebooks), tuple(jobs))
+
+
+def _side_by_side(call: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
+    """``call`` on every item, ``workers`` at a time, in order; the first error is raised."""
+    if workers <= 1 or len(items) <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker") as pool:
+        return list(pool.map(call, items))
 
 
 def account_of(arn: str) -> str:
@@ -220,8 +304,19 @@ def _endpoint(
     )
 
 
-def _training_job(sagemaker: Any, name: str, tags: dict[str, str], region: str) -> TrainingJob:
-    job = _call(sagemaker, "describe_training_job", TrainingJobName=name)
+def _training_job(
+    sagemaker: Any,
+    summary: Mapping[str, Any],
+    tags: dict[str, str],
+    region: str,
+    memo: TagMemo | None,
+) -> TrainingJob:
+    name = summary["TrainingJobName"]
+
+    def describe() -> dict[str, Any]:
+        return _call(sagemaker, "describe_training_job", TrainingJobName=name)
+
+    job = memo.job(summary["TrainingJobArn"], describe) if memo else describe()
     resources = job.get("ResourceConfig", {})
     billable = job.get("BillableTimeInSeconds")
     if billable is None:

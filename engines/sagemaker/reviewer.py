@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.aws_errors import explain
 from engines.models import SharedCost, Team
-from engines.sagemaker.inventory import InventoryError, list_inventory
+from engines.sagemaker.inventory import InventoryError, TagMemo, list_inventory
 from engines.sagemaker.metrics import (
     MetricsError,
     fetch_endpoint_traffic,
@@ -93,6 +93,7 @@ class SageMakerReviewer:
         self.targets = tuple(targets)
         self.now = now
         self.lookback_days = lookback_days
+        self.memo = TagMemo(now)  # every review of this process asks each resource once
 
     def review(
         self,
@@ -126,6 +127,7 @@ class SageMakerReviewer:
                     region=region,
                     period_start=now - dt.timedelta(days=TRAINING_PERIOD_DAYS),
                     period_end=now,
+                    memo=self.memo,
                 )
             except InventoryError as error:
                 skipped.append(f"{where}: {error}")

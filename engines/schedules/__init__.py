@@ -6,8 +6,8 @@
 - ``enforcement``: ``OffHours``, which applies changes of desired state every minute, warns
   before stops and takes overrides.
 - ``store``: what enforcement keeps between minutes (``bot.store.Store`` implements it).
-- ``aws``: the AWS adapter: finds tagged EC2 instances, Auto Scaling groups and RDS databases,
-  stops and starts them.
+- ``aws``: the AWS adapter: finds tagged EC2 instances, Auto Scaling groups, RDS databases and
+  SageMaker notebook instances, stops and starts them.
 - ``results``: what ``/cost schedule`` answers (a list, one schedule, an outcome), with the
   CLI's ``--json`` shape.
 

@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.models import Team
-from engines.schedules.aws import ActionError, AwsScheduleTarget
+from engines.schedules.aws import ActionError, AwsScheduleTarget, NotYet
 from engines.schedules.desired import (
     SavingEstimate,
     action_for,
@@ -124,6 +124,8 @@ class OffHours:
         audit: ``store.record_audit``-shaped.
         dry_run: rehearse instead of stopping and starting.
         ec2_hourly: USD per hour of an EC2 instance type in a region (None: unknown).
+        notebook_hourly: USD per hour of a SageMaker notebook instance type in a region
+            (None: unknown).
         holidays: dates off for every schedule.
     """
 
@@ -137,6 +139,7 @@ class OffHours:
         audit: Callable[..., int],
         dry_run: bool,
         ec2_hourly: Callable[[str, str], Decimal | None] = lambda _type, _region: None,
+        notebook_hourly: Callable[[str, str], Decimal | None] = lambda _type, _region: None,
         holidays: Collection[dt.date] = (),
     ) -> None:
         self.targets = list(targets)
@@ -146,6 +149,7 @@ class OffHours:
         self.audit = audit
         self.dry_run = dry_run
         self.ec2_hourly = ec2_hourly
+        self.notebook_hourly = notebook_hourly
         self.holidays = frozenset(holidays)
         self._failures: dict[str, str] = {}  # resource key -> the last failure audited
 
@@ -217,6 +221,11 @@ class OffHours:
                 price = RDS_HOURLY_USD.get(resource.size)
                 prices[resource.key] = price * 2 if price and resource.multi_az else price
                 continue
+            if resource.kind is ResourceKind.NOTEBOOK:
+                prices[resource.key] = (
+                    self.notebook_hourly(resource.size, resource.region) if resource.size else None
+                )
+                continue
             price = self.ec2_hourly(resource.size, resource.region) if resource.size else None
             count = max(resource.count, 1)
             prices[resource.key] = None if price is None else price * count
@@ -271,11 +280,15 @@ class OffHours:
                 note = "stop-only schedule: nothing is started"
                 return Applied(resource, decision.schedule, verb, True, note, self.dry_run)
         except ActionError as error:
-            # Tried again every minute until it works; recorded once per distinct failure.
+            # Tried again every minute until it works; recorded once per distinct failure
+            # (or, for a resource between states, once per reason it had to wait).
+            waiting = isinstance(error, NotYet)
             if self._failures.get(resource.key) != str(error):
                 self._failures[resource.key] = str(error)
-                self._audit(decision, verb or "start", {"error": str(error)}, now)
-            logger.warning("schedule %s: %s", decision.schedule, error)
+                why = {"deferred" if waiting else "error": str(error)}
+                self._audit(decision, verb or "start", why, now)
+            log = logger.info if waiting else logger.warning
+            log("schedule %s: %s", decision.schedule, error)
             return Applied(resource, decision.schedule, verb, False, str(error), self.dry_run)
         self._failures.pop(resource.key, None)
         if result.called:  # a resource already in that state needed no call: no record
@@ -556,7 +569,8 @@ def _matching(
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise ScheduleError(
         f"'{echo(target)}' names no resource an active schedule looks after.{hint} Name an "
-        "instance id, its Name, or a tag as key=value (e.g. `env=dev`)."
+        "instance id, a notebook instance's name, a Name tag, or a tag as key=value (e.g. "
+        "`env=dev`)."
     )
 
 

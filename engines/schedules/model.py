@@ -92,10 +92,26 @@ class ResourceKind(StrEnum):
     EC2 = "ec2"
     RDS = "rds"
     ASG = "asg"
+    NOTEBOOK = "notebook"  # a SageMaker notebook instance
 
     @property
     def label(self) -> str:
-        return {"ec2": "EC2 instance", "rds": "RDS instance", "asg": "Auto Scaling group"}[self]
+        return RESOURCE_LABELS[self]
+
+
+RESOURCE_LABELS = {
+    ResourceKind.EC2: "EC2 instance",
+    ResourceKind.RDS: "RDS instance",
+    ResourceKind.ASG: "Auto Scaling group",
+    ResourceKind.NOTEBOOK: "SageMaker notebook instance",
+}
+
+
+def describe_kinds() -> str:
+    """Every kind a schedule stops and starts, in words: "EC2 instance, ... or SageMaker
+    notebook instance"."""
+    labels = list(RESOURCE_LABELS.values())
+    return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -511,8 +527,8 @@ def check_selects_something(
     hint = f" Did you mean `{close[0]}`?" if close else ""
     if not team_resources:
         raise ScheduleError(
-            f"The tag selector {wanted} matches nothing: team {schedule.team} has no EC2 "
-            "instance, RDS instance or Auto Scaling group I can see."
+            f"The tag selector {wanted} matches nothing: team {schedule.team} has no "
+            f"{describe_kinds()} I can see."
         )
     listed = ", ".join(seen[:12])
     raise ScheduleError(

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engines.digests.budgets import Alert, AlertKind, percent_text
-from engines.digests.digest import Digest, Mover, Savings, TeamFigures
+from engines.digests.digest import Digest, Mover, Savings, TeamFigures, UnitCostSection
 from engines.words import plural, source_name
 from handlers import action_ids
 from handlers.blocks.common import (
@@ -28,6 +28,7 @@ from handlers.blocks.common import (
 
 SPARK = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 20
+MAX_UNIT_MODELS = 5
 
 
 def sparkline(values: Sequence[Decimal]) -> str:
@@ -84,6 +85,8 @@ def build_digest_message(digest: Digest, *, asked_by: str = "") -> Message:
             for a in digest.anomalies
         ]
         blocks.append(section("*Anomalies*\n" + "\n".join(lines)))
+    if digest.unit_cost is not None:
+        blocks.append(section(_unit_cost_text(digest.unit_cost, figures.team)))
     blocks.append(section(_savings_text(digest.savings, figures)))
     if figures.daily:
         values = [amount for _, amount in figures.daily]
@@ -166,6 +169,34 @@ def _mover_lines(movers: Sequence[Mover], currency: str, versus: str) -> str:
             f"({signed_money(mover.change, currency)}, {how} vs {versus} "
             f"{cost(mover.previous, currency)})"
         )
+    return "\n".join(lines)
+
+
+def _unit_cost_text(unit: UnitCostSection, team: str) -> str:
+    """Per model: the cost per 1,000 invocations over the period and its change against the
+    same days before (``/cost unit``'s figures), or why the invocations could not be read."""
+    heading = f"*Cost per 1,000 invocations* ({unit.period.describe()}"
+    answer = unit.answer
+    if answer is None:
+        return f"{heading})\n:warning: {escape(unit.problem)} `/cost unit {team}` tries again."
+    if answer.previous_period is not None:
+        heading += f", vs {answer.previous_period.describe()}"
+    lines = [heading + ")"]
+    for line in answer.models[:MAX_UNIT_MODELS]:
+        spent = money(line.now.cost, answer.currency)
+        per = line.now.per_thousand
+        if per is None:
+            lines.append(f"• *{escape(line.name)}*: no invocations ({spent} spent)")
+            continue
+        change = line.change_pct
+        trend = "" if change is None else f" ({percent(change, signed=True)})"
+        lines.append(
+            f"• *{escape(line.name)}*: {money(per, answer.currency)} per 1,000{trend} · "
+            f"{line.now.invocations:,} invocations, {spent}"
+        )
+    hidden = len(answer.models) - MAX_UNIT_MODELS
+    if hidden > 0:
+        lines.append(f"…and {plural(hidden, 'more model')}: `/cost unit {team}`")
     return "\n".join(lines)
 
 

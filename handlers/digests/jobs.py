@@ -66,6 +66,7 @@ def team_digest(
         changes=team_changes(deps, team.name),
         cache=deps.allocations,
         posted_on=posted_on or local_now(team, now).date(),
+        cloudwatch_for=deps.cloudwatch_for,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -71,6 +72,15 @@ def _saving(view: ScheduleView) -> str:
     return text
 
 
+def _resources(view: ScheduleView) -> str:
+    """``3 resources (2 EC2 instances, 1 SageMaker notebook instance)``."""
+    kinds = Counter(decision.resource.kind for decision in view.resources)
+    text = plural(len(view.resources), "resource")
+    if kinds:
+        text += " (" + ", ".join(plural(n, kind.label) for kind, n in kinds.items()) + ")"
+    return text
+
+
 def build_schedule_list(
     subject: str, views: Sequence[ScheduleView], *, dry_run: bool, asked_by: str = ""
 ) -> Message:
@@ -93,8 +103,7 @@ def build_schedule_list(
                 f"*{escape(schedule.name)}* ({escape(schedule.team)}, "
                 f"{mode_label(schedule.mode)}) · "
                 f"{escape(schedule.describe_periods())} {schedule.timezone}\n"
-                f"{plural(len(view.resources), 'resource')} with "
-                f"{escape(schedule.describe_selector())}"
+                f"{_resources(view)} with {escape(schedule.describe_selector())}"
                 f" · {_status(view)}\n{_saving(view)}"
             )
         )
@@ -194,7 +203,8 @@ def build_stop_warning(warning: StopWarning, *, dry_run: bool) -> Message:
             ],
         },
         context(
-            "Team members can keep it running. Or: `/cost schedule keep <instance> until 22:00`."
+            "Team members can keep it running. Or: "
+            "`/cost schedule keep <instance or notebook> until 22:00`."
             + (" Dry run: nothing will really stop." if dry_run else "")
         ),
     ]
@@ -247,6 +257,10 @@ def build_create_modal(
                 multiline=True,
             ),
             _input("tags", "Which resources (tags)", "env=dev, workload_type=notebook"),
+            context(
+                "EC2 instances, RDS instances, Auto Scaling groups and SageMaker notebook "
+                "instances with these tags (and the team's own) are stopped and started."
+            ),
             _input(
                 "timezone", "Time zone (default: the team's)", "America/New_York", optional=True
             ),

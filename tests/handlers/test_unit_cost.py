@@ -156,3 +156,28 @@ def test_cost_unit_in_slack_of_an_unknown_model_is_a_warning_with_a_suggestion(s
     said = shown(message)
     assert said.startswith(":warning:")
     assert "Did you mean `bert-ner`?" in said
+
+
+def test_the_digest_shows_the_same_cost_per_1000_as_cost_unit(cli, capsys):
+    """One number per fact: the digest's unit cost section is `/cost unit`'s answer."""
+    assert main(["cost", "unit", "fraud-detection", "--json"]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    assert main(["digest", "--team", "fraud-detection", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    section = printed["digest"]["unit_cost"]
+    assert section["period"] == asked["period"] and section["problem"] is None
+    assert section["models"] == asked["models"]
+    rate = next(m["cost_per_1000"] for m in section["models"] if m["name"] == "fraud-xgb")
+    assert Decimal(rate) == scorer_rate().quantize(Decimal("0.01"))
+    shown = "\n".join(str(block) for block in printed["message"]["blocks"])
+    assert "Cost per 1,000 invocations" in shown
+    assert f"*fraud-xgb*: {money(scorer_rate())} per 1,000" in shown
+    assert "*fraud-xgb-v2*: no invocations" in shown
+
+
+def test_a_digest_of_a_team_without_endpoints_has_no_unit_cost(cli, capsys):
+    assert main(["digest", "--team", "recommendations", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["digest"]["unit_cost"] is None
+    assert "invocations" not in json.dumps(printed["message"])

@@ -17,10 +17,14 @@ class CostFilter:
 
     ``tags``: a line matches when every key has exactly that value (AND).
     ``accounts``: a line matches when its account id is one of these.
+    ``resource_contains``: a line matches when its resource id contains this text (as
+    written, e.g. ``:endpoint/``). Only SQL sources take it (billing files and Athena; the
+    rollup scans the files for it); Cost Explorer refuses it.
     """
 
     tags: dict[str, str] = field(default_factory=dict)
     accounts: tuple[str, ...] = ()
+    resource_contains: str = ""
 
 
 class ResponseCache(Protocol):

@@ -285,7 +285,9 @@ class BillingFileSource(ServiceBreakdownMixin):
         query: CostQuery,
         periods: tuple[str, ...],
     ) -> list[tuple[str | None, ...]]:
-        lines = joined_files(files, columns, self.schema, periods)
+        lines = joined_files(
+            files, columns, self.schema, periods, query.cost_filter.resource_contains
+        )
         sql = build_cost_query(query, self.schema, Dialect.DUCKDB, lines)
         try:
             return [tuple(row) for row in connection.execute(sql.text, sql.params).fetchall()]

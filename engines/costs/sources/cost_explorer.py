@@ -360,6 +360,11 @@ def _dimension_condition(key: str, values: list[str]) -> dict[str, Any]:
 def _filter_expression(
     cost_filter: CostFilter, extra: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
+    if cost_filter.resource_contains:
+        raise CostSourceError(
+            "Cost Explorer cannot pick lines by a pattern of resource ids: use a billing "
+            "export (FOCUS or CUR) or Athena for that question."
+        )
     conditions: list[dict[str, Any]] = [
         {"Tags": {"Key": key, "Values": [value], "MatchOptions": ["EQUALS"]}}
         for key, value in cost_filter.tags.items()

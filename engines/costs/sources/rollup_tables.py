@@ -214,6 +214,8 @@ def holds(query: CostQuery, tag_keys: tuple[str, ...]) -> bool:
                 return False
         elif dimension.kind not in _HELD:
             return False
+    if query.cost_filter.resource_contains:
+        return False  # no resource ids in the rollup: the files answer
     return all(key in tag_keys for key in query.cost_filter.tags)
 
 

@@ -202,6 +202,8 @@ def referenced_columns(query: CostQuery, schema: BillingSchema) -> tuple[str, ..
         columns.append(schema.tags)
     if query.cost_filter.accounts:
         columns.append(schema.account)
+    if query.cost_filter.resource_contains:
+        columns.append(schema.resource)
     return tuple(dict.fromkeys(columns))
 
 
@@ -289,6 +291,11 @@ def _where_sql(query: CostQuery, schema: BillingSchema, dialect: Dialect) -> Sql
         accounts = query.cost_filter.accounts
         marks = ", ".join("?" for _ in accounts)
         conditions.append(SqlQuery(f"{_column(schema.account)} IN ({marks})", tuple(accounts)))
+    if query.cost_filter.resource_contains:
+        # contains(), not LIKE: a LIKE pattern given as a parameter is matched the slow way.
+        resource = _column(schema.resource)
+        wanted = query.cost_filter.resource_contains
+        conditions.append(SqlQuery(f"strpos({resource}, ?) > 0", (wanted,)))
     return _joined(conditions, "\n    AND ")
 
 

@@ -128,3 +128,29 @@ def test_a_refused_cloudwatch_leaves_endpoints_and_notebooks_unjudged_and_says_s
     (line,) = review.skipped
     assert line.startswith("us-east-1: endpoints and notebooks not judged: CloudWatch")
     assert "lacks cloudwatch:GetMetricData" in line and "arn:aws" not in line
+
+
+def test_reviews_of_several_teams_ask_each_resource_for_its_tags_once(world) -> None:
+    """At org scale ListTags is the cost: the second team's review, and the same team's
+    again, reuse the tags the first one read (until they are an hour old)."""
+    _, now = world
+    clock = [now]
+    sm = boto3.client("sagemaker", region_name=REGION)
+    asked: list[str] = []
+    sm.meta.events.register("before-call.sagemaker.ListTags", lambda **_: asked.append("x"))
+    shared = reviewer(now, sagemaker=sm)
+    shared.now = lambda: clock[0]
+    shared.memo.now = lambda: clock[0]
+
+    fraud = shared.review(TEAMS["fraud-detection"], teams=TEAMS)
+    first = len(asked)
+    search = shared.review(TEAMS["search"], teams=TEAMS)
+    again = shared.review(TEAMS["fraud-detection"], teams=TEAMS)
+
+    assert first == 4  # three endpoints and one notebook, whoever owns them
+    assert len(asked) == first
+    assert {rec.name for rec in search.recommendations} <= {"search-old"}
+    assert again.recommendations == fraud.recommendations
+    clock[0] = now + dt.timedelta(hours=1, minutes=1)
+    shared.review(TEAMS["fraud-detection"], teams=TEAMS)
+    assert len(asked) == 2 * first  # tags an hour old are asked again

@@ -1,4 +1,4 @@
-"""Enforcing schedules on moto's EC2, RDS and Auto Scaling, with a real Store.
+"""Enforcing schedules on moto's EC2, RDS, Auto Scaling and SageMaker, with a real Store.
 
 The clock is a value the tests move; every call that changes a resource is counted.
 """
@@ -40,6 +40,8 @@ MUTATING = {
     "stop_db_instance",
     "start_db_instance",
     "update_auto_scaling_group",
+    "stop_notebook_instance",
+    "start_notebook_instance",
 }
 
 
@@ -53,7 +55,8 @@ class CountingClients:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self._clients = {
-            name: boto3.client(name, region_name=REGION) for name in ("ec2", "rds", "autoscaling")
+            name: boto3.client(name, region_name=REGION)
+            for name in ("ec2", "rds", "autoscaling", "sagemaker")
         }
 
     def __call__(self, service: str) -> Any:
@@ -102,7 +105,7 @@ def ec2_state(aws: CountingClients, instance_id: str) -> str:
     return reservations[0]["Instances"][0]["State"]["Name"]
 
 
-def make_offhours(aws, store, *, dry_run=False, mode="start_stop") -> OffHours:
+def make_offhours(aws, store, *, dry_run=False, mode="start_stop", **options) -> OffHours:
     schedule = build_schedule(
         name="dev-hours",
         team=TEAM.name,
@@ -121,6 +124,7 @@ def make_offhours(aws, store, *, dry_run=False, mode="start_stop") -> OffHours:
         audit=store.record_audit,
         dry_run=dry_run,
         ec2_hourly=lambda instance_type, region: Decimal("0.096"),
+        **options,
     )
 
 

@@ -164,6 +164,13 @@ def test_each_grouping_asks_for_its_request(
     assert CostExplorerSource(client).costs(query(*words)).groups == ()
 
 
+def test_a_resource_id_filter_is_refused_in_words(stubbed: tuple[Any, Stubber]) -> None:
+    client, _ = stubbed  # no request is made
+    endpoints = CostFilter(resource_contains=":endpoint/")
+    with pytest.raises(CostSourceError, match="Cost Explorer cannot pick lines by a pattern"):
+        CostExplorerSource(client).costs(CostQuery(OCTOBER, Metric.BILLED, endpoints, by("region")))
+
+
 def test_effective_cost_asks_for_net_amortized(stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     expected = {**monthly([dimension("REGION")]), "Metrics": ["NetAmortizedCost"]}

@@ -181,6 +181,28 @@ def test_cur_tag_filters_agree_on_both_engines(
     assert files["cur"].costs(query).groups == athena.groups
 
 
+@pytest.mark.parametrize("wanted", ["i-", "bucket", "nb-1", "nothing-has-this"])
+def test_a_resource_id_filter_agrees_on_both_engines_and_with_python(
+    athena_like: duckdb.DuckDBPyConnection,
+    files: dict[str, FocusFileSource | CurFileSource],
+    wanted: str,
+) -> None:
+    """Lines whose resource id contains a text: what the digest asks to find endpoints."""
+    import dataclasses
+
+    plain = query_of(("resource", "tag:team"))
+    query = dataclasses.replace(plain, cost_filter=CostFilter(resource_contains=wanted))
+    kept = [line for line in FOCUS_LINES if wanted in (line["ResourceId"] or "")]
+    kept_cur = [line for line in CUR_LINES if wanted in (line["line_item_resource_id"] or "")]
+
+    assert groups(athena_answer(athena_like, query, FOCUS, FOCUS_TABLE)) == (
+        focus_expected(kept, plain)
+    )
+    assert groups(files["focus-json"].costs(query)) == focus_expected(kept, plain)
+    assert groups(files["cur"].costs(query)) == cur_expected(kept_cur, plain)
+    assert query.cache_key() != plain.cache_key()
+
+
 def test_a_period_outside_the_data_is_empty_on_both_engines(
     athena_like: duckdb.DuckDBPyConnection, files: dict[str, FocusFileSource | CurFileSource]
 ) -> None:
