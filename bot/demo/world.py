@@ -118,6 +118,13 @@ def _fast_metrics() -> None:
     add_p3_types()
 
 
+def _sagemaker_updates() -> None:
+    # moto has no UpdateEndpoint: an approved smaller endpoint type would end rolled back.
+    from bot.demo.moto_sagemaker import install_update_endpoint
+
+    install_update_endpoint()
+
+
 def _spot_market(now: dt.datetime) -> None:
     # moto's spot prices are placeholders; the demo serves a realistic (synthesised) market.
     from bot.demo.spot_market import install_spot_market
@@ -135,6 +142,7 @@ def start_demo_world(*, workdir: Path, now: dt.datetime, seed: int = 7) -> DemoW
     """
     started = time.perf_counter()
     _fast_metrics()
+    _sagemaker_updates()
     _spot_market(now)
     server = _start_server()
     host, port = server.get_host_and_port()

@@ -260,3 +260,24 @@ def test_endpoints_and_the_running_notebook_have_hourly_metrics(world: DemoWorld
     assert max(p["Maximum"] for p in notebook) > 15
     bob = {"NotebookInstanceName": "fraud-lab-bob"}  # stopped 20 days ago
     assert hourly("CWAgent", NOTEBOOK_CPU_METRIC, bob, "Maximum") == []
+
+
+def test_the_demos_moto_carries_out_update_endpoint(world: DemoWorld) -> None:
+    # moto lacks UpdateEndpoint; the world installs the stand-in, so a switch to a smaller
+    # type through a new endpoint config is carried out (and switched back) in the demo.
+    sagemaker = world.client("sagemaker")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="fraud-realtime-scorer-smaller",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fraud-xgb-v7",
+                "InitialInstanceCount": 4,
+                "InstanceType": "ml.c5.2xlarge",
+            }
+        ],
+    )
+    for config in ("fraud-realtime-scorer-smaller", "fraud-realtime-scorer-config"):
+        sagemaker.update_endpoint(EndpointName="fraud-realtime-scorer", EndpointConfigName=config)
+        described = sagemaker.describe_endpoint(EndpointName="fraud-realtime-scorer")
+        assert described["EndpointConfigName"] == config
