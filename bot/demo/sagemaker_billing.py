@@ -73,7 +73,7 @@ def endpoint_charge(endpoint: DemoEndpoint) -> DemoCharge:
 def notebook_charge(notebook: DemoNotebook) -> DemoCharge:
     hourly = notebook.hourly_price
     return DemoCharge(
-        name=notebook.name, team=notebook.team, env="dev", service=SAGEMAKER,
+        name=notebook.name, team=notebook.team, env=None, service=SAGEMAKER,
         usage_type=f"USE1-Notebk:{notebook.instance_type}", operation="RunInstance",
         description=f"${hourly} per Notebook Instance Hour for {notebook.instance_type}",
         resource_type="NotebookInstance",

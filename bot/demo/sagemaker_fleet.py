@@ -10,7 +10,8 @@ case for every SageMaker rule:
 * ``fraud-chargeback-scorer``: over-provisioned (4 x ml.c5.xlarge at about 10 % CPU, prod,
   so it keeps 2);
 * ``fraud-legacy-scorer``: idle (the previous model; nobody has called it for 30 days);
-* ``fraud-lab-alice``: a notebook left running at night; ``fraud-lab-bob``: a stopped one;
+* ``fraud-lab-alice``: a notebook left running at night (in no off-hours schedule: the
+  notebooks have no ``env`` tag); ``fraud-lab-bob``: a stopped one;
 * training: HPO sweeps on demand (they checkpoint: managed spot), a GNN pre-training on
   demand without ``CheckpointConfig`` (add checkpoints first) and a retrain already on
   managed spot.
@@ -109,7 +110,9 @@ class DemoNotebook:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"Name": self.name, "team": self.team, "env": "dev", "workload_type": "notebook"}
+        """No ``env`` tag: fraud-dev-hours (``env=dev``) does not cover these notebooks, so
+        one left running at night is the review's to find."""
+        return {"Name": self.name, "team": self.team, "workload_type": "notebook"}
 
     def ran_on(self, days_ago: int) -> bool:
         """Whether it ran the whole day ``days_ago`` days before today (UTC; 0 is today)."""
