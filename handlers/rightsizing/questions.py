@@ -37,6 +37,9 @@ from handlers.work import Reply, Work
 
 logger = logging.getLogger(__name__)
 
+UNDECIDED = frozenset({State.PROPOSED, State.SNOOZED})
+"""Open changes nobody approved: a newer recommendation replaces them."""
+
 
 def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work[RightsizeAnswer]:
     if deps.rightsizing is None or deps.changes is None:
@@ -144,17 +147,8 @@ def _proposals(
         earlier = deps.changes.history(rec.instance.instance_id)
         if any(_keeps_away(change, deps) for change in earlier):
             continue
-        open_change = next((c for c in earlier if c.state in OPEN), None)
-        if open_change is not None and open_change.team != team:
-            # The teams file now gives the instance to another team: the old team's pending
-            # change is withdrawn, and the owner decides a fresh one.
-            reason = f"the teams file now gives this instance to {team}"
-            deps.changes.deny(open_change.id, by="costbot", reason=reason)
-            open_change = None
-        if open_change is None:
-            request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
-            open_change = deps.changes.propose(request)
-        pairs.append((str(open_change.id), rec))
+        request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
+        pairs.append((_change_for(request, earlier, "instance", deps), rec))
     return pairs
 
 
@@ -175,16 +169,40 @@ def _sagemaker_proposals(
         earlier = [c for c in deps.changes.history(rec.name) if _same_resource(c, rec)]
         if any(_keeps_away(change, deps) for change in earlier):
             continue
-        open_change = next((c for c in earlier if c.state in OPEN), None)
-        if open_change is not None and open_change.team != team:
-            reason = f"the teams file now gives this {rec.kind.replace('-', ' ')} to {team}"
-            deps.changes.deny(open_change.id, by="costbot", reason=reason)
-            open_change = None
-        if open_change is None:
-            request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
-            open_change = deps.changes.propose(request)
-        pairs.append((str(open_change.id), rec))
+        request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
+        pairs.append((_change_for(request, earlier, rec.kind.replace("-", " "), deps), rec))
     return pairs
+
+
+def _change_for(request: ChangeRequest, earlier: Sequence[Change], noun: str, deps: Deps) -> str:
+    """The id of the change behind a card's buttons: the resource's open change when it does
+    what the card says, else a fresh one. An open change of another team (the teams file now
+    gives the resource to ``request.team``), or one that does something else than today's
+    recommendation (last month's stop of an instance that works now, 4 → 1 instances where
+    4 → 2 is recommended today) and nobody decided yet, is withdrawn first: Approve must
+    carry out what the card shows (a change approved for tonight stays the approver's
+    decision; its run checks the resource again). "" (no buttons) when the open change cannot be withdrawn (it is being carried
+    out)."""
+    assert deps.changes is not None
+    open_change = next((c for c in earlier if c.state in OPEN), None)
+    if open_change is not None:
+        if open_change.team != request.team:
+            reason = f"the teams file now gives this {noun} to {request.team}"
+        elif not _does(open_change, request) and open_change.state in UNDECIDED:
+            reason = "the recommendation changed since it was proposed"
+        else:
+            return str(open_change.id)
+        if not deps.changes.deny(open_change.id, by="costbot", reason=reason).ok:
+            return ""
+    return str(deps.changes.propose(request).id)
+
+
+def _does(change: Change, request: ChangeRequest) -> bool:
+    """Whether ``change`` does what ``request`` asks: the same kind, from the same to the
+    same, on the same variant and endpoint config."""
+    return (change.kind, change.from_type, change.to_type, change.variant,
+            change.endpoint_config) == (request.kind, request.from_type, request.to_type,
+                                        request.variant, request.endpoint_config)  # fmt: skip
 
 
 def _same_resource(change: Change, rec: SageMakerRecommendation) -> bool:
