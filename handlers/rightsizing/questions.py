@@ -181,8 +181,8 @@ def _change_for(request: ChangeRequest, earlier: Sequence[Change], noun: str, de
     recommendation (last month's stop of an instance that works now, 4 → 1 instances where
     4 → 2 is recommended today) and nobody decided yet, is withdrawn first: Approve must
     carry out what the card shows (a change approved for tonight stays the approver's
-    decision; its run checks the resource again). "" (no buttons) when the open change cannot be withdrawn (it is being carried
-    out)."""
+    decision; its run checks the resource again). "" (no buttons) when the open change
+    cannot be withdrawn (it is being carried out)."""
     assert deps.changes is not None
     open_change = next((c for c in earlier if c.state in OPEN), None)
     if open_change is not None:

@@ -17,12 +17,12 @@ from tests.handlers.test_rightsize_sagemaker import BOB, REGION, card_of, world 
 ACCOUNT = "123456789012"
 
 
-def rightsize(world) -> dict:  # noqa: F811
+def rightsize(world) -> dict:
     work = plan_rightsize(RightsizeRequest(team="fraud-detection"), world.costbot.deps, BOB)
     return work.reply().message
 
 
-def test_an_older_open_count_change_is_not_what_the_newer_cards_approve_does(world):  # noqa: F811
+def test_an_older_open_count_change_is_not_what_the_newer_cards_approve_does(world):
     runner = world.costbot.deps.changes
     # Last week's proposal: 4 → 1 instances, never decided. Traffic grew since; today's
     # review says 4 → 2.
@@ -45,7 +45,7 @@ def test_an_older_open_count_change_is_not_what_the_newer_cards_approve_does(wor
     assert "recommendation changed" in withdrawn.reason
 
 
-def test_an_older_open_type_switch_is_not_behind_a_count_card(world):  # noqa: F811
+def test_an_older_open_type_switch_is_not_behind_a_count_card(world):
     runner = world.costbot.deps.changes
     # An open switch to a smaller type on the same variant: Approve on today's "4 → 2
     # instances" card must not switch the endpoint's type.
@@ -64,7 +64,7 @@ def test_an_older_open_type_switch_is_not_behind_a_count_card(world):  # noqa: F
     assert world.costbot.store.get_change(stale.id).state is State.DENIED
 
 
-def test_an_older_open_stop_is_not_behind_an_instances_resize_card(world):  # noqa: F811
+def test_an_older_open_stop_is_not_behind_an_instances_resize_card(world):
     runner, store = world.costbot.deps.changes, world.costbot.store
     found = boto3.client("ec2", region_name=REGION).describe_instances(
         Filters=[{"Name": "tag:Name", "Values": ["fraud-batch"]}]
