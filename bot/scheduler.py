@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import Store
-from engines.changes.models import Outcome
+from engines.changes.models import Outcome, State
 from engines.changes.runner import ChangeRunner
 from handlers.deps import Deps
 from handlers.digests.jobs import DigestJob, check_budget_alerts
@@ -69,7 +70,7 @@ def build_scheduler(
             seconds=tick.total_seconds(),
             id="changes.run_due",
             replace_existing=True,
-            kwargs={"changes": changes, "now": now, "notify": notify},
+            kwargs={"changes": changes, "now": now, "notify": notify, "waiting": {}},
         )
     if schedules is not None:
         every_minute: dict[str, Any] = {"trigger": "cron", "minute": "*", "second": 5}
@@ -133,13 +134,36 @@ def run_due_changes(
     changes: ChangeRunner,
     now: Callable[[], dt.datetime],
     notify: Callable[[Outcome], object] | None = None,
+    waiting: dict[int, str] | None = None,
 ) -> int:
     """Carries out the changes approved for a maintenance window that has come, and tells
-    the channel how each ended (``notify``)."""
+    the channel how each ended (``notify``).
+
+    A change that cannot run yet (an endpoint still Updating, AWS not answering) stays
+    scheduled and is tried again next time; its thread is told why once, and again only
+    when the reason changes, not once a minute.
+
+    Args:
+        changes: the changes.
+        now: the clock.
+        notify: tells the change's thread.
+        waiting: what each waiting change's thread was last told (kept between runs).
+    """
+    waiting = {} if waiting is None else waiting
     due = changes.due(now())
     for change in due:
         outcome = changes.execute(change.id)
         logger.info("scheduled change %s: %s", change.id, outcome.text)
+        if outcome.state is State.SCHEDULED:
+            if waiting.get(change.id) == outcome.text:
+                continue
+            waiting[change.id] = outcome.text
+            outcome = dataclasses.replace(
+                outcome,
+                text=f"{change.label} has not run yet: {outcome.text} I try again every minute.",
+            )
+        else:
+            waiting.pop(change.id, None)
         if notify is not None:
             notify(outcome)
     return len(due)

@@ -1,0 +1,76 @@
+"""A SageMaker change approved for tonight runs from the scheduler (``run_due_changes``) on the
+SageMaker path, and the thread hears how it ended, not once a minute while it waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.scheduler import run_due_changes
+from engines.changes.models import ChangeRequest, State
+from engines.changes.runner import ChangeRunner
+from engines.sagemaker.models import Finding, SageMakerAction
+from tests.engines.test_sagemaker_changes import (  # noqa: F401  (fixtures)
+    ALICE,
+    APPROVERS,
+    BOB,
+    NOW,
+    count_of,
+    fake_time,
+    make_endpoint,
+    moto_sagemaker,
+    recommendation,
+    recorder,
+    sm,
+    store,
+)
+
+
+def make_runner(client, store, fake_time, clock) -> ChangeRunner:
+    return ChangeRunner(
+        lambda account, region: None,
+        store,
+        audit=store.record_audit,
+        dry_run=False,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        poll_s=5,
+        timeout_s=600,
+        now=lambda: clock["now"],
+        sagemaker_client_for=lambda account, region: client,
+    )
+
+
+def test_a_count_change_for_tonight_waits_out_an_updating_endpoint_and_tells_the_thread_twice(
+    recorder, store, sm, fake_time
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, clock)
+    name, config = make_endpoint(sm, count=4)
+    rec = recommendation(
+        SageMakerAction.SET_INSTANCE_COUNT, name, config,
+        finding=Finding.OVER_PROVISIONED, current_count=4, recommended_count=2,
+    )  # fmt: skip
+    request = ChangeRequest.from_sagemaker(rec, requested_by=BOB, team="fraud-detection")
+    change_id = runner.propose(request).id
+    store.set_change_message(change_id, channel="C0DEMOFRAUD", ts="1700000000.000100")
+    tonight = NOW.replace(hour=22, minute=0)
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
+    # At 22:00 autoscaling is updating the endpoint: three minutes pass before it settles.
+    recorder.describe_endpoint(EndpointName=name)
+    recorder.statuses = ["Updating", "Updating", "Updating"]
+    told, waiting = [], {}  # ``waiting``: kept between runs, as the scheduler's job does
+
+    for minute in range(1, 5):
+        clock["now"] = tonight + dt.timedelta(minutes=minute)
+        run_due_changes(
+            changes=runner, now=lambda: clock["now"], notify=told.append, waiting=waiting
+        )
+
+    assert store.get_change(change_id).state is State.DONE
+    assert count_of(sm, name) == 2
+    texts = [outcome.text for outcome in told]
+    assert len(texts) == 2, texts  # that it waits, once; then how it ended
+    assert told[0].state is State.SCHEDULED
+    assert f"endpoint `{name}`" in texts[0] and "has not run yet" in texts[0]
+    assert "Updating" in texts[0] and "I try again every minute" in texts[0]
+    assert told[1].state is State.DONE and "2" in texts[1]
