@@ -52,6 +52,15 @@ def explain(error: BaseException) -> str:
     return f"{code}: {shown}".rstrip(": ")
 
 
+def aws_words(message: str) -> str:
+    """Words AWS wrote outside an error (an endpoint's ``FailureReason``, a status reason),
+    fit for people: ARNs and account ids left out, the whole text logged instead."""
+    shown = _for_people("", message)
+    if shown != message:
+        logger.warning("AWS said: %s", message)
+    return shown
+
+
 def _for_people(code: str, message: str) -> str:
     if code in AUTHORIZATION_CODES:
         permission = _PERMISSION.search(message)

@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from engines.aws_errors import explain
+from engines.aws_errors import aws_words, explain
 from engines.changes.ec2 import method_name
 from engines.changes.models import Change, ChangeError, Direction, Kind
 from engines.changes.plan import MustNotRun, NotNow, Plan
@@ -297,7 +297,7 @@ class SageMakerSteps:
         endpoint = self.wait(plan, IN_SERVICE)
         now_on = (endpoint or {}).get("EndpointConfigName", "")
         if now_on != config:
-            reason = (endpoint or {}).get("FailureReason", "")
+            reason = aws_words((endpoint or {}).get("FailureReason", ""))
             raise ChangeError(
                 f"SageMaker rolled the update back by itself; the endpoint is on `{now_on}`"
                 + (f" ({reason})" if reason else "")
@@ -367,7 +367,7 @@ class SageMakerSteps:
             if status and (status == wanted or (settled and status not in moving)):
                 return found
             if status and status not in moving:
-                reason = (found or {}).get("FailureReason", "")
+                reason = aws_words((found or {}).get("FailureReason", ""))
                 raise ChangeError(f"{what} is {status}, not {wanted}. {reason}".strip())
             if self.clock() >= deadline:
                 raise ChangeError(

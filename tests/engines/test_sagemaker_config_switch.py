@@ -299,6 +299,32 @@ def test_when_sagemaker_rolls_the_update_back_by_itself_the_change_is_rolled_bac
     assert "change.rolled_back" in [r["action"] for r in audited(store, "change.")]
 
 
+def test_sagemakers_failure_reason_reaches_slack_without_the_roles_arn_or_the_account(
+    runner, script, recorder, store
+):
+    change_id = switch_change(runner)
+    new = f"{OLD}-ml-m5-large-c{change_id}"
+    expect_forward(script, new)
+    script.endpoint("Updating", new)
+    role = f"arn:aws:iam::{ACCOUNT}:role/fraud-inference"
+    reason = (
+        "Could not access model data at s3://fraud-models/v2/model.tar.gz. Please ensure "
+        f'that the role "{role}" exists and that its trust relationship policy allows the '
+        f'action "sts:AssumeRole" for the service principal "sagemaker.amazonaws.com".'
+    )
+    script.endpoint("InService", OLD, reason=reason)
+    script.endpoint("InService", OLD)  # restore: where it is
+    script.endpoint("InService", OLD)  # restore: it is back
+
+    outcome = runner.execute(change_id)
+
+    assert outcome.state is State.ROLLED_BACK, outcome.text
+    assert "Could not access model data" in outcome.text
+    assert role not in outcome.text and ACCOUNT not in outcome.text
+    change = store.get_change(change_id)
+    assert ACCOUNT not in change.last_error and "arn:aws" not in change.last_error
+
+
 def test_an_endpoint_on_another_config_than_recommended_is_not_switched(runner, script, recorder):
     change_id = switch_change(runner)
     script.endpoint("InService", "fraud-v2-config")
