@@ -213,7 +213,7 @@ class Execution:
         others = [
             other
             for other in self.store.list_changes(states=IN_FLIGHT, instance_id=change.instance_id)
-            if other.id != change.id
+            if other.id != change.id and same_resource(other, change)
         ]
         if others:
             raise NotNow(f"change {others[0].id} is being carried out on the same resource.")
@@ -439,6 +439,20 @@ class Execution:
         detail["result"] = "ok"
         self.records.audit(plan.change, plan.actor, f"ec2.{action}", detail)
         return response
+
+
+def same_resource(one: Change, other: Change) -> bool:
+    """Whether two changes are about the same resource: its name (or instance id) is unique
+    only in its account and region, and a notebook instance may share an endpoint's name."""
+    return (one.instance_id, one.account_id, one.region, _family(one)) == (
+        other.instance_id, other.account_id, other.region, _family(other),
+    )  # fmt: skip
+
+
+def _family(change: Change) -> str:
+    if change.kind is Kind.NOTEBOOK_STOP:
+        return "notebook"
+    return "endpoint" if change.kind.is_sagemaker else "instance"
 
 
 def _check_power_state(state: str, direction: Direction) -> None:

@@ -815,6 +815,28 @@ def test_another_change_in_flight_on_the_endpoint_makes_this_one_wait(runner, re
     assert recorder.mutations() == []
 
 
+def test_a_change_in_flight_elsewhere_under_the_same_name_does_not_hold_this_one(
+    runner, recorder, store, sm
+):
+    # Names are unique only per account, region and kind of resource: another account's
+    # endpoint, or a notebook instance, may be called the same.
+    name, config = make_endpoint(sm, count=4)
+    elsewhere = recommendation(
+        SageMakerAction.SET_INSTANCE_COUNT, name, config, current_count=4, recommended_count=2,
+        arn=f"arn:aws:sagemaker:eu-west-1:210987654321:endpoint/{name}",
+    )  # fmt: skip
+    other_account = approved(runner, elsewhere)
+    notebook = approved(runner, recommendation(SageMakerAction.STOP_NOTEBOOK, name))
+    assert store.transition(other_account, expected={State.APPROVED}, new=State.MODIFYING)
+    assert store.transition(notebook, expected={State.APPROVED}, new=State.STOPPING)
+    change_id = count_change(runner, name, config)
+
+    outcome = runner.execute(change_id)
+
+    assert outcome.state is State.DONE, outcome.text
+    assert count_of(sm, name) == 2
+
+
 def test_variant_endpoint_config_and_tags_round_trip_through_the_store(runner, store, sm):
     name, config = make_endpoint(sm, team="fraud")
     change_id = count_change(runner, name, config)
