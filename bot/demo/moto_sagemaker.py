@@ -18,6 +18,9 @@ from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import AWSValidationException
 from moto.sagemaker.responses import SageMakerResponse
 
+_RETAINED = ("CurrentInstanceCount", "DesiredInstanceCount", "CurrentWeight", "DesiredWeight")
+"""What ``RetainAllVariantProperties`` keeps of a variant through an update."""
+
 
 def install_update_endpoint() -> None:
     """Adds ``UpdateEndpoint`` to moto's SageMaker (once; idempotent)."""
@@ -37,9 +40,14 @@ def _update_endpoint(self: Any) -> ActionResult:
             f"Cannot update in-progress endpoint: endpoint {name} is {endpoint.endpoint_status}."
         )
     config = backend.describe_endpoint_config(config_name)  # raises for an unknown config
+    running = {v["VariantName"]: v for v in endpoint.production_variants}
     endpoint.endpoint_config_name = config_name
     endpoint.production_variants = endpoint._process_production_variants(
         config["ProductionVariants"]
     )
+    if self._get_param("RetainAllVariantProperties"):  # counts and weights as they run now
+        for variant in endpoint.production_variants:
+            kept = running.get(variant["VariantName"], {})
+            variant.update({key: kept[key] for key in _RETAINED if key in kept})
     endpoint.last_modified_time = utcnow()
     return ActionResult({"EndpointArn": endpoint.arn})

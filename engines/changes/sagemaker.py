@@ -291,8 +291,18 @@ class SageMakerSteps:
         self.call(plan, "CreateEndpointConfig", None, **params)
 
     def _switch(self, plan: Plan, config: str) -> None:
+        """``UpdateEndpoint`` to ``config``. Back to the kept config (a revert, a rollback)
+        the variants keep the instance counts and weights they run now
+        (``RetainAllVariantProperties``): that config still says the count it was made with,
+        which a count change since may have lowered."""
+        back = {"RetainAllVariantProperties": True} if config == plan.change.endpoint_config else {}
         self.call(
-            plan, "UpdateEndpoint", None, EndpointName=plan.instance_id, EndpointConfigName=config
+            plan,
+            "UpdateEndpoint",
+            None,
+            EndpointName=plan.instance_id,
+            EndpointConfigName=config,
+            **back,
         )
         endpoint = self.wait(plan, IN_SERVICE)
         now_on = (endpoint or {}).get("EndpointConfigName", "")

@@ -25,6 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bot.demo.moto_sagemaker import install_update_endpoint
 from bot.store import Store
 from engines.changes.models import ChangeRequest, Direction, Kind, State
 from engines.changes.runner import ChangeRunner
@@ -834,6 +835,29 @@ def test_a_change_in_flight_elsewhere_under_the_same_name_does_not_hold_this_one
     outcome = runner.execute(change_id)
 
     assert outcome.state is State.DONE, outcome.text
+    assert count_of(sm, name) == 2
+
+
+def test_reverting_a_type_switch_keeps_the_instance_count_it_runs_now(runner, recorder, store, sm):
+    # The endpoint was made with 4 instances and set to 2 since (a done count change); a
+    # type switch then runs 2 on the smaller type. Reverting the switch puts the type back,
+    # not the 4 instances the original endpoint config was made with.
+    install_update_endpoint()  # moto lacks UpdateEndpoint: the demo's stand-in
+    name, config = make_endpoint(sm, count=4)
+    assert runner.execute(count_change(runner, name, config, before=4, after=2)).ok
+    rec = recommendation(
+        SageMakerAction.SWITCH_ENDPOINT_CONFIG, name, config,
+        finding=Finding.OVER_PROVISIONED, current_count=2,
+        recommended_type="ml.m5.large", current_type="ml.m5.xlarge",
+    )  # fmt: skip
+    switch = approved(runner, rec)
+    assert runner.execute(switch).ok
+    assert count_of(sm, name) == 2
+
+    reverted = runner.revert(switch, by=ALICE, approvers=APPROVERS)
+
+    assert reverted.state is State.REVERTED, reverted.text
+    assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config
     assert count_of(sm, name) == 2
 
 

@@ -123,10 +123,12 @@ class SageMakerScript:
         )
 
     def update(self, to: str) -> None:
+        """``UpdateEndpoint`` to ``to``; back to the kept config, keeping the counts it runs."""
+        back = {"RetainAllVariantProperties": True} if to == OLD else {}
         self.stubber.add_response(
             "update_endpoint",
             {"EndpointArn": ARN},
-            {"EndpointName": ENDPOINT, "EndpointConfigName": to},
+            {"EndpointName": ENDPOINT, "EndpointConfigName": to, **back},
         )
 
 
