@@ -89,12 +89,20 @@ class Execution:
         )
 
     def client_for(self, change: Change) -> Any:
-        """The EC2 or SageMaker client for the change's account and region."""
-        if not change.kind.is_sagemaker:
-            return self.ec2_client_for(change.account_id, change.region)
-        if self.sagemaker_client_for is None:
+        """The EC2 or SageMaker client for the change's account and region; ``NotNow`` when
+        there is none (no SageMaker access, or costbot's role in that account cannot be
+        assumed): the change waits, and nothing else waits behind it."""
+        if change.kind.is_sagemaker and self.sagemaker_client_for is None:
             raise NotNow("costbot has no SageMaker access configured.")
-        return self.sagemaker_client_for(change.account_id, change.region)
+        make = self.sagemaker_client_for if change.kind.is_sagemaker else self.ec2_client_for
+        assert make is not None
+        try:
+            return make(change.account_id, change.region)
+        except (ClientError, BotoCoreError) as error:
+            raise NotNow(
+                f"I could not reach account {change.account_id or 'of the change'} "
+                f"({change.region}): {explain(error)}."
+            ) from error
 
     def execute(self, change_id: int) -> Outcome:
         """Carries out an approved (or due scheduled) change; exactly one caller wins.

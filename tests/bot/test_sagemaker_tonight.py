@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+from botocore.exceptions import ClientError
+
 from bot.scheduler import run_due_changes
 from engines.changes.models import ChangeRequest, State
 from engines.changes.runner import ChangeRunner
 from engines.sagemaker.models import Finding, SageMakerAction
 from tests.engines.test_sagemaker_changes import (  # noqa: F401  (fixtures)
+    ACCOUNT,
     ALICE,
     APPROVERS,
     BOB,
     NOW,
+    REGION,
     count_of,
     fake_time,
     make_endpoint,
@@ -25,7 +29,7 @@ from tests.engines.test_sagemaker_changes import (  # noqa: F401  (fixtures)
 )
 
 
-def make_runner(client, store, fake_time, clock) -> ChangeRunner:
+def make_runner(client, store, fake_time, clock, sagemaker_client_for=None) -> ChangeRunner:
     return ChangeRunner(
         lambda account, region: None,
         store,
@@ -36,7 +40,7 @@ def make_runner(client, store, fake_time, clock) -> ChangeRunner:
         poll_s=5,
         timeout_s=600,
         now=lambda: clock["now"],
-        sagemaker_client_for=lambda account, region: client,
+        sagemaker_client_for=sagemaker_client_for or (lambda account, region: client),
     )
 
 
@@ -74,3 +78,47 @@ def test_a_count_change_for_tonight_waits_out_an_updating_endpoint_and_tells_the
     assert f"endpoint `{name}`" in texts[0] and "has not run yet" in texts[0]
     assert "Updating" in texts[0] and "I try again every minute" in texts[0]
     assert told[1].state is State.DONE and "2" in texts[1]
+
+
+def test_a_change_whose_account_cannot_be_reached_waits_and_does_not_hold_up_the_others(
+    recorder, store, sm, fake_time
+):
+    # The first change's account: costbot's role there cannot be assumed any more. The second
+    # change, due at the same time, must still run.
+    clock = {"now": NOW}
+    lost = "210987654321"
+
+    def client_for(account: str, region: str):
+        if account == lost:
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": (
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/costbot/x is not authorized "
+                    f"to perform: sts:AssumeRole on resource: arn:aws:iam::{lost}:role/costbot"
+                )}},
+                "AssumeRole",
+            )  # fmt: skip
+        return recorder
+
+    runner = make_runner(recorder, store, fake_time, clock, sagemaker_client_for=client_for)
+    tonight = NOW.replace(hour=22, minute=0)
+    ids = []
+    for account in (lost, ACCOUNT):
+        name, config = make_endpoint(sm, count=4)
+        rec = recommendation(
+            SageMakerAction.SET_INSTANCE_COUNT, name, config,
+            finding=Finding.OVER_PROVISIONED, current_count=4, recommended_count=2,
+            arn=f"arn:aws:sagemaker:{REGION}:{account}:endpoint/{name}",
+        )  # fmt: skip
+        request = ChangeRequest.from_sagemaker(rec, requested_by=BOB, team="fraud-detection")
+        ids.append(runner.propose(request).id)
+        assert runner.approve(ids[-1], approver=ALICE, approvers=APPROVERS, at=tonight).ok
+    told = []
+    clock["now"] = tonight + dt.timedelta(minutes=1)
+
+    run_due_changes(changes=runner, now=lambda: clock["now"], notify=told.append, waiting={})
+
+    assert store.get_change(ids[0]).state is State.SCHEDULED
+    assert store.get_change(ids[1]).state is State.DONE
+    waiting = next(outcome.text for outcome in told if outcome.change.id == ids[0])
+    assert "could not reach account 210987654321" in waiting
+    assert "sts:AssumeRole" in waiting and "arn:aws" not in waiting
