@@ -164,10 +164,12 @@ class SageMakerSteps:
         endpoint = _in_service(describe_endpoint(plan.client, change.instance_id))
         _on_config(endpoint, original)
         config = describe_config(plan.client, original)
-        if config is None:
+        if config is None and plan.direction is Direction.FORWARD:
             raise MustNotRun(f"its endpoint config `{original}` no longer exists.")
+        # A revert needs only the kept config: the one costbot made may have been deleted
+        # since (SageMaker allows it while the endpoint uses it), the endpoint still on it.
         try:
-            itype = variant_type(config, change.variant)
+            itype = plan.original_type if config is None else variant_type(config, change.variant)
         except ChangeError as error:
             raise MustNotRun(f"{error}.") from error
         if itype != plan.original_type:

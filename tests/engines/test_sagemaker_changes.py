@@ -861,6 +861,29 @@ def test_reverting_a_type_switch_keeps_the_instance_count_it_runs_now(runner, re
     assert count_of(sm, name) == 2
 
 
+def test_a_type_switch_reverts_even_after_someone_deleted_the_config_it_made(
+    runner, recorder, store, sm
+):
+    # SageMaker lets a config in use be deleted (the endpoint keeps running); tidying up
+    # costbot's new config must not make the revert impossible: it needs only the kept one.
+    install_update_endpoint()  # moto lacks UpdateEndpoint: the demo's stand-in
+    name, config = make_endpoint(sm, count=2)
+    rec = recommendation(
+        SageMakerAction.SWITCH_ENDPOINT_CONFIG, name, config,
+        finding=Finding.OVER_PROVISIONED, current_count=2,
+        recommended_type="ml.m5.large", current_type="ml.m5.xlarge",
+    )  # fmt: skip
+    switch = approved(runner, rec)
+    assert runner.execute(switch).ok
+    made = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    sm.delete_endpoint_config(EndpointConfigName=made)
+
+    reverted = runner.revert(switch, by=ALICE, approvers=APPROVERS)
+
+    assert reverted.state is State.REVERTED, reverted.text
+    assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config
+
+
 def test_variant_endpoint_config_and_tags_round_trip_through_the_store(runner, store, sm):
     name, config = make_endpoint(sm, team="fraud")
     change_id = count_change(runner, name, config)
