@@ -20,10 +20,11 @@ Per kind (forward; revert the other way):
 - ``ENDPOINT_COUNT``: ``UpdateEndpointWeightsAndCapacities`` to the new count, wait for
   ``InService``, check the count.
 - ``ENDPOINT_CONFIG``: ``CreateEndpointConfig`` (a copy of the endpoint's config with the
-  variant on the new type and its current count), ``UpdateEndpoint`` to it, wait for
-  ``InService``. SageMaker's update is blue/green and rolls back by itself: an endpoint back
-  on its old config is a failure, reported as rolled back. The revert is ``UpdateEndpoint``
-  back to the kept config (the new one is left in place, unused).
+  variant on the new type and every variant's current count), ``UpdateEndpoint`` to it,
+  wait for ``InService``. SageMaker's update is blue/green and rolls back by itself: an
+  endpoint back on its old config is a failure, reported as rolled back. The revert is
+  ``UpdateEndpoint`` back to the kept config, keeping the instance counts the variants run
+  now (the new config is left in place, unused).
 - ``NOTEBOOK_STOP``: ``StopNotebookInstance``, wait for ``Stopped``; the revert starts it.
 """
 
@@ -51,6 +52,7 @@ from engines.changes.sagemaker_api import (
     endpoint_tags,
     has_variant,
     notebook_status,
+    running_counts,
     settable_tags,
     switched_config,
     switched_config_name,
@@ -288,8 +290,8 @@ class SageMakerSteps:
         endpoint = describe_endpoint(plan.client, change.instance_id)
         if old is None or endpoint is None:
             raise ChangeError(f"the endpoint or its config `{old_name}` disappeared")
-        count = variant_count(endpoint, change.variant)
-        params = switched_config(old, new_name, change.variant, plan.target_type, count)
+        counts = running_counts(endpoint)
+        params = switched_config(old, new_name, change.variant, plan.target_type, counts)
         self.call(plan, "CreateEndpointConfig", None, **params)
 
     def _switch(self, plan: Plan, config: str) -> None:

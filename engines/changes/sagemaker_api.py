@@ -118,20 +118,32 @@ _CONFIG_COPIED = (
 
 
 def switched_config(
-    old: dict[str, Any], name: str, variant: str, instance_type: str, count: int
+    old: dict[str, Any], name: str, variant: str, instance_type: str, counts: dict[str, int]
 ) -> dict[str, Any]:
     """``CreateEndpointConfig``'s parameters: ``old`` copied, with ``variant`` on
-    ``instance_type`` and starting with ``count`` instances (what it runs now: an
-    ``UpdateEndpoint`` takes the new config's count, which may differ from the old config's
-    after a count change)."""
-    changed = {"InstanceType": instance_type, "InitialInstanceCount": count}
-    variants = [
-        {**spec, **changed} if spec.get("VariantName") == variant else spec
-        for spec in old.get("ProductionVariants", [])
-    ]
+    ``instance_type``, and every variant starting with the instance count it runs now
+    (``counts``, by variant name): an ``UpdateEndpoint`` takes the new config's counts, which
+    may differ from the old config's after a count change, on this variant or another."""
+    variants = []
+    for spec in old.get("ProductionVariants", []):
+        spec = dict(spec)
+        if spec.get("VariantName") == variant:
+            spec["InstanceType"] = instance_type
+        if spec.get("VariantName") in counts and "InitialInstanceCount" in spec:
+            spec["InitialInstanceCount"] = counts[spec["VariantName"]]
+        variants.append(spec)
     params: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": variants}
     params.update({key: old[key] for key in _CONFIG_COPIED if old.get(key)})
     return params
+
+
+def running_counts(endpoint: dict[str, Any]) -> dict[str, int]:
+    """Each variant's instance count now (the desired one while it updates), by name."""
+    return {
+        str(summary["VariantName"]): variant_count(endpoint, str(summary["VariantName"]))
+        for summary in endpoint.get("ProductionVariants", [])
+        if "CurrentInstanceCount" in summary or "DesiredInstanceCount" in summary
+    }
 
 
 def settable_tags(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -884,6 +884,43 @@ def test_a_type_switch_reverts_even_after_someone_deleted_the_config_it_made(
     assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config
 
 
+def test_a_type_switch_of_one_variant_leaves_the_other_variants_count_alone(
+    runner, recorder, store, sm
+):
+    # Two variants, both made with 4 instances; Shadow was set to 1 since. Switching
+    # AllTraffic to a smaller type must not bring Shadow back to the 4 its config says.
+    install_update_endpoint()  # moto lacks UpdateEndpoint: the demo's stand-in
+    name = unique("fraud")
+    config = f"{name}-config"
+    sm.create_model(
+        ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}
+    )
+    variants = [
+        {"VariantName": variant, "ModelName": f"{name}-model", "InitialInstanceCount": 4,
+         "InstanceType": "ml.m5.xlarge", "InitialVariantWeight": weight}
+        for variant, weight in (("AllTraffic", 0.9), ("Shadow", 0.1))
+    ]  # fmt: skip
+    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants)
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "Shadow", "DesiredInstanceCount": 1}],
+    )
+    rec = recommendation(
+        SageMakerAction.SWITCH_ENDPOINT_CONFIG, name, config,
+        finding=Finding.OVER_PROVISIONED, recommended_type="ml.m5.large",
+    )  # fmt: skip
+
+    outcome = runner.execute(approved(runner, rec))
+
+    assert outcome.state is State.DONE, outcome.text
+    counts = {
+        v["VariantName"]: v["CurrentInstanceCount"]
+        for v in sm.describe_endpoint(EndpointName=name)["ProductionVariants"]
+    }
+    assert counts == {"AllTraffic": 4, "Shadow": 1}
+
+
 def test_variant_endpoint_config_and_tags_round_trip_through_the_store(runner, store, sm):
     name, config = make_endpoint(sm, team="fraud")
     change_id = count_change(runner, name, config)
