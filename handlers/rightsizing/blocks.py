@@ -119,7 +119,7 @@ def build_rightsize_message(
 
 
 def _changes_and_advice(actionable: Sequence[tuple[str, Card]]) -> str:
-    """"5 changes" or "5 changes and 2 pieces of advice": a card without a change behind it
+    """ "5 changes" or "5 changes and 2 pieces of advice": a card without a change behind it
     (training advice) is not a change anyone can approve."""
     changes = sum(1 for change_id, _ in actionable if change_id)
     advice = len(actionable) - changes

@@ -59,7 +59,7 @@ def sagemaker_card_text(rec: SageMakerRecommendation, *, icon: str = "") -> str:
 
 
 def _finding_words(rec: SageMakerRecommendation) -> str:
-    """"is idle", "is over-provisioned", or for a training job "ran on demand"."""
+    """ "is idle", "is over-provisioned", or for a training job "ran on demand"."""
     if rec.action in TRAINING_ADVICE:
         return "ran on demand"
     return f"is {rec.finding.value}"
