@@ -215,6 +215,12 @@ def _add_change_resource_tags(db: Database) -> None:
     db.table("changes").add_column("resource_tags", str, not_null_default="")
 
 
+def _add_change_resource_counts(db: Database) -> None:
+    # A deleted SageMaker endpoint's instance count per variant (JSON), recorded when it is
+    # deleted: its endpoint config still says the count it was made with, which may be more.
+    db.table("changes").add_column("resource_counts", str, not_null_default="")
+
+
 # Applied in order, each once, each in its own transaction. Append; never edit or reorder.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_audit_log", _create_audit_log),
@@ -234,6 +240,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0051_changes_by_team", _index_changes_by_team),
     ("0060_change_sagemaker", _add_change_sagemaker_columns),
     ("0061_change_resource_tags", _add_change_resource_tags),
+    ("0062_change_resource_counts", _add_change_resource_counts),
 ]
 
 

@@ -226,11 +226,17 @@ class Change:
     variant: str = ""  # SageMaker: the endpoint's production variant changed
     endpoint_config: str = ""  # SageMaker: the endpoint's config when proposed
     resource_tags: str = ""  # SageMaker: a deleted endpoint's tags (JSON), for its re-creation
+    resource_counts: str = ""  # SageMaker: a deleted endpoint's instance counts (JSON), too
 
     @property
     def tags(self) -> dict[str, str]:
         """The tags recorded when the resource was deleted (``resource_tags``)."""
         return dict(json.loads(self.resource_tags)) if self.resource_tags else {}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Each variant's instance count when the endpoint was deleted (``resource_counts``)."""
+        return dict(json.loads(self.resource_counts)) if self.resource_counts else {}
 
     @property
     def label(self) -> str:
@@ -291,6 +297,7 @@ class Change:
             variant=row.get("variant") or "",
             endpoint_config=row.get("endpoint_config") or "",
             resource_tags=row.get("resource_tags") or "",
+            resource_counts=row.get("resource_counts") or "",
         )
 
 

@@ -15,8 +15,10 @@ change (``Kind.is_sagemaker``) it hands the steps to ``SageMakerSteps``:
 Per kind (forward; revert the other way):
 
 - ``ENDPOINT_DELETE``: ``DeleteEndpoint``, wait until it is gone. Its tags are read while
-  validating and kept on the change (``resource_tags``); the revert is ``CreateEndpoint``
-  from the kept endpoint config with those tags, waiting for ``InService``.
+  validating and kept on the change (``resource_tags``), and so are its variants' instance
+  counts (``resource_counts``); the revert is ``CreateEndpoint`` from the kept endpoint
+  config with those tags, waiting for ``InService``, then the counts it ran when deleted
+  (``UpdateEndpointWeightsAndCapacities``, when the config says others).
 - ``ENDPOINT_COUNT``: ``UpdateEndpointWeightsAndCapacities`` to the new count, wait for
   ``InService``, check the count.
 - ``ENDPOINT_CONFIG``: ``CreateEndpointConfig`` (a copy of the endpoint's config with the
@@ -31,6 +33,7 @@ Per kind (forward; revert the other way):
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +64,8 @@ from engines.changes.sagemaker_api import (
     variant_type,
 )
 from engines.changes.texts import sagemaker_what
+
+logger = logging.getLogger(__name__)
 
 IN_SERVICE, STOPPED = "InService", "Stopped"
 
@@ -143,7 +148,10 @@ class SageMakerSteps:
                 "could not re-create the endpoint; I will not delete it."
             )
         tags = endpoint_tags(plan.client, endpoint["EndpointArn"])
-        return {"resource_tags": json.dumps(tags, sort_keys=True)}
+        return {
+            "resource_tags": json.dumps(tags, sort_keys=True),
+            "resource_counts": json.dumps(running_counts(endpoint), sort_keys=True),
+        }
 
     def _check_count(self, plan: Plan) -> dict[str, Any]:
         change = plan.change
@@ -267,7 +275,27 @@ class SageMakerSteps:
         if tags:
             params["Tags"] = tags
         self.call(plan, "CreateEndpoint", None, **params)
-        self.wait(plan, IN_SERVICE)
+        endpoint = self.wait(plan, IN_SERVICE) or {}
+        # The config says the counts the endpoint was made with; it ran these when deleted.
+        ran, made = _counts(plan), running_counts(endpoint)
+        differ = [
+            {"VariantName": variant, "DesiredInstanceCount": count}
+            for variant, count in sorted(ran.items())
+            if variant in made and made[variant] != count
+        ]
+        if not differ:
+            return
+        try:  # the endpoint serves again either way: never undo that for its counts
+            self.call(
+                plan,
+                "UpdateEndpointWeightsAndCapacities",
+                None,
+                EndpointName=plan.instance_id,
+                DesiredWeightsAndCapacities=differ,
+            )
+            self.wait(plan, IN_SERVICE)
+        except (ClientError, BotoCoreError, ChangeError) as error:
+            logger.warning("%s is back with its config's counts: %s", plan.instance_id, error)
 
     def _set_count(self, plan: Plan, count: int) -> None:
         capacity = {"VariantName": plan.change.variant, "DesiredInstanceCount": count}
@@ -462,6 +490,11 @@ class SageMakerSteps:
 def _tags(plan: Plan) -> dict[str, str]:
     """The endpoint's tags: kept on the change, or read by this execution's validation."""
     return plan.change.tags or dict(json.loads(plan.claim_fields.get("resource_tags", "{}")))
+
+
+def _counts(plan: Plan) -> dict[str, int]:
+    """The deleted endpoint's instance counts: kept on the change, or read by validation."""
+    return plan.change.counts or dict(json.loads(plan.claim_fields.get("resource_counts", "{}")))
 
 
 def _in_service(endpoint: dict[str, Any] | None) -> dict[str, Any]:

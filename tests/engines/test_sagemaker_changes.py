@@ -921,6 +921,20 @@ def test_a_type_switch_of_one_variant_leaves_the_other_variants_count_alone(
     assert counts == {"AllTraffic": 4, "Shadow": 1}
 
 
+def test_a_deleted_endpoint_comes_back_with_the_instance_counts_it_ran(runner, recorder, store, sm):
+    # Made with 4 instances and set to 2 since; then idle and deleted. Its config still
+    # says 4: Revert must bring back the 2 it ran, not double its cost.
+    name, config = make_endpoint(sm, count=4)
+    assert runner.execute(count_change(runner, name, config, before=4, after=2)).ok
+    change_id = delete_change(runner, name, config)
+    assert runner.execute(change_id).ok
+
+    reverted = runner.revert(change_id, by=ALICE, approvers=APPROVERS)
+
+    assert reverted.state is State.REVERTED, reverted.text
+    assert count_of(sm, name) == 2
+
+
 def test_variant_endpoint_config_and_tags_round_trip_through_the_store(runner, store, sm):
     name, config = make_endpoint(sm, team="fraud")
     change_id = count_change(runner, name, config)
