@@ -144,17 +144,9 @@ def _proposals(
         earlier = deps.changes.history(rec.instance.instance_id)
         if any(_keeps_away(change, deps) for change in earlier):
             continue
-        open_change = next((c for c in earlier if c.state in OPEN), None)
-        if open_change is not None and open_change.team != team:
-            # The teams file now gives the instance to another team: the old team's pending
-            # change is withdrawn, and the owner decides a fresh one.
-            reason = f"the teams file now gives this instance to {team}"
-            deps.changes.deny(open_change.id, by="costbot", reason=reason)
-            open_change = None
-        if open_change is None:
-            request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
-            open_change = deps.changes.propose(request)
-        pairs.append((str(open_change.id), rec))
+        request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
+        change = _change_behind(earlier, request, deps, what="instance")
+        pairs.append((str(change.id), rec))
     return pairs
 
 
@@ -175,16 +167,40 @@ def _sagemaker_proposals(
         earlier = [c for c in deps.changes.history(rec.name) if _same_resource(c, rec)]
         if any(_keeps_away(change, deps) for change in earlier):
             continue
-        open_change = next((c for c in earlier if c.state in OPEN), None)
-        if open_change is not None and open_change.team != team:
-            reason = f"the teams file now gives this {rec.kind.replace('-', ' ')} to {team}"
-            deps.changes.deny(open_change.id, by="costbot", reason=reason)
-            open_change = None
-        if open_change is None:
-            request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
-            open_change = deps.changes.propose(request)
-        pairs.append((str(open_change.id), rec))
+        request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
+        change = _change_behind(earlier, request, deps, what=rec.kind.replace("-", " "))
+        pairs.append((str(change.id), rec))
     return pairs
+
+
+def _change_behind(
+    earlier: Sequence[Change], request: ChangeRequest, deps: Deps, *, what: str
+) -> Change:
+    """The change behind a card's buttons: the resource's open change when it is still the
+    team's and still says what the card says; otherwise a fresh proposal. A pending change
+    the teams file now gives to another team, or one the recommendation has moved on from
+    (4 → 2 instances proposed, 4 → 3 recommended now), is withdrawn first, so a button never
+    carries out something other than its card shows. An approved or scheduled change was
+    decided as it stands and is kept."""
+    assert deps.changes is not None
+    open_change = next((c for c in earlier if c.state in OPEN), None)
+    if open_change is not None and open_change.team != request.team:
+        reason = f"the teams file now gives this {what} to {request.team}"
+        deps.changes.deny(open_change.id, by="costbot", reason=reason)
+        open_change = None
+    if open_change is not None and _moved_on(open_change, request):
+        reason = f"the recommendation is now {request.from_type} → {request.to_type}"
+        deps.changes.deny(open_change.id, by="costbot", reason=reason)
+        open_change = None
+    return open_change or deps.changes.propose(request)
+
+
+def _moved_on(change: Change, request: ChangeRequest) -> bool:
+    """Whether a still undecided change proposes something other than ``request``."""
+    if change.state not in (State.PROPOSED, State.SNOOZED):
+        return False
+    proposed = (change.kind, change.from_type, change.to_type, change.endpoint_config)
+    return proposed != (request.kind, request.from_type, request.to_type, request.endpoint_config)
 
 
 def _same_resource(change: Change, rec: SageMakerRecommendation) -> bool:
