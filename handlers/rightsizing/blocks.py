@@ -90,10 +90,11 @@ def build_rightsize_message(
     other = [r for _, r in ranked if r.monthly_saving <= 0]
     total = sum((r.monthly_saving for _, r in actionable), Decimal(0))
     names = ", ".join(f"<@{a}>" for a in approvers) or "_no approver configured_"
+    by_what = _changes_and_advice(actionable)
     blocks: list[Block] = [
         header(f"{subject} · right-sizing"),
         section(
-            f"*{money(total)}/month* could be saved by {plural(len(actionable), 'change')} "
+            f"*{money(total)}/month* could be saved by {by_what} "
             f"(on-demand list prices, 730 h a month). Approvers: {names}."
         ),
     ]
@@ -113,10 +114,17 @@ def build_rightsize_message(
             + (f" Asked by <@{asked_by}>" if asked_by else "")
         )
     )
-    fallback = (
-        f"{subject}: {money(total)}/month could be saved by {plural(len(actionable), 'change')}."
-    )
+    fallback = f"{subject}: {money(total)}/month could be saved by {by_what}."
     return message(fallback, blocks, response_type="in_channel")
+
+
+def _changes_and_advice(actionable: Sequence[tuple[str, Card]]) -> str:
+    """ "5 changes" or "5 changes and 2 pieces of advice": a card without a change behind it
+    (training advice) is not a change anyone can approve."""
+    changes = sum(1 for change_id, _ in actionable if change_id)
+    advice = len(actionable) - changes
+    said = plural(changes, "change")
+    return f"{said} and {plural(advice, 'piece')} of advice" if advice else said
 
 
 def _recommendation_blocks(change_id: str, rec: Card) -> list[Block]:

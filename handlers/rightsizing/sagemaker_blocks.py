@@ -46,7 +46,7 @@ def sagemaker_card_text(rec: SageMakerRecommendation, *, icon: str = "") -> str:
             f"{ASSUMED_SPOT_DISCOUNT * 100:.0f}% below on-demand"
         )
     lines = [
-        f"{icon} *{what}*{variant} is {rec.finding.value}: {_target(rec)}".lstrip(),
+        f"{icon} *{what}*{variant} {_finding_words(rec)}: {_target(rec)}".lstrip(),
         saving,
         escape(rec.reason),
         *(f"• {escape(line)}" for line in rec.evidence),
@@ -56,6 +56,13 @@ def sagemaker_card_text(rec: SageMakerRecommendation, *, icon: str = "") -> str:
     if sagemaker_kind(rec) is None:
         lines.append("_Advice for the training job's code: costbot changes nothing here._")
     return clip("\n".join(lines), SECTION_LIMIT)
+
+
+def _finding_words(rec: SageMakerRecommendation) -> str:
+    """ "is idle", "is over-provisioned", or for a training job "ran on demand"."""
+    if rec.action in TRAINING_ADVICE:
+        return "ran on demand"
+    return f"is {rec.finding.value}"
 
 
 def _target(rec: SageMakerRecommendation) -> str:

@@ -75,7 +75,7 @@ def test_training_advice_is_a_card_without_buttons_stating_the_spot_assumption()
 
     (card,) = [text for text in sections(message) if "training job" in text]
     assert card.startswith(
-        ":arrow_down: *training job fraud-&lt;x&gt;* is over-provisioned: "
+        ":arrow_down: *training job fraud-&lt;x&gt;* ran on demand: "
         "add checkpoints, then train on managed spot (2 × `ml.p3.2xlarge`)"
     )
     assert "*Saves about $1,234.50/month* · high risk · assumes spot 50% below on-demand" in card
@@ -158,3 +158,14 @@ def test_revert_on_a_done_sagemaker_change_says_what_it_undoes(kind, extra, prom
 def test_teams_without_sagemaker_are_named_in_one_sentence():
     assert nothing_on_sagemaker(["nlp"]).startswith("nlp runs no endpoints")
     assert nothing_on_sagemaker(["a", "b", "c"]).startswith("a, b and c run no endpoints")
+
+
+def test_training_advice_is_counted_as_advice_and_said_to_have_run_on_demand():
+    message = build([
+        ("1", ec2(150)),
+        ("", sagemaker(SageMakerAction.USE_MANAGED_SPOT, "80.00")),
+    ])  # fmt: skip
+
+    assert "could be saved by 1 change and 1 piece of advice" in sections(message)[0]
+    assert " ran on demand: train on managed spot" in sections(message)[-1]
+    assert "over-provisioned: train" not in str(message)
