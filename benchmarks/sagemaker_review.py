@@ -10,7 +10,9 @@ In one process, under moto's ``mock_aws``:
    two thirds on demand, each given an hour of billable time (moto gives none).
 2. Seeds CloudWatch: 14 daily ``Invocations`` sums per busy variant, and the variant's daily
    CPU maximum (``/aws/sagemaker/Endpoints``), through moto's backend; the indexed metric
-   store of ``bot.demo.moto_cloudwatch`` answers the queries, as in the demo.
+   store of ``bot.demo.moto_cloudwatch`` answers the queries, as in the demo. The review
+   also asks every variant's ModelLatency and MemoryUtilization, and a GPU variant's
+   GPUUtilization (none published here: those variants are judged on CPU).
 3. Reviews every team through the engine entry point ``/cost rightsize`` calls
    (``engines.sagemaker.reviewer.SageMakerReviewer.review``), counting each AWS call by
    operation with a botocore event hook and timing it.
@@ -55,6 +57,8 @@ from engines.sagemaker.metrics import (  # noqa: E402
     MAX_DATAPOINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
     NOTEBOOK_LOOKBACK_HOURS,
+    endpoint_queries,
+    gpus_of,
     vcpus_of,
 )
 from engines.sagemaker.prices import SageMakerPriceBook  # noqa: E402
@@ -230,7 +234,7 @@ def seed_sagemaker(
 
 def seed_cloudwatch(seeded: dict[str, Any], rng: random.Random, now: dt.datetime) -> int:
     """Daily invocations and CPU peaks for the busy variants; hourly notebook CPU. Returns
-    the queries the review must ask (every variant twice, every running notebook once)."""
+    the queries the review must ask (``variant_queries``, every running notebook once)."""
     backend = cloudwatch_models.cloudwatch_backends[ACCOUNT][REGION]
     midnight = now.replace(hour=0, tzinfo=None)
     days = [midnight - dt.timedelta(days=d) + dt.timedelta(hours=12) for d in range(1, 15)]
@@ -276,7 +280,17 @@ def seed_cloudwatch(seeded: dict[str, Any], rng: random.Random, now: dt.datetime
         for h in range(NOTEBOOK_LOOKBACK_HOURS)
     ]
     backend.put_metric_data("CWAgent", notebook_cpu)
-    return 2 * len(seeded["variants"]) + seeded["running_notebooks"]
+    return variant_queries(seeded["variants"]) + seeded["running_notebooks"]
+
+
+def variant_queries(variants: list[Any]) -> int:
+    """Queries for these variants: three each (invocations, latency, memory), one for CPU,
+    and one for GPU on a GPU type."""
+    return endpoint_queries(
+        len(variants),
+        n_cpu=sum(1 for variant in variants if vcpus_of(variant[2])),
+        n_gpu=sum(1 for variant in variants if gpus_of(variant[2])),
+    )
 
 
 # --- The report -------------------------------------------------------------------------------
@@ -299,12 +313,15 @@ def report(
     review_s: float,
     seed_s: float,
 ) -> int:
-    variant_queries = 2 * len(seeded["variants"])
+    asked_for_variants = variant_queries(seeded["variants"])
     notebook_queries = seeded["running_notebooks"]
-    # Each team's review asks for its own variants (invocations and CPU) and notebooks.
-    by_team = Counter(variant[4] for variant in seeded["variants"])
+    # Each team's review asks for its own variants (invocations, latency, memory, CPU and
+    # GPU) and notebooks.
+    by_team: dict[str, list[Any]] = {}
+    for variant in seeded["variants"]:
+        by_team.setdefault(variant[4], []).append(variant)
     floor = sum(
-        floor_calls(2 * by_team[team], IDLE_LOOKBACK_DAYS)
+        floor_calls(variant_queries(by_team.get(team, [])), IDLE_LOOKBACK_DAYS)
         + floor_calls(seeded["running_by_team"][team], NOTEBOOK_LOOKBACK_HOURS)
         for team in set(by_team) | set(seeded["running_by_team"])
     )
@@ -333,7 +350,7 @@ def report(
         ),
     ]
     print(f"  seeded in {seed_s:.1f} s; {found:,} recommendations for {args.teams} teams")
-    print(f"  CloudWatch queries: {queries:,} ({variant_queries:,} for variants, "
+    print(f"  CloudWatch queries: {queries:,} ({asked_for_variants:,} for variants, "
           f"{notebook_queries:,} for notebooks); floor {floor} call(s), team by team")  # fmt: skip
     print(f"  SageMaker calls: {sagemaker_calls:,}")
     for name, count in sorted(calls.items()):

@@ -2,14 +2,17 @@
 how busy each one is.
 
 Nothing here touches AWS. ``bot.demo.world`` creates these resources in moto and seeds their
-CloudWatch metrics from ``hourly_invocations``, ``endpoint_cpu`` and ``notebook_cpu``;
+CloudWatch metrics from ``hourly_invocations``, ``endpoint_cpu``, ``endpoint_memory``,
+``model_latency_us`` and ``notebook_cpu``;
 ``bot.demo.sagemaker_billing`` bills them in the FOCUS export. fraud-detection has a clear
 case for every SageMaker rule:
 
-* ``fraud-realtime-scorer``: right-sized (4 x ml.c5.4xlarge, peak CPU above 45 % of each);
-* ``fraud-chargeback-scorer``: over-provisioned (4 x ml.c5.xlarge at about 10 % CPU, prod,
-  so it keeps 2);
-* ``fraud-legacy-scorer``: idle (the previous model; nobody has called it for 30 days);
+* ``fraud-realtime-scorer``: right-sized (4 x ml.c5.4xlarge, peak CPU above 45 % of each,
+  memory about 55 %, about 10 ms per prediction);
+* ``fraud-chargeback-scorer``: over-provisioned (4 x ml.c5.xlarge at about 10 % CPU and
+  20 % memory, prod, so it keeps 2; about 30 ms per prediction);
+* ``fraud-legacy-scorer``: idle (the previous model; nobody has called it for 30 days, and
+  it publishes no memory or latency);
 * ``fraud-lab-alice``: a notebook left running at night (in no off-hours schedule: the
   notebooks have no ``env`` tag); ``fraud-lab-bob``: a stopped one;
 * training: HPO sweeps on demand (they checkpoint: managed spot), a GNN pre-training on
@@ -56,13 +59,18 @@ def price(instance_type: str, component: str) -> Decimal:
 @dataclass(frozen=True)
 class Traffic:
     """An endpoint's hourly load: invocations per hour and CPU as a share of one instance
-    (0-100), each drawn from (low, high); ``busy`` in the team's working hours."""
+    (0-100), each drawn from (low, high); ``busy`` in the team's working hours. ``memory``
+    (percent of one instance) and ``latency_ms`` (the model's, per prediction) are drawn
+    from (low, high) every hour alike; no ``memory`` publishes none, and latency is
+    published only in an hour with invocations, as SageMaker does."""
 
     invocations_busy: tuple[int, int]
     invocations_quiet: tuple[int, int]
     cpu_busy: tuple[float, float]
     cpu_quiet: tuple[float, float]
     stopped_days_ago: int | None = None  # no invocations since (an idle endpoint)
+    memory: tuple[float, float] | None = None
+    latency_ms: tuple[float, float] = (5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -156,12 +164,14 @@ def _job(
 ENDPOINTS: tuple[DemoEndpoint, ...] = (
     DemoEndpoint(
         "fraud-realtime-scorer", _F, "prod", "fraud-xgb-v7", "ml.c5.4xlarge", 4,
-        Traffic((90_000, 140_000), (40_000, 70_000), (48.0, 66.0), (25.0, 40.0)),
+        Traffic((90_000, 140_000), (40_000, 70_000), (48.0, 66.0), (25.0, 40.0),
+                memory=(52.0, 57.0), latency_ms=(8.0, 13.0)),
         created_days_ago=210, autoscaling=(3, 8),
     ),
     DemoEndpoint(
         "fraud-chargeback-scorer", _F, "prod", "fraud-chargeback-v2", "ml.c5.xlarge", 4,
-        Traffic((3_000, 6_000), (800, 2_000), (6.0, 11.0), (2.0, 5.0)),
+        Traffic((3_000, 6_000), (800, 2_000), (6.0, 11.0), (2.0, 5.0),
+                memory=(18.0, 22.0), latency_ms=(24.0, 36.0)),
         created_days_ago=180,
     ),
     DemoEndpoint(
@@ -218,6 +228,21 @@ def endpoint_cpu(endpoint: DemoEndpoint, hour_utc: dt.datetime) -> float:
     rng = random.Random(f"{endpoint.name}|cpu|{hour_utc:%Y-%m-%dT%H}")
     low, high = traffic.cpu_busy if _busy(endpoint.team, hour_utc) else traffic.cpu_quiet
     return round(rng.uniform(low, high) * vcpus_of(endpoint.instance_type), 3)
+
+
+def endpoint_memory(endpoint: DemoEndpoint, hour_utc: dt.datetime) -> float | None:
+    """The variant's MemoryUtilization for the hour (percent of one instance), or None when
+    the endpoint publishes none."""
+    if endpoint.traffic.memory is None:
+        return None
+    rng = random.Random(f"{endpoint.name}|memory|{hour_utc:%Y-%m-%dT%H}")
+    return round(rng.uniform(*endpoint.traffic.memory), 3)
+
+
+def model_latency_us(endpoint: DemoEndpoint, hour_utc: dt.datetime) -> float:
+    """The variant's ModelLatency for the hour as SageMaker publishes it: microseconds."""
+    rng = random.Random(f"{endpoint.name}|latency|{hour_utc:%Y-%m-%dT%H}")
+    return round(rng.uniform(*endpoint.traffic.latency_ms) * 1000, 1)
 
 
 def notebook_cpu(notebook: DemoNotebook, hour_utc: dt.datetime) -> float:

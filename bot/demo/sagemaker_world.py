@@ -12,9 +12,11 @@ its billable time (AWS's ``BillableTimeInSeconds`` counts only what is charged).
 
 Metrics (``metric_data``), hourly: ``AWS/SageMaker`` ``Invocations`` per ``EndpointName`` and
 ``VariantName`` over the export's days (so unit cost has the period it compares with), none
-in an hour without traffic, as SageMaker; ``/aws/sagemaker/Endpoints`` ``CPUUtilization``
-(summed over the cores) and CWAgent ``cpu_usage_active`` per ``NotebookInstanceName`` for the
-running notebook, over ``metric_days``.
+in an hour without traffic, as SageMaker; over ``metric_days``, ``AWS/SageMaker``
+``ModelLatency`` (microseconds, in an hour with invocations), ``/aws/sagemaker/Endpoints``
+``CPUUtilization`` (summed over the cores) and ``MemoryUtilization`` (for an endpoint that
+publishes it), and CWAgent ``cpu_usage_active`` per ``NotebookInstanceName`` for the running
+notebook.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from bot.demo.sagemaker_fleet import (
     VARIANT,
     DemoTrainingJob,
     endpoint_cpu,
+    endpoint_memory,
     hourly_invocations,
+    model_latency_us,
     notebook_cpu,
 )
 
@@ -176,11 +180,24 @@ def metric_data(
             calls = hourly_invocations(endpoint, hour, days_ago)
             if calls:
                 yield "AWS/SageMaker", _datum("Invocations", dimensions, hour, calls, "None")
-            if recent:
-                cpu = endpoint_cpu(endpoint, hour)
+            if not recent:
+                continue
+            if calls:
+                latency = model_latency_us(endpoint, hour)
+                yield (
+                    "AWS/SageMaker",
+                    _datum("ModelLatency", dimensions, hour, latency, "Microseconds"),
+                )
+            cpu = endpoint_cpu(endpoint, hour)
+            yield (
+                "/aws/sagemaker/Endpoints",
+                _datum("CPUUtilization", dimensions, hour, cpu, "Percent"),
+            )
+            memory = endpoint_memory(endpoint, hour)
+            if memory is not None:
                 yield (
                     "/aws/sagemaker/Endpoints",
-                    _datum("CPUUtilization", dimensions, hour, cpu, "Percent"),
+                    _datum("MemoryUtilization", dimensions, hour, memory, "Percent"),
                 )
         if not recent:
             continue

@@ -133,15 +133,21 @@ class Inventory:
 @dataclass(frozen=True)
 class EndpointTraffic:
     """What one endpoint variant served over ``lookback_days`` (from ``engines.sagemaker
-    .metrics``). ``daily_invocations`` holds one Sum per whole day that had data;
-    ``cpu_max_percent`` is the peak CPU as a share of one instance (0-100: CloudWatch's
-    per-core sum divided by the vCPUs), None when not measured."""
+    .metrics``). ``daily_invocations`` holds one Sum per whole day that had data. The peaks
+    are shares of one instance (0-100), None when not published or not asked:
+    ``cpu_max_percent`` is CloudWatch's per-core sum divided by the vCPUs,
+    ``gpu_max_percent`` its per-GPU sum divided by the GPUs, ``memory_max_percent`` as
+    published. ``model_latency_ms`` is the model's average latency over the lookback
+    (``ModelLatency``, weighted by each day's invocations), None without traffic."""
 
     endpoint: str
     variant: str
     lookback_days: int
     daily_invocations: tuple[float, ...] = ()
     cpu_max_percent: float | None = None
+    gpu_max_percent: float | None = None
+    memory_max_percent: float | None = None
+    model_latency_ms: float | None = None
 
     @property
     def invocations(self) -> float:

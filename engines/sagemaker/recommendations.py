@@ -8,22 +8,30 @@ say. Savings are Decimal USD per month (730 h) at on-demand list prices.
   with no invocation on any variant in ``IDLE_LOOKBACK_DAYS`` (14) days → delete it, keeping
   its endpoint config and model so it can be re-created as it was. Saving: all its
   instances.
-- **Over-provisioned endpoint** (``review_endpoint``): per variant, from its peak CPU as a
-  share of its instances' capacity (0-100) and its invocations per instance. The instances
-  needed are ``ceil(count x peak / TARGET_UTILIZATION_PERCENT)`` (60 %, so the busiest day
-  still leaves 40 % headroom); fewer than today → set the instance count. A prod endpoint
-  (tag ``env``/``environment``/``stage`` = prod, production, prd or live) keeps at least
+- **Over-provisioned endpoint** (``review_endpoint``): per variant, from its peak CPU and
+  peak GPU, each a share of one instance (0-100), and its invocations per instance. Load
+  spreads over the instances, so the instances needed are ``ceil(count x max(CPU, GPU) /
+  TARGET_UTILIZATION_PERCENT)`` (60 %, so the busiest day still leaves 40 % headroom); fewer
+  than today → set the instance count. Memory is no reason to keep instances: every
+  instance holds the model, so its memory does not grow when there are fewer; it is shown,
+  with the model's average latency, as evidence. A prod endpoint (tag
+  ``env``/``environment``/``stage`` = prod, production, prd or live) keeps at least
   ``PROD_MIN_INSTANCES`` (2): with one instance there is nothing to fail over to, and
   SageMaker spreads a variant's instances over Availability Zones only when it has two or
-  more. Without a utilization figure nothing is proposed: invocations alone do not say how
-  much one instance can take.
+  more. Without a CPU or a GPU figure nothing is proposed: invocations alone do not say how
+  much one instance can take. A GPU type whose GPU figure was not published is judged on
+  its CPU only, and its evidence says so.
 - **Smaller type** (``review_endpoint``): a variant already at its floor count (1, or 2 for
   prod) whose peak CPU would stay at or under ``TARGET_UTILIZATION_PERCENT`` on the next
   smaller size of its family (half the vCPUs: ml.m5.2xlarge → ml.m5.xlarge → ml.m5.large)
-  → switch to a new endpoint config with that type (``UpdateEndpoint``, blue/green). Only
-  the CPU families in ``SHRINKABLE_FAMILIES`` (ml.m5, ml.c5), never below ``.large`` and
-  never across families (a GPU or Inferentia type is never shrunk: its CPU says nothing of
-  its accelerator). Saving: the price difference over the variant's instances.
+  → switch to a new endpoint config with that type (``UpdateEndpoint``, blue/green). The
+  smaller size has half the memory too, so a peak memory over
+  ``SMALLER_TYPE_MAX_MEMORY_PERCENT`` (45 %, about 90 % there) rules it out; without a
+  memory figure the evidence says the model's fit is unchecked and the risk is at least
+  medium. Only the CPU families in ``SHRINKABLE_FAMILIES`` (ml.m5, ml.c5), never below
+  ``.large`` and never across families (a GPU or Inferentia type is never shrunk: its CPU
+  says nothing of its accelerator). Saving: the price difference over the variant's
+  instances.
 - **Notebook left running** (``review_notebook``): an ``InService`` notebook, outside the
   team's working hours, whose CPU peak stayed under ``NOTEBOOK_IDLE_CPU_PERCENT`` (5 %) →
   stop it. Saving: its price over the hours outside working hours in a month.
@@ -43,7 +51,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from engines.sagemaker.metrics import ML_VCPUS
+from engines.sagemaker.metrics import ML_VCPUS, gpus_of
 from engines.sagemaker.models import (
     HOURS_PER_MONTH,
     Endpoint,
@@ -62,6 +70,10 @@ from engines.sagemaker.prices import HOSTING, NOTEBOOK, TRAINING, SageMakerPrice
 IDLE_LOOKBACK_DAYS = 14
 TARGET_UTILIZATION_PERCENT = 60.0
 PROD_MIN_INSTANCES = 2
+SMALLER_TYPE_MAX_MEMORY_PERCENT = 45.0
+"""Peak memory above which half the memory (the next smaller size) would pass about 90 %."""
+LOW_RISK_PERCENT = 45.0
+"""A change whose figures stay at or under this after it is low risk; above, medium."""
 NOTEBOOK_IDLE_CPU_PERCENT = 5.0
 SHRINKABLE_FAMILIES = frozenset({"ml.m5", "ml.c5"})
 """Families whose next smaller size is judged on CPU alone (no GPU, no accelerator)."""
@@ -146,6 +158,9 @@ def _smaller_type(
     smaller = next_smaller_type(variant.instance_type)
     if smaller is None:
         return None
+    memory = traffic.memory_max_percent
+    if memory is not None and memory > SMALLER_TYPE_MAX_MEMORY_PERCENT:
+        return None  # half the memory would leave the model too little room
     peak = traffic.cpu_max_percent
     after = peak * ML_VCPUS[variant.instance_type] / ML_VCPUS[smaller]
     if after > TARGET_UTILIZATION_PERCENT:
@@ -161,15 +176,29 @@ def _smaller_type(
         if endpoint.prod
         else "1 instance already: fewer is not possible"
     )
-    evidence = (
+    if memory is not None:
+        memory_line = (
+            f"peak memory {memory:.0f}% per instance: about {2 * memory:.0f}% with half the "
+            f"memory on {smaller} (at most {SMALLER_TYPE_MAX_MEMORY_PERCENT:.0f}% allowed "
+            "before)"
+        )
+    else:
+        memory_line = (
+            f"memory utilization not published: that the model fits in {smaller}'s half "
+            "the memory is unchecked"
+        )
+    evidence = [
         f"peak CPU {peak:.0f}% of {count} x {variant.instance_type} over "
         f"{traffic.lookback_days} days",
         f"on {smaller} ({ML_VCPUS[smaller]} vCPUs instead of "
         f"{ML_VCPUS[variant.instance_type]}) the peak would be about {after:.0f}% "
         f"(target {TARGET_UTILIZATION_PERCENT:.0f}%)",
+        memory_line,
         f"busiest day {traffic.busiest_day:,.0f} invocations",
-        why_floor,
-    )
+    ]
+    evidence += _latency_lines(traffic)
+    evidence.append(why_floor)
+    low = after <= LOW_RISK_PERCENT and memory is not None and 2 * memory <= LOW_RISK_PERCENT
     return SageMakerRecommendation(
         kind="endpoint",
         name=endpoint.name,
@@ -183,7 +212,7 @@ def _smaller_type(
         current_hourly=hourly,
         recommended_hourly=smaller_hourly,
         monthly_saving=saving,
-        risk=Risk.LOW if after <= 45 else Risk.MEDIUM,
+        risk=Risk.LOW if low else Risk.MEDIUM,
         reason=(
             f"Variant {variant.name} peaked at {peak:.0f}% CPU on {variant.instance_type}: "
             f"{smaller} can carry it, through a new endpoint config."
@@ -193,10 +222,18 @@ def _smaller_type(
             "instances fail health checks. The smaller type has half the memory too: the "
             "model must still fit."
         ),
-        evidence=evidence,
+        evidence=tuple(evidence),
         variant=variant.name,
         config_name=endpoint.config_name,
     )
+
+
+def _latency_lines(traffic: EndpointTraffic) -> list[str]:
+    latency = traffic.model_latency_ms
+    if latency is None:
+        return []
+    shown = f"{latency:.0f}" if latency >= 10 else f"{latency:.1f}"
+    return [f"model latency {shown} ms on average over {traffic.lookback_days} days"]
 
 
 def _idle(
@@ -268,10 +305,14 @@ def _over_provisioned(
     traffic: EndpointTraffic | None,
     prices: SageMakerPriceBook,
 ) -> SageMakerRecommendation | None:
-    if traffic is None or traffic.cpu_max_percent is None or variant.instance_count < 2:
+    if traffic is None or variant.instance_count < 2:
+        return None
+    cpu, gpu = traffic.cpu_max_percent, traffic.gpu_max_percent
+    if cpu is None and gpu is None:
         return None
     count = variant.instance_count
-    peak = traffic.cpu_max_percent
+    # CPU and GPU load both spread over the instances: the busier one decides.
+    peak, busiest = max((v, name) for v, name in ((cpu, "CPU"), (gpu, "GPU")) if v is not None)
     needed = max(1, math.ceil(count * peak / TARGET_UTILIZATION_PERCENT))
     floor = PROD_MIN_INSTANCES if endpoint.prod else 1
     recommended = max(needed, floor)
@@ -281,16 +322,19 @@ def _over_provisioned(
     saving = _monthly(hourly, count - recommended) if hourly is not None else Decimal(0)
     after = peak * count / recommended
     per_instance_minute = traffic.busiest_day / count / 1440
-    evidence = [
-        f"peak CPU {peak:.0f}% of {count} x {variant.instance_type} over "
-        f"{traffic.lookback_days} days",
+    evidence = _utilization_lines(variant, traffic)
+    evidence += [
         f"busiest day {traffic.busiest_day:,.0f} invocations: "
         f"{per_instance_minute:,.1f} per instance per minute",
-        f"on {recommended} instance(s) the peak would be about {after:.0f}% "
+        *_latency_lines(traffic),
+        f"on {recommended} instance(s) the peak would be about {after:.0f}% {busiest} "
         f"(target {TARGET_UTILIZATION_PERCENT:.0f}%)",
     ]
+    peaks = " and ".join(
+        f"{value:.0f}% {name}" for value, name in ((cpu, "CPU"), (gpu, "GPU")) if value is not None
+    )
     reason = (
-        f"Variant {variant.name} peaked at {peak:.0f}% CPU on {count} instances: "
+        f"Variant {variant.name} peaked at {peaks} on {count} instances: "
         f"{recommended} can carry it."
     )
     if endpoint.prod and needed < PROD_MIN_INSTANCES:
@@ -320,13 +364,39 @@ def _over_provisioned(
         current_hourly=hourly,
         recommended_hourly=hourly,
         monthly_saving=saving,
-        risk=Risk.LOW if after <= 45 else Risk.MEDIUM,
+        risk=Risk.LOW if after <= LOW_RISK_PERCENT else Risk.MEDIUM,
         reason=reason,
         risk_note=risk_note,
         evidence=tuple(evidence),
         variant=variant.name,
         config_name=endpoint.config_name,
     )
+
+
+def _utilization_lines(variant: Variant, traffic: EndpointTraffic) -> list[str]:
+    """One line per figure the count rule used, and one per figure it could not use."""
+    count, kind, days = variant.instance_count, variant.instance_type, traffic.lookback_days
+    cpu, gpu, memory = traffic.cpu_max_percent, traffic.gpu_max_percent, traffic.memory_max_percent
+    gpus = gpus_of(kind)
+    lines = []
+    if cpu is not None:
+        lines.append(f"peak CPU {cpu:.0f}% of {count} x {kind} over {days} days")
+    else:
+        lines.append("CPU utilization not published: judged on GPU only")
+    if gpu is not None:
+        per = f" of {gpus} GPU{'s' if gpus != 1 else ''} per instance" if gpus else ""
+        lines.append(f"peak GPU {gpu:.0f}%{per}")
+    elif gpus:
+        lines.append(
+            f"GPU utilization not published for {kind} ({gpus} GPU{'s' if gpus != 1 else ''} "
+            "per instance): judged on CPU only"
+        )
+    if memory is not None:
+        lines.append(
+            f"peak memory {memory:.0f}% per instance (each instance holds the model: "
+            "fewer instances do not raise it)"
+        )
+    return lines
 
 
 # --- Notebooks --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 ``SageMakerReviewer.review`` is the engine's entry point for handlers: in every target
 (account, region) it lists what the team owns (``inventory.list_inventory``), reads each
-endpoint variant's invocations and CPU and each running notebook's CPU from CloudWatch
-(``metrics``, batched), and applies the rules (``review.review_inventory``).
+endpoint variant's invocations, model latency, memory, CPU and (on GPU types, with their GPU
+counts) GPU, and each running notebook's CPU from CloudWatch (``metrics``, batched), and
+applies the rules (``review.review_inventory``).
 
 A target where SageMaker cannot be listed (access denied, no endpoint in that region) is
 skipped with one sentence saying why (``SageMakerReview.skipped``), so the caller can still
@@ -28,6 +29,7 @@ from engines.sagemaker.metrics import (
     MetricsError,
     fetch_endpoint_traffic,
     fetch_notebook_activity,
+    gpus_of,
     vcpus_of,
 )
 from engines.sagemaker.models import (
@@ -175,6 +177,7 @@ class SageMakerReviewer:
                 now=now,
                 lookback_days=self.lookback_days,
                 cpu_vcpus={pair: vcpus_of(kind) for pair, kind in types.items()},
+                gpu_counts={pair: gpus_of(kind) for pair, kind in types.items()},
             )
             if types
             else {}

@@ -37,9 +37,6 @@ from handlers.work import Reply, Work
 
 logger = logging.getLogger(__name__)
 
-UNDECIDED = frozenset({State.PROPOSED, State.SNOOZED})
-"""Open changes nobody approved: a newer recommendation replaces them."""
-
 
 def plan_rightsize(request: RightsizeRequest, deps: Deps, asked_by: str) -> Work[RightsizeAnswer]:
     if deps.rightsizing is None or deps.changes is None:
@@ -148,7 +145,8 @@ def _proposals(
         if any(_keeps_away(change, deps) for change in earlier):
             continue
         request = ChangeRequest.from_recommendation(rec, requested_by="costbot", team=team)
-        pairs.append((_change_for(request, earlier, "instance", deps), rec))
+        change = _change_behind(earlier, request, deps, what="instance")
+        pairs.append((str(change.id), rec))
     return pairs
 
 
@@ -170,39 +168,39 @@ def _sagemaker_proposals(
         if any(_keeps_away(change, deps) for change in earlier):
             continue
         request = ChangeRequest.from_sagemaker(rec, requested_by="costbot", team=team)
-        pairs.append((_change_for(request, earlier, rec.kind.replace("-", " "), deps), rec))
+        change = _change_behind(earlier, request, deps, what=rec.kind.replace("-", " "))
+        pairs.append((str(change.id), rec))
     return pairs
 
 
-def _change_for(request: ChangeRequest, earlier: Sequence[Change], noun: str, deps: Deps) -> str:
-    """The id of the change behind a card's buttons: the resource's open change when it does
-    what the card says, else a fresh one. An open change of another team (the teams file now
-    gives the resource to ``request.team``), or one that does something else than today's
-    recommendation (last month's stop of an instance that works now, 4 → 1 instances where
-    4 → 2 is recommended today) and nobody decided yet, is withdrawn first: Approve must
-    carry out what the card shows (a change approved for tonight stays the approver's
-    decision; its run checks the resource again). "" (no buttons) when the open change
-    cannot be withdrawn (it is being carried out)."""
+def _change_behind(
+    earlier: Sequence[Change], request: ChangeRequest, deps: Deps, *, what: str
+) -> Change:
+    """The change behind a card's buttons: the resource's open change when it is still the
+    team's and still says what the card says; otherwise a fresh proposal. A pending change
+    the teams file now gives to another team, or one the recommendation has moved on from
+    (4 → 2 instances proposed, 4 → 3 recommended now), is withdrawn first, so a button never
+    carries out something other than its card shows. An approved or scheduled change was
+    decided as it stands and is kept."""
     assert deps.changes is not None
     open_change = next((c for c in earlier if c.state in OPEN), None)
-    if open_change is not None:
-        if open_change.team != request.team:
-            reason = f"the teams file now gives this {noun} to {request.team}"
-        elif not _does(open_change, request) and open_change.state in UNDECIDED:
-            reason = "the recommendation changed since it was proposed"
-        else:
-            return str(open_change.id)
-        if not deps.changes.deny(open_change.id, by="costbot", reason=reason).ok:
-            return ""
-    return str(deps.changes.propose(request).id)
+    if open_change is not None and open_change.team != request.team:
+        reason = f"the teams file now gives this {what} to {request.team}"
+        deps.changes.deny(open_change.id, by="costbot", reason=reason)
+        open_change = None
+    if open_change is not None and _moved_on(open_change, request):
+        reason = f"the recommendation is now {request.from_type} → {request.to_type}"
+        deps.changes.deny(open_change.id, by="costbot", reason=reason)
+        open_change = None
+    return open_change or deps.changes.propose(request)
 
 
-def _does(change: Change, request: ChangeRequest) -> bool:
-    """Whether ``change`` does what ``request`` asks: the same kind, from the same to the
-    same, on the same variant and endpoint config."""
-    return (change.kind, change.from_type, change.to_type, change.variant,
-            change.endpoint_config) == (request.kind, request.from_type, request.to_type,
-                                        request.variant, request.endpoint_config)  # fmt: skip
+def _moved_on(change: Change, request: ChangeRequest) -> bool:
+    """Whether a still undecided change proposes something other than ``request``."""
+    if change.state not in (State.PROPOSED, State.SNOOZED):
+        return False
+    proposed = (change.kind, change.from_type, change.to_type, change.endpoint_config)
+    return proposed != (request.kind, request.from_type, request.to_type, request.endpoint_config)
 
 
 def _same_resource(change: Change, rec: SageMakerRecommendation) -> bool:

@@ -29,6 +29,7 @@ from engines.sagemaker.models import Inventory, SageMakerAction
 from engines.sagemaker.prices import TRAINING, SageMakerPriceBook
 from engines.sagemaker.review import review_inventory
 from engines.sagemaker.reviewer import SageMakerReviewer
+from handlers.rightsizing.sagemaker_blocks import sagemaker_card_text
 from tests.conftest import DEMO_NOW, DEMO_TEAMS
 
 NOW = DEMO_NOW  # Sunday Dec 6, 15:00 UTC: billing data through Dec 5
@@ -135,8 +136,15 @@ def test_the_review_finds_exactly_the_waste_the_demo_was_built_with(
     vcpus = {(e.name, v.name): vcpus_of(v.instance_type) for e in inventory.endpoints
              for v in e.variants}  # fmt: skip
     traffic = fetch_endpoint_traffic(world.client("cloudwatch"), variants, now=NOW, cpu_vcpus=vcpus)
-    assert traffic[("fraud-legacy-scorer", "AllTraffic")].invocations == 0
-    assert traffic[("fraud-realtime-scorer", "AllTraffic")].invocations > 10_000_000
+    legacy = traffic[("fraud-legacy-scorer", "AllTraffic")]
+    realtime = traffic[("fraud-realtime-scorer", "AllTraffic")]
+    chargeback = traffic[("fraud-chargeback-scorer", "AllTraffic")]
+    assert legacy.invocations == 0
+    assert legacy.memory_max_percent is None and legacy.model_latency_ms is None
+    assert realtime.invocations > 10_000_000
+    assert realtime.memory_max_percent is not None and 50 < realtime.memory_max_percent < 60
+    assert chargeback.memory_max_percent is not None and 15 < chargeback.memory_max_percent < 25
+    assert chargeback.model_latency_ms is not None and 24 <= chargeback.model_latency_ms <= 36
 
     recs = review_inventory(
         inventory, traffic, prices=SageMakerPriceBook(), now=NOW, timezone="America/New_York"
@@ -155,6 +163,12 @@ def test_the_review_finds_exactly_the_waste_the_demo_was_built_with(
     assert (fewer.current_count, fewer.recommended_count) == (4, 2)
     assert "keeps 2 because it is prod" in fewer.reason
     assert fewer.monthly_saving == (2 * price("ml.c5.xlarge", "Hosting") * 730).quantize(CENT)
+    # The card a person approves from shows the memory and latency behind the advice.
+    card = sagemaker_card_text(fewer)
+    memory, latency = chargeback.memory_max_percent, chargeback.model_latency_ms
+    assert f"• peak memory {memory:.0f}% per instance" in card
+    assert f"• model latency {latency:.0f} ms on average over 14 days" in card
+    assert "• peak CPU " in card and "of 4 x ml.c5.xlarge" in card
     gnn = found[("fraud-gnn-pretrain-3", SageMakerAction.ADD_CHECKPOINTS)]
     assert gnn.reason.startswith("Add checkpoints first")
 

@@ -392,3 +392,29 @@ def test_costbot_cost_rightsize_json_includes_the_sagemaker_recommendations(
     assert by_name[("fraud-single", "switch-endpoint-config")]["to"] == "1 x ml.m5.xlarge"
     assert "nlp-old" not in {name for name, _ in by_name}
     assert answer["sagemaker_notes"] == []
+
+
+def test_a_pending_change_the_recommendation_moved_on_from_is_withdrawn(world):
+    """A button must never carry out something other than its card shows: a pending 4 → 3
+    proposal left from an earlier review is withdrawn when the review now says 4 → 2."""
+    runner = world.costbot.deps.changes
+    assert runner is not None
+    _, current = card_of(ask(world), "endpoint fraud-scorer")
+    runner.deny(int(current), by="costbot", reason="test: make room for an older proposal")
+    older = runner.propose(
+        ChangeRequest(
+            instance_id="fraud-scorer", account_id="123456789012", region=REGION,
+            from_type="4", to_type="3", monthly_saving=Decimal("1"), requested_by="costbot",
+            team="fraud-detection", kind=Kind.ENDPOINT_COUNT, variant="AllTraffic",
+            endpoint_config="fraud-scorer-config",
+        )
+    )  # fmt: skip
+
+    _, shown = card_of(ask(world), "endpoint fraud-scorer")
+
+    assert int(shown) != older.id
+    fresh = world.costbot.store.get_change(int(shown))
+    assert (fresh.from_type, fresh.to_type, fresh.state) == ("4", "2", State.PROPOSED)
+    withdrawn = world.costbot.store.get_change(older.id)
+    assert withdrawn.state is State.DENIED
+    assert "the recommendation is now 4 → 2" in withdrawn.reason

@@ -42,7 +42,7 @@ def test_an_older_open_count_change_is_not_what_the_newer_cards_approve_does(wor
     assert (behind.kind, behind.from_type, behind.to_type) == (Kind.ENDPOINT_COUNT, "4", "2")
     withdrawn = world.costbot.store.get_change(stale.id)
     assert withdrawn.state is State.DENIED
-    assert "recommendation changed" in withdrawn.reason
+    assert "the recommendation is now 4 → 2" in withdrawn.reason
 
 
 def test_an_older_open_type_switch_is_not_behind_a_count_card(world):

@@ -65,9 +65,26 @@ def endpoint(
 
 
 def traffic(
-    name: str, daily: tuple[float, ...], cpu: float | None = None
+    name: str,
+    daily: tuple[float, ...],
+    cpu: float | None = None,
+    *,
+    gpu: float | None = None,
+    memory: float | None = None,
+    latency_ms: float | None = None,
 ) -> dict[str, EndpointTraffic]:
-    return {"AllTraffic": EndpointTraffic(name, "AllTraffic", 14, daily, cpu)}
+    return {
+        "AllTraffic": EndpointTraffic(
+            name,
+            "AllTraffic",
+            14,
+            daily,
+            cpu,
+            gpu_max_percent=gpu,
+            memory_max_percent=memory,
+            model_latency_ms=latency_ms,
+        )
+    }
 
 
 # --- Endpoints ---------------------------------------------------------------------------
@@ -201,6 +218,120 @@ def test_the_next_smaller_size_stays_in_its_cpu_family_and_never_below_large() -
     assert next_smaller_type("ml.inf1.2xlarge") is None
     gpu = endpoint("ranker", "ml.g4dn.2xlarge", 1)
     assert review_endpoint(gpu, traffic("ranker", (900,), cpu=5), prices=PRICES, now=NOW) == []
+
+
+def test_a_gpu_bound_variant_keeps_its_instances_though_its_cpu_is_low() -> None:
+    gpu_bound = endpoint("ranker", "ml.g4dn.xlarge", 4)
+
+    recs = review_endpoint(
+        gpu_bound, traffic("ranker", (2880,), cpu=8, gpu=70), prices=PRICES, now=NOW
+    )
+
+    assert recs == []  # 4 x 70 % / 60 % = 5 instances needed: none to spare
+
+
+def test_a_quiet_gpu_gets_fewer_instances_judged_on_the_busier_of_cpu_and_gpu() -> None:
+    ranker = endpoint("ranker", "ml.g4dn.xlarge", 4)
+
+    (rec,) = review_endpoint(
+        ranker,
+        traffic("ranker", (2880,), cpu=8, gpu=22, memory=38, latency_ms=41.2),
+        prices=PRICES,
+        now=NOW,
+    )
+
+    assert rec.action is SageMakerAction.SET_INSTANCE_COUNT
+    assert (rec.current_count, rec.recommended_count) == (4, 2)  # ceil(4 x 22 / 60)
+    assert rec.reason.startswith("Variant AllTraffic peaked at 8% CPU and 22% GPU on 4 instances")
+    evidence = "\n".join(rec.evidence)
+    assert "peak CPU 8% of 4 x ml.g4dn.xlarge over 14 days" in evidence
+    assert "peak GPU 22% of 1 GPU per instance" in evidence
+    assert "peak memory 38% per instance" in evidence
+    assert "model latency 41 ms on average" in evidence
+    assert "on 2 instance(s) the peak would be about 44% GPU" in evidence
+
+
+def test_memory_is_no_reason_to_keep_instances() -> None:
+    # Each instance holds the model: 80 % memory stays 80 % on fewer instances.
+    scorer = endpoint("scorer", "ml.m5.large", 4)
+
+    (rec,) = review_endpoint(
+        scorer, traffic("scorer", (900,), cpu=10, memory=80), prices=PRICES, now=NOW
+    )
+
+    assert rec.recommended_count == 1
+    assert any("peak memory 80% per instance" in line for line in rec.evidence)
+
+
+def test_a_gpu_type_without_a_gpu_figure_is_judged_on_cpu_and_says_so() -> None:
+    ranker = endpoint("ranker", "ml.p3.8xlarge", 4)
+
+    (rec,) = review_endpoint(ranker, traffic("ranker", (2880,), cpu=12), prices=PRICES, now=NOW)
+
+    assert rec.recommended_count == 1
+    assert (
+        "GPU utilization not published for ml.p3.8xlarge (4 GPUs per instance): judged on CPU only"
+    ) in rec.evidence
+    assert rec.reason.startswith("Variant AllTraffic peaked at 12% CPU on 4 instances")
+
+
+def test_a_gpu_figure_alone_is_enough_to_judge() -> None:
+    ranker = endpoint("ranker", "ml.p3.2xlarge", 3)
+
+    (rec,) = review_endpoint(ranker, traffic("ranker", (500,), gpu=15), prices=PRICES, now=NOW)
+
+    assert rec.recommended_count == 1
+    assert "CPU utilization not published: judged on GPU only" in rec.evidence
+    # Neither CPU nor GPU: nothing proposed, whatever the memory and latency.
+    assert (
+        review_endpoint(
+            ranker,
+            traffic("ranker", (500,), memory=10, latency_ms=5),
+            prices=PRICES,
+            now=NOW,
+        )
+        == []
+    )
+
+
+def test_memory_over_45_percent_blocks_the_smaller_type() -> None:
+    single = endpoint("scorer", "ml.m5.2xlarge", 1)
+
+    blocked = traffic("scorer", (900,), cpu=25, memory=60)
+    assert review_endpoint(single, blocked, prices=PRICES, now=NOW) == []
+    assert (
+        review_endpoint(
+            single, traffic("scorer", (900,), cpu=25, memory=46), prices=PRICES, now=NOW
+        )
+        == []
+    )
+
+    (rec,) = review_endpoint(
+        single,
+        traffic("scorer", (900,), cpu=25, memory=20, latency_ms=7.25),
+        prices=PRICES,
+        now=NOW,
+    )
+    assert rec.recommended_type == "ml.m5.xlarge"
+    assert any(
+        "peak memory 20% per instance: about 40% with half the memory on ml.m5.xlarge" in line
+        for line in rec.evidence
+    )
+    assert any("model latency 7.2 ms on average" in line for line in rec.evidence)
+    assert rec.risk is Risk.MEDIUM  # the CPU would be about 50 % there
+
+
+def test_a_smaller_type_without_a_memory_figure_says_the_fit_is_unchecked() -> None:
+    prod = endpoint("fraud-scorer", "ml.c5.xlarge", 2, prod=True)
+
+    (rec,) = review_endpoint(prod, traffic("fraud-scorer", (5000,), cpu=10), prices=PRICES, now=NOW)
+    assert any("memory utilization not published" in line for line in rec.evidence)
+    assert rec.risk is Risk.MEDIUM  # CPU about 20 % there, but the model's fit is unknown
+
+    (known,) = review_endpoint(
+        prod, traffic("fraud-scorer", (5000,), cpu=10, memory=15), prices=PRICES, now=NOW
+    )
+    assert known.risk is Risk.LOW  # about 20 % CPU and 30 % memory on ml.c5.large
 
 
 # --- Notebooks ---------------------------------------------------------------------------

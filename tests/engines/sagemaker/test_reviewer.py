@@ -154,3 +154,25 @@ def test_reviews_of_several_teams_ask_each_resource_for_its_tags_once(world) -> 
     clock[0] = now + dt.timedelta(hours=1, minutes=1)
     shared.review(TEAMS["fraud-detection"], teams=TEAMS)
     assert len(asked) == 2 * first  # tags an hour old are asked again
+
+
+def test_gpu_endpoints_are_judged_on_their_gpus_per_instance(world) -> None:
+    cw, now = world
+    sm = boto3.client("sagemaker", region_name=REGION)
+    endpoint(sm, "fraud-gnn", "ml.g4dn.12xlarge", 4, team="fraud")
+    endpoint(sm, "fraud-embed", "ml.p3.8xlarge", 4, team="fraud")
+    noon = now.replace(hour=12, minute=0) - dt.timedelta(days=2)
+    for name, gpu_sum in (("fraud-gnn", 280), ("fraud-embed", 80)):  # summed over 4 GPUs
+        put(cw, name, "AllTraffic", noon, 5000)
+        put(cw, name, "AllTraffic", noon, 96, name="CPUUtilization")  # 2-3 % of 32-48 vCPUs
+        put(cw, name, "AllTraffic", noon, gpu_sum, name="GPUUtilization")
+        put(cw, name, "AllTraffic", noon, 35, name="MemoryUtilization")
+
+    review = reviewer(now).review(TEAMS["fraud-detection"], teams=TEAMS)
+
+    by_name = {rec.name: rec for rec in review.recommendations}
+    assert "fraud-gnn" not in by_name  # 70 % of each of its 4 GPUs: every instance is needed
+    embed = by_name["fraud-embed"]  # 20 % of its 4 GPUs: 2 instances carry it at 40 %
+    assert (embed.current_count, embed.recommended_count) == (4, 2)
+    assert "peak GPU 20% of 4 GPUs per instance" in embed.evidence
+    assert any(line.startswith("peak memory 35% per instance") for line in embed.evidence)
