@@ -181,6 +181,7 @@ def build_deps(
     now: Callable[[], dt.datetime] = utc_now,
     background: Executor | None = None,
     questions: Executor | None = None,
+    executions: Executor | None = None,
     outbox: Outbox | None = None,
     process_id: str = "",
 ) -> Deps:
@@ -241,6 +242,7 @@ def build_deps(
         ledger=store,
         dry_run=settings.dry_run,
         background=background or ThreadPoolExecutor(max_workers=2, thread_name_prefix="click"),
+        executions=executions or ThreadPoolExecutor(max_workers=8, thread_name_prefix="change"),
         questions=questions or ThreadPoolExecutor(max_workers=2, thread_name_prefix="question"),
         question_seconds=settings.question_seconds,
         changes=changes,
@@ -355,6 +357,7 @@ def build_costbot(
     listener_executor: Executor | None = None,
     background: Executor | None = None,
     questions: Executor | None = None,
+    executions: Executor | None = None,
     process_id: str = "",
 ) -> Costbot:
     """Builds the Bolt app with every listener registered.
@@ -372,6 +375,8 @@ def build_costbot(
         listener_executor: where Bolt runs listeners (they ack, then hand slow work on).
         background: where clicks do their work after the ack (``costbot ask`` waits on it).
         questions: where ``/cost`` questions run, under ``settings.question_seconds``.
+        executions: where Approve and Revert carry their changes out (``costbot ask``
+            waits on it too).
         process_id: this process (``bot.lease.new_process_id``), recorded on the changes it
             carries out and the messages it sends.
     """
@@ -386,6 +391,7 @@ def build_costbot(
         now=now,
         background=background,
         questions=questions,
+        executions=executions,
         outbox=outbox,
         process_id=process_id,
     )

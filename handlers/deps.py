@@ -124,6 +124,9 @@ class Deps:
             Bolt's listener threads are free to acknowledge the next requests within
             Slack's 3 seconds. Questions never run here: a click never waits behind them.
         questions: where ``/cost`` questions run (``run_question``), a pool of their own.
+        executions: where an Approve or a Revert carries its change out (``run_change``): a
+            SageMaker endpoint takes minutes to delete or re-create (waits of up to an hour),
+            an EC2 resize a few, and none of that may hold up the other clicks.
         question_seconds: how long a question may take before the user is told it took
             too long (its result, if it comes later, is dropped).
         teams_file: the teams file, read again when it changes (``follow_teams_file``);
@@ -150,6 +153,7 @@ class Deps:
     allocations: AllocationCache = field(default_factory=AllocationCache)
     background: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
     questions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
+    executions: Executor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8))
     question_seconds: float = DEFAULT_QUESTION_SECONDS
     teams_file: TeamsFile | None = None
     cloudwatch_for: Callable[[str, str], Any] | None = None
@@ -192,6 +196,20 @@ class Deps:
 
         self.follow_teams_file()
         (self.questions if slow else self.background).submit(logged)
+
+    def run_change(self, work: Callable[[], object]) -> None:
+        """Runs ``work``, a click that carries a change out (Approve, Revert), on the
+        executions' pool: it may wait for AWS for minutes, the other clicks never wait for
+        it. An exception is logged, never lost."""
+
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("carrying out a change failed")
+
+        self.follow_teams_file()
+        self.executions.submit(logged)
 
     def run_question(
         self, work: Callable[[Callable[[], bool]], object], *, too_long: Callable[[], object]

@@ -85,6 +85,7 @@ class DemoSandbox:
         self.listener_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="click")
         self.questions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="question")
+        self.executions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="change")
         self._scheduler: BackgroundScheduler | None = None
 
     @property
@@ -123,6 +124,7 @@ class DemoSandbox:
             listener_executor=self.listener_executor,
             background=self.background,
             questions=self.questions,
+            executions=self.executions,
         )
         if self.options.socket_mode:
             self.socket_runner = SocketModeRunner(
@@ -180,6 +182,7 @@ class DemoSandbox:
         self.listener_executor.shutdown(wait=True)
         self.questions.shutdown(wait=True)
         self.background.shutdown(wait=True)
+        self.executions.shutdown(wait=True)
 
     def stop(self) -> None:
         if self._scheduler is not None:
@@ -195,6 +198,7 @@ class DemoSandbox:
         self.listener_executor.shutdown(wait=True, cancel_futures=True)
         self.questions.shutdown(wait=True, cancel_futures=True)
         self.background.shutdown(wait=True, cancel_futures=True)
+        self.executions.shutdown(wait=True, cancel_futures=True)
         if self.standin is not None:
             self.standin.stop()
         if self.world is not None:

@@ -52,6 +52,8 @@ CLICKED_BY = {
     action_ids.RIGHTSIZE_REVERT: "reverted by",
 }
 """How the card's line names the clicker when the sentence does not (an execution's outcome)."""
+CARRIES_OUT = frozenset({action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_REVERT})
+"""Clicks that carry a change out there and then, on the executions' pool (``run_change``)."""
 
 
 def register(app: App, deps: Deps) -> None:
@@ -66,7 +68,10 @@ def register(app: App, deps: Deps) -> None:
         if action.get("action_id") == action_ids.RIGHTSIZE_DISMISS:
             _open_dismiss_modal(click, body, action, deps, cards)
             return
-        deps.run_later(lambda: decide_safely(click, action, deps=deps))
+        if action.get("action_id") in CARRIES_OUT:  # may wait minutes for AWS
+            deps.run_change(lambda: decide_safely(click, action, deps=deps))
+        else:
+            deps.run_later(lambda: decide_safely(click, action, deps=deps))
 
     @app.view(action_ids.RIGHTSIZE_DISMISS_MODAL)
     def handle_dismiss_submission(

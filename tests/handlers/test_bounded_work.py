@@ -115,3 +115,52 @@ def test_an_approval_completes_within_5_s_with_20_slow_questions_in_flight(sandb
     assert took < 5.0
     change = store.get_change(change_id)
     assert change.dry_run and change.decided_by == ALICE
+
+
+def first_change(message: dict) -> str:
+    """The change id behind the first card's buttons in a right-sizing message."""
+    block = next(b for b in message["blocks"] if b.get("block_id", "").startswith("rightsize:"))
+    return block["block_id"].split(":")[1]
+
+
+def test_four_approvals_waiting_for_aws_never_hold_up_another_teams_click(sandbox):
+    """An endpoint takes minutes to delete or re-create, an instance to stop and start.
+    Would fail if approvals ran on the clicks' pool (four threads in the sandbox): the four
+    approvals below wait for AWS until the end of the test, and the Snooze would queue."""
+    slack, store = sandbox.standin, sandbox.costbot.store
+    runner = sandbox.costbot.deps.changes
+    assert runner is not None
+    fraud = ask_rightsize(sandbox, BOB, FRAUD, "fraud-detection")
+    nlp = ask_rightsize(sandbox, DEV, NLP, "nlp")
+    approved = [
+        int(change_for(fraud, name))
+        for name in ("fraud-etl-prod", "fraud-sandbox-api", "fraud-legacy-scorer",
+                     "fraud-chargeback-scorer")
+    ]  # fmt: skip
+    snoozed = int(first_change(nlp))
+    aws = threading.Event()
+    waiting: list[int] = []
+    execute = runner.execute
+
+    def slow_execute(change_id: int) -> Any:
+        waiting.append(change_id)
+        aws.wait(timeout=30)
+        return execute(change_id)
+
+    runner.execute = slow_execute  # type: ignore[method-assign]
+    try:
+        for change_id in approved:
+            slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=fraud["ts"],
+                        action_id=action_ids.RIGHTSIZE_APPROVE, value=str(change_id))  # fmt: skip
+        wait_until(lambda: len(waiting) == 4, timeout=10)
+
+        slack.click(user_id=DEV, channel_id=NLP, message_ts=nlp["ts"],
+                    action_id=action_ids.RIGHTSIZE_SNOOZE, value=str(snoozed))  # fmt: skip
+        wait_until(lambda: store.get_change(snoozed).state is State.SNOOZED, timeout=5)
+        still_waiting = not aws.is_set()
+    finally:
+        aws.set()
+        del runner.execute  # the class's own method again
+    assert still_waiting  # the approvals were all still waiting for AWS
+    for change_id in approved:
+        wait_until(lambda c=change_id: store.get_change(c).state is State.DONE, timeout=30)
