@@ -151,6 +151,10 @@ class UnitCost:
         }
 
 
+CLOUDWATCH_DAYS_KEPT = 455
+"""CloudWatch keeps 1-hour datapoints (a day's Sum) for 455 days."""
+
+
 def unit_cost(
     source: Source,
     teams: Mapping[str, Team],
@@ -174,11 +178,23 @@ def unit_cost(
 
     Raises:
         UserInputError: neither a team nor a model seen in the billing data, with the
-            closest names.
+            closest names; or a period CloudWatch no longer holds the invocations of.
     """
     team = _team_named(teams, subject)
     noting, fair, notes = ask_about(source, period, today)
     period, before = fair.period, fair.previous
+    kept_from = (today or period.end) - dt.timedelta(days=CLOUDWATCH_DAYS_KEPT)
+    if period.start < kept_from:
+        raise UserInputError(
+            f"CloudWatch keeps a day's invocations for {CLOUDWATCH_DAYS_KEPT} days (15 "
+            f"months), so I cannot count them before {kept_from:%b %-d, %Y}: ask about a "
+            f"period from then on, e.g. `/cost unit {subject.strip()} last 90d`."
+        )
+    if before is not None and before.start < kept_from:
+        last = before.end - dt.timedelta(days=1)
+        notes = (*notes, f"No trend: CloudWatch no longer holds the invocations of "
+                 f"{before.start:%b %-d, %Y} to {last:%b %-d}.")  # fmt: skip
+        before = None
     cost_filter = team_filter(team) if team else CostFilter(tags={MODEL_TAG: subject.strip()})
     now = _endpoint_costs(noting, period, metric, cost_filter)
     if team is None and not any(now.values()):

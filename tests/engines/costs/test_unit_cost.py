@@ -246,3 +246,25 @@ def test_lines_that_name_their_resource_are_matched_by_the_arn_they_carry(tmp_pa
     plain, named = ([line.as_json() for line in a.endpoints] for a in answers)
     assert named == plain and [line["name"] for line in named] == ["fraud-scorer", "fraud-shadow"]
     assert named[0]["arn"] == endpoint_arn("fraud-scorer") and named[0]["invocations"] > 0
+
+
+def test_a_period_cloudwatch_no_longer_holds_is_refused_in_words(tmp_path):
+    """CloudWatch keeps a day's Sum for 455 days: a cost per 1,000 over older days would
+    divide the cost by invocations it no longer has. Asked on Mar 1, 2028 about October
+    2026, whose billing lines are still there."""
+    config = load_config(DEMO_TEAMS.read_text(), filename="teams.toml")
+    source = FocusFileSource(str(write_export(tmp_path / "export.csv")))
+    asked: list[str] = []
+    later = dt.date(2028, 3, 1)
+    with pytest.raises(UserInputError) as caught:
+        unit_cost(
+            source,
+            config.teams,
+            subject="fraud-detection",
+            period=parse_period("2026-10", today=later),
+            cloudwatch_for=lambda account, region: asked.append(region),
+            today=later,
+        )
+    assert "CloudWatch keeps a day's invocations for 455 days" in str(caught.value)
+    assert "before Dec 2, 2026" in str(caught.value)
+    assert asked == []  # refused before any CloudWatch call
