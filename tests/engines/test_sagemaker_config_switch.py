@@ -19,7 +19,7 @@ from engines.changes.models import ChangeRequest, State
 from engines.changes.runner import ChangeRunner
 from engines.changes.sagemaker_api import NAME_LIMIT, switched_config_name
 from engines.sagemaker.models import Finding, SageMakerAction
-from tests.engines.test_changes import FakeTime, SimulatedCrash
+from tests.engines.test_changes import SimulatedCrash
 from tests.engines.test_sagemaker_changes import (
     ACCOUNT,
     ALICE,
@@ -29,7 +29,10 @@ from tests.engines.test_sagemaker_changes import (
     REGION,
     RecordingSageMaker,
     audited,
+    fake_time,  # noqa: F401  (a fixture)
+    make_runner,
     recommendation,
+    store,  # noqa: F401  (a fixture)
 )
 
 ENDPOINT = "fraud-v1"
@@ -150,31 +153,6 @@ def script(client) -> Iterator[SageMakerScript]:
 @pytest.fixture
 def recorder(client) -> RecordingSageMaker:
     return RecordingSageMaker(client)
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "x.db")
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
-
-
-def make_runner(recorder: Any, store: Store, fake_time: FakeTime, **options: Any) -> ChangeRunner:
-    return ChangeRunner(
-        lambda account, region: None,
-        store,
-        audit=store.record_audit,
-        dry_run=options.pop("dry_run", False),
-        sleep=fake_time.sleep,
-        clock=fake_time.clock,
-        poll_s=5,
-        timeout_s=600,
-        now=lambda: NOW,
-        sagemaker_client_for=lambda account, region: recorder,
-    )
 
 
 @pytest.fixture
