@@ -49,6 +49,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engines.sagemaker.metrics import ML_VCPUS, gpus_of
@@ -199,15 +200,11 @@ def _smaller_type(
     evidence += _latency_lines(traffic)
     evidence.append(why_floor)
     low = after <= LOW_RISK_PERCENT and memory is not None and 2 * memory <= LOW_RISK_PERCENT
-    return SageMakerRecommendation(
-        kind="endpoint",
-        name=endpoint.name,
-        arn=endpoint.arn,
-        finding=Finding.OVER_PROVISIONED,
+    return _variant_recommendation(
+        endpoint,
+        variant,
         action=SageMakerAction.SWITCH_ENDPOINT_CONFIG,
-        current_type=variant.instance_type,
         recommended_type=smaller,
-        current_count=count,
         recommended_count=count,
         current_hourly=hourly,
         recommended_hourly=smaller_hourly,
@@ -223,8 +220,6 @@ def _smaller_type(
             "model must still fit."
         ),
         evidence=tuple(evidence),
-        variant=variant.name,
-        config_name=endpoint.config_name,
     )
 
 
@@ -351,15 +346,11 @@ def _over_provisioned(
             f" Lower the autoscaling minimum from {variant.autoscaling_min} to "
             f"{recommended} too, or autoscaling adds them back."
         )
-    return SageMakerRecommendation(
-        kind="endpoint",
-        name=endpoint.name,
-        arn=endpoint.arn,
-        finding=Finding.OVER_PROVISIONED,
+    return _variant_recommendation(
+        endpoint,
+        variant,
         action=SageMakerAction.SET_INSTANCE_COUNT,
-        current_type=variant.instance_type,
         recommended_type=variant.instance_type,
-        current_count=count,
         recommended_count=recommended,
         current_hourly=hourly,
         recommended_hourly=hourly,
@@ -368,8 +359,24 @@ def _over_provisioned(
         reason=reason,
         risk_note=risk_note,
         evidence=tuple(evidence),
+    )
+
+
+def _variant_recommendation(
+    endpoint: Endpoint, variant: Variant, **advice: Any
+) -> SageMakerRecommendation:
+    """An over-provisioned variant's recommendation: the endpoint, the variant and what it
+    runs now, with ``advice`` (the action, what it should run, the saving and the words)."""
+    return SageMakerRecommendation(
+        kind="endpoint",
+        name=endpoint.name,
+        arn=endpoint.arn,
+        finding=Finding.OVER_PROVISIONED,
+        current_type=variant.instance_type,
+        current_count=variant.instance_count,
         variant=variant.name,
         config_name=endpoint.config_name,
+        **advice,
     )
 
 
