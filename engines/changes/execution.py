@@ -39,6 +39,7 @@ from engines.changes.models import (
 from engines.changes.plan import MustNotRun, NotNow, Plan, first_step, plan_detail
 from engines.changes.records import Records
 from engines.changes.sagemaker import SageMakerSteps
+from engines.changes.sagemaker_api import describe_endpoint, describe_notebook, endpoint_tags
 from engines.changes.texts import failed_text, finished_text, rolled_back_text, state_words
 
 
@@ -87,6 +88,24 @@ class Execution:
             poll_s=poll_s,
             timeout_s=sagemaker_timeout_s or timeout_s,
         )
+
+    def current_tags(self, change: Change) -> dict[str, str] | None:
+        """The change's resource's tags as AWS has them now, to tell who owns it; None when
+        they cannot be read (it is gone, or AWS cannot be reached): the team recorded on
+        the change then stands, and the execution looks again before touching anything."""
+        try:
+            client = self.client_for(change)
+            if not change.kind.is_sagemaker:
+                instance = describe(client, change.instance_id)
+                return {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+            if change.kind is Kind.NOTEBOOK_STOP:
+                notebook = describe_notebook(client, change.instance_id) or {}
+                arn = notebook.get("NotebookInstanceArn", "")
+            else:
+                arn = (describe_endpoint(client, change.instance_id) or {}).get("EndpointArn", "")
+            return endpoint_tags(client, arn) if arn else None
+        except (ChangeError, ClientError, BotoCoreError):
+            return None
 
     def client_for(self, change: Change) -> Any:
         """The EC2 or SageMaker client for the change's account and region; ``NotNow`` when

@@ -96,6 +96,11 @@ class ChangeRunner:
         """Every change of any team still open or under way, newest first."""
         return self.store.list_changes(states=OPEN | IN_FLIGHT, limit=None)
 
+    def current_tags(self, change: Change) -> dict[str, str] | None:
+        """The change's resource's tags as AWS has them now (None: they cannot be read), so
+        a decision is taken by the team that owns the resource today."""
+        return self._execution.current_tags(change)
+
     def remember_message(self, change_id: int, *, channel: str, ts: str) -> None:
         """Records the Slack message the change was decided on: later outcomes (tonight's
         run, a recovery after a restart) are told in its thread."""

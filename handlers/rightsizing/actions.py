@@ -28,8 +28,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engines.changes.models import Change, Outcome, State
+from engines.changes.models import OPEN, Change, Outcome, State
 from engines.changes.runner import ChangeRunner
+from engines.costs.ownership import owner_of
 from handlers import action_ids
 from handlers.actions.clicks import Click
 from handlers.blocks.common import Block
@@ -53,6 +54,11 @@ CLICKED_BY = {
 }
 """How the card's line names the clicker when the sentence does not (an execution's outcome)."""
 CARRIES_OUT = frozenset({action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_REVERT})
+DECIDES = frozenset({
+    action_ids.RIGHTSIZE_APPROVE, action_ids.RIGHTSIZE_APPROVE_TONIGHT, action_ids.RIGHTSIZE_DENY,
+    action_ids.RIGHTSIZE_SNOOZE, action_ids.RIGHTSIZE_REVERT,
+})  # fmt: skip
+"""Clicks whose decision is the owning team's: who owns the resource is looked up then."""
 """Clicks that carry a change out there and then, on the executions' pool (``run_change``)."""
 
 
@@ -130,10 +136,17 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
     if change is None:
         click.tell("That change no longer exists.")
         return
+    kind = action.get("action_id")
     team = deps.teams.get(change.team)
+    if kind in DECIDES and team is not None and user in team.approvers:
+        owner = _owner_now(runner, change, deps)
+        if owner is not None and owner != change.team:
+            if change.state in OPEN:
+                _withdraw(click, runner, change, owner)
+                return
+            team = deps.teams.get(owner, team)  # a done change: its owner's approvers revert
     approvers = tuple(team.approvers) if team else ()
     four_eyes = bool(team and team.require_second_approver)
-    kind = action.get("action_id")
     if kind == action_ids.RIGHTSIZE_ASK:
         _ask_for_approval(click, change, deps=deps)
         return
@@ -164,6 +177,28 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         _remember_message(runner, change, click)
     clicked = CLICKED_BY.get(kind or "", "by")
     _report(click, change_id, outcome, before=change.state, deps=deps, clicked=clicked)
+
+
+def _owner_now(runner: ChangeRunner, change: Change, deps: Deps) -> str | None:
+    """The team that owns the change's resource today, by its tags as AWS has them now and
+    the teams file (None: the tags cannot be read, and the team recorded stands)."""
+    tags = runner.current_tags(change)
+    if tags is None:
+        return None
+    teams, shared = deps.rules()
+    return owner_of(change.account_id, tags, teams=teams, shared=shared)
+
+
+def _withdraw(click: Click, runner: ChangeRunner, change: Change, owner: str) -> None:
+    """A proposal whose resource another team (or none) owns now: its old team's approvers
+    no longer decide it. It is withdrawn, and the clicker told how to get a fresh one."""
+    who = owner or "no team"
+    runner.deny(change.id, by="costbot", reason=f"its tags now give it to {who}")
+    ask = f" Ask `/cost rightsize {owner}` for a fresh proposal." if owner else ""
+    click.tell(
+        f"{change.label} now belongs to {who} (its tags, by the teams file), so its old "
+        f"team no longer decides it: I withdrew this proposal.{ask}"
+    )
 
 
 def _ask_for_approval(click: Click, change: Change, *, deps: Deps) -> None:

@@ -418,3 +418,26 @@ def test_a_pending_change_the_recommendation_moved_on_from_is_withdrawn(world):
     withdrawn = world.costbot.store.get_change(older.id)
     assert withdrawn.state is State.DENIED
     assert "the recommendation is now 4 → 2" in withdrawn.reason
+
+
+def test_an_endpoint_retagged_to_another_team_is_no_longer_its_old_team_to_decide(world):
+    """Ownership is allocation: once the endpoint's tags give it to nlp, fraud-detection's
+    approver cannot delete it on the old card; the proposal is withdrawn and nothing runs."""
+    message = ask(world)
+    _, change_id = card_of(message, "endpoint fraud-old")
+    sm = boto3.client("sagemaker", region_name=REGION)
+    arn = sm.describe_endpoint(EndpointName="fraud-old")["EndpointArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "nlp"}])
+    try:
+        world.slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
+                          action_id=action_ids.RIGHTSIZE_APPROVE, value=change_id)  # fmt: skip
+        told = world.slack.wait_for_message(
+            lambda m: m["ephemeral_for"] == ALICE and "now belongs to nlp" in m["text"],
+            timeout=20,
+        )
+        assert "`/cost rightsize nlp`" in told["text"]
+        change = world.costbot.store.get_change(int(change_id))
+        assert change.state is State.DENIED and "now give it to nlp" in change.reason
+        assert "fraud-old" in {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]}
+    finally:
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud-detection"}])
