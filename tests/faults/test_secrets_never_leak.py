@@ -27,6 +27,12 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SECRETS = (TOKEN, SIGNING_SECRET, ACCESS_KEY, SECRET_KEY, "SeCrEtToKeNvAlUe42")
 
 
+OWNED_BY_FRAUD = {
+    "ResourceType": "instance",
+    "Tags": [{"Key": "team", "Value": "fraud-detection"}],
+}
+
+
 @pytest.fixture
 def slack():
     standin = SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=TOKEN)
@@ -39,7 +45,11 @@ def test_no_secret_is_ever_logged_or_posted(tmp_path, moto_url, slack, small_exp
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url,
                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)  # fmt: skip
     instance_id = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.xlarge"
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="m5.xlarge",
+        TagSpecifications=[OWNED_BY_FRAUD],  # the approver's team owns it when they click
     )["Instances"][0]["InstanceId"]
     store = Store(tmp_path / "costbot.db")
     change = store.create_change(

@@ -43,6 +43,12 @@ ALICE, BOB, FRAUD = "U0DEMOALICE", "U0DEMOBOB", "C0DEMOFRAUD"
 ACTING = {"COSTBOT_SCHEDULER": "true"}  # it may take the lease, and so settle changes
 
 
+OWNED_BY_FRAUD = {
+    "ResourceType": "instance",
+    "Tags": [{"Key": "team", "Value": "fraud-detection"}],
+}
+
+
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     standin = SlackStandIn(signing_secret=SECRET, bot_token=TOKEN)
@@ -141,7 +147,11 @@ def test_a_change_killed_half_way_is_settled_when_the_bot_restarts(
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url,
                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     instance_id = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.xlarge"
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="m5.xlarge",
+        TagSpecifications=[OWNED_BY_FRAUD],  # the approver's team owns it when they click
     )["Instances"][0]["InstanceId"]
     store = Store(tmp_path / "costbot.db")
     change_id, message_ts = approve_button(store, slack, instance_id)
