@@ -549,6 +549,20 @@ def test_an_upload_with_blocks_is_one_message_with_the_file_below_them(world):
     assert [f["name"] for f in message["files"]] == ["trend.png"]
 
 
+def test_an_uploaded_files_message_is_never_seen_before_its_file_is_shared_there(world):
+    standin, _ = world
+    seq = standin.ui_events(0, timeout=0)["seq"]
+
+    _client(standin).files_upload_v2(channel=FRAUD, content=PNG, filename="trend.png")
+
+    (posted,) = [e["message"] for e in standin.ui_events(seq, timeout=0)["events"]
+                 if e["type"] == "message"]  # fmt: skip
+    (file,) = posted["files"]
+    assert file["channels"] == [FRAUD]
+    assert [s["ts"] for s in file["shares"]["public"][FRAUD]] == [posted["ts"]]
+    assert standin.messages(FRAUD) == [posted]  # one message, the same as first shown
+
+
 def test_an_upload_with_a_comment_ignores_its_blocks_and_bad_blocks_are_refused(world):
     standin, _ = world
     client = _client(standin)

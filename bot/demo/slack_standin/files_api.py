@@ -129,31 +129,32 @@ class FilesApi(Workspace):
         if blocks is not None and validate_blocks(blocks):
             raise ApiError("invalid_blocks", errors=validate_blocks(blocks))
         for cid in channels:
-            msg = self._store(
-                channel=cid,
-                user=self.bot_user_id,
-                text=comment,
-                blocks=blocks,
-                bot=True,
-                files=[self._file_obj(f, base) for f in files],
-                thread_ts=params.get("thread_ts"),
-                origin="upload",
-            )
-            with self._lock:
+            # Slack shows an uploaded file's message already shared: nobody reads it half made
+            with self._cond:
+                ts = self._next_ts()
+                thread_ts = params.get("thread_ts") or None
                 for f in files:
                     f["shares"].setdefault(cid, []).append(
                         {
-                            "ts": msg["ts"],
+                            "ts": ts,
                             "channel_name": self._channel_name(cid),
                             "team_id": self.team_id,
                             "share_user_id": self.bot_user_id,
                             "reply_count": 0,
-                            **({"thread_ts": msg["thread_ts"]} if msg["thread_ts"] else {}),
+                            **({"thread_ts": thread_ts} if thread_ts else {}),
                         }
                     )
-            with self._cond:  # the stored message carries the file objects with their shares
-                msg["files"] = [self._file_obj(f, base) for f in files]
-                self._emit("message_changed", message=self._public(msg))
+                self._store(
+                    channel=cid,
+                    user=self.bot_user_id,
+                    text=comment,
+                    blocks=blocks,
+                    bot=True,
+                    files=[self._file_obj(f, base) for f in files],
+                    thread_ts=thread_ts,
+                    origin="upload",
+                    ts=ts,
+                )
         with self._lock:
             return {"files": [self._file_obj(f, base) for f in files]}
 

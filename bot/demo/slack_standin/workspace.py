@@ -231,9 +231,10 @@ class Workspace:
         thread_ts: str | None = None,
         attachments: list | None = None,
         origin: str = "api",
+        ts: str | None = None,
     ) -> dict:
         """Store a new message and tell the browser."""
-        ts = self._next_ts()
+        ts = ts or self._next_ts()
         msg = {
             "type": "message",
             "ts": ts,
