@@ -138,9 +138,9 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         return
     kind = action.get("action_id")
     team = deps.teams.get(change.team)
-    if kind in DECIDES and team is not None and user in team.approvers:
-        owner = _owner_now(runner, change, deps)
-        if owner is not None and owner != change.team:
+    if kind in DECIDES:
+        owner = _new_owner(runner, change, user, deps)
+        if owner is not None:
             if change.state in OPEN:
                 _withdraw(click, runner, change, owner)
                 return
@@ -177,6 +177,17 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         _remember_message(runner, change, click)
     clicked = CLICKED_BY.get(kind or "", "by")
     _report(click, change_id, outcome, before=change.state, deps=deps, clicked=clicked)
+
+
+def _new_owner(runner: ChangeRunner, change: Change, user: str, deps: Deps) -> str | None:
+    """When an approver of the change's recorded team clicks: the team ("" for none) that
+    owns its resource now, if the tags give it to another. None when it has not moved, or
+    the clicker decides nothing anyway (the runner refuses them without an AWS call)."""
+    team = deps.teams.get(change.team)
+    if team is None or user not in team.approvers:
+        return None
+    owner = _owner_now(runner, change, deps)
+    return owner if owner is not None and owner != change.team else None
 
 
 def _owner_now(runner: ChangeRunner, change: Change, deps: Deps) -> str | None:
@@ -443,6 +454,11 @@ def _dismiss(
             click.tell("Right-sizing is not set up.")
             return
         change = runner.get(form.change_id)
+        if change is not None and change.state in OPEN:
+            owner = _new_owner(runner, change, user, deps)
+            if owner is not None:  # re-tagged while the form was open, or since the card
+                _withdraw(click, runner, change, owner)
+                return
         approvers = _approvers(deps, change.team if change else "")
         outcome = runner.dismiss(form.change_id, by=user, reason=reason, approvers=approvers)
         if outcome.ok and change is not None:

@@ -441,3 +441,31 @@ def test_an_endpoint_retagged_to_another_team_is_no_longer_its_old_team_to_decid
         assert "fraud-old" in {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]}
     finally:
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud-detection"}])
+
+
+def test_an_endpoint_retagged_while_the_dismiss_form_is_open_is_not_dismissed_for_nlp(world):
+    """Dismiss keeps a resource away from the team's reviews for good, so it is a decision
+    like any other: once the tags give the endpoint to nlp, fraud-detection's form withdraws
+    the proposal instead of dismissing it."""
+    slack = world.slack
+    message = ask(world)
+    _, old = card_of(message, "endpoint fraud-old")
+    slack.click(user_id=ALICE, channel_id=FRAUD, message_ts=message["ts"],
+                action_id=action_ids.RIGHTSIZE_DISMISS, value=old)  # fmt: skip
+    modal = wait_until(lambda: slack.open_modals(ALICE))[-1]
+    sm = boto3.client("sagemaker", region_name=REGION)
+    arn = sm.describe_endpoint(EndpointName="fraud-old")["EndpointArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "nlp"}])
+    newest = max((m["ts"] for m in slack.messages()), key=float)
+    try:
+        slack.submit_view(user_id=ALICE, view_id=modal["id"], values={"reason": "not ours"})
+        told = slack.wait_for_message(
+            lambda m: m["ephemeral_for"] == ALICE and "now belongs to nlp" in m["text"],
+            timeout=20,
+            after_ts=newest,
+        )
+        assert "`/cost rightsize nlp`" in told["text"]
+        change = world.costbot.store.get_change(int(old))
+        assert change.state is State.DENIED and "now give it to nlp" in change.reason
+    finally:
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud-detection"}])
