@@ -281,6 +281,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
+    if args.requests <= WARM_UP or args.concurrency < 1:
+        parser.error(f"--requests must be over the {WARM_UP} warm-up requests, "
+                     "and --concurrency at least 1")  # fmt: skip
 
     standin = StandIn()
     world = None
