@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -29,6 +30,7 @@ from engines.changes.ec2 import (
 )
 from engines.changes.models import (
     IN_FLIGHT,
+    MAINTENANCE_WINDOW,
     Change,
     ChangeError,
     Direction,
@@ -137,6 +139,8 @@ class Execution:
         if change.state is State.SCHEDULED and not self._is_due(change):
             when = change.scheduled_for.isoformat() if change.scheduled_for else "later"
             return Outcome(False, f"{change.label} is scheduled for {when}.", change)
+        if change.state is State.SCHEDULED and self._window_over(change):
+            return self._expire(change)
         actor = change.decided_by or "costbot"
         expected = {State.APPROVED, State.SCHEDULED}
         return self._run(change, Direction.FORWARD, actor, expected, failed_state=State.FAILED)
@@ -171,6 +175,35 @@ class Execution:
 
     def _is_due(self, change: Change) -> bool:
         return change.scheduled_for is None or change.scheduled_for <= self.now()
+
+    def _window_over(self, change: Change) -> bool:
+        start = change.scheduled_for
+        return start is not None and self.now() >= start + MAINTENANCE_WINDOW
+
+    def _expire(self, change: Change) -> Outcome:
+        """A change approved for a window that ended before it could start (AWS kept it
+        waiting, or costbot was down): it is not run in working hours; it is withdrawn."""
+        start = (change.scheduled_for or self.now()).astimezone(dt.UTC)
+        end = start + MAINTENANCE_WINDOW
+        reason = (
+            f"its maintenance window ({start:%H:%M} to {end:%H:%M} UTC) ended before it could start"
+        )
+        if not self.store.transition(
+            change.id,
+            expected={State.SCHEDULED},
+            new=State.DENIED,
+            decided_by="costbot",
+            decided_at=self.now(),
+            reason=reason,
+            updated_at=self.now(),
+        ):
+            return self.records.already(change.id)
+        self.records.audit(change, "costbot", "change.expired", {"reason": reason})
+        text = (
+            f"{change.label} did not run: {reason}, and I make no change outside its window. "
+            f"Nothing was changed; ask `/cost rightsize {change.team}` to approve it again."
+        )
+        return Outcome(False, text, self.store.get_change(change.id) or change)
 
     def _run(
         self,

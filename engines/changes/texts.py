@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from engines.changes.models import Change, Direction, Kind, State
+from engines.changes.models import MAINTENANCE_WINDOW, Change, Direction, Kind, State
 from engines.changes.plan import Plan
 from engines.changes.sagemaker_api import switched_config_name
 from engines.words import mrkdwn_safe
@@ -41,7 +41,11 @@ def decision_text(change: Change, actor: str) -> str:
     saving = f"${change.monthly_saving:,.2f}/month"
     if change.state is State.SCHEDULED and change.scheduled_for is not None:
         when = change.scheduled_for.strftime("%Y-%m-%d %H:%M %Z").strip()
-        return f"<@{actor}> approved {change.label} for {when} ({saving})."
+        latest = (change.scheduled_for + MAINTENANCE_WINDOW).strftime("%H:%M")
+        return (
+            f"<@{actor}> approved {change.label} for {when} ({saving}); it starts by "
+            f"{latest} or not at all."
+        )
     if change.state is State.SNOOZED and change.snoozed_until is not None:
         until = change.snoozed_until.date().isoformat()
         return f"<@{actor}> snoozed {change.label} until {until}."

@@ -122,3 +122,63 @@ def test_a_change_whose_account_cannot_be_reached_waits_and_does_not_hold_up_the
     waiting = next(outcome.text for outcome in told if outcome.change.id == ids[0])
     assert "could not reach account 210987654321" in waiting
     assert "sts:AssumeRole" in waiting and "arn:aws" not in waiting
+
+
+def approved_for_tonight(runner, sm, store) -> tuple[int, str, dt.datetime]:
+    """A 4 → 2 count change on a new endpoint, approved for 22:00, its card in a thread."""
+    name, config = make_endpoint(sm, count=4)
+    rec = recommendation(
+        SageMakerAction.SET_INSTANCE_COUNT, name, config,
+        finding=Finding.OVER_PROVISIONED, current_count=4, recommended_count=2,
+    )  # fmt: skip
+    request = ChangeRequest.from_sagemaker(rec, requested_by=BOB, team="fraud-detection")
+    change_id = runner.propose(request).id
+    store.set_change_message(change_id, channel="C0DEMOFRAUD", ts="1700000000.000100")
+    tonight = NOW.replace(hour=22, minute=0)
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
+    return change_id, name, tonight
+
+
+def test_a_change_kept_waiting_past_its_window_is_withdrawn_not_run_in_the_morning(
+    recorder, store, sm, fake_time
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, clock)
+    change_id, name, tonight = approved_for_tonight(runner, sm, store)
+    recorder.describe_endpoint(EndpointName=name)
+    recorder.statuses = ["Updating"] * 400  # autoscaling keeps it busy all night
+    told, waiting = [], {}
+
+    for minutes in range(1, 5 * 60, 10):  # 22:01 … 02:51, then it would settle
+        clock["now"] = tonight + dt.timedelta(minutes=minutes)
+        run_due_changes(
+            changes=runner, now=lambda: clock["now"], notify=told.append, waiting=waiting
+        )
+    recorder.statuses = []
+    clock["now"] = tonight + dt.timedelta(hours=11)  # 09:00, the working day
+    run_due_changes(changes=runner, now=lambda: clock["now"], notify=told.append, waiting=waiting)
+
+    change = store.get_change(change_id)
+    assert change.state is State.DENIED and "maintenance window" in change.reason
+    assert count_of(sm, name) == 4  # never changed
+    assert [outcome.state for outcome in told] == [State.SCHEDULED, State.DENIED]
+    assert "did not run" in told[-1].text and "`/cost rightsize fraud-detection`" in told[-1].text
+    assert "change.expired" in {entry["action"] for entry in store.recent_audit(limit=100)}
+
+
+def test_a_change_due_while_costbot_was_down_is_not_run_when_it_starts_next_morning(
+    recorder, store, sm, fake_time
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, clock)
+    change_id, name, tonight = approved_for_tonight(runner, sm, store)
+    told = []
+
+    clock["now"] = tonight + dt.timedelta(hours=3, minutes=59)  # still within the window
+    assert [c.id for c in runner.due(clock["now"])] == [change_id]
+    clock["now"] = tonight + dt.timedelta(hours=11)  # costbot is back at 09:00
+    run_due_changes(changes=runner, now=lambda: clock["now"], notify=told.append, waiting={})
+
+    assert store.get_change(change_id).state is State.DENIED
+    assert count_of(sm, name) == 4
+    assert [outcome.state for outcome in told] == [State.DENIED]
