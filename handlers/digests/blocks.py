@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engines.digests.budgets import Alert, AlertKind, percent_text
 from engines.digests.digest import Digest, Mover, Savings, TeamFigures, UnitCostSection
+from engines.models import Period
 from engines.words import plural, source_name
 from handlers import action_ids
 from handlers.blocks.common import (
@@ -172,16 +174,23 @@ def _mover_lines(movers: Sequence[Mover], currency: str, versus: str) -> str:
     return "\n".join(lines)
 
 
+def _named(period: Period) -> str:
+    """The period's name first, then its days ("month to date, Dec 1 – Dec 5, 2026"), so a
+    heading needs no brackets inside brackets."""
+    span = dataclasses.replace(period, label="").describe()
+    return f"{period.label}, {span}" if period.label else span
+
+
 def _unit_cost_text(unit: UnitCostSection, team: str) -> str:
     """Per model: the cost per 1,000 invocations over the period and its change against the
     same days before (``/cost unit``'s figures), or why the invocations could not be read."""
-    heading = f"*Cost per 1,000 invocations* ({unit.period.describe()}"
+    heading = f"*Cost per 1,000 invocations* · {_named(unit.period)}"
     answer = unit.answer
     if answer is None:
-        return f"{heading})\n:warning: {escape(unit.problem)} `/cost unit {team}` tries again."
+        return f"{heading}\n:warning: {escape(unit.problem)} `/cost unit {team}` tries again."
     if answer.previous_period is not None:
-        heading += f", vs {answer.previous_period.describe()}"
-    lines = [heading + ")"]
+        heading += f" · vs {_named(answer.previous_period)}"
+    lines = [heading]
     for line in answer.models[:MAX_UNIT_MODELS]:
         spent = money(line.now.cost, answer.currency)
         per = line.now.per_thousand

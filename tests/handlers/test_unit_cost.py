@@ -171,7 +171,8 @@ def test_the_digest_shows_the_same_cost_per_1000_as_cost_unit(cli, capsys):
     rate = next(m["cost_per_1000"] for m in section["models"] if m["name"] == "fraud-xgb")
     assert Decimal(rate) == scorer_rate().quantize(Decimal("0.01"))
     shown = "\n".join(str(block) for block in printed["message"]["blocks"])
-    assert "Cost per 1,000 invocations" in shown
+    assert "*Cost per 1,000 invocations* · " in shown
+    assert "((" not in shown and "))" not in shown  # no brackets inside brackets
     assert f"*fraud-xgb*: {money(scorer_rate())} per 1,000" in shown
     assert "*fraud-xgb-v2*: no invocations" in shown
 
