@@ -412,6 +412,26 @@ def test_a_change_approved_for_tonight_runs_only_when_due(recorder, store, fake_
     assert runner.execute(change_id).ok
 
 
+def test_an_instance_change_due_after_its_window_is_withdrawn_and_a_late_click_says_by_whom(
+    recorder, store, fake_time, ec2
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, now=lambda: clock["now"])
+    change_id = propose(runner, launch(ec2))
+    tonight = NOW.replace(hour=22)
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
+
+    clock["now"] = tonight + dt.timedelta(hours=4)  # 02:00: the window has ended
+    outcome = runner.execute(change_id)
+
+    assert not outcome.ok and outcome.state is State.DENIED
+    assert recorder.mutations() == []  # the instance was never touched
+    assert "did not run" in outcome.text and "22:00 to 02:00 UTC" in outcome.text
+    late = runner.deny(change_id, by=ALICE, approvers=APPROVERS)  # a click on a stale card
+    assert not late.ok and late.text.endswith("is already denied by costbot.")
+    assert "<@costbot>" not in late.text  # Slack would show an unknown user
+
+
 # --- failures and rollback --------------------------------------------------------------
 
 
