@@ -50,7 +50,7 @@ def decision_text(change: Change, actor: str) -> str:
     saving = f"${change.monthly_saving:,.2f}/month"
     if change.state is State.SCHEDULED and change.scheduled_for is not None:
         when = change.scheduled_for.strftime("%Y-%m-%d %H:%M %Z").strip()
-        latest = (change.scheduled_for + MAINTENANCE_WINDOW).strftime("%H:%M")
+        latest = (change.scheduled_for + MAINTENANCE_WINDOW).strftime("%H:%M %Z").strip()
         return (
             f"{mention(actor)} approved {change.label} for {when} ({saving}); it starts by "
             f"{latest} or not at all."

@@ -432,6 +432,18 @@ def test_an_instance_change_due_after_its_window_is_withdrawn_and_a_late_click_s
     assert "<@costbot>" not in late.text  # Slack would show an unknown user
 
 
+def test_a_change_approved_for_tonight_says_by_when_it_starts_in_the_zone_of_its_time(runner, ec2):
+    """The card gives the start in UTC; the deadline is UTC too, and says so: a team in
+    Berlin reading "starts by 01:00" would take it for its own 01:00, an hour early."""
+    change_id = propose(runner, launch(ec2))
+    tonight = dt.datetime(2026, 11, 20, 21, 0, tzinfo=dt.UTC)  # 22:00 in Berlin
+
+    outcome = runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight)
+
+    assert "for 2026-11-20 21:00 UTC" in outcome.text
+    assert "it starts by 01:00 UTC or not at all" in outcome.text
+
+
 # --- failures and rollback --------------------------------------------------------------
 
 
