@@ -67,6 +67,7 @@ from engines.sagemaker.models import (
     Variant,
 )
 from engines.sagemaker.prices import HOSTING, NOTEBOOK, TRAINING, SageMakerPriceBook
+from engines.words import plural
 
 IDLE_LOOKBACK_DAYS = 14
 TARGET_UTILIZATION_PERCENT = 60.0
@@ -261,7 +262,7 @@ def _idle(
     )
     evidence = [
         f"0 invocations in {IDLE_LOOKBACK_DAYS} days on "
-        f"{len(endpoint.variants)} variant(s) ({shape})",
+        f"{plural(len(endpoint.variants), 'variant')} ({shape})",
         f"endpoint config {endpoint.config_name} and its model are kept",
     ]
     if unpriced:
@@ -322,7 +323,7 @@ def _over_provisioned(
         f"busiest day {traffic.busiest_day:,.0f} invocations: "
         f"{per_instance_minute:,.1f} per instance per minute",
         *_latency_lines(traffic),
-        f"on {recommended} instance(s) the peak would be about {after:.0f}% {busiest} "
+        f"on {plural(recommended, 'instance')} the peak would be about {after:.0f}% {busiest} "
         f"(target {TARGET_UTILIZATION_PERCENT:.0f}%)",
     ]
     peaks = " and ".join(

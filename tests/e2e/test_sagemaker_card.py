@@ -1,17 +1,30 @@
 """The issue's done-when, in the demo workspace in headless Chromium: Bob asks for
 right-sizing, the idle SageMaker endpoint has its own card, Alice clicks **Delete** on it and
 the endpoint is gone from the sandbox's AWS; Bob's page shows the decision and Revert without
-a reload; Alice reverts and the endpoint is back, from its kept config."""
+a reload; Alice reverts and the endpoint is back, from its kept config.
+
+With ``COSTBOT_SCREENSHOTS=docs`` it refreshes docs/sagemaker-card.png (the README shows it).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.demo.sandbox import DemoOptions, DemoSandbox
 from engines.changes.models import State
-from tests.e2e.test_rightsize_card import ALICE, BOB, CARD_TITLE, buttons, change_of, open_as
+from tests.e2e.test_rightsize_card import (
+    ALICE,
+    BOB,
+    CARD_TITLE,
+    DOCS,
+    buttons,
+    change_of,
+    open_as,
+)
 from tests.e2e.test_workspace import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.waiting import wait_until
 
@@ -32,10 +45,31 @@ def endpoints(sandbox: DemoSandbox) -> set[str]:
     return {endpoint["EndpointName"] for endpoint in listed}
 
 
+# The page's box around one change on a card: from the divider above it to its buttons.
+ONE_CHANGE_BOX = """buttons => {
+    let top = buttons;
+    while (top.previousElementSibling && !top.previousElementSibling.matches("hr")) {
+        top = top.previousElementSibling;
+    }
+    top.scrollIntoView();
+    const a = top.getBoundingClientRect(), b = buttons.getBoundingClientRect();
+    const left = Math.min(a.left, b.left) - 8;
+    return {x: left, y: a.top - 8, width: Math.max(a.right, b.right) - left + 8,
+            height: b.bottom - a.top + 16};
+}"""
+
+
+def screenshot_of_change(page, card, change_id: int, path: Path) -> None:
+    box = card.locator(f'[data-block="rightsize:{change_id}"]').evaluate(ONE_CHANGE_BOX)
+    page.screenshot(path=str(path), clip=box)
+
+
 def test_the_idle_endpoint_is_deleted_from_its_card_and_revert_brings_it_back(
     sandbox,
     browser,
+    tmp_path,
 ):
+    shots = DOCS if os.environ.get("COSTBOT_SCREENSHOTS") == "docs" else tmp_path
     assert IDLE in endpoints(sandbox)
     bob = open_as(browser, sandbox, BOB)
     bob.fill("#composer", "/cost rightsize fraud-detection")
@@ -45,6 +79,7 @@ def test_the_idle_endpoint_is_deleted_from_its_card_and_revert_brings_it_back(
     card.locator("button", has_text="Delete").first.wait_for(timeout=10_000)
     assert "endpoint fraud-legacy-scorer" in card.inner_text()
     change_id = change_of(sandbox, IDLE)
+    screenshot_of_change(bob, card, change_id, shots / "sagemaker-card.png")
 
     alice = open_as(browser, sandbox, ALICE)
     alice_card = alice.locator(".message", has_text=CARD_TITLE).last

@@ -99,7 +99,7 @@ def test_an_endpoint_nobody_called_in_14_days_is_deleted_keeping_its_config() ->
     assert rec.monthly_saving == Decimal("167.90")  # 2 x 0.115 x 730
     assert "old-scorer-config" in rec.reason
     assert rec.recommended_count == 0 and rec.risk is Risk.LOW
-    assert any("0 invocations in 14 days" in line for line in rec.evidence)
+    assert "0 invocations in 14 days on 1 variant (2 x ml.m5.large)" in rec.evidence
 
 
 def test_a_called_endpoint_or_a_new_one_is_not_idle() -> None:
@@ -248,7 +248,7 @@ def test_a_quiet_gpu_gets_fewer_instances_judged_on_the_busier_of_cpu_and_gpu() 
     assert "peak GPU 22% of 1 GPU per instance" in evidence
     assert "peak memory 38% per instance" in evidence
     assert "model latency 41 ms on average" in evidence
-    assert "on 2 instance(s) the peak would be about 44% GPU" in evidence
+    assert "on 2 instances the peak would be about 44% GPU" in evidence
 
 
 def test_memory_is_no_reason_to_keep_instances() -> None:
