@@ -91,6 +91,7 @@ AUDIT_ACTIONS = {
     "change.denied": "denied",
     "change.snoozed": "snoozed",
     "change.dismissed": "dismissed",
+    "change.expired": "withdrew (its window ended before it ran)",
     "change.forward.started": "started",
     "change.revert.started": "started reverting",
     "change.done": "finished",

@@ -55,10 +55,10 @@ class State(StrEnum):
 IN_FLIGHT = frozenset({State.STOPPING, State.MODIFYING, State.STARTING})
 """States a crash can leave a change in; ``recover`` settles them."""
 OPEN = frozenset({State.PROPOSED, State.APPROVED, State.SCHEDULED, State.SNOOZED})
-# A change approved for a maintenance window starts within it or not at all: one AWS kept
-# waiting, or one costbot was down for, is withdrawn instead of run in the working day.
-MAINTENANCE_WINDOW = dt.timedelta(hours=4)
 """States in which a change still waits for a decision or an execution."""
+MAINTENANCE_WINDOW = dt.timedelta(hours=4)
+"""A change approved for a maintenance window starts within it or not at all: one AWS kept
+waiting, or one costbot was down for, is withdrawn instead of run in the working day."""
 
 
 class Kind(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from engines.changes.models import Change, Outcome
 from engines.changes.store import Audit, ChangeStore, db_value
-from engines.changes.texts import only_approvers_text, state_words
+from engines.changes.texts import mention, only_approvers_text, state_words
 
 
 class Records:
@@ -72,7 +72,7 @@ class Records:
         change = self.store.get_change(change_id)
         if change is None:
             return Outcome(False, f"There is no change {change_id}.")
-        who = f" by <@{change.decided_by}>" if change.decided_by else ""
+        who = f" by {mention(change.decided_by)}" if change.decided_by else ""
         return Outcome(
             False, f"{change.label} is already {state_words(change.state)}{who}.", change
         )

@@ -9,6 +9,15 @@ from engines.changes.plan import Plan
 from engines.changes.sagemaker_api import switched_config_name
 from engines.words import mrkdwn_safe
 
+COSTBOT = "costbot"
+"""The actor of what costbot decides itself (a withdrawal, an expired window): no Slack user."""
+
+
+def mention(user: str) -> str:
+    """``<@U…>`` for a person; costbot by its name, since ``<@costbot>`` would show in Slack
+    as an unknown user."""
+    return COSTBOT if user == COSTBOT else f"<@{user}>"
+
 
 def people(users: Iterable[str]) -> str:
     names = [f"<@{user}>" for user in users]
@@ -41,15 +50,15 @@ def decision_text(change: Change, actor: str) -> str:
     saving = f"${change.monthly_saving:,.2f}/month"
     if change.state is State.SCHEDULED and change.scheduled_for is not None:
         when = change.scheduled_for.strftime("%Y-%m-%d %H:%M %Z").strip()
-        latest = (change.scheduled_for + MAINTENANCE_WINDOW).strftime("%H:%M")
+        latest = (change.scheduled_for + MAINTENANCE_WINDOW).strftime("%H:%M %Z").strip()
         return (
-            f"<@{actor}> approved {change.label} for {when} ({saving}); it starts by "
+            f"{mention(actor)} approved {change.label} for {when} ({saving}); it starts by "
             f"{latest} or not at all."
         )
     if change.state is State.SNOOZED and change.snoozed_until is not None:
         until = change.snoozed_until.date().isoformat()
-        return f"<@{actor}> snoozed {change.label} until {until}."
-    return f"<@{actor}> {change.state.value} {change.label} ({saving})."
+        return f"{mention(actor)} snoozed {change.label} until {until}."
+    return f"{mention(actor)} {change.state.value} {change.label} ({saving})."
 
 
 def finished_text(plan: Plan, *, recovered: bool) -> str:

@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from engines.changes.models import OPEN, Change, Outcome, State
 from engines.changes.runner import ChangeRunner
+from engines.changes.texts import COSTBOT
 from engines.costs.ownership import owner_of
 from handlers import action_ids
 from handlers.actions.clicks import Click
@@ -142,7 +143,7 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         owner = _new_owner(runner, change, user, deps)
         if owner is not None:
             if change.state in OPEN:
-                _withdraw(click, runner, change, owner)
+                _withdraw(click, runner, change, owner, deps)
                 return
             team = deps.teams.get(owner, team)  # a done change: its owner's approvers revert
     approvers = tuple(team.approvers) if team else ()
@@ -200,16 +201,19 @@ def _owner_now(runner: ChangeRunner, change: Change, deps: Deps) -> str | None:
     return owner_of(change.account_id, tags, teams=teams, shared=shared)
 
 
-def _withdraw(click: Click, runner: ChangeRunner, change: Change, owner: str) -> None:
+def _withdraw(click: Click, runner: ChangeRunner, change: Change, owner: str, deps: Deps) -> None:
     """A proposal whose resource another team (or none) owns now: its old team's approvers
-    no longer decide it. It is withdrawn, and the clicker told how to get a fresh one."""
+    no longer decide it. It is withdrawn, and the clicker told how to get a fresh one; the
+    card shows it withdrawn for everyone, its buttons gone."""
     who = owner or "no team"
-    runner.deny(change.id, by="costbot", reason=f"its tags now give it to {who}")
+    outcome = runner.deny(change.id, by=COSTBOT, reason=f"its tags now give it to {who}")
     ask = f" Ask `/cost rightsize {owner}` for a fresh proposal." if owner else ""
-    click.tell(
-        f"{change.label} now belongs to {who} (its tags, by the teams file), so its old "
-        f"team no longer decides it: I withdrew this proposal.{ask}"
-    )
+    said = f"{change.label} now belongs to {who} (its tags, by the teams file), so its old team"
+    click.tell(f"{said} no longer decides it: I withdrew this proposal.{ask}")
+    if outcome.ok and outcome.change is not None and click.on_channel_card:
+        line = Outcome(True, f"{said} no longer decides it: withdrawn.", outcome.change)
+        status = decision_status(line, COSTBOT, now=deps.now())
+        _show(click, change.id, status, buttons=card_buttons(outcome.change), deps=deps)
 
 
 def _ask_for_approval(click: Click, change: Change, *, deps: Deps) -> None:
@@ -457,7 +461,7 @@ def _dismiss(
         if change is not None and change.state in OPEN:
             owner = _new_owner(runner, change, user, deps)
             if owner is not None:  # re-tagged while the form was open, or since the card
-                _withdraw(click, runner, change, owner)
+                _withdraw(click, runner, change, owner, deps)
                 return
         approvers = _approvers(deps, change.team if change else "")
         outcome = runner.dismiss(form.change_id, by=user, reason=reason, approvers=approvers)

@@ -12,7 +12,7 @@ SHOWN = 20
 # Decisions about a change are the same in a dry run: only what was (or would be) done says so.
 NOT_REHEARSED = frozenset(
     {"change.proposed", "change.denied", "change.snoozed", "change.dismissed",
-     "change.approval_asked", "command"}
+     "change.expired", "change.approval_asked", "command"}
 )  # fmt: skip
 
 

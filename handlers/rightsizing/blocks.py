@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from engines.changes.models import Change, Kind, Outcome, State
+from engines.changes.texts import COSTBOT
 from engines.rightsizing.models import Finding, Recommendation
 from engines.sagemaker.models import SageMakerRecommendation
 from engines.words import plural, risk_label
@@ -237,8 +238,8 @@ def decision_status(outcome: Outcome, user: str, *, now: dt.datetime, clicked: s
         icon = ":ballot_box_with_check:"
     when = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     status = f"{icon} {escape_keeping_mentions(outcome.text)}"
-    if user and f"<@{user}>" in outcome.text:  # "<@U…> denied …": the sentence says who
-        status += f" ({when})"
+    if user == COSTBOT or (user and f"<@{user}>" in outcome.text):  # the sentence says who
+        status += f" ({when})"  # costbot's own decision (an expired window): no <@costbot>
     elif user:  # the outcome of carrying it out: say whose click it was
         status += f" ({clicked} <@{user}>, {when})"
     if outcome.instance_may_be_stopped:

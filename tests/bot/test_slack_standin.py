@@ -563,6 +563,31 @@ def test_an_uploaded_files_message_is_never_seen_before_its_file_is_shared_there
     assert standin.messages(FRAUD) == [posted]  # one message, the same as first shown
 
 
+def test_a_file_shared_in_two_channels_shows_both_in_each_message_from_the_first_read(world):
+    """files.completeUploadExternal with ``channels=C1,C2``: one message in each, and each
+    shows the file shared in both, as files.info says, never a first message left saying
+    C1 alone while the file is in C2 too."""
+    standin, _ = world
+    client = _client(standin)
+    upload = client.files_getUploadURLExternal(filename="trend.png", length=len(PNG))
+    request = urllib.request.Request(upload["upload_url"], data=PNG, method="POST")
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+    seq = standin.ui_events(0, timeout=0)["seq"]
+
+    client.files_completeUploadExternal(files=[{"id": upload["file_id"]}], channels=[FRAUD, FINOPS])
+
+    shown = [e["message"] for e in standin.ui_events(seq, timeout=0)["events"]]
+    assert [m["channel"] for m in shown] == [FRAUD, FINOPS]
+    info = client.files_info(file=upload["file_id"])["file"]
+    assert info["channels"] == [FRAUD, FINOPS]
+    for message in shown:
+        (file,) = message["files"]
+        assert file["channels"] == [FRAUD, FINOPS] and file["shares"] == info["shares"]
+        (stored,) = standin.messages(message["channel"])
+        assert stored == message  # one message, the same as first shown
+
+
 def test_an_upload_with_a_comment_ignores_its_blocks_and_bad_blocks_are_refused(world):
     standin, _ = world
     client = _client(standin)

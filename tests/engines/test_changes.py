@@ -412,6 +412,38 @@ def test_a_change_approved_for_tonight_runs_only_when_due(recorder, store, fake_
     assert runner.execute(change_id).ok
 
 
+def test_an_instance_change_due_after_its_window_is_withdrawn_and_a_late_click_says_by_whom(
+    recorder, store, fake_time, ec2
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, now=lambda: clock["now"])
+    change_id = propose(runner, launch(ec2))
+    tonight = NOW.replace(hour=22)
+    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
+
+    clock["now"] = tonight + dt.timedelta(hours=4)  # 02:00: the window has ended
+    outcome = runner.execute(change_id)
+
+    assert not outcome.ok and outcome.state is State.DENIED
+    assert recorder.mutations() == []  # the instance was never touched
+    assert "did not run" in outcome.text and "22:00 to 02:00 UTC" in outcome.text
+    late = runner.deny(change_id, by=ALICE, approvers=APPROVERS)  # a click on a stale card
+    assert not late.ok and late.text.endswith("is already denied by costbot.")
+    assert "<@costbot>" not in late.text  # Slack would show an unknown user
+
+
+def test_a_change_approved_for_tonight_says_by_when_it_starts_in_the_zone_of_its_time(runner, ec2):
+    """The card gives the start in UTC; the deadline is UTC too, and says so: a team in
+    Berlin reading "starts by 01:00" would take it for its own 01:00, an hour early."""
+    change_id = propose(runner, launch(ec2))
+    tonight = dt.datetime(2026, 11, 20, 21, 0, tzinfo=dt.UTC)  # 22:00 in Berlin
+
+    outcome = runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight)
+
+    assert "for 2026-11-20 21:00 UTC" in outcome.text
+    assert "it starts by 01:00 UTC or not at all" in outcome.text
+
+
 # --- failures and rollback --------------------------------------------------------------
 
 

@@ -95,6 +95,9 @@ def test_audit_actions_read_as_words():
     assert audit_action_label("ec2.StopInstances") == "called EC2 StopInstances on"
     assert audit_action_label("sagemaker.DeleteEndpoint") == "called SageMaker DeleteEndpoint on"
     assert audit_action_label("change.deny_refused") == "was refused: deny"
+    # costbot withdraws a change whose maintenance window ended: "costbot expired web-1" is no
+    # sentence, and does not say why
+    assert audit_action_label("change.expired") == "withdrew (its window ended before it ran)"
     for action in ("change.proposed", "change.dry_run.done", "schedule.override.skip"):
         assert "." not in audit_action_label(action) and "_" not in audit_action_label(action)
 

@@ -439,6 +439,8 @@ def test_an_endpoint_retagged_to_another_team_is_no_longer_its_old_team_to_decid
         change = world.costbot.store.get_change(int(change_id))
         assert change.state is State.DENIED and "now give it to nlp" in change.reason
         assert "fraud-old" in {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]}
+        card = wait_until(lambda: withdrawn_on_card(world, message["ts"], change_id), timeout=20)
+        assert "now belongs to nlp" in card
     finally:
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud-detection"}])
 
@@ -467,5 +469,20 @@ def test_an_endpoint_retagged_while_the_dismiss_form_is_open_is_not_dismissed_fo
         assert "`/cost rightsize nlp`" in told["text"]
         change = world.costbot.store.get_change(int(old))
         assert change.state is State.DENIED and "now give it to nlp" in change.reason
+        # Everyone sees it withdrawn on the card, with no button left that could only
+        # answer "already denied"; the other cards keep theirs.
+        card = wait_until(lambda: withdrawn_on_card(world, message["ts"], old), timeout=20)
+        assert "now belongs to nlp" in card and "<@costbot>" not in card
     finally:
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud-detection"}])
+
+
+def withdrawn_on_card(world: World, ts: str, change_id: str) -> str:
+    """The card's line for ``change_id`` once it has one and no buttons ("" until then)."""
+    (card,) = [m for m in world.slack.messages(FRAUD) if m["ts"] == ts]
+    ids = {block.get("block_id") for block in card["blocks"]}
+    if f"rightsize:{change_id}" in ids:
+        return ""
+    lines = [b for b in card["blocks"] if b.get("block_id") == f"rightsize_status:{change_id}"]
+    assert any(i and i.startswith("rightsize:") for i in ids)  # the other cards' buttons stay
+    return lines[0]["elements"][0]["text"] if lines else ""

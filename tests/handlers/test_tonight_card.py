@@ -101,3 +101,28 @@ def test_a_card_costbot_kept_no_copy_of_gets_only_the_thread(sandbox):
                  if m.get("thread_ts") == card["ts"] and ":white_check_mark:" in m["text"]]
     )  # fmt: skip
     assert buttons_of(current(sandbox, NLP, card["ts"]), change_id) == ["Deny"]
+
+
+def test_a_change_whose_window_ended_shows_it_was_withdrawn_without_a_broken_mention(sandbox):
+    """costbot came back at 09:00: the change is withdrawn, and the card says so with no
+    button left and no ``<@costbot>``, which Slack would show as an unknown user."""
+    slack, store = sandbox.standin, sandbox.costbot.store
+    card = ask_rightsize(sandbox, ERIN, NLP, "nlp")
+    change_id = change_ids(card)[0]
+    slack.click(user_id=DEV, channel_id=NLP, message_ts=card["ts"],
+                action_id=action_ids.RIGHTSIZE_APPROVE_TONIGHT, value=change_id)  # fmt: skip
+    wait_until(lambda: buttons_of(current(sandbox, NLP, card["ts"]), change_id) == ["Deny"])
+    when = store.get_change(int(change_id)).scheduled_for
+
+    assert run_tonight(sandbox, when + dt.timedelta(hours=11)) == 1
+
+    assert store.get_change(int(change_id)).state is State.DENIED
+    withdrawn = line_shows(sandbox, NLP, card["ts"], change_id, "did not run")
+    assert buttons_of(withdrawn, change_id) == []
+    line = status_of(withdrawn, change_id)
+    assert line.startswith(":no_entry_sign: ") and "<@costbot>" not in line
+    told = wait_until(
+        lambda: [m["text"] for m in slack.messages(NLP)
+                 if m.get("thread_ts") == card["ts"] and "did not run" in m["text"]]
+    )  # fmt: skip
+    assert "<@costbot>" not in told[0]

@@ -275,6 +275,19 @@ def test_the_audit_reads_as_sentences_with_names_first():
     assert limit_violations(message) == []
 
 
+def test_a_change_withdrawn_when_its_window_ended_is_a_decision_not_a_rehearsal():
+    """In a dry run the withdrawal of a change whose window ended is as real as a denial:
+    the audit says what costbot did, without "(dry run)"."""
+    expired = record("change.expired", instance_name="nlp-tokenize-batch", kind="resize",
+                     from_type="c5.4xlarge", to_type="c5.xlarge")  # fmt: skip
+    (line,) = render_text(build_audit_message("nlp", [expired])).splitlines()[2:3]
+
+    assert line == (
+        "`2026-12-06 05:46` costbot withdrew (its window ended before it ran) "
+        "nlp-tokenize-batch (`i-a9bb63634921fcb75`): c5.4xlarge → c5.xlarge"
+    )
+
+
 def test_a_command_in_the_audit_is_echoed_short():
     message = build_audit_message(
         "all teams",

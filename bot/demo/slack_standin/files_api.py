@@ -128,11 +128,12 @@ class FilesApi(Workspace):
                 raise ApiError("invalid_blocks_format") from None
         if blocks is not None and validate_blocks(blocks):
             raise ApiError("invalid_blocks", errors=validate_blocks(blocks))
-        for cid in channels:
-            # Slack shows an uploaded file's message already shared: nobody reads it half made
-            with self._cond:
-                ts = self._next_ts()
-                thread_ts = params.get("thread_ts") or None
+        # Slack shows an uploaded file's messages already shared, in every channel it went to:
+        # the shares are all recorded before any message is, so nobody reads one half made
+        thread_ts = params.get("thread_ts") or None
+        with self._cond:
+            posted = [(cid, self._next_ts()) for cid in channels]
+            for cid, ts in posted:
                 for f in files:
                     f["shares"].setdefault(cid, []).append(
                         {
@@ -144,6 +145,7 @@ class FilesApi(Workspace):
                             **({"thread_ts": thread_ts} if thread_ts else {}),
                         }
                     )
+            for cid, ts in posted:
                 self._store(
                     channel=cid,
                     user=self.bot_user_id,
