@@ -71,28 +71,40 @@ class Decisions:
             self.records.audit(change, approver, "change.approve_refused", {"why": refusal})
             return Outcome(False, refusal, change, refused=True)
         if second_approver and not change.first_approved_by:
-            return self._first_approval(change, approver, approvers)
+            return self._first_approval(change, approver, approvers, at)
         new = State.APPROVED if at is None else State.SCHEDULED
         fields: dict[str, Any] = {"decided_by": approver, "decided_at": self.now()}
         if at is not None:
             fields["scheduled_for"] = at
         return self._decide(change, approver, {State.PROPOSED, State.SNOOZED}, new, **fields)
 
-    def _first_approval(self, change: Change, approver: str, approvers: Collection[str]) -> Outcome:
-        """Four-eyes: records the first approval; the change waits for a second approver."""
+    def _first_approval(
+        self,
+        change: Change,
+        approver: str,
+        approvers: Collection[str],
+        at: dt.datetime | None,
+    ) -> Outcome:
+        """Four-eyes: records the first approval; the change waits for a second approver.
+        A first approval for a maintenance window keeps its time (``scheduled_for``), so
+        the second approval cannot turn it into a change made at once."""
         if not self.store.transition(
             change.id,
             expected={change.state},
             new=change.state,
             updated_at=self.now(),
             first_approved_by=approver,
+            scheduled_for=at,
         ):
             return self.records.already(change.id)
-        self.records.audit(change, approver, "change.first_approval", {})
+        detail = {"for_window": at.isoformat()} if at else {}
+        self.records.audit(change, approver, "change.first_approval", detail)
         others = [user for user in approvers if user != approver]
+        when = " for its maintenance window" if at else ""
+        then = " It then runs in the next window, never at once." if at else ""
         text = (
-            f"<@{approver}> approved {change.label}; {change.team or 'this team'} needs a "
-            f"second approver: {people(others)} can approve it now."
+            f"<@{approver}> approved {change.label}{when}; {change.team or 'this team'} needs "
+            f"a second approver: {people(others)} can approve it now.{then}"
         )
         return Outcome(True, text, self.store.get_change(change.id))
 

@@ -152,8 +152,10 @@ def decide(click: Click, action: dict[str, Any], *, deps: Deps) -> None:
         _ask_for_approval(click, change, deps=deps)
         return
     if kind == action_ids.RIGHTSIZE_APPROVE:
+        # four-eyes: a first approval for tonight makes the second one for tonight too
+        at = _tonight(deps, change.team) if four_eyes and change.scheduled_for else None
         outcome = runner.approve(
-            change_id, approver=user, approvers=approvers, second_approver=four_eyes
+            change_id, approver=user, approvers=approvers, second_approver=four_eyes, at=at
         )
         if outcome.ok and outcome.state is State.APPROVED:
             _remember_message(runner, change, click)

@@ -366,6 +366,22 @@ def test_four_eyes_needs_a_second_different_approver(runner, recorder, store, in
     assert store.get_change(change_id).decided_by == CAROL
 
 
+def test_four_eyes_first_approval_for_a_window_is_recorded_with_its_time(
+    runner, store, instance_id
+):
+    change_id = propose(runner, instance_id)
+    tonight = NOW.replace(hour=22, minute=0)
+
+    first = runner.approve(
+        change_id, approver=ALICE, approvers=APPROVERS, second_approver=True, at=tonight
+    )
+
+    assert first.state is State.PROPOSED and "for its maintenance window" in first.text
+    assert "never at once" in first.text
+    assert store.get_change(change_id).scheduled_for == tonight
+    assert not runner.execute(change_id).ok  # still waits for the second approver
+
+
 def test_four_eyes_with_a_single_approver_says_to_add_one(runner, store, instance_id):
     change_id = propose(runner, instance_id)
     outcome = runner.approve(change_id, approver=ALICE, approvers=[ALICE], second_approver=True)

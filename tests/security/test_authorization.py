@@ -209,6 +209,32 @@ def test_only_the_owning_teams_approvers_decide(sandbox, action, instance, end, 
             assert wait_until(lambda: f"<@{deciders[-1]}>" in str(shown(sandbox, ts)))
 
 
+def test_with_four_eyes_a_first_approval_for_tonight_keeps_the_second_one_for_tonight(sandbox):
+    """Alice approves for the maintenance window; Dev's plain Approve must not make the
+    change at once, in the working day: it is scheduled for the window as Alice asked."""
+    store = sandbox.costbot.store
+    ec2 = sandbox.world.client("ec2")
+    instance_id = sandbox.world.instance_ids["fraud-scoring-prod-1"]
+    with teams_file(sandbox) as teams:
+        teams["fraud-detection"] = replace(
+            teams["fraud-detection"], approvers=(ALICE, DEV), require_second_approver=True
+        )
+        change_id, ts = proposed_on(sandbox, "fraud-scoring-prod-1")
+        type_before = store.get_change(change_id).from_type
+        click(sandbox, ALICE, ts, action_ids.RIGHTSIZE_APPROVE_TONIGHT, change_id)
+        assert wait_until(lambda: store.get_change(change_id).first_approved_by == ALICE)
+        assert store.get_change(change_id).scheduled_for is not None
+
+        click(sandbox, DEV, ts, action_ids.RIGHTSIZE_APPROVE, change_id)
+
+        assert wait_until(lambda: store.get_change(change_id).state is State.SCHEDULED)
+        change = store.get_change(change_id)
+        assert change.decided_by == DEV and change.scheduled_for.minute == 0
+        described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+        assert described["Instances"][0]["InstanceType"] == type_before  # nothing ran
+        sandbox.costbot.deps.changes.deny(change_id, by=ALICE)  # the module's next tests
+
+
 def test_a_teams_only_approver_with_four_eyes_is_told_to_add_one(sandbox):
     store = sandbox.costbot.store
     with teams_file(sandbox) as teams:
