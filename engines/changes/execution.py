@@ -42,7 +42,7 @@ from engines.changes.plan import MustNotRun, NotNow, Plan, first_step, plan_deta
 from engines.changes.records import Records
 from engines.changes.sagemaker import SageMakerSteps
 from engines.changes.sagemaker_api import describe_endpoint, describe_notebook, endpoint_tags
-from engines.changes.texts import failed_text, finished_text, rolled_back_text, state_words
+from engines.changes.texts import COSTBOT, failed_text, finished_text, rolled_back_text, state_words
 
 
 class Execution:
@@ -192,13 +192,13 @@ class Execution:
             change.id,
             expected={State.SCHEDULED},
             new=State.DENIED,
-            decided_by="costbot",
+            decided_by=COSTBOT,
             decided_at=self.now(),
             reason=reason,
             updated_at=self.now(),
         ):
             return self.records.already(change.id)
-        self.records.audit(change, "costbot", "change.expired", {"reason": reason})
+        self.records.audit(change, COSTBOT, "change.expired", {"reason": reason})
         text = (
             f"{change.label} did not run: {reason}, and I make no change outside its window. "
             f"Nothing was changed; ask `/cost rightsize {change.team}` to approve it again."
