@@ -174,6 +174,7 @@ class SageMakerAction(StrEnum):
     STOP_NOTEBOOK = "stop-notebook"
     USE_MANAGED_SPOT = "use-managed-spot"
     ADD_CHECKPOINTS = "add-checkpoints"  # before managed spot: nothing to do automatically
+    LOWER_AUTOSCALING_MIN = "lower-autoscaling-minimum"  # advice: costbot leaves autoscaling
 
 
 @dataclass(frozen=True)

@@ -155,8 +155,8 @@ def _smaller_type(
     if traffic is None or traffic.cpu_max_percent is None:
         return None
     floor = PROD_MIN_INSTANCES if endpoint.prod else 1
-    if variant.instance_count != floor:
-        return None
+    if variant.instance_count != floor or variant.autoscaled:
+        return None  # AWS refuses UpdateEndpoint to another type while autoscaling is on
     smaller = next_smaller_type(variant.instance_type)
     if smaller is None:
         return None
@@ -289,6 +289,11 @@ def _idle(
         risk_note=(
             "Anything still calling it gets errors until it is re-created from the saved "
             "config (Revert), which takes several minutes."
+            + (
+                " AWS deregisters its autoscaling with it, and Revert does not register it again."
+                if any(variant.autoscaled for variant in endpoint.variants)
+                else ""
+            )
         ),
         evidence=tuple(evidence),
         config_name=endpoint.config_name,
@@ -311,10 +316,16 @@ def _over_provisioned(
     peak, busiest = max((v, name) for v, name in ((cpu, "CPU"), (gpu, "GPU")) if v is not None)
     needed = max(1, math.ceil(count * peak / TARGET_UTILIZATION_PERCENT))
     floor = PROD_MIN_INSTANCES if endpoint.prod else 1
-    recommended = max(needed, floor)
-    if recommended >= count:
+    carries = max(needed, floor)  # what the traffic needs, prod's floor included
+    if carries >= count:
         return None
+    # Autoscaling puts back any instance below its minimum: costbot sets the count no lower,
+    # and the rest is advice about autoscaling, which costbot does not change.
+    minimum = variant.autoscaling_min if variant.autoscaled else None
+    recommended = max(carries, minimum or 0)
     hourly = prices.hourly(variant.instance_type, region=endpoint.region, component=HOSTING)
+    if recommended >= count:
+        return _autoscaling_advice(endpoint, variant, traffic, carries, hourly)
     saving = _monthly(hourly, count - recommended) if hourly is not None else Decimal(0)
     after = peak * count / recommended
     per_instance_minute = traffic.busiest_day / count / 1440
@@ -341,12 +352,14 @@ def _over_provisioned(
         )
         evidence.append(why)
         reason += f" It keeps {PROD_MIN_INSTANCES} because it is prod."
-    risk_note = "Fewer instances leave less room for a traffic spike."
-    if variant.autoscaled and (variant.autoscaling_min or 0) > recommended:
-        risk_note += (
-            f" Lower the autoscaling minimum from {variant.autoscaling_min} to "
-            f"{recommended} too, or autoscaling adds them back."
+    if recommended > carries:
+        more = f" (${_monthly(hourly, recommended - carries):,.2f}/month more)" if hourly else ""
+        evidence.append(
+            f"autoscaling keeps at least {minimum}, so {recommended} and not {carries}: "
+            f"lowering its minimum to {carries} would save the rest{more}; costbot does not "
+            "change autoscaling"
         )
+    risk_note = "Fewer instances leave less room for a traffic spike."
     return _variant_recommendation(
         endpoint,
         variant,
@@ -360,6 +373,41 @@ def _over_provisioned(
         reason=reason,
         risk_note=risk_note,
         evidence=tuple(evidence),
+    )
+
+
+def _autoscaling_advice(
+    endpoint: Endpoint,
+    variant: Variant,
+    traffic: EndpointTraffic,
+    carries: int,
+    hourly: Decimal | None,
+) -> SageMakerRecommendation:
+    """A variant autoscaling's minimum keeps above what its traffic needs: advice to lower
+    that minimum (costbot sets no count autoscaling would undo, and changes no policy)."""
+    count, minimum = variant.instance_count, variant.autoscaling_min
+    peak = max(v for v in (traffic.cpu_max_percent, traffic.gpu_max_percent) if v is not None)
+    return _variant_recommendation(
+        endpoint,
+        variant,
+        action=SageMakerAction.LOWER_AUTOSCALING_MIN,
+        recommended_type=variant.instance_type,
+        recommended_count=carries,
+        current_hourly=hourly,
+        recommended_hourly=hourly,
+        monthly_saving=_monthly(hourly, count - carries) if hourly is not None else Decimal(0),
+        risk=Risk.MEDIUM,
+        reason=(
+            f"Variant {variant.name} peaked at {peak:.0f}% on {count} instances: {carries} can "
+            f"carry it, but its autoscaling minimum is {minimum}, and autoscaling would put "
+            "back any instance costbot removed."
+        ),
+        risk_note=(
+            f"Lower the minimum to {carries} in Application Auto Scaling "
+            f"(endpoint/{endpoint.name}/variant/{variant.name}); its scaling policy then "
+            "decides the count."
+        ),
+        evidence=tuple(_utilization_lines(variant, traffic)),
     )
 
 

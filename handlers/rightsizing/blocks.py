@@ -125,7 +125,10 @@ def _changes_and_advice(actionable: Sequence[tuple[str, Card]]) -> str:
     changes = sum(1 for change_id, _ in actionable if change_id)
     advice = len(actionable) - changes
     said = plural(changes, "change")
-    return f"{said} and {plural(advice, 'piece')} of advice" if advice else said
+    if not advice:
+        return said
+    pieces = f"{plural(advice, 'piece')} of advice"
+    return f"{said} and {pieces}" if changes else pieces
 
 
 def _recommendation_blocks(change_id: str, rec: Card) -> list[Block]:

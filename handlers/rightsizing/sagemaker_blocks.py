@@ -54,7 +54,8 @@ def sagemaker_card_text(rec: SageMakerRecommendation, *, icon: str = "") -> str:
     if rec.risk_note:
         lines.append(f":warning: {escape(rec.risk_note)}")
     if sagemaker_kind(rec) is None:
-        lines.append("_Advice for the training job's code: costbot changes nothing here._")
+        about = "endpoint's autoscaling" if rec.kind == "endpoint" else "training job's code"
+        lines.append(f"_Advice for the {about}: costbot changes nothing here._")
     return clip("\n".join(lines), SECTION_LIMIT)
 
 
@@ -76,6 +77,8 @@ def _target(rec: SageMakerRecommendation) -> str:
         return f"{kind} → `{rec.recommended_type}` (× {count}, in a new endpoint config)"
     if rec.action is SageMakerAction.STOP_NOTEBOOK:
         return f"stop it ({kind})"
+    if rec.action is SageMakerAction.LOWER_AUTOSCALING_MIN:
+        return f"{count} → {rec.recommended_count} × {kind}, once autoscaling allows it"
     if rec.action is SageMakerAction.ADD_CHECKPOINTS:
         return f"add checkpoints, then train on managed spot ({count} × {kind})"
     return f"train on managed spot ({count} × {kind})"

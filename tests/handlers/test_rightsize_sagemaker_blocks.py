@@ -85,6 +85,24 @@ def test_training_advice_is_a_card_without_buttons_stating_the_spot_assumption()
     assert actions(message) == []
 
 
+def test_autoscaling_advice_is_a_card_without_buttons_about_the_endpoints_autoscaling():
+    rec = sagemaker(
+        SageMakerAction.LOWER_AUTOSCALING_MIN,
+        "335.80",
+        current_count=6,
+        recommended_count=2,
+        current_type="ml.m5.large",
+        variant="AllTraffic",
+    )
+    message = build([("", rec)])
+
+    (card,) = [text for text in sections(message) if "endpoint" in text]
+    assert "6 → 2 × `ml.m5.large`, once autoscaling allows it" in card
+    assert "_Advice for the endpoint's autoscaling: costbot changes nothing here._" in card
+    assert actions(message) == []
+    assert "could be saved by 1 piece of advice (" in sections(message)[0]  # not "0 changes"
+
+
 def test_sagemaker_and_ec2_cards_are_ranked_together_by_saving():
     message = build([
         ("1", ec2(150)),

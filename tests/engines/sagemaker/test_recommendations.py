@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
+from engines.changes.models import ChangeRequest
 from engines.sagemaker.models import (
     Endpoint,
     EndpointTraffic,
@@ -144,14 +147,51 @@ def test_a_prod_endpoint_already_at_two_is_left_alone() -> None:
     )
 
 
-def test_a_busy_endpoint_keeps_its_instances_and_autoscaling_minimum_is_flagged() -> None:
+def test_a_busy_endpoint_keeps_its_instances() -> None:
     busy = endpoint("ranker", "ml.m5.large", 3)
     assert review_endpoint(busy, traffic("ranker", (9000,), cpu=55), prices=PRICES, now=NOW) == []
 
+
+def test_an_autoscaling_minimum_at_the_count_gets_advice_not_a_change_it_would_undo() -> None:
     scaled = endpoint("ranker", "ml.m5.large", 6, autoscaling_min=6)
+
     (rec,) = review_endpoint(scaled, traffic("ranker", (9000,), cpu=20), prices=PRICES, now=NOW)
-    assert rec.recommended_count == 2
-    assert "Lower the autoscaling minimum from 6 to 2" in rec.risk_note
+
+    assert rec.action is SageMakerAction.LOWER_AUTOSCALING_MIN  # advice: no button
+    assert (rec.current_count, rec.recommended_count) == (6, 2)
+    assert rec.monthly_saving == Decimal("335.80")  # 4 x 0.115 x 730
+    assert "its autoscaling minimum is 6" in rec.reason
+    assert "Lower the minimum to 2 in Application Auto Scaling" in rec.risk_note
+    with pytest.raises(ValueError, match="advice"):
+        ChangeRequest.from_sagemaker(rec, requested_by="costbot", team="fraud")
+
+
+def test_an_autoscaling_minimum_below_the_count_sets_the_count_no_lower_than_it() -> None:
+    scaled = endpoint("ranker", "ml.m5.large", 6, autoscaling_min=4)
+
+    (rec,) = review_endpoint(scaled, traffic("ranker", (9000,), cpu=20), prices=PRICES, now=NOW)
+
+    assert rec.action is SageMakerAction.SET_INSTANCE_COUNT
+    assert rec.recommended_count == 4  # 2 carry it, but autoscaling would add 2 back
+    assert rec.monthly_saving == Decimal("167.90")  # 2 x 0.115 x 730: only what holds
+    assert any(
+        "autoscaling keeps at least 4, so 4 and not 2" in line and "$167.90/month more" in line
+        for line in rec.evidence
+    )
+
+
+def test_an_autoscaled_variant_gets_no_smaller_type_since_aws_would_refuse_the_update() -> None:
+    single = endpoint("scorer", "ml.m5.2xlarge", 1, autoscaling_min=1)
+
+    assert review_endpoint(single, traffic("scorer", (900,), cpu=25), prices=PRICES, now=NOW) == []
+
+
+def test_deleting_an_idle_autoscaled_endpoint_says_revert_does_not_bring_autoscaling_back() -> None:
+    idle = endpoint("old-scorer", "ml.m5.large", 2, autoscaling_min=2)
+
+    (rec,) = review_endpoint(idle, traffic("old-scorer", ()), prices=PRICES, now=NOW)
+
+    assert "Revert does not register it again" in rec.risk_note
 
 
 def test_without_utilization_no_count_is_proposed() -> None:
