@@ -44,11 +44,8 @@ def make_runner(client, store, fake_time, clock, sagemaker_client_for=None) -> C
     )
 
 
-def test_a_count_change_for_tonight_waits_out_an_updating_endpoint_and_tells_the_thread_twice(
-    recorder, store, sm, fake_time
-):
-    clock = {"now": NOW}
-    runner = make_runner(recorder, store, fake_time, clock)
+def approved_for_tonight(runner, sm, store) -> tuple[int, str, dt.datetime]:
+    """A 4 → 2 count change on a new endpoint, approved for 22:00, its card in a thread."""
     name, config = make_endpoint(sm, count=4)
     rec = recommendation(
         SageMakerAction.SET_INSTANCE_COUNT, name, config,
@@ -59,6 +56,15 @@ def test_a_count_change_for_tonight_waits_out_an_updating_endpoint_and_tells_the
     store.set_change_message(change_id, channel="C0DEMOFRAUD", ts="1700000000.000100")
     tonight = NOW.replace(hour=22, minute=0)
     assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
+    return change_id, name, tonight
+
+
+def test_a_count_change_for_tonight_waits_out_an_updating_endpoint_and_tells_the_thread_twice(
+    recorder, store, sm, fake_time
+):
+    clock = {"now": NOW}
+    runner = make_runner(recorder, store, fake_time, clock)
+    change_id, name, tonight = approved_for_tonight(runner, sm, store)
     # At 22:00 autoscaling is updating the endpoint: three minutes pass before it settles.
     recorder.describe_endpoint(EndpointName=name)
     recorder.statuses = ["Updating", "Updating", "Updating"]
@@ -122,21 +128,6 @@ def test_a_change_whose_account_cannot_be_reached_waits_and_does_not_hold_up_the
     waiting = next(outcome.text for outcome in told if outcome.change.id == ids[0])
     assert "could not reach account 210987654321" in waiting
     assert "sts:AssumeRole" in waiting and "arn:aws" not in waiting
-
-
-def approved_for_tonight(runner, sm, store) -> tuple[int, str, dt.datetime]:
-    """A 4 → 2 count change on a new endpoint, approved for 22:00, its card in a thread."""
-    name, config = make_endpoint(sm, count=4)
-    rec = recommendation(
-        SageMakerAction.SET_INSTANCE_COUNT, name, config,
-        finding=Finding.OVER_PROVISIONED, current_count=4, recommended_count=2,
-    )  # fmt: skip
-    request = ChangeRequest.from_sagemaker(rec, requested_by=BOB, team="fraud-detection")
-    change_id = runner.propose(request).id
-    store.set_change_message(change_id, channel="C0DEMOFRAUD", ts="1700000000.000100")
-    tonight = NOW.replace(hour=22, minute=0)
-    assert runner.approve(change_id, approver=ALICE, approvers=APPROVERS, at=tonight).ok
-    return change_id, name, tonight
 
 
 def test_a_change_kept_waiting_past_its_window_is_withdrawn_not_run_in_the_morning(
