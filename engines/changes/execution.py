@@ -25,7 +25,6 @@ from engines.changes.ec2 import (
     RUNNING_LIKE,
     describe,
     describe_tolerating_throttling,
-    method_name,
     settled_elsewhere,
 )
 from engines.changes.models import (
@@ -488,17 +487,7 @@ class Execution:
 
     def call(self, plan: Plan, action: str, **params: Any) -> Any:
         """One mutating EC2 call, audited with its result."""
-        method = getattr(plan.client, method_name(action))
-        detail: dict[str, Any] = {"change_id": plan.change.id, "params": params}
-        try:
-            response = method(**params)
-        except ClientError as error:
-            detail["error"] = error_code(error)
-            self.records.audit(plan.change, plan.actor, f"ec2.{action}", detail)
-            raise
-        detail["result"] = "ok"
-        self.records.audit(plan.change, plan.actor, f"ec2.{action}", detail)
-        return response
+        return self.records.call(plan, "ec2", action, **params)
 
 
 def same_resource(one: Change, other: Change) -> bool:

@@ -6,7 +6,12 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from engines.aws_errors import error_code
+from engines.changes.ec2 import method_name
 from engines.changes.models import Change, Outcome
+from engines.changes.plan import Plan
 from engines.changes.store import Audit, ChangeStore, db_value
 from engines.changes.texts import mention, only_approvers_text, state_words
 
@@ -37,6 +42,31 @@ class Records:
         self.now = now
         self.dry_run = dry_run
         self.process_id = process_id
+
+    def call(
+        self,
+        plan: Plan,
+        service: str,
+        action: str,
+        *,
+        note: dict[str, Any] | None = None,
+        error_words: Callable[[ClientError], str] = error_code,
+        **params: Any,
+    ) -> Any:
+        """One mutating AWS call of ``plan``, audited as ``<service>.<Action>`` with its
+        parameters, its result (or ``error_words`` of its error) and ``note`` (what the call
+        alone does not say, e.g. a deleted endpoint's tags)."""
+        method = getattr(plan.client, method_name(action))
+        detail: dict[str, Any] = {"change_id": plan.change.id, "params": params, **(note or {})}
+        try:
+            response = method(**params)
+        except ClientError as error:
+            detail["error"] = error_words(error)
+            self.audit(plan.change, plan.actor, f"{service}.{action}", detail)
+            raise
+        detail["result"] = "ok"
+        self.audit(plan.change, plan.actor, f"{service}.{action}", detail)
+        return response
 
     def audit(
         self,

@@ -40,7 +40,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engines.aws_errors import aws_words, explain
-from engines.changes.ec2 import method_name
 from engines.changes.models import Change, ChangeError, Direction, Kind
 from engines.changes.plan import MustNotRun, NotNow, Plan
 from engines.changes.records import Records
@@ -431,17 +430,9 @@ class SageMakerSteps:
     def call(self, plan: Plan, action: str, note: dict[str, Any] | None, **params: Any) -> Any:
         """One mutating SageMaker call, audited (``sagemaker.<Action>``) with its result and
         ``note`` (what the call alone does not say, e.g. a deleted endpoint's tags)."""
-        method = getattr(plan.client, method_name(action))
-        detail: dict[str, Any] = {"change_id": plan.change.id, "params": params, **(note or {})}
-        try:
-            response = method(**params)
-        except ClientError as error:
-            detail["error"] = explain(error)
-            self.records.audit(plan.change, plan.actor, f"sagemaker.{action}", detail)
-            raise
-        detail["result"] = "ok"
-        self.records.audit(plan.change, plan.actor, f"sagemaker.{action}", detail)
-        return response
+        return self.records.call(
+            plan, "sagemaker", action, note=note, error_words=explain, **params
+        )
 
     def would_call(self, plan: Plan) -> list[str]:
         """What a real execution would call, in words, for a dry run."""
